@@ -1,0 +1,286 @@
+//! The app: options, pages, the auth hook, and the running server's lifecycle.
+//!
+//! `App` is what every host drives (through the C ABI or directly from Rust). All of
+//! its methods take `&self` and are safe to call from any thread; `shutdown` must not
+//! be called from a host callback (it waits for the callback threads).
+
+use serde_json::{Map, Value};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::watch;
+
+use crate::error::{Error, Result};
+use crate::host::{on_host_thread, HostPool};
+use crate::options::Options;
+use crate::page::PageSpec;
+use crate::pubsub::PubSub;
+use crate::server::asset::RuntimeAsset;
+use crate::session::{Registry, SessionMsg};
+use crate::token::Signer;
+use crate::views::Views;
+
+/// A registered page: its route pattern and how to render and drive it.
+pub struct Route {
+    pub pattern: String,
+    pub spec: PageSpec,
+}
+
+/// What the auth hook sees of a request.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RequestInfo {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Map<String, Value>,
+    pub cookies: Map<String, Value>,
+}
+
+/// The auth hook's verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthDecision {
+    /// Serve the page, with this user id (or none).
+    Allow(Option<String>),
+    /// Answer 403.
+    Deny,
+    /// Answer 303 to this location (a login page).
+    Redirect(String),
+}
+
+/// Decides who may load a page. Runs on a host thread for every page GET.
+pub trait Auth: Send + Sync + 'static {
+    fn authenticate(&self, request: &RequestInfo) -> AuthDecision;
+}
+
+/// State shared by the server, the sessions and the host threads.
+pub(crate) struct Shared {
+    pub opts: Options,
+    pub views: Views,
+    pub signer: Signer,
+    pub pubsub: PubSub,
+    pub host: HostPool,
+    pub sessions: Registry,
+    pub rt: tokio::runtime::Handle,
+    pub router: RwLock<matchit::Router<Arc<Route>>>,
+    pub auth: RwLock<Option<Arc<dyn Auth>>>,
+    pub runtime_js: RuntimeAsset,
+    pub next_key: AtomicU64,
+    pub next_conn: AtomicU64,
+}
+
+impl Shared {
+    /// The route serving `path` and its params.
+    pub fn route(&self, path: &str) -> Option<(Arc<Route>, Map<String, Value>)> {
+        let router = self.router.read().unwrap_or_else(|e| e.into_inner());
+        let matched = router.at(path).ok()?;
+        let params = matched
+            .params
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect();
+        Some((matched.value.clone(), params))
+    }
+}
+
+/// A mizulive application.
+pub struct App {
+    shared: Arc<Shared>,
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    stop: watch::Sender<bool>,
+    addr: Mutex<Option<SocketAddr>>,
+    stopped: (Mutex<bool>, Condvar),
+    started: AtomicBool,
+    shut_down: AtomicBool,
+}
+
+impl App {
+    pub fn new(opts: Options) -> Result<Self> {
+        opts.validate()?;
+        let secret = match &opts.secret {
+            Some(s) => s.as_bytes().to_vec(),
+            None => {
+                tracing::warn!(
+                    "no \"secret\" in the options: using a random one for this process; \
+                     session tokens will not survive a restart or work across nodes"
+                );
+                let mut key = vec![0u8; 32];
+                crate::token::fill_random(&mut key);
+                key
+            }
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(opts.io_threads)
+            .thread_name("mizulive-io")
+            .enable_all()
+            .build()?;
+        let views = Views::new(&opts.views, opts.dev, &opts.layout, &opts.root_id)?;
+        let host = HostPool::new(opts.host_threads, "mizulive-host")?;
+        let shared = Arc::new(Shared {
+            views,
+            signer: Signer::new(&secret),
+            pubsub: PubSub::in_memory(),
+            host,
+            sessions: Registry::default(),
+            rt: runtime.handle().clone(),
+            router: RwLock::new(matchit::Router::new()),
+            auth: RwLock::new(None),
+            runtime_js: RuntimeAsset::new(),
+            next_key: AtomicU64::new(1),
+            next_conn: AtomicU64::new(1),
+            opts,
+        });
+        Ok(App {
+            shared,
+            runtime: Mutex::new(Some(runtime)),
+            stop: watch::channel(false).0,
+            addr: Mutex::new(None),
+            stopped: (Mutex::new(false), Condvar::new()),
+            started: AtomicBool::new(false),
+            shut_down: AtomicBool::new(false),
+        })
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.shared.opts
+    }
+
+    /// Registers a page at a route such as `/counter` or `/rooms/{room}`. The page
+    /// template and region partials must exist.
+    pub fn register_page(&self, route: &str, spec: PageSpec) -> Result<()> {
+        if !route.starts_with('/') {
+            return Err(Error::Page(format!("route {route:?} must start with '/'")));
+        }
+        if route.starts_with("/_live/") {
+            return Err(Error::Page(format!("route {route:?} is reserved for mizulive")));
+        }
+        for id in spec.regions.keys() {
+            if id.is_empty() || id == &self.shared.opts.root_id {
+                return Err(Error::Page(format!("region id {id:?} is not allowed")));
+            }
+        }
+        self.shared.views.check(&spec)?;
+        let entry = Arc::new(Route { pattern: route.to_string(), spec });
+        self.shared
+            .router
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(route, entry)
+            .map_err(|e| Error::Page(format!("route {route:?}: {e}")))
+    }
+
+    pub fn set_auth(&self, auth: Option<Arc<dyn Auth>>) {
+        *self.shared.auth.write().unwrap_or_else(|e| e.into_inner()) = auth;
+    }
+
+    /// Binds `addr` (port 0 picks a free port) and serves in the background.
+    pub fn start(&self, addr: &str) -> Result<SocketAddr> {
+        if self.shut_down.load(Ordering::SeqCst) {
+            return Err(Error::State("the app was shut down".into()));
+        }
+        if self.started.swap(true, Ordering::SeqCst) {
+            return Err(Error::State("the app is already running".into()));
+        }
+        let result = (|| {
+            let std_listener = std::net::TcpListener::bind(addr)
+                .map_err(|e| Error::Io(std::io::Error::new(e.kind(), format!("bind {addr}: {e}"))))?;
+            std_listener.set_nonblocking(true)?;
+            let local = std_listener.local_addr()?;
+            let _guard = self.shared.rt.enter();
+            let listener = tokio::net::TcpListener::from_std(std_listener)?;
+            self.shared
+                .rt
+                .spawn(crate::server::serve(listener, self.shared.clone(), self.stop.subscribe()));
+            Ok(local)
+        })();
+        match result {
+            Ok(local) => {
+                *self.addr.lock().unwrap_or_else(|e| e.into_inner()) = Some(local);
+                tracing::info!("mizulive listening on http://{local}");
+                Ok(local)
+            }
+            Err(e) => {
+                self.started.store(false, Ordering::SeqCst);
+                Err(e)
+            }
+        }
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        *self.addr.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until the app has shut down; false when `timeout` passed first.
+    pub fn wait(&self, timeout: Option<Duration>) -> bool {
+        let (lock, cvar) = &self.stopped;
+        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        match timeout {
+            None => *cvar.wait_while(guard, |s| !*s).unwrap_or_else(|e| e.into_inner()),
+            Some(t) => *cvar.wait_timeout_while(guard, t, |s| !*s).unwrap_or_else(|e| e.into_inner()).0,
+        }
+    }
+
+    /// Publishes `json` on `topic`; every subscribed session gets it through `info`.
+    pub fn publish(&self, topic: &str, json: &str) -> Result<()> {
+        serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(Error::json)?;
+        self.shared.pubsub.publish(topic, Arc::from(json))
+    }
+
+    /// Renders a template of the views folder (`pages/x.html`, ...) with a JSON
+    /// context: a helper for tests and tools.
+    pub fn render(&self, template: &str, context_json: &str) -> Result<String> {
+        let ctx: Value = serde_json::from_str(context_json).map_err(Error::json)?;
+        self.shared.views.render_file(template, &minijinja::Value::from_serialize(&ctx))
+    }
+
+    /// Number of live sessions (with or without a socket).
+    pub fn session_count(&self) -> usize {
+        self.shared.sessions.len()
+    }
+
+    /// Stops the server: no new connections, every client told to reconnect, every
+    /// in-flight callback finished, every page's resources released. Idempotent. No
+    /// callback runs after it returns.
+    pub fn shutdown(&self) -> Result<()> {
+        if on_host_thread() {
+            return Err(Error::State("shutdown cannot be called from a host callback".into()));
+        }
+        if self.shut_down.swap(true, Ordering::SeqCst) {
+            self.wait(None);
+            return Ok(());
+        }
+        let _ = self.stop.send(true);
+        let runtime = self.runtime.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(runtime) = runtime {
+            let shared = self.shared.clone();
+            runtime.block_on(async move {
+                // Twice: a GET in flight when the listener stopped may still add one.
+                for _ in 0..2 {
+                    for session in shared.sessions.all() {
+                        let _ = session.tx.send(SessionMsg::Shutdown).await;
+                    }
+                    shared.sessions.wait_idle(Duration::from_secs(10)).await;
+                }
+            });
+            self.shared.host.shutdown();
+            runtime.shutdown_timeout(Duration::from_secs(2));
+        }
+        self.shared.host.shutdown();
+        // Pages and the auth hook are released here, so their drop functions run
+        // before shutdown returns.
+        *self.shared.router.write().unwrap_or_else(|e| e.into_inner()) = matchit::Router::new();
+        self.set_auth(None);
+        let (lock, cvar) = &self.stopped;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cvar.notify_all();
+        Ok(())
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if !on_host_thread() {
+            let _ = self.shutdown();
+        }
+    }
+}

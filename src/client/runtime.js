@@ -1,0 +1,612 @@
+/* mizulive browser runtime: wire protocol v1 (docs/protocol.md). */
+(() => {
+  'use strict';
+
+  const HEARTBEAT_MS = 30000;
+  const BACKOFF_MIN = 250;
+  const BACKOFF_MAX = 10000;
+  const VALUE_ATTR = 'data-lv-value-';
+  const FIELD = /^(INPUT|SELECT|TEXTAREA)$/;
+  // Not free text: reported on `change` only; `value` property not synced.
+  const NOT_TEXT = /^(checkbox|radio|file|submit|button|reset|image|hidden)$/;
+
+  let boot = null; // {token, seq, csrf, dev}
+  let token = '';
+  let seq = 0;
+  let ws = null;
+  let ref = 0;
+  let joined = false;
+  let everJoined = false;
+  let stopped = false; // never reconnect again
+  let attempt = 0;
+  let retryTimer = 0;
+  let beatTimer = 0;
+  let lastRx = 0;
+  let navSeq = 0;
+  let shownPath = '';
+  const pending = new Map(); // ref -> [[element, classes]]
+  const timers = new WeakMap(); // element -> {kind: {timer, next}}
+  const lastSent = new WeakMap(); // text field -> value sent
+  const submits = new Map(); // ref -> form of a submit in flight
+
+  const root = () => document.querySelector('[data-lv]');
+  const here = () => location.pathname + location.search;
+  const isField = (el) => FIELD.test(el.nodeName);
+  const isText = (el) =>
+    el.nodeName === 'TEXTAREA' || (el.nodeName === 'INPUT' && !NOT_TEXT.test(el.type));
+  const isCheck = (el) => el.type === 'checkbox' || el.type === 'radio';
+
+  function query(selector) {
+    try {
+      return document.querySelector(selector);
+    } catch (_) {
+      return null;
+    }
+  }
+
+  function readBoot(doc) {
+    const el = doc.getElementById('lv-boot');
+    try {
+      return el && JSON.parse(el.textContent);
+    } catch (_) {
+      return null;
+    }
+  }
+
+  // -- connection
+
+  function send(frame) {
+    if (!ws || ws.readyState !== 1) return false;
+    ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  function connect() {
+    clearTimeout(retryTimer);
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const sock = new WebSocket(`${proto}//${location.host}/_live/websocket`);
+    ws = sock;
+    ref = 0;
+    // `ws === sock`: a dropped socket can never act again.
+    sock.onopen = () => {
+      if (ws !== sock) return;
+      lastRx = Date.now();
+      send({ t: 'join', v: 1, token, url: location.href, seq });
+      beatTimer = setInterval(heartbeat, HEARTBEAT_MS);
+    };
+    sock.onmessage = (m) => ws === sock && receive(m.data);
+    sock.onclose = () => ws === sock && lost();
+  }
+
+  // Forget the socket without scheduling a reconnect.
+  function detach() {
+    const sock = ws;
+    ws = null;
+    joined = false;
+    clearTimeout(retryTimer);
+    clearInterval(beatTimer);
+    if (sock && sock.readyState < 2) sock.close(1000);
+    unmark([...pending.keys()]);
+  }
+
+  function lost() {
+    detach();
+    syncClasses();
+    if (stopped) return;
+    const base = Math.min(BACKOFF_MIN * 2 ** attempt, BACKOFF_MAX);
+    attempt = Math.min(attempt + 1, 8);
+    retryTimer = setTimeout(connect, base * (0.5 + Math.random()));
+  }
+
+  function heartbeat() {
+    // The server answers heartbeats: silence means a dead link the browser may miss.
+    if (Date.now() - lastRx > 2 * HEARTBEAT_MS + 5000) return lost();
+    send({ t: 'heartbeat' });
+  }
+
+  // -- server frames
+
+  function receive(data) {
+    lastRx = Date.now();
+    let f;
+    try {
+      f = JSON.parse(data);
+    } catch (_) {
+      return console.warn('mizulive: unreadable frame', data);
+    }
+    if (!f || typeof f !== 'object') return;
+    switch (f.t) {
+      case 'joined': return onJoined(f);
+      case 'patch': return onPatch(f);
+      case 'command': return runCommands(f.cmds);
+      case 'redirect':
+        stopped = true;
+        return location.assign(f.to);
+      case 'navigate': return navigate(f.to, f.replace);
+      case 'reply': return onReply(f);
+      case 'error': return onError(f);
+      case 'close':
+        if (f.reconnect === false) stopped = true;
+        return;
+    }
+  }
+
+  function onJoined(f) {
+    joined = everJoined = true;
+    attempt = 0;
+    if (f.token) token = f.token;
+    if (f.root != null) morphRoot(f.root);
+    // Resumed without root: the replayed patches advance seq (safe if cut mid-way).
+    if (f.root != null || !f.resumed || f.seq < seq) seq = f.seq;
+    syncClasses();
+  }
+
+  function onPatch(f) {
+    if (f.root != null) morphRoot(f.root);
+    const regions = f.regions || {};
+    for (const id of Object.keys(regions)) {
+      const el = document.getElementById(id);
+      if (el) morphChildren(el, parse(regions[id]));
+      else console.warn('mizulive: no region #' + id);
+    }
+    if (f.title != null) document.title = f.title;
+    if (typeof f.seq === 'number') seq = f.seq;
+    syncClasses();
+  }
+
+  function onReply(f) {
+    unmark([f.ref]);
+    if (!f.ok) problem('warn', f.error || {});
+  }
+
+  function onError(f) {
+    unmark([...pending.keys()]);
+    if (f.recoverable !== false) return problem('warn', f);
+    stopped = true;
+    // Only an expired token is cured by a reload; others would loop.
+    if (f.code === 'token_expired' && reloadOnce()) return;
+    problem('error', f);
+    lost();
+  }
+
+  function reloadOnce() {
+    // Guard: a fresh token already expired (clock skew) must not loop.
+    try {
+      if (Date.now() - (+sessionStorage.getItem('lv-reload') || 0) < 10000) return false;
+      sessionStorage.setItem('lv-reload', String(Date.now()));
+    } catch (_) {
+      /* no storage: unguarded */
+    }
+    location.reload();
+    return true;
+  }
+
+  function problem(level, err) {
+    console[level]('mizulive:', err.code, err.message);
+    if (boot.dev) overlay(err.code, err.message);
+  }
+
+  function overlay(code, message) {
+    let box = document.getElementById('lv-error-overlay');
+    if (!box) {
+      box = document.createElement('div');
+      box.id = 'lv-error-overlay';
+      box.setAttribute('role', 'alert');
+      box.title = 'Click to dismiss';
+      // CSSOM, not a style attribute: allowed under a strict CSP.
+      Object.assign(box.style, {
+        position: 'fixed', left: '1em', right: '1em', bottom: '1em', zIndex: 1e9,
+        padding: '1em', background: '#400', color: '#fff', font: '14px monospace', whiteSpace: 'pre-wrap',
+      });
+      box.addEventListener('click', () => box.remove());
+      document.body.appendChild(box);
+    }
+    box.textContent = `mizulive ${code}: ${message}\n(click to dismiss)`;
+  }
+
+  function runCommands(cmds) {
+    for (const c of cmds || []) {
+      const el = c.selector ? query(c.selector) : null;
+      if (c.op === 'focus' && el) el.focus();
+      else if (c.op === 'scroll') scroll(el, c.block === 'end');
+    }
+  }
+
+  function scroll(el, end) {
+    if (!el) return window.scrollTo(0, 0);
+    // A scroll container (a chat log) scrolls its content, others into view.
+    const own = el.scrollHeight > el.clientHeight && /auto|scroll/.test(getComputedStyle(el).overflowY);
+    if (own) el.scrollTop = end ? el.scrollHeight : 0;
+    else el.scrollIntoView({ block: end ? 'end' : 'start' });
+  }
+
+  async function navigate(to, replace) {
+    const url = new URL(to, location.href);
+    if (url.origin !== location.origin) return location.assign(url.href);
+    // Drop the old socket first: a reconnect would pair the old token with the new URL.
+    detach();
+    history[replace ? 'replaceState' : 'pushState'](null, '', url.href);
+    shownPath = here();
+    const mine = ++navSeq;
+    let doc;
+    try {
+      const res = await fetch(url.href, { credentials: 'same-origin', headers: { Accept: 'text/html' } });
+      if (!res.ok) throw new Error('HTTP ' + res.status);
+      if (res.redirected) history.replaceState(null, '', res.url);
+      doc = new DOMParser().parseFromString(await res.text(), 'text/html');
+    } catch (_) {
+      return location.reload(); // of the new URL
+    }
+    if (mine !== navSeq) return; // a later navigate took over
+    const next = readBoot(doc);
+    if (!next || !doc.querySelector('[data-lv]')) return location.reload();
+    shownPath = here();
+    boot = next;
+    token = next.token;
+    seq = +next.seq || 0;
+    attempt = 0;
+    // Imported <script>s never run, so this runtime is not loaded twice.
+    morph(document.body, doc.body);
+    document.title = doc.title;
+    if (!replace && !url.hash) window.scrollTo(0, 0);
+    connect();
+  }
+
+  // -- classes
+
+  function syncClasses() {
+    const r = root();
+    if (r) {
+      r.classList.toggle('lv-connected', joined);
+      r.classList.toggle('lv-disconnected', !joined);
+      r.classList.toggle('lv-joined', everJoined);
+    }
+    remark();
+  }
+
+  // A morph resets class attributes: keep in-flight markers.
+  function remark() {
+    for (const list of pending.values()) for (const [el, cls] of list) el.classList.add(...cls);
+  }
+
+  function mark(r, els) {
+    const list = [];
+    for (const el of new Set(els)) {
+      if (!el) continue;
+      const extra = (el.getAttribute('data-lv-loading') || '').split(/\s+/).filter(Boolean);
+      const cls = ['lv-loading', ...extra];
+      el.classList.add(...cls);
+      list.push([el, cls]);
+    }
+    pending.set(r, list);
+  }
+
+  function unmark(refs) {
+    for (const r of refs) {
+      for (const [el, cls] of pending.get(r) || []) el.classList.remove(...cls);
+      pending.delete(r);
+      submits.delete(r);
+    }
+    remark(); // elements may be shared with another in-flight event
+  }
+
+  // -- events
+
+  function frame(type, el, e, extra) {
+    const values = Object.create(null);
+    for (const a of el.attributes) {
+      if (a.name.startsWith(VALUE_ATTR)) values[a.name.slice(VALUE_ATTR.length)] = a.value;
+    }
+    const t = el.closest('[data-lv-target]');
+    const f = {
+      t: 'event', ref: 0, type, name: el.getAttribute('data-lv-' + type),
+      target: t ? t.getAttribute('data-lv-target') : null,
+      values, form: {}, key: null,
+      meta: { shift: !!e.shiftKey, ctrl: !!e.ctrlKey, alt: !!e.altKey, meta: !!e.metaKey },
+    };
+    return Object.assign(f, extra);
+  }
+
+  // No queueing: dropped while disconnected.
+  function push(f, el, also) {
+    if (!joined) return false;
+    f.ref = ++ref;
+    if (!send(f)) return false;
+    mark(f.ref, [el, el.closest('form'), also]);
+    return true;
+  }
+
+  function serialize(formData) {
+    const out = Object.create(null);
+    for (const [k, v] of formData) {
+      if (k === '_csrf' || k.startsWith('_lv_')) continue;
+      (out[k] = out[k] || []).push(typeof v === 'string' ? v : v.name); // File: name
+    }
+    return out;
+  }
+
+  // A field outside any form, shaped as FormData would.
+  function lone(field) {
+    const fd = new FormData();
+    if (!field.name) return {};
+    if (field.nodeName === 'SELECT') for (const o of field.selectedOptions) fd.append(field.name, o.value);
+    else if (!isCheck(field) || field.checked) fd.append(field.name, field.value);
+    return serialize(fd);
+  }
+
+  // data-lv-<name> of the first of els having it.
+  function ms(name, els, fallback) {
+    for (const el of els) {
+      const v = el && el.getAttribute('data-lv-' + name);
+      if (v != null && v !== '') return +v || 0;
+    }
+    return fallback;
+  }
+
+  function slot(el, kind) {
+    let m = timers.get(el);
+    if (!m) timers.set(el, (m = {}));
+    return m[kind] || (m[kind] = { timer: 0, next: null });
+  }
+
+  function cancel(el, kind) {
+    const s = slot(el, kind);
+    clearTimeout(s.timer);
+    s.timer = 0;
+    s.next = null;
+  }
+
+  // Run fn now, after `debounce` ms of quiet, or once per `throttle` ms
+  // (leading call, then the latest pending one at the end of each window).
+  function limit(el, kind, fn, debounce, throttle) {
+    const s = slot(el, kind);
+    if (debounce > 0) {
+      clearTimeout(s.timer);
+      s.timer = setTimeout(fn, debounce);
+    } else if (throttle > 0) {
+      if (s.timer) return void (s.next = fn);
+      fn();
+      const tick = () => {
+        const next = s.next;
+        s.next = null;
+        s.timer = next ? setTimeout(tick, throttle) : 0;
+        if (next) next();
+      };
+      s.timer = setTimeout(tick, throttle);
+    } else fn();
+  }
+
+  function find(e, kind) {
+    const t = e.target;
+    return t && t.closest ? t.closest(`[data-lv-${kind}]`) : null;
+  }
+
+  // click, keys, focus, blur: a field's own value rides along.
+  function fire(kind, el, e, extra) {
+    const go = () => {
+      const f = frame(kind, el, e, extra);
+      if (isField(el) && !('value' in f.values)) f.values.value = el.value;
+      push(f, el);
+    };
+    limit(el, kind, go, ms('debounce', [el]), ms('throttle', [el]));
+  }
+
+  function keyWanted(el, key) {
+    const want = el.getAttribute('data-lv-key');
+    if (!want) return true;
+    return want.toLowerCase().split(',').some((k) => k.trim() === key.toLowerCase());
+  }
+
+  function onSubmit(e) {
+    const form = e.target;
+    if (!form.hasAttribute || !form.hasAttribute('data-lv-submit')) return;
+    e.preventDefault();
+    const fd = new FormData(form);
+    const sub = e.submitter;
+    if (sub && sub.name) fd.append(sub.name, sub.value);
+    const go = () => push(frame('submit', form, e, { form: serialize(fd) }), form, sub) && submits.set(ref, form);
+    limit(form, 'submit', go, ms('debounce', [form]), ms('throttle', [form]));
+  }
+
+  function onChange(e) {
+    const field = e.target;
+    if (!field || !isField(field)) return;
+    const el = field.closest('[data-lv-change]');
+    if (!el) return;
+    const text = isText(field);
+    const go = () => sendChange(el, field, e);
+    const throttle = ms('throttle', [field, el]);
+    if (e.type === 'input') {
+      // Text is debounced by default, unless throttled.
+      const debounce = ms('debounce', [field, el, field.form], throttle > 0 ? 0 : 300);
+      if (text) limit(field, 'change', go, debounce, throttle);
+    } else if (text) {
+      cancel(field, 'change'); // flush
+      go();
+    } else limit(field, 'change', go, ms('debounce', [field], 0), throttle); // a form's debounce is for typing
+  }
+
+  function sendChange(el, field, e) {
+    // `input` and `change` both report an edit: send each value once.
+    if (isText(field) && lastSent.get(field) === field.value) return;
+    const form = field.form ? serialize(new FormData(field.form)) : lone(field);
+    const f = frame('change', el, e, { form });
+    if (field.name) f.field = field.name;
+    if (push(f, el) && isText(field)) lastSent.set(field, field.value);
+  }
+
+  function listen() {
+    // Capture: a page's stopPropagation cannot hide events.
+    const on = (type, fn) => document.addEventListener(type, fn, true);
+    on('click', (e) => {
+      const el = find(e, 'click');
+      if (!el) return;
+      e.preventDefault(); // no submit of a no-JS fallback form
+      fire('click', el, e);
+    });
+    on('submit', onSubmit);
+    on('input', onChange);
+    on('change', onChange);
+    for (const kind of ['keyup', 'keydown']) {
+      on(kind, (e) => {
+        const el = find(e, kind);
+        // Never preventDefault: typing is not blocked. Autofill sends no key.
+        if (el && typeof e.key === 'string' && keyWanted(el, e.key)) fire(kind, el, e, { key: e.key });
+      });
+    }
+    on('focusin', (e) => {
+      const el = find(e, 'focus');
+      if (el) fire('focus', el, e);
+    });
+    on('focusout', (e) => {
+      const el = find(e, 'blur');
+      if (el) fire('blur', el, e);
+    });
+    // Back/forward across navigate(): load for real (hash-only changes are not).
+    window.addEventListener('popstate', () => here() !== shownPath && location.reload());
+  }
+
+  // -- morph
+
+  function parse(html) {
+    const t = document.createElement('template');
+    t.innerHTML = html;
+    return t.content;
+  }
+
+  function morphRoot(html) {
+    const live = root();
+    if (!live) return;
+    const frag = parse(html);
+    const next = frag.querySelector('[data-lv]');
+    if (next) morph(live, next);
+    else morphChildren(live, frag);
+  }
+
+  function morph(from, to) {
+    if (from.nodeType !== 1) {
+      if (from.nodeValue !== to.nodeValue) from.nodeValue = to.nodeValue;
+      return;
+    }
+    if (from.isEqualNode(to)) return;
+    // Exception: a form whose submit is in flight takes the server's values
+    // even when focused (the user sent them; a chat box must clear).
+    const keep = from === document.activeElement && isField(from) && ![...submits.values()].includes(from.form);
+    const restore = keep ? save(from) : null;
+    syncAttrs(from, to);
+    // A focused textarea's children are its default value: leave them.
+    const skip = from.hasAttribute('data-lv-ignore') || (restore && from.nodeName === 'TEXTAREA');
+    if (!skip) morphChildren(from, to);
+    if (restore) restore();
+    else syncProps(from, to);
+  }
+
+  function syncAttrs(from, to) {
+    for (const a of to.attributes) {
+      if (from.getAttributeNS(a.namespaceURI, a.localName) !== a.value) {
+        from.setAttributeNS(a.namespaceURI, a.name, a.value);
+      }
+    }
+    for (const a of [...from.attributes]) {
+      if (!to.hasAttributeNS(a.namespaceURI, a.localName)) from.removeAttributeNS(a.namespaceURI, a.localName);
+    }
+  }
+
+  function morphChildren(from, to) {
+    const byId = new Map();
+    for (const c of from.children) if (c.id) byId.set(c.id, c);
+    const wanted = new Set();
+    for (const c of to.children) if (c.id) wanted.add(c.id);
+    let cur = from.firstChild;
+    for (let t = to.firstChild; t; t = t.nextSibling) {
+      let m = t.id ? byId.get(t.id) : null;
+      if (m && m.nodeName === t.nodeName) byId.delete(t.id);
+      // By position: same name, not both with (different) ids, and no id
+      // another new node claims. A new id thus gives a fresh element.
+      else if (cur && cur.nodeName === t.nodeName && !(cur.id && (t.id || wanted.has(cur.id)))) m = cur;
+      else m = null;
+      if (!m) {
+        from.insertBefore(document.importNode(t, true), cur);
+        continue;
+      }
+      if (m === cur) cur = cur.nextSibling;
+      else if (m.contains(document.activeElement)) {
+        // Moving the focused element would blur it: move the nodes before it instead.
+        const after = m.nextSibling;
+        while (cur !== m) {
+          const next = cur.nextSibling;
+          from.insertBefore(cur, after);
+          cur = next;
+        }
+        cur = m.nextSibling;
+      } else from.insertBefore(m, cur);
+      morph(m, t);
+    }
+    while (cur) {
+      const next = cur.nextSibling;
+      from.removeChild(cur);
+      cur = next;
+    }
+  }
+
+  // The user's typing, caret and choice in a focused field survive.
+  function save(el) {
+    const { value, checked } = el;
+    const picked = el.nodeName === 'SELECT' ? [...el.selectedOptions].map((o) => o.value) : null;
+    let start = null;
+    let end = null;
+    try {
+      start = el.selectionStart;
+      end = el.selectionEnd;
+    } catch (_) {
+      /* type without selection */
+    }
+    return () => {
+      if (picked) {
+        for (const o of el.options) o.selected = picked.includes(o.value);
+        return;
+      }
+      if (el.checked !== checked) el.checked = checked;
+      if (el.value !== value) el.value = value;
+      if (start != null && (el.selectionStart !== start || el.selectionEnd !== end)) {
+        el.setSelectionRange(start, end);
+      }
+    };
+  }
+
+  // Properties stop following attributes once the user edits a field.
+  function syncProps(el, to) {
+    let value = null;
+    if (el.nodeName === 'SELECT') {
+      const opts = to.options;
+      [...el.options].forEach((o, i) => (o.selected = !!opts[i] && opts[i].hasAttribute('selected')));
+    } else if (el.nodeName === 'TEXTAREA') value = to.textContent;
+    else if (el.nodeName !== 'INPUT') return;
+    else if (isCheck(el)) el.checked = to.hasAttribute('checked');
+    else if (isText(el)) value = to.getAttribute('value') || '';
+    if (value != null && el.value !== value) {
+      el.value = value;
+      lastSent.delete(el); // retyping the old text is a change again
+    }
+  }
+
+  // -- boot
+
+  function start() {
+    if (window.mizulive) return; // loaded twice
+    boot = readBoot(document);
+    if (!boot || !root()) return;
+    token = boot.token;
+    seq = +boot.seq || 0;
+    shownPath = here();
+    Object.defineProperty(window, 'mizulive', {
+      value: Object.freeze({ version: 1, socket: () => ws, seq: () => seq }),
+    });
+    syncClasses();
+    listen();
+    connect();
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
+})();

@@ -1,0 +1,54 @@
+//! The crate's error type. Every variant carries enough context to act on; the FFI
+//! layer maps each to a stable status code (see `ffi::status`).
+
+use std::io;
+
+/// Anything that can go wrong in mizulive.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The options JSON or a value in it is unusable.
+    #[error("invalid options: {0}")]
+    Config(String),
+    /// A page route, template name or region map is unusable.
+    #[error("invalid page: {0}")]
+    Page(String),
+    /// JSON from a host (state, payload, options) did not parse.
+    #[error("invalid JSON: {0}")]
+    Json(String),
+    /// A template failed to load or render.
+    #[error("template error: {0}")]
+    Template(String),
+    /// Binding, accepting or serving failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
+    /// A host callback reported failure or did not complete.
+    #[error("callback failed: {0}")]
+    Callback(String),
+    /// The call does not fit the app's or session's current state.
+    #[error("{0}")]
+    State(String),
+    /// The named thing (region, timer, session) does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+impl Error {
+    pub(crate) fn json(err: serde_json::Error) -> Self {
+        Error::Json(err.to_string())
+    }
+}
+
+impl From<minijinja::Error> for Error {
+    fn from(err: minijinja::Error) -> Self {
+        // The alternate form includes the template name, line and source excerpt.
+        let mut msg = format!("{err:#}");
+        let mut source = std::error::Error::source(&err);
+        while let Some(inner) = source {
+            msg.push_str(&format!("\ncaused by: {inner}"));
+            source = inner.source();
+        }
+        Error::Template(msg)
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,352 @@
+//! `lv_app_*`, registration, serving and publishing.
+
+use std::collections::BTreeMap;
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::page::{lv_auth_fn, lv_drop_fn, lv_page, FfiAuth, FfiPage, UserData};
+use super::{arg, boundary, fail, opt_arg, set_last_error, status, LV_ERR_BUFFER, LV_ERR_NULL, LV_ERR_PAGE,
+    LV_ERR_PANIC, LV_ERR_REENTRANT, LV_ERR_STATE, LV_ERR_TIMEOUT, LV_OK};
+use crate::app::App;
+use crate::error::Error;
+use crate::options::Options;
+use crate::page::PageSpec;
+
+/// An application: its options, pages and (once started) its server. Create with
+/// `lv_app_new`, release with `lv_app_free`. Thread-safe: every `lv_app_*` function,
+/// `lv_register_page` and `lv_publish` may be called from any thread.
+pub struct lv_app {
+    app: App,
+}
+
+unsafe fn app_ref<'a>(app: *const lv_app) -> Result<&'a App, c_int> {
+    if app.is_null() {
+        set_last_error("app is NULL");
+        return Err(LV_ERR_NULL);
+    }
+    Ok(&(*app).app)
+}
+
+/// Creates an app from a JSON options document (NULL or "" means `{}`): `views`
+/// (folder, default "views"), `dev`, `secret` (≥ 32 bytes), `host_threads`,
+/// `io_threads`, `grace_ms`, `token_ttl_s`, `max_frame_bytes`, `max_form_bytes`,
+/// `events_per_second`, `event_burst`, `outbound_queue`, `mailbox`, `resume_buffer`,
+/// `allowed_origins`, `layout`, `root_id`. Unknown keys are an error.
+///
+/// Returns NULL on failure (see `lv_last_error`). The caller owns the app and must
+/// release it with `lv_app_free`.
+#[no_mangle]
+pub unsafe extern "C" fn lv_app_new(options_json: *const c_char) -> *mut lv_app {
+    boundary(std::ptr::null_mut(), || {
+        let json = match opt_arg(options_json, "options_json") {
+            Ok(j) => j.unwrap_or(""),
+            Err(_) => return std::ptr::null_mut(),
+        };
+        crate::init_logging();
+        match Options::from_json(json).and_then(App::new) {
+            Ok(app) => Box::into_raw(Box::new(lv_app { app })),
+            Err(e) => {
+                fail(e);
+                std::ptr::null_mut()
+            }
+        }
+    })
+}
+
+/// Shuts the app down (as `lv_shutdown`) and frees it. NULL is a no-op. Must not be
+/// called from a callback: it then does nothing and records `LV_ERR_REENTRANT`.
+#[no_mangle]
+pub unsafe extern "C" fn lv_app_free(app: *mut lv_app) {
+    boundary((), || {
+        if app.is_null() {
+            return;
+        }
+        if crate::host::on_host_thread() {
+            set_last_error("lv_app_free cannot be called from a callback");
+            return;
+        }
+        drop(Box::from_raw(app));
+    })
+}
+
+/// Registers a page at `route` ("/counter", "/rooms/{room}"). Copies `page` and its
+/// strings. Fails with `LV_ERR_PAGE` for a bad route, region map or missing
+/// callback, `LV_ERR_TEMPLATE` when a template is missing or does not compile.
+/// On success the app owns `page->user_data` and calls `page->drop` once.
+#[no_mangle]
+pub unsafe extern "C" fn lv_register_page(app: *mut lv_app, route: *const c_char, page: *const lv_page) -> c_int {
+    boundary(LV_ERR_PANIC, || {
+        let app = match app_ref(app) {
+            Ok(a) => a,
+            Err(c) => return c,
+        };
+        let route = match arg(route, "route") {
+            Ok(r) => r,
+            Err(c) => return c,
+        };
+        if page.is_null() {
+            set_last_error("page is NULL");
+            return LV_ERR_NULL;
+        }
+        let page = &*page;
+        let template = match arg(page.template, "page->template") {
+            Ok(t) => t.to_string(),
+            Err(c) => return c,
+        };
+        let regions: BTreeMap<String, String> = match opt_arg(page.regions, "page->regions") {
+            Ok(None) => BTreeMap::new(),
+            Ok(Some(json)) if json.trim().is_empty() => BTreeMap::new(),
+            Ok(Some(json)) => match serde_json::from_str(json) {
+                Ok(map) => map,
+                Err(e) => {
+                    set_last_error(format!(
+                        "page->regions must be a JSON object of region id to partial name: {e}"
+                    ));
+                    return LV_ERR_PAGE;
+                }
+            },
+            Err(c) => return c,
+        };
+        let layout = match opt_arg(page.layout, "page->layout") {
+            Ok(l) => l.map(str::to_string),
+            Err(c) => return c,
+        };
+        if page.on_event.is_none() {
+            set_last_error("page->on_event is required");
+            return LV_ERR_PAGE;
+        }
+        // Not yet owning user_data: a failed registration must not drop it.
+        let handler = FfiPage {
+            on_mount: page.on_mount,
+            on_event: page.on_event,
+            on_info: page.on_info,
+            user: UserData { ptr: page.user_data, drop: Mutex::new(None) },
+        };
+        let handler = Arc::new(handler);
+        let spec = PageSpec { template, regions, layout, handler: handler.clone() };
+        match app.register_page(route, spec) {
+            Ok(()) => {
+                // Registered: from now on the page owns user_data. Only the router
+                // and the sessions hold the handler, so its drop runs exactly once.
+                *handler.user.drop.lock().unwrap_or_else(|e| e.into_inner()) = page.drop;
+                LV_OK
+            }
+            Err(e) => fail(e),
+        }
+    })
+}
+
+/// Installs the auth hook (NULL removes it). Runs on a host thread for every page
+/// GET. On success the app owns `user_data` and calls `drop` once.
+#[no_mangle]
+pub unsafe extern "C" fn lv_app_set_auth(
+    app: *mut lv_app,
+    auth: lv_auth_fn,
+    user_data: *mut c_void,
+    drop: lv_drop_fn,
+) -> c_int {
+    boundary(LV_ERR_PANIC, || {
+        let app = match app_ref(app) {
+            Ok(a) => a,
+            Err(c) => return c,
+        };
+        let hook = auth.map(|cb| {
+            Arc::new(FfiAuth { cb, user: UserData { ptr: user_data, drop: Mutex::new(drop) } }) as Arc<dyn crate::app::Auth>
+        });
+        app.set_auth(hook);
+        LV_OK
+    })
+}
+
+fn listen_addr(addr: Option<&str>) -> String {
+    match addr {
+        Some(a) if !a.is_empty() => a.to_string(),
+        _ => std::env::var("MIZULIVE_ADDR").ok().filter(|a| !a.is_empty()).unwrap_or_else(|| "127.0.0.1:3000".into()),
+    }
+}
+
+/// Binds `addr` ("127.0.0.1:3000"; port 0 picks a free one; NULL uses
+/// `$MIZULIVE_ADDR`, else 127.0.0.1:3000) and serves in the background. Returns at
+/// once; see `lv_local_addr`, `lv_wait`, `lv_shutdown`.
+#[no_mangle]
+pub unsafe extern "C" fn lv_start(app: *mut lv_app, addr: *const c_char) -> c_int {
+    boundary(LV_ERR_PANIC, || {
+        let app = match app_ref(app) {
+            Ok(a) => a,
+            Err(c) => return c,
+        };
+        let addr = match opt_arg(addr, "addr") {
+            Ok(a) => listen_addr(a),
+            Err(c) => return c,
+        };
+        match app.start(&addr) {
+            Ok(_) => LV_OK,
+            Err(e) => fail(e),
+        }
+    })
+}
+
+/// `lv_start`, then blocks until the app is shut down (by `lv_shutdown` from another
+/// thread). Returns `LV_OK` after a clean shutdown.
+#[no_mangle]
+pub unsafe extern "C" fn lv_serve(app: *mut lv_app, addr: *const c_char) -> c_int {
+    let rc = lv_start(app, addr);
+    if rc != LV_OK {
+        return rc;
+    }
+    boundary(LV_ERR_PANIC, || {
+        if let Ok(app) = app_ref(app) {
+            app.wait(None);
+        }
+        LV_OK
+    })
+}
+
+/// Waits up to `timeout_ms` (negative: forever) for the app to shut down. Returns
+/// `LV_OK` once it has, `LV_ERR_TIMEOUT` otherwise. Bindings loop on short waits so
+/// their own signal handling (Ctrl-C) stays responsive.
+#[no_mangle]
+pub unsafe extern "C" fn lv_wait(app: *mut lv_app, timeout_ms: i64) -> c_int {
+    boundary(LV_ERR_PANIC, || {
+        let app = match app_ref(app) {
+            Ok(a) => a,
+            Err(c) => return c,
+        };
+        if crate::host::on_host_thread() {
+            set_last_error("lv_wait cannot be called from a callback");
+            return LV_ERR_REENTRANT;
+        }
+        let timeout = (timeout_ms >= 0).then(|| Duration::from_millis(timeout_ms as u64));
+        if app.wait(timeout) {
+            LV_OK
+        } else {
+            LV_ERR_TIMEOUT
+        }
+    })
+}
+
+/// Writes the bound address ("127.0.0.1:41234", NUL-terminated) into `buf` of `len`
+/// bytes. `LV_ERR_STATE` before `lv_start`, `LV_ERR_BUFFER` if `buf` is too small.
+#[no_mangle]
+pub unsafe extern "C" fn lv_local_addr(app: *const lv_app, buf: *mut c_char, len: usize) -> c_int {
+    boundary(LV_ERR_PANIC, || {
+        let app = match app_ref(app) {
+            Ok(a) => a,
+            Err(c) => return c,
+        };
+        if buf.is_null() {
+            set_last_error("buf is NULL");
+            return LV_ERR_NULL;
+        }
+        let Some(addr) = app.local_addr() else {
+            set_last_error("the app is not started");
+            return LV_ERR_STATE;
+        };
+        let text = addr.to_string();
+        if text.len() + 1 > len {
+            set_last_error(format!("buffer of {len} bytes is too small for {text:?}"));
+            return LV_ERR_BUFFER;
+        }
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buf as *mut u8, text.len());
+        *buf.add(text.len()) = 0;
+        LV_OK
+    })
+}
+
+/// Stops the server gracefully: stops accepting, tells browsers to reconnect,
+/// finishes in-flight callbacks, calls every page's and the auth hook's drop once.
+/// No callback runs after it returns. Idempotent. `LV_ERR_REENTRANT` from a callback.
+#[no_mangle]
+pub unsafe extern "C" fn lv_shutdown(app: *mut lv_app) -> c_int {
+    boundary(LV_ERR_PANIC, || {
+        let app = match app_ref(app) {
+            Ok(a) => a,
+            Err(c) => return c,
+        };
+        if crate::host::on_host_thread() {
+            set_last_error("lv_shutdown cannot be called from a callback");
+            return LV_ERR_REENTRANT;
+        }
+        status(app.shutdown())
+    })
+}
+
+/// Publishes `json` (copied; must be valid JSON) on `topic`. Every session
+/// subscribed to it gets the message through `on_info`, in publish order. Safe from
+/// any thread, callbacks included; never blocks on sessions.
+#[no_mangle]
+pub unsafe extern "C" fn lv_publish(app: *mut lv_app, topic: *const c_char, json: *const c_char) -> c_int {
+    boundary(LV_ERR_PANIC, || {
+        let app = match app_ref(app) {
+            Ok(a) => a,
+            Err(c) => return c,
+        };
+        let topic = match arg(topic, "topic") {
+            Ok(t) => t,
+            Err(c) => return c,
+        };
+        let json = match arg(json, "json") {
+            Ok(j) => j,
+            Err(c) => return c,
+        };
+        status(app.publish(topic, json))
+    })
+}
+
+/// Number of live sessions (with or without a socket), or 0 for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn lv_session_count(app: *const lv_app) -> usize {
+    boundary(0, || app_ref(app).map(|a| a.session_count()).unwrap_or(0))
+}
+
+/// Renders a template of the views folder ("pages/counter/index.html") with a JSON
+/// context, without a session: for tests and tools. On success `*out_html` receives a
+/// NUL-terminated string the caller owns and frees with `lv_string_free`.
+#[no_mangle]
+pub unsafe extern "C" fn lv_render(
+    app: *mut lv_app,
+    template_name: *const c_char,
+    context_json: *const c_char,
+    out_html: *mut *mut c_char,
+) -> c_int {
+    boundary(LV_ERR_PANIC, || {
+        let app = match app_ref(app) {
+            Ok(a) => a,
+            Err(c) => return c,
+        };
+        let template = match arg(template_name, "template_name") {
+            Ok(t) => t,
+            Err(c) => return c,
+        };
+        let ctx = match opt_arg(context_json, "context_json") {
+            Ok(c) => c.unwrap_or("{}"),
+            Err(c) => return c,
+        };
+        if out_html.is_null() {
+            set_last_error("out_html is NULL");
+            return LV_ERR_NULL;
+        }
+        match app.render(template, ctx) {
+            Ok(html) => match CString::new(html) {
+                Ok(s) => {
+                    *out_html = s.into_raw();
+                    LV_OK
+                }
+                Err(_) => fail(Error::Template("rendered HTML contains a NUL byte".into())),
+            },
+            Err(e) => fail(e),
+        }
+    })
+}
+
+/// Frees a string returned by `lv_render`. NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn lv_string_free(s: *mut c_char) {
+    boundary((), || {
+        if !s.is_null() {
+            drop(CString::from_raw(s));
+        }
+    })
+}
+

@@ -1,0 +1,155 @@
+//! The C ABI. Everything `extern "C"` lives under this module.
+//!
+//! Conventions (see include/mizulive.h for the user-facing text): every exported
+//! body runs inside [`boundary`], which catches panics; pointers and UTF-8 are
+//! checked; a status code comes back and a readable message is left for the calling
+//! thread in `lv_last_error`.
+
+#![allow(non_camel_case_types)]
+#![allow(clippy::missing_safety_doc)]
+
+mod app;
+mod ctx;
+mod page;
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, CStr, CString};
+
+use crate::error::Error;
+
+/// Success.
+pub const LV_OK: c_int = 0;
+/// A required pointer argument was NULL.
+pub const LV_ERR_NULL: c_int = 1;
+/// A string argument was not valid UTF-8.
+pub const LV_ERR_UTF8: c_int = 2;
+/// JSON from the host did not parse, or a JSON pointer did not fit the state.
+pub const LV_ERR_JSON: c_int = 3;
+/// The options are unusable.
+pub const LV_ERR_CONFIG: c_int = 4;
+/// A page route, template or region map is unusable.
+pub const LV_ERR_PAGE: c_int = 5;
+/// A template failed to load or render.
+pub const LV_ERR_TEMPLATE: c_int = 6;
+/// Binding or serving failed.
+pub const LV_ERR_IO: c_int = 7;
+/// The call does not fit the current state (already started, shut down, a context
+/// used outside its callback).
+pub const LV_ERR_STATE: c_int = 8;
+/// The named region, timer or value does not exist.
+pub const LV_ERR_NOT_FOUND: c_int = 9;
+/// A callback failed. Callbacks may return it (or any non-zero value).
+pub const LV_ERR_CALLBACK: c_int = 10;
+/// The call is not allowed from inside a callback (it would wait for itself).
+pub const LV_ERR_REENTRANT: c_int = 11;
+/// `lv_wait` timed out.
+pub const LV_ERR_TIMEOUT: c_int = 12;
+/// An output buffer was too small.
+pub const LV_ERR_BUFFER: c_int = 13;
+/// A bug in mizulive: a panic was caught at the boundary.
+pub const LV_ERR_PANIC: c_int = 99;
+
+/// ABI version; a binding built for another value must refuse to load the library.
+pub const LV_ABI_VERSION: u32 = 1;
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+pub(crate) fn set_last_error(msg: impl Into<String>) {
+    let msg = msg.into().replace('\0', " ");
+    LAST_ERROR.with(|e| *e.borrow_mut() = CString::new(msg).unwrap_or_default());
+}
+
+fn clear_last_error() {
+    LAST_ERROR.with(|e| {
+        if !e.borrow().is_empty() {
+            *e.borrow_mut() = CString::default();
+        }
+    });
+}
+
+/// Runs an exported body: clears the thread's last error, catches a panic (recorded
+/// as the last error) and returns `on_panic` for it.
+pub(crate) fn boundary<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
+    clear_last_error();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(v) => v,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            set_last_error(format!("internal error (panic) in mizulive: {msg}"));
+            on_panic
+        }
+    }
+}
+
+/// Maps an error to its status code and records its message.
+pub(crate) fn fail(err: Error) -> c_int {
+    let code = match &err {
+        Error::Config(_) => LV_ERR_CONFIG,
+        Error::Page(_) => LV_ERR_PAGE,
+        Error::Json(_) => LV_ERR_JSON,
+        Error::Template(_) => LV_ERR_TEMPLATE,
+        Error::Io(_) => LV_ERR_IO,
+        Error::Callback(_) => LV_ERR_CALLBACK,
+        Error::State(_) => LV_ERR_STATE,
+        Error::NotFound(_) => LV_ERR_NOT_FOUND,
+    };
+    set_last_error(err.to_string());
+    code
+}
+
+pub(crate) fn status(result: crate::Result<()>) -> c_int {
+    match result {
+        Ok(()) => LV_OK,
+        Err(e) => fail(e),
+    }
+}
+
+/// Borrows a C string argument; `what` names it in the error message.
+pub(crate) unsafe fn arg<'a>(ptr: *const c_char, what: &str) -> Result<&'a str, c_int> {
+    if ptr.is_null() {
+        set_last_error(format!("{what} is NULL"));
+        return Err(LV_ERR_NULL);
+    }
+    CStr::from_ptr(ptr).to_str().map_err(|e| {
+        set_last_error(format!("{what} is not valid UTF-8: {e}"));
+        LV_ERR_UTF8
+    })
+}
+
+/// Like [`arg`], but NULL is allowed.
+pub(crate) unsafe fn opt_arg<'a>(ptr: *const c_char, what: &str) -> Result<Option<&'a str>, c_int> {
+    if ptr.is_null() {
+        Ok(None)
+    } else {
+        arg(ptr, what).map(Some)
+    }
+}
+
+/// The message of the last failed `lv_*` call on this thread, or "" if it succeeded.
+///
+/// Ownership: the string belongs to the library and stays valid until the next `lv_*`
+/// call on the same thread. Never NULL. Go callers must read it on the same OS thread
+/// as the failed call (`runtime.LockOSThread`).
+#[no_mangle]
+pub extern "C" fn lv_last_error() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ptr())
+}
+
+/// The library version, e.g. "0.1.0". Static; never free it.
+#[no_mangle]
+pub extern "C" fn lv_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr() as *const c_char
+}
+
+/// The ABI version of the loaded library. Compare it with `LV_ABI_VERSION` from the
+/// header the program was built with and refuse to run on a mismatch.
+#[no_mangle]
+pub extern "C" fn lv_abi_version() -> u32 {
+    LV_ABI_VERSION
+}

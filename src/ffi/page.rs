@@ -1,0 +1,219 @@
+//! Pages and the auth hook implemented by C callbacks.
+
+use std::cell::Cell;
+use std::ffi::{c_char, c_int, c_void, CString};
+
+use super::{arg, set_last_error, LV_ERR_NULL, LV_ERR_STATE, LV_OK};
+use crate::app::{Auth, AuthDecision, RequestInfo};
+use crate::page::{Ctx, Event, HostError, Info, Page};
+
+/// A callback's view of its session. Valid only during the callback it was passed to,
+/// and only on that callback's thread.
+pub struct lv_ctx {
+    _private: [u8; 0],
+}
+
+/// `on_mount(ctx, params_json, user_data)`: set the initial state. `params_json` is
+/// the route params as a JSON object, e.g. `{"room":"lobby"}`. Return `LV_OK`, or
+/// any non-zero value for failure (the GET answers 500).
+pub type lv_mount_fn =
+    Option<unsafe extern "C" fn(ctx: *mut lv_ctx, params_json: *const c_char, user_data: *mut c_void) -> c_int>;
+
+/// `on_event(ctx, event_json, user_data)`: handle a browser event. `event_json` is the
+/// event as docs/protocol.md describes it (`type`, `name`, `target`, `values`, `form`,
+/// `key`, `meta`). Return `LV_OK`, or non-zero for failure: the browser gets an error
+/// reply and the session keeps the state it had before the event.
+pub type lv_event_fn =
+    Option<unsafe extern "C" fn(ctx: *mut lv_ctx, event_json: *const c_char, user_data: *mut c_void) -> c_int>;
+
+/// `on_info(ctx, msg_json, user_data)`: a message published on a subscribed topic
+/// (`lv_info_topic` names it) or a timer's payload (`lv_info_topic` is NULL).
+pub type lv_info_fn =
+    Option<unsafe extern "C" fn(ctx: *mut lv_ctx, msg_json: *const c_char, user_data: *mut c_void) -> c_int>;
+
+/// Releases a `user_data`. Called exactly once, after the last callback that could
+/// see it, at the latest before `lv_shutdown`/`lv_app_free` returns.
+pub type lv_drop_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
+/// A page: templates plus callbacks. The struct and its strings are copied by
+/// `lv_register_page`; they need not outlive the call.
+#[repr(C)]
+pub struct lv_page {
+    /// Page template name: "counter/index" is views/pages/counter/index.html. Required.
+    pub template: *const c_char,
+    /// Regions as a JSON object, DOM id → partial name:
+    /// `{"stats": "counter/stats"}` (views/partials/counter/stats.html). May be NULL.
+    pub regions: *const c_char,
+    /// Layout name (views/layouts/<name>.html); NULL for the app's default.
+    pub layout: *const c_char,
+    /// May be NULL: the state then starts as `{}`.
+    pub on_mount: lv_mount_fn,
+    /// Required.
+    pub on_event: lv_event_fn,
+    /// May be NULL: infos are then ignored.
+    pub on_info: lv_info_fn,
+    /// Passed to every callback of this page.
+    pub user_data: *mut c_void,
+    /// May be NULL. Called exactly once if registration succeeds; if it fails,
+    /// `user_data` stays the caller's.
+    pub drop: lv_drop_fn,
+}
+
+/// A host pointer the library carries between threads. The header tells hosts that
+/// callbacks run on library threads, concurrently for different sessions.
+pub(crate) struct UserData {
+    pub ptr: *mut c_void,
+    /// Set once the library owns `ptr` (after a successful registration).
+    pub drop: std::sync::Mutex<lv_drop_fn>,
+}
+
+unsafe impl Send for UserData {}
+unsafe impl Sync for UserData {}
+
+impl Drop for UserData {
+    fn drop(&mut self) {
+        let drop = self.drop.get_mut().map(|d| d.take()).unwrap_or(None);
+        if let Some(drop) = drop {
+            // SAFETY: the host gave us this function for this pointer; we call it once.
+            unsafe { drop(self.ptr) };
+        }
+    }
+}
+
+thread_local! {
+    /// The context of the callback running on this thread, so a stale or foreign
+    /// `lv_ctx*` is refused instead of dereferenced.
+    static CURRENT: Cell<*mut lv_ctx> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Resolves a `lv_ctx*` to the live context, or records why it cannot be used.
+pub(crate) unsafe fn ctx<'a, 'b>(ptr: *mut lv_ctx) -> Result<&'a mut Ctx<'b>, c_int> {
+    if ptr.is_null() {
+        set_last_error("ctx is NULL");
+        return Err(LV_ERR_NULL);
+    }
+    if CURRENT.with(|c| c.get()) != ptr {
+        set_last_error("ctx used outside its callback (or on another thread)");
+        return Err(LV_ERR_STATE);
+    }
+    Ok(&mut *(ptr as *mut Ctx<'b>))
+}
+
+pub(crate) struct FfiPage {
+    pub on_mount: lv_mount_fn,
+    pub on_event: lv_event_fn,
+    pub on_info: lv_info_fn,
+    pub user: UserData,
+}
+
+type Callback = unsafe extern "C" fn(*mut lv_ctx, *const c_char, *mut c_void) -> c_int;
+
+impl FfiPage {
+    fn call(&self, kind: &str, cb: Callback, ctx: &mut Ctx<'_>, json: &str) -> Result<(), HostError> {
+        // JSON text escapes NUL, so this cannot fail; fall back to "{}" regardless.
+        let json = CString::new(json).unwrap_or_else(|_| CString::from(c"{}"));
+        let ptr = ctx as *mut Ctx<'_> as *mut lv_ctx;
+        let previous = CURRENT.with(|c| c.replace(ptr));
+        // SAFETY: the host promised a function with this signature; `ptr` is live
+        // for the duration of the call and `json` outlives it.
+        let rc = unsafe { cb(ptr, json.as_ptr(), self.user.ptr) };
+        CURRENT.with(|c| c.set(previous));
+        if rc == LV_OK {
+            Ok(())
+        } else {
+            Err(HostError(ctx.failure.take().unwrap_or_else(|| format!("{kind} returned {rc}"))))
+        }
+    }
+}
+
+impl Page for FfiPage {
+    fn mount(&self, ctx: &mut Ctx<'_>) -> Result<(), HostError> {
+        let Some(cb) = self.on_mount else { return Ok(()) };
+        let params = serde_json::Value::Object(ctx.params().clone()).to_string();
+        self.call("on_mount", cb, ctx, &params)
+    }
+
+    fn event(&self, ctx: &mut Ctx<'_>, event: &Event) -> Result<(), HostError> {
+        let Some(cb) = self.on_event else {
+            return Err(HostError("the page has no on_event".into()));
+        };
+        let json = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
+        self.call("on_event", cb, ctx, &json)
+    }
+
+    fn info(&self, ctx: &mut Ctx<'_>, info: &Info) -> Result<(), HostError> {
+        let Some(cb) = self.on_info else { return Ok(()) };
+        let data = info.data.clone();
+        self.call("on_info", cb, ctx, &data)
+    }
+}
+
+/// The auth hook's view of one request. Valid only during the hook.
+pub struct lv_auth {
+    decision: AuthDecision,
+}
+
+/// `auth(req, request_json, user_data)`: decide who may load a page.
+/// `request_json` is `{"method","path","query","headers":{...},"cookies":{...}}`
+/// (header names lower-case). Return `LV_OK` to allow (with the user id set by
+/// `lv_auth_set_user`, if any, or to the location set by `lv_auth_redirect`), or
+/// non-zero to refuse with 403.
+pub type lv_auth_fn =
+    Option<unsafe extern "C" fn(req: *mut lv_auth, request_json: *const c_char, user_data: *mut c_void) -> c_int>;
+
+pub(crate) struct FfiAuth {
+    pub cb: unsafe extern "C" fn(*mut lv_auth, *const c_char, *mut c_void) -> c_int,
+    pub user: UserData,
+}
+
+impl Auth for FfiAuth {
+    fn authenticate(&self, request: &RequestInfo) -> AuthDecision {
+        let json = serde_json::to_string(request).unwrap_or_else(|_| "{}".into());
+        let json = CString::new(json).unwrap_or_else(|_| CString::from(c"{}"));
+        let mut req = lv_auth { decision: AuthDecision::Allow(None) };
+        // SAFETY: as for page callbacks.
+        let rc = unsafe { (self.cb)(&mut req, json.as_ptr(), self.user.ptr) };
+        if rc == LV_OK {
+            req.decision
+        } else {
+            AuthDecision::Deny
+        }
+    }
+}
+
+/// Inside the auth hook: the request belongs to `user_id` (copied). It travels in the
+/// session token and is visible to callbacks (`lv_user_id`) and templates (`user_id`).
+#[no_mangle]
+pub unsafe extern "C" fn lv_auth_set_user(req: *mut lv_auth, user_id: *const c_char) -> c_int {
+    super::boundary(super::LV_ERR_PANIC, || {
+        if req.is_null() {
+            set_last_error("req is NULL");
+            return LV_ERR_NULL;
+        }
+        match arg(user_id, "user_id") {
+            Ok(uid) => {
+                (*req).decision = AuthDecision::Allow(Some(uid.to_string()));
+                LV_OK
+            }
+            Err(code) => code,
+        }
+    })
+}
+
+/// Inside the auth hook: answer with a 303 to `location` (copied), e.g. a login page.
+#[no_mangle]
+pub unsafe extern "C" fn lv_auth_redirect(req: *mut lv_auth, location: *const c_char) -> c_int {
+    super::boundary(super::LV_ERR_PANIC, || {
+        if req.is_null() {
+            set_last_error("req is NULL");
+            return LV_ERR_NULL;
+        }
+        match arg(location, "location") {
+            Ok(loc) => {
+                (*req).decision = AuthDecision::Redirect(loc.to_string());
+                LV_OK
+            }
+            Err(code) => code,
+        }
+    })
+}

@@ -1,0 +1,443 @@
+//! The seam between the core and a host: the [`Page`] trait, what a callback sees
+//! ([`Ctx`], [`Event`], [`Info`]) and what it may ask for.
+//!
+//! The C ABI implements `Page` with function pointers; Rust tests and benchmarks
+//! implement it directly. The core never knows which host it talks to.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::session::SessionEnv;
+
+/// A live page's behaviour. Callbacks of one session never overlap; callbacks of
+/// different sessions may run at the same time on different host threads.
+pub trait Page: Send + Sync + 'static {
+    /// Called once per session, before its first render.
+    fn mount(&self, ctx: &mut Ctx<'_>) -> Result<(), HostError>;
+    /// A browser event (click, submit, change, key, focus, blur) or a no-JS POST.
+    fn event(&self, ctx: &mut Ctx<'_>, event: &Event) -> Result<(), HostError>;
+    /// A published message on a subscribed topic, or a timer set with `send_after`.
+    fn info(&self, ctx: &mut Ctx<'_>, info: &Info) -> Result<(), HostError> {
+        let _ = (ctx, info);
+        Ok(())
+    }
+}
+
+/// A failed callback. The message reaches the browser only in dev mode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostError(pub String);
+
+impl<E: std::fmt::Display> From<E> for HostError {
+    fn from(e: E) -> Self {
+        HostError(e.to_string())
+    }
+}
+
+/// How a page is rendered and who handles its callbacks.
+#[derive(Clone)]
+pub struct PageSpec {
+    /// Page template name, e.g. `counter/index` for `views/pages/counter/index.html`.
+    pub template: String,
+    /// Region DOM id → partial name, e.g. `stats` → `counter/stats`.
+    pub regions: BTreeMap<String, String>,
+    /// Layout name; `None` uses the app's default layout.
+    pub layout: Option<String>,
+    pub handler: Arc<dyn Page>,
+}
+
+/// A client event, as the browser sent it (see docs/protocol.md).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Event {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    pub target: Option<String>,
+    pub values: Map<String, Value>,
+    pub form: Map<String, Value>,
+    pub field: Option<String>,
+    pub key: Option<String>,
+    pub meta: KeyMeta,
+}
+
+/// Modifier keys held during an event.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct KeyMeta {
+    pub shift: bool,
+    pub ctrl: bool,
+    pub alt: bool,
+    pub meta: bool,
+}
+
+impl Event {
+    /// The value named `key`: `data-lv-value-*` first, then the first form value.
+    pub fn get(&self, key: &str) -> Option<String> {
+        let v = self.values.get(key).or_else(|| match self.form.get(key) {
+            Some(Value::Array(items)) => items.first(),
+            other => other,
+        })?;
+        Some(match v {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        })
+    }
+
+    /// `get(key)` as an integer, or `default` when missing or not a number.
+    pub fn int(&self, key: &str, default: i64) -> i64 {
+        self.get(key).and_then(|s| s.trim().parse().ok()).unwrap_or(default)
+    }
+}
+
+/// A server-side message: a publish on a subscribed topic, or a timer.
+#[derive(Debug, Clone)]
+pub struct Info {
+    /// The topic for a publish; `None` for a timer.
+    pub topic: Option<Arc<str>>,
+    /// The payload, as validated JSON text.
+    pub data: Arc<str>,
+}
+
+impl Info {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap_or(Value::Null)
+    }
+}
+
+/// Topic of the synthetic info a session receives after its mailbox overflowed.
+pub const LAGGED_TOPIC: &str = "mizulive:lagged";
+
+/// Which parts of the page a callback marked for re-rendering.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Dirty {
+    pub root: bool,
+    pub all_regions: bool,
+    pub regions: BTreeSet<String>,
+}
+
+impl Dirty {
+    pub fn is_empty(&self) -> bool {
+        !self.root && !self.all_regions && self.regions.is_empty()
+    }
+}
+
+/// What a callback asked for besides state changes.
+#[derive(Debug, Default)]
+pub(crate) struct Effects {
+    pub dirty: Dirty,
+    pub commands: Vec<Value>,
+    pub redirect: Option<String>,
+    pub navigate: Option<(String, bool)>,
+    pub title: Option<String>,
+}
+
+/// A session's own data: what a callback reads and changes.
+pub(crate) struct SessionData {
+    pub id: String,
+    pub route: Arc<crate::app::Route>,
+    pub path: String,
+    pub params: Map<String, Value>,
+    pub user_id: Option<String>,
+    /// This session's signed token and CSRF token, fixed for its life so renders
+    /// that embed them stay byte-identical.
+    pub token: String,
+    pub csrf: String,
+    pub state: Value,
+    pub flash: Map<String, Value>,
+    pub title: Option<String>,
+    pub timers: HashMap<u64, tokio::task::AbortHandle>,
+    pub next_timer: u64,
+    pub topics: HashSet<String>,
+    /// Last HTML sent per region id, and of the root, to skip unchanged ones.
+    pub rendered: HashMap<String, String>,
+    pub rendered_root: Option<String>,
+}
+
+/// What a callback works with: its session's state and the operations it may
+/// request. Valid only for the duration of the callback.
+pub struct Ctx<'a> {
+    pub(crate) data: &'a mut SessionData,
+    pub(crate) env: &'a SessionEnv,
+    pub(crate) fx: Effects,
+    pub(crate) event: Option<&'a Event>,
+    pub(crate) info: Option<&'a Info>,
+    /// Strings lent to C callers; they live until the callback returns.
+    pub(crate) lent: Vec<std::ffi::CString>,
+    /// Why the callback failed, as the host said (`lv_error`).
+    pub(crate) failure: Option<String>,
+}
+
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(
+        data: &'a mut SessionData,
+        env: &'a SessionEnv,
+        event: Option<&'a Event>,
+        info: Option<&'a Info>,
+    ) -> Self {
+        Ctx { data, env, fx: Effects::default(), event, info, lent: Vec::new(), failure: None }
+    }
+
+    pub fn session_id(&self) -> &str {
+        &self.data.id
+    }
+
+    pub fn user_id(&self) -> Option<&str> {
+        self.data.user_id.as_deref()
+    }
+
+    /// Route params, e.g. `{"room": "lobby"}` for `/rooms/{room}` at `/rooms/lobby`.
+    pub fn params(&self) -> &Map<String, Value> {
+        &self.data.params
+    }
+
+    pub fn path(&self) -> &str {
+        &self.data.path
+    }
+
+    pub fn state(&self) -> &Value {
+        &self.data.state
+    }
+
+    pub fn state_mut(&mut self) -> &mut Value {
+        &mut self.data.state
+    }
+
+    pub fn set_state(&mut self, state: Value) {
+        self.data.state = state;
+    }
+
+    /// Replaces the state with parsed JSON; on bad JSON the state is unchanged.
+    pub fn set_state_json(&mut self, json: &str) -> Result<()> {
+        self.data.state = serde_json::from_str(json).map_err(Error::json)?;
+        Ok(())
+    }
+
+    /// The value at a JSON pointer (`/count`, `/items/0/title`).
+    pub fn get(&self, pointer: &str) -> Option<&Value> {
+        self.data.state.pointer(pointer)
+    }
+
+    /// Sets the value at a JSON pointer, creating objects along the way. A last
+    /// token `-` appends to an array (`/log/-`).
+    pub fn set(&mut self, pointer: &str, value: Value) -> Result<()> {
+        json_set(&mut self.data.state, pointer, value)
+    }
+
+    /// Removes the value at a JSON pointer; returns it, or `None` when absent.
+    pub fn remove(&mut self, pointer: &str) -> Option<Value> {
+        let (parent, last) = pointer.rsplit_once('/')?;
+        let last = last.replace("~1", "/").replace("~0", "~");
+        match self.data.state.pointer_mut(parent)? {
+            Value::Object(map) => map.remove(&last),
+            Value::Array(items) => {
+                let i: usize = last.parse().ok()?;
+                (i < items.len()).then(|| items.remove(i))
+            }
+            _ => None,
+        }
+    }
+
+    /// Marks a region for re-rendering. The root id re-renders the page body.
+    pub fn mark(&mut self, id: &str) -> Result<()> {
+        let route = &self.data.route;
+        if id == self.env.root_id() || (route.spec.regions.is_empty() && !id.is_empty()) {
+            // A page without regions has only its body to update.
+            self.fx.dirty.root = true;
+        } else if route.spec.regions.contains_key(id) {
+            self.fx.dirty.regions.insert(id.to_string());
+        } else {
+            return Err(Error::NotFound(format!(
+                "no region {id:?} on page {} (regions: {})",
+                route.pattern,
+                route.spec.regions.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Marks every region (the body, when the page has none).
+    pub fn mark_all(&mut self) {
+        if self.data.route.spec.regions.is_empty() {
+            self.fx.dirty.root = true;
+        } else {
+            self.fx.dirty.all_regions = true;
+        }
+    }
+
+    /// A flash message of `kind` (`info`, `error`, ...), shown by the next render.
+    pub fn flash(&mut self, kind: &str, message: &str) {
+        self.data.flash.insert(kind.to_string(), Value::String(message.to_string()));
+    }
+
+    pub fn subscribe(&mut self, topic: &str) {
+        if self.data.topics.insert(topic.to_string()) {
+            self.env.subscribe(topic);
+        }
+    }
+
+    pub fn unsubscribe(&mut self, topic: &str) {
+        if self.data.topics.remove(topic) {
+            self.env.unsubscribe(topic);
+        }
+    }
+
+    /// Delivers `json` to this session's `info` after `delay`. Returns a timer id
+    /// for [`Ctx::cancel_timer`].
+    pub fn send_after(&mut self, delay: Duration, json: &str) -> Result<u64> {
+        serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(Error::json)?;
+        self.data.next_timer += 1;
+        let id = self.data.next_timer;
+        let handle = self.env.start_timer(id, delay, Arc::from(json));
+        self.data.timers.insert(id, handle);
+        Ok(id)
+    }
+
+    /// Cancels a pending timer; false when it already fired or never existed.
+    pub fn cancel_timer(&mut self, id: u64) -> bool {
+        match self.data.timers.remove(&id) {
+            Some(handle) => {
+                handle.abort();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A full page load of `url` in the browser (after a no-JS POST: the 303 target).
+    pub fn redirect(&mut self, url: &str) {
+        self.fx.redirect = Some(url.to_string());
+    }
+
+    /// Changes the URL to another route of the app without a full load.
+    pub fn navigate(&mut self, url: &str, replace: bool) {
+        self.fx.navigate = Some((url.to_string(), replace));
+    }
+
+    pub fn set_title(&mut self, title: &str) {
+        self.data.title = Some(title.to_string());
+        self.fx.title = Some(title.to_string());
+    }
+
+    pub fn focus(&mut self, selector: &str) {
+        self.fx.commands.push(serde_json::json!({"op": "focus", "selector": selector}));
+    }
+
+    pub fn scroll(&mut self, selector: Option<&str>, end: bool) {
+        let block = if end { "end" } else { "start" };
+        self.fx
+            .commands
+            .push(serde_json::json!({"op": "scroll", "selector": selector, "block": block}));
+    }
+
+    /// The event being handled, inside `event`.
+    pub fn event(&self) -> Option<&Event> {
+        self.event
+    }
+
+    /// The info being handled, inside `info`.
+    pub fn info(&self) -> Option<&Info> {
+        self.info
+    }
+}
+
+/// Sets `value` at `pointer` in `root`, creating intermediate objects; `-` appends.
+pub(crate) fn json_set(root: &mut Value, pointer: &str, value: Value) -> Result<()> {
+    if pointer.is_empty() {
+        *root = value;
+        return Ok(());
+    }
+    let rest = pointer
+        .strip_prefix('/')
+        .ok_or_else(|| Error::Json(format!("JSON pointer {pointer:?} must start with '/'")))?;
+    let tokens: Vec<String> =
+        rest.split('/').map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
+    let mut cur = root;
+    for (i, token) in tokens.iter().enumerate() {
+        let last = i + 1 == tokens.len();
+        if cur.is_null() {
+            *cur = Value::Object(Map::new());
+        }
+        cur = match cur {
+            Value::Object(map) => {
+                if last {
+                    map.insert(token.clone(), value);
+                    return Ok(());
+                }
+                map.entry(token.clone()).or_insert(Value::Null)
+            }
+            Value::Array(items) => {
+                let index = if token == "-" {
+                    items.len()
+                } else {
+                    token.parse::<usize>().map_err(|_| {
+                        Error::Json(format!("{pointer:?}: {token:?} is not an array index"))
+                    })?
+                };
+                if index > items.len() {
+                    return Err(Error::Json(format!("{pointer:?}: index {index} out of range")));
+                }
+                if last {
+                    if index == items.len() {
+                        items.push(value);
+                    } else {
+                        items[index] = value;
+                    }
+                    return Ok(());
+                }
+                if index == items.len() {
+                    items.push(Value::Null);
+                }
+                &mut items[index]
+            }
+            other => {
+                return Err(Error::Json(format!(
+                    "{pointer:?}: cannot descend into {}",
+                    match other {
+                        Value::String(_) => "a string",
+                        Value::Number(_) => "a number",
+                        Value::Bool(_) => "a boolean",
+                        _ => "a value",
+                    }
+                )))
+            }
+        };
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pointer_set_creates_and_appends() {
+        let mut v = json!({"count": 1, "log": []});
+        json_set(&mut v, "/count", json!(2)).unwrap();
+        json_set(&mut v, "/log/-", json!("a")).unwrap();
+        json_set(&mut v, "/log/-", json!("b")).unwrap();
+        json_set(&mut v, "/log/0", json!("z")).unwrap();
+        json_set(&mut v, "/user/name", json!("ann")).unwrap();
+        assert_eq!(v, json!({"count": 2, "log": ["z", "b"], "user": {"name": "ann"}}));
+        assert!(json_set(&mut v, "/count/x", json!(1)).is_err());
+        assert!(json_set(&mut v, "/log/9", json!(1)).is_err());
+        assert!(json_set(&mut v, "count", json!(1)).is_err());
+    }
+
+    #[test]
+    fn event_get_prefers_values() {
+        let e: Event = serde_json::from_value(json!({
+            "type": "click", "name": "inc",
+            "values": {"by": "2"}, "form": {"by": ["9"], "title": ["x"]}
+        }))
+        .unwrap();
+        assert_eq!(e.int("by", 1), 2);
+        assert_eq!(e.get("title").as_deref(), Some("x"));
+        assert_eq!(e.int("nope", 7), 7);
+    }
+}

@@ -1,0 +1,159 @@
+//! Wire frames (docs/protocol.md): parsing what the browser sends, building what
+//! the server sends. Frames are JSON objects tagged by `t`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+use crate::page::Event;
+
+pub const PROTOCOL_VERSION: u64 = 1;
+
+/// A frame from the browser.
+#[derive(Debug)]
+pub enum ClientFrame {
+    Join(Join),
+    Event { r#ref: u64, event: Event },
+    Heartbeat,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Join {
+    pub v: u64,
+    pub token: String,
+    pub url: String,
+    #[serde(default)]
+    pub seq: u64,
+}
+
+#[derive(Deserialize)]
+struct EventFrame {
+    r#ref: u64,
+    #[serde(flatten)]
+    event: Event,
+}
+
+/// Why a frame was refused; becomes an `error` frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ClientFrame {
+    pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
+        let bad = |message: String| FrameError { code: "bad_frame", message };
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+        let kind = match value.get("t") {
+            Some(Value::String(t)) => t.clone(),
+            _ => return Err(bad("expected a JSON object with a string \"t\" field".into())),
+        };
+        match kind.as_str() {
+            "join" => serde_json::from_value(value)
+                .map(ClientFrame::Join)
+                .map_err(|e| bad(format!("join: {e}"))),
+            "event" => {
+                let f: EventFrame =
+                    serde_json::from_value(value).map_err(|e| bad(format!("event: {e}")))?;
+                if f.event.name.is_empty() {
+                    return Err(bad("event: \"name\" must not be empty".into()));
+                }
+                Ok(ClientFrame::Event { r#ref: f.r#ref, event: f.event })
+            }
+            "heartbeat" => Ok(ClientFrame::Heartbeat),
+            other => Err(FrameError {
+                code: "unknown_type",
+                message: format!("unknown frame type {other:?}"),
+            }),
+        }
+    }
+}
+
+/// The `patch` frame.
+#[derive(Debug, Serialize)]
+pub struct Patch<'a> {
+    pub t: &'static str,
+    pub seq: u64,
+    pub regions: &'a BTreeMap<String, String>,
+    pub root: Option<&'a str>,
+    pub title: Option<&'a str>,
+}
+
+pub fn patch(seq: u64, regions: &BTreeMap<String, String>, root: Option<&str>, title: Option<&str>) -> String {
+    to_text(&Patch { t: "patch", seq, regions, root, title })
+}
+
+pub fn joined(seq: u64, resumed: bool, root: Option<&str>, token: Option<&str>) -> String {
+    to_text(&serde_json::json!({
+        "t": "joined", "v": PROTOCOL_VERSION, "seq": seq,
+        "resumed": resumed, "root": root, "token": token,
+    }))
+}
+
+pub fn reply_ok(r#ref: u64) -> String {
+    to_text(&serde_json::json!({"t": "reply", "ref": r#ref, "ok": true}))
+}
+
+pub fn reply_error(r#ref: u64, code: &str, message: &str) -> String {
+    to_text(&serde_json::json!({
+        "t": "reply", "ref": r#ref, "ok": false,
+        "error": {"code": code, "message": message},
+    }))
+}
+
+pub fn error(code: &str, message: &str, recoverable: bool) -> String {
+    to_text(&serde_json::json!({
+        "t": "error", "code": code, "message": message, "recoverable": recoverable,
+    }))
+}
+
+pub fn commands(cmds: &[Value]) -> String {
+    to_text(&serde_json::json!({"t": "command", "cmds": cmds}))
+}
+
+pub fn redirect(to: &str) -> String {
+    to_text(&serde_json::json!({"t": "redirect", "to": to}))
+}
+
+pub fn navigate(to: &str, replace: bool) -> String {
+    to_text(&serde_json::json!({"t": "navigate", "to": to, "replace": replace}))
+}
+
+pub fn heartbeat() -> String {
+    r#"{"t":"heartbeat"}"#.to_string()
+}
+
+pub fn close(reason: &str, reconnect: bool) -> String {
+    to_text(&serde_json::json!({"t": "close", "reason": reason, "reconnect": reconnect}))
+}
+
+fn to_text<T: Serialize>(v: &T) -> String {
+    // Serializing maps of strings and plain structs cannot fail.
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_event_and_rejects_garbage() {
+        let f = ClientFrame::parse(
+            r#"{"t":"event","ref":3,"type":"click","name":"inc","values":{"by":"1"}}"#,
+        )
+        .unwrap();
+        match f {
+            ClientFrame::Event { r#ref, event } => {
+                assert_eq!(r#ref, 3);
+                assert_eq!(event.name, "inc");
+                assert_eq!(event.int("by", 0), 1);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(ClientFrame::parse("nope").unwrap_err().code, "bad_frame");
+        assert_eq!(ClientFrame::parse("[1]").unwrap_err().code, "bad_frame");
+        assert_eq!(ClientFrame::parse(r#"{"t":"dance"}"#).unwrap_err().code, "unknown_type");
+        assert_eq!(ClientFrame::parse(r#"{"t":"event","ref":"x"}"#).unwrap_err().code, "bad_frame");
+    }
+}

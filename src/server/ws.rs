@@ -1,0 +1,272 @@
+//! The WebSocket endpoint: upgrade with an Origin check, then one task per socket
+//! that reads frames, forwards events to its session and writes what the session
+//! queues for it.
+
+use futures_util::{SinkExt, StreamExt};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, Notify};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+
+use super::http::{text, Body};
+use crate::app::Shared;
+use crate::protocol::{self, ClientFrame, Join, PROTOCOL_VERSION};
+use crate::session::{self, Conn, Origin, Outbound, SessionHandle, SessionMsg};
+use crate::token::TokenError;
+
+/// A socket that sends nothing (not even heartbeats) for this long is closed.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
+
+pub(crate) fn upgrade(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
+    let headers = req.headers();
+    let is_upgrade = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let version_ok = headers.get(header::SEC_WEBSOCKET_VERSION).is_some_and(|v| v == "13");
+    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY).cloned() else {
+        return text(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade");
+    };
+    if !is_upgrade || !version_ok {
+        return text(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade (version 13)");
+    }
+    if !origin_allowed(&shared, &req) {
+        return text(StatusCode::FORBIDDEN, "cross-origin WebSocket refused");
+    }
+    let accept = derive_accept_key(key.as_bytes());
+    let max = shared.opts.max_frame_bytes;
+    tokio::spawn(async move {
+        let upgraded = match hyper::upgrade::on(req).await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!("upgrade failed: {e}");
+                return;
+            }
+        };
+        // Small buffers: an idle socket then costs a few KiB instead of ~140 KB.
+        let config = WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .write_buffer_size(0)
+            .max_write_buffer_size(max.max(4096) * 4)
+            .max_message_size(Some(max))
+            .max_frame_size(Some(max));
+        let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+        run(shared, ws).await;
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_ACCEPT, HeaderValue::from_str(&accept).unwrap_or(HeaderValue::from_static("")))
+        .body(Body::default())
+        .unwrap_or_default()
+}
+
+/// Same origin as the Host header, or on the allowlist. A missing Origin is refused:
+/// browsers always send one, and the check is what stops cross-site socket hijacking.
+fn origin_allowed(shared: &Shared, req: &Request<Incoming>) -> bool {
+    let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    if shared.opts.allowed_origins.iter().any(|o| o.trim_end_matches('/') == origin) {
+        return true;
+    }
+    let Some(host) = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let origin_host = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+    origin_host == Some(host)
+}
+
+type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+struct Joined {
+    handle: SessionHandle,
+}
+
+async fn run(shared: Arc<Shared>, ws: Socket) {
+    let (mut sink, mut stream) = ws.split();
+    let (out_tx, mut out_rx) = mpsc::channel::<Outbound>(shared.opts.outbound_queue);
+    let kill = Arc::new(Notify::new());
+    let conn_id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+    let mut joined: Option<Joined> = None;
+    let mut idle = Box::pin(tokio::time::sleep(IDLE_TIMEOUT));
+
+    loop {
+        tokio::select! {
+            out = out_rx.recv() => match out {
+                Some(Outbound::Text(t)) => {
+                    if sink.send(Message::text(t.as_ref())).await.is_err() { break; }
+                }
+                Some(Outbound::Close { code, reason }) => {
+                    let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break;
+                }
+                None => break,
+            },
+            _ = kill.notified() => {
+                let frame = CloseFrame { code: CloseCode::Policy, reason: "outbound queue full".into() };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                break;
+            }
+            _ = &mut idle => {
+                let frame = CloseFrame { code: CloseCode::Away, reason: "idle".into() };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                break;
+            }
+            msg = stream.next() => {
+                idle.as_mut().reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
+                let text = match msg {
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Binary(_))) => {
+                        let e = protocol::error("bad_frame", "binary frames are not supported; send JSON text", true);
+                        if sink.send(Message::text(e)).await.is_err() { break; }
+                        continue;
+                    }
+                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Ok(_)) => continue,
+                    Some(Err(WsError::Capacity(e))) => {
+                        let frame = CloseFrame { code: CloseCode::Size, reason: e.to_string().into() };
+                        let _ = sink.send(Message::Close(Some(frame))).await;
+                        break;
+                    }
+                    Some(Err(e)) => {
+                        tracing::debug!("socket error: {e}");
+                        break;
+                    }
+                };
+                let frame = match ClientFrame::parse(text.as_str()) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        if sink.send(Message::text(protocol::error(e.code, &e.message, true))).await.is_err() { break; }
+                        continue;
+                    }
+                };
+                match (frame, &joined) {
+                    (ClientFrame::Heartbeat, _) => {
+                        if sink.send(Message::text(protocol::heartbeat())).await.is_err() { break; }
+                    }
+                    (ClientFrame::Join(join), None) => {
+                        let conn = Conn { id: conn_id, tx: out_tx.clone(), kill: kill.clone() };
+                        match join_session(&shared, join, conn).await {
+                            Ok(handle) => joined = Some(Joined { handle }),
+                            Err((code, message)) => {
+                                let _ = sink.send(Message::text(protocol::error(code, &message, false))).await;
+                                let frame = CloseFrame { code: CloseCode::Policy, reason: code.into() };
+                                let _ = sink.send(Message::Close(Some(frame))).await;
+                                break;
+                            }
+                        }
+                    }
+                    (ClientFrame::Join(_), Some(_)) => {
+                        let e = protocol::error("bad_frame", "this socket has already joined", true);
+                        if sink.send(Message::text(e)).await.is_err() { break; }
+                    }
+                    (ClientFrame::Event { .. }, None) => {
+                        let e = protocol::error("expected_join", "send join before any event", true);
+                        if sink.send(Message::text(e)).await.is_err() { break; }
+                    }
+                    (ClientFrame::Event { r#ref, event }, Some(j)) => {
+                        let msg = SessionMsg::Event { conn_id, r#ref, event };
+                        if j.handle.tx.send(msg).await.is_err() {
+                            let _ = sink.send(Message::text(protocol::close("session_closed", true))).await;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(j) = joined {
+        let _ = j.handle.tx.send(SessionMsg::Detach { conn_id }).await;
+    }
+}
+
+/// Adopts the token's session, or mounts a new one from its claims.
+async fn join_session(
+    shared: &Arc<Shared>,
+    join: Join,
+    conn: Conn,
+) -> Result<SessionHandle, (&'static str, String)> {
+    if join.v != PROTOCOL_VERSION {
+        return Err(("unsupported_version", format!("protocol version {} is not supported (expected 1)", join.v)));
+    }
+    let claims = shared.signer.verify(&join.token).map_err(|e| match e {
+        TokenError::Expired => ("token_expired", "the session token expired; reload the page".to_string()),
+        TokenError::Invalid => ("token_invalid", "the session token is not valid".to_string()),
+    })?;
+    let path = url_path(&join.url);
+    if path != claims.path {
+        return Err(("route_mismatch", format!("the token belongs to {}, not {path}", claims.path)));
+    }
+    let route = match shared.route(&path) {
+        Some((route, _)) if route.pattern == claims.route => route,
+        _ => return Err(("page_not_found", format!("no page is registered at {path}"))),
+    };
+    if let Some(handle) = shared.sessions.get(&claims.sid) {
+        let msg = SessionMsg::Attach { conn, last_seq: join.seq, fresh: false };
+        match handle.tx.send(msg).await {
+            Ok(()) => return Ok(handle),
+            // It ended between the lookup and now: mount a new one below.
+            Err(mpsc::error::SendError(SessionMsg::Attach { conn: c, .. })) => {
+                return mount_fresh(shared, route, claims, c).await;
+            }
+            Err(_) => return Err(("internal", "session ended".into())),
+        }
+    }
+    mount_fresh(shared, route, claims, conn).await
+}
+
+async fn mount_fresh(
+    shared: &Arc<Shared>,
+    route: Arc<crate::app::Route>,
+    claims: crate::token::Claims,
+    conn: Conn,
+) -> Result<SessionHandle, (&'static str, String)> {
+    let origin = Origin { route, path: claims.path, params: claims.params, user_id: claims.uid };
+    let (_, handle) = session::spawn(shared, origin).await.map_err(|e| {
+        let msg = if shared.opts.dev { e.to_string() } else { "the page failed to mount".into() };
+        ("host_error", msg)
+    })?;
+    handle
+        .tx
+        .send(SessionMsg::Attach { conn, last_seq: 0, fresh: true })
+        .await
+        .map_err(|_| ("internal", "session ended".to_string()))?;
+    Ok(handle)
+}
+
+/// The path of an absolute or relative URL.
+fn url_path(url: &str) -> String {
+    let rest = match url.find("://") {
+        Some(i) => {
+            let after = &url[i + 3..];
+            after.find('/').map_or("/", |j| &after[j..])
+        }
+        None => url,
+    };
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    rest[..end].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_path;
+
+    #[test]
+    fn paths() {
+        assert_eq!(url_path("http://127.0.0.1:3000/counter?x=1#y"), "/counter");
+        assert_eq!(url_path("https://h"), "/");
+        assert_eq!(url_path("/rooms/a"), "/rooms/a");
+    }
+}

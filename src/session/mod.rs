@@ -1,0 +1,529 @@
+//! Sessions: one actor task per session, owning its data and processing its mailbox
+//! one message at a time (DESIGN contract 1).
+//!
+//! The actor never runs host code itself: each callback, and the render that follows
+//! it, is a job on the host pool, and the actor awaits the job before it takes the
+//! next message. So a session's callbacks are sequential, while a slow callback holds
+//! only its own session and one host thread, never an IO thread.
+
+mod render;
+
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::time::Instant;
+
+use crate::app::{Route, Shared};
+use crate::error::{Error, Result};
+use crate::page::{Event, Info, SessionData, LAGGED_TOPIC};
+use crate::protocol;
+use crate::token::{now_secs, random_id, Claims};
+
+pub(crate) use render::{Call, CallOutcome};
+
+/// A frame on its way to one socket.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    Text(Arc<str>),
+    Close { code: u16, reason: &'static str },
+}
+
+/// A socket attached to a session.
+pub(crate) struct Conn {
+    pub id: u64,
+    pub tx: mpsc::Sender<Outbound>,
+    /// Tells the socket task to drop the connection at once (its queue is full).
+    pub kill: Arc<Notify>,
+}
+
+/// What a session's mailbox carries.
+pub(crate) enum SessionMsg {
+    Attach { conn: Conn, last_seq: u64, fresh: bool },
+    Detach { conn_id: u64 },
+    Event { conn_id: u64, r#ref: u64, event: Event },
+    Post { event: Event, reply: oneshot::Sender<PostOutcome> },
+    Info(Info),
+    Timer { id: u64, data: Arc<str> },
+    RenderDocument { reply: oneshot::Sender<Result<String>> },
+    Shutdown,
+}
+
+/// The result of a no-JS form POST.
+pub(crate) struct PostOutcome {
+    pub redirect: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A handle for delivering to a session from anywhere (pub/sub, timers).
+#[derive(Clone)]
+pub struct Mailbox {
+    key: u64,
+    tx: mpsc::Sender<SessionMsg>,
+    lagged: Arc<AtomicU64>,
+}
+
+impl Mailbox {
+    pub(crate) fn key(&self) -> u64 {
+        self.key
+    }
+
+    /// Queues an info without waiting; a full mailbox counts it as missed.
+    pub(crate) fn offer_info(&self, info: Info) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(SessionMsg::Info(info)) {
+            if self.lagged.fetch_add(1, Ordering::Relaxed) == 0 {
+                tracing::warn!(session = self.key, "session mailbox full; publishes are being missed");
+            }
+        }
+    }
+}
+
+/// What the actor and its callbacks share.
+pub struct SessionEnv {
+    pub(crate) app: Arc<Shared>,
+    pub(crate) mailbox: Mailbox,
+}
+
+impl SessionEnv {
+    pub(crate) fn root_id(&self) -> &str {
+        &self.app.opts.root_id
+    }
+
+    pub(crate) fn subscribe(&self, topic: &str) {
+        self.app.pubsub.subscribe(topic, self.mailbox.clone());
+    }
+
+    pub(crate) fn unsubscribe(&self, topic: &str) {
+        self.app.pubsub.unsubscribe(topic, self.mailbox.key);
+    }
+
+    pub(crate) fn start_timer(&self, id: u64, delay: Duration, data: Arc<str>) -> tokio::task::AbortHandle {
+        let tx = self.mailbox.tx.clone();
+        self.app
+            .rt
+            .spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = tx.send(SessionMsg::Timer { id, data }).await;
+            })
+            .abort_handle()
+    }
+}
+
+/// A registered session: how the server reaches it.
+#[derive(Clone)]
+pub(crate) struct SessionHandle {
+    pub tx: mpsc::Sender<SessionMsg>,
+    /// The session's signed token (what a page or a no-JS redirect carries).
+    pub token: String,
+}
+
+/// Where a new session comes from.
+pub(crate) struct Origin {
+    pub route: Arc<Route>,
+    pub path: String,
+    pub params: Map<String, Value>,
+    pub user_id: Option<String>,
+}
+
+/// Creates a session, runs its mount, and registers it. Returns its id and handle.
+pub(crate) async fn spawn(app: &Arc<Shared>, origin: Origin) -> Result<(String, SessionHandle)> {
+    let id = random_id();
+    let claims = Claims {
+        sid: id.clone(),
+        route: origin.route.pattern.clone(),
+        path: origin.path.clone(),
+        params: origin.params.clone(),
+        uid: origin.user_id.clone(),
+        exp: now_secs() + app.opts.token_ttl_s,
+    };
+    let token = app.signer.sign(&claims);
+    let handle_token = token.clone();
+    let csrf = app.signer.csrf(&id);
+    let data = Box::new(SessionData {
+        id: id.clone(),
+        route: origin.route,
+        path: origin.path,
+        params: origin.params,
+        user_id: origin.user_id,
+        token,
+        csrf,
+        state: Value::Object(Map::new()),
+        flash: Map::new(),
+        title: None,
+        timers: HashMap::new(),
+        next_timer: 0,
+        topics: HashSet::new(),
+        rendered: HashMap::new(),
+        rendered_root: None,
+    });
+    let (tx, rx) = mpsc::channel(app.opts.mailbox);
+    let key = app.next_key.fetch_add(1, Ordering::Relaxed);
+    let env = Arc::new(SessionEnv {
+        app: app.clone(),
+        mailbox: Mailbox { key, tx: tx.clone(), lagged: Arc::new(AtomicU64::new(0)) },
+    });
+    let (mounted_tx, mounted_rx) = oneshot::channel();
+    let actor = Actor::new(env, data);
+    app.sessions.started();
+    app.rt.spawn(actor.run(rx, mounted_tx));
+    match mounted_rx.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Err(Error::State("the server is shutting down".into())),
+    }
+    let handle = SessionHandle { tx, token: handle_token };
+    app.sessions.insert(&id, handle.clone());
+    Ok((id, handle))
+}
+
+struct Actor {
+    env: Arc<SessionEnv>,
+    data: Option<Box<SessionData>>,
+    conn: Option<Conn>,
+    seq: u64,
+    /// Recent patches for clients that reconnect behind.
+    sent: VecDeque<(u64, Arc<str>)>,
+    detached_at: Instant,
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl Actor {
+    fn new(env: Arc<SessionEnv>, data: Box<SessionData>) -> Self {
+        let burst = env.app.opts.event_burst as f64;
+        Actor {
+            env,
+            data: Some(data),
+            conn: None,
+            seq: 0,
+            sent: VecDeque::new(),
+            detached_at: Instant::now(),
+            tokens: burst,
+            refilled: Instant::now(),
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<SessionMsg>, mounted: oneshot::Sender<Result<()>>) {
+        let outcome = self.call(Call::Mount).await;
+        let mount_result = match outcome {
+            Some(CallOutcome { error: None, .. }) => Ok(()),
+            Some(CallOutcome { error: Some((_, msg)), .. }) => Err(Error::Callback(format!("mount: {msg}"))),
+            None => Err(Error::State("the server is shutting down".into())),
+        };
+        let ok = mount_result.is_ok();
+        let _ = mounted.send(mount_result);
+        if ok {
+            self.serve(&mut rx).await;
+        }
+        self.finish();
+    }
+
+    async fn serve(&mut self, rx: &mut mpsc::Receiver<SessionMsg>) {
+        let grace = self.env.app.opts.grace();
+        loop {
+            let msg = if self.conn.is_some() {
+                rx.recv().await
+            } else {
+                tokio::select! {
+                    msg = rx.recv() => msg,
+                    _ = tokio::time::sleep_until(self.detached_at + grace) => {
+                        tracing::debug!(session = self.id(), "grace period over; ending session");
+                        return;
+                    }
+                }
+            };
+            let Some(msg) = msg else { return };
+            if self.data.is_none() {
+                return;
+            }
+            self.report_lag().await;
+            match msg {
+                SessionMsg::Attach { conn, last_seq, fresh } => self.attach(conn, last_seq, fresh).await,
+                SessionMsg::Detach { conn_id } => {
+                    if self.conn.as_ref().is_some_and(|c| c.id == conn_id) {
+                        self.detach();
+                    }
+                }
+                SessionMsg::Event { conn_id, r#ref, event } => {
+                    if self.conn.as_ref().is_some_and(|c| c.id == conn_id) {
+                        self.event(r#ref, event).await;
+                    }
+                }
+                SessionMsg::Post { event, reply } => {
+                    let out = self.call(Call::Event(event)).await;
+                    let outcome = match out {
+                        Some(mut o) => {
+                            let redirect = o.redirect.take().or_else(|| o.navigate.take().map(|n| n.0));
+                            let error = o.error.as_ref().map(|e| e.1.clone());
+                            self.deliver(o);
+                            PostOutcome { redirect, error }
+                        }
+                        None => PostOutcome { redirect: None, error: Some("server shutting down".into()) },
+                    };
+                    let _ = reply.send(outcome);
+                }
+                SessionMsg::Info(info) => self.info(info).await,
+                SessionMsg::Timer { id, data } => {
+                    // A timer cancelled after it fired but before we got here is gone.
+                    let live = self.data.as_mut().is_some_and(|d| d.timers.remove(&id).is_some());
+                    if live {
+                        self.info(Info { topic: None, data }).await;
+                    }
+                }
+                SessionMsg::RenderDocument { reply } => {
+                    let out = self.call(Call::Document(self.seq)).await;
+                    let result = match out {
+                        Some(o) => match (o.document, o.error) {
+                            (Some(html), None) => Ok(html),
+                            (_, Some((_, msg))) => Err(Error::Template(msg)),
+                            (None, None) => Err(Error::State("no document rendered".into())),
+                        },
+                        None => Err(Error::State("the server is shutting down".into())),
+                    };
+                    let _ = reply.send(result);
+                }
+                SessionMsg::Shutdown => {
+                    if let Some(conn) = &self.conn {
+                        let _ = conn.tx.try_send(Outbound::Text(protocol::close("shutdown", true).into()));
+                        let _ = conn.tx.try_send(Outbound::Close { code: 1012, reason: "server restart" });
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn id(&self) -> &str {
+        self.data.as_ref().map_or("", |d| d.id.as_str())
+    }
+
+    /// Runs one callback (or render) on the host pool and waits for it. `None` when
+    /// the pool is gone (shutdown).
+    async fn call(&mut self, call: Call) -> Option<CallOutcome> {
+        let data = self.data.take()?;
+        let env = self.env.clone();
+        let deliver = self.conn.is_some();
+        let (tx, rx) = oneshot::channel();
+        let submitted = self.env.app.host.submit(move || {
+            let result = render::run(data, &env, call, deliver);
+            let _ = tx.send(result);
+        });
+        if !submitted {
+            return None;
+        }
+        match rx.await {
+            Ok((data, outcome)) => {
+                self.data = Some(data);
+                Some(outcome)
+            }
+            Err(_) => None,
+        }
+    }
+
+    async fn event(&mut self, r#ref: u64, event: Event) {
+        if !self.take_token() {
+            self.send(protocol::reply_error(r#ref, "rate_limited", "too many events; slow down").into());
+            return;
+        }
+        match self.call(Call::Event(event)).await {
+            Some(outcome) => {
+                let reply = match &outcome.error {
+                    None => protocol::reply_ok(r#ref),
+                    Some((code, msg)) => protocol::reply_error(r#ref, code, &self.public_message(msg)),
+                };
+                self.deliver(outcome);
+                self.send(reply.into());
+            }
+            None => self.send(protocol::reply_error(r#ref, "internal", "server shutting down").into()),
+        }
+    }
+
+    async fn info(&mut self, info: Info) {
+        if let Some(outcome) = self.call(Call::Info(info)).await {
+            if let Some((_, msg)) = &outcome.error {
+                tracing::warn!(session = self.id(), "on_info failed: {msg}");
+            }
+            self.deliver(outcome);
+        }
+    }
+
+    /// A session whose mailbox overflowed hears how many messages it missed.
+    async fn report_lag(&mut self) {
+        let missed = self.env.mailbox.lagged.swap(0, Ordering::Relaxed);
+        if missed > 0 {
+            let data = format!("{{\"missed\":{missed}}}");
+            self.info(Info { topic: Some(Arc::from(LAGGED_TOPIC)), data: Arc::from(data) }).await;
+        }
+    }
+
+    /// Sends what one callback produced: one patch, then commands and navigation.
+    fn deliver(&mut self, outcome: CallOutcome) {
+        if let Some(patch) = outcome.patch {
+            self.seq += 1;
+            let frame: Arc<str> =
+                protocol::patch(self.seq, &patch.regions, patch.root.as_deref(), patch.title.as_deref()).into();
+            self.sent.push_back((self.seq, frame.clone()));
+            while self.sent.len() > self.env.app.opts.resume_buffer {
+                self.sent.pop_front();
+            }
+            self.send(frame);
+        }
+        if !outcome.commands.is_empty() {
+            self.send(protocol::commands(&outcome.commands).into());
+        }
+        if let Some(to) = outcome.redirect {
+            self.send(protocol::redirect(&to).into());
+        } else if let Some((to, replace)) = outcome.navigate {
+            self.send(protocol::navigate(&to, replace).into());
+        }
+    }
+
+    async fn attach(&mut self, conn: Conn, last_seq: u64, fresh: bool) {
+        if let Some(old) = self.conn.take() {
+            let _ = old.tx.try_send(Outbound::Text(protocol::close("replaced", false).into()));
+            let _ = old.tx.try_send(Outbound::Close { code: 1000, reason: "replaced" });
+        }
+        self.conn = Some(conn);
+        let oldest = self.sent.front().map_or(self.seq + 1, |(s, _)| *s);
+        let replay = !fresh && last_seq <= self.seq && last_seq + 1 >= oldest;
+        if replay {
+            self.send(protocol::joined(self.seq, true, None, None).into());
+            let missed: Vec<Arc<str>> =
+                self.sent.iter().filter(|(s, _)| *s > last_seq).map(|(_, f)| f.clone()).collect();
+            for frame in missed {
+                self.send(frame);
+            }
+            return;
+        }
+        // Too far behind (or a fresh mount): the client gets the whole body.
+        match self.call(Call::Root).await {
+            Some(CallOutcome { root: Some(root), .. }) => {
+                let token = if fresh { self.data.as_ref().map(|d| d.token.clone()) } else { None };
+                self.send(protocol::joined(self.seq, !fresh, Some(&root), token.as_deref()).into());
+            }
+            Some(CallOutcome { error: Some((code, msg)), .. }) => {
+                let msg = self.public_message(&msg);
+                self.send(protocol::error(code, &msg, false).into());
+            }
+            _ => {}
+        }
+    }
+
+    fn detach(&mut self) {
+        self.conn = None;
+        self.detached_at = Instant::now();
+    }
+
+    /// Queues a frame for the socket. A client whose queue is full is not reading:
+    /// it is disconnected rather than buffered without bound.
+    fn send(&mut self, frame: Arc<str>) {
+        let Some(conn) = &self.conn else { return };
+        match conn.tx.try_send(Outbound::Text(frame)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(session = self.id(), "client is not reading; disconnecting it");
+                conn.kill.notify_one();
+                self.detach();
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => self.detach(),
+        }
+    }
+
+    fn take_token(&mut self) -> bool {
+        let opts = &self.env.app.opts;
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.refilled).as_secs_f64();
+        self.refilled = now;
+        self.tokens = (self.tokens + elapsed * opts.events_per_second as f64).min(opts.event_burst as f64);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn public_message(&self, detail: &str) -> String {
+        if self.env.app.opts.dev {
+            detail.to_string()
+        } else {
+            "something went wrong handling this event".to_string()
+        }
+    }
+
+    /// Releases everything the session holds: subscriptions, timers, its registry
+    /// entry and its socket.
+    fn finish(&mut self) {
+        if let Some(data) = self.data.take() {
+            for topic in &data.topics {
+                self.env.unsubscribe(topic);
+            }
+            for timer in data.timers.values() {
+                timer.abort();
+            }
+            self.env.app.sessions.remove(&data.id);
+        }
+        if let Some(conn) = self.conn.take() {
+            let _ = conn.tx.try_send(Outbound::Text(protocol::close("session_closed", false).into()));
+            let _ = conn.tx.try_send(Outbound::Close { code: 1000, reason: "session closed" });
+        }
+        self.env.app.sessions.finished();
+    }
+}
+
+/// The session registry: id → handle, plus a count of live actors so shutdown can
+/// wait for all of them.
+#[derive(Default)]
+pub(crate) struct Registry {
+    map: std::sync::Mutex<HashMap<String, SessionHandle>>,
+    live: AtomicU64,
+    idle: Notify,
+}
+
+impl Registry {
+    pub fn get(&self, id: &str) -> Option<SessionHandle> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
+    }
+
+    fn insert(&self, id: &str, handle: SessionHandle) {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), handle);
+    }
+
+    fn remove(&self, id: &str) {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn all(&self) -> Vec<SessionHandle> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+    }
+
+    fn started(&self) {
+        self.live.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn finished(&self) {
+        if self.live.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// Waits until no session actor is running, or the timeout passes.
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let notified = self.idle.notified();
+            if self.live.load(Ordering::SeqCst) == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.live.load(Ordering::SeqCst) == 0;
+            }
+        }
+    }
+}

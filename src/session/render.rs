@@ -1,0 +1,198 @@
+//! One job on the host pool: run a callback against the session's data, then render
+//! what it marked. Runs on a host thread, never on an IO thread.
+
+use minijinja::{context, Value as TplValue};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::SessionEnv;
+use crate::page::{Ctx, Event, Info, SessionData};
+
+/// What the job should do.
+pub(crate) enum Call {
+    Mount,
+    Event(Event),
+    Info(Info),
+    /// Render the page body for a client that needs all of it.
+    Root,
+    /// Render the whole document for a GET; the argument is the current patch seq.
+    Document(u64),
+}
+
+/// The parts of one patch frame.
+pub(crate) struct PatchParts {
+    pub regions: BTreeMap<String, String>,
+    pub root: Option<String>,
+    pub title: Option<String>,
+}
+
+#[derive(Default)]
+pub(crate) struct CallOutcome {
+    /// Error code (`host_error`, `render_error`) and detail.
+    pub error: Option<(&'static str, String)>,
+    pub patch: Option<PatchParts>,
+    pub commands: Vec<Value>,
+    pub redirect: Option<String>,
+    pub navigate: Option<(String, bool)>,
+    pub root: Option<String>,
+    pub document: Option<String>,
+}
+
+pub(crate) fn run(
+    mut data: Box<SessionData>,
+    env: &SessionEnv,
+    call: Call,
+    deliver: bool,
+) -> (Box<SessionData>, CallOutcome) {
+    let mut out = CallOutcome::default();
+    match call {
+        Call::Root => {
+            match render_root(&mut data, env) {
+                Ok(root) => out.root = Some(root),
+                Err(e) => out.error = Some(("render_error", e)),
+            }
+            return (data, out);
+        }
+        Call::Document(seq) => {
+            match render_document(&mut data, env, seq) {
+                Ok(html) => out.document = Some(html),
+                Err(e) => out.error = Some(("render_error", e)),
+            }
+            return (data, out);
+        }
+        _ => {}
+    }
+
+    // A failed callback leaves the session as it was before the call.
+    let saved = (data.state.clone(), data.flash.clone(), data.title.clone());
+    let handler = data.route.spec.handler.clone();
+    let (result, fx) = {
+        let (event, info) = match &call {
+            Call::Event(e) => (Some(e), None),
+            Call::Info(i) => (None, Some(i)),
+            _ => (None, None),
+        };
+        let mut ctx = Ctx::new(&mut data, env, event, info);
+        let result = catch_unwind(AssertUnwindSafe(|| match &call {
+            Call::Event(e) => handler.event(&mut ctx, e),
+            Call::Info(i) => handler.info(&mut ctx, i),
+            _ => handler.mount(&mut ctx),
+        }));
+        (result, std::mem::take(&mut ctx.fx))
+    };
+    let failure = match result {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.0),
+        Err(panic) => Some(format!("callback panicked: {}", panic_message(&panic))),
+    };
+    if let Some(msg) = failure {
+        (data.state, data.flash, data.title) = saved;
+        out.error = Some(("host_error", msg));
+        return (data, out);
+    }
+    out.commands = fx.commands;
+    out.redirect = fx.redirect;
+    out.navigate = fx.navigate;
+    if matches!(call, Call::Mount) || (fx.dirty.is_empty() && fx.title.is_none()) {
+        return (data, out);
+    }
+
+    let ctx = context(&data, env, None);
+    let views = &env.app.views;
+    let spec = &data.route.spec;
+    let mut regions = BTreeMap::new();
+    let mut root = None;
+    let rendered: Result<(), String> = (|| {
+        if fx.dirty.root {
+            let html = views.render_body(spec, &ctx).map_err(|e| e.to_string())?;
+            if data.rendered_root.as_deref() != Some(html.as_str()) {
+                root = Some(html.clone());
+            }
+            data.rendered_root = Some(html);
+            data.rendered.clear();
+            return Ok(());
+        }
+        let ids: Vec<&String> = if fx.dirty.all_regions {
+            spec.regions.keys().collect()
+        } else {
+            fx.dirty.regions.iter().collect()
+        };
+        for id in ids {
+            let Some(partial) = spec.regions.get(id) else { continue };
+            let html = views.render_partial(partial, &ctx).map_err(|e| e.to_string())?;
+            if data.rendered.get(id.as_str()) != Some(&html) {
+                regions.insert(id.clone(), html.clone());
+                data.rendered.insert(id.clone(), html);
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = rendered {
+        out.error = Some(("render_error", e));
+        return (data, out);
+    }
+    if root.is_some() || !regions.is_empty() || fx.title.is_some() {
+        out.patch = Some(PatchParts { regions, root, title: fx.title });
+        // A flash is shown once: by the first render that reaches a browser.
+        if deliver {
+            data.flash.clear();
+        }
+    }
+    (data, out)
+}
+
+fn render_root(data: &mut SessionData, env: &SessionEnv) -> Result<String, String> {
+    let ctx = context(data, env, None);
+    let html = env.app.views.render_body(&data.route.spec, &ctx).map_err(|e| e.to_string())?;
+    data.rendered_root = Some(html.clone());
+    data.rendered.clear();
+    data.flash.clear();
+    Ok(html)
+}
+
+fn render_document(data: &mut SessionData, env: &SessionEnv, seq: u64) -> Result<String, String> {
+    let ctx = context(data, env, None);
+    let boot = serde_json::json!({
+        "token": data.token, "seq": seq, "csrf": data.csrf, "dev": env.app.opts.dev,
+    });
+    let (html, body) = env
+        .app
+        .views
+        .render_document(&data.route.spec, &ctx, &boot.to_string())
+        .map_err(|e| e.to_string())?;
+    data.rendered_root = Some(body);
+    data.rendered.clear();
+    data.flash.clear();
+    Ok(html)
+}
+
+/// The one context shape every template of a session sees.
+pub(crate) fn context(data: &SessionData, env: &SessionEnv, extra: Option<TplValue>) -> TplValue {
+    let _ = env;
+    let base = context! {
+        state => TplValue::from_serialize(&data.state),
+        flash => TplValue::from_serialize(&data.flash),
+        params => TplValue::from_serialize(&data.params),
+        session => context! { id => data.id.clone(), user_id => data.user_id.clone() },
+        user_id => data.user_id.clone(),
+        title => data.title.clone(),
+        page => context! { path => data.path.clone(), route => data.route.pattern.clone() },
+        csrf => data.csrf.clone(),
+        _lv => context! { token => data.token.clone(), csrf => data.csrf.clone(), action => data.path.clone() },
+    };
+    match extra {
+        Some(extra) => context! { ..extra, ..base },
+        None => base,
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".into()
+    }
+}

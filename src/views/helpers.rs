@@ -1,0 +1,1104 @@
+//! The `lv` template helper object.
+//!
+//! Page templates never write `data-lv-*` attributes by hand: they call `lv.click(..)`,
+//! `lv.form(..)` and friends, so the attribute names, the value encoding and the no-JS
+//! form conventions of `docs/protocol.md` ("Without JavaScript") live in one place.
+//!
+//! Every helper returns a *safe* string (already HTML-escaped), so auto-escaping does
+//! not escape it a second time, and every helper fails with an error naming the helper
+//! (`lv.click: ...`) instead of writing a half-right attribute: a broken event binding
+//! is far harder to debug in the browser than a render error.
+//!
+//! Value keyword arguments (`**values` below) become `data-lv-value-<name>`
+//! attributes, the name exactly as written. Names must match `[A-Za-z0-9_-]+`; strings
+//! are written as-is, numbers in their display form (`1`, `1.5`), booleans as `true` /
+//! `false` (JSON's spelling, not minijinja's `True`), `none` as the empty string;
+//! lists, maps and other objects are an error because the protocol carries every value
+//! as one string. Undefined counts as `none`, except under `UndefinedBehavior::Strict`
+//! or `SemiStrict`, where it is an error like printing it would be. Values are always
+//! attribute-escaped, even when marked safe: they are data, not markup.
+//!
+//! Attribute order is deterministic (so rendered HTML can be compared byte for byte and
+//! region diffs do not churn): the helper's primary attribute, then its fixed options,
+//! then values sorted by name.
+
+use std::sync::Arc;
+
+use minijinja::value::{from_args, Kwargs, Object, ObjectRepr, Value, ValueKind};
+use minijinja::{Error, ErrorKind, State, UndefinedBehavior};
+
+/// The `lv` global: register with `env.add_global("lv", helpers::lv())`.
+///
+/// Helpers (the kwargs a helper *reserves* are its options; every other kwarg is a
+/// value, see the module docs):
+///
+/// - `lv.click(event, **values)`: `data-lv-click` plus values, plus
+///   `name="_lv_click" value="<event>?<urlencoded values>"` so a `<button>` inside an
+///   `lv.form()` also works as a plain POST without JavaScript. Reserves nothing. The
+///   event name must not contain `?`, which separates it from the values in `value`.
+/// - `lv.submit(event, **values)`: `data-lv-submit`. Reserves nothing.
+/// - `lv.change(event, debounce=ms, **values)`: `data-lv-change`, then
+///   `data-lv-debounce` when `debounce` is given. Reserves `debounce`.
+/// - `lv.keyup(event, key=k, **values)` / `lv.keydown(..)`: `data-lv-keyup` /
+///   `data-lv-keydown`, then `data-lv-key` when `key` is given. Reserves `key`.
+/// - `lv.focus(event, **values)`, `lv.blur(event, **values)`. Reserve nothing.
+/// - `lv.target(name)`: `data-lv-target`.
+/// - `lv.debounce(ms)`, `lv.throttle(ms)`: `data-lv-debounce` / `data-lv-throttle`;
+///   non-negative integers only.
+/// - `lv.loading(class="lv-loading")`: `data-lv-loading`.
+/// - `lv.form(event=none, **attrs)`: an opening `<form method="post" action=..>` tag
+///   and its hidden `_lv_token`, `_lv_event` (only with an event) and `_csrf` inputs.
+///   Every kwarg is an HTML attribute of the form (sorted by name, names matching
+///   `[A-Za-z0-9_:-]+`): `true` writes a bare attribute, `false`/`none` omits it.
+///   `method`, `action` and `data-lv-submit` are written by the helper and rejected
+///   as kwargs. Token, CSRF token and action come from the `_lv` context variable.
+///
+/// Because reserved kwargs are per helper, `lv.click("x", debounce=300)` writes a
+/// *value* named `debounce`; combine `lv.click("x")` with `lv.debounce(300)` instead.
+/// An option set to `none` (`debounce=none`, `key=none`) is treated as absent, so a
+/// template can pass a possibly-missing setting straight through.
+pub fn lv() -> Value {
+    Value::from_object(LvHelpers)
+}
+
+/// Escape text for an HTML attribute value (&, <, >, ", ').
+///
+/// Covers both quote styles so the result is safe in `"..."` and `'...'` attributes,
+/// and `<`/`>` so it is also safe as element text.
+pub fn escape_attr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    push_escaped(&mut out, s);
+    out
+}
+
+/// The object behind the `lv` global. It has no state: everything page-specific comes
+/// from the render context (`_lv`), so one instance serves every page and render.
+#[derive(Debug)]
+struct LvHelpers;
+
+impl Object for LvHelpers {
+    /// Plain, so `{{ lv }}` does not pretend to be an (empty) map.
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        state: &State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let call = Call::new(state, method);
+        let html = match method {
+            "click" => click(&call, args)?,
+            "submit" => event_attrs(&call, "submit", args, &[])?,
+            "change" => event_attrs(&call, "change", args, &[EventOption::Debounce])?,
+            "keyup" => event_attrs(&call, "keyup", args, &[EventOption::Key])?,
+            "keydown" => event_attrs(&call, "keydown", args, &[EventOption::Key])?,
+            "focus" => event_attrs(&call, "focus", args, &[])?,
+            "blur" => event_attrs(&call, "blur", args, &[])?,
+            "target" => target(&call, args)?,
+            "debounce" => millis_attr(&call, "debounce", args)?,
+            "throttle" => millis_attr(&call, "throttle", args)?,
+            "loading" => loading(&call, args)?,
+            "form" => form(&call, state, args)?,
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::UnknownMethod,
+                    format!(
+                        "lv has no helper named `{method}` (known: click, submit, change, \
+                         keyup, keydown, focus, blur, target, debounce, throttle, loading, form)"
+                    ),
+                ))
+            }
+        };
+        Ok(Value::from_safe_string(html))
+    }
+}
+
+/// Options an event helper takes out of its kwargs instead of treating them as values.
+#[derive(Clone, Copy)]
+enum EventOption {
+    /// `key=` on keyup/keydown: which `KeyboardEvent.key` fires the event.
+    Key,
+    /// `debounce=` on change: typing in a field should not send one event per key.
+    Debounce,
+}
+
+impl EventOption {
+    fn kwarg(self) -> &'static str {
+        match self {
+            EventOption::Key => "key",
+            EventOption::Debounce => "debounce",
+        }
+    }
+}
+
+/// `data-lv-<kind>="event"`, its options, then its values.
+fn event_attrs(
+    call: &Call,
+    kind: &str,
+    args: &[Value],
+    options: &[EventOption],
+) -> Result<String, Error> {
+    let (event, kwargs) = call.args(args)?;
+    let event = call.event_name(event)?;
+
+    let mut attrs = Attrs::default();
+    attrs.push(&format!("data-lv-{kind}"), &event);
+    for option in options {
+        let name = option.kwarg();
+        let Some(value) = call.option(&kwargs, name)? else {
+            continue;
+        };
+        match option {
+            EventOption::Key => {
+                let key = call.string("key", &value)?;
+                attrs.push("data-lv-key", key);
+            }
+            EventOption::Debounce => {
+                let ms = call.millis("debounce", &value)?;
+                attrs.push("data-lv-debounce", &ms.to_string());
+            }
+        }
+    }
+    let reserved: Vec<&str> = options.iter().map(|o| o.kwarg()).collect();
+    for (name, value) in call.values(&kwargs, &reserved)? {
+        attrs.push(&format!("data-lv-value-{name}"), &value);
+    }
+    call.finish(&kwargs)?;
+    Ok(attrs.into_string())
+}
+
+/// `lv.click`: the event attributes plus the `name`/`value` pair the no-JS POST reads.
+fn click(call: &Call, args: &[Value]) -> Result<String, Error> {
+    let (event, kwargs) = call.args(args)?;
+    let event = call.event_name(event)?;
+    if event.contains('?') {
+        // The server splits `value` at the first `?`; a `?` in the name would make the
+        // no-JS path run a different event than the JS path does.
+        return Err(call.invalid(format!("event name {event:?} must not contain `?`")));
+    }
+    let values = call.values(&kwargs, &[])?;
+    call.finish(&kwargs)?;
+
+    let mut button_value = event.clone();
+    for (i, (name, value)) in values.iter().enumerate() {
+        button_value.push(if i == 0 { '?' } else { '&' });
+        push_form_urlencoded(&mut button_value, name);
+        button_value.push('=');
+        push_form_urlencoded(&mut button_value, value);
+    }
+
+    let mut attrs = Attrs::default();
+    attrs.push("data-lv-click", &event);
+    for (name, value) in &values {
+        attrs.push(&format!("data-lv-value-{name}"), value);
+    }
+    attrs.push("name", "_lv_click");
+    attrs.push("value", &button_value);
+    Ok(attrs.into_string())
+}
+
+/// `lv.target(name)`: routes events of the element and its descendants to a component.
+fn target(call: &Call, args: &[Value]) -> Result<String, Error> {
+    let (name, kwargs) = call.args(args)?;
+    call.finish(&kwargs)?;
+    let Some(name) = name else {
+        return Err(call.missing("a target name"));
+    };
+    let mut attrs = Attrs::default();
+    attrs.push("data-lv-target", call.string("target name", &name)?);
+    Ok(attrs.into_string())
+}
+
+/// `lv.debounce(ms)` / `lv.throttle(ms)`.
+fn millis_attr(call: &Call, kind: &str, args: &[Value]) -> Result<String, Error> {
+    let (ms, kwargs) = call.args(args)?;
+    call.finish(&kwargs)?;
+    let Some(ms) = ms else {
+        return Err(call.missing("a number of milliseconds"));
+    };
+    let ms = call.millis("milliseconds", &ms)?;
+    let mut attrs = Attrs::default();
+    attrs.push(&format!("data-lv-{kind}"), &ms.to_string());
+    Ok(attrs.into_string())
+}
+
+/// `lv.loading(class)`: the class the runtime adds while an event is in flight.
+fn loading(call: &Call, args: &[Value]) -> Result<String, Error> {
+    let (class, kwargs) = call.args(args)?;
+    call.finish(&kwargs)?;
+    let class = match &class {
+        Some(class) => call.string("class", class)?,
+        None => "lv-loading",
+    };
+    let mut attrs = Attrs::default();
+    attrs.push("data-lv-loading", class);
+    Ok(attrs.into_string())
+}
+
+/// `lv.form(event=none, **attrs)`: a form that works both live and as a plain POST.
+fn form(call: &Call, state: &State<'_, '_>, args: &[Value]) -> Result<String, Error> {
+    let (event, kwargs) = call.args(args)?;
+    let event = match event {
+        Some(event) => Some(call.event_name(Some(event))?),
+        None => None,
+    };
+    let page = PageContext::lookup(call, state)?;
+
+    let mut attrs = Attrs::default();
+    attrs.push("method", "post");
+    attrs.push("action", &page.action);
+    if let Some(event) = &event {
+        attrs.push("data-lv-submit", event);
+    }
+
+    let mut names: Vec<&str> = kwargs.args().collect();
+    names.sort_unstable();
+    for name in names {
+        if !valid_name(name, true) {
+            return Err(call.invalid(format!(
+                "attribute name {name:?} must match [A-Za-z0-9_:-]+"
+            )));
+        }
+        // HTML attribute names are case-insensitive: `ACTION` would duplicate `action`.
+        let lower = name.to_ascii_lowercase();
+        if matches!(lower.as_str(), "method" | "action" | "data-lv-submit") {
+            return Err(call.invalid(format!(
+                "attribute `{name}` is written by lv.form itself and cannot be passed"
+            )));
+        }
+        let value: Value = kwargs.get(name).map_err(|err| call.rewrap(err))?;
+        if value.kind() == ValueKind::Bool {
+            if value.is_true() {
+                attrs.push_bare(name);
+            }
+            continue;
+        }
+        if let Some(text) = call.scalar_text(&format!("attribute `{name}`"), &value)? {
+            attrs.push(name, &text);
+        }
+    }
+    call.finish(&kwargs)?;
+
+    let mut out = String::from("<form ");
+    out.push_str(&attrs.into_string());
+    out.push('>');
+    push_hidden(&mut out, "_lv_token", &page.token);
+    if let Some(event) = &event {
+        push_hidden(&mut out, "_lv_event", event);
+    }
+    push_hidden(&mut out, "_csrf", &page.csrf);
+    Ok(out)
+}
+
+fn push_hidden(out: &mut String, name: &str, value: &str) {
+    out.push_str("<input type=\"hidden\" name=\"");
+    push_escaped(out, name);
+    out.push_str("\" value=\"");
+    push_escaped(out, value);
+    out.push_str("\">");
+}
+
+/// The per-render page data the server puts in the context as `_lv`.
+#[derive(Default)]
+struct PageContext {
+    token: String,
+    csrf: String,
+    action: String,
+}
+
+impl PageContext {
+    /// Reads `_lv`. Missing means "not a live page" (a test helper, an email, a static
+    /// page): the form still renders, with empty values, because failing there would
+    /// make templates unusable outside a session. A `_lv` of the wrong shape is a bug
+    /// in whoever built the context, so that one is an error.
+    fn lookup(call: &Call, state: &State<'_, '_>) -> Result<PageContext, Error> {
+        let Some(lv) = state.lookup("_lv") else {
+            return Ok(PageContext::default());
+        };
+        if lv.is_undefined() || lv.is_none() {
+            return Ok(PageContext::default());
+        }
+        if lv.kind() != ValueKind::Map {
+            return Err(call.invalid(format!(
+                "the `_lv` context variable must be a map with token, csrf and action, got {}",
+                lv.kind()
+            )));
+        }
+        let field = |name: &str| -> Result<String, Error> {
+            let value = lv.get_attr(name).map_err(|err| call.rewrap(err))?;
+            if value.is_undefined() || value.is_none() {
+                return Ok(String::new());
+            }
+            match value.as_str() {
+                Some(s) if value.kind() == ValueKind::String => Ok(s.to_owned()),
+                _ => Err(call.invalid(format!(
+                    "`_lv.{name}` must be a string, got {}",
+                    value.kind()
+                ))),
+            }
+        };
+        Ok(PageContext {
+            token: field("token")?,
+            csrf: field("csrf")?,
+            action: field("action")?,
+        })
+    }
+}
+
+/// One helper invocation: the helper's name for error messages, and whether the
+/// environment wants undefined values to be errors.
+struct Call {
+    helper: String,
+    strict: bool,
+}
+
+impl Call {
+    fn new(state: &State<'_, '_>, method: &str) -> Call {
+        Call {
+            helper: format!("lv.{method}"),
+            strict: matches!(
+                state.undefined_behavior(),
+                UndefinedBehavior::Strict | UndefinedBehavior::SemiStrict
+            ),
+        }
+    }
+
+    /// Every helper takes at most one positional argument plus kwargs. `none` (and
+    /// lenient undefined) counts as not given, so `lv.form(none)` is `lv.form()`.
+    fn args(&self, args: &[Value]) -> Result<(Option<Value>, Kwargs), Error> {
+        let (positional, kwargs): (&[Value], Kwargs) =
+            from_args(args).map_err(|err| self.rewrap(err))?;
+        match positional {
+            [] => Ok((None, kwargs)),
+            [value] if value.is_none() => Ok((None, kwargs)),
+            [value] if value.is_undefined() => {
+                if self.strict {
+                    Err(self.undefined("the positional argument"))
+                } else {
+                    Ok((None, kwargs))
+                }
+            }
+            [value] => Ok((Some(value.clone()), kwargs)),
+            _ => Err(Error::new(
+                ErrorKind::TooManyArguments,
+                format!(
+                    "{}: takes at most one positional argument, got {}",
+                    self.helper,
+                    positional.len()
+                ),
+            )),
+        }
+    }
+
+    /// An option kwarg: `none` (and lenient undefined) means absent.
+    fn option(&self, kwargs: &Kwargs, name: &str) -> Result<Option<Value>, Error> {
+        if !kwargs.has(name) {
+            return Ok(None);
+        }
+        // `Value`, not `Option<Value>`: the latter folds undefined into `None` before
+        // strict mode could reject it.
+        let value: Value = kwargs.get(name).map_err(|err| self.rewrap(err))?;
+        if value.is_undefined() && self.strict {
+            return Err(self.undefined(&format!("`{name}`")));
+        }
+        if value.is_undefined() || value.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(value))
+    }
+
+    /// The event name: a non-empty string. Other types are rejected rather than
+    /// stringified because `lv.click(item)` is far more likely a mistake than intent.
+    fn event_name(&self, event: Option<Value>) -> Result<String, Error> {
+        let Some(event) = event else {
+            return Err(self.missing("an event name"));
+        };
+        self.string("event name", &event).map(str::to_owned)
+    }
+
+    /// A non-empty string argument.
+    fn string<'v>(&self, what: &str, value: &'v Value) -> Result<&'v str, Error> {
+        match value.as_str() {
+            Some("") if value.kind() == ValueKind::String => {
+                Err(self.invalid(format!("{what} must not be empty")))
+            }
+            Some(s) if value.kind() == ValueKind::String => Ok(s),
+            _ => Err(self.invalid(format!("{what} must be a string, got {}", describe(value)))),
+        }
+    }
+
+    /// Milliseconds: a non-negative integer. Floats and numeric strings are rejected so
+    /// a typo like `debounce="300ms"` fails at render time instead of being ignored by
+    /// the browser runtime.
+    fn millis(&self, what: &str, value: &Value) -> Result<u64, Error> {
+        if value.is_integer() {
+            if let Ok(ms) = u64::try_from(value.clone()) {
+                return Ok(ms);
+            }
+        }
+        Err(self.invalid(format!(
+            "{what} must be a non-negative integer, got {}",
+            describe(value)
+        )))
+    }
+
+    /// The value kwargs (everything not in `reserved`), validated, converted and sorted.
+    fn values(&self, kwargs: &Kwargs, reserved: &[&str]) -> Result<Vec<(String, String)>, Error> {
+        let mut names: Vec<&str> = kwargs
+            .args()
+            .filter(|name| !reserved.contains(name))
+            .collect();
+        names.sort_unstable();
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            if !valid_name(name, false) {
+                return Err(self.invalid(format!("value name {name:?} must match [A-Za-z0-9_-]+")));
+            }
+            let value: Value = kwargs.get(name).map_err(|err| self.rewrap(err))?;
+            let text = self.scalar_text(&format!("value `{name}`"), &value)?;
+            out.push((name.to_owned(), text.unwrap_or_default()));
+        }
+        Ok(out)
+    }
+
+    /// The string form of a value or attribute, `None` for `none`/undefined. The
+    /// protocol carries every value as one string, so containers have no faithful
+    /// encoding and are rejected.
+    fn scalar_text(&self, what: &str, value: &Value) -> Result<Option<String>, Error> {
+        match value.kind() {
+            ValueKind::String => match value.as_str() {
+                Some(s) => Ok(Some(s.to_owned())),
+                None => Err(self.invalid(format!("{what} is not valid text"))),
+            },
+            // minijinja displays booleans the Python way (`True`); the protocol and the
+            // browser runtime use JSON's `true`/`false`.
+            ValueKind::Bool if value.is_true() => Ok(Some("true".to_owned())),
+            ValueKind::Bool => Ok(Some("false".to_owned())),
+            ValueKind::Number => Ok(Some(value.to_string())),
+            ValueKind::None => Ok(None),
+            ValueKind::Undefined if self.strict => Err(self.undefined(what)),
+            ValueKind::Undefined => Ok(None),
+            kind => Err(self.invalid(format!(
+                "{what} must be a string, number, boolean or none, got {kind}"
+            ))),
+        }
+    }
+
+    /// Rejects kwargs the helper did not read, and non-string keys from `**{1: 2}`.
+    fn finish(&self, kwargs: &Kwargs) -> Result<(), Error> {
+        kwargs.assert_all_used().map_err(|err| self.rewrap(err))
+    }
+
+    fn invalid(&self, message: String) -> Error {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("{}: {message}", self.helper),
+        )
+    }
+
+    fn missing(&self, what: &str) -> Error {
+        Error::new(
+            ErrorKind::MissingArgument,
+            format!("{}: expected {what}", self.helper),
+        )
+    }
+
+    fn undefined(&self, what: &str) -> Error {
+        Error::new(
+            ErrorKind::UndefinedError,
+            format!("{}: {what} is undefined", self.helper),
+        )
+    }
+
+    /// Keeps the kind of a minijinja argument error but names the helper, since
+    /// `from_args` and `Kwargs` errors alone ("too many arguments") do not say where.
+    fn rewrap(&self, err: Error) -> Error {
+        let detail = match err.detail() {
+            Some(detail) => detail.to_owned(),
+            None => err.kind().to_string(),
+        };
+        Error::new(err.kind(), format!("{}: {detail}", self.helper))
+    }
+}
+
+/// Attributes rendered as `name="value"` pairs separated by single spaces.
+#[derive(Default)]
+struct Attrs(String);
+
+impl Attrs {
+    /// `name` must already be validated: only values are escaped.
+    fn push(&mut self, name: &str, value: &str) {
+        self.push_bare(name);
+        self.0.push_str("=\"");
+        push_escaped(&mut self.0, value);
+        self.0.push('"');
+    }
+
+    fn push_bare(&mut self, name: &str) {
+        if !self.0.is_empty() {
+            self.0.push(' ');
+        }
+        self.0.push_str(name);
+    }
+
+    fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// `[A-Za-z0-9_-]+`, plus `:` for HTML attribute names (`xml:lang`). Anything else
+/// could break out of the attribute name position.
+fn valid_name(name: &str, allow_colon: bool) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (allow_colon && b == b':')
+        })
+}
+
+/// Short description of a bad argument for error messages.
+fn describe(value: &Value) -> String {
+    match value.kind() {
+        ValueKind::String | ValueKind::Number | ValueKind::Bool => {
+            let mut repr = format!("{} {value:?}", value.kind());
+            if repr.len() > 60 {
+                let mut end = 57;
+                while !repr.is_char_boundary(end) {
+                    end -= 1;
+                }
+                repr.truncate(end);
+                repr.push_str("...");
+            }
+            repr
+        }
+        kind => kind.to_string(),
+    }
+}
+
+fn push_escaped(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// application/x-www-form-urlencoded byte serialization (WHATWG URL standard): what a
+/// browser would send, so the server decodes `_lv_click` values with its form parser.
+fn push_form_urlencoded(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(char::from(b))
+            }
+            b' ' => out.push('+'),
+            _ => {
+                out.push('%');
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0xf)]));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minijinja::{context, Environment};
+
+    /// Renders `src` as an `.html` template (auto-escaping on), like real pages.
+    fn render(src: &str, ctx: Value) -> Result<String, Error> {
+        let mut env = Environment::new();
+        env.add_global("lv", lv());
+        env.add_template_owned("page.html", src.to_owned())?;
+        env.get_template("page.html")?.render(ctx)
+    }
+
+    fn ok(src: &str) -> String {
+        match render(src, context! {}) {
+            Ok(html) => html,
+            Err(err) => panic!("render of {src:?} failed: {err:#}"),
+        }
+    }
+
+    fn err(src: &str) -> Error {
+        match render(src, context! {}) {
+            Ok(html) => panic!("render of {src:?} succeeded with {html:?}"),
+            Err(err) => err,
+        }
+    }
+
+    fn assert_err(src: &str, kind: ErrorKind, needle: &str) {
+        let err = err(src);
+        let detail = err.detail().unwrap_or_default();
+        assert_eq!(err.kind(), kind, "{src}: {err:#}");
+        assert!(
+            detail.contains(needle),
+            "{src}: {detail:?} lacks {needle:?}"
+        );
+    }
+
+    fn page_ctx() -> Value {
+        context! { _lv => context! { token => "tok.en", csrf => "c&s", action => "/counter" } }
+    }
+
+    #[test]
+    fn click_with_value() {
+        assert_eq!(
+            ok(r#"<button {{ lv.click("inc", by=1) }}>+</button>"#),
+            r#"<button data-lv-click="inc" data-lv-value-by="1" name="_lv_click" value="inc?by=1">+</button>"#
+        );
+    }
+
+    #[test]
+    fn click_without_values_has_no_query() {
+        assert_eq!(
+            ok(r#"{{ lv.click("reset") }}"#),
+            r#"data-lv-click="reset" name="_lv_click" value="reset""#
+        );
+    }
+
+    #[test]
+    fn click_values_are_sorted_converted_and_urlencoded() {
+        assert_eq!(
+            ok(
+                r#"{{ lv.click("go", z="a b&c=d", a=1.5, m=true, n=none, **{"user-id": "é/x", "b_2": false}) }}"#
+            ),
+            concat!(
+                r#"data-lv-click="go" data-lv-value-a="1.5" data-lv-value-b_2="false" "#,
+                r#"data-lv-value-m="true" data-lv-value-n="" data-lv-value-user-id="é/x" "#,
+                r#"data-lv-value-z="a b&amp;c=d" name="_lv_click" "#,
+                r#"value="go?a=1.5&amp;b_2=false&amp;m=true&amp;n=&amp;user-id=%C3%A9%2Fx&amp;z=a+b%26c%3Dd""#
+            )
+        );
+    }
+
+    #[test]
+    fn click_rejects_question_mark_in_event() {
+        assert_err(
+            r#"{{ lv.click("a?b") }}"#,
+            ErrorKind::InvalidOperation,
+            "lv.click: event name \"a?b\" must not contain `?`",
+        );
+    }
+
+    #[test]
+    fn submit() {
+        assert_eq!(ok(r#"{{ lv.submit("save") }}"#), r#"data-lv-submit="save""#);
+        assert_eq!(
+            ok(r#"{{ lv.submit("save", id=7) }}"#),
+            r#"data-lv-submit="save" data-lv-value-id="7""#
+        );
+    }
+
+    #[test]
+    fn change_with_debounce_and_values() {
+        assert_eq!(
+            ok(r#"{{ lv.change("validate", debounce=300, field="email", b=2) }}"#),
+            r#"data-lv-change="validate" data-lv-debounce="300" data-lv-value-b="2" data-lv-value-field="email""#
+        );
+        assert_eq!(ok(r#"{{ lv.change("v") }}"#), r#"data-lv-change="v""#);
+        assert_eq!(
+            ok(r#"{{ lv.change("v", debounce=none) }}"#),
+            r#"data-lv-change="v""#
+        );
+    }
+
+    #[test]
+    fn keyup_and_keydown() {
+        assert_eq!(
+            ok(r#"{{ lv.keyup("search", key="Enter", q="x") }}"#),
+            r#"data-lv-keyup="search" data-lv-key="Enter" data-lv-value-q="x""#
+        );
+        assert_eq!(
+            ok(r#"{{ lv.keyup("search") }}"#),
+            r#"data-lv-keyup="search""#
+        );
+        assert_eq!(
+            ok(r#"{{ lv.keydown("nav", key="ArrowUp") }}"#),
+            r#"data-lv-keydown="nav" data-lv-key="ArrowUp""#
+        );
+        // `debounce` is only reserved on change: here it is a plain value.
+        assert_eq!(
+            ok(r#"{{ lv.keydown("nav", debounce=1) }}"#),
+            r#"data-lv-keydown="nav" data-lv-value-debounce="1""#
+        );
+    }
+
+    #[test]
+    fn focus_and_blur() {
+        assert_eq!(
+            ok(r#"{{ lv.focus("f", row=3) }}"#),
+            r#"data-lv-focus="f" data-lv-value-row="3""#
+        );
+        assert_eq!(ok(r#"{{ lv.blur("b") }}"#), r#"data-lv-blur="b""#);
+    }
+
+    #[test]
+    fn target_debounce_throttle_loading() {
+        assert_eq!(ok(r#"{{ lv.target("cart") }}"#), r#"data-lv-target="cart""#);
+        assert_eq!(ok("{{ lv.debounce(300) }}"), r#"data-lv-debounce="300""#);
+        assert_eq!(ok("{{ lv.throttle(500) }}"), r#"data-lv-throttle="500""#);
+        assert_eq!(ok("{{ lv.debounce(0) }}"), r#"data-lv-debounce="0""#);
+        assert_eq!(ok("{{ lv.loading() }}"), r#"data-lv-loading="lv-loading""#);
+        assert_eq!(
+            ok(r#"{{ lv.loading("spinning") }}"#),
+            r#"data-lv-loading="spinning""#
+        );
+    }
+
+    #[test]
+    fn bad_milliseconds() {
+        for src in [
+            "{{ lv.debounce(-1) }}",
+            "{{ lv.debounce(1.5) }}",
+            r#"{{ lv.throttle("300") }}"#,
+            "{{ lv.throttle(true) }}",
+            r#"{{ lv.change("v", debounce="300ms") }}"#,
+        ] {
+            assert_err(
+                src,
+                ErrorKind::InvalidOperation,
+                "must be a non-negative integer",
+            );
+        }
+        assert_err(
+            "{{ lv.debounce() }}",
+            ErrorKind::MissingArgument,
+            "lv.debounce: expected",
+        );
+    }
+
+    #[test]
+    fn hostile_strings_are_escaped() {
+        assert_eq!(
+            ok(r#"{{ lv.click('"><script>', v='"><script>') }}"#),
+            concat!(
+                r#"data-lv-click="&quot;&gt;&lt;script&gt;" "#,
+                r#"data-lv-value-v="&quot;&gt;&lt;script&gt;" name="_lv_click" "#,
+                r#"value="&quot;&gt;&lt;script&gt;?v=%22%3E%3Cscript%3E""#
+            )
+        );
+        assert_eq!(
+            ok(r#"{{ lv.keyup("k", key="'") }}"#),
+            r#"data-lv-keyup="k" data-lv-key="&#39;""#
+        );
+        assert_eq!(
+            render(
+                r#"{{ lv.form('"><script>', title='"><script>') }}"#,
+                page_ctx()
+            )
+            .unwrap(),
+            concat!(
+                r#"<form method="post" action="/counter" data-lv-submit="&quot;&gt;&lt;script&gt;" "#,
+                r#"title="&quot;&gt;&lt;script&gt;">"#,
+                r#"<input type="hidden" name="_lv_token" value="tok.en">"#,
+                r#"<input type="hidden" name="_lv_event" value="&quot;&gt;&lt;script&gt;">"#,
+                r#"<input type="hidden" name="_csrf" value="c&amp;s">"#
+            )
+        );
+    }
+
+    #[test]
+    fn safe_strings_are_still_escaped() {
+        // A value is data: marking it safe must not let it break out of the attribute.
+        assert_eq!(
+            ok(r#"{{ lv.submit("s", v='"x'|safe) }}"#),
+            r#"data-lv-submit="s" data-lv-value-v="&quot;x""#
+        );
+    }
+
+    #[test]
+    fn invalid_value_names() {
+        assert_err(
+            r#"{{ lv.click("x", **{"a b": 1}) }}"#,
+            ErrorKind::InvalidOperation,
+            "lv.click: value name \"a b\" must match [A-Za-z0-9_-]+",
+        );
+        assert_err(
+            r#"{{ lv.change("x", **{'x"><script>': 1}) }}"#,
+            ErrorKind::InvalidOperation,
+            "lv.change: value name",
+        );
+        assert_err(
+            r#"{{ lv.blur("x", **{"": 1}) }}"#,
+            ErrorKind::InvalidOperation,
+            "lv.blur: value name \"\"",
+        );
+    }
+
+    #[test]
+    fn container_values_are_errors() {
+        assert_err(
+            r#"{{ lv.click("x", ids=[1, 2]) }}"#,
+            ErrorKind::InvalidOperation,
+            "lv.click: value `ids` must be a string, number, boolean or none, got sequence",
+        );
+        assert_err(
+            r#"{{ lv.focus("x", m={"a": 1}) }}"#,
+            ErrorKind::InvalidOperation,
+            "lv.focus: value `m` must be",
+        );
+        assert_err(
+            r#"{{ lv.form(class=["a"]) }}"#,
+            ErrorKind::InvalidOperation,
+            "lv.form: attribute `class` must be",
+        );
+    }
+
+    #[test]
+    fn bad_event_names() {
+        assert_err(
+            "{{ lv.click() }}",
+            ErrorKind::MissingArgument,
+            "lv.click: expected an event name",
+        );
+        assert_err(
+            "{{ lv.click(none) }}",
+            ErrorKind::MissingArgument,
+            "lv.click: expected an event name",
+        );
+        assert_err(
+            "{{ lv.click(by=1) }}",
+            ErrorKind::MissingArgument,
+            "lv.click: expected an event name",
+        );
+        assert_err(
+            r#"{{ lv.submit("") }}"#,
+            ErrorKind::InvalidOperation,
+            "lv.submit: event name must not be empty",
+        );
+        assert_err(
+            "{{ lv.keyup(1) }}",
+            ErrorKind::InvalidOperation,
+            "lv.keyup: event name must be a string, got number 1",
+        );
+        assert_err(
+            r#"{{ lv.click("a", "b") }}"#,
+            ErrorKind::TooManyArguments,
+            "lv.click:",
+        );
+        assert_err(
+            r#"{{ lv.keyup("a", key="") }}"#,
+            ErrorKind::InvalidOperation,
+            "lv.keyup: key must not be empty",
+        );
+    }
+
+    #[test]
+    fn unknown_kwargs_and_helpers() {
+        assert_err(
+            r#"{{ lv.target("t", x=1) }}"#,
+            ErrorKind::TooManyArguments,
+            "lv.target: unknown keyword argument 'x'",
+        );
+        assert_err(
+            r#"{{ lv.clik("x") }}"#,
+            ErrorKind::UnknownMethod,
+            "lv has no helper named `clik`",
+        );
+    }
+
+    #[test]
+    fn form_with_page_context() {
+        assert_eq!(
+            render(
+                r#"{{ lv.form("save", id="f", class="x") }}</form>"#,
+                page_ctx()
+            )
+            .unwrap(),
+            concat!(
+                r#"<form method="post" action="/counter" data-lv-submit="save" class="x" id="f">"#,
+                r#"<input type="hidden" name="_lv_token" value="tok.en">"#,
+                r#"<input type="hidden" name="_lv_event" value="save">"#,
+                r#"<input type="hidden" name="_csrf" value="c&amp;s">"#,
+                "</form>"
+            )
+        );
+    }
+
+    #[test]
+    fn form_without_event_for_click_buttons() {
+        assert_eq!(
+            render(
+                r#"{{ lv.form() }}<button {{ lv.click("inc", by=1) }}>+</button></form>"#,
+                page_ctx()
+            )
+            .unwrap(),
+            concat!(
+                r#"<form method="post" action="/counter">"#,
+                r#"<input type="hidden" name="_lv_token" value="tok.en">"#,
+                r#"<input type="hidden" name="_csrf" value="c&amp;s">"#,
+                r#"<button data-lv-click="inc" data-lv-value-by="1" name="_lv_click" value="inc?by=1">+</button></form>"#
+            )
+        );
+    }
+
+    #[test]
+    fn form_without_page_context_renders_empty() {
+        assert_eq!(
+            ok(r#"{{ lv.form("save") }}"#),
+            concat!(
+                r#"<form method="post" action="" data-lv-submit="save">"#,
+                r#"<input type="hidden" name="_lv_token" value="">"#,
+                r#"<input type="hidden" name="_lv_event" value="save">"#,
+                r#"<input type="hidden" name="_csrf" value="">"#
+            )
+        );
+    }
+
+    #[test]
+    fn form_boolean_and_odd_attributes() {
+        assert_eq!(
+            ok(
+                r#"{{ lv.form(novalidate=true, hidden=false, title=none, tabindex=2, **{"data-x": "y", "xml:lang": "en"}) }}"#
+            ),
+            concat!(
+                r#"<form method="post" action="" data-x="y" novalidate tabindex="2" xml:lang="en">"#,
+                r#"<input type="hidden" name="_lv_token" value="">"#,
+                r#"<input type="hidden" name="_csrf" value="">"#
+            )
+        );
+        assert_err(
+            r#"{{ lv.form(**{"a b": 1}) }}"#,
+            ErrorKind::InvalidOperation,
+            "lv.form: attribute name \"a b\" must match [A-Za-z0-9_:-]+",
+        );
+        assert_err(
+            r#"{{ lv.form(**{'x"onload': 1}) }}"#,
+            ErrorKind::InvalidOperation,
+            "lv.form: attribute name",
+        );
+        for name in ["action", "METHOD", "data-lv-submit"] {
+            assert_err(
+                &format!(r#"{{{{ lv.form(**{{"{name}": "/x"}}) }}}}"#),
+                ErrorKind::InvalidOperation,
+                "is written by lv.form itself",
+            );
+        }
+    }
+
+    #[test]
+    fn form_rejects_malformed_page_context() {
+        let result = render("{{ lv.form() }}", context! { _lv => "oops" });
+        let err = result.expect_err("a string _lv must fail");
+        assert_eq!(err.kind(), ErrorKind::InvalidOperation);
+        assert!(err
+            .detail()
+            .unwrap_or_default()
+            .contains("`_lv` context variable"));
+
+        let result = render(
+            "{{ lv.form() }}",
+            context! { _lv => context! { token => 5 } },
+        );
+        let err = result.expect_err("a numeric token must fail");
+        assert!(err
+            .detail()
+            .unwrap_or_default()
+            .contains("`_lv.token` must be a string"));
+    }
+
+    #[test]
+    fn form_sees_page_context_in_macros_and_includes() {
+        let mut env = Environment::new();
+        env.add_global("lv", lv());
+        env.add_template(
+            "forms.html",
+            r#"{% macro f() %}{{ lv.form() }}{% endmacro %}"#,
+        )
+        .unwrap();
+        env.add_template(
+            "page.html",
+            r#"{% import "forms.html" as forms %}{{ forms.f() }}|{% include "part.html" %}"#,
+        )
+        .unwrap();
+        env.add_template("part.html", r#"{{ lv.form() }}"#).unwrap();
+        let form = concat!(
+            r#"<form method="post" action="/counter">"#,
+            r#"<input type="hidden" name="_lv_token" value="tok.en">"#,
+            r#"<input type="hidden" name="_csrf" value="c&amp;s">"#
+        );
+        assert_eq!(
+            env.get_template("page.html")
+                .unwrap()
+                .render(page_ctx())
+                .unwrap(),
+            format!("{form}|{form}")
+        );
+    }
+
+    #[test]
+    fn splatted_values() {
+        let ctx = context! { vals => context! { b => "2", a => 1 } };
+        assert_eq!(
+            render(r#"{{ lv.click("x", **vals) }}"#, ctx).unwrap(),
+            r#"data-lv-click="x" data-lv-value-a="1" data-lv-value-b="2" name="_lv_click" value="x?a=1&amp;b=2""#
+        );
+    }
+
+    #[test]
+    fn escape_attr_escapes_all_five() {
+        assert_eq!(
+            escape_attr(r#"a&b<c>d"e'f"#),
+            "a&amp;b&lt;c&gt;d&quot;e&#39;f"
+        );
+        assert_eq!(escape_attr("plain ü"), "plain ü");
+    }
+
+    #[test]
+    fn undefined_follows_the_environment() {
+        // Lenient (the default): undefined is like none.
+        assert_eq!(
+            ok(r#"{{ lv.change("v", id=nope, debounce=nope) }}"#),
+            r#"data-lv-change="v" data-lv-value-id="""#
+        );
+        assert_eq!(
+            ok("{{ lv.loading(nope) }}"),
+            r#"data-lv-loading="lv-loading""#
+        );
+
+        let mut env = Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        env.add_global("lv", lv());
+        let ctx = context! { item => context! { id => 1 } };
+        for (src, needle) in [
+            (
+                r#"{{ lv.click("x", id=item.missing) }}"#,
+                "lv.click: value `id` is undefined",
+            ),
+            (
+                r#"{{ lv.change("x", debounce=item.ms) }}"#,
+                "lv.change: `debounce` is undefined",
+            ),
+            (
+                r#"{{ lv.form(title=item.title) }}"#,
+                "lv.form: attribute `title` is undefined",
+            ),
+            (
+                "{{ lv.loading(item.cls) }}",
+                "lv.loading: the positional argument is undefined",
+            ),
+        ] {
+            let err = env.render_str(src, ctx.clone()).expect_err(src);
+            assert_eq!(err.kind(), ErrorKind::UndefinedError, "{src}");
+            assert!(
+                err.detail().unwrap_or_default().contains(needle),
+                "{src}: {err:#}"
+            );
+        }
+        assert_eq!(
+            env.render_str(r#"{{ lv.click("x", id=item.id) }}"#, ctx)
+                .unwrap(),
+            r#"data-lv-click="x" data-lv-value-id="1" name="_lv_click" value="x?id=1""#
+        );
+    }
+}
