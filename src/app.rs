@@ -253,17 +253,22 @@ impl App {
         let runtime = self.runtime.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(runtime) = runtime {
             let shared = self.shared.clone();
-            runtime.block_on(async move {
-                // Twice: a GET in flight when the listener stopped may still add one.
-                for _ in 0..2 {
-                    for session in shared.sessions.all() {
-                        let _ = session.tx.send(SessionMsg::Shutdown).await;
+            // On a thread of its own: blocking on (and dropping) a runtime is refused
+            // from inside an async context, and the caller may be in one.
+            let stopper = std::thread::spawn(move || {
+                runtime.block_on(async {
+                    // Twice: a GET in flight when the listener stopped may add one.
+                    for _ in 0..2 {
+                        for session in shared.sessions.all() {
+                            let _ = session.tx.send(SessionMsg::Shutdown).await;
+                        }
+                        shared.sessions.wait_idle(Duration::from_secs(10)).await;
                     }
-                    shared.sessions.wait_idle(Duration::from_secs(10)).await;
-                }
+                });
+                shared.host.shutdown();
+                runtime.shutdown_timeout(Duration::from_secs(2));
             });
-            self.shared.host.shutdown();
-            runtime.shutdown_timeout(Duration::from_secs(2));
+            let _ = stopper.join();
         }
         self.shared.host.shutdown();
         // Pages and the auth hook are released here, so their drop functions run

@@ -1,0 +1,249 @@
+//! The C examples, compiled with the project's Makefiles (-Wall -Wextra -Wpedantic
+//! -Werror) and driven as a browser would: HTTP GET, WebSocket join and events, the
+//! no-JS form POST, and a clean stop on SIGINT.
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A running example; killed if the test fails before stopping it.
+struct Example {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn build_and_start(name: &str) -> Example {
+    let dir = root().join("examples-c").join(name);
+    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    let out = Command::new("make")
+        .arg("-s")
+        .arg(format!("PROFILE={profile}"))
+        .current_dir(&dir)
+        .output()
+        .expect("make runs");
+    assert!(out.status.success(), "building {name} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+
+    let mut child = Command::new(dir.join(name))
+        .current_dir(&dir)
+        .env("MIZULIVE_ADDR", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("example starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx.recv_timeout(WAIT).expect("example prints its address");
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    Example { child, addr }
+}
+
+struct HttpResponse {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl HttpResponse {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+}
+
+fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> HttpResponse {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(req.as_bytes()).expect("send request");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("read response");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("response has a head");
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
+    HttpResponse { status, head: head.to_string(), body: body.to_string() }
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text.find(start).unwrap_or_else(|| panic!("{start:?} not in page")) + start.len();
+    let to = text[from..].find(end).expect("end marker") + from;
+    &text[from..to]
+}
+
+fn boot(page: &str) -> Value {
+    let raw = between(page, "<script id=\"lv-boot\" type=\"application/json\">", "</script>");
+    serde_json::from_str(raw).expect("boot data is JSON")
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn join(addr: &str, path: &str, token: &str) -> Ws {
+    let mut req = format!("ws://{addr}/_live/websocket").into_client_request().expect("request");
+    req.headers_mut().insert("Origin", format!("http://{addr}").parse().expect("origin"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("websocket connects");
+    let join = json!({"t": "join", "v": 1, "token": token, "url": format!("http://{addr}{path}"), "seq": 0});
+    ws.send(Message::text(join.to_string())).await.expect("send join");
+    let joined = recv(&mut ws).await;
+    assert_eq!(joined["t"], "joined", "{joined}");
+    assert_eq!(joined["resumed"], true, "the join adopts the GET's session: {joined}");
+    ws
+}
+
+async fn recv(ws: &mut Ws) -> Value {
+    loop {
+        let msg = tokio::time::timeout(WAIT, ws.next()).await.expect("a frame in time");
+        match msg.expect("socket open").expect("frame") {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).expect("frame is JSON"),
+            Message::Close(frame) => return json!({"t": "__close", "frame": format!("{frame:?}")}),
+            _ => continue,
+        }
+    }
+}
+
+async fn click(ws: &mut Ws, r#ref: u64, name: &str) -> (Option<Value>, Value) {
+    let event = json!({"t": "event", "ref": r#ref, "type": "click", "name": name, "values": {"by": "1"}});
+    ws.send(Message::text(event.to_string())).await.expect("send event");
+    let mut patch = None;
+    loop {
+        let frame = recv(ws).await;
+        match frame["t"].as_str() {
+            Some("patch") => patch = Some(frame),
+            Some("reply") => {
+                assert_eq!(frame["ref"], r#ref);
+                return (patch, frame);
+            }
+            other => panic!("unexpected frame {other:?}: {frame}"),
+        }
+    }
+}
+
+fn interrupt_and_wait(example: &mut Example) {
+    let status = Command::new("kill").arg("-INT").arg(example.child.id().to_string()).status().expect("kill runs");
+    assert!(status.success());
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(code) = example.child.try_wait().expect("wait") {
+            assert!(code.success(), "example exits cleanly on SIGINT: {code}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "example did not stop within {WAIT:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counter_live_and_without_javascript() {
+    let mut ex = build_and_start("counter");
+    let addr = ex.addr.clone();
+
+    let page = http(&addr, "GET", "/counter", &[], "");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(r#"<div id="lv-root" data-lv>"#));
+    assert!(page.body.contains(r#"<strong id="count">0</strong>"#));
+    assert!(page.body.contains(r#"data-lv-click="inc" data-lv-value-by="1""#));
+    assert!(page.body.contains(r#"data-lv-click="dec" data-lv-value-by="1""#));
+    let token = boot(&page.body)["token"].as_str().expect("token").to_string();
+
+    let mut ws = join(&addr, "/counter", &token).await;
+    let (patch, reply) = click(&mut ws, 1, "inc").await;
+    assert_eq!(reply["ok"], true);
+    let patch = patch.expect("inc sends a patch");
+    assert_eq!(patch["seq"], 1);
+    assert!(patch["regions"]["stats"].as_str().unwrap_or("").contains(r#"<strong id="count">1</strong>"#));
+    assert!(patch["regions"]["log"].as_str().unwrap_or("").contains("inc 1 → 1"));
+
+    let (_, reply) = click(&mut ws, 2, "nope").await;
+    assert_eq!(reply["ok"], false, "an unknown event fails: {reply}");
+    assert_eq!(reply["error"]["code"], "host_error");
+
+    let (patch, _) = click(&mut ws, 3, "inc").await;
+    let stats = patch.expect("patch")["regions"]["stats"].as_str().unwrap_or("").to_string();
+    assert!(stats.contains(">2<"), "the failed event left the count alone: {stats}");
+
+    // Without JavaScript: the same session through a form POST, then the 303's GET.
+    let csrf = between(&page.body, r#"name="_csrf" value=""#, "\"").to_string();
+    let form = format!("_lv_token={token}&_csrf={csrf}&_lv_click=dec%3Fby%3D1");
+    let form_type = ("Content-Type", "application/x-www-form-urlencoded");
+    let post = http(&addr, "POST", "/counter", &[form_type], &form);
+    assert_eq!(post.status, 303);
+    assert_eq!(post.header("location").as_deref(), Some("/counter"));
+    let cookie = post.header("set-cookie").expect("resume cookie");
+    let cookie = cookie.split(';').next().expect("cookie pair").to_string();
+    let after = http(&addr, "GET", "/counter", &[("Cookie", cookie.as_str())], "");
+    assert!(after.body.contains(r#"<strong id="count">1</strong>"#), "POST ran against the same session");
+    // The live page saw it too.
+    let pushed = recv(&mut ws).await;
+    assert_eq!(pushed["t"], "patch");
+    assert!(pushed["regions"]["stats"].as_str().unwrap_or("").contains(">1<"));
+
+    let bad = http(&addr, "POST", "/counter", &[form_type], &format!("_lv_token={token}&_lv_click=inc"));
+    assert_eq!(bad.status, 403, "a POST without the CSRF token is refused");
+
+    interrupt_and_wait(&mut ex);
+    let close = recv(&mut ws).await;
+    assert_eq!(close["t"], "close", "{close}");
+    assert_eq!(close["reason"], "shutdown");
+    assert_eq!(close["reconnect"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feed_pushes_published_items_and_clock_ticks() {
+    let mut ex = build_and_start("feed");
+    let addr = ex.addr.clone();
+    let page = http(&addr, "GET", "/feed", &[], "");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(r#"<ul id="items">"#));
+    let token = boot(&page.body)["token"].as_str().expect("token").to_string();
+    let mut ws = join(&addr, "/feed", &token).await;
+
+    let (mut saw_item, mut saw_clock) = (false, false);
+    let deadline = Instant::now() + WAIT;
+    while !(saw_item && saw_clock) {
+        assert!(Instant::now() < deadline, "item: {saw_item}, clock: {saw_clock}");
+        let frame = recv(&mut ws).await;
+        assert_eq!(frame["t"], "patch", "{frame}");
+        if let Some(items) = frame["regions"]["items"].as_str() {
+            assert!(items.contains("<li>#"), "{items}");
+            saw_item = true;
+        }
+        if let Some(clock) = frame["regions"]["clock"].as_str() {
+            assert!(clock.contains("UTC</time>"), "{clock}");
+            saw_clock = true;
+        }
+    }
+    interrupt_and_wait(&mut ex);
+}
