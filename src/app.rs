@@ -67,6 +67,7 @@ pub(crate) struct Shared {
     pub runtime_js: RuntimeAsset,
     pub next_key: AtomicU64,
     pub next_conn: AtomicU64,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Shared {
@@ -128,6 +129,7 @@ impl App {
             runtime_js: RuntimeAsset::new(),
             next_key: AtomicU64::new(1),
             next_conn: AtomicU64::new(1),
+            metrics: Arc::default(),
             opts,
         });
         Ok(App {

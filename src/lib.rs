@@ -15,6 +15,7 @@
 
 pub mod app;
 pub mod error;
+mod metrics;
 mod ffi;
 mod host;
 pub mod options;

@@ -48,6 +48,9 @@ pub struct Options {
     pub allowed_origins: Vec<String>,
     /// Layout used when a page names none. Default `default`.
     pub layout: String,
+    /// Serve counters at `/_live/metrics` (Prometheus text). Default false: they
+    /// describe the server, so expose them only where the network is trusted.
+    pub metrics: bool,
     /// DOM id of the live root; marking it re-renders the page body. Default `lv-root`.
     pub root_id: String,
 }
@@ -72,6 +75,7 @@ impl Default for Options {
             allowed_origins: Vec::new(),
             layout: "default".into(),
             root_id: "lv-root".into(),
+            metrics: false,
         }
     }
 }

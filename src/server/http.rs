@@ -25,6 +25,10 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resul
     let path = req.uri().path().to_string();
     let resp = match (req.method(), path.as_str()) {
         (&Method::GET | &Method::HEAD, "/_live/runtime.js") => runtime_js(&shared, &req),
+        (&Method::GET, "/_live/metrics") if shared.opts.metrics => Response::builder()
+            .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
+            .body(Full::new(Bytes::from(shared.metrics.render(shared.sessions.len()))))
+            .unwrap_or_default(),
         (_, "/_live/websocket") => super::ws::upgrade(shared, req),
         (m, _) => match shared.route(&path) {
             None => text(StatusCode::NOT_FOUND, "not found"),

@@ -100,6 +100,7 @@ async fn run(shared: Arc<Shared>, ws: Socket) {
     let conn_id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     let mut joined: Option<Joined> = None;
     let mut idle = Box::pin(tokio::time::sleep(IDLE_TIMEOUT));
+    shared.metrics.sockets.fetch_add(1, Ordering::Relaxed);
 
     loop {
         tokio::select! {
@@ -187,6 +188,7 @@ async fn run(shared: Arc<Shared>, ws: Socket) {
             }
         }
     }
+    shared.metrics.sockets.fetch_sub(1, Ordering::Relaxed);
     if let Some(j) = joined {
         let _ = j.handle.tx.send(SessionMsg::Detach { conn_id }).await;
     }

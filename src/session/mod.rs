@@ -18,6 +18,7 @@ use tokio::time::Instant;
 
 use crate::app::{Route, Shared};
 use crate::error::{Error, Result};
+use crate::metrics::{self, Metrics};
 use crate::page::{Event, Info, SessionData, LAGGED_TOPIC};
 use crate::protocol;
 use crate::token::{now_secs, random_id, Claims};
@@ -63,6 +64,7 @@ pub struct Mailbox {
     key: u64,
     tx: mpsc::Sender<SessionMsg>,
     lagged: Arc<AtomicU64>,
+    metrics: Arc<Metrics>,
 }
 
 impl Mailbox {
@@ -73,6 +75,7 @@ impl Mailbox {
     /// Queues an info without waiting; a full mailbox counts it as missed.
     pub(crate) fn offer_info(&self, info: Info) {
         if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(SessionMsg::Info(info)) {
+            metrics::inc(&self.metrics.mailbox_overflows);
             if self.lagged.fetch_add(1, Ordering::Relaxed) == 0 {
                 tracing::warn!(session = self.key, "session mailbox full; publishes are being missed");
             }
@@ -162,11 +165,17 @@ pub(crate) async fn spawn(app: &Arc<Shared>, origin: Origin) -> Result<(String, 
     let key = app.next_key.fetch_add(1, Ordering::Relaxed);
     let env = Arc::new(SessionEnv {
         app: app.clone(),
-        mailbox: Mailbox { key, tx: tx.clone(), lagged: Arc::new(AtomicU64::new(0)) },
+        mailbox: Mailbox {
+            key,
+            tx: tx.clone(),
+            lagged: Arc::new(AtomicU64::new(0)),
+            metrics: app.metrics.clone(),
+        },
     });
     let (mounted_tx, mounted_rx) = oneshot::channel();
     let actor = Actor::new(env, data);
     app.sessions.started();
+    metrics::inc(&app.metrics.mounts);
     app.rt.spawn(actor.run(rx, mounted_tx));
     match mounted_rx.await {
         Ok(Ok(())) => {}
@@ -323,12 +332,18 @@ impl Actor {
     }
 
     async fn event(&mut self, r#ref: u64, event: Event) {
+        let metrics = self.env.app.metrics.clone();
+        metrics::inc(&metrics.events);
         if !self.take_token() {
+            metrics::inc(&metrics.rate_limited);
             self.send(protocol::reply_error(r#ref, "rate_limited", "too many events; slow down").into());
             return;
         }
         match self.call(Call::Event(event)).await {
             Some(outcome) => {
+                if outcome.error.is_some() {
+                    metrics::inc(&metrics.callback_errors);
+                }
                 let reply = match &outcome.error {
                     None => protocol::reply_ok(r#ref),
                     Some((code, msg)) => protocol::reply_error(r#ref, code, &self.public_message(msg)),
@@ -341,8 +356,10 @@ impl Actor {
     }
 
     async fn info(&mut self, info: Info) {
+        metrics::inc(&self.env.app.metrics.infos);
         if let Some(outcome) = self.call(Call::Info(info)).await {
             if let Some((_, msg)) = &outcome.error {
+                metrics::inc(&self.env.app.metrics.callback_errors);
                 tracing::warn!(session = self.id(), "on_info failed: {msg}");
             }
             self.deliver(outcome);
@@ -361,6 +378,7 @@ impl Actor {
     /// Sends what one callback produced: one patch, then commands and navigation.
     fn deliver(&mut self, outcome: CallOutcome) {
         if let Some(patch) = outcome.patch {
+            metrics::inc(&self.env.app.metrics.patches);
             self.seq += 1;
             let frame: Arc<str> =
                 protocol::patch(self.seq, &patch.regions, patch.root.as_deref(), patch.title.as_deref()).into();
@@ -424,6 +442,7 @@ impl Actor {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
                 tracing::warn!(session = self.id(), "client is not reading; disconnecting it");
+                metrics::inc(&self.env.app.metrics.slow_clients);
                 conn.kill.notify_one();
                 self.detach();
             }
