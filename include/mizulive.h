@@ -228,6 +228,14 @@ typedef struct lv_page {
  */
 typedef int (*lv_auth_fn)(struct lv_auth *req, const char *request_json, void *user_data);
 
+/*
+ `log(level, target, message, user_data)`: one log record. `level` is 1 error,
+ 2 warn, 3 info, 4 debug, 5 trace; `target` names the library module. Both strings
+ live until the function returns. Called on a library thread dedicated to logging,
+ one record at a time, never on a thread that serves sockets.
+ */
+typedef void (*lv_log_fn)(int level, const char *target, const char *message, void *user_data);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -517,6 +525,14 @@ const char *lv_event_get(struct lv_ctx *ctx, const char *key);
  Inside `on_info`: the topic of a published message, or NULL for a timer.
  */
 const char *lv_info_topic(struct lv_ctx *ctx);
+
+/*
+ Sends the library's logs (filtered by `MIZULIVE_LOG`, default `info`) to `log`
+ instead of stderr; NULL restores stderr (`user_data` and `drop` are then unused). Process-wide, thread-safe. The library
+ owns `user_data` from this call on and calls `drop` once, after the last record
+ was delivered to this `log` (when it is replaced or removed).
+ */
+int lv_set_log_callback(lv_log_fn log, void *user_data, lv_drop_fn drop);
 
 /*
  Inside the auth hook: the request belongs to `user_id` (copied). It travels in the

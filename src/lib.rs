@@ -15,6 +15,7 @@
 
 pub mod app;
 pub mod error;
+mod logging;
 mod metrics;
 mod ffi;
 mod host;
@@ -32,18 +33,4 @@ pub use error::{Error, Result};
 pub use options::Options;
 pub use page::{Ctx, Event, HostError, Info, KeyMeta, Page, PageSpec, LAGGED_TOPIC};
 
-/// Installs a stderr log subscriber once (filter from `MIZULIVE_LOG`, default
-/// `info`), unless the process already has one.
-pub fn init_logging() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let filter = tracing_subscriber::EnvFilter::try_from_env("MIZULIVE_LOG")
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-        use std::io::IsTerminal;
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(std::io::stderr().is_terminal())
-            .with_writer(std::io::stderr)
-            .try_init();
-    });
-}
+pub use logging::init as init_logging;

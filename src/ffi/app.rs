@@ -43,7 +43,7 @@ pub unsafe extern "C" fn lv_app_new(options_json: *const c_char) -> *mut lv_app 
             Ok(j) => j.unwrap_or(""),
             Err(_) => return std::ptr::null_mut(),
         };
-        crate::init_logging();
+        crate::logging::init();
         match Options::from_json(json).and_then(App::new) {
             Ok(app) => Box::into_raw(Box::new(lv_app { app })),
             Err(e) => {

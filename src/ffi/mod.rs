@@ -10,6 +10,7 @@
 
 mod app;
 mod ctx;
+mod log;
 mod page;
 
 use std::cell::RefCell;

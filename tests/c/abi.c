@@ -12,12 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "mizulive.h"
 
 static int passed, failed;
+static atomic_int log_records, log_drops, log_warnings;
 
 #define CHECK(cond)                                                                                 \
     do {                                                                                            \
@@ -119,6 +121,19 @@ static int auth(lv_auth *req, const char *request_json, void *user) {
     return lv_auth_set_user(req, "alice");
 }
 
+static void on_log(int level, const char *target, const char *message, void *user) {
+    (void)user;
+    if (level == 2 && strstr(message, "secret") && strstr(target, "mizulive")) {
+        atomic_fetch_add(&log_warnings, 1);
+    }
+    atomic_fetch_add(&log_records, 1);
+}
+
+static void drop_log(void *user) {
+    (void)user;
+    atomic_fetch_add(&log_drops, 1);
+}
+
 /* Minimal HTTP/1.1 client: one request, whole response into buf. */
 static void http(const char *addr, const char *request, char *buf, size_t len) {
     char host[64];
@@ -164,6 +179,23 @@ static void field(const char *html, const char *name, char *out, size_t len) {
 int main(void) {
     static char page_buf[65536], resp[65536], req[8192];
     CHECK(lv_abi_version() == LV_ABI_VERSION);
+
+    /* Logs reach a host callback, on a library thread; removing it drops user_data. */
+    CHECK(lv_set_log_callback(on_log, &log_records, drop_log) == LV_OK);
+    lv_app *unsigned_app = lv_app_new("{\"views\": \"views\"}"); /* warns: no secret */
+    CHECK(unsigned_app != NULL);
+    lv_app_free(unsigned_app);
+    for (int i = 0; i < 500 && atomic_load(&log_warnings) == 0; i++) {
+        struct timespec ms10 = {0, 10 * 1000 * 1000};
+        nanosleep(&ms10, NULL);
+    }
+    CHECK(atomic_load(&log_warnings) == 1);
+    CHECK(lv_set_log_callback(NULL, NULL, NULL) == LV_OK);
+    for (int i = 0; i < 500 && atomic_load(&log_drops) == 0; i++) {
+        struct timespec ms10 = {0, 10 * 1000 * 1000};
+        nanosleep(&ms10, NULL);
+    }
+    CHECK(atomic_load(&log_drops) == 1);
     CHECK(strlen(lv_version()) > 0);
 
     /* Options. */

@@ -1,0 +1,104 @@
+//! Logs: `tracing` events go to stderr, or, once a host installs a log sink (the
+//! Python binding forwards them to `logging`), to that sink instead.
+//!
+//! The sink is fed through a bounded queue and called on a library thread of its
+//! own, so an IO thread never waits on host code (a Python callback needs the GIL).
+
+use crossbeam_channel::{Sender, TrySendError};
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+/// One log line for a host sink.
+pub struct Record {
+    /// 1 error, 2 warn, 3 info, 4 debug, 5 trace.
+    pub level: u8,
+    pub target: String,
+    pub message: String,
+}
+
+static SINK: RwLock<Option<Sender<Record>>> = RwLock::new(None);
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// Routes records to `sink` (or back to stderr with `None`). Returns the previous
+/// sink's sender, which the caller drops to let its thread drain and finish.
+pub fn set_sink(sink: Option<Sender<Record>>) -> Option<Sender<Record>> {
+    init();
+    std::mem::replace(&mut *SINK.write().unwrap_or_else(|e| e.into_inner()), sink)
+}
+
+fn sink_installed() -> bool {
+    SINK.read().map(|s| s.is_some()).unwrap_or(false)
+}
+
+/// Installs the subscriber once (filter from `MIZULIVE_LOG`, default `info`) unless
+/// the process already has one.
+pub fn init() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use std::io::IsTerminal;
+        let filter = || EnvFilter::try_from_env("MIZULIVE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+        let stderr = tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .with_filter(tracing_subscriber::filter::filter_fn(|_| !sink_installed()));
+        let _ = tracing_subscriber::registry().with(filter()).with(stderr).with(SinkLayer).try_init();
+    });
+}
+
+struct SinkLayer;
+
+impl<S: tracing::Subscriber> Layer<S> for SinkLayer {
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        let guard = SINK.read().unwrap_or_else(|e| e.into_inner());
+        let Some(sink) = guard.as_ref() else { return };
+        let meta = event.metadata();
+        let mut visitor = Message(String::new());
+        event.record(&mut visitor);
+        let level = match *meta.level() {
+            tracing::Level::ERROR => 1,
+            tracing::Level::WARN => 2,
+            tracing::Level::INFO => 3,
+            tracing::Level::DEBUG => 4,
+            tracing::Level::TRACE => 5,
+        };
+        let record = Record { level, target: meta.target().to_string(), message: visitor.0 };
+        if let Err(TrySendError::Full(_)) = sink.try_send(record) {
+            // The host is not keeping up; count rather than block a server thread.
+            DROPPED.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Log records the sink queue refused since the last call (reported in-band by the
+/// sink thread).
+pub fn take_dropped() -> u64 {
+    DROPPED.swap(0, Ordering::Relaxed)
+}
+
+/// `message` first, then the other fields as ` key=value`.
+struct Message(String);
+
+impl Visit for Message {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let rest = std::mem::take(&mut self.0);
+            let _ = write!(self.0, "{value:?}{rest}");
+        } else {
+            let _ = write!(self.0, " {}={value:?}", field.name());
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            let rest = std::mem::take(&mut self.0);
+            let _ = write!(self.0, "{value}{rest}");
+        } else {
+            let _ = write!(self.0, " {}={value}", field.name());
+        }
+    }
+}
