@@ -169,6 +169,13 @@ typedef int (*lv_event_fn)(struct lv_ctx *ctx, const char *event_json, void *use
 typedef int (*lv_info_fn)(struct lv_ctx *ctx, const char *msg_json, void *user_data);
 
 /*
+ `on_close(ctx, reason, user_data)`: the session is ending; `reason` is "expired"
+ (its browser did not come back within the grace period) or "shutdown". State
+ changes and marks are not rendered; publishing (a departure) works.
+ */
+typedef void (*lv_close_fn)(struct lv_ctx *ctx, const char *reason, void *user_data);
+
+/*
  Releases a `user_data`. Called exactly once, after the last callback that could
  see it, at the latest before `lv_shutdown`/`lv_app_free` returns.
  */
@@ -208,6 +215,10 @@ typedef struct lv_page {
    May be NULL: infos are then ignored.
    */
   lv_info_fn on_info;
+  /*
+   May be NULL.
+   */
+  lv_close_fn on_close;
   /*
    Passed to every callback of this page.
    */

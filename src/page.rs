@@ -25,6 +25,12 @@ pub trait Page: Send + Sync + 'static {
         let _ = (ctx, info);
         Ok(())
     }
+    /// The session is ending (`reason`: `expired` when its browser did not come
+    /// back within the grace period, `shutdown`). Nothing it changes is rendered;
+    /// it is the place to publish a departure or release per-session resources.
+    fn close(&self, ctx: &mut Ctx<'_>, reason: &str) {
+        let _ = (ctx, reason);
+    }
 }
 
 /// A failed callback. The message reaches the browser only in dev mode.

@@ -121,6 +121,7 @@ pub unsafe extern "C" fn lv_register_page(app: *mut lv_app, route: *const c_char
             on_mount: page.on_mount,
             on_event: page.on_event,
             on_info: page.on_info,
+            on_close: page.on_close,
             user: UserData { ptr: page.user_data, drop: Mutex::new(None) },
         };
         let handler = Arc::new(handler);

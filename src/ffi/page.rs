@@ -31,6 +31,11 @@ pub type lv_event_fn =
 pub type lv_info_fn =
     Option<unsafe extern "C" fn(ctx: *mut lv_ctx, msg_json: *const c_char, user_data: *mut c_void) -> c_int>;
 
+/// `on_close(ctx, reason, user_data)`: the session is ending; `reason` is "expired"
+/// (its browser did not come back within the grace period) or "shutdown". State
+/// changes and marks are not rendered; publishing (a departure) works.
+pub type lv_close_fn = Option<unsafe extern "C" fn(ctx: *mut lv_ctx, reason: *const c_char, user_data: *mut c_void)>;
+
 /// Releases a `user_data`. Called exactly once, after the last callback that could
 /// see it, at the latest before `lv_shutdown`/`lv_app_free` returns.
 pub type lv_drop_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
@@ -52,6 +57,8 @@ pub struct lv_page {
     pub on_event: lv_event_fn,
     /// May be NULL: infos are then ignored.
     pub on_info: lv_info_fn,
+    /// May be NULL.
+    pub on_close: lv_close_fn,
     /// Passed to every callback of this page.
     pub user_data: *mut c_void,
     /// May be NULL. Called exactly once if registration succeeds; if it fails,
@@ -103,6 +110,7 @@ pub(crate) struct FfiPage {
     pub on_mount: lv_mount_fn,
     pub on_event: lv_event_fn,
     pub on_info: lv_info_fn,
+    pub on_close: lv_close_fn,
     pub user: UserData,
 }
 
@@ -145,6 +153,16 @@ impl Page for FfiPage {
         let Some(cb) = self.on_info else { return Ok(()) };
         let data = info.data.clone();
         self.call("on_info", cb, ctx, &data)
+    }
+
+    fn close(&self, ctx: &mut Ctx<'_>, reason: &str) {
+        let Some(cb) = self.on_close else { return };
+        let reason = CString::new(reason).unwrap_or_default();
+        let ptr = ctx as *mut Ctx<'_> as *mut lv_ctx;
+        let previous = CURRENT.with(|c| c.replace(ptr));
+        // SAFETY: as in `call`.
+        unsafe { cb(ptr, reason.as_ptr(), self.user.ptr) };
+        CURRENT.with(|c| c.set(previous));
     }
 }
 

@@ -224,12 +224,14 @@ impl Actor {
         let ok = mount_result.is_ok();
         let _ = mounted.send(mount_result);
         if ok {
-            self.serve(&mut rx).await;
+            let reason = self.serve(&mut rx).await;
+            self.close(reason).await;
         }
         self.finish();
     }
 
-    async fn serve(&mut self, rx: &mut mpsc::Receiver<SessionMsg>) {
+    /// Handles messages until the session ends; returns why it ended.
+    async fn serve(&mut self, rx: &mut mpsc::Receiver<SessionMsg>) -> &'static str {
         let grace = self.env.app.opts.grace();
         loop {
             let msg = if self.conn.is_some() {
@@ -239,13 +241,13 @@ impl Actor {
                     msg = rx.recv() => msg,
                     _ = tokio::time::sleep_until(self.detached_at + grace) => {
                         tracing::debug!(session = self.id(), "grace period over; ending session");
-                        return;
+                        return "expired";
                     }
                 }
             };
-            let Some(msg) = msg else { return };
+            let Some(msg) = msg else { return "shutdown" };
             if self.data.is_none() {
-                return;
+                return "shutdown";
             }
             self.report_lag().await;
             match msg {
@@ -298,7 +300,7 @@ impl Actor {
                         let _ = conn.tx.try_send(Outbound::Text(protocol::close("shutdown", true).into()));
                         let _ = conn.tx.try_send(Outbound::Close { code: 1012, reason: "server restart" });
                     }
-                    return;
+                    return "shutdown";
                 }
             }
         }
@@ -470,6 +472,21 @@ impl Actor {
         } else {
             "something went wrong handling this event".to_string()
         }
+    }
+
+    /// Leaves the registry (a join now mounts afresh), stops deliveries, then lets
+    /// the page say goodbye.
+    async fn close(&mut self, reason: &'static str) {
+        if let Some(data) = &self.data {
+            self.env.app.sessions.remove(&data.id);
+            for topic in &data.topics {
+                self.env.unsubscribe(topic);
+            }
+        }
+        if let Some(data) = self.data.as_mut() {
+            data.topics.clear();
+        }
+        self.call(Call::Close(reason)).await;
     }
 
     /// Releases everything the session holds: subscriptions, timers, its registry

@@ -44,6 +44,7 @@ static atomic_int drops;
 static atomic_int mounts;
 static lv_ctx *stale_ctx;
 static atomic_int in_callback_checks;
+static atomic_int closes;
 
 static void drop_user(void *user) {
     CHECK(user == (void *)&drops);
@@ -108,6 +109,15 @@ static int on_event(lv_ctx *ctx, const char *event_json, void *user) {
         return lv_error(ctx, "fail on purpose");
     }
     return LV_OK;
+}
+
+static void on_close(lv_ctx *ctx, const char *reason, void *user) {
+    (void)user;
+    CHECK(strcmp(reason, "shutdown") == 0);
+    int64_t count = -1;
+    CHECK(lv_get_int(ctx, "/count", &count) == LV_OK && count == 4);
+    CHECK(lv_publish(app, "goodbye", "{}") == LV_OK);
+    atomic_fetch_add(&closes, 1);
 }
 
 static int auth(lv_auth *req, const char *request_json, void *user) {
@@ -210,7 +220,7 @@ int main(void) {
 
     /* Registration. */
     lv_page page = {.template = "abi", .regions = "{\"count\": \"count\"}", .on_mount = on_mount,
-                    .on_event = on_event, .user_data = &drops, .drop = drop_user};
+                    .on_event = on_event, .on_close = on_close, .user_data = &drops, .drop = drop_user};
     CHECK_ERR(lv_register_page(NULL, "/abi", &page), LV_ERR_NULL, "app is NULL");
     CHECK_ERR(lv_register_page(app, NULL, &page), LV_ERR_NULL, "route is NULL");
     CHECK_ERR(lv_register_page(app, "/abi", NULL), LV_ERR_NULL, "page is NULL");
@@ -301,6 +311,7 @@ int main(void) {
 
     /* Shutdown releases each registered page's user_data exactly once. */
     CHECK(lv_shutdown(app) == LV_OK);
+    CHECK(atomic_load(&closes) == 1); /* the one session, told why it ends */
     CHECK(atomic_load(&drops) == 2);
     CHECK(lv_shutdown(app) == LV_OK);
     CHECK(lv_wait(app, 0) == LV_OK);
