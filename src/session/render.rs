@@ -3,11 +3,11 @@
 
 use minijinja::{context, Value as TplValue};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::SessionEnv;
-use crate::page::{Ctx, Event, Info, SessionData};
+use crate::page::{Ctx, Event, Info, PageSpec, SessionData};
 
 /// What the job should do.
 pub(crate) enum Call {
@@ -18,6 +18,8 @@ pub(crate) enum Call {
     Root,
     /// Render the whole document for a GET; the argument is the current patch seq.
     Document(u64),
+    /// The session is ending, for this reason.
+    Close(&'static str),
 }
 
 /// The parts of one patch frame.
@@ -59,6 +61,15 @@ pub(crate) fn run(
                 Ok(html) => out.document = Some(html),
                 Err(e) => out.error = Some(("render_error", e)),
             }
+            return (data, out);
+        }
+        Call::Close(reason) => {
+            let handler = data.route.spec.handler.clone();
+            let mut ctx = Ctx::new(&mut data, env, None, None);
+            if catch_unwind(AssertUnwindSafe(|| handler.close(&mut ctx, reason))).is_err() {
+                tracing::warn!("close callback panicked");
+            }
+            drop(ctx);
             return (data, out);
         }
         _ => {}
@@ -110,7 +121,7 @@ pub(crate) fn run(
                 root = Some(html.clone());
             }
             data.rendered_root = Some(html);
-            data.rendered.clear();
+            remember_regions(&mut data.rendered, spec, env, &ctx);
             return Ok(());
         }
         let ids: Vec<&String> = if fx.dirty.all_regions {
@@ -146,7 +157,7 @@ fn render_root(data: &mut SessionData, env: &SessionEnv) -> Result<String, Strin
     let ctx = context(data, env, None);
     let html = env.app.views.render_body(&data.route.spec, &ctx).map_err(|e| e.to_string())?;
     data.rendered_root = Some(html.clone());
-    data.rendered.clear();
+    remember_regions(&mut data.rendered, &data.route.spec, env, &ctx);
     data.flash.clear();
     Ok(html)
 }
@@ -162,9 +173,28 @@ fn render_document(data: &mut SessionData, env: &SessionEnv, seq: u64) -> Result
         .render_document(&data.route.spec, &ctx, &boot.to_string())
         .map_err(|e| e.to_string())?;
     data.rendered_root = Some(body);
-    data.rendered.clear();
+    remember_regions(&mut data.rendered, &data.route.spec, env, &ctx);
     data.flash.clear();
     Ok(html)
+}
+
+/// After a full render of the body, records each region's HTML as that body shows
+/// it. Without this the first mark of a region after a GET, a join with `root` or a
+/// root patch would resend it even when unchanged (the protocol sends only regions
+/// whose HTML changed). A region that fails to render alone is left unrecorded: its
+/// next mark then sends it, which is safe.
+fn remember_regions(
+    rendered: &mut HashMap<String, String>,
+    spec: &PageSpec,
+    env: &SessionEnv,
+    ctx: &TplValue,
+) {
+    rendered.clear();
+    for (id, partial) in &spec.regions {
+        if let Ok(html) = env.app.views.render_partial(partial, ctx) {
+            rendered.insert(id.clone(), html);
+        }
+    }
 }
 
 /// The one context shape every template of a session sees.
