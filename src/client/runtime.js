@@ -17,7 +17,7 @@
   let ref = 0;
   let joined = false;
   let everJoined = false;
-  let stopped = false; // never reconnect again
+  let stopped = false;
   let attempt = 0;
   let retryTimer = 0;
   let beatTimer = 0;
@@ -25,8 +25,8 @@
   let navSeq = 0;
   let shownPath = '';
   const pending = new Map(); // ref -> [[element, classes]]
-  const timers = new WeakMap(); // element -> {kind: {timer, next}}
-  const lastSent = new WeakMap(); // text field -> value sent
+  const timers = new WeakMap(); // element -> {kind: {timer, next}}, works without ids
+  const lastSent = new WeakMap();
   const submits = new Map(); // ref -> form of a submit in flight
 
   const root = () => document.querySelector('[data-lv]');
@@ -35,14 +35,6 @@
   const isText = (el) =>
     el.nodeName === 'TEXTAREA' || (el.nodeName === 'INPUT' && !NOT_TEXT.test(el.type));
   const isCheck = (el) => el.type === 'checkbox' || el.type === 'radio';
-
-  function query(selector) {
-    try {
-      return document.querySelector(selector);
-    } catch (_) {
-      return null;
-    }
-  }
 
   function readBoot(doc) {
     const el = doc.getElementById('lv-boot');
@@ -55,8 +47,13 @@
 
   // -- connection
 
+  const open = () => ws && ws.readyState === 1;
+
+  // While the socket is down, a real form post still works (the no-JS path).
+  const fallback = (form) => !open() && form && form.method === 'post' && form.hasAttribute('action');
+
   function send(frame) {
-    if (!ws || ws.readyState !== 1) return false;
+    if (!open()) return false;
     ws.send(JSON.stringify(frame));
     return true;
   }
@@ -78,7 +75,6 @@
     sock.onclose = () => ws === sock && lost();
   }
 
-  // Forget the socket without scheduling a reconnect.
   function detach() {
     const sock = ws;
     ws = null;
@@ -99,7 +95,7 @@
   }
 
   function heartbeat() {
-    // The server answers heartbeats: silence means a dead link the browser may miss.
+    // The server answers heartbeats: silence is a dead link the browser may miss.
     if (Date.now() - lastRx > 2 * HEARTBEAT_MS + 5000) return lost();
     send({ t: 'heartbeat' });
   }
@@ -137,7 +133,7 @@
     if (f.token) token = f.token;
     if (f.root != null) morphRoot(f.root);
     // Resumed without root: the replayed patches advance seq (safe if cut mid-way).
-    if (f.root != null || !f.resumed || f.seq < seq) seq = f.seq;
+    if (typeof f.seq === 'number' && (f.root != null || !f.resumed || f.seq < seq)) seq = f.seq;
     syncClasses();
   }
 
@@ -192,7 +188,6 @@
       box = document.createElement('div');
       box.id = 'lv-error-overlay';
       box.setAttribute('role', 'alert');
-      box.title = 'Click to dismiss';
       // CSSOM, not a style attribute: allowed under a strict CSP.
       Object.assign(box.style, {
         position: 'fixed', left: '1em', right: '1em', bottom: '1em', zIndex: 1e9,
@@ -206,7 +201,12 @@
 
   function runCommands(cmds) {
     for (const c of cmds || []) {
-      const el = c.selector ? query(c.selector) : null;
+      let el = null;
+      try {
+        el = c.selector && document.querySelector(c.selector);
+      } catch (_) {
+        /* bad selector: skip */
+      }
       if (c.op === 'focus' && el) el.focus();
       else if (c.op === 'scroll') scroll(el, c.block === 'end');
     }
@@ -237,7 +237,7 @@
     } catch (_) {
       return location.reload(); // of the new URL
     }
-    if (mine !== navSeq) return; // a later navigate took over
+    if (mine !== navSeq) return;
     const next = readBoot(doc);
     if (!next || !doc.querySelector('[data-lv]')) return location.reload();
     shownPath = here();
@@ -245,7 +245,7 @@
     token = next.token;
     seq = +next.seq || 0;
     attempt = 0;
-    // Imported <script>s never run, so this runtime is not loaded twice.
+    // Imported <script>s never run: no second runtime.
     morph(document.body, doc.body);
     document.title = doc.title;
     if (!replace && !url.hash) window.scrollTo(0, 0);
@@ -287,7 +287,7 @@
       pending.delete(r);
       submits.delete(r);
     }
-    remark(); // elements may be shared with another in-flight event
+    remark();
   }
 
   // -- events
@@ -307,9 +307,9 @@
     return Object.assign(f, extra);
   }
 
-  // No queueing: dropped while disconnected.
+  // Not queued while disconnected; an empty name is a bad_frame on the server.
   function push(f, el, also) {
-    if (!joined) return false;
+    if (!joined || !f.name) return false;
     f.ref = ++ref;
     if (!send(f)) return false;
     mark(f.ref, [el, el.closest('form'), also]);
@@ -320,12 +320,11 @@
     const out = Object.create(null);
     for (const [k, v] of formData) {
       if (k === '_csrf' || k.startsWith('_lv_')) continue;
-      (out[k] = out[k] || []).push(typeof v === 'string' ? v : v.name); // File: name
+      (out[k] = out[k] || []).push(typeof v === 'string' ? v : v.name);
     }
     return out;
   }
 
-  // A field outside any form, shaped as FormData would.
   function lone(field) {
     const fd = new FormData();
     if (!field.name) return {};
@@ -334,7 +333,6 @@
     return serialize(fd);
   }
 
-  // data-lv-<name> of the first of els having it.
   function ms(name, els, fallback) {
     for (const el of els) {
       const v = el && el.getAttribute('data-lv-' + name);
@@ -381,7 +379,6 @@
     return t && t.closest ? t.closest(`[data-lv-${kind}]`) : null;
   }
 
-  // click, keys, focus, blur: a field's own value rides along.
   function fire(kind, el, e, extra) {
     const go = () => {
       const f = frame(kind, el, e, extra);
@@ -399,7 +396,7 @@
 
   function onSubmit(e) {
     const form = e.target;
-    if (!form.hasAttribute || !form.hasAttribute('data-lv-submit')) return;
+    if (!form.hasAttribute || !form.hasAttribute('data-lv-submit') || fallback(form)) return;
     e.preventDefault();
     const fd = new FormData(form);
     const sub = e.submitter;
@@ -417,11 +414,10 @@
     const go = () => sendChange(el, field, e);
     const throttle = ms('throttle', [field, el]);
     if (e.type === 'input') {
-      // Text is debounced by default, unless throttled.
       const debounce = ms('debounce', [field, el, field.form], throttle > 0 ? 0 : 300);
       if (text) limit(field, 'change', go, debounce, throttle);
     } else if (text) {
-      cancel(field, 'change'); // flush
+      cancel(field, 'change');
       go();
     } else limit(field, 'change', go, ms('debounce', [field], 0), throttle); // a form's debounce is for typing
   }
@@ -440,7 +436,7 @@
     const on = (type, fn) => document.addEventListener(type, fn, true);
     on('click', (e) => {
       const el = find(e, 'click');
-      if (!el) return;
+      if (!el || (el.name === '_lv_click' && fallback(el.form))) return;
       e.preventDefault(); // no submit of a no-JS fallback form
       fire('click', el, e);
     });
@@ -454,14 +450,13 @@
         if (el && typeof e.key === 'string' && keyWanted(el, e.key)) fire(kind, el, e, { key: e.key });
       });
     }
-    on('focusin', (e) => {
-      const el = find(e, 'focus');
-      if (el) fire('focus', el, e);
-    });
-    on('focusout', (e) => {
-      const el = find(e, 'blur');
-      if (el) fire('blur', el, e);
-    });
+    // focus/blur do not bubble; their focusin/focusout twins do.
+    for (const [type, kind] of [['focusin', 'focus'], ['focusout', 'blur']]) {
+      on(type, (e) => {
+        const el = find(e, kind);
+        if (el) fire(kind, el, e);
+      });
+    }
     // Back/forward across navigate(): load for real (hash-only changes are not).
     window.addEventListener('popstate', () => here() !== shownPath && location.reload());
   }
@@ -489,8 +484,8 @@
       return;
     }
     if (from.isEqualNode(to)) return;
-    // Exception: a form whose submit is in flight takes the server's values
-    // even when focused (the user sent them; a chat box must clear).
+    // Except in a form whose submit is in flight: the user sent those values,
+    // so the server's copy wins (a chat box clears).
     const keep = from === document.activeElement && isField(from) && ![...submits.values()].includes(from.form);
     const restore = keep ? save(from) : null;
     syncAttrs(from, to);
@@ -521,8 +516,8 @@
     for (let t = to.firstChild; t; t = t.nextSibling) {
       let m = t.id ? byId.get(t.id) : null;
       if (m && m.nodeName === t.nodeName) byId.delete(t.id);
-      // By position: same name, not both with (different) ids, and no id
-      // another new node claims. A new id thus gives a fresh element.
+      // By position: same name, not both with ids (a new id gives a fresh
+      // element), and not an id another new node claims.
       else if (cur && cur.nodeName === t.nodeName && !(cur.id && (t.id || wanted.has(cur.id)))) m = cur;
       else m = null;
       if (!m) {
@@ -531,7 +526,7 @@
       }
       if (m === cur) cur = cur.nextSibling;
       else if (m.contains(document.activeElement)) {
-        // Moving the focused element would blur it: move the nodes before it instead.
+        // Moving the focused element would blur it: move the others.
         const after = m.nextSibling;
         while (cur !== m) {
           const next = cur.nextSibling;
@@ -549,7 +544,6 @@
     }
   }
 
-  // The user's typing, caret and choice in a focused field survive.
   function save(el) {
     const { value, checked } = el;
     const picked = el.nodeName === 'SELECT' ? [...el.selectedOptions].map((o) => o.value) : null;
@@ -593,7 +587,7 @@
   // -- boot
 
   function start() {
-    if (window.mizulive) return; // loaded twice
+    if (window.mizulive) return;
     boot = readBoot(document);
     if (!boot || !root()) return;
     token = boot.token;
