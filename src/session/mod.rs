@@ -426,6 +426,12 @@ impl Actor {
             Some(CallOutcome { error: Some((code, msg)), .. }) => {
                 let msg = self.public_message(&msg);
                 self.send(protocol::error(code, &msg, false).into());
+                // Not recoverable: the protocol closes the socket (the client reloads),
+                // and a socket whose page has no body must not get patches for it.
+                if let Some(conn) = self.conn.take() {
+                    let _ = conn.tx.try_send(Outbound::Close { code: 1011, reason: "render error" });
+                    self.detach();
+                }
             }
             _ => {}
         }

@@ -1,0 +1,315 @@
+//! The live path: join, events, patches, replies, pub/sub, timers, concurrency and
+//! resume, as a browser on the other end of the WebSocket sees them.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+#[tokio::test]
+async fn join_adopts_the_session_the_get_mounted() {
+    let t = TestApp::start(|_| {});
+    let (_, boot) = t.page("/counter").await;
+    assert_eq!(boot.seq, 0);
+    assert!(!boot.dev);
+    assert_eq!(t.probe.mounts(), 1);
+    assert_eq!(t.app().session_count(), 1);
+
+    let mut ws = t.connect().await;
+    let joined = ws.join(&boot.token, &t.url("/counter"), 0).await;
+    assert_eq!(joined["v"], 1, "{joined}");
+    assert_eq!(joined["resumed"], true, "{joined}");
+    assert_eq!(joined["root"], Value::Null, "nothing changed since the GET: {joined}");
+    assert_eq!(joined["seq"], 0, "{joined}");
+    assert_eq!(t.probe.mounts(), 1, "joining must not mount again");
+    assert_eq!(t.app().session_count(), 1);
+
+    // The adopted session is the GET's: its state is live on this socket.
+    let patch = ws.event_patch("inc", json!({"by": "1"})).await;
+    assert_eq!(count_in(region(&patch, "stats")), Some(START + 1));
+}
+
+#[tokio::test]
+async fn event_sends_one_patch_of_changed_regions_then_the_reply() {
+    let t = TestApp::start(|_| {});
+    let (mut ws, _, _) = t.live("/counter").await;
+
+    let r = ws.event("inc", json!({"by": "1"})).await;
+    let patch = ws.expect_patch().await;
+    assert_eq!(patch["seq"], 1, "{patch}");
+    assert_eq!(region_ids(&patch), ["log", "stats"], "{patch}");
+    assert_eq!(count_in(region(&patch, "stats")), Some(START + 1));
+    assert!(region(&patch, "log").contains("inc 1 = 42"), "{patch}");
+    assert_eq!(patch["root"], Value::Null);
+    assert_eq!(patch["title"], Value::Null);
+    // The frame after the patch is the reply: exactly one patch, and it came first.
+    ws.expect_ok(r).await;
+
+    // `note` marks stats and log but changes only the log.
+    let r = ws.event("note", json!({})).await;
+    let patch = ws.expect_patch().await;
+    assert_eq!(patch["seq"], 2, "{patch}");
+    assert_eq!(region_ids(&patch), ["log"], "an unchanged region was sent: {patch}");
+    assert!(region(&patch, "log").contains("<li>note</li>"), "{patch}");
+    ws.expect_ok(r).await;
+    ws.expect_no_frame(QUIET).await;
+}
+
+#[tokio::test]
+async fn marking_an_unchanged_region_sends_no_patch() {
+    let t = TestApp::start(|_| {});
+    let (mut ws, _, _) = t.live("/counter").await;
+
+    // Right after the join: the region is as the GET rendered it.
+    ws.event_quiet("same", json!({})).await;
+    ws.expect_no_frame(QUIET).await;
+
+    // After a patch of the region: unchanged since that patch.
+    let patch = ws.event_patch("inc", json!({"by": "2"})).await;
+    assert_eq!(patch["seq"], 1);
+    ws.event_quiet("same", json!({})).await;
+    ws.expect_no_frame(QUIET).await;
+
+    // The seq was not consumed by the empty callbacks.
+    let patch = ws.event_patch("inc", json!({"by": "1"})).await;
+    assert_eq!(patch["seq"], 2, "{patch}");
+    assert_eq!(count_in(region(&patch, "stats")), Some(START + 3));
+}
+
+async fn host_error_case(dev: bool) {
+    let t = TestApp::start(|o| o.dev = dev);
+    let (mut ws, _, boot) = t.live("/counter").await;
+    assert_eq!(boot.dev, dev);
+
+    let patch = ws.event_patch("inc", json!({"by": "1"})).await;
+    assert_eq!(count_in(region(&patch, "stats")), Some(START + 1));
+
+    let r = ws.event("boom", json!({})).await;
+    let error = ws.expect_error(r).await;
+    assert_eq!(error["code"], "host_error", "{error}");
+    let message = error["message"].as_str().expect("error message");
+    assert!(!message.is_empty());
+    if dev {
+        assert!(message.contains(BOOM_DETAIL), "dev mode hides the detail: {message}");
+    } else {
+        assert!(!message.contains("secret"), "the detail leaked: {message}");
+    }
+
+    let r = ws.event("panic", json!({})).await;
+    let error = ws.expect_error(r).await;
+    assert_eq!(error["code"], "host_error", "{error}");
+    let message = error["message"].as_str().expect("error message");
+    if dev {
+        assert!(message.contains(PANIC_DETAIL), "dev mode hides the detail: {message}");
+    } else {
+        assert!(!message.contains("secret"), "the detail leaked: {message}");
+    }
+
+    // The session lives and kept its pre-error state (not 999, not -999).
+    let patch = ws.event_patch("inc", json!({"by": "1"})).await;
+    assert_eq!(patch["seq"], 2, "{patch}");
+    assert_eq!(count_in(region(&patch, "stats")), Some(START + 2), "{patch}");
+    assert_eq!(t.probe.mounts(), 1);
+}
+
+#[tokio::test]
+async fn host_error_replies_generically_and_keeps_state() {
+    host_error_case(false).await;
+}
+
+#[tokio::test]
+async fn host_error_in_dev_mode_carries_the_detail() {
+    host_error_case(true).await;
+}
+
+#[tokio::test]
+async fn publish_reaches_subscribers_only_in_order() {
+    let t = TestApp::start(|_| {});
+    let (mut a, _, _) = t.live("/counter").await;
+    let (mut b, _, _) = t.live("/counter").await;
+    let (mut c, _, _) = t.live("/counter").await;
+    a.event_quiet("sub", json!({"topic": "t1"})).await;
+    b.event_quiet("sub", json!({"topic": "t1"})).await;
+    c.event_quiet("sub", json!({"topic": "t2"})).await;
+
+    let app = t.app().clone();
+    tokio::task::spawn_blocking(move || {
+        for i in 1..=20 {
+            app.publish("t1", &json!({"msg": format!("m{i}")}).to_string()).expect("publish");
+        }
+    })
+    .await
+    .expect("publisher thread");
+
+    for ws in [&mut a, &mut b] {
+        for i in 1..=20u64 {
+            let patch = ws.expect_patch().await;
+            assert_eq!(patch["seq"], i, "{patch}");
+            assert_eq!(region_ids(&patch), ["log"], "{patch}");
+            let log = region(&patch, "log");
+            let expected: String = (1..=i).map(|k| format!("<li>m{k}</li>")).collect();
+            assert_eq!(log, format!("<ol>{expected}</ol>"), "messages out of order");
+        }
+    }
+    c.expect_no_frame(QUIET).await;
+
+    assert!(t.app().publish("t1", "{not json").is_err());
+    assert!(t.app().publish("t1", "").is_err());
+    // A refused publish reached nobody.
+    a.expect_no_frame(QUIET).await;
+}
+
+#[tokio::test]
+async fn timer_fires_and_a_cancelled_one_does_not() {
+    let t = TestApp::start(|_| {});
+    let (mut ws, _, _) = t.live("/counter").await;
+
+    // Setting a timer changes nothing visible; the timer's info does.
+    ws.event_quiet("tick", json!({})).await;
+    let patch = ws.expect_patch().await;
+    assert_eq!(patch["seq"], 1);
+    assert!(region(&patch, "log").contains("<li>tick</li>"), "{patch}");
+
+    // Cancelled in the callback that set it.
+    ws.event_quiet("tick_cancel", json!({})).await;
+    // Cancelled by a later event, before its 500 ms are up.
+    ws.event_quiet("arm", json!({})).await;
+    ws.event_quiet("disarm", json!({})).await;
+    ws.expect_no_frame(Duration::from_millis(800)).await;
+
+    let patch = ws.event_patch("note", json!({})).await;
+    assert_eq!(patch["seq"], 2, "a cancelled timer produced a patch: {patch}");
+    assert!(!region(&patch, "log").contains("cancelled"), "{patch}");
+    assert!(!region(&patch, "log").contains("armed"), "{patch}");
+}
+
+#[tokio::test]
+async fn a_slow_callback_does_not_hold_up_another_session() {
+    let t = TestApp::start(|o| o.host_threads = 4);
+    let (mut a, _, _) = t.live("/counter").await;
+    let (mut b, _, _) = t.live("/counter").await;
+
+    let slow = a.event("slow", json!({})).await;
+    let probe = t.probe.clone();
+    wait_for("the slow callback runs", || probe.slow_started.load(std::sync::atomic::Ordering::SeqCst)).await;
+
+    // A's callback is blocked until the gate opens; B's round trip must complete.
+    let patch = b.event_patch("inc", json!({"by": "1"})).await;
+    assert_eq!(count_in(region(&patch, "stats")), Some(START + 1));
+    a.expect_no_frame(Duration::ZERO).await;
+
+    t.probe.open_gate();
+    let patch = a.expect_patch().await;
+    assert_eq!(count_in(region(&patch, "stats")), Some(START + 1));
+    a.expect_ok(slow).await;
+}
+
+#[tokio::test]
+async fn reconnect_within_grace_resumes_and_replays_missed_patches() {
+    let t = TestApp::start(|o| o.resume_buffer = 2);
+    let url = t.url("/counter");
+    let (mut ws, _, boot) = t.live("/counter").await;
+    ws.event_quiet("sub", json!({"topic": "news"})).await;
+    ws.event_patch("inc", json!({"by": "1"})).await;
+    let patch = ws.event_patch("inc", json!({"by": "1"})).await;
+    assert_eq!(patch["seq"], 2);
+    drop(ws);
+
+    // A patch made while no socket is attached.
+    t.app().publish("news", r#"{"msg":"while-away"}"#).expect("publish");
+    let probe = t.probe.clone();
+    wait_for("the publish is handled", || probe.infos() == 1).await;
+
+    let mut ws = t.connect().await;
+    let joined = ws.join(&boot.token, &url, 2).await;
+    assert_eq!(joined["resumed"], true, "{joined}");
+    assert_eq!(joined["root"], Value::Null, "{joined}");
+    assert_eq!(joined["seq"], 3, "{joined}");
+    let missed = ws.expect_patch().await;
+    assert_eq!(missed["seq"], 3, "{missed}");
+    assert!(region(&missed, "log").contains("<li>while-away</li>"), "{missed}");
+    let patch = ws.event_patch("inc", json!({"by": "1"})).await;
+    assert_eq!(patch["seq"], 4);
+    assert_eq!(count_in(region(&patch, "stats")), Some(START + 3), "state was lost");
+    drop(ws);
+
+    // Four patches were made, two are kept: a client at seq 0 gets the whole body.
+    let mut ws = t.connect().await;
+    let joined = ws.join(&boot.token, &url, 0).await;
+    assert_eq!(joined["resumed"], true, "{joined}");
+    assert_eq!(joined["seq"], 4, "{joined}");
+    let root = joined["root"].as_str().unwrap_or_else(|| panic!("no root: {joined}"));
+    assert!(root.contains("data-lv"), "{root}");
+    assert_eq!(count_in(root), Some(START + 3), "{root}");
+    assert!(root.contains("<li>while-away</li>"), "{root}");
+    ws.expect_no_frame(QUIET).await;
+    assert_eq!(t.probe.mounts(), 1);
+    assert_eq!(t.app().session_count(), 1);
+}
+
+#[tokio::test]
+async fn a_join_whose_body_fails_to_render_gets_a_fatal_error_and_is_closed() {
+    let t = TestApp::start(|o| o.resume_buffer = 1);
+    let url = t.url("/counter");
+    let (mut ws, _, boot) = t.live("/counter").await;
+    ws.event_patch("break", json!({})).await;
+    ws.event_patch("inc", json!({"by": "1"})).await;
+    drop(ws);
+
+    // Too far behind for a replay: the server must render the body, and cannot.
+    let mut ws = t.connect().await;
+    ws.send_join(&boot.token, &url, 0).await;
+    let error = ws.recv_type("error").await;
+    assert_eq!(error["code"], "render_error", "{error}");
+    assert_eq!(error["recoverable"], false, "{error}");
+    let message = error["message"].as_str().expect("error message");
+    assert!(!message.contains("no_such_function"), "the detail leaked: {message}");
+    // Not recoverable: the server closes the socket (docs/protocol.md, "error").
+    ws.expect_closed().await;
+}
+
+#[tokio::test]
+async fn a_gone_session_is_mounted_afresh_from_the_token() {
+    let t = TestApp::start(|o| o.grace_ms = 1000);
+    let url = t.url("/counter");
+    let (mut ws, joined, boot) = t.live("/counter").await;
+    assert_eq!(joined["resumed"], true, "{joined}");
+    ws.event_patch("inc", json!({"by": "5"})).await;
+    ws.send(tokio_tungstenite::tungstenite::Message::Close(None)).await;
+    drop(ws);
+    t.wait_until("the session ended", |app| app.session_count() == 0).await;
+
+    let mut ws = t.connect().await;
+    let joined = ws.join(&boot.token, &url, 1).await;
+    assert_eq!(joined["resumed"], false, "{joined}");
+    let root = joined["root"].as_str().unwrap_or_else(|| panic!("no root: {joined}"));
+    assert_eq!(count_in(root), Some(START), "a fresh mount starts over: {root}");
+    let token = joined["token"].as_str().unwrap_or_else(|| panic!("no new token: {joined}")).to_string();
+    assert_ne!(token, boot.token);
+    assert_eq!(joined["seq"], 0);
+    assert_eq!(t.probe.mounts(), 2);
+    assert_eq!(t.app().session_count(), 1);
+
+    // The new token names the new session.
+    ws.event_patch("inc", json!({"by": "1"})).await;
+    drop(ws);
+    let mut ws = t.connect().await;
+    let joined = ws.join(&token, &url, 1).await;
+    assert_eq!(joined["resumed"], true, "{joined}");
+    assert_eq!(joined["root"], Value::Null, "{joined}");
+    assert_eq!(t.probe.mounts(), 2);
+}
+
+#[tokio::test]
+async fn flash_shows_once() {
+    let t = TestApp::start(|_| {});
+    let (mut ws, _, _) = t.live("/counter").await;
+    let patch = ws.event_patch("flash", json!({})).await;
+    assert_eq!(region_ids(&patch), ["notice"], "{patch}");
+    assert!(region(&patch, "notice").contains("Saved"), "{patch}");
+
+    let patch = ws.event_patch("notice", json!({})).await;
+    assert_eq!(region_ids(&patch), ["notice"], "{patch}");
+    assert!(!region(&patch, "notice").contains("Saved"), "the flash showed twice: {patch}");
+}

@@ -1,0 +1,92 @@
+//! The HTTP side and the app lifecycle: page GETs, the runtime asset, shutdown.
+
+mod common;
+
+use common::*;
+use std::io::Read;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+#[tokio::test]
+async fn get_renders_the_mounted_state() {
+    let t = TestApp::start(|_| {});
+    let resp = t.get("/counter").await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let ct = resp.header("content-type").expect("content-type");
+    assert!(ct.starts_with("text/html"), "{ct}");
+    let html = resp.text();
+    assert!(html.contains(r#"<div id="lv-root" data-lv>"#), "{html}");
+    assert!(html.contains(r#"<div id="stats"><p>Count: <strong id="count">41</strong></p></div>"#), "{html}");
+    assert_eq!(count_in(&html), Some(START));
+    assert!(html.contains(r#"<script id="lv-boot" type="application/json">"#), "{html}");
+    assert!(html.contains(r#"<script src="/_live/runtime.js""#), "{html}");
+    let boot_at = html.find("lv-boot").expect("boot");
+    assert!(boot_at < html.find("</body>").expect("</body>"), "boot data after </body>");
+    let boot = boot(&html);
+    assert_eq!(boot.seq, 0);
+    assert!(!boot.token.is_empty() && !boot.csrf.is_empty());
+    assert_eq!(t.probe.mounts(), 1);
+
+    // Each GET is its own session.
+    let (_, second) = t.page("/counter").await;
+    assert_ne!(second.token, boot.token);
+    assert_eq!(t.probe.mounts(), 2);
+
+    assert_eq!(t.get("/nope").await.status, 404);
+    assert_eq!(t.get("/counter/extra").await.status, 404);
+    assert_eq!(t.probe.mounts(), 2);
+}
+
+#[tokio::test]
+async fn shutdown_tells_clients_to_reconnect_and_releases_pages_once() {
+    let t = TestApp::start(|_| {});
+    let (mut ws, _, _) = t.live("/counter").await;
+    let (_, _) = t.page("/other").await;
+    assert_eq!(t.probe.drops(), 0);
+
+    let app = t.app().clone();
+    let shutting = tokio::task::spawn_blocking(move || app.shutdown());
+    let close = ws.recv_type("close").await;
+    assert_eq!(close["reason"], "shutdown", "{close}");
+    assert_eq!(close["reconnect"], true, "{close}");
+    let frame = ws.expect_closed().await.expect("a close frame");
+    assert_eq!(frame.code, CloseCode::Restart, "{frame:?}");
+    ws.expect_end().await;
+    shutting.await.expect("shutdown thread").expect("shutdown");
+
+    assert!(std::net::TcpStream::connect(t.addr).is_err(), "the port still accepts connections");
+    assert_eq!(t.probe.drops(), 1, "the page was not released exactly once");
+    assert_eq!(t.app().session_count(), 0);
+    // Idempotent, and dropping the app releases nothing twice.
+    t.shutdown().await;
+    let probe = t.probe.clone();
+    drop(t);
+    assert_eq!(probe.drops(), 1);
+}
+
+#[tokio::test]
+async fn runtime_asset_is_cached_and_gzipped() {
+    let t = TestApp::start(|_| {});
+    let plain = t.get("/_live/runtime.js").await;
+    assert_eq!(plain.status, 200);
+    let ct = plain.header("content-type").expect("content-type");
+    assert!(ct.contains("javascript"), "{ct}");
+    assert_eq!(plain.header("content-encoding"), None);
+    assert!(!plain.body.is_empty());
+    let etag = plain.header("etag").expect("an ETag").to_string();
+
+    let gz = http(t.addr, "GET", "/_live/runtime.js", &[("Accept-Encoding", "gzip, deflate")], b"").await;
+    assert_eq!(gz.status, 200);
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert!(gz.header("vary").is_some_and(|v| v.to_ascii_lowercase().contains("accept-encoding")));
+    assert!(gz.body.len() <= 8192, "gzipped runtime is {} bytes", gz.body.len());
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(gz.body.as_slice()).read_to_end(&mut unzipped).expect("valid gzip");
+    assert_eq!(unzipped, plain.body);
+    assert_eq!(gz.header("etag"), Some(etag.as_str()));
+
+    let cached = http(t.addr, "GET", "/_live/runtime.js", &[("If-None-Match", &etag)], b"").await;
+    assert_eq!(cached.status, 304);
+    assert!(cached.body.is_empty());
+    let stale = http(t.addr, "GET", "/_live/runtime.js", &[("If-None-Match", "\"0000\"")], b"").await;
+    assert_eq!(stale.status, 200);
+}
