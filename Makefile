@@ -4,7 +4,8 @@
 CARGO ?= cargo
 export MIZULIVE_ADDR ?= 127.0.0.1:3000
 
-.PHONY: demo feed lib examples test lint test-rust header bench clean
+.PHONY: demo feed lib examples test lint test-rust header bench clean \
+	python demo-python lint-python test-python test-go go-counter go-chat
 
 demo: lib
 	$(MAKE) -C examples-c/counter run
@@ -24,10 +25,43 @@ lint:
 	$(CARGO) clippy --release --all-targets -- -D warnings
 
 # Everything runs against one release build of the crate.
-test: lint test-rust
+test: lint lint-python test-rust test-python test-go
 
 test-rust: lib
 	$(CARGO) test --release
+
+# Python: the package installed into a project-local virtualenv.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+RUFF   := $(PY) -m ruff --config bindings/python/pyproject.toml
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+python: lib $(PY)
+	$(PY) -m pip install -q --disable-pip-version-check "./bindings/python[test]" ruff
+
+demo-python: python
+	$(PY) examples-python/gallery.py
+
+lint-python: python
+	$(RUFF) check bindings/python examples-python
+	$(RUFF) format --check bindings/python examples-python
+
+test-python: python
+	$(PY) -m pytest -q bindings/python/tests
+
+# Go: the cgo package, linked statically against target/release/libmizulive.a.
+test-go: lib
+	test -z "$$(gofmt -l bindings/go)" || { gofmt -l bindings/go; exit 1; }
+	cd bindings/go && go vet ./... && GOEXPERIMENT=cgocheck2 go test ./...
+
+go-counter: lib
+	cd bindings/go && go run ./examples/counter
+
+go-chat: lib
+	cd bindings/go && go run ./examples/chat
 
 header: lib
 

@@ -75,11 +75,8 @@ impl Shared {
     pub fn route(&self, path: &str) -> Option<(Arc<Route>, Map<String, Value>)> {
         let router = self.router.read().unwrap_or_else(|e| e.into_inner());
         let matched = router.at(path).ok()?;
-        let params = matched
-            .params
-            .iter()
-            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
-            .collect();
+        let params =
+            matched.params.iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect();
         Some((matched.value.clone(), params))
     }
 }
@@ -190,9 +187,7 @@ impl App {
             let local = std_listener.local_addr()?;
             let _guard = self.shared.rt.enter();
             let listener = tokio::net::TcpListener::from_std(std_listener)?;
-            self.shared
-                .rt
-                .spawn(crate::server::serve(listener, self.shared.clone(), self.stop.subscribe()));
+            self.shared.rt.spawn(crate::server::serve(listener, self.shared.clone(), self.stop.subscribe()));
             Ok(local)
         })();
         match result {

@@ -32,14 +32,12 @@ impl HostPool {
         let mut threads = Vec::with_capacity(size);
         for i in 0..size {
             let rx: Receiver<Job> = rx.clone();
-            threads.push(
-                std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
-                    ON_HOST_THREAD.with(|f| f.set(true));
-                    while let Ok(job) = rx.recv() {
-                        job();
-                    }
-                })?,
-            );
+            threads.push(std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
+                ON_HOST_THREAD.with(|f| f.set(true));
+                while let Ok(job) = rx.recv() {
+                    job();
+                }
+            })?);
         }
         Ok(HostPool { tx: Mutex::new(Some(tx)), threads: Mutex::new(threads) })
     }

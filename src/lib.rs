@@ -15,10 +15,10 @@
 
 pub mod app;
 pub mod error;
-mod logging;
-mod metrics;
 mod ffi;
 mod host;
+mod logging;
+mod metrics;
 pub mod options;
 pub mod page;
 pub mod protocol;

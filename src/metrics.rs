@@ -29,13 +29,28 @@ impl Metrics {
         };
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed).to_string();
         line("mizulive_sessions", "gauge", "Live sessions, with or without a socket.", sessions.to_string());
-        line("mizulive_sockets", "gauge", "Open WebSockets.", self.sockets.load(Ordering::Relaxed).to_string());
+        line(
+            "mizulive_sockets",
+            "gauge",
+            "Open WebSockets.",
+            self.sockets.load(Ordering::Relaxed).to_string(),
+        );
         line("mizulive_mounts_total", "counter", "Sessions mounted.", get(&self.mounts));
         line("mizulive_events_total", "counter", "Client events handled.", get(&self.events));
         line("mizulive_infos_total", "counter", "Pub/sub messages and timers handled.", get(&self.infos));
         line("mizulive_patches_total", "counter", "Patch frames produced.", get(&self.patches));
-        line("mizulive_callback_errors_total", "counter", "Host callbacks that failed.", get(&self.callback_errors));
-        line("mizulive_rate_limited_total", "counter", "Events refused by the rate limit.", get(&self.rate_limited));
+        line(
+            "mizulive_callback_errors_total",
+            "counter",
+            "Host callbacks that failed.",
+            get(&self.callback_errors),
+        );
+        line(
+            "mizulive_rate_limited_total",
+            "counter",
+            "Events refused by the rate limit.",
+            get(&self.rate_limited),
+        );
         line(
             "mizulive_mailbox_overflows_total",
             "counter",

@@ -84,8 +84,7 @@ impl Options {
     /// Parses and validates an options document.
     pub fn from_json(json: &str) -> Result<Self> {
         let json = if json.trim().is_empty() { "{}" } else { json };
-        let opts: Options =
-            serde_json::from_str(json).map_err(|e| Error::Config(e.to_string()))?;
+        let opts: Options = serde_json::from_str(json).map_err(|e| Error::Config(e.to_string()))?;
         opts.validate()?;
         Ok(opts)
     }

@@ -335,9 +335,7 @@ impl<'a> Ctx<'a> {
 
     pub fn scroll(&mut self, selector: Option<&str>, end: bool) {
         let block = if end { "end" } else { "start" };
-        self.fx
-            .commands
-            .push(serde_json::json!({"op": "scroll", "selector": selector, "block": block}));
+        self.fx.commands.push(serde_json::json!({"op": "scroll", "selector": selector, "block": block}));
     }
 
     /// The event being handled, inside `event`.
@@ -360,8 +358,7 @@ pub(crate) fn json_set(root: &mut Value, pointer: &str, value: Value) -> Result<
     let rest = pointer
         .strip_prefix('/')
         .ok_or_else(|| Error::Json(format!("JSON pointer {pointer:?} must start with '/'")))?;
-    let tokens: Vec<String> =
-        rest.split('/').map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
+    let tokens: Vec<String> = rest.split('/').map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
     let mut cur = root;
     for (i, token) in tokens.iter().enumerate() {
         let last = i + 1 == tokens.len();
@@ -380,9 +377,9 @@ pub(crate) fn json_set(root: &mut Value, pointer: &str, value: Value) -> Result<
                 let index = if token == "-" {
                     items.len()
                 } else {
-                    token.parse::<usize>().map_err(|_| {
-                        Error::Json(format!("{pointer:?}: {token:?} is not an array index"))
-                    })?
+                    token
+                        .parse::<usize>()
+                        .map_err(|_| Error::Json(format!("{pointer:?}: {token:?} is not an array index")))?
                 };
                 if index > items.len() {
                     return Err(Error::Json(format!("{pointer:?}: index {index} out of range")));

@@ -43,29 +43,26 @@ pub struct FrameError {
 impl ClientFrame {
     pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
         let bad = |message: String| FrameError { code: "bad_frame", message };
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+        let value: Value = serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
         let kind = match value.get("t") {
             Some(Value::String(t)) => t.clone(),
             _ => return Err(bad("expected a JSON object with a string \"t\" field".into())),
         };
         match kind.as_str() {
-            "join" => serde_json::from_value(value)
-                .map(ClientFrame::Join)
-                .map_err(|e| bad(format!("join: {e}"))),
+            "join" => {
+                serde_json::from_value(value).map(ClientFrame::Join).map_err(|e| bad(format!("join: {e}")))
+            }
             "event" => {
-                let f: EventFrame =
-                    serde_json::from_value(value).map_err(|e| bad(format!("event: {e}")))?;
+                let f: EventFrame = serde_json::from_value(value).map_err(|e| bad(format!("event: {e}")))?;
                 if f.event.name.is_empty() {
                     return Err(bad("event: \"name\" must not be empty".into()));
                 }
                 Ok(ClientFrame::Event { r#ref: f.r#ref, event: f.event })
             }
             "heartbeat" => Ok(ClientFrame::Heartbeat),
-            other => Err(FrameError {
-                code: "unknown_type",
-                message: format!("unknown frame type {other:?}"),
-            }),
+            other => {
+                Err(FrameError { code: "unknown_type", message: format!("unknown frame type {other:?}") })
+            }
         }
     }
 }
@@ -80,7 +77,12 @@ pub struct Patch<'a> {
     pub title: Option<&'a str>,
 }
 
-pub fn patch(seq: u64, regions: &BTreeMap<String, String>, root: Option<&str>, title: Option<&str>) -> String {
+pub fn patch(
+    seq: u64,
+    regions: &BTreeMap<String, String>,
+    root: Option<&str>,
+    title: Option<&str>,
+) -> String {
     to_text(&Patch { t: "patch", seq, regions, root, title })
 }
 
@@ -139,10 +141,9 @@ mod tests {
 
     #[test]
     fn parses_event_and_rejects_garbage() {
-        let f = ClientFrame::parse(
-            r#"{"t":"event","ref":3,"type":"click","name":"inc","values":{"by":"1"}}"#,
-        )
-        .unwrap();
+        let f =
+            ClientFrame::parse(r#"{"t":"event","ref":3,"type":"click","name":"inc","values":{"by":"1"}}"#)
+                .unwrap();
         match f {
             ClientFrame::Event { r#ref, event } => {
                 assert_eq!(r#ref, 3);

@@ -65,9 +65,7 @@ impl Signer {
         let (body, sig) = token.split_once('.').ok_or(TokenError::Invalid)?;
         let body = URL_SAFE_NO_PAD.decode(body).map_err(|_| TokenError::Invalid)?;
         let sig = URL_SAFE_NO_PAD.decode(sig).map_err(|_| TokenError::Invalid)?;
-        self.mac(b"token\0", &body)
-            .verify_slice(&sig)
-            .map_err(|_| TokenError::Invalid)?;
+        self.mac(b"token\0", &body).verify_slice(&sig).map_err(|_| TokenError::Invalid)?;
         let claims: Claims = serde_json::from_slice(&body).map_err(|_| TokenError::Invalid)?;
         if claims.exp < now_secs() {
             return Err(TokenError::Expired);

@@ -14,7 +14,11 @@ fn c_abi_program_passes() {
         .output()
         .expect("make runs");
     assert!(build.status.success(), "abi.c does not build:\n{}", String::from_utf8_lossy(&build.stderr));
-    let run = Command::new(dir.join("abi")).current_dir(&dir).env_remove("MIZULIVE_LOG").output().expect("abi runs");
+    let run = Command::new(dir.join("abi"))
+        .current_dir(&dir)
+        .env_remove("MIZULIVE_LOG")
+        .output()
+        .expect("abi runs");
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "abi.c failed:\n{stdout}\n{stderr}");

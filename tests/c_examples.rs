@@ -152,7 +152,8 @@ async fn click(ws: &mut Ws, r#ref: u64, name: &str) -> (Option<Value>, Value) {
 }
 
 fn interrupt_and_wait(example: &mut Example) {
-    let status = Command::new("kill").arg("-INT").arg(example.child.id().to_string()).status().expect("kill runs");
+    let status =
+        Command::new("kill").arg("-INT").arg(example.child.id().to_string()).status().expect("kill runs");
     assert!(status.success());
     let deadline = Instant::now() + WAIT;
     loop {

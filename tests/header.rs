@@ -21,7 +21,11 @@ fn checked_in_header_matches_fresh_generation() {
         .current_dir(root())
         .output()
         .expect("git runs");
-    assert!(out.status.success(), "include/mizulive.h is not checked in: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "include/mizulive.h is not checked in: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let checked_in = String::from_utf8(out.stdout).expect("header is UTF-8");
     assert!(
         checked_in == header(),
@@ -43,8 +47,11 @@ fn version_macros_match_the_crate() {
 
 fn compile(compiler: &str, lang: &str, std: &str, dir: &Path) {
     let src = dir.join(format!("standalone.{}", if lang == "c" { "c" } else { "cpp" }));
-    std::fs::write(&src, "#include \"mizulive.h\"\n#include \"mizulive.h\"\nint main(void) { return LV_OK; }\n")
-        .expect("write source");
+    std::fs::write(
+        &src,
+        "#include \"mizulive.h\"\n#include \"mizulive.h\"\nint main(void) { return LV_OK; }\n",
+    )
+    .expect("write source");
     let out = Command::new(compiler)
         .args([std, "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fsyntax-only", "-I"])
         .arg(root().join("include"))

@@ -6,8 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::page::{lv_auth_fn, lv_drop_fn, lv_page, FfiAuth, FfiPage, UserData};
-use super::{arg, boundary, fail, opt_arg, set_last_error, status, LV_ERR_BUFFER, LV_ERR_NULL, LV_ERR_PAGE,
-    LV_ERR_PANIC, LV_ERR_REENTRANT, LV_ERR_STATE, LV_ERR_TIMEOUT, LV_OK};
+use super::{
+    arg, boundary, fail, opt_arg, set_last_error, status, LV_ERR_BUFFER, LV_ERR_NULL, LV_ERR_PAGE,
+    LV_ERR_PANIC, LV_ERR_REENTRANT, LV_ERR_STATE, LV_ERR_TIMEOUT, LV_OK,
+};
 use crate::app::App;
 use crate::error::Error;
 use crate::options::Options;
@@ -75,7 +77,11 @@ pub unsafe extern "C" fn lv_app_free(app: *mut lv_app) {
 /// callback, `LV_ERR_TEMPLATE` when a template is missing or does not compile.
 /// On success the app owns `page->user_data` and calls `page->drop` once.
 #[no_mangle]
-pub unsafe extern "C" fn lv_register_page(app: *mut lv_app, route: *const c_char, page: *const lv_page) -> c_int {
+pub unsafe extern "C" fn lv_register_page(
+    app: *mut lv_app,
+    route: *const c_char,
+    page: *const lv_page,
+) -> c_int {
     boundary(LV_ERR_PANIC, || {
         let app = match app_ref(app) {
             Ok(a) => a,
@@ -153,7 +159,8 @@ pub unsafe extern "C" fn lv_app_set_auth(
             Err(c) => return c,
         };
         let hook = auth.map(|cb| {
-            Arc::new(FfiAuth { cb, user: UserData { ptr: user_data, drop: Mutex::new(drop) } }) as Arc<dyn crate::app::Auth>
+            Arc::new(FfiAuth { cb, user: UserData { ptr: user_data, drop: Mutex::new(drop) } })
+                as Arc<dyn crate::app::Auth>
         });
         app.set_auth(hook);
         LV_OK
@@ -163,7 +170,10 @@ pub unsafe extern "C" fn lv_app_set_auth(
 fn listen_addr(addr: Option<&str>) -> String {
     match addr {
         Some(a) if !a.is_empty() => a.to_string(),
-        _ => std::env::var("MIZULIVE_ADDR").ok().filter(|a| !a.is_empty()).unwrap_or_else(|| "127.0.0.1:3000".into()),
+        _ => std::env::var("MIZULIVE_ADDR")
+            .ok()
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| "127.0.0.1:3000".into()),
     }
 }
 
@@ -350,4 +360,3 @@ pub unsafe extern "C" fn lv_string_free(s: *mut c_char) {
         }
     })
 }
-

@@ -144,7 +144,11 @@ pub unsafe extern "C" fn lv_get_str(ctx: *mut lv_ctx, pointer: *const c_char) ->
     })
 }
 
-unsafe fn set_value(ctx: *mut lv_ctx, pointer: *const c_char, value: impl FnOnce() -> Result<Value, c_int>) -> c_int {
+unsafe fn set_value(
+    ctx: *mut lv_ctx,
+    pointer: *const c_char,
+    value: impl FnOnce() -> Result<Value, c_int>,
+) -> c_int {
     call(ctx, |c| {
         let p = match arg(pointer, "pointer") {
             Ok(p) => p,

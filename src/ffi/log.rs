@@ -11,15 +11,20 @@ use crate::logging::{self, Record};
 /// 2 warn, 3 info, 4 debug, 5 trace; `target` names the library module. Both strings
 /// live until the function returns. Called on a library thread dedicated to logging,
 /// one record at a time, never on a thread that serves sockets.
-pub type lv_log_fn =
-    Option<unsafe extern "C" fn(level: c_int, target: *const c_char, message: *const c_char, user_data: *mut c_void)>;
+pub type lv_log_fn = Option<
+    unsafe extern "C" fn(level: c_int, target: *const c_char, message: *const c_char, user_data: *mut c_void),
+>;
 
 /// Sends the library's logs (filtered by `MIZULIVE_LOG`, default `info`) to `log`
 /// instead of stderr; NULL restores stderr (`user_data` and `drop` are then unused). Process-wide, thread-safe. The library
 /// owns `user_data` from this call on and calls `drop` once, after the last record
 /// was delivered to this `log` (when it is replaced or removed).
 #[no_mangle]
-pub unsafe extern "C" fn lv_set_log_callback(log: lv_log_fn, user_data: *mut c_void, drop: lv_drop_fn) -> c_int {
+pub unsafe extern "C" fn lv_set_log_callback(
+    log: lv_log_fn,
+    user_data: *mut c_void,
+    drop: lv_drop_fn,
+) -> c_int {
     boundary(LV_ERR_PANIC, || {
         let Some(log) = log else {
             drop_previous(logging::set_sink(None));

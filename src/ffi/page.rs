@@ -16,15 +16,17 @@ pub struct lv_ctx {
 /// `on_mount(ctx, params_json, user_data)`: set the initial state. `params_json` is
 /// the route params as a JSON object, e.g. `{"room":"lobby"}`. Return `LV_OK`, or
 /// any non-zero value for failure (the GET answers 500).
-pub type lv_mount_fn =
-    Option<unsafe extern "C" fn(ctx: *mut lv_ctx, params_json: *const c_char, user_data: *mut c_void) -> c_int>;
+pub type lv_mount_fn = Option<
+    unsafe extern "C" fn(ctx: *mut lv_ctx, params_json: *const c_char, user_data: *mut c_void) -> c_int,
+>;
 
 /// `on_event(ctx, event_json, user_data)`: handle a browser event. `event_json` is the
 /// event as docs/protocol.md describes it (`type`, `name`, `target`, `values`, `form`,
 /// `key`, `meta`). Return `LV_OK`, or non-zero for failure: the browser gets an error
 /// reply and the session keeps the state it had before the event.
-pub type lv_event_fn =
-    Option<unsafe extern "C" fn(ctx: *mut lv_ctx, event_json: *const c_char, user_data: *mut c_void) -> c_int>;
+pub type lv_event_fn = Option<
+    unsafe extern "C" fn(ctx: *mut lv_ctx, event_json: *const c_char, user_data: *mut c_void) -> c_int,
+>;
 
 /// `on_info(ctx, msg_json, user_data)`: a message published on a subscribed topic
 /// (`lv_info_topic` names it) or a timer's payload (`lv_info_topic` is NULL).
@@ -34,7 +36,8 @@ pub type lv_info_fn =
 /// `on_close(ctx, reason, user_data)`: the session is ending; `reason` is "expired"
 /// (its browser did not come back within the grace period) or "shutdown". State
 /// changes and marks are not rendered; publishing (a departure) works.
-pub type lv_close_fn = Option<unsafe extern "C" fn(ctx: *mut lv_ctx, reason: *const c_char, user_data: *mut c_void)>;
+pub type lv_close_fn =
+    Option<unsafe extern "C" fn(ctx: *mut lv_ctx, reason: *const c_char, user_data: *mut c_void)>;
 
 /// Releases a `user_data`. Called exactly once, after the last callback that could
 /// see it, at the latest before `lv_shutdown`/`lv_app_free` returns.
@@ -176,8 +179,9 @@ pub struct lv_auth {
 /// (header names lower-case). Return `LV_OK` to allow (with the user id set by
 /// `lv_auth_set_user`, if any, or to the location set by `lv_auth_redirect`), or
 /// non-zero to refuse with 403.
-pub type lv_auth_fn =
-    Option<unsafe extern "C" fn(req: *mut lv_auth, request_json: *const c_char, user_data: *mut c_void) -> c_int>;
+pub type lv_auth_fn = Option<
+    unsafe extern "C" fn(req: *mut lv_auth, request_json: *const c_char, user_data: *mut c_void) -> c_int,
+>;
 
 pub(crate) struct FfiAuth {
     pub cb: unsafe extern "C" fn(*mut lv_auth, *const c_char, *mut c_void) -> c_int,

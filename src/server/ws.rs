@@ -66,7 +66,10 @@ pub(crate) fn upgrade(shared: Arc<Shared>, req: Request<Incoming>) -> Response<B
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header(header::CONNECTION, "Upgrade")
         .header(header::UPGRADE, "websocket")
-        .header(header::SEC_WEBSOCKET_ACCEPT, HeaderValue::from_str(&accept).unwrap_or(HeaderValue::from_static("")))
+        .header(
+            header::SEC_WEBSOCKET_ACCEPT,
+            HeaderValue::from_str(&accept).unwrap_or(HeaderValue::from_static("")),
+        )
         .body(Body::default())
         .unwrap_or_default()
 }
@@ -201,7 +204,10 @@ async fn join_session(
     conn: Conn,
 ) -> Result<SessionHandle, (&'static str, String)> {
     if join.v != PROTOCOL_VERSION {
-        return Err(("unsupported_version", format!("protocol version {} is not supported (expected 1)", join.v)));
+        return Err((
+            "unsupported_version",
+            format!("protocol version {} is not supported (expected 1)", join.v),
+        ));
     }
     let claims = shared.signer.verify(&join.token).map_err(|e| match e {
         TokenError::Expired => ("token_expired", "the session token expired; reload the page".to_string()),

@@ -383,7 +383,8 @@ impl Actor {
             metrics::inc(&self.env.app.metrics.patches);
             self.seq += 1;
             let frame: Arc<str> =
-                protocol::patch(self.seq, &patch.regions, patch.root.as_deref(), patch.title.as_deref()).into();
+                protocol::patch(self.seq, &patch.regions, patch.root.as_deref(), patch.title.as_deref())
+                    .into();
             self.sent.push_back((self.seq, frame.clone()));
             while self.sent.len() > self.env.app.opts.resume_buffer {
                 self.sent.pop_front();

@@ -135,12 +135,7 @@ impl EventOption {
 }
 
 /// `data-lv-<kind>="event"`, its options, then its values.
-fn event_attrs(
-    call: &Call,
-    kind: &str,
-    args: &[Value],
-    options: &[EventOption],
-) -> Result<String, Error> {
+fn event_attrs(call: &Call, kind: &str, args: &[Value], options: &[EventOption]) -> Result<String, Error> {
     let (event, kwargs) = call.args(args)?;
     let event = call.event_name(event)?;
 
@@ -258,16 +253,14 @@ fn form(call: &Call, state: &State<'_, '_>, args: &[Value]) -> Result<String, Er
     names.sort_unstable();
     for name in names {
         if !valid_name(name, true) {
-            return Err(call.invalid(format!(
-                "attribute name {name:?} must match [A-Za-z0-9_:-]+"
-            )));
+            return Err(call.invalid(format!("attribute name {name:?} must match [A-Za-z0-9_:-]+")));
         }
         // HTML attribute names are case-insensitive: `ACTION` would duplicate `action`.
         let lower = name.to_ascii_lowercase();
         if matches!(lower.as_str(), "method" | "action" | "data-lv-submit") {
-            return Err(call.invalid(format!(
-                "attribute `{name}` is written by lv.form itself and cannot be passed"
-            )));
+            return Err(
+                call.invalid(format!("attribute `{name}` is written by lv.form itself and cannot be passed"))
+            );
         }
         let value: Value = kwargs.get(name).map_err(|err| call.rewrap(err))?;
         if value.kind() == ValueKind::Bool {
@@ -334,17 +327,10 @@ impl PageContext {
             }
             match value.as_str() {
                 Some(s) if value.kind() == ValueKind::String => Ok(s.to_owned()),
-                _ => Err(call.invalid(format!(
-                    "`_lv.{name}` must be a string, got {}",
-                    value.kind()
-                ))),
+                _ => Err(call.invalid(format!("`_lv.{name}` must be a string, got {}", value.kind()))),
             }
         };
-        Ok(PageContext {
-            token: field("token")?,
-            csrf: field("csrf")?,
-            action: field("action")?,
-        })
+        Ok(PageContext { token: field("token")?, csrf: field("csrf")?, action: field("action")? })
     }
 }
 
@@ -369,8 +355,7 @@ impl Call {
     /// Every helper takes at most one positional argument plus kwargs. `none` (and
     /// lenient undefined) counts as not given, so `lv.form(none)` is `lv.form()`.
     fn args(&self, args: &[Value]) -> Result<(Option<Value>, Kwargs), Error> {
-        let (positional, kwargs): (&[Value], Kwargs) =
-            from_args(args).map_err(|err| self.rewrap(err))?;
+        let (positional, kwargs): (&[Value], Kwargs) = from_args(args).map_err(|err| self.rewrap(err))?;
         match positional {
             [] => Ok((None, kwargs)),
             [value] if value.is_none() => Ok((None, kwargs)),
@@ -384,11 +369,7 @@ impl Call {
             [value] => Ok((Some(value.clone()), kwargs)),
             _ => Err(Error::new(
                 ErrorKind::TooManyArguments,
-                format!(
-                    "{}: takes at most one positional argument, got {}",
-                    self.helper,
-                    positional.len()
-                ),
+                format!("{}: takes at most one positional argument, got {}", self.helper, positional.len()),
             )),
         }
     }
@@ -439,18 +420,12 @@ impl Call {
                 return Ok(ms);
             }
         }
-        Err(self.invalid(format!(
-            "{what} must be a non-negative integer, got {}",
-            describe(value)
-        )))
+        Err(self.invalid(format!("{what} must be a non-negative integer, got {}", describe(value))))
     }
 
     /// The value kwargs (everything not in `reserved`), validated, converted and sorted.
     fn values(&self, kwargs: &Kwargs, reserved: &[&str]) -> Result<Vec<(String, String)>, Error> {
-        let mut names: Vec<&str> = kwargs
-            .args()
-            .filter(|name| !reserved.contains(name))
-            .collect();
+        let mut names: Vec<&str> = kwargs.args().filter(|name| !reserved.contains(name)).collect();
         names.sort_unstable();
         let mut out = Vec::with_capacity(names.len());
         for name in names {
@@ -481,9 +456,9 @@ impl Call {
             ValueKind::None => Ok(None),
             ValueKind::Undefined if self.strict => Err(self.undefined(what)),
             ValueKind::Undefined => Ok(None),
-            kind => Err(self.invalid(format!(
-                "{what} must be a string, number, boolean or none, got {kind}"
-            ))),
+            kind => {
+                Err(self.invalid(format!("{what} must be a string, number, boolean or none, got {kind}")))
+            }
         }
     }
 
@@ -493,24 +468,15 @@ impl Call {
     }
 
     fn invalid(&self, message: String) -> Error {
-        Error::new(
-            ErrorKind::InvalidOperation,
-            format!("{}: {message}", self.helper),
-        )
+        Error::new(ErrorKind::InvalidOperation, format!("{}: {message}", self.helper))
     }
 
     fn missing(&self, what: &str) -> Error {
-        Error::new(
-            ErrorKind::MissingArgument,
-            format!("{}: expected {what}", self.helper),
-        )
+        Error::new(ErrorKind::MissingArgument, format!("{}: expected {what}", self.helper))
     }
 
     fn undefined(&self, what: &str) -> Error {
-        Error::new(
-            ErrorKind::UndefinedError,
-            format!("{}: {what} is undefined", self.helper),
-        )
+        Error::new(ErrorKind::UndefinedError, format!("{}: {what} is undefined", self.helper))
     }
 
     /// Keeps the kind of a minijinja argument error but names the helper, since
@@ -553,9 +519,9 @@ impl Attrs {
 /// could break out of the attribute name position.
 fn valid_name(name: &str, allow_colon: bool) -> bool {
     !name.is_empty()
-        && name.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (allow_colon && b == b':')
-        })
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (allow_colon && b == b':'))
 }
 
 /// Short description of a bad argument for error messages.
@@ -596,9 +562,7 @@ fn push_form_urlencoded(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                out.push(char::from(b))
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => out.push(char::from(b)),
             b' ' => out.push('+'),
             _ => {
                 out.push('%');
@@ -640,10 +604,7 @@ mod tests {
         let err = err(src);
         let detail = err.detail().unwrap_or_default();
         assert_eq!(err.kind(), kind, "{src}: {err:#}");
-        assert!(
-            detail.contains(needle),
-            "{src}: {detail:?} lacks {needle:?}"
-        );
+        assert!(detail.contains(needle), "{src}: {detail:?} lacks {needle:?}");
     }
 
     fn page_ctx() -> Value {
@@ -693,10 +654,7 @@ mod tests {
     #[test]
     fn submit() {
         assert_eq!(ok(r#"{{ lv.submit("save") }}"#), r#"data-lv-submit="save""#);
-        assert_eq!(
-            ok(r#"{{ lv.submit("save", id=7) }}"#),
-            r#"data-lv-submit="save" data-lv-value-id="7""#
-        );
+        assert_eq!(ok(r#"{{ lv.submit("save", id=7) }}"#), r#"data-lv-submit="save" data-lv-value-id="7""#);
     }
 
     #[test]
@@ -706,10 +664,7 @@ mod tests {
             r#"data-lv-change="validate" data-lv-debounce="300" data-lv-value-b="2" data-lv-value-field="email""#
         );
         assert_eq!(ok(r#"{{ lv.change("v") }}"#), r#"data-lv-change="v""#);
-        assert_eq!(
-            ok(r#"{{ lv.change("v", debounce=none) }}"#),
-            r#"data-lv-change="v""#
-        );
+        assert_eq!(ok(r#"{{ lv.change("v", debounce=none) }}"#), r#"data-lv-change="v""#);
     }
 
     #[test]
@@ -718,10 +673,7 @@ mod tests {
             ok(r#"{{ lv.keyup("search", key="Enter", q="x") }}"#),
             r#"data-lv-keyup="search" data-lv-key="Enter" data-lv-value-q="x""#
         );
-        assert_eq!(
-            ok(r#"{{ lv.keyup("search") }}"#),
-            r#"data-lv-keyup="search""#
-        );
+        assert_eq!(ok(r#"{{ lv.keyup("search") }}"#), r#"data-lv-keyup="search""#);
         assert_eq!(
             ok(r#"{{ lv.keydown("nav", key="ArrowUp") }}"#),
             r#"data-lv-keydown="nav" data-lv-key="ArrowUp""#
@@ -735,10 +687,7 @@ mod tests {
 
     #[test]
     fn focus_and_blur() {
-        assert_eq!(
-            ok(r#"{{ lv.focus("f", row=3) }}"#),
-            r#"data-lv-focus="f" data-lv-value-row="3""#
-        );
+        assert_eq!(ok(r#"{{ lv.focus("f", row=3) }}"#), r#"data-lv-focus="f" data-lv-value-row="3""#);
         assert_eq!(ok(r#"{{ lv.blur("b") }}"#), r#"data-lv-blur="b""#);
     }
 
@@ -749,10 +698,7 @@ mod tests {
         assert_eq!(ok("{{ lv.throttle(500) }}"), r#"data-lv-throttle="500""#);
         assert_eq!(ok("{{ lv.debounce(0) }}"), r#"data-lv-debounce="0""#);
         assert_eq!(ok("{{ lv.loading() }}"), r#"data-lv-loading="lv-loading""#);
-        assert_eq!(
-            ok(r#"{{ lv.loading("spinning") }}"#),
-            r#"data-lv-loading="spinning""#
-        );
+        assert_eq!(ok(r#"{{ lv.loading("spinning") }}"#), r#"data-lv-loading="spinning""#);
     }
 
     #[test]
@@ -764,17 +710,9 @@ mod tests {
             "{{ lv.throttle(true) }}",
             r#"{{ lv.change("v", debounce="300ms") }}"#,
         ] {
-            assert_err(
-                src,
-                ErrorKind::InvalidOperation,
-                "must be a non-negative integer",
-            );
+            assert_err(src, ErrorKind::InvalidOperation, "must be a non-negative integer");
         }
-        assert_err(
-            "{{ lv.debounce() }}",
-            ErrorKind::MissingArgument,
-            "lv.debounce: expected",
-        );
+        assert_err("{{ lv.debounce() }}", ErrorKind::MissingArgument, "lv.debounce: expected");
     }
 
     #[test]
@@ -787,16 +725,9 @@ mod tests {
                 r#"value="&quot;&gt;&lt;script&gt;?v=%22%3E%3Cscript%3E""#
             )
         );
+        assert_eq!(ok(r#"{{ lv.keyup("k", key="'") }}"#), r#"data-lv-keyup="k" data-lv-key="&#39;""#);
         assert_eq!(
-            ok(r#"{{ lv.keyup("k", key="'") }}"#),
-            r#"data-lv-keyup="k" data-lv-key="&#39;""#
-        );
-        assert_eq!(
-            render(
-                r#"{{ lv.form('"><script>', title='"><script>') }}"#,
-                page_ctx()
-            )
-            .unwrap(),
+            render(r#"{{ lv.form('"><script>', title='"><script>') }}"#, page_ctx()).unwrap(),
             concat!(
                 r#"<form method="post" action="/counter" data-lv-submit="&quot;&gt;&lt;script&gt;" "#,
                 r#"title="&quot;&gt;&lt;script&gt;">"#,
@@ -856,21 +787,9 @@ mod tests {
 
     #[test]
     fn bad_event_names() {
-        assert_err(
-            "{{ lv.click() }}",
-            ErrorKind::MissingArgument,
-            "lv.click: expected an event name",
-        );
-        assert_err(
-            "{{ lv.click(none) }}",
-            ErrorKind::MissingArgument,
-            "lv.click: expected an event name",
-        );
-        assert_err(
-            "{{ lv.click(by=1) }}",
-            ErrorKind::MissingArgument,
-            "lv.click: expected an event name",
-        );
+        assert_err("{{ lv.click() }}", ErrorKind::MissingArgument, "lv.click: expected an event name");
+        assert_err("{{ lv.click(none) }}", ErrorKind::MissingArgument, "lv.click: expected an event name");
+        assert_err("{{ lv.click(by=1) }}", ErrorKind::MissingArgument, "lv.click: expected an event name");
         assert_err(
             r#"{{ lv.submit("") }}"#,
             ErrorKind::InvalidOperation,
@@ -881,11 +800,7 @@ mod tests {
             ErrorKind::InvalidOperation,
             "lv.keyup: event name must be a string, got number 1",
         );
-        assert_err(
-            r#"{{ lv.click("a", "b") }}"#,
-            ErrorKind::TooManyArguments,
-            "lv.click:",
-        );
+        assert_err(r#"{{ lv.click("a", "b") }}"#, ErrorKind::TooManyArguments, "lv.click:");
         assert_err(
             r#"{{ lv.keyup("a", key="") }}"#,
             ErrorKind::InvalidOperation,
@@ -900,21 +815,13 @@ mod tests {
             ErrorKind::TooManyArguments,
             "lv.target: unknown keyword argument 'x'",
         );
-        assert_err(
-            r#"{{ lv.clik("x") }}"#,
-            ErrorKind::UnknownMethod,
-            "lv has no helper named `clik`",
-        );
+        assert_err(r#"{{ lv.clik("x") }}"#, ErrorKind::UnknownMethod, "lv has no helper named `clik`");
     }
 
     #[test]
     fn form_with_page_context() {
         assert_eq!(
-            render(
-                r#"{{ lv.form("save", id="f", class="x") }}</form>"#,
-                page_ctx()
-            )
-            .unwrap(),
+            render(r#"{{ lv.form("save", id="f", class="x") }}</form>"#, page_ctx()).unwrap(),
             concat!(
                 r#"<form method="post" action="/counter" data-lv-submit="save" class="x" id="f">"#,
                 r#"<input type="hidden" name="_lv_token" value="tok.en">"#,
@@ -928,11 +835,8 @@ mod tests {
     #[test]
     fn form_without_event_for_click_buttons() {
         assert_eq!(
-            render(
-                r#"{{ lv.form() }}<button {{ lv.click("inc", by=1) }}>+</button></form>"#,
-                page_ctx()
-            )
-            .unwrap(),
+            render(r#"{{ lv.form() }}<button {{ lv.click("inc", by=1) }}>+</button></form>"#, page_ctx())
+                .unwrap(),
             concat!(
                 r#"<form method="post" action="/counter">"#,
                 r#"<input type="hidden" name="_lv_token" value="tok.en">"#,
@@ -991,31 +895,18 @@ mod tests {
         let result = render("{{ lv.form() }}", context! { _lv => "oops" });
         let err = result.expect_err("a string _lv must fail");
         assert_eq!(err.kind(), ErrorKind::InvalidOperation);
-        assert!(err
-            .detail()
-            .unwrap_or_default()
-            .contains("`_lv` context variable"));
+        assert!(err.detail().unwrap_or_default().contains("`_lv` context variable"));
 
-        let result = render(
-            "{{ lv.form() }}",
-            context! { _lv => context! { token => 5 } },
-        );
+        let result = render("{{ lv.form() }}", context! { _lv => context! { token => 5 } });
         let err = result.expect_err("a numeric token must fail");
-        assert!(err
-            .detail()
-            .unwrap_or_default()
-            .contains("`_lv.token` must be a string"));
+        assert!(err.detail().unwrap_or_default().contains("`_lv.token` must be a string"));
     }
 
     #[test]
     fn form_sees_page_context_in_macros_and_includes() {
         let mut env = Environment::new();
         env.add_global("lv", lv());
-        env.add_template(
-            "forms.html",
-            r#"{% macro f() %}{{ lv.form() }}{% endmacro %}"#,
-        )
-        .unwrap();
+        env.add_template("forms.html", r#"{% macro f() %}{{ lv.form() }}{% endmacro %}"#).unwrap();
         env.add_template(
             "page.html",
             r#"{% import "forms.html" as forms %}{{ forms.f() }}|{% include "part.html" %}"#,
@@ -1028,10 +919,7 @@ mod tests {
             r#"<input type="hidden" name="_csrf" value="c&amp;s">"#
         );
         assert_eq!(
-            env.get_template("page.html")
-                .unwrap()
-                .render(page_ctx())
-                .unwrap(),
+            env.get_template("page.html").unwrap().render(page_ctx()).unwrap(),
             format!("{form}|{form}")
         );
     }
@@ -1047,10 +935,7 @@ mod tests {
 
     #[test]
     fn escape_attr_escapes_all_five() {
-        assert_eq!(
-            escape_attr(r#"a&b<c>d"e'f"#),
-            "a&amp;b&lt;c&gt;d&quot;e&#39;f"
-        );
+        assert_eq!(escape_attr(r#"a&b<c>d"e'f"#), "a&amp;b&lt;c&gt;d&quot;e&#39;f");
         assert_eq!(escape_attr("plain ü"), "plain ü");
     }
 
@@ -1061,43 +946,24 @@ mod tests {
             ok(r#"{{ lv.change("v", id=nope, debounce=nope) }}"#),
             r#"data-lv-change="v" data-lv-value-id="""#
         );
-        assert_eq!(
-            ok("{{ lv.loading(nope) }}"),
-            r#"data-lv-loading="lv-loading""#
-        );
+        assert_eq!(ok("{{ lv.loading(nope) }}"), r#"data-lv-loading="lv-loading""#);
 
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         env.add_global("lv", lv());
         let ctx = context! { item => context! { id => 1 } };
         for (src, needle) in [
-            (
-                r#"{{ lv.click("x", id=item.missing) }}"#,
-                "lv.click: value `id` is undefined",
-            ),
-            (
-                r#"{{ lv.change("x", debounce=item.ms) }}"#,
-                "lv.change: `debounce` is undefined",
-            ),
-            (
-                r#"{{ lv.form(title=item.title) }}"#,
-                "lv.form: attribute `title` is undefined",
-            ),
-            (
-                "{{ lv.loading(item.cls) }}",
-                "lv.loading: the positional argument is undefined",
-            ),
+            (r#"{{ lv.click("x", id=item.missing) }}"#, "lv.click: value `id` is undefined"),
+            (r#"{{ lv.change("x", debounce=item.ms) }}"#, "lv.change: `debounce` is undefined"),
+            (r#"{{ lv.form(title=item.title) }}"#, "lv.form: attribute `title` is undefined"),
+            ("{{ lv.loading(item.cls) }}", "lv.loading: the positional argument is undefined"),
         ] {
             let err = env.render_str(src, ctx.clone()).expect_err(src);
             assert_eq!(err.kind(), ErrorKind::UndefinedError, "{src}");
-            assert!(
-                err.detail().unwrap_or_default().contains(needle),
-                "{src}: {err:#}"
-            );
+            assert!(err.detail().unwrap_or_default().contains(needle), "{src}: {err:#}");
         }
         assert_eq!(
-            env.render_str(r#"{{ lv.click("x", id=item.id) }}"#, ctx)
-                .unwrap(),
+            env.render_str(r#"{{ lv.click("x", id=item.id) }}"#, ctx).unwrap(),
             r#"data-lv-click="x" data-lv-value-id="1" name="_lv_click" value="x?id=1""#
         );
     }

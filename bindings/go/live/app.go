@@ -1,0 +1,309 @@
+package live
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http/httputil"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// Options configure an App. Zero values take the library's defaults (see
+// docs/c-api.md for each one).
+type Options struct {
+	// Views is the folder with layouts/, pages/ and partials/ (default "views").
+	Views string
+	// Dev shows detailed errors in the browser and reloads templates on change.
+	Dev bool
+	// Secret signs session tokens; at least 32 bytes. Set it in production: the
+	// default is random per process, so tokens do not survive a restart.
+	Secret string
+
+	// HostThreads is how many library threads run page callbacks (default 4).
+	HostThreads int
+	// IOThreads is how many threads serve sockets and timers (default 2).
+	IOThreads int
+	// Grace is how long a session without a socket waits for its browser (60s).
+	Grace time.Duration
+	// TokenTTL is how long a page's session token is valid (12h).
+	TokenTTL time.Duration
+	// MaxFrameBytes bounds a WebSocket frame (64 KiB); MaxFormBytes a form post (1 MiB).
+	MaxFrameBytes, MaxFormBytes int
+	// EventsPerSecond and EventBurst limit each session's events (50 and 100).
+	EventsPerSecond, EventBurst int
+	// OutboundQueue is how many frames a socket may have queued before a client
+	// that does not read is dropped (256).
+	OutboundQueue int
+	// Mailbox is how many messages a session may have queued (1024).
+	Mailbox int
+	// ResumeBuffer is how many patches a session keeps for a reconnecting client (64).
+	ResumeBuffer int
+	// AllowedOrigins may open the WebSocket besides the page's own origin.
+	AllowedOrigins []string
+	// Layout is the layout of pages whose View names none ("default").
+	Layout string
+	// RootID is the id of the live root; marking it re-renders the body ("lv-root").
+	RootID string
+	// Metrics serves Prometheus counters at /_live/metrics.
+	Metrics bool
+
+	// Auth, when set, decides who may load each page.
+	Auth AuthFunc
+	// Logger receives what this package reports (recovered panics, proxy errors).
+	// nil means slog.Default(). The library's own logs go to stderr unless
+	// SetLogger says otherwise.
+	Logger *slog.Logger
+}
+
+func (o Options) json() ([]byte, error) {
+	m := map[string]any{}
+	put := func(key string, v any, set bool) {
+		if set {
+			m[key] = v
+		}
+	}
+	put("views", o.Views, o.Views != "")
+	put("dev", o.Dev, o.Dev)
+	put("secret", o.Secret, o.Secret != "")
+	put("host_threads", o.HostThreads, o.HostThreads != 0)
+	put("io_threads", o.IOThreads, o.IOThreads != 0)
+	put("grace_ms", o.Grace.Milliseconds(), o.Grace != 0)
+	put("token_ttl_s", int64(o.TokenTTL/time.Second), o.TokenTTL != 0)
+	put("max_frame_bytes", o.MaxFrameBytes, o.MaxFrameBytes != 0)
+	put("max_form_bytes", o.MaxFormBytes, o.MaxFormBytes != 0)
+	put("events_per_second", o.EventsPerSecond, o.EventsPerSecond != 0)
+	put("event_burst", o.EventBurst, o.EventBurst != 0)
+	put("outbound_queue", o.OutboundQueue, o.OutboundQueue != 0)
+	put("mailbox", o.Mailbox, o.Mailbox != 0)
+	put("resume_buffer", o.ResumeBuffer, o.ResumeBuffer != 0)
+	put("allowed_origins", o.AllowedOrigins, len(o.AllowedOrigins) > 0)
+	put("layout", o.Layout, o.Layout != "")
+	put("root_id", o.RootID, o.RootID != "")
+	put("metrics", o.Metrics, o.Metrics)
+	return json.Marshal(m)
+}
+
+// App is a mizulive application: its pages and, once started, its server. Create
+// it with New, register pages with Register, then Serve (or Start, or mount
+// Handler in your own router), and Close it when done. Its methods are safe
+// from any goroutine.
+//
+// An App has no finalizer: a started App is a running server, and only Close
+// stops it.
+type App struct {
+	// mu guards ptr: C calls hold it shared; Close frees the app holding it
+	// exclusively, once no call is in flight.
+	mu     sync.RWMutex
+	ptr    *C.lv_app
+	logger *slog.Logger
+	done   chan struct{}
+
+	routesMu sync.Mutex
+	routes   []string
+
+	proxyMu sync.Mutex
+	proxy   *httputil.ReverseProxy
+}
+
+// New creates an app. It fails on unusable options (a short secret, a missing
+// views folder, an unknown layout).
+func New(opts Options) (*App, error) {
+	if err := checkABI(); err != nil {
+		return nil, err
+	}
+	text, err := opts.json()
+	if err != nil {
+		return nil, err
+	}
+	cOpts, err := cString("options", string(text))
+	if err != nil {
+		return nil, err
+	}
+	defer freeC(cOpts)
+	var ptr *C.lv_app
+	err = callC(func() C.int {
+		if ptr = C.lv_app_new(cOpts); ptr == nil {
+			return C.LV_ERR_CONFIG
+		}
+		return C.LV_OK
+	})
+	if err != nil {
+		return nil, err
+	}
+	a := &App{ptr: ptr, logger: opts.Logger, done: make(chan struct{})}
+	if a.logger == nil {
+		a.logger = slog.Default()
+	}
+	if opts.Auth != nil {
+		if err := a.SetAuth(opts.Auth); err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// with runs one C call on the app, unless it is closed.
+func (a *App) with(f func(*C.lv_app) C.int) error {
+	if a == nil {
+		return errState("no app (a Ctx outside a callback has none)")
+	}
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.ptr == nil {
+		return errState("the app is closed")
+	}
+	p := a.ptr
+	return callC(func() C.int { return f(p) })
+}
+
+// SetAuth installs the auth hook (nil removes it); see AuthFunc.
+func (a *App) SetAuth(fn AuthFunc) error {
+	if fn == nil {
+		return a.with(func(p *C.lv_app) C.int { return C.lv_app_set_auth(p, nil, nil, nil) })
+	}
+	h := newHandle(&authHook{app: a, fn: fn})
+	err := a.with(func(p *C.lv_app) C.int { return C.lvgo_set_auth(p, C.uintptr_t(h)) })
+	if err != nil {
+		deleteHandle(h)
+	}
+	return err
+}
+
+// Start binds addr ("127.0.0.1:3000"; port 0 picks a free one; "" uses
+// $MIZULIVE_ADDR, else 127.0.0.1:3000) and serves in the background. Addr tells
+// the address bound.
+func (a *App) Start(addr string) error {
+	cAddr, err := cStringOrNil("addr", addr)
+	if err != nil {
+		return err
+	}
+	defer freeC(cAddr)
+	return a.with(func(p *C.lv_app) C.int { return C.lv_start(p, cAddr) })
+}
+
+// Serve is Start followed by Wait: it serves until Close is called.
+func (a *App) Serve(addr string) error {
+	if err := a.Start(addr); err != nil {
+		return err
+	}
+	a.Wait()
+	return nil
+}
+
+// Wait blocks until the app is closed.
+func (a *App) Wait() { <-a.done }
+
+// Addr returns the address the server is bound to ("127.0.0.1:41234"). It fails
+// with ErrState before Start.
+func (a *App) Addr() (string, error) {
+	var buf [128]C.char
+	err := a.with(func(p *C.lv_app) C.int { return C.lv_local_addr(p, &buf[0], C.size_t(len(buf))) })
+	if err != nil {
+		return "", err
+	}
+	return C.GoString(&buf[0]), nil
+}
+
+// Publish encodes v as JSON and publishes it on topic: every session subscribed
+// to it gets it through its page's Info, in publish order. Safe from any
+// goroutine, callbacks included; it never blocks on sessions. A json.RawMessage
+// is sent as it is.
+func (a *App) Publish(topic string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("live: encoding a message for %q: %w", topic, err)
+	}
+	cTopic, err := cString("topic", topic)
+	if err != nil {
+		return err
+	}
+	defer freeC(cTopic)
+	buf := nulTerminated(data)
+	err = a.with(func(p *C.lv_app) C.int { return C.lv_publish(p, cTopic, bytesPtr(buf)) })
+	runtime.KeepAlive(buf)
+	return err
+}
+
+// SessionCount returns the number of live sessions, with or without a socket.
+func (a *App) SessionCount() int {
+	n := 0
+	_ = a.with(func(p *C.lv_app) C.int {
+		n = int(C.lv_session_count(p))
+		return C.LV_OK
+	})
+	return n
+}
+
+// Render renders a template of the views folder ("pages/counter/index.html")
+// with data (encoded as JSON) as its context, without a session: for tests and
+// tools.
+func (a *App) Render(template string, data any) (string, error) {
+	text, err := json.Marshal(data)
+	if err != nil {
+		return "", err
+	}
+	cName, err := cString("template", template)
+	if err != nil {
+		return "", err
+	}
+	defer freeC(cName)
+	buf := nulTerminated(text)
+	var out *C.char
+	err = a.with(func(p *C.lv_app) C.int { return C.lv_render(p, cName, bytesPtr(buf), &out) })
+	runtime.KeepAlive(buf)
+	if err != nil {
+		return "", err
+	}
+	defer C.lv_string_free(out)
+	return C.GoString(out), nil
+}
+
+// Close shuts the server down gracefully (browsers are told to reconnect,
+// in-flight callbacks finish, every session's Terminate runs with "shutdown") and
+// frees the app. No callback runs after it returns. It is idempotent, and fails
+// with ErrReentrant when called from inside a callback.
+func (a *App) Close() error {
+	a.mu.RLock()
+	p := a.ptr
+	var err error
+	if p != nil {
+		// Shared lock only: callbacks still finishing may Publish.
+		err = callC(func() C.int { return C.lv_shutdown(p) })
+	}
+	a.mu.RUnlock()
+	if p == nil {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ptr != nil {
+		C.lv_app_free(a.ptr)
+		a.ptr = nil
+		close(a.done)
+	}
+	return nil
+}
+
+func (a *App) addRoute(route string) {
+	a.routesMu.Lock()
+	defer a.routesMu.Unlock()
+	a.routes = append(a.routes, route)
+}
+
+// Routes returns the routes registered so far, in order.
+func (a *App) Routes() []string {
+	a.routesMu.Lock()
+	defer a.routesMu.Unlock()
+	return append([]string(nil), a.routes...)
+}

@@ -1,0 +1,87 @@
+// Package live is the Go binding of mizulive, a LiveView-style runtime: pages
+// render on the server, the browser sends events over a WebSocket, and only the
+// regions a callback marks are re-rendered and patched into the page.
+//
+// The runtime is libmizulive (Rust, behind a C ABI), linked statically: the
+// HTTP and WebSocket server, sessions, templates, diffing, pub/sub and timers all
+// live there. This package brings its pages home to Go as a typed Page[T]:
+//
+//	type CounterState struct {
+//		Count int      `json:"count"`
+//		Log   []string `json:"log"`
+//	}
+//
+//	type CounterPage struct{}
+//
+//	func (p *CounterPage) Mount(ctx *live.Ctx, s *live.Session[CounterState]) error {
+//		s.State = CounterState{Log: []string{}}
+//		return nil
+//	}
+//
+//	func (p *CounterPage) Render(ctx *live.Ctx, s *live.Session[CounterState]) (live.View, error) {
+//		return live.View{Page: "counter/index",
+//			Regions: map[string]string{"stats": "counter/stats", "log": "counter/log"}}, nil
+//	}
+//
+//	func (p *CounterPage) Handle(ctx *live.Ctx, s *live.Session[CounterState], e live.Event) error {
+//		by, err := e.Int("by")
+//		if err != nil {
+//			return err
+//		}
+//		switch e.Name {
+//		case "inc":
+//			s.State.Count += by
+//		case "dec":
+//			s.State.Count -= by
+//		}
+//		s.Mark("stats")
+//		return nil
+//	}
+//
+//	func (p *CounterPage) Info(ctx *live.Ctx, s *live.Session[CounterState], msg live.Message) error {
+//		return nil
+//	}
+//
+//	func main() {
+//		lv, err := live.New(live.Options{Views: "views", Dev: true})
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		if err := live.Register(lv, "/counter", &CounterPage{}); err != nil {
+//			log.Fatal(err)
+//		}
+//		log.Fatal(lv.Serve("")) // $MIZULIVE_ADDR, else 127.0.0.1:3000
+//	}
+//
+// Templates are minijinja (Jinja2 syntax) in the views folder: the state is
+// {{ state.count }}, a region is {{ partial("counter/stats") }}, and helpers
+// write the event attributes: {{ lv.click("inc", by=1) }}. See docs/c-api.md.
+//
+// # State
+//
+// The library keeps each session's state as one JSON document. Before a callback
+// it is decoded into Session.State (a T); after a callback that returns nil it is
+// encoded with encoding/json and stored. Use json tags for the names templates
+// see. A failing callback (an error or a panic) stores nothing: the session keeps
+// the state it had, and the browser gets an error reply.
+//
+// # Threads
+//
+// Callbacks run on the library's threads, one at a time per session and in
+// order; different sessions run in parallel. Keep callbacks short: a blocked
+// callback holds up its session and one of the library's host threads. Ctx and
+// Session are valid during their callback only. App methods, Publish included,
+// are safe from any goroutine.
+//
+// # Serving
+//
+// App.Serve and App.Start run the library's own server. App.Handler (or
+// App.Mount) instead mounts the live pages in a Go router, proxying to that
+// server on a loopback port, WebSocket included.
+//
+// # Building
+//
+// The package links target/release/libmizulive.a of the repository it lives
+// in: run `cargo build --release` at the repository root first. Binaries need
+// no LD_LIBRARY_PATH.
+package live

@@ -1,0 +1,133 @@
+package live
+
+// The Go functions libmizulive calls, through the trampolines in shim.c. Each one
+// recovers: a Go panic must never unwind into the library's frames (it would take
+// the process down). A panic in a page callback becomes that callback's failure,
+// so the browser gets an error reply and the session lives on.
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/cgo"
+	"runtime/debug"
+	"strings"
+)
+
+//export goLvMount
+func goLvMount(c *C.lv_ctx, params *C.char, user C.uintptr_t) (rc C.int) {
+	defer func() {
+		if r := recover(); r != nil {
+			rc = panicked(c, user, "Mount", r)
+		}
+	}()
+	return finish(c, cgo.Handle(user).Value().(callbacks).mount(c))
+}
+
+//export goLvEvent
+func goLvEvent(c *C.lv_ctx, event *C.char, user C.uintptr_t) (rc C.int) {
+	defer func() {
+		if r := recover(); r != nil {
+			rc = panicked(c, user, "Handle", r)
+		}
+	}()
+	return finish(c, cgo.Handle(user).Value().(callbacks).event(c, C.GoString(event)))
+}
+
+//export goLvInfo
+func goLvInfo(c *C.lv_ctx, msg *C.char, user C.uintptr_t) (rc C.int) {
+	defer func() {
+		if r := recover(); r != nil {
+			rc = panicked(c, user, "Info", r)
+		}
+	}()
+	return finish(c, cgo.Handle(user).Value().(callbacks).info(c, C.GoString(msg)))
+}
+
+//export goLvClose
+func goLvClose(c *C.lv_ctx, reason *C.char, user C.uintptr_t) {
+	defer func() {
+		if r := recover(); r != nil {
+			loggerOf(user).Error("mizulive: Terminate panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
+	cgo.Handle(user).Value().(callbacks).terminate(c, C.GoString(reason))
+}
+
+//export goLvAuth
+func goLvAuth(req *C.lv_auth, request *C.char, user C.uintptr_t) (rc C.int) {
+	defer func() {
+		if r := recover(); r != nil {
+			loggerOf(user).Error("mizulive: the auth hook panicked; refusing the request",
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			rc = C.LV_ERR_CALLBACK
+		}
+	}()
+	return cgo.Handle(user).Value().(*authHook).run(req, C.GoString(request))
+}
+
+//export goLvLog
+func goLvLog(level C.int, target, message *C.char, user C.uintptr_t) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "mizulive: the Go log handler panicked: %v\n", r)
+		}
+	}()
+	cgo.Handle(user).Value().(*logSink).log(int(level), C.GoString(target), C.GoString(message))
+}
+
+//export goLvDrop
+func goLvDrop(user C.uintptr_t) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "mizulive: dropping a handle panicked: %v\n", r)
+		}
+	}()
+	deleteHandle(cgo.Handle(user))
+}
+
+// finish turns a callback's error into the library's failure status, with the
+// error's text as the message.
+func finish(c *C.lv_ctx, err error) C.int {
+	if err == nil {
+		return C.LV_OK
+	}
+	return fail(c, err.Error())
+}
+
+func fail(c *C.lv_ctx, msg string) C.int {
+	cs := C.CString(stripNUL(msg))
+	defer freeC(cs)
+	C.lv_error(c, cs)
+	return C.LV_ERR_CALLBACK
+}
+
+// panicked logs a recovered panic with its stack and fails the callback.
+func panicked(c *C.lv_ctx, user C.uintptr_t, method string, r any) C.int {
+	loggerOf(user).Error("mizulive: page callback panicked", "method", method, "panic", fmt.Sprint(r),
+		"stack", string(debug.Stack()))
+	return fail(c, fmt.Sprintf("panic in %s: %v", method, r))
+}
+
+// loggerOf finds the app's logger behind a handle, even when the handle itself is
+// what went wrong.
+func loggerOf(user C.uintptr_t) (l *slog.Logger) {
+	l = slog.Default()
+	defer func() { _ = recover() }()
+	switch v := cgo.Handle(user).Value().(type) {
+	case callbacks:
+		l = v.logger()
+	case *authHook:
+		l = v.app.logger
+	}
+	return l
+}
+
+func stripNUL(s string) string {
+	return strings.ReplaceAll(s, "\x00", `\0`)
+}

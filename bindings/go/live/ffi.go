@@ -1,0 +1,88 @@
+package live
+
+// The cgo flags live here, once for the package. libmizulive is linked statically
+// from the crate's release build, so a Go binary needs no LD_LIBRARY_PATH; build it
+// first with `cargo build --release` at the repository root.
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../../include
+#cgo LDFLAGS: -L${SRCDIR}/../../../target/release -l:libmizulive.a -lpthread -ldl -lm
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"unsafe"
+)
+
+// ABIVersion is the C ABI this package was written against; New refuses a
+// library that reports another.
+const ABIVersion = C.LV_ABI_VERSION
+
+// Version is the version of the linked libmizulive, e.g. "0.1.0".
+func Version() string {
+	return C.GoString(C.lv_version())
+}
+
+func checkABI() error {
+	if got := uint32(C.lv_abi_version()); got != uint32(ABIVersion) {
+		return fmt.Errorf("live: libmizulive has ABI %d, this package needs %d", got, ABIVersion)
+	}
+	return nil
+}
+
+// callC runs one fallible C call and turns its status into an error. The library's
+// last-error message is per OS thread, so the goroutine stays on its thread from the
+// call until the message is read. Inside a callback the goroutine is already locked
+// to the library's thread; LockOSThread nests.
+func callC(f func() C.int) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	return lastError(f())
+}
+
+// lastError turns a status into an error, reading lv_last_error on the calling
+// thread. Call it on the thread that made the failing call.
+func lastError(rc C.int) error {
+	if rc == C.LV_OK {
+		return nil
+	}
+	return &Error{Code: Code(rc), Message: C.GoString(C.lv_last_error())}
+}
+
+// cString copies s into C memory for one call; the caller frees it with freeC. A
+// NUL byte would silently cut the string short in C, so it is refused.
+func cString(what, s string) (*C.char, error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		return nil, &Error{Code: ErrUTF8, Message: fmt.Sprintf("%s %q contains a NUL byte", what, s)}
+	}
+	return C.CString(s), nil
+}
+
+// cStringOrNil is cString with "" meaning NULL.
+func cStringOrNil(what, s string) (*C.char, error) {
+	if s == "" {
+		return nil, nil
+	}
+	return cString(what, s)
+}
+
+func freeC(p *C.char) {
+	if p != nil {
+		C.free(unsafe.Pointer(p))
+	}
+}
+
+// nulTerminated appends a NUL to JSON text so C can read it in place: the bytes
+// hold no Go pointers and the library copies them during the call (cgo's pointer
+// rules allow that). Keep the slice alive across the call.
+func nulTerminated(b []byte) []byte {
+	return append(b, 0)
+}
+
+func bytesPtr(b []byte) *C.char {
+	return (*C.char)(unsafe.Pointer(&b[0]))
+}

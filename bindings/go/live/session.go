@@ -1,0 +1,126 @@
+package live
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"encoding/json"
+	"fmt"
+	"runtime"
+)
+
+// Session is one browser session of a page, as a callback sees it. The library
+// keeps the state between callbacks as JSON: before each callback it is decoded
+// into State, and after a callback that returns nil, State is encoded and stored,
+// flash messages are set and the marked regions re-rendered. A callback that
+// fails (returns an error or panics) changes nothing: the session keeps the state
+// it had before.
+//
+// A Session is valid during its callback only; do not keep it.
+type Session[T any] struct {
+	// ID is the session id (32 hex characters).
+	ID string
+	// UserID is the user the auth hook named for this session, or "".
+	UserID string
+	// State is the page's typed state. It round-trips through encoding/json, so
+	// only exported fields (with their json tags) survive, and templates see it
+	// under those names: a field tagged `json:"count"` is {{ state.count }}.
+	State T
+	// Flash holds messages for the next render that reaches the browser.
+	Flash Flash
+
+	marks   []string
+	markAll bool
+}
+
+// Mark marks regions (by DOM id) for re-rendering after the callback. Marking the
+// root id ("lv-root" unless Options.RootID says otherwise) re-renders the whole
+// page body. An id the page did not declare fails the callback.
+func (s *Session[T]) Mark(ids ...string) {
+	s.marks = append(s.marks, ids...)
+}
+
+// MarkAll marks every region of the page (the page body when it has none).
+func (s *Session[T]) MarkAll() {
+	s.markAll = true
+}
+
+// ReplaceState replaces the whole state and marks every region, since anything
+// on the page may have changed.
+func (s *Session[T]) ReplaceState(next T) {
+	s.State = next
+	s.MarkAll()
+}
+
+// Flash collects flash messages: templates see them as flash.<kind> (flash.info,
+// flash.error) on the next render that reaches the browser, then they are cleared.
+type Flash struct {
+	kinds, messages []string
+}
+
+// Set sets the flash message of a kind.
+func (f *Flash) Set(kind, message string) {
+	f.kinds = append(f.kinds, kind)
+	f.messages = append(f.messages, message)
+}
+
+// Info sets flash.info.
+func (f *Flash) Info(message string) { f.Set("info", message) }
+
+// Error sets flash.error.
+func (f *Flash) Error(message string) { f.Set("error", message) }
+
+// newSession builds the session a callback works on. With load, State is decoded
+// from the library's copy; the JSON text read is returned so commit can skip
+// storing a state that did not change.
+func newSession[T any](c *Ctx, load bool) (*Session[T], string, error) {
+	s := &Session[T]{ID: c.SessionID(), UserID: c.UserID()}
+	if !load {
+		return s, "", nil
+	}
+	p := C.lv_get_state(c.c)
+	if p == nil {
+		return nil, "", fmt.Errorf("live: reading the state: %w", lastError(C.LV_ERR_STATE))
+	}
+	text := C.GoString(p)
+	if err := json.Unmarshal([]byte(text), &s.State); err != nil {
+		return nil, "", fmt.Errorf("live: decoding the state into %T: %w", s.State, err)
+	}
+	return s, text, nil
+}
+
+// commit hands what the callback did to the library: the state (when it
+// changed), flash messages, then marks. Any failure fails the callback, and the
+// library then discards all of it.
+func (s *Session[T]) commit(c *Ctx, prev string) error {
+	data, err := json.Marshal(s.State)
+	if err != nil {
+		return fmt.Errorf("live: encoding the state: %w", err)
+	}
+	if string(data) != prev {
+		buf := nulTerminated(data)
+		rc := C.lv_set_state(c.c, bytesPtr(buf))
+		runtime.KeepAlive(buf)
+		if err := lastError(rc); err != nil {
+			return fmt.Errorf("live: storing the state: %w", err)
+		}
+	}
+	for i, kind := range s.Flash.kinds {
+		if err := c.flash(kind, s.Flash.messages[i]); err != nil {
+			return err
+		}
+	}
+	if s.markAll {
+		if err := lastError(C.lv_mark_all(c.c)); err != nil {
+			return err
+		}
+	}
+	for _, id := range s.marks {
+		if err := c.mark(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,55 @@
+#include "shim.h"
+
+#include "_cgo_export.h"
+
+static int on_mount(lv_ctx *ctx, const char *params_json, void *user_data) {
+    return goLvMount(ctx, (char *)params_json, (uintptr_t)user_data);
+}
+
+static int on_event(lv_ctx *ctx, const char *event_json, void *user_data) {
+    return goLvEvent(ctx, (char *)event_json, (uintptr_t)user_data);
+}
+
+static int on_info(lv_ctx *ctx, const char *msg_json, void *user_data) {
+    return goLvInfo(ctx, (char *)msg_json, (uintptr_t)user_data);
+}
+
+static void on_close(lv_ctx *ctx, const char *reason, void *user_data) {
+    goLvClose(ctx, (char *)reason, (uintptr_t)user_data);
+}
+
+static int on_auth(lv_auth *req, const char *request_json, void *user_data) {
+    return goLvAuth(req, (char *)request_json, (uintptr_t)user_data);
+}
+
+static void on_log(int level, const char *target, const char *message, void *user_data) {
+    goLvLog(level, (char *)target, (char *)message, (uintptr_t)user_data);
+}
+
+static void on_drop(void *user_data) {
+    goLvDrop((uintptr_t)user_data);
+}
+
+int lvgo_register_page(lv_app *app, const char *route, const char *tmpl, const char *regions,
+                       const char *layout, int with_close, uintptr_t handle) {
+    lv_page page = {
+        .template = tmpl,
+        .regions = regions,
+        .layout = layout,
+        .on_mount = on_mount,
+        .on_event = on_event,
+        .on_info = on_info,
+        .on_close = with_close ? on_close : NULL,
+        .user_data = (void *)handle,
+        .drop = on_drop,
+    };
+    return lv_register_page(app, route, &page);
+}
+
+int lvgo_set_auth(lv_app *app, uintptr_t handle) {
+    return lv_app_set_auth(app, on_auth, (void *)handle, on_drop);
+}
+
+int lvgo_set_log(uintptr_t handle) {
+    return lv_set_log_callback(on_log, (void *)handle, on_drop);
+}

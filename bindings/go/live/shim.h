@@ -1,0 +1,28 @@
+/*
+ * The C half of the Go binding. Go cannot store a Go function in a C function
+ * pointer (golang/go#11263), so these trampolines stand between libmizulive's
+ * callbacks and the //export-ed Go functions in exports.go.
+ *
+ * user_data is always a runtime/cgo.Handle: an integer, never a Go pointer. It
+ * crosses as uintptr_t so Go never converts an integer to unsafe.Pointer.
+ */
+#ifndef MIZULIVE_GO_SHIM_H
+#define MIZULIVE_GO_SHIM_H
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "mizulive.h"
+
+/* lv_register_page with the Go trampolines; on_close only when with_close. On
+ * success the library owns `handle` and drops it through goLvDrop. */
+int lvgo_register_page(lv_app *app, const char *route, const char *tmpl, const char *regions,
+                       const char *layout, int with_close, uintptr_t handle);
+
+/* lv_app_set_auth with the Go trampoline. */
+int lvgo_set_auth(lv_app *app, uintptr_t handle);
+
+/* lv_set_log_callback with the Go trampoline. */
+int lvgo_set_log(uintptr_t handle);
+
+#endif

@@ -1,0 +1,63 @@
+"""mizulive: live, server-rendered web pages from Python.
+
+A page is a :class:`Page` subclass with a template, regions and a few callbacks over
+a dict of state; :class:`App` serves it over HTTP and WebSocket through the native
+``libmizulive`` library::
+
+    import mizulive
+
+    class Counter(mizulive.Page):
+        template = "counter/index"
+        regions = {"stats": "counter/stats"}
+
+        def mount(self, s):
+            s.state = {"count": 0}
+
+        def handle(self, s, e):
+            if e.name == "inc":
+                s.state["count"] += e.int("by", 1)
+                s.mark("stats")
+
+    app = mizulive.App(views="views", dev=True)
+    app.page("/counter", Counter)
+    app.run()    # $MIZULIVE_ADDR or 127.0.0.1:3000
+
+The library is found through ``MIZULIVE_LIB``, else the copy bundled with the package.
+Importing ``mizulive`` fails with :class:`LibraryError` when it is missing or speaks
+another ABI version.
+"""
+
+from __future__ import annotations
+
+from ._lib import ABI_VERSION
+from ._lib import lib as _cdll
+from ._lib import path as library_path
+from .app import App
+from .auth import AuthHook, AuthResult, Redirect, Request
+from .errors import CallbackError, ErrorCode, LibraryError, MizuliveError
+from .page import Event, KeyMeta, Page, Session
+
+__version__ = "0.1.0"
+
+#: The loaded library's version, e.g. ``"0.1.0"``.
+library_version: str = _cdll.lv_version().decode()
+
+__all__ = [
+    "ABI_VERSION",
+    "App",
+    "AuthHook",
+    "AuthResult",
+    "CallbackError",
+    "ErrorCode",
+    "Event",
+    "KeyMeta",
+    "LibraryError",
+    "MizuliveError",
+    "Page",
+    "Redirect",
+    "Request",
+    "Session",
+    "__version__",
+    "library_path",
+    "library_version",
+]

@@ -1,0 +1,255 @@
+"""The C callbacks: module-level ctypes trampolines and what they dispatch to.
+
+The trampolines are created once and live as long as the module, so the library can
+never call a collected ``CFUNCTYPE``. A page or auth hook travels through the
+library's ``user_data`` as a small integer key into :data:`_objects`, never as a
+pointer to a Python object; the library's drop callback removes the key.
+
+No exception leaves a trampoline: ctypes would only print it and hand the library a
+meaningless return value. A failing callback is logged (with its traceback) and
+answers ``LV_ERR_CALLBACK``, so the session keeps its previous state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import itertools
+import json
+import logging
+import threading
+from typing import TYPE_CHECKING, Any, Callable
+
+from . import _lib
+from ._lib import LV_ERR_CALLBACK, LV_OK, dec, enc, lib
+from .auth import AuthHook, Redirect, Request
+from .errors import CallbackError
+from .page import Event, Page, Session
+
+if TYPE_CHECKING:
+    from .app import App
+
+log = logging.getLogger("mizulive")
+
+_objects: dict[int, Any] = {}
+_ids = itertools.count(1)
+_local = threading.local()
+
+# ctypes runs each callback from a foreign thread under PyGILState_Ensure/Release,
+# which creates and destroys a Python thread state every time: a large part of a
+# callback's cost. One extra Ensure, never released, keeps each library thread's
+# thread state alive between callbacks (and so its threading.local data). The
+# interpreter reclaims those states when it finalizes; apps are closed before that,
+# so their threads have ended.
+_keep_thread_state = ctypes.pythonapi.PyGILState_Ensure
+_keep_thread_state.argtypes = []
+_keep_thread_state.restype = ctypes.c_int
+
+
+def register(obj: Any) -> int:
+    """Keeps ``obj`` alive under a fresh key for ``user_data``."""
+    key = next(_ids)
+    _objects[key] = obj
+    return key
+
+
+def unregister(key: int) -> None:
+    """Forgets ``key`` (the library will not call back with it)."""
+    _objects.pop(key, None)
+
+
+def in_callback() -> bool:
+    """True on a library thread while it runs one of our callbacks."""
+    return getattr(_local, "busy", False)
+
+
+class _Entered:
+    """Marks the current thread as inside a callback (see :func:`in_callback`)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        local = _local
+        if not getattr(local, "kept", False):
+            _keep_thread_state()
+            local.kept = True
+        local.busy = True
+
+    def __exit__(self, *exc: object) -> None:
+        _local.busy = False
+
+
+_entered = _Entered()
+
+
+def _last_resort(where: str) -> None:
+    """Logs an exception that escaped the dispatch code itself; never raises (if
+    logging itself fails, nothing is left to tell)."""
+    with contextlib.suppress(BaseException):
+        log.error("mizulive: unexpected error in %s", where, exc_info=True)
+
+
+class PageBinding:
+    """Runs one registered page's callbacks against its :class:`Page` instance."""
+
+    __slots__ = ("app", "page", "route")
+
+    def __init__(self, app: App, route: str, page: Page) -> None:
+        self.app = app
+        self.route = route
+        self.page = page
+
+    def mount(self, ctx: int, params: bytes | None) -> int:
+        s = Session(self.app, ctx)
+        return self._run(ctx, s, "mount", self.page.mount, s)
+
+    def event(self, ctx: int, raw: bytes | None) -> int:
+        s = Session(self.app, ctx)
+        try:
+            e = Event.from_json(json.loads(raw or b"{}"))
+        except BaseException as exc:
+            s._ctx = None
+            return self._fail(ctx, "handle", exc)
+        return self._run(ctx, s, f"handle({e.name!r})", self.page.handle, s, e)
+
+    def info(self, ctx: int, raw: bytes | None) -> int:
+        s = Session(self.app, ctx, dec(lib.lv_info_topic(ctx)))
+        try:
+            msg = json.loads(raw or b"null")
+        except BaseException as exc:
+            s._ctx = None
+            return self._fail(ctx, "info", exc)
+        return self._run(ctx, s, "info", self.page.info, s, msg)
+
+    def close(self, ctx: int, reason: bytes | None) -> None:
+        s = Session(self.app, ctx)
+        try:
+            self.page.close(s, dec(reason) or "")
+        except BaseException:
+            self._log_exception("close")
+        finally:
+            s._ctx = None
+
+    def _run(self, ctx: int, s: Session, what: str, fn: Callable[..., Any], *args: Any) -> int:
+        try:
+            fn(*args)
+            s._finish(write_back=True)
+            return LV_OK
+        except BaseException as exc:
+            return self._fail(ctx, what, exc)
+        finally:
+            s._ctx = None
+
+    def _fail(self, ctx: int, what: str, exc: BaseException) -> int:
+        if isinstance(exc, CallbackError):
+            log.warning("%s %s.%s failed: %s", self.route, type(self.page).__name__, what, exc)
+            message = str(exc)
+        else:
+            self._log_exception(what, exc)
+            message = f"{type(exc).__name__}: {exc}"
+        # The message reaches the browser in dev mode; lv_error returns LV_ERR_CALLBACK.
+        lib.lv_error(ctx, enc(message.replace("\0", " ")))
+        return LV_ERR_CALLBACK
+
+    def _log_exception(self, what: str, exc: BaseException | None = None) -> None:
+        log.error(
+            "%s %s.%s raised",
+            self.route,
+            type(self.page).__name__,
+            what,
+            exc_info=exc if exc is not None else True,
+        )
+
+
+class AuthBinding:
+    """Runs the app's auth hook and turns its answer into the library's decision."""
+
+    __slots__ = ("hook",)
+
+    def __init__(self, hook: AuthHook) -> None:
+        self.hook = hook
+
+    def __call__(self, req: int, raw: bytes | None) -> int:
+        try:
+            request = Request.from_json(json.loads(raw or b"{}"))
+            result = self.hook(request)
+            if result is None or result is True:
+                return LV_OK
+            if result is False:
+                return LV_ERR_CALLBACK
+            if isinstance(result, Redirect):
+                _lib.check(lib.lv_auth_redirect(req, enc(result.location, "location")))
+                return LV_OK
+            if isinstance(result, str):
+                _lib.check(lib.lv_auth_set_user(req, enc(result, "user id")))
+                return LV_OK
+            raise TypeError(
+                f"an auth hook returns a user id (str), None/True, False or a Redirect, not {type(result).__name__}"
+            )
+        except BaseException:
+            log.error("auth hook %r raised; refusing the request (403)", self.hook, exc_info=True)
+            return LV_ERR_CALLBACK
+
+
+# -- the trampolines: typed functions, each wrapped once in its CFUNCTYPE. The wrappers
+# are module globals, so they live as long as the process and the library can never
+# call a collected one.
+
+
+def _mount(ctx: int, params: bytes | None, user: int | None) -> int:
+    try:
+        with _entered:
+            return int(_objects[user or 0].mount(ctx, params))
+    except BaseException:
+        _last_resort("on_mount")
+        return LV_ERR_CALLBACK
+
+
+def _event(ctx: int, raw: bytes | None, user: int | None) -> int:
+    try:
+        with _entered:
+            return int(_objects[user or 0].event(ctx, raw))
+    except BaseException:
+        _last_resort("on_event")
+        return LV_ERR_CALLBACK
+
+
+def _info(ctx: int, raw: bytes | None, user: int | None) -> int:
+    try:
+        with _entered:
+            return int(_objects[user or 0].info(ctx, raw))
+    except BaseException:
+        _last_resort("on_info")
+        return LV_ERR_CALLBACK
+
+
+def _close(ctx: int, reason: bytes | None, user: int | None) -> None:
+    try:
+        with _entered:
+            _objects[user or 0].close(ctx, reason)
+    except BaseException:
+        _last_resort("on_close")
+
+
+def _auth(req: int, raw: bytes | None, user: int | None) -> int:
+    try:
+        with _entered:
+            return int(_objects[user or 0](req, raw))
+    except BaseException:
+        _last_resort("auth")
+        return LV_ERR_CALLBACK
+
+
+def _drop(user: int | None) -> None:
+    try:
+        unregister(user or 0)
+    except BaseException:
+        _last_resort("drop")
+
+
+on_mount = _lib.MOUNT_FN(_mount)
+on_event = _lib.EVENT_FN(_event)
+on_info = _lib.INFO_FN(_info)
+on_close = _lib.CLOSE_FN(_close)
+on_auth = _lib.AUTH_FN(_auth)
+on_drop = _lib.DROP_FN(_drop)

@@ -1,0 +1,244 @@
+"""Finds and loads ``libmizulive``, checks its ABI and declares every C function.
+
+Every function of ``include/mizulive.h`` gets its ``argtypes`` and ``restype`` here
+(``tests/test_abi.py`` checks the list against the header): ctypes' default
+``restype`` is a C ``int``, which would truncate pointers.
+
+The library is loaded with :class:`ctypes.CDLL`, never ``PyDLL``: ``CDLL`` releases
+the GIL around each call, so a call that waits (``lv_wait``, ``lv_shutdown``) lets
+the library's threads run Python callbacks meanwhile.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+import os
+import sys
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    Structure,
+    c_char_p,
+    c_double,
+    c_int,
+    c_int64,
+    c_size_t,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+from pathlib import Path
+
+from .errors import LibraryError, MizuliveError
+
+#: The ABI version this binding speaks (``LV_ABI_VERSION`` in ``mizulive.h``).
+ABI_VERSION = 1
+
+LV_OK = 0
+LV_ERR_NOT_FOUND = 9
+LV_ERR_CALLBACK = 10
+LV_ERR_REENTRANT = 11
+LV_ERR_TIMEOUT = 12
+
+if sys.platform == "darwin":
+    LIBRARY_NAME = "libmizulive.dylib"
+elif sys.platform == "win32":
+    LIBRARY_NAME = "mizulive.dll"
+else:
+    LIBRARY_NAME = "libmizulive.so"
+
+# Callback types. Opaque handles (lv_app*, lv_ctx*, lv_auth*) are plain void pointers.
+MOUNT_FN = CFUNCTYPE(c_int, c_void_p, c_char_p, c_void_p)
+EVENT_FN = CFUNCTYPE(c_int, c_void_p, c_char_p, c_void_p)
+INFO_FN = CFUNCTYPE(c_int, c_void_p, c_char_p, c_void_p)
+CLOSE_FN = CFUNCTYPE(None, c_void_p, c_char_p, c_void_p)
+DROP_FN = CFUNCTYPE(None, c_void_p)
+AUTH_FN = CFUNCTYPE(c_int, c_void_p, c_char_p, c_void_p)
+LOG_FN = CFUNCTYPE(None, c_int, c_char_p, c_char_p, c_void_p)
+
+
+class LvPage(Structure):
+    """``struct lv_page``."""
+
+    _fields_ = [
+        ("template", c_char_p),
+        ("regions", c_char_p),
+        ("layout", c_char_p),
+        ("on_mount", MOUNT_FN),
+        ("on_event", EVENT_FN),
+        ("on_info", INFO_FN),
+        ("on_close", CLOSE_FN),
+        ("user_data", c_void_p),
+        ("drop", DROP_FN),
+    ]
+
+
+_app = c_void_p
+_ctx = c_void_p
+_auth = c_void_p
+_str = c_char_p
+
+#: name -> (restype, argtypes), in the header's order.
+SIGNATURES: dict[str, tuple[object, list[object]]] = {
+    "lv_last_error": (_str, []),
+    "lv_version": (_str, []),
+    "lv_abi_version": (c_uint32, []),
+    "lv_app_new": (_app, [_str]),
+    "lv_app_free": (None, [_app]),
+    "lv_register_page": (c_int, [_app, _str, POINTER(LvPage)]),
+    "lv_app_set_auth": (c_int, [_app, AUTH_FN, c_void_p, DROP_FN]),
+    "lv_start": (c_int, [_app, _str]),
+    "lv_serve": (c_int, [_app, _str]),
+    "lv_wait": (c_int, [_app, c_int64]),
+    "lv_local_addr": (c_int, [_app, c_void_p, c_size_t]),
+    "lv_shutdown": (c_int, [_app]),
+    "lv_publish": (c_int, [_app, _str, _str]),
+    "lv_session_count": (c_size_t, [_app]),
+    "lv_render": (c_int, [_app, _str, _str, POINTER(c_void_p)]),
+    "lv_string_free": (None, [c_void_p]),
+    "lv_get_state": (_str, [_ctx]),
+    "lv_set_state": (c_int, [_ctx, _str]),
+    "lv_get": (_str, [_ctx, _str]),
+    "lv_get_int": (c_int, [_ctx, _str, POINTER(c_int64)]),
+    "lv_get_double": (c_int, [_ctx, _str, POINTER(c_double)]),
+    "lv_get_str": (_str, [_ctx, _str]),
+    "lv_set": (c_int, [_ctx, _str, _str]),
+    "lv_set_int": (c_int, [_ctx, _str, c_int64]),
+    "lv_set_double": (c_int, [_ctx, _str, c_double]),
+    "lv_set_str": (c_int, [_ctx, _str, _str]),
+    "lv_remove": (c_int, [_ctx, _str]),
+    "lv_len": (c_int, [_ctx, _str, POINTER(c_size_t)]),
+    "lv_mark": (c_int, [_ctx, _str]),
+    "lv_mark_all": (c_int, [_ctx]),
+    "lv_subscribe": (c_int, [_ctx, _str]),
+    "lv_unsubscribe": (c_int, [_ctx, _str]),
+    "lv_flash": (c_int, [_ctx, _str, _str]),
+    "lv_send_after": (c_int, [_ctx, c_uint64, _str, POINTER(c_uint64)]),
+    "lv_cancel_timer": (c_int, [_ctx, c_uint64]),
+    "lv_redirect": (c_int, [_ctx, _str]),
+    "lv_navigate": (c_int, [_ctx, _str, c_int]),
+    "lv_set_title": (c_int, [_ctx, _str]),
+    "lv_focus": (c_int, [_ctx, _str]),
+    "lv_scroll": (c_int, [_ctx, _str, c_int]),
+    "lv_error": (c_int, [_ctx, _str]),
+    "lv_session_id": (_str, [_ctx]),
+    "lv_user_id": (_str, [_ctx]),
+    "lv_params": (_str, [_ctx]),
+    "lv_param": (_str, [_ctx, _str]),
+    "lv_event_name": (_str, [_ctx]),
+    "lv_event_get": (_str, [_ctx, _str]),
+    "lv_info_topic": (_str, [_ctx]),
+    "lv_set_log_callback": (c_int, [LOG_FN, c_void_p, DROP_FN]),
+    "lv_auth_set_user": (c_int, [_auth, _str]),
+    "lv_auth_redirect": (c_int, [_auth, _str]),
+}
+
+
+def candidates() -> list[Path]:
+    """Where the library is looked for, in order (``MIZULIVE_LIB`` wins outright)."""
+    here = Path(__file__).resolve().parent
+    found = [here / LIBRARY_NAME]
+    # A source checkout (bindings/python/mizulive): the crate's own build.
+    repo = here.parent.parent.parent
+    if (repo / "Cargo.toml").is_file():
+        found += [repo / "target" / "release" / LIBRARY_NAME, repo / "target" / "debug" / LIBRARY_NAME]
+    return found
+
+
+def find_library() -> str:
+    """The path (or soname) of the library to load."""
+    override = os.environ.get("MIZULIVE_LIB")
+    if override:
+        if not Path(override).is_file():
+            raise LibraryError(f"MIZULIVE_LIB={override!r} is not a file")
+        return override
+    for path in candidates():
+        if path.is_file():
+            return str(path)
+    system = ctypes.util.find_library("mizulive")
+    if system:
+        return system
+    looked = ", ".join(str(p) for p in candidates())
+    raise LibraryError(
+        f"cannot find {LIBRARY_NAME} (looked in {looked} and the system library path); "
+        "reinstall the package (pip install ./bindings/python) or set MIZULIVE_LIB to its path"
+    )
+
+
+def load(path: str | None = None, abi_version: int = ABI_VERSION) -> ctypes.CDLL:
+    """Loads the library at ``path`` (default: :func:`find_library`), checks its ABI
+    and declares every function. Raises :class:`LibraryError` on any mismatch."""
+    path = path or find_library()
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError as e:
+        raise LibraryError(f"cannot load {path}: {e}") from e
+    try:
+        abi = lib.lv_abi_version
+    except AttributeError:
+        raise LibraryError(f"{path} is not libmizulive (it has no lv_abi_version)") from None
+    abi.argtypes = []
+    abi.restype = c_uint32
+    found = abi()
+    if found != abi_version:
+        raise LibraryError(
+            f"{path} speaks mizulive ABI version {found}, but this Python package speaks "
+            f"version {abi_version}: rebuild the library (cargo build --release) and "
+            "reinstall the package (pip install ./bindings/python), or point MIZULIVE_LIB "
+            "at a matching library"
+        )
+    for name, (restype, argtypes) in SIGNATURES.items():
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            raise LibraryError(f"{path} lacks {name}: it is older than this package") from None
+        fn.restype = restype
+        fn.argtypes = argtypes
+    return lib
+
+
+lib = load()
+path: str = lib._name
+
+
+def last_error() -> str:
+    """This thread's last library error message."""
+    msg = lib.lv_last_error()
+    return msg.decode("utf-8", "replace") if msg else ""
+
+
+def check(rc: int) -> None:
+    """Raises :class:`MizuliveError` with the thread's last error unless ``rc`` is OK.
+    Call it right after the failing call, on the same thread."""
+    if rc != LV_OK:
+        raise MizuliveError(rc, last_error())
+
+
+def enc(text: str, what: str = "string") -> bytes:
+    """UTF-8 bytes for a C string argument; a NUL would silently cut it short."""
+    if not isinstance(text, str):
+        raise TypeError(f"{what} must be a str, not {type(text).__name__}")
+    if "\0" in text:
+        raise ValueError(f"{what} must not contain NUL characters")
+    return text.encode("utf-8")
+
+
+def dec(raw: bytes | None) -> str | None:
+    """A library string as ``str`` (``None`` stays ``None``)."""
+    return None if raw is None else raw.decode("utf-8", "replace")
+
+
+# Built once: json.dumps with non-default arguments builds an encoder on every call.
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def to_json(value: object, what: str = "value") -> bytes:
+    """Compact JSON bytes for the library. Raises ``TypeError``/``ValueError`` (with
+    ``what`` in the message) for values JSON cannot carry, NaN and infinities included."""
+    try:
+        text = _encoder.encode(value)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{what} is not JSON-serializable: {e}") from e
+    return text.encode("utf-8")

@@ -1,0 +1,385 @@
+"""The :class:`App`: options, pages, the auth hook, and the server's life."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any, Callable, Iterator, TypeVar, overload
+
+from . import _callbacks, _lib, _logbridge
+from ._lib import LV_ERR_TIMEOUT, LV_OK, check, enc, lib
+from .auth import AuthHook
+from .errors import ErrorCode, MizuliveError
+from .page import Page
+
+__all__ = ["App"]
+
+log = logging.getLogger("mizulive")
+
+P = TypeVar("P", bound=Page)
+
+# App states. Calls are allowed while OPEN or CLOSING (lv_shutdown runs callbacks that
+# may publish); FREEING waits for calls in flight, then frees the handle.
+_OPEN, _CLOSING, _FREEING, _CLOSED = range(4)
+
+# Every app not yet closed (kept alive until then), so interpreter exit can close it
+# before finalizing.
+_open_apps: set[App] = set()
+
+
+class App:
+    """A mizulive application: a views folder, pages, and (once started) a server.
+
+    ``views`` is the folder with ``layouts/``, ``pages/`` and ``partials/`` (a relative
+    path is taken from the current directory). The other keyword arguments are the
+    library's options (``secret``, ``host_threads``, ``grace_ms``, ``allowed_origins``,
+    ``metrics``, ... as listed in ``docs/c-api.md``); an unknown one raises
+    :class:`MizuliveError`.
+
+    An app serves until :meth:`close` (or the end of a ``with`` block, or interpreter
+    exit). ``run()`` is ``start()`` plus waiting for Ctrl-C or SIGTERM.
+
+    Example::
+
+        app = mizulive.App(views="views", dev=True)
+        app.page("/counter", Counter)
+        app.run()    # $MIZULIVE_ADDR or 127.0.0.1:3000
+    """
+
+    def __init__(self, views: str | os.PathLike[str] = "views", dev: bool = False, **options: Any) -> None:
+        self._lock = threading.Condition()
+        self._state = _CLOSED
+        self._calls = 0
+        self._closed = threading.Event()
+        _logbridge.install()
+        opts = {"views": os.fspath(views), "dev": bool(dev), **options}
+        ptr = lib.lv_app_new(_lib.to_json(opts, "options"))
+        if not ptr:
+            raise MizuliveError(ErrorCode.CONFIG, _lib.last_error())
+        self._ptr: int | None = ptr
+        self._state = _OPEN
+        self._pages: dict[str, Page] = {}
+        _open_apps.add(self)
+
+    # -- pages and hooks
+
+    @overload
+    def page(self, route: str, page: P | type[P]) -> P: ...
+
+    @overload
+    def page(self, route: str, page: None = None) -> Callable[[type[P]], type[P]]: ...
+
+    def page(self, route: str, page: Page | type[Page] | None = None) -> Any:
+        """Registers ``page`` (a :class:`Page` subclass or instance) at ``route``
+        (``"/counter"``, ``"/rooms/{room}"``) and returns the instance. Without
+        ``page`` it is a class decorator::
+
+            @app.page("/counter")
+            class Counter(mizulive.Page): ...
+
+        A missing template or a bad region map raises :class:`MizuliveError` here.
+        """
+        if page is None:
+
+            def decorate(cls: type[P]) -> type[P]:
+                self.page(route, cls)
+                return cls
+
+            return decorate
+        instance = page() if isinstance(page, type) else page
+        if not isinstance(instance, Page):
+            raise TypeError(f"page must be a mizulive.Page subclass or instance, not {type(instance).__name__}")
+        template = getattr(instance, "template", None)
+        if not isinstance(template, str):
+            raise TypeError(f"{type(instance).__name__}.template must name a page template")
+        regions = dict(instance.regions or {})
+        layout = instance.layout
+        key = _callbacks.register(_callbacks.PageBinding(self, route, instance))
+        spec = _lib.LvPage(
+            template=enc(template, "template"),
+            regions=_lib.to_json(regions, "regions") if regions else None,
+            layout=None if layout is None else enc(layout, "layout"),
+            on_mount=_callbacks.on_mount,
+            on_event=_callbacks.on_event,
+            on_info=_callbacks.on_info,
+            on_close=_callbacks.on_close,
+            user_data=key,
+            drop=_callbacks.on_drop,
+        )
+        with self._use() as ptr:
+            rc = lib.lv_register_page(ptr, enc(route, "route"), ctypes.byref(spec))
+            if rc != LV_OK:
+                # The library did not take user_data: it is still ours to forget.
+                _callbacks.unregister(key)
+                check(rc)
+        self._pages[route] = instance
+        return instance
+
+    def auth(self, hook: AuthHook | None) -> AuthHook | None:
+        """Installs ``hook`` as the auth hook (``None`` removes it); usable as a
+        decorator. It runs for every page GET with a :class:`~mizulive.Request` and
+        returns a user id, ``None``/``True`` (anonymous), ``False`` (403) or a
+        :class:`~mizulive.Redirect`. An exception refuses the request (403)."""
+        with self._use() as ptr:
+            if hook is None:
+                check(lib.lv_app_set_auth(ptr, _lib.AUTH_FN(), None, _lib.DROP_FN()))
+                return None
+            key = _callbacks.register(_callbacks.AuthBinding(hook))
+            rc = lib.lv_app_set_auth(ptr, _callbacks.on_auth, key, _callbacks.on_drop)
+            if rc != LV_OK:
+                _callbacks.unregister(key)
+                check(rc)
+        return hook
+
+    # -- serving
+
+    def start(self, addr: str | None = None) -> str:
+        """Binds ``addr`` (``"127.0.0.1:3000"``; port 0 picks a free one; ``None`` uses
+        ``$MIZULIVE_ADDR``, else ``127.0.0.1:3000``) and serves in the background.
+        Returns the bound address."""
+        with self._use() as ptr:
+            check(lib.lv_start(ptr, None if addr is None else enc(addr, "addr")))
+        return self.address
+
+    @property
+    def address(self) -> str:
+        """The bound address, e.g. ``"127.0.0.1:41234"`` (after :meth:`start`)."""
+        buf = ctypes.create_string_buffer(256)
+        with self._use() as ptr:
+            check(lib.lv_local_addr(ptr, buf, len(buf)))
+        return buf.value.decode()
+
+    @property
+    def url(self) -> str:
+        """``http://`` plus :attr:`address`."""
+        return f"http://{self.address}"
+
+    @property
+    def running(self) -> bool:
+        """True from :meth:`start` until the app shuts down."""
+        if self._state != _OPEN:
+            return False
+        try:
+            self.address  # noqa: B018 (raises before start)
+        except MizuliveError:
+            return False
+        return not self.wait(0)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Waits up to ``timeout`` seconds (``None``: no limit) for the app to shut
+        down; True once it has. Waits in slices of 200 ms so Ctrl-C gets through."""
+        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        while True:
+            slice_ms = 200
+            if deadline is not None:
+                slice_ms = max(0, min(200, int((deadline - time.monotonic()) * 1000)))
+            try:
+                with self._use() as ptr:
+                    rc = lib.lv_wait(ptr, slice_ms)
+            except MizuliveError as e:
+                if e.code == ErrorCode.STATE and self._state in (_FREEING, _CLOSED):
+                    return True
+                raise
+            if rc == LV_OK:
+                return True
+            if rc != LV_ERR_TIMEOUT:
+                check(rc)
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+
+    def run(
+        self,
+        addr: str | None = None,
+        *,
+        banner: str | None = "mizulive listening on {url}",
+    ) -> None:
+        """Starts the app (unless started), prints ``banner`` (formatted with ``url``
+        and ``address``) on stdout, and serves until Ctrl-C, SIGTERM or :meth:`close`;
+        then closes the app and returns. Configures :mod:`logging` (INFO to stderr)
+        if nothing else did."""
+        if not logging.getLogger().handlers:
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        try:
+            address = self.address
+        except MizuliveError:
+            address = self.start(addr)
+        if banner:
+            print(banner.format(url=f"http://{address}", address=address), flush=True)
+        with _stop_signals():
+            try:
+                self.wait()
+            except KeyboardInterrupt:
+                log.info("stopping")
+            finally:
+                with _second_interrupt_exits():
+                    self.close()
+
+    def close(self) -> None:
+        """Stops serving (gracefully: browsers are told to reconnect, callbacks in
+        flight finish, ``Page.close`` runs with ``"shutdown"``) and frees the app.
+        Idempotent, safe from any thread. From inside a callback it cannot wait for
+        itself: it then starts the close on another thread and returns."""
+        if _callbacks.in_callback():
+            with self._lock:
+                if self._state != _OPEN:
+                    return
+            threading.Thread(target=self.close, name="mizulive-close").start()
+            return
+        with self._lock:
+            if self._state == _OPEN:
+                self._state = _CLOSING
+                ptr = self._ptr
+                owner = True
+            else:
+                owner = False
+        if not owner:
+            self._closed.wait()
+            return
+        try:
+            # Callbacks still run during lv_shutdown and may call in (publish).
+            lib.lv_shutdown(ptr)
+        finally:
+            with self._lock:
+                self._state = _FREEING
+                while self._calls:
+                    self._lock.wait()
+                self._ptr = None
+            lib.lv_app_free(ptr)
+            with self._lock:
+                self._state = _CLOSED
+            self._closed.set()
+            _open_apps.discard(self)
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- push and tools
+
+    def publish(self, topic: str, msg: Any) -> None:
+        """Publishes ``msg`` (JSON-serializable) on ``topic``: every session subscribed
+        to it gets it in :meth:`Page.info`. Safe from any thread; never blocks on
+        sessions."""
+        payload = _lib.to_json(msg, "msg")
+        with self._use() as ptr:
+            check(lib.lv_publish(ptr, enc(topic, "topic"), payload))
+
+    @property
+    def session_count(self) -> int:
+        """Live sessions (with or without a socket)."""
+        with self._use() as ptr:
+            return int(lib.lv_session_count(ptr))
+
+    def render(self, template: str, context: dict[str, Any] | None = None) -> str:
+        """Renders a template of the views folder (``"pages/counter/index.html"``,
+        ``"partials/counter/stats.html"``) with ``context`` and no session: for tests
+        and tools. ``context`` holds the template variables, e.g. ``{"state": {...}}``."""
+        out = ctypes.c_void_p()
+        with self._use() as ptr:
+            check(lib.lv_render(ptr, enc(template, "template"), _lib.to_json(context or {}, "context"), out))
+        try:
+            return ctypes.string_at(out.value or 0).decode("utf-8")
+        finally:
+            lib.lv_string_free(out)
+
+    @property
+    def pages(self) -> dict[str, Page]:
+        """The registered pages by route."""
+        return dict(self._pages)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has finished."""
+        return self._closed.is_set()
+
+    def __repr__(self) -> str:
+        state = ["open", "closing", "closing", "closed"][self._state]
+        return f"<mizulive.App {state} pages={list(self._pages)}>"
+
+    # -- internals
+
+    @contextlib.contextmanager
+    def _use(self) -> Iterator[int]:
+        """Lends the handle for one call; :meth:`close` frees it only after every call
+        in flight has returned."""
+        with self._lock:
+            if self._state in (_FREEING, _CLOSED) or self._ptr is None:
+                raise MizuliveError(ErrorCode.STATE, "the app is closed")
+            self._calls += 1
+            ptr = self._ptr
+        try:
+            yield ptr
+        finally:
+            with self._lock:
+                self._calls -= 1
+                if not self._calls:
+                    self._lock.notify_all()
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """During :meth:`App.run` on the main thread, SIGINT and SIGTERM stop the app.
+
+    SIGTERM gets a handler that raises :class:`KeyboardInterrupt`, like Ctrl-C. SIGINT
+    keeps Python's handler, or the program's own; only when it is ignored (a process
+    started in the background by a shell) does it get Python's default handler, so a
+    supervisor's SIGINT stops a Python app as it stops the C examples.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    installed: list[tuple[int, Any]] = []
+    try:
+        installed.append((signal.SIGTERM, signal.signal(signal.SIGTERM, interrupt)))
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            installed.append((signal.SIGINT, signal.signal(signal.SIGINT, signal.default_int_handler)))
+    except (ValueError, OSError):
+        pass
+    try:
+        yield
+    finally:
+        for signum, previous in reversed(installed):
+            signal.signal(signum, previous)
+
+
+@contextlib.contextmanager
+def _second_interrupt_exits() -> Iterator[None]:
+    """While :meth:`App.run` closes the app, a second Ctrl-C kills the process at once
+    (the default action) instead of raising half-way through the close."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_DFL)
+    except (ValueError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@atexit.register
+def _close_all_at_exit() -> None:
+    """Closes every app before the interpreter finalizes: a library thread must never
+    call into a finalizing interpreter. Then takes the log sink back."""
+    for app in list(_open_apps):
+        try:
+            app.close()
+        except BaseException:
+            print(f"mizulive: closing {app!r} at exit failed", file=sys.stderr)
+    _logbridge.uninstall()
