@@ -1,13 +1,15 @@
 # mizulive — the two commands a newcomer needs:
-#   make demo    build the library and the C counter, serve it on $MIZULIVE_ADDR (default 127.0.0.1:3000)
+#   make demo    build the library and the Python package, serve the gallery on $MIZULIVE_ADDR (default 127.0.0.1:3000)
 #   make test    lint, then every test suite
 CARGO ?= cargo
 export MIZULIVE_ADDR ?= 127.0.0.1:3000
 
-.PHONY: demo feed lib examples test lint test-rust header bench clean \
+.PHONY: demo demo-c feed lib examples test lint test-rust header bench clean \
 	python demo-python lint-python test-python test-go go-counter go-chat
 
-demo: lib
+demo: demo-python
+
+demo-c: lib
 	$(MAKE) -C examples-c/counter run
 
 feed: lib
