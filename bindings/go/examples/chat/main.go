@@ -51,8 +51,9 @@ func run() error {
 	return lv.Close()
 }
 
-// viewsDir is $MIZULIVE_VIEWS, else ./views when there is one, else the views
-// folder beside this source file, so `go run` works from anywhere in the checkout.
+// viewsDir is $MIZULIVE_VIEWS, else ./views when there is one, else the Python examples' views (examples-python/views), which the chat shares,
+// found from this source file so `go run` works from anywhere in the checkout. One
+// set of templates serves every host language.
 func viewsDir() string {
 	if dir := os.Getenv("MIZULIVE_VIEWS"); dir != "" {
 		return dir
@@ -61,7 +62,7 @@ func viewsDir() string {
 		return "views"
 	}
 	if _, file, _, ok := runtime.Caller(0); ok {
-		return filepath.Join(filepath.Dir(file), "views")
+		return filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "examples-python", "views")
 	}
 	return "views"
 }

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +15,7 @@ import (
 // closed tab leaves its room quickly.
 func startChat(t *testing.T) string {
 	t.Helper()
-	lv, err := live.New(live.Options{Views: "views", Dev: true, Grace: 300 * time.Millisecond, HostThreads: 2, IOThreads: 1})
+	lv, err := live.New(live.Options{Views: viewsDir(), Dev: true, Grace: 300 * time.Millisecond, HostThreads: 2, IOThreads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,35 +128,6 @@ func TestSlug(t *testing.T) {
 		if got := slug(in); got != want {
 			t.Errorf("slug(%q) = %q, want %q", in, got, want)
 		}
-	}
-}
-
-// The Go chat keeps the Python chat's views, byte for byte.
-func TestSameViewsAsPython(t *testing.T) {
-	python := filepath.Join("..", "..", "..", "..", "examples-python", "views")
-	if _, err := os.Stat(python); err != nil {
-		t.Skipf("no Python chat views at %s", python)
-	}
-	err := filepath.Walk("views", func(path string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() {
-			return err
-		}
-		ours, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		theirs, err := os.ReadFile(filepath.Join(python, strings.TrimPrefix(path, "views"+string(filepath.Separator))))
-		if err != nil {
-			t.Errorf("%s: %v", path, err)
-			return nil
-		}
-		if !bytes.Equal(ours, theirs) {
-			t.Errorf("%s differs from the Python chat's copy", path)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 

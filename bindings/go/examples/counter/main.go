@@ -45,8 +45,9 @@ func main() {
 	}
 }
 
-// viewsDir is $MIZULIVE_VIEWS, else ./views when there is one, else the views
-// folder beside this source file, so `go run` works from anywhere in the checkout.
+// viewsDir is $MIZULIVE_VIEWS, else ./views when there is one, else the C counter's views (examples-c/counter/views),
+// found from this source file so `go run` works from anywhere in the checkout. One
+// set of templates serves every host language.
 func viewsDir() string {
 	if dir := os.Getenv("MIZULIVE_VIEWS"); dir != "" {
 		return dir
@@ -55,7 +56,7 @@ func viewsDir() string {
 		return "views"
 	}
 	if _, file, _, ok := runtime.Caller(0); ok {
-		return filepath.Join(filepath.Dir(file), "views")
+		return filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "examples-c", "counter", "views")
 	}
 	return "views"
 }
