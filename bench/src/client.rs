@@ -1,0 +1,278 @@
+//! One benchmark client: a mizulive session (GET the page, open the socket, join) or a
+//! bare connection to the echo server, and the timed round trip both share.
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Opening a client (GET, upgrade, join) and one round trip each get this long.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
+const ROUNDTRIP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the page embeds its boot data in.
+const BOOT_MARKER: &str = "id=\"lv-boot\"";
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The server a client talks to.
+#[derive(Debug, Clone, Copy)]
+pub enum Target {
+    /// The C counter: sessions, events, patches.
+    Live(SocketAddr),
+    /// The echo baseline: the event frame comes back verbatim.
+    Echo(SocketAddr),
+}
+
+/// An open, joined client.
+pub struct Client {
+    ws: Ws,
+    live: bool,
+    next_ref: u64,
+}
+
+/// How long one round trip took: to the first frame that answers it (the patch, or
+/// the echo) and to the last (the reply, or again the echo).
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub first: Duration,
+    pub done: Duration,
+}
+
+/// Why a round trip failed.
+#[derive(Debug)]
+pub enum ClickError {
+    /// The reply said `rate_limited`: the bench sent faster than the server allows.
+    RateLimited,
+    /// Any other `ok:false` reply, with its code.
+    Rejected(String),
+    /// The reply was ok but no patch preceded it (the counter always changes).
+    MissingPatch,
+    /// The socket closed or failed, or the server sent something unexpected.
+    Socket(String),
+    Timeout,
+}
+
+impl ClickError {
+    /// After these the socket is in an unknown state and the client is dropped.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, ClickError::Socket(_) | ClickError::Timeout)
+    }
+}
+
+impl fmt::Display for ClickError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClickError::RateLimited => write!(f, "reply rate_limited"),
+            ClickError::Rejected(code) => write!(f, "reply not ok: {code}"),
+            ClickError::MissingPatch => write!(f, "ok reply without a patch before it"),
+            ClickError::Socket(why) => write!(f, "socket: {why}"),
+            ClickError::Timeout => write!(f, "no answer within {ROUNDTRIP_TIMEOUT:?}"),
+        }
+    }
+}
+
+/// The fields of a server frame the bench looks at; the rest (HTML) is skipped
+/// without being copied.
+#[derive(Deserialize)]
+struct Frame<'a> {
+    t: &'a str,
+    #[serde(rename = "ref")]
+    reference: Option<u64>,
+    ok: Option<bool>,
+    error: Option<FrameError>,
+    code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct FrameError {
+    code: String,
+}
+
+impl Target {
+    /// Opens and (for mizulive) joins a client.
+    pub async fn open(self) -> Result<Client, String> {
+        let opened = match self {
+            Target::Live(addr) => timeout(OPEN_TIMEOUT, open_live(addr)).await,
+            Target::Echo(addr) => timeout(OPEN_TIMEOUT, open_echo(addr)).await,
+        };
+        opened.map_err(|_| format!("opening took over {OPEN_TIMEOUT:?}"))?
+    }
+}
+
+/// The client side uses small buffers too, so 10,000 idle sockets keep the bench
+/// process small; it does not change what the server is measured to use.
+fn client_ws_config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0)
+}
+
+async fn open_live(addr: SocketAddr) -> Result<Client, String> {
+    let token = fetch_token(addr).await?;
+    let mut req = format!("ws://{addr}/_live/websocket")
+        .into_client_request()
+        .map_err(|e| format!("websocket request: {e}"))?;
+    // The server refuses an upgrade without a same-origin Origin header.
+    let origin =
+        HeaderValue::from_str(&format!("http://{addr}")).expect("an address is a valid header value");
+    req.headers_mut().insert("Origin", origin);
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(req, Some(client_ws_config()), true)
+        .await
+        .map_err(|e| format!("websocket connect: {e}"))?;
+    let mut client = Client { ws, live: true, next_ref: 0 };
+    client.join(addr, &token).await?;
+    Ok(client)
+}
+
+async fn open_echo(addr: SocketAddr) -> Result<Client, String> {
+    let (ws, _) =
+        tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/"), Some(client_ws_config()), true)
+            .await
+            .map_err(|e| format!("websocket connect: {e}"))?;
+    Ok(Client { ws, live: false, next_ref: 0 })
+}
+
+/// GETs the page (which mounts a session) and returns the token from its boot data.
+async fn fetch_token(addr: SocketAddr) -> Result<String, String> {
+    let mut stream = TcpStream::connect(addr).await.map_err(|e| format!("GET /counter: connect: {e}"))?;
+    let request = format!("GET /counter HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.map_err(|e| format!("GET /counter: write: {e}"))?;
+    let mut response = Vec::with_capacity(8192);
+    stream.read_to_end(&mut response).await.map_err(|e| format!("GET /counter: read: {e}"))?;
+    let response = String::from_utf8_lossy(&response);
+    let status = response.lines().next().unwrap_or_default();
+    if !status.starts_with("HTTP/1.1 200") {
+        return Err(format!("GET /counter: {status:?}"));
+    }
+    boot_token(&response).ok_or_else(|| "GET /counter: no token in the lv-boot script".to_string())
+}
+
+/// The `token` of `<script id="lv-boot" type="application/json">{...}</script>`.
+fn boot_token(html: &str) -> Option<String> {
+    let after_marker = &html[html.find(BOOT_MARKER)?..];
+    let json_start = &after_marker[after_marker.find('>')? + 1..];
+    let json = &json_start[..json_start.find("</script>")?];
+    let boot: serde_json::Value = serde_json::from_str(json).ok()?;
+    boot.get("token")?.as_str().map(str::to_owned)
+}
+
+impl Client {
+    async fn join(&mut self, addr: SocketAddr, token: &str) -> Result<(), String> {
+        let join = serde_json::json!({
+            "t": "join", "v": 1, "token": token, "url": format!("http://{addr}/counter"), "seq": 0,
+        });
+        self.ws.send(Message::text(join.to_string())).await.map_err(|e| format!("sending join: {e}"))?;
+        loop {
+            let text = self.next_text().await.map_err(|e| format!("waiting for joined: {e}"))?;
+            let frame = parse(&text).map_err(|e| format!("waiting for joined: {e}"))?;
+            match frame.t {
+                "joined" => return Ok(()),
+                "error" => return Err(format!("join refused: {}", frame.code.unwrap_or_default())),
+                // Nothing else is expected before joined; tolerate it rather than guess.
+                _ => continue,
+            }
+        }
+    }
+
+    /// Sends one click on `inc` and waits for its answer. Against the echo server the
+    /// same bytes are sent, so both servers parse and write frames of the same size.
+    pub async fn roundtrip(&mut self) -> Result<Timing, ClickError> {
+        self.next_ref += 1;
+        let reference = self.next_ref;
+        let event: Utf8Bytes = format!(
+            r#"{{"t":"event","ref":{reference},"type":"click","name":"inc","target":null,"values":{{"by":"1"}},"form":{{}},"key":null,"meta":{{"shift":false,"ctrl":false,"alt":false,"meta":false}}}}"#
+        )
+        .into();
+        let sent = Instant::now();
+        let exchange = async {
+            self.ws
+                .send(Message::Text(event.clone()))
+                .await
+                .map_err(|e| ClickError::Socket(e.to_string()))?;
+            if self.live {
+                self.await_reply(reference, sent).await
+            } else {
+                self.await_echo(&event, sent).await
+            }
+        };
+        timeout(ROUNDTRIP_TIMEOUT, exchange).await.map_err(|_| ClickError::Timeout)?
+    }
+
+    /// The event's patch comes first, then its reply (the protocol orders them).
+    async fn await_reply(&mut self, reference: u64, sent: Instant) -> Result<Timing, ClickError> {
+        let mut patch_at = None;
+        loop {
+            let text = self.next_text().await?;
+            let frame = parse(&text).map_err(ClickError::Socket)?;
+            match frame.t {
+                "patch" => {
+                    patch_at.get_or_insert_with(|| sent.elapsed());
+                }
+                "reply" if frame.reference == Some(reference) => {
+                    let done = sent.elapsed();
+                    return match (frame.ok, frame.error) {
+                        (Some(true), _) => {
+                            Ok(Timing { first: patch_at.ok_or(ClickError::MissingPatch)?, done })
+                        }
+                        (_, Some(e)) if e.code == "rate_limited" => Err(ClickError::RateLimited),
+                        (_, e) => Err(ClickError::Rejected(e.map(|e| e.code).unwrap_or_default())),
+                    };
+                }
+                "close" | "error" => return Err(ClickError::Socket(format!("server sent {text}"))),
+                _ => continue,
+            }
+        }
+    }
+
+    async fn await_echo(&mut self, event: &Utf8Bytes, sent: Instant) -> Result<Timing, ClickError> {
+        let text = self.next_text().await?;
+        if text.as_str() != event.as_str() {
+            return Err(ClickError::Socket(format!("echo returned {text}")));
+        }
+        let t = sent.elapsed();
+        Ok(Timing { first: t, done: t })
+    }
+
+    /// The next text frame; pings and pongs are skipped (tungstenite answers pings).
+    async fn next_text(&mut self) -> Result<Utf8Bytes, ClickError> {
+        loop {
+            match self.ws.next().await {
+                Some(Ok(Message::Text(t))) => return Ok(t),
+                Some(Ok(Message::Close(frame))) => {
+                    return Err(ClickError::Socket(format!("closed: {frame:?}")))
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    return Err(ClickError::Socket("unexpected binary frame".into()))
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(ClickError::Socket(e.to_string())),
+                None => return Err(ClickError::Socket("closed without a close frame".into())),
+            }
+        }
+    }
+}
+
+fn parse(text: &str) -> Result<Frame<'_>, String> {
+    serde_json::from_str(text).map_err(|e| format!("unparsable frame ({e}): {text}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_boot_token() {
+        let html =
+            r#"<body><script id="lv-boot" type="application/json">{"token":"ab.cd","seq":0}</script></body>"#;
+        assert_eq!(boot_token(html).as_deref(), Some("ab.cd"));
+        assert_eq!(boot_token("<body></body>"), None);
+    }
+}

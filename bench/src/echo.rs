@@ -1,0 +1,79 @@
+//! `--echo-server`: the baseline. A bare tokio-tungstenite server that sends every
+//! text frame back, with the same runtime size (2 worker threads, mizulive's default
+//! `io_threads`) and the same WebSocket buffer configuration as mizulive's endpoint.
+//! It runs as a child process so its RSS is measured like the counter's.
+
+use futures_util::{SinkExt, StreamExt};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+
+/// The line printed once listening, followed by the address.
+pub const READY_PREFIX: &str = "echo listening on ";
+
+/// mizulive's default `max_frame_bytes`.
+const MAX_FRAME: usize = 64 * 1024;
+
+/// The server exits on its own after this long, even if nobody stops it.
+const LIFETIME: Duration = Duration::from_secs(600);
+
+/// The configuration mizulive's `server/ws.rs` uses, so the baseline pays the same
+/// per-socket buffer cost.
+pub fn server_ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_FRAME * 4)
+        .max_message_size(Some(MAX_FRAME))
+        .max_frame_size(Some(MAX_FRAME))
+}
+
+/// Entry point of `--echo-server`: serves until SIGINT/SIGTERM (default action) or
+/// `LIFETIME`.
+pub fn serve() -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("building the echo runtime: {e}"))?;
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("bind: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| format!("local_addr: {e}"))?;
+        println!("{READY_PREFIX}{addr}");
+        let _ = tokio::time::timeout(LIFETIME, accept_loop(listener)).await;
+        Ok(())
+    })
+}
+
+async fn accept_loop(listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(echo(stream));
+            }
+            // Out of descriptors or similar: back off rather than spin.
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+async fn echo(stream: TcpStream) {
+    // mizulive sets TCP_NODELAY on accepted sockets too.
+    let _ = stream.set_nodelay(true);
+    let Ok(mut ws) = tokio_tungstenite::accept_async_with_config(stream, Some(server_ws_config())).await
+    else {
+        return;
+    };
+    while let Some(Ok(msg)) = ws.next().await {
+        let echoed = match msg {
+            Message::Text(_) | Message::Binary(_) => ws.send(msg).await,
+            Message::Close(_) => break,
+            // tungstenite answers pings itself.
+            _ => Ok(()),
+        };
+        if echoed.is_err() {
+            break;
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The servers under test run as child processes (the C counter, and this binary in
+//! `--echo-server` mode), so their RSS can be read from /proc without the client's
+//! memory mixed in. This module starts them, reads their address, and stops them.
+//! Starting and stopping block the calling thread (the runtime's `block_on` thread);
+//! that is fine because no measurement runs at those moments.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a server may take to print its address, and to exit after SIGINT.
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// Lines of the child's stderr kept to explain a failure.
+const STDERR_TAIL: usize = 20;
+
+/// Raises this process's soft RLIMIT_NOFILE to the hard limit. Children inherit it, so
+/// the counter can hold 10,000 sockets as well. Returns the new soft limit.
+pub fn raise_nofile_limit() -> Result<libc::rlim_t, String> {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return Err(format!("getrlimit: {}", std::io::Error::last_os_error()));
+        }
+        lim.rlim_cur = lim.rlim_max;
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+            return Err(format!("setrlimit: {}", std::io::Error::last_os_error()));
+        }
+    }
+    Ok(lim.rlim_cur)
+}
+
+/// Builds the C counter (a no-op when it is up to date). The Makefile also builds
+/// libmizulive when the .so is missing.
+pub fn build_counter(root: &Path) -> Result<(), String> {
+    let dir = root.join("examples-c/counter");
+    let status = Command::new("make")
+        .args(["-s", "--no-print-directory", "-C"])
+        .arg(&dir)
+        .status()
+        .map_err(|e| format!("running make -C {}: {e}", dir.display()))?;
+    if !status.success() {
+        return Err(format!("make -C {} failed: {status}", dir.display()));
+    }
+    Ok(())
+}
+
+/// A running server child. Dropping it kills the child, so a panicking bench leaves
+/// nothing behind; `stop` is the orderly path.
+pub struct Server {
+    pub name: &'static str,
+    pub addr: SocketAddr,
+    child: Child,
+    stderr_tail: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl Server {
+    /// The C counter on a free port of 127.0.0.1.
+    pub fn counter(root: &Path) -> Result<Server, String> {
+        let dir = root.join("examples-c/counter");
+        let mut cmd = Command::new(dir.join("counter"));
+        cmd.env("MIZULIVE_ADDR", "127.0.0.1:0").env("MIZULIVE_VIEWS", dir.join("views")).current_dir(&dir);
+        Server::spawn("counter", cmd, "counter listening on http://")
+    }
+
+    /// This binary in `--echo-server` mode.
+    pub fn echo() -> Result<Server, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+        let mut cmd = Command::new(exe);
+        cmd.arg("--echo-server");
+        Server::spawn("echo", cmd, crate::echo::READY_PREFIX)
+    }
+
+    /// Starts `cmd` and waits for the stdout line `<prefix>ADDR[/path]`.
+    fn spawn(name: &'static str, mut cmd: Command, prefix: &'static str) -> Result<Server, String> {
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent. It makes
+        // the kernel stop the child if the bench dies without running its destructors
+        // (e.g. SIGKILL). The signal fires when the spawning thread exits; servers are
+        // spawned from the main thread, which lives as long as the bench.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| format!("starting {name}: {e}"))?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+        drain_stderr(stderr, stderr_tail.clone());
+        let first_line = first_line_then_drain(stdout);
+        let mut server = Server { name, addr: ([127, 0, 0, 1], 0).into(), child, stderr_tail };
+
+        let line = match first_line.recv_timeout(START_TIMEOUT) {
+            Ok(line) => line,
+            Err(_) => return Err(server.failure(&format!("printed no address within {START_TIMEOUT:?}"))),
+        };
+        let addr = line.trim().strip_prefix(prefix).map(|rest| rest.split('/').next().unwrap_or(rest));
+        server.addr = match addr.and_then(|a| a.parse().ok()) {
+            Some(addr) => addr,
+            None => return Err(server.failure(&format!("unexpected first line {line:?}"))),
+        };
+        Ok(server)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident set size from /proc/PID/status, in KiB.
+    pub fn rss_kb(&self) -> Result<u64, String> {
+        let path = format!("/proc/{}/status", self.pid());
+        let status = std::fs::read_to_string(&path).map_err(|e| format!("reading {path}: {e}"))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .ok_or_else(|| format!("no VmRSS line in {path}"))
+    }
+
+    /// User plus system CPU time the server has used so far.
+    pub fn cpu_time(&self) -> Result<Duration, String> {
+        cpu_time(self.pid())
+    }
+
+    /// SIGINT (the counter shuts down cleanly on it), then waits. Returns how the child
+    /// ended, or an error when it had to be killed.
+    pub fn stop(mut self) -> Result<ExitStatus, String> {
+        signal(self.pid(), libc::SIGINT);
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Ok(status),
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+                Ok(None) => {
+                    return Err(
+                        self.failure(&format!("did not exit within {STOP_TIMEOUT:?} of SIGINT; killed"))
+                    )
+                }
+                Err(e) => return Err(format!("{}: waiting: {e}", self.name)),
+            }
+        }
+    }
+
+    /// Kills the child and describes the failure with its last stderr lines.
+    fn failure(&mut self, what: &str) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // Give the drain thread a moment to collect what the child wrote last.
+        thread::sleep(Duration::from_millis(50));
+        let tail = self.stderr_tail.lock().map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n"));
+        format!("{} {what}; its stderr ends with:\n{}", self.name, tail.unwrap_or_default())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// User plus system CPU time process `pid` has used so far, from /proc/PID/stat.
+pub fn cpu_time(pid: u32) -> Result<Duration, String> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).map_err(|e| format!("reading {path}: {e}"))?;
+    // Field 2, the command name in parentheses, may contain spaces; the fields after
+    // it start at field 3, so utime (14) and stime (15) are at indexes 11 and 12.
+    let after_name = stat.rfind(')').map(|i| &stat[i + 1..]).ok_or_else(|| format!("odd {path}"))?;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = fields
+        .get(11..13)
+        .and_then(|f| f.iter().map(|v| v.parse::<u64>().ok()).sum::<Option<u64>>())
+        .ok_or_else(|| format!("no utime/stime in {path}"))?;
+    ticks_to_duration(ticks)
+}
+
+/// CPU time all CPUs of the machine spent busy so far (everything but idle and
+/// iowait, steal included: time the hypervisor gave to someone else), from /proc/stat.
+pub fn machine_busy() -> Result<Duration, String> {
+    let stat = std::fs::read_to_string("/proc/stat").map_err(|e| format!("reading /proc/stat: {e}"))?;
+    let first = stat.lines().next().unwrap_or_default();
+    let ticks: Vec<u64> = first.split_whitespace().skip(1).map_while(|v| v.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal; guest time is already in user.
+    if ticks.len() < 8 {
+        return Err(format!("odd /proc/stat line {first:?}"));
+    }
+    ticks_to_duration(ticks[..8].iter().sum::<u64>() - ticks[3] - ticks[4])
+}
+
+fn ticks_to_duration(ticks: u64) -> Result<Duration, String> {
+    // SAFETY: sysconf only reads a system constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz <= 0 {
+        return Err("sysconf(_SC_CLK_TCK) failed".into());
+    }
+    Ok(Duration::from_secs_f64(ticks as f64 / hz as f64))
+}
+
+fn signal(pid: u32, sig: libc::c_int) {
+    // SAFETY: kill(2) with a pid we own (our child, not yet reaped, so not reused).
+    unsafe {
+        libc::kill(pid as libc::pid_t, sig);
+    }
+}
+
+/// Sends the child's first stdout line on the returned channel and keeps reading, so
+/// a chatty child never blocks on a full pipe.
+fn first_line_then_drain(stdout: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
+        }
+        for _ in lines {}
+    });
+    rx
+}
+
+fn drain_stderr(stderr: impl Read + Send + 'static, tail: Arc<Mutex<VecDeque<String>>>) {
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(mut t) = tail.lock() {
+                if t.len() == STDERR_TAIL {
+                    t.pop_front();
+                }
+                t.push_back(line);
+            }
+        }
+    });
+}
