@@ -313,3 +313,30 @@ async fn flash_shows_once() {
     assert_eq!(region_ids(&patch), ["notice"], "{patch}");
     assert!(!region(&patch, "notice").contains("Saved"), "the flash showed twice: {patch}");
 }
+
+#[tokio::test]
+async fn dev_hook_drops_sockets_and_the_session_resumes() {
+    let t = TestApp::start(|o| o.dev = true);
+    let url = t.url("/counter");
+    let (mut ws, _, boot) = t.live("/counter").await;
+    let patch = ws.event_patch("inc", json!({"by": "1"})).await;
+    assert_eq!(patch["seq"], 1);
+
+    let dropped = http(t.addr, "POST", "/_live/dev/drop-sockets", &[], b"").await;
+    assert_eq!(dropped.status, 200, "{}", dropped.text());
+    ws.expect_end().await;
+
+    let mut ws = t.connect().await;
+    let joined = ws.join(&boot.token, &url, 1).await;
+    assert_eq!(joined["resumed"], true, "{joined}");
+    let patch = ws.event_patch("inc", json!({"by": "1"})).await;
+    assert_eq!(count_in(region(&patch, "stats")), Some(START + 2), "state was lost");
+    assert_eq!(t.probe.mounts(), 1);
+}
+
+#[tokio::test]
+async fn dev_hook_does_not_exist_outside_dev_mode() {
+    let t = TestApp::start(|_| {});
+    let resp = http(t.addr, "POST", "/_live/dev/drop-sockets", &[], b"").await;
+    assert_eq!(resp.status, 404);
+}

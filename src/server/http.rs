@@ -28,6 +28,7 @@ pub(crate) async fn handle(
     let path = req.uri().path().to_string();
     let resp = match (req.method(), path.as_str()) {
         (&Method::GET | &Method::HEAD, "/_live/runtime.js") => runtime_js(&shared, &req),
+        (&Method::POST, "/_live/dev/drop-sockets") if shared.opts.dev => drop_sockets(&shared).await,
         (&Method::GET, "/_live/metrics") if shared.opts.metrics => Response::builder()
             .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
             .body(Full::new(Bytes::from(shared.metrics.render(shared.sessions.len()))))
@@ -47,6 +48,16 @@ pub(crate) async fn handle(
         },
     };
     Ok(resp)
+}
+
+/// Dev mode only: every socket is dropped as if the network failed; sessions stay
+/// and wait for their browsers to reconnect. For testing resume.
+async fn drop_sockets(shared: &Shared) -> Response<Body> {
+    let sessions = shared.sessions.all();
+    for session in &sessions {
+        let _ = session.tx.send(SessionMsg::DropSocket).await;
+    }
+    text(StatusCode::OK, &format!("dropped the sockets of {} sessions", sessions.len()))
 }
 
 fn runtime_js(shared: &Shared, req: &Request<Incoming>) -> Response<Body> {

@@ -118,11 +118,10 @@ async fn run(shared: Arc<Shared>, ws: Socket) {
                 }
                 None => break,
             },
-            _ = kill.notified() => {
-                let frame = CloseFrame { code: CloseCode::Policy, reason: "outbound queue full".into() };
-                let _ = sink.send(Message::Close(Some(frame))).await;
-                break;
-            }
+            // The session gave up on this socket (the client stopped reading, or a dev
+            // drop): end the TCP connection without a close handshake that would wait
+            // on the same client.
+            _ = kill.notified() => break,
             _ = &mut idle => {
                 let frame = CloseFrame { code: CloseCode::Away, reason: "idle".into() };
                 let _ = sink.send(Message::Close(Some(frame))).await;

@@ -42,13 +42,34 @@ pub(crate) struct Conn {
 
 /// What a session's mailbox carries.
 pub(crate) enum SessionMsg {
-    Attach { conn: Conn, last_seq: u64, fresh: bool },
-    Detach { conn_id: u64 },
-    Event { conn_id: u64, r#ref: u64, event: Event },
-    Post { event: Event, reply: oneshot::Sender<PostOutcome> },
+    Attach {
+        conn: Conn,
+        last_seq: u64,
+        fresh: bool,
+    },
+    Detach {
+        conn_id: u64,
+    },
+    Event {
+        conn_id: u64,
+        r#ref: u64,
+        event: Event,
+    },
+    Post {
+        event: Event,
+        reply: oneshot::Sender<PostOutcome>,
+    },
     Info(Info),
-    Timer { id: u64, data: Arc<str> },
-    RenderDocument { reply: oneshot::Sender<Result<String>> },
+    Timer {
+        id: u64,
+        data: Arc<str>,
+    },
+    RenderDocument {
+        reply: oneshot::Sender<Result<String>>,
+    },
+    /// Dev mode: drop the socket abruptly (no `close` frame), as a network failure
+    /// would, so reconnect and resume can be exercised.
+    DropSocket,
     Shutdown,
 }
 
@@ -294,6 +315,12 @@ impl Actor {
                         None => Err(Error::State("the server is shutting down".into())),
                     };
                     let _ = reply.send(result);
+                }
+                SessionMsg::DropSocket => {
+                    if let Some(conn) = self.conn.take() {
+                        conn.kill.notify_one();
+                        self.detach();
+                    }
                 }
                 SessionMsg::Shutdown => {
                     if let Some(conn) = &self.conn {
