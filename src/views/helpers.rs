@@ -10,7 +10,7 @@
 //! is far harder to debug in the browser than a render error.
 //!
 //! Value keyword arguments (`**values` below) become `data-lv-value-<name>`
-//! attributes, the name exactly as written. Names must match `[A-Za-z0-9_-]+`; strings
+//! attributes, the name exactly as written. Names must match `[a-z0-9_-]+`; strings
 //! are written as-is, numbers in their display form (`1`, `1.5`), booleans as `true` /
 //! `false` (JSON's spelling, not minijinja's `True`), `none` as the empty string;
 //! lists, maps and other objects are an error because the protocol carries every value
@@ -429,8 +429,10 @@ impl Call {
         names.sort_unstable();
         let mut out = Vec::with_capacity(names.len());
         for name in names {
-            if !valid_name(name, false) {
-                return Err(self.invalid(format!("value name {name:?} must match [A-Za-z0-9_-]+")));
+            // Lower case only: HTML lower-cases attribute names, so `userId` would reach
+            // the JS path as `userid` but a no-JS post as `userId`.
+            if !valid_name(name, false) || name.bytes().any(|b| b.is_ascii_uppercase()) {
+                return Err(self.invalid(format!("value name {name:?} must match [a-z0-9_-]+")));
             }
             let value: Value = kwargs.get(name).map_err(|err| self.rewrap(err))?;
             let text = self.scalar_text(&format!("value `{name}`"), &value)?;
@@ -752,8 +754,9 @@ mod tests {
         assert_err(
             r#"{{ lv.click("x", **{"a b": 1}) }}"#,
             ErrorKind::InvalidOperation,
-            "lv.click: value name \"a b\" must match [A-Za-z0-9_-]+",
+            "lv.click: value name \"a b\" must match [a-z0-9_-]+",
         );
+        assert_err(r#"{{ lv.click("x", userId=1) }}"#, ErrorKind::InvalidOperation, "value name \"userId\"");
         assert_err(
             r#"{{ lv.change("x", **{'x"><script>': 1}) }}"#,
             ErrorKind::InvalidOperation,
