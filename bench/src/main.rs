@@ -1,5 +1,7 @@
 //! mizulive benchmark: drives the C counter example over its wire protocol and a bare
-//! tokio-tungstenite echo server the same way, then prints both and their ratios.
+//! tokio-tungstenite echo server the same way, then prints both and their ratios. The
+//! Python and Go counters (same core, same views) get tests 1 and 2 as well, compared
+//! with the C counter, to show what each host language's callbacks cost.
 //!
 //!   cargo run --release -p mizulive-bench [-- --quick]
 //!
@@ -25,14 +27,17 @@ use runs::{Idle, Latency, Load, LoadSpec, Tally};
 const SESSION_RATE: f64 = 45.0;
 
 const USAGE: &str = "\
-usage: mizulive-bench [--quick] [--rtt-sessions N] [--rtt-events N] [--load-sessions N]
-                      [--load-secs S] [--idle-sessions N]
+usage: mizulive-bench [--quick] [--rtt-sessions N] [--rtt-events N] [--host-rtt-events N]
+                      [--load-sessions N] [--load-secs S] [--idle-sessions N]
 
-  --quick              smoke run (~25 s): 200 RTT events, 200 sessions for 2 s, 1,000 idle sessions
+  --quick              smoke run (~40 s): 200 RTT events (100 for Python and Go), 200 sessions
+                       for 2 s, 1,000 idle sessions
   --rtt-sessions N     test 1: sessions the one-at-a-time events rotate over (default 1, which
                        takes (events + warm-up) / 45 s per server; more sessions are faster but
                        shorten the idle gap between events, which lowers the measured latency)
   --rtt-events N       test 1: recorded round trips (default 2000, plus 10% warm-up)
+  --host-rtt-events N  test 1 on the Python and Go counters: recorded round trips (default 500,
+                       plus 10% warm-up; fewer than for C and echo to keep the run short)
   --load-sessions N    test 2: concurrent sessions (default 1000)
   --load-secs S        test 2: measured seconds (default 10, after 1 s of warm-up)
   --idle-sessions N    test 3: idle sessions opened for the RSS measurement (default 10000)";
@@ -43,6 +48,8 @@ struct Plan {
     rtt_sessions: usize,
     rtt_warmup: usize,
     rtt_events: usize,
+    host_rtt_warmup: usize,
+    host_rtt_events: usize,
     load_sessions: usize,
     load_warmup: Duration,
     load_secs: u64,
@@ -55,6 +62,8 @@ impl Plan {
             rtt_sessions: 1,
             rtt_warmup: 200,
             rtt_events: 2000,
+            host_rtt_warmup: 50,
+            host_rtt_events: 500,
             load_sessions: 1000,
             load_warmup: Duration::from_secs(1),
             load_secs: 10,
@@ -67,6 +76,8 @@ impl Plan {
             rtt_sessions: 1,
             rtt_warmup: 20,
             rtt_events: 200,
+            host_rtt_warmup: 10,
+            host_rtt_events: 100,
             load_sessions: 200,
             load_warmup: Duration::from_millis(500),
             load_secs: 2,
@@ -91,6 +102,10 @@ impl Plan {
                 "--rtt-events" => {
                     plan.rtt_events = value()?;
                     plan.rtt_warmup = (plan.rtt_events / 10).max(10);
+                }
+                "--host-rtt-events" => {
+                    plan.host_rtt_events = value()?;
+                    plan.host_rtt_warmup = (plan.host_rtt_events / 10).max(10);
                 }
                 "--rtt-sessions" => plan.rtt_sessions = value()?,
                 "--load-sessions" => plan.load_sessions = value()?,
@@ -158,11 +173,45 @@ struct LoadResults {
     echo_unpaced: Load,
 }
 
+/// A counter in another host language, over the same core and views as the C one.
+/// When its tools are missing, or it fails to build or start, it is skipped (with the
+/// reason in the report) rather than failing the bench.
+struct Host {
+    name: &'static str,
+    /// The running counter, or why this host is skipped.
+    server: Result<Server, String>,
+    rtt: Latency,
+    load: Load,
+}
+
+impl Host {
+    fn new(name: &'static str, server: Result<Server, String>) -> Host {
+        Host { name, server, rtt: Latency::default(), load: Load::default() }
+    }
+
+    /// Stops the counter and keeps its numbers, or the reason it was skipped.
+    fn finish(self, errors: &mut Errors) -> HostResult {
+        let measured = self.server.map(|server| {
+            errors.stop(server);
+            (self.rtt, self.load)
+        });
+        HostResult { name: self.name, measured }
+    }
+}
+
+/// What a host measured in tests 1 and 2, for the summary.
+pub struct HostResult {
+    pub name: &'static str,
+    pub measured: Result<(Latency, Load), String>,
+}
+
 /// Everything that went wrong, counted across tests.
 #[derive(Default)]
 struct Errors {
     live: Tally,
     echo: Tally,
+    /// Per host counter that ran, in the order they ran.
+    hosts: Vec<(&'static str, Tally)>,
     stops: Vec<String>,
 }
 
@@ -178,8 +227,20 @@ impl Errors {
         }
     }
 
+    fn host(&mut self, name: &'static str) -> &mut Tally {
+        let i = match self.hosts.iter().position(|(n, _)| *n == name) {
+            Some(i) => i,
+            None => {
+                self.hosts.push((name, Tally::default()));
+                self.hosts.len() - 1
+            }
+        };
+        &mut self.hosts[i].1
+    }
+
     fn total(&self) -> u64 {
-        self.live.total() + self.echo.total() + self.stops.len() as u64
+        let hosts: u64 = self.hosts.iter().map(|(_, t)| t.total()).sum();
+        self.live.total() + self.echo.total() + hosts + self.stops.len() as u64
     }
 }
 
@@ -188,21 +249,31 @@ async fn run(plan: Plan) -> Result<u64, String> {
     let root = root_dir();
     let nofile = procs::raise_nofile_limit()?;
     procs::build_counter(&root)?;
+    let go_counter = procs::build_go_counter(&root);
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     report::header(cpus, nofile);
     let mut errors = Errors::default();
 
-    // Tests 1 and 2 share one counter and one echo server.
+    // Tests 1 and 2 share one server of each kind. The ones not being measured idle
+    // meanwhile, which costs next to nothing.
     let servers = Pair { live: Server::counter(&root)?, echo: Server::echo()? };
+    let mut hosts = vec![
+        Host::new("python", Server::python_counter(&root)),
+        Host::new("go", go_counter.and_then(|exe| Server::go_counter(&exe, &root))),
+    ];
     let targets = Pair { live: Target::Live(servers.live.addr), echo: Target::Echo(servers.echo.addr) };
     let rtt = test_rtt(&plan, &targets, &mut errors).await;
+    test_host_rtt(&plan, &mut hosts, &mut errors).await;
     let load = test_load(&plan, &servers, &mut errors).await;
+    test_host_load(&plan, &mut hosts, &mut errors).await;
     errors.stop(servers.live);
     errors.stop(servers.echo);
+    let hosts: Vec<HostResult> = hosts.into_iter().map(|h| h.finish(&mut errors)).collect();
 
     let idle = test_idle(&plan, &root, &mut errors).await?;
 
     report::summary(&plan, &rtt, &load, &idle);
+    report::host_summary(&rtt.live, &load.paced.live, &hosts);
     report::errors(&errors);
     Ok(errors.total())
 }
@@ -213,7 +284,7 @@ async fn test_rtt(plan: &Plan, targets: &Pair<Target>, errors: &mut Errors) -> P
         |target| runs::rtt(target, plan.rtt_sessions, plan.rtt_warmup, plan.rtt_events, session_period());
     let (live, tally) = run(targets.live).await;
     errors.live.add(&tally);
-    report::rtt_live(&live);
+    report::rtt_live("C", &live);
     let (echo, tally) = run(targets.echo).await;
     errors.echo.add(&tally);
     report::rtt_echo(&echo);
@@ -232,7 +303,7 @@ async fn test_load(plan: &Plan, servers: &Pair<Server>, errors: &mut Errors) -> 
     let echo_target = Target::Echo(servers.echo.addr);
     let live = runs::load(&servers.live, Target::Live(servers.live.addr), paced).await;
     errors.live.add(&live.tally);
-    report::load_line("mizulive", &live);
+    report::load_line("C", &live);
     let echo = runs::load(&servers.echo, echo_target, paced).await;
     errors.echo.add(&echo.tally);
     report::load_line("echo", &echo);
@@ -242,6 +313,56 @@ async fn test_load(plan: &Plan, servers: &Pair<Server>, errors: &mut Errors) -> 
     LoadResults { paced: Pair { live, echo }, echo_unpaced }
 }
 
+/// Test 1 on the other hosts' counters, with fewer events than for C and echo: the
+/// paced test is the longest of the run, and p50 settles within a few hundred events.
+async fn test_host_rtt(plan: &Plan, hosts: &mut [Host], errors: &mut Errors) {
+    report::host_rtt_title(plan);
+    for host in hosts {
+        let server = match &host.server {
+            Ok(server) => server,
+            Err(why) => {
+                report::skipped(host.name, why, true);
+                continue;
+            }
+        };
+        let target = Target::Live(server.addr);
+        let (latency, tally) = runs::rtt(
+            target,
+            plan.rtt_sessions,
+            plan.host_rtt_warmup,
+            plan.host_rtt_events,
+            session_period(),
+        )
+        .await;
+        errors.host(host.name).add(&tally);
+        report::rtt_live(host.name, &latency);
+        host.rtt = latency;
+    }
+}
+
+/// Test 2 on the other hosts' counters, paced exactly like the C counter's run.
+async fn test_host_load(plan: &Plan, hosts: &mut [Host], errors: &mut Errors) {
+    let spec = LoadSpec {
+        sessions: plan.load_sessions,
+        warmup: plan.load_warmup,
+        duration: Duration::from_secs(plan.load_secs),
+        period: session_period(),
+    };
+    for host in hosts {
+        let server = match &host.server {
+            Ok(server) => server,
+            Err(why) => {
+                report::skipped(host.name, why, false);
+                continue;
+            }
+        };
+        let load = runs::load(server, Target::Live(server.addr), spec).await;
+        errors.host(host.name).add(&load.tally);
+        report::load_line(host.name, &load);
+        host.load = load;
+    }
+}
+
 /// Test 3 starts fresh servers: the sessions of tests 1-2 linger for the 60 s grace
 /// period, and memory freed by closed sockets would hide new allocations.
 async fn test_idle(plan: &Plan, root: &Path, errors: &mut Errors) -> Result<Pair<Idle>, String> {
@@ -249,7 +370,7 @@ async fn test_idle(plan: &Plan, root: &Path, errors: &mut Errors) -> Result<Pair
     let counter = Server::counter(root)?;
     let live = runs::idle_rss(&counter, Target::Live(counter.addr), plan.idle_sessions).await?;
     errors.live.add(&live.tally);
-    report::idle_line("mizulive", &live);
+    report::idle_line("C", &live);
     errors.stop(counter);
 
     let echo = Server::echo()?;
@@ -270,9 +391,13 @@ mod tests {
 
     #[test]
     fn flags_override_the_plan() {
-        let args: Vec<String> = ["--load-secs", "5", "--quick"].iter().map(|s| s.to_string()).collect();
+        let args: Vec<String> = ["--load-secs", "5", "--quick", "--host-rtt-events", "300"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let plan = Plan::from_args(&args).expect("valid flags");
         assert_eq!((plan.load_secs, plan.load_sessions), (5, 200));
+        assert_eq!((plan.host_rtt_events, plan.host_rtt_warmup), (300, 30));
         assert!(Plan::from_args(&["--bogus".to_string()]).is_err());
     }
 }

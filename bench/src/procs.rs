@@ -1,14 +1,16 @@
-//! The servers under test run as child processes (the C counter, and this binary in
-//! `--echo-server` mode), so their RSS can be read from /proc without the client's
-//! memory mixed in. This module starts them, reads their address, and stops them.
+//! The servers under test run as child processes (the C, Python and Go counters, and
+//! this binary in `--echo-server` mode), so their RSS and CPU time can be read from
+//! /proc without the client's mixed in. This module builds them, starts them, reads
+//! their address, and stops them.
 //! Starting and stopping block the calling thread (the runtime's `block_on` thread);
 //! that is fine because no measurement runs at those moments.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
@@ -19,6 +21,14 @@ const START_TIMEOUT: Duration = Duration::from_secs(15);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 /// Lines of the child's stderr kept to explain a failure.
 const STDERR_TAIL: usize = 20;
+/// A first `go build` compiles the cgo package and its dependencies (a minute or so on
+/// 2 cores); later ones are cached and take a few seconds.
+const GO_BUILD_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// The first stdout line of every counter (C, Python, Go), followed by `ADDR/counter`.
+const COUNTER_BANNER: &str = "counter listening on http://";
+/// Where `go` is looked for when it is not on PATH (the official tarball's place).
+const GO_FALLBACK: &str = "/usr/local/go/bin/go";
 
 /// Raises this process's soft RLIMIT_NOFILE to the hard limit. Children inherit it, so
 /// the counter can hold 10,000 sockets as well. Returns the new soft limit.
@@ -52,6 +62,48 @@ pub fn build_counter(root: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Builds the Go counter into `target/go-counter`; returns its path, or why it cannot
+/// be built (then the Go counter is skipped, not the bench). The binary links
+/// `target/release/libmizulive.a`, which `cargo build --release` makes with the .so.
+pub fn build_go_counter(root: &Path) -> Result<PathBuf, String> {
+    let go = find_executable("go")
+        .or_else(|| is_executable(Path::new(GO_FALLBACK)).then(|| GO_FALLBACK.into()))
+        .ok_or_else(|| format!("go not found on PATH nor at {GO_FALLBACK}"))?;
+    let lib = root.join("target/release/libmizulive.a");
+    if !lib.is_file() {
+        return Err(format!("{} is missing (cargo build --release makes it)", lib.display()));
+    }
+    let exe = root.join("target/go-counter");
+    // Go's build cache does not notice a changed C library (`go help cache`), so it
+    // would keep a binary linked against an older libmizulive.a; removing that binary
+    // makes `go build` link it again.
+    if modified(&exe).is_some_and(|built| modified(&lib).is_some_and(|lib| built < lib)) {
+        let _ = std::fs::remove_file(&exe);
+    }
+    let mut cmd = Command::new(go);
+    cmd.args(["build", "-buildvcs=false", "-o"]).arg(&exe).arg("./examples/counter");
+    // GOTOOLCHAIN=local: use the Go that is installed, never download another one.
+    cmd.current_dir(root.join("bindings/go")).env("GOTOOLCHAIN", "local");
+    run_bounded(cmd, GO_BUILD_TIMEOUT).map_err(|e| format!("go build failed: {e}"))?;
+    Ok(exe)
+}
+
+/// The interpreter for the Python counter: the project's virtualenv (`make python`)
+/// when there is one, else `python3` from PATH.
+fn python(root: &Path) -> Result<PathBuf, String> {
+    let venv = root.join(".venv/bin/python");
+    if is_executable(&venv) {
+        return Ok(venv);
+    }
+    find_executable("python3").ok_or_else(|| "python3 not found on PATH (and no .venv)".to_string())
+}
+
+/// The C counter's views, which every counter is pointed at so all of them render
+/// the same markup (the Python examples' own views carry more CSS).
+fn counter_views(root: &Path) -> PathBuf {
+    root.join("examples-c/counter/views")
+}
+
 /// A running server child. Dropping it kills the child, so a panicking bench leaves
 /// nothing behind; `stop` is the orderly path.
 pub struct Server {
@@ -66,8 +118,27 @@ impl Server {
     pub fn counter(root: &Path) -> Result<Server, String> {
         let dir = root.join("examples-c/counter");
         let mut cmd = Command::new(dir.join("counter"));
-        cmd.env("MIZULIVE_ADDR", "127.0.0.1:0").env("MIZULIVE_VIEWS", dir.join("views")).current_dir(&dir);
-        Server::spawn("counter", cmd, "counter listening on http://")
+        cmd.env("MIZULIVE_ADDR", "127.0.0.1:0").env("MIZULIVE_VIEWS", counter_views(root)).current_dir(&dir);
+        Server::spawn("counter", cmd, COUNTER_BANNER)
+    }
+
+    /// `examples-python/counter.py` on a free port, run from the source tree (no
+    /// install needed) against the same library build the C counter uses.
+    pub fn python_counter(root: &Path) -> Result<Server, String> {
+        let mut cmd = Command::new(python(root)?);
+        cmd.arg(root.join("examples-python/counter.py"))
+            .env("PYTHONPATH", root.join("bindings/python"))
+            .env("MIZULIVE_LIB", root.join("target/release/libmizulive.so"))
+            .env("MIZULIVE_ADDR", "127.0.0.1:0")
+            .env("MIZULIVE_VIEWS", counter_views(root));
+        Server::spawn("python counter", cmd, COUNTER_BANNER)
+    }
+
+    /// The Go counter built by `build_go_counter`, on a free port.
+    pub fn go_counter(exe: &Path, root: &Path) -> Result<Server, String> {
+        let mut cmd = Command::new(exe);
+        cmd.env("MIZULIVE_ADDR", "127.0.0.1:0").env("MIZULIVE_VIEWS", counter_views(root));
+        Server::spawn("go counter", cmd, COUNTER_BANNER)
     }
 
     /// This binary in `--echo-server` mode.
@@ -101,7 +172,15 @@ impl Server {
 
         let line = match first_line.recv_timeout(START_TIMEOUT) {
             Ok(line) => line,
-            Err(_) => return Err(server.failure(&format!("printed no address within {START_TIMEOUT:?}"))),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                return Err(server.failure(&format!("printed no address within {START_TIMEOUT:?}")))
+            }
+            // Stdout closed first: the child died at startup (say, a missing module).
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let exited = server.exit_status(Duration::from_secs(1));
+                let how = exited.map_or("closed its stdout".to_string(), |s| format!("exited ({s})"));
+                return Err(server.failure(&format!("{how} before printing its address")));
+            }
         };
         let addr = line.trim().strip_prefix(prefix).map(|rest| rest.split('/').next().unwrap_or(rest));
         server.addr = match addr.and_then(|a| a.parse().ok()) {
@@ -131,7 +210,7 @@ impl Server {
         cpu_time(self.pid())
     }
 
-    /// SIGINT (the counter shuts down cleanly on it), then waits. Returns how the child
+    /// SIGINT (the counters shut down cleanly on it), then waits. Returns how the child
     /// ended, or an error when it had to be killed.
     pub fn stop(mut self) -> Result<ExitStatus, String> {
         signal(self.pid(), libc::SIGINT);
@@ -146,6 +225,18 @@ impl Server {
                     )
                 }
                 Err(e) => return Err(format!("{}: waiting: {e}", self.name)),
+            }
+        }
+    }
+
+    /// How the child ended, if it does within `limit`.
+    fn exit_status(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            match self.child.try_wait() {
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
+                Ok(status) => return status,
+                Err(_) => return None,
             }
         }
     }
@@ -207,10 +298,69 @@ fn ticks_to_duration(ticks: u64) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(ticks as f64 / hz as f64))
 }
 
+/// Runs `cmd` to completion, killing it (and what it started) after `limit`; on
+/// failure, returns its status and the end of its stderr.
+fn run_bounded(mut cmd: Command, limit: Duration) -> Result<(), String> {
+    // Its own process group, so a timeout also stops the compilers it runs.
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).process_group(0);
+    let mut child = cmd.spawn().map_err(|e| format!("starting it: {e}"))?;
+    let tail = Arc::new(Mutex::new(VecDeque::new()));
+    let drained = drain_stderr(child.stderr.take().expect("stderr is piped"), tail.clone());
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Ok(status),
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(50)),
+            Ok(None) => {
+                // The group id is the child's pid (process_group(0) above).
+                signal_group(child.id(), libc::SIGKILL);
+                let _ = child.wait();
+                break Err(format!("took over {limit:?}; killed"));
+            }
+            Err(e) => break Err(format!("waiting: {e}")),
+        }
+    };
+    // Let the drain thread read the last lines, without waiting on a leftover process
+    // that still holds the pipe open.
+    let drain_deadline = Instant::now() + Duration::from_secs(1);
+    while !drained.is_finished() && Instant::now() < drain_deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    let tail = tail.lock().map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n")).unwrap_or_default();
+    match status {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(format!("{status}: {tail}")),
+        Err(why) => Err(format!("{why}: {tail}")),
+    }
+}
+
+/// `name` in one of the PATH directories, if it is an executable file there.
+fn find_executable(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| is_executable(p))
+}
+
+fn is_executable(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
 fn signal(pid: u32, sig: libc::c_int) {
     // SAFETY: kill(2) with a pid we own (our child, not yet reaped, so not reused).
     unsafe {
         libc::kill(pid as libc::pid_t, sig);
+    }
+}
+
+/// Signals the process group led by our child `pid` (started with `process_group(0)`).
+fn signal_group(pid: u32, sig: libc::c_int) {
+    // SAFETY: kill(2) on the group of a child we own and have not reaped yet, so the
+    // group id cannot have been reused.
+    unsafe {
+        libc::kill(-(pid as libc::pid_t), sig);
     }
 }
 
@@ -228,7 +378,12 @@ fn first_line_then_drain(stdout: impl Read + Send + 'static) -> mpsc::Receiver<S
     rx
 }
 
-fn drain_stderr(stderr: impl Read + Send + 'static, tail: Arc<Mutex<VecDeque<String>>>) {
+/// Keeps the last `STDERR_TAIL` lines of a child's stderr in `tail`; the thread ends
+/// at EOF.
+fn drain_stderr(
+    stderr: impl Read + Send + 'static,
+    tail: Arc<Mutex<VecDeque<String>>>,
+) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Ok(mut t) = tail.lock() {
@@ -238,5 +393,5 @@ fn drain_stderr(stderr: impl Read + Send + 'static, tail: Arc<Mutex<VecDeque<Str
                 t.push_back(line);
             }
         }
-    });
+    })
 }

@@ -1,9 +1,10 @@
 //! Everything the bench prints: one line per measurement as it finishes, then a
-//! summary with the mizulive/echo ratios, then the error counts.
+//! summary with the C counter/echo ratios, one with the Python and Go counters against
+//! the C counter, then the error counts.
 
 use crate::runs::{Idle, Latency, Load, Tally, IDLE_WARMUP};
 use crate::stats::Percentiles;
-use crate::{Errors, LoadResults, Pair, Plan};
+use crate::{Errors, HostResult, LoadResults, Pair, Plan};
 
 /// A paced run that reached this share of its cap could have gone faster.
 const AT_CAP: f64 = 0.97;
@@ -17,7 +18,9 @@ pub fn header(cpus: usize, nofile: libc::rlim_t) {
         load.join(" ")
     );
     println!("servers: examples-c/counter (default options) and a tokio-tungstenite echo server");
-    println!("         (2 worker threads, mizulive's WebSocket buffers), each in its own process");
+    println!("         (2 worker threads, mizulive's WebSocket buffers); for tests 1-2 also the Python");
+    println!("         and Go counters (examples-python/counter.py, bindings/go/examples/counter) on the");
+    println!("         same library build and views; each server in its own process");
 }
 
 pub fn rtt_title(plan: &Plan, rate: f64) {
@@ -32,8 +35,17 @@ pub fn rtt_title(plan: &Plan, rate: f64) {
     );
 }
 
-pub fn rtt_live(l: &Latency) {
-    println!("    mizulive  click->patch  {}", percentiles(&l.first));
+/// The other hosts run fewer events; say so before their lines.
+pub fn host_rtt_title(plan: &Plan) {
+    println!(
+        "    python and go counters: {} events after {} warm-up",
+        num(plan.host_rtt_events as f64),
+        num(plan.host_rtt_warmup as f64)
+    );
+}
+
+pub fn rtt_live(name: &str, l: &Latency) {
+    println!("    {name:<8}  click->patch  {}", percentiles(&l.first));
     println!("              click->reply  {}", percentiles(&l.done));
 }
 
@@ -69,6 +81,30 @@ pub fn load_line(name: &str, l: &Load) {
     );
 }
 
+/// A host that did not run: the whole reason with `detail` (for a failed start or
+/// build it includes the end of the stderr), else its first line.
+pub fn skipped(name: &str, why: &str, detail: bool) {
+    if !detail {
+        println!("    {name:<8}  skipped: {}", brief(why));
+        return;
+    }
+    let mut lines = why.lines();
+    println!("    {name:<8}  skipped: {}", lines.next().unwrap_or_default());
+    for line in lines {
+        println!("              | {line}");
+    }
+}
+
+/// The first line of a skip reason, pointing at test 1's lines for the rest.
+fn brief(why: &str) -> String {
+    let mut lines = why.lines();
+    let first = lines.next().unwrap_or_default().trim_end_matches(':');
+    match lines.next() {
+        Some(_) => format!("{first} (details under [1])"),
+        None => first.to_string(),
+    }
+}
+
 pub fn idle_title(plan: &Plan) {
     println!(
         "\n[3] server RSS per idle session: {} joined idle sessions, opened after {IDLE_WARMUP} warm-up ones",
@@ -87,7 +123,8 @@ pub fn idle_line(name: &str, i: &Idle) {
 }
 
 pub fn summary(plan: &Plan, rtt: &Pair<Latency>, load: &LoadResults, idle: &Pair<Idle>) {
-    println!("\nsummary                                        mizulive        echo   mizulive/echo");
+    println!();
+    columns("summary", "C counter", "echo", "C/echo");
     let p50 = |p: &Percentiles| p.p50 as f64;
     let p99 = |p: &Percentiles| p.p99 as f64;
     row("[1] click->patch p50 (µs)", p50(&rtt.live.first), p50(&rtt.echo.first), 0);
@@ -105,17 +142,56 @@ pub fn summary(plan: &Plan, rtt: &Pair<Latency>, load: &LoadResults, idle: &Pair
     row("[3] RSS per idle session (KB)", idle.live.per_session_kb(), idle.echo.per_session_kb(), 1);
     if at_cap(live) {
         println!(
-            "note: mizulive reached its pacing cap, so [2] measured the per-session limit, not the server"
+            "note: the C counter reached its pacing cap, so [2] measured the per-session limit, not the server"
         );
     } else if at_cap(echo) {
         println!("note: echo reached its pacing cap; the unpaced row shows how far past it echo goes");
     }
 }
 
+/// The Python and Go counters against the C counter: the same core and views, so the
+/// difference is the host language's callbacks (mount, event, render state).
+pub fn host_summary(c_rtt: &Latency, c_load: &Load, hosts: &[HostResult]) {
+    println!();
+    columns("host counters vs. the C counter", "host", "C counter", "host/C");
+    let p50 = |p: &Percentiles| p.p50 as f64;
+    let p99 = |p: &Percentiles| p.p99 as f64;
+    let cpu = |l: &Load| l.cpu_per_event_us().unwrap_or(0.0);
+    for host in hosts {
+        let name = host.name;
+        let (rtt, load) = match &host.measured {
+            Ok((rtt, load)) => (rtt, load),
+            Err(why) => {
+                println!("{:<43} skipped: {}", format!("[2] events/s ({name} counter)"), brief(why));
+                continue;
+            }
+        };
+        row(&format!("[1] {name} click->patch p50 (µs)"), p50(&rtt.first), p50(&c_rtt.first), 0);
+        row(&format!("[1] {name} click->patch p99 (µs)"), p99(&rtt.first), p99(&c_rtt.first), 0);
+        row(&format!("[2] events/s ({name} counter)"), load.per_sec, c_load.per_sec, 0);
+        row(&format!("[2] {name} server CPU per event (µs)"), cpu(load), cpu(c_load), 1);
+        let (done, c_done) = (&load.latency.done, &c_load.latency.done);
+        row(&format!("[2] {name} click->reply p50 under load (µs)"), p50(done), p50(c_done), 0);
+        row(&format!("[2] {name} click->reply p99 under load (µs)"), p99(done), p99(c_done), 0);
+        if at_cap(load) {
+            println!("note: the {name} counter reached its pacing cap in [2]; compare CPU per event instead");
+        }
+    }
+    if at_cap(c_load) && hosts.iter().any(|h| h.measured.as_ref().is_ok_and(|(_, l)| !at_cap(l))) {
+        println!(
+            "note: the C counter's events/s is its pacing cap, not its limit: host/C events/s \
+             overstates the hosts; CPU per event compares them fairly"
+        );
+    }
+}
+
 pub fn errors(errors: &Errors) {
     println!();
-    tally("mizulive", &errors.live);
+    tally("C", &errors.live);
     tally("echo", &errors.echo);
+    for (name, t) in &errors.hosts {
+        tally(name, t);
+    }
     if errors.stops.is_empty() {
         println!("servers stopped cleanly on SIGINT");
     }
@@ -133,6 +209,11 @@ fn tally(name: &str, t: &Tally) {
     if let Some(first) = &t.first {
         println!("         first error: {first}");
     }
+}
+
+/// A table's heading, aligned with `row`.
+fn columns(title: &str, first: &str, second: &str, ratio: &str) {
+    println!("{title:<43} {first:>12} {second:>11} {ratio:>15}");
 }
 
 fn row(label: &str, live: f64, echo: f64, decimals: usize) {
@@ -186,5 +267,14 @@ mod tests {
         assert_eq!(num(1234567.0), "1,234,567");
         assert_eq!(num(999.0), "999");
         assert_eq!(num_dp(12345.67, 1), "12,345.7");
+    }
+
+    #[test]
+    fn skip_reasons_fit_one_line() {
+        assert_eq!(brief("go not found"), "go not found");
+        assert_eq!(
+            brief("go build failed: exit status: 1: go: oops:\n\tdetail"),
+            "go build failed: exit status: 1: go: oops (details under [1])"
+        );
     }
 }
