@@ -92,7 +92,6 @@ class Room(mizulive.Page):
             "room": room,
             "me": me,
             "draft": "",
-            "sent": 0,
             "error": None,
             "messages": directory.history(room),
             "members": [],
@@ -118,7 +117,6 @@ class Room(mizulive.Page):
             directory.post(room, message)
             s.publish(room_topic(room), {"kind": "message", **message})
             state["draft"], state["error"] = "", None
-            state["sent"] += 1
             s.mark("composer")
             s.focus("#send input[name=text]")
         elif e.name == "rename":

@@ -151,6 +151,9 @@
   }
 
   function onReply(f) {
+    // The patch came first: reset puts the server's values in the fields.
+    const form = submits.get(f.ref);
+    if (f.ok && form && form.hasAttribute('data-lv-reset')) form.reset();
     unmark([f.ref]);
     if (!f.ok) problem('warn', f.error || {});
   }

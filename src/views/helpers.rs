@@ -263,6 +263,17 @@ fn form(call: &Call, state: &State<'_, '_>, args: &[Value]) -> Result<String, Er
             );
         }
         let value: Value = kwargs.get(name).map_err(|err| call.rewrap(err))?;
+        // `reset=true`: the runtime resets the form to the server's values once the
+        // submit's reply arrives (a chat box empties even when its HTML did not change).
+        if lower == "reset" {
+            if value.kind() != ValueKind::Bool {
+                return Err(call.invalid("`reset` must be true or false".to_string()));
+            }
+            if value.is_true() {
+                attrs.push_bare("data-lv-reset");
+            }
+            continue;
+        }
         if value.kind() == ValueKind::Bool {
             if value.is_true() {
                 attrs.push_bare(name);
@@ -833,6 +844,19 @@ mod tests {
                 "</form>"
             )
         );
+    }
+
+    #[test]
+    fn form_reset_flag() {
+        let html = render(r#"{{ lv.form("send", reset=true) }}</form>"#, page_ctx()).unwrap();
+        assert!(
+            html.starts_with(r#"<form method="post" action="/counter" data-lv-submit="send" data-lv-reset>"#),
+            "{html}"
+        );
+        let html = render(r#"{{ lv.form("send", reset=false) }}</form>"#, page_ctx()).unwrap();
+        assert!(!html.contains("reset"), "{html}");
+        let err = render(r#"{{ lv.form("send", reset="yes") }}</form>"#, page_ctx()).unwrap_err();
+        assert!(err.to_string().contains("`reset` must be true or false"), "{err}");
     }
 
     #[test]
