@@ -1,11 +1,11 @@
 # mizulive — the two commands a newcomer needs:
 #   make demo    build the library and the Python package, serve the gallery on $MIZULIVE_ADDR (default 127.0.0.1:3000)
-#   make test    lint, then every test suite
+#   make test    lint, then every test suite (Rust, C, Python, Go, then the browser suite)
 CARGO ?= cargo
 export MIZULIVE_ADDR ?= 127.0.0.1:3000
 
 .PHONY: demo demo-c feed lib examples test lint test-rust header bench clean \
-	python demo-python lint-python test-python test-go go-counter go-chat
+	python demo-python lint-python test-python test-go go-counter go-chat e2e
 
 demo: demo-python
 
@@ -24,10 +24,10 @@ examples: lib
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --release --all-targets -- -D warnings
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
 # Everything runs against one release build of the crate.
-test: lint lint-python test-rust test-python test-go
+test: lint lint-python test-rust test-python test-go e2e
 
 test-rust: lib
 	$(CARGO) test --release
@@ -57,7 +57,12 @@ test-python: python
 # Go: the cgo package, linked statically against target/release/libmizulive.a.
 test-go: lib
 	test -z "$$(gofmt -l bindings/go)" || { gofmt -l bindings/go; exit 1; }
-	cd bindings/go && go vet ./... && GOEXPERIMENT=cgocheck2 go test ./...
+	cd bindings/go && go vet ./... && GOEXPERIMENT=cgocheck2 go test -count=1 ./...
+
+# The real-browser suite (e2e/): the conformance app in C, Python and Go, each driven by
+# Debian's Chromium. Installs chromium and playwright-core when missing.
+e2e: lib python
+	bash e2e/run.sh all
 
 go-counter: lib
 	cd bindings/go && go run ./examples/counter

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# The real-browser conformance suite: e2e/tests/ against the conformance app of each
+# host (e2e/SPEC.md), in Debian's Chromium through playwright-core.
+#
+#   bash e2e/run.sh [c|python|go|all]     (default: all)
+#
+# Installs Chromium with apt-get when /usr/bin/chromium is missing, installs the npm
+# dependencies, builds what each host needs, runs the suite once per host
+# (E2E_HOST=<host>), prints a per-host, per-scenario table, and fails if any host fails.
+# Screenshots land in e2e/screenshots/. E2E_UPDATE_DOCS=1 also copies the C host's
+# counter screenshot to docs/screenshot-counter.png.
+set -uo pipefail
+
+E2E="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$E2E/.." && pwd)"
+export PATH="$PATH:/usr/local/go/bin"
+export DEBIAN_FRONTEND=noninteractive
+
+want="${1:-all}"
+case "$want" in
+  all) hosts=(c python go) ;;
+  c | python | go) hosts=("$want") ;;
+  *) echo "usage: bash e2e/run.sh [c|python|go|all]" >&2; exit 2 ;;
+esac
+
+step() { printf '\n== %s\n' "$*"; }
+die() { echo "e2e: $*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi
+}
+
+# 1. the browser (never downloaded by playwright: Debian's package)
+if [ ! -x /usr/bin/chromium ]; then
+  step "installing chromium (apt-get)"
+  as_root apt-get update -qq && as_root apt-get install -y -qq chromium >/dev/null ||
+    die "could not install chromium"
+fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  step "installing nodejs and npm (apt-get)"
+  as_root apt-get update -qq && as_root apt-get install -y -qq nodejs npm >/dev/null ||
+    die "could not install node"
+fi
+
+node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' ||
+  die "node >= 20 is needed (playwright-core); found $(node --version)"
+
+# 2. playwright-core (the only dependency)
+step "npm dependencies"
+(
+  cd "$E2E" || exit 1
+  if [ -f package-lock.json ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+  else
+    npm install --no-audit --no-fund --loglevel=error
+  fi
+) || die "npm install failed"
+
+# 3. builds
+step "cargo build --release"
+(cd "$ROOT" && cargo build --release --quiet) || die "cargo build failed"
+
+declare -A built
+build() {
+  case "$1" in
+    c) make -s -C "$E2E/apps/c" ;;
+    python)
+      local py="$ROOT/.venv/bin/python"
+      [ -x "$py" ] || py=python3
+      [ -f "$E2E/apps/python/conformance.py" ] || { echo "missing e2e/apps/python/conformance.py" >&2; return 1; }
+      PYTHONPATH="$ROOT/bindings/python${PYTHONPATH:+:$PYTHONPATH}" "$py" -c 'import mizulive'
+      ;;
+    go) (cd "$E2E/apps/go" && go build -o conformance .) ;;
+  esac
+}
+for h in "${hosts[@]}"; do
+  step "build: $h"
+  if build "$h"; then built[$h]=1; else built[$h]=0; echo "e2e: build for $h failed" >&2; fi
+done
+
+# 4. the suite, once per host
+results="$(mktemp -d)"
+trap 'rm -rf "$results"' EXIT
+declare -A status
+for h in "${hosts[@]}"; do
+  if [ "${built[$h]}" != 1 ]; then
+    status[$h]="build failed"
+    continue
+  fi
+  step "suite: $h"
+  (
+    cd "$E2E" &&
+      E2E_HOST="$h" node --test \
+        --test-reporter=spec --test-reporter-destination=stdout \
+        --test-reporter=./tests/table-reporter.mjs --test-reporter-destination="$results/$h.tsv" \
+        tests/conformance.test.js
+  )
+  if [ $? = 0 ]; then status[$h]=pass; else status[$h]=fail; fi
+done
+
+if [ "${E2E_UPDATE_DOCS:-0}" = 1 ] && [ "${status[c]:-}" = pass ] && [ -f "$E2E/screenshots/c-counter.png" ]; then
+  cp "$E2E/screenshots/c-counter.png" "$ROOT/docs/screenshot-counter.png"
+fi
+
+# 5. the table: one row per scenario, one column per host
+step "results"
+{
+  printf 'scenario'
+  for h in "${hosts[@]}"; do printf '\t%s' "$h"; done
+  printf '\n'
+  # scenario names in the order first seen
+  for h in "${hosts[@]}"; do [ -f "$results/$h.tsv" ] && cut -f2 "$results/$h.tsv"; done | awk '!seen[$0]++' |
+    while IFS= read -r name; do
+      printf '%s' "$name"
+      for h in "${hosts[@]}"; do
+        r="$(awk -F'\t' -v n="$name" '$2 == n { r = $1 } END { print r }' "$results/$h.tsv" 2>/dev/null)"
+        case "$r" in pass) r=pass ;; fail) r=FAIL ;; *) r=- ;; esac
+        printf '\t%s' "$r"
+      done
+      printf '\n'
+    done
+  printf 'host'
+  for h in "${hosts[@]}"; do
+    case "${status[$h]}" in pass) printf '\tpass' ;; fail) printf '\tFAIL' ;; *) printf '\tFAIL (%s)' "${status[$h]}" ;; esac
+  done
+  printf '\n'
+} | awk -F'\t' '
+  { for (i = 1; i <= NF; i++) { cell[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n[NR] = NF }
+  END { for (r = 1; r <= NR; r++) { line = ""; for (i = 1; i <= n[r]; i++) line = line sprintf(i < n[r] ? "%-" w[i] + 2 "s" : "%s", cell[r, i]); print line } }'
+
+rc=0
+for h in "${hosts[@]}"; do [ "${status[$h]}" = pass ] || rc=1; done
+exit $rc

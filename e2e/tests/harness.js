@@ -1,0 +1,258 @@
+'use strict';
+// Shared plumbing for the browser suite: starting a host's conformance app, launching
+// Debian's Chromium through playwright-core, and condition-based waits.
+
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const { chromium } = require('playwright-core');
+
+const E2E = path.resolve(__dirname, '..');
+const ROOT = path.resolve(E2E, '..');
+const VIEWS = path.join(E2E, 'views');
+const SHOTS = path.join(E2E, 'screenshots');
+const HOSTS = ['c', 'python', 'go'];
+
+// How each host's app is started (built beforehand by run.sh). E2E_APP_CMD overrides
+// it (whitespace-separated argv), for trying the suite against another implementation.
+function appCommand(host) {
+  if (process.env.E2E_APP_CMD) {
+    const argv = process.env.E2E_APP_CMD.trim().split(/\s+/);
+    return { cmd: argv[0], args: argv.slice(1), env: {} };
+  }
+  switch (host) {
+    case 'c':
+      return { cmd: path.join(E2E, 'apps/c/conformance'), args: [], env: {} };
+    case 'go':
+      return { cmd: path.join(E2E, 'apps/go/conformance'), args: [], env: {} };
+    case 'python': {
+      const venv = path.join(ROOT, '.venv/bin/python');
+      const py = process.env.E2E_PYTHON || (fs.existsSync(venv) ? venv : 'python3');
+      const pp = [path.join(ROOT, 'bindings/python'), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
+      return { cmd: py, args: [path.join(E2E, 'apps/python/conformance.py')], env: { PYTHONPATH: pp } };
+    }
+    default:
+      throw new Error(`E2E_HOST must be one of ${HOSTS.join(', ')} (got ${JSON.stringify(host)})`);
+  }
+}
+
+const BANNER = /^conformance listening on (http:\/\/[^/\s]+\/)$/;
+
+// Starts the app, resolves once its first stdout line (the banner) is read.
+async function startApp(host, { dev, bannerTimeout = 20000 } = {}) {
+  const { cmd, args, env } = appCommand(host);
+  const child = spawn(cmd, args, {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      ...env,
+      MIZULIVE_ADDR: '127.0.0.1:0',
+      MIZULIVE_VIEWS: VIEWS,
+      MIZULIVE_DEV: dev ? '1' : '0',
+      MIZULIVE_LOG: process.env.MIZULIVE_LOG || 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const app = {
+    host,
+    dev,
+    child,
+    url: null,
+    output: [], // stdout and stderr lines, for diagnostics
+    exited: null, // {code, signal} once it exited
+  };
+  const exited = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      app.exited = { code, signal };
+      resolve(app.exited);
+    });
+  });
+  app.exitedPromise = exited;
+  const keep = (line) => {
+    app.output.push(line);
+    if (app.output.length > 400) app.output.shift();
+  };
+  let errBuf = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d) => {
+    errBuf += d;
+    const lines = errBuf.split('\n');
+    errBuf = lines.pop();
+    lines.forEach((l) => keep('[stderr] ' + l));
+  });
+  let outBuf = '';
+  let first = null;
+  const banner = new Promise((resolve, reject) => {
+    child.on('error', (e) => reject(new Error(`cannot start ${cmd}: ${e.message}`)));
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d) => {
+      outBuf += d;
+      const lines = outBuf.split('\n');
+      outBuf = lines.pop();
+      for (const l of lines) {
+        keep('[stdout] ' + l);
+        if (first === null) {
+          first = l.replace(/\r$/, '');
+          const m = BANNER.exec(first);
+          if (m) resolve(m[1]);
+          else reject(new Error(`first stdout line is not the banner: ${JSON.stringify(first)}`));
+        }
+      }
+    });
+    exited.then(({ code, signal }) =>
+      reject(new Error(`${cmd} exited (code ${code}, signal ${signal}) before its banner\n${tail(app)}`)));
+  });
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no banner from ${cmd} within ${bannerTimeout} ms\n${tail(app)}`)), bannerTimeout);
+  });
+  try {
+    app.url = await Promise.race([banner, timeout]);
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+  return app;
+}
+
+// SIGINT, then the exit status (SIGKILL and an error after `timeout`).
+async function stopApp(app, timeout = 10000) {
+  if (!app) return null;
+  if (app.exited) return app.exited;
+  app.child.kill('SIGINT');
+  let timer;
+  const late = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(null), timeout);
+  });
+  const res = await Promise.race([app.exitedPromise, late]);
+  clearTimeout(timer);
+  if (!res) {
+    app.child.kill('SIGKILL');
+    await app.exitedPromise;
+    throw new Error(`app did not exit within ${timeout} ms of SIGINT\n${tail(app)}`);
+  }
+  return res;
+}
+
+function tail(app, n = 40) {
+  return app.output.slice(-n).join('\n');
+}
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+// A plain launch: playwright gives it a fresh temporary user-data dir.
+function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.E2E_CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+    timeout: 30000,
+  });
+}
+
+// Retries `fn` (which throws or returns a falsy value while not yet satisfied) until
+// it returns something truthy; its last error explains a timeout.
+async function eventually(fn, { timeout = 10000, interval = 50, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = null;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeout} ms waiting for ${what}${last ? ': ' + last.message : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+// A bounded pause, used only to show that something does NOT happen.
+const quiet = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Waits for a live page to be joined (the runtime's class on the root).
+async function connected(page, timeout = 10000) {
+  await page.waitForSelector('[data-lv].lv-connected', { timeout, state: 'attached' });
+}
+
+async function openLive(context, url, timeout = 10000) {
+  const page = await context.newPage();
+  watchConsole(page);
+  trackFrames(page);
+  await page.goto(url, { waitUntil: 'load', timeout });
+  await connected(page, timeout);
+  return page;
+}
+
+// Console messages and page errors of `page`, kept on page.__log.
+function watchConsole(page) {
+  if (page.__log) return page.__log;
+  const log = (page.__log = []);
+  page.on('console', (m) => log.push({ type: m.type(), text: m.text() }));
+  page.on('pageerror', (e) => log.push({ type: 'pageerror', text: String(e && e.message) }));
+  return log;
+}
+
+// Event frames the page sent and replies it got, over all its sockets (attach before
+// the page connects: openLive does). Kept on page.__frames.
+function trackFrames(page) {
+  if (page.__frames) return page.__frames;
+  const t = (page.__frames = { events: [], replies: [], sockets: 0 });
+  page.on('websocket', (ws) => {
+    t.sockets++;
+    ws.on('framesent', (f) => {
+      const m = parse(f.payload);
+      if (m && m.t === 'event') t.events.push(m);
+    });
+    ws.on('framereceived', (f) => {
+      const m = parse(f.payload);
+      if (m && m.t === 'reply') t.replies.push(m);
+    });
+  });
+  return t;
+}
+
+function parse(s) {
+  try {
+    return JSON.parse(typeof s === 'string' ? s : s.toString());
+  } catch (_) {
+    return null;
+  }
+}
+
+async function text(page, selector) {
+  return (await page.textContent(selector, { timeout: 5000 })).trim();
+}
+
+module.exports = {
+  E2E,
+  ROOT,
+  VIEWS,
+  SHOTS,
+  HOSTS,
+  startApp,
+  stopApp,
+  tail,
+  launchBrowser,
+  eventually,
+  quiet,
+  connected,
+  openLive,
+  watchConsole,
+  trackFrames,
+  text,
+};
