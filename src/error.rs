@@ -30,6 +30,9 @@ pub enum Error {
     /// The named thing (region, timer, session) does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// A limit (such as `max_sessions`) is reached; retrying later may succeed.
+    #[error("server busy: {0}")]
+    Busy(String),
 }
 
 impl Error {

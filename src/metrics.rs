@@ -15,6 +15,7 @@ pub struct Metrics {
     pub rate_limited: AtomicU64,
     pub mailbox_overflows: AtomicU64,
     pub slow_clients: AtomicU64,
+    pub sessions_refused: AtomicU64,
 }
 
 pub fn inc(counter: &AtomicU64) {
@@ -62,6 +63,12 @@ impl Metrics {
             "counter",
             "Sockets dropped because their outbound queue filled.",
             get(&self.slow_clients),
+        );
+        line(
+            "mizulive_sessions_refused_total",
+            "counter",
+            "Sessions not started because max_sessions were alive.",
+            get(&self.sessions_refused),
         );
         out
     }

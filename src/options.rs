@@ -43,6 +43,10 @@ pub struct Options {
     pub mailbox: usize,
     /// Patches kept per session for a reconnecting client. Default 64.
     pub resume_buffer: usize,
+    /// Sessions alive at once (mounted, with or without a socket). A page request
+    /// beyond it gets `503 Service Unavailable` with `Retry-After`, a fresh mount over
+    /// the WebSocket an `overloaded` error and close code 1013. Default 100 000.
+    pub max_sessions: usize,
     /// Extra origins allowed to open the WebSocket besides the page's own,
     /// e.g. `["https://app.example.com"]`.
     pub allowed_origins: Vec<String>,
@@ -72,6 +76,7 @@ impl Default for Options {
             outbound_queue: 256,
             mailbox: 1024,
             resume_buffer: 64,
+            max_sessions: 100_000,
             allowed_origins: Vec::new(),
             layout: "default".into(),
             root_id: "lv-root".into(),
@@ -96,6 +101,7 @@ impl Options {
             ("max_frame_bytes", self.max_frame_bytes),
             ("outbound_queue", self.outbound_queue),
             ("mailbox", self.mailbox),
+            ("max_sessions", self.max_sessions),
             ("events_per_second", self.events_per_second as usize),
             ("event_burst", self.event_burst as usize),
         ];

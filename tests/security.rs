@@ -261,3 +261,47 @@ async fn events_over_the_rate_limit_are_refused() {
     assert_eq!(patch["seq"], 3, "{patch}");
     assert_eq!(count_in(region(&patch, "stats")), Some(START + 3), "the limited event ran");
 }
+
+#[tokio::test]
+async fn sessions_beyond_max_sessions_are_refused_until_some_end() {
+    let t = TestApp::start(|o| {
+        o.max_sessions = 2;
+        o.grace_ms = 300;
+    });
+
+    // A HEAD mounts nothing.
+    let head = http(t.addr, "HEAD", "/counter", &[], b"").await;
+    assert_eq!(head.status, 200);
+    assert!(head.header("content-type").is_some_and(|v| v.starts_with("text/html")), "{:?}", head.headers);
+    assert!(head.body.is_empty());
+    assert_eq!(t.probe.mounts(), 0);
+
+    let (ws_a, _, boot_a) = t.live("/counter").await;
+    let (_, boot_b) = t.page("/counter").await;
+    let full = t.get("/counter").await;
+    assert_eq!(full.status, 503, "{}", full.text());
+    assert_eq!(full.header("retry-after"), Some("5"));
+    assert_eq!(t.probe.mounts(), 2);
+
+    // A join that needs a fresh mount (its session lives in another process) is told
+    // to come back later, and may: recoverable, close code 1013.
+    let other = TestApp::start(|o| o.max_sessions = 2);
+    let (_, foreign) = other.page("/counter").await;
+    let mut ws = t.connect().await;
+    ws.send_join(&foreign.token, &t.url("/counter"), 0).await;
+    expect_error_frame(&mut ws, "overloaded", true).await;
+    let frame = ws.expect_closed().await.expect("a close frame");
+    assert_eq!(frame.code, CloseCode::Again, "{frame:?}");
+
+    // Joining an existing session needs no new one.
+    let mut ws_b = t.connect().await;
+    ws_b.join(&boot_b.token, &t.url("/counter"), 0).await;
+    assert_eq!(t.probe.mounts(), 2);
+
+    // When a session ends (its socket gone past the grace period) there is room again.
+    drop(ws_b);
+    t.wait_until("the dropped session ended", |app| app.session_count() < 2).await;
+    t.page("/counter").await;
+    assert_eq!(t.probe.mounts(), 3);
+    drop((ws_a, boot_a));
+}

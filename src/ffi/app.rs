@@ -34,7 +34,8 @@ unsafe fn app_ref<'a>(app: *const lv_app) -> Result<&'a App, c_int> {
 /// (folder, default "views"), `dev`, `secret` (≥ 32 bytes), `host_threads`,
 /// `io_threads`, `grace_ms`, `token_ttl_s`, `max_frame_bytes`, `max_form_bytes`,
 /// `events_per_second`, `event_burst`, `outbound_queue`, `mailbox`, `resume_buffer`,
-/// `allowed_origins`, `layout`, `root_id`. Unknown keys are an error.
+/// `max_sessions`, `allowed_origins`, `layout`, `root_id`, `metrics`. Unknown keys are
+/// an error. docs/c-api.md gives each one's default.
 ///
 /// Returns NULL on failure (see `lv_last_error`). The caller owns the app and must
 /// release it with `lv_app_free`.

@@ -97,7 +97,7 @@ pub(crate) fn fail(err: Error) -> c_int {
         Error::Template(_) => LV_ERR_TEMPLATE,
         Error::Io(_) => LV_ERR_IO,
         Error::Callback(_) => LV_ERR_CALLBACK,
-        Error::State(_) => LV_ERR_STATE,
+        Error::State(_) | Error::Busy(_) => LV_ERR_STATE,
         Error::NotFound(_) => LV_ERR_NOT_FOUND,
     };
     set_last_error(err.to_string());

@@ -115,6 +115,10 @@ async fn page_get(
         }
     }
 
+    // A HEAD asks whether the page is there, not for a session: nothing is mounted.
+    if head {
+        return html_response(String::new(), true, clear_cookie.then(|| expire_cookie(&path)));
+    }
     let origin = Origin { route, path: path.clone(), params, user_id };
     let result = match session::spawn(shared, origin).await {
         Ok((_, handle)) => render_document(&handle).await,
@@ -124,7 +128,7 @@ async fn page_get(
         Ok(html) => html_response(html, head, clear_cookie.then(|| expire_cookie(&path))),
         Err(e) => {
             tracing::error!(%path, "page failed: {e}");
-            server_error(shared, &e.to_string())
+            server_error(shared, &e)
         }
     }
 }
@@ -206,7 +210,7 @@ async fn page_post(shared: &Arc<Shared>, req: Request<Incoming>, route: Arc<Rout
                     let token = h.token.clone();
                     (h, token)
                 }
-                Err(e) => return server_error(shared, &e.to_string()),
+                Err(e) => return server_error(shared, &e),
             }
         }
     };
@@ -358,7 +362,14 @@ fn see_other(location: &str, cookie: Option<String>) -> Response<Body> {
     builder.body(Body::default()).unwrap_or_default()
 }
 
-fn server_error(shared: &Shared, detail: &str) -> Response<Body> {
+/// 503 with `Retry-After` when a limit is reached, else 500 (with the detail in dev mode).
+fn server_error(shared: &Shared, err: &crate::error::Error) -> Response<Body> {
+    if let crate::error::Error::Busy(_) = err {
+        let mut r = text(StatusCode::SERVICE_UNAVAILABLE, "503 server busy, try again shortly");
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return r;
+    }
+    let detail = err.to_string();
     if shared.opts.dev {
         text(StatusCode::INTERNAL_SERVER_ERROR, &format!("500 internal server error\n\n{detail}"))
     } else {

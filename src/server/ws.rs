@@ -23,6 +23,9 @@ use crate::protocol::{self, ClientFrame, Join, PROTOCOL_VERSION};
 use crate::session::{self, Conn, Origin, Outbound, SessionHandle, SessionMsg};
 use crate::token::TokenError;
 
+/// Error code of a join refused because `max_sessions` are alive.
+const OVERLOADED: &str = "overloaded";
+
 /// A socket that sends nothing (not even heartbeats) for this long is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 
@@ -164,8 +167,11 @@ async fn run(shared: Arc<Shared>, ws: Socket) {
                         match join_session(&shared, join, conn).await {
                             Ok(handle) => joined = Some(Joined { handle }),
                             Err((code, message)) => {
-                                let _ = sink.send(Message::text(protocol::error(code, &message, false))).await;
-                                let frame = CloseFrame { code: CloseCode::Policy, reason: code.into() };
+                                // Overload passes: the client retries with backoff (1013).
+                                let busy = code == OVERLOADED;
+                                let _ = sink.send(Message::text(protocol::error(code, &message, busy))).await;
+                                let close = if busy { CloseCode::Again } else { CloseCode::Policy };
+                                let frame = CloseFrame { code: close, reason: code.into() };
                                 let _ = sink.send(Message::Close(Some(frame))).await;
                                 break;
                             }
@@ -241,9 +247,10 @@ async fn mount_fresh(
     conn: Conn,
 ) -> Result<SessionHandle, (&'static str, String)> {
     let origin = Origin { route, path: claims.path, params: claims.params, user_id: claims.uid };
-    let (_, handle) = session::spawn(shared, origin).await.map_err(|e| {
-        let msg = if shared.opts.dev { e.to_string() } else { "the page failed to mount".into() };
-        ("host_error", msg)
+    let (_, handle) = session::spawn(shared, origin).await.map_err(|e| match e {
+        crate::error::Error::Busy(_) => (OVERLOADED, "the server is busy; retrying".to_string()),
+        e if shared.opts.dev => ("host_error", e.to_string()),
+        _ => ("host_error", "the page failed to mount".to_string()),
     })?;
     handle
         .tx

@@ -194,8 +194,11 @@ pub(crate) async fn spawn(app: &Arc<Shared>, origin: Origin) -> Result<(String, 
         },
     });
     let (mounted_tx, mounted_rx) = oneshot::channel();
+    if !app.sessions.try_start(app.opts.max_sessions) {
+        metrics::inc(&app.metrics.sessions_refused);
+        return Err(Error::Busy(format!("{} sessions are alive (max_sessions)", app.opts.max_sessions)));
+    }
     let actor = Actor::new(env, data);
-    app.sessions.started();
     metrics::inc(&app.metrics.mounts);
     app.rt.spawn(actor.run(rx, mounted_tx));
     match mounted_rx.await {
@@ -573,8 +576,11 @@ impl Registry {
         self.map.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
     }
 
-    fn started(&self) {
-        self.live.fetch_add(1, Ordering::SeqCst);
+    /// Counts a new session in, unless `max` are already alive.
+    fn try_start(&self, max: usize) -> bool {
+        self.live
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max as u64).then_some(n + 1))
+            .is_ok()
     }
 
     fn finished(&self) {

@@ -45,6 +45,9 @@ type Options struct {
 	Mailbox int
 	// ResumeBuffer is how many patches a session keeps for a reconnecting client (64).
 	ResumeBuffer int
+	// MaxSessions bounds the sessions alive at once; beyond it pages answer 503
+	// (100000).
+	MaxSessions int
 	// AllowedOrigins may open the WebSocket besides the page's own origin.
 	AllowedOrigins []string
 	// Layout is the layout of pages whose View names none ("default").
@@ -83,6 +86,7 @@ func (o Options) json() ([]byte, error) {
 	put("outbound_queue", o.OutboundQueue, o.OutboundQueue != 0)
 	put("mailbox", o.Mailbox, o.Mailbox != 0)
 	put("resume_buffer", o.ResumeBuffer, o.ResumeBuffer != 0)
+	put("max_sessions", o.MaxSessions, o.MaxSessions != 0)
 	put("allowed_origins", o.AllowedOrigins, len(o.AllowedOrigins) > 0)
 	put("layout", o.Layout, o.Layout != "")
 	put("root_id", o.RootID, o.RootID != "")
