@@ -215,7 +215,7 @@ async fn page_post(shared: &Arc<Shared>, req: Request<Incoming>, route: Arc<Rout
         }
     };
     let (tx, rx) = oneshot::channel();
-    if handle.tx.send(SessionMsg::Post { event, reply: tx }).await.is_err() {
+    if handle.tx.send(SessionMsg::Post { event: Box::new(event), reply: tx }).await.is_err() {
         return see_other(&path, None);
     }
     let outcome = rx.await.unwrap_or(PostOutcome { redirect: None, error: Some("session ended".into()) });

@@ -186,7 +186,7 @@ async fn run(shared: Arc<Shared>, ws: Socket) {
                         if sink.send(Message::text(e)).await.is_err() { break; }
                     }
                     (ClientFrame::Event { r#ref, event }, Some(j)) => {
-                        let msg = SessionMsg::Event { conn_id, r#ref, event };
+                        let msg = SessionMsg::Event { conn_id, r#ref, event: Box::new(event) };
                         if j.handle.tx.send(msg).await.is_err() {
                             let _ = sink.send(Message::text(protocol::close("session_closed", true))).await;
                             break;

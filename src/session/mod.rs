@@ -41,6 +41,9 @@ pub(crate) struct Conn {
 }
 
 /// What a session's mailbox carries.
+///
+/// Kept small (events are boxed): a mailbox allocates its slots in blocks, and every
+/// session has one, idle or not.
 pub(crate) enum SessionMsg {
     Attach {
         conn: Conn,
@@ -53,10 +56,10 @@ pub(crate) enum SessionMsg {
     Event {
         conn_id: u64,
         r#ref: u64,
-        event: Event,
+        event: Box<Event>,
     },
     Post {
-        event: Event,
+        event: Box<Event>,
         reply: oneshot::Sender<PostOutcome>,
     },
     Info(Info),
@@ -283,11 +286,11 @@ impl Actor {
                 }
                 SessionMsg::Event { conn_id, r#ref, event } => {
                     if self.conn.as_ref().is_some_and(|c| c.id == conn_id) {
-                        self.event(r#ref, event).await;
+                        self.event(r#ref, *event).await;
                     }
                 }
                 SessionMsg::Post { event, reply } => {
-                    let out = self.call(Call::Event(event)).await;
+                    let out = self.call(Call::Event(*event)).await;
                     let outcome = match out {
                         Some(mut o) => {
                             let redirect = o.redirect.take().or_else(|| o.navigate.take().map(|n| n.0));
@@ -601,5 +604,14 @@ impl Registry {
                 return self.live.load(Ordering::SeqCst) == 0;
             }
         }
+    }
+}
+#[cfg(test)]
+mod tests {
+    /// Every session's mailbox holds blocks of 32 of these, used or not.
+    #[test]
+    fn mailbox_messages_stay_small() {
+        let size = std::mem::size_of::<super::SessionMsg>();
+        assert!(size <= 48, "SessionMsg grew to {size} bytes: box the large variant");
     }
 }
