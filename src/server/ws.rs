@@ -164,7 +164,9 @@ async fn run(shared: Arc<Shared>, ws: Socket) {
                     }
                     (ClientFrame::Join(join), None) => {
                         let conn = Conn { id: conn_id, tx: out_tx.clone(), kill: kill.clone() };
-                        match join_session(&shared, join, conn).await {
+                        // Boxed: a join (perhaps a mount) happens once per socket, and
+                        // inline its future would enlarge every idle socket's task.
+                        match Box::pin(join_session(&shared, join, conn)).await {
                             Ok(handle) => joined = Some(Joined { handle }),
                             Err((code, message)) => {
                                 // Overload passes: the client retries with backoff (1013).
