@@ -2,11 +2,13 @@
 # The real-browser conformance suite: e2e/tests/ against the conformance app of each
 # host (e2e/SPEC.md), in Debian's Chromium through playwright-core.
 #
-#   bash e2e/run.sh [c|python|go|all]     (default: all)
+#   bash e2e/run.sh [c|python|go|runtime|all]     (default: all)
 #
 # Installs Chromium with apt-get when /usr/bin/chromium is missing, installs the npm
 # dependencies, builds what each host needs, runs the suite once per host
-# (E2E_HOST=<host>), prints a per-host, per-scenario table, and fails if any host fails.
+# (E2E_HOST=<host>), then the client runtime's own tests (tests/runtime.test.js, one
+# app in Python: the runtime is the same for every host), prints a per-host,
+# per-scenario table, and fails if anything fails.
 # Screenshots land in e2e/screenshots/. E2E_UPDATE_DOCS=1 also copies the C host's
 # counter screenshot to docs/screenshot-counter.png.
 set -uo pipefail
@@ -18,9 +20,9 @@ export DEBIAN_FRONTEND=noninteractive
 
 want="${1:-all}"
 case "$want" in
-  all) hosts=(c python go) ;;
-  c | python | go) hosts=("$want") ;;
-  *) echo "usage: bash e2e/run.sh [c|python|go|all]" >&2; exit 2 ;;
+  all) hosts=(c python go runtime) ;;
+  c | python | go | runtime) hosts=("$want") ;;
+  *) echo "usage: bash e2e/run.sh [c|python|go|runtime|all]" >&2; exit 2 ;;
 esac
 
 step() { printf '\n== %s\n' "$*"; }
@@ -64,10 +66,9 @@ declare -A built
 build() {
   case "$1" in
     c) make -s -C "$E2E/apps/c" ;;
-    python)
+    python | runtime)
       local py="$ROOT/.venv/bin/python"
       [ -x "$py" ] || py=python3
-      [ -f "$E2E/apps/python/conformance.py" ] || { echo "missing e2e/apps/python/conformance.py" >&2; return 1; }
       PYTHONPATH="$ROOT/bindings/python${PYTHONPATH:+:$PYTHONPATH}" "$py" -c 'import mizulive'
       ;;
     go) (cd "$E2E/apps/go" && go build -o conformance .) ;;
@@ -88,12 +89,14 @@ for h in "${hosts[@]}"; do
     continue
   fi
   step "suite: $h"
+  suite=tests/conformance.test.js
+  [ "$h" = runtime ] && suite=tests/runtime.test.js
   (
     cd "$E2E" &&
       E2E_HOST="$h" node --test \
         --test-reporter=spec --test-reporter-destination=stdout \
         --test-reporter=./tests/table-reporter.mjs --test-reporter-destination="$results/$h.tsv" \
-        tests/conformance.test.js
+        "$suite"
   )
   if [ $? = 0 ]; then status[$h]=pass; else status[$h]=fail; fi
 done

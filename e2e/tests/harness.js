@@ -14,8 +14,13 @@ const SHOTS = path.join(E2E, 'screenshots');
 const HOSTS = ['c', 'python', 'go'];
 
 // How each host's app is started (built beforehand by run.sh). E2E_APP_CMD overrides
-// it (whitespace-separated argv), for trying the suite against another implementation.
-function appCommand(host) {
+// the conformance app (whitespace-separated argv), for trying the suite against another
+// implementation. `name` "widgets" is the runtime tests' app, in Python only.
+function appCommand(host, name = 'conformance') {
+  if (name !== 'conformance') {
+    if (host !== 'python') throw new Error(`the ${name} app exists in Python only`);
+    return pythonCommand(name);
+  }
   if (process.env.E2E_APP_CMD) {
     const argv = process.env.E2E_APP_CMD.trim().split(/\s+/);
     return { cmd: argv[0], args: argv.slice(1), env: {} };
@@ -25,22 +30,26 @@ function appCommand(host) {
       return { cmd: path.join(E2E, 'apps/c/conformance'), args: [], env: {} };
     case 'go':
       return { cmd: path.join(E2E, 'apps/go/conformance'), args: [], env: {} };
-    case 'python': {
-      const venv = path.join(ROOT, '.venv/bin/python');
-      const py = process.env.E2E_PYTHON || (fs.existsSync(venv) ? venv : 'python3');
-      const pp = [path.join(ROOT, 'bindings/python'), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
-      return { cmd: py, args: [path.join(E2E, 'apps/python/conformance.py')], env: { PYTHONPATH: pp } };
-    }
+    case 'python':
+      return pythonCommand(name);
     default:
       throw new Error(`E2E_HOST must be one of ${HOSTS.join(', ')} (got ${JSON.stringify(host)})`);
   }
 }
 
-const BANNER = /^conformance listening on (http:\/\/[^/\s]+\/)$/;
+function pythonCommand(name) {
+  const venv = path.join(ROOT, '.venv/bin/python');
+  const py = process.env.E2E_PYTHON || (fs.existsSync(venv) ? venv : 'python3');
+  const pp = [path.join(ROOT, 'bindings/python'), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
+  return { cmd: py, args: [path.join(E2E, `apps/python/${name}.py`)], env: { PYTHONPATH: pp } };
+}
 
-// Starts the app, resolves once its first stdout line (the banner) is read.
-async function startApp(host, { dev, bannerTimeout = 20000 } = {}) {
-  const { cmd, args, env } = appCommand(host);
+const BANNER = /^(\w+) listening on (http:\/\/[^/\s]+\/)$/;
+
+// Starts the app (`name`: conformance or widgets), resolves once its first stdout
+// line (the banner) is read.
+async function startApp(host, { dev, app: name = 'conformance', bannerTimeout = 20000 } = {}) {
+  const { cmd, args, env } = appCommand(host, name);
   const child = spawn(cmd, args, {
     cwd: ROOT,
     env: {
@@ -94,7 +103,7 @@ async function startApp(host, { dev, bannerTimeout = 20000 } = {}) {
         if (first === null) {
           first = l.replace(/\r$/, '');
           const m = BANNER.exec(first);
-          if (m) resolve(m[1]);
+          if (m && m[1] === name) resolve(m[2]);
           else reject(new Error(`first stdout line is not the banner: ${JSON.stringify(first)}`));
         }
       }

@@ -35,6 +35,7 @@
   const isText = (el) =>
     el.nodeName === 'TEXTAREA' || (el.nodeName === 'INPUT' && !NOT_TEXT.test(el.type));
   const isCheck = (el) => el.type === 'checkbox' || el.type === 'radio';
+  const INNER = 'a[href],button,input,select,textarea,label,summary';
 
   function readBoot(doc) {
     const el = doc.getElementById('lv-boot');
@@ -49,8 +50,10 @@
 
   const open = () => ws && ws.readyState === 1;
 
-  // While the socket is down, a real form post still works (the no-JS path).
-  const fallback = (form) => !open() && form && form.method === 'post' && form.hasAttribute('action');
+  // Until the socket has joined, a real form post still works (the no-JS path).
+  // Attributes, not properties: a field named "method" shadows form.method.
+  const fallback = (form) =>
+    !joined && form && /^post$/i.test(form.getAttribute('method') || '') && form.hasAttribute('action');
 
   function send(frame) {
     if (!open()) return false;
@@ -151,11 +154,15 @@
   }
 
   function onReply(f) {
-    // The patch came first: reset puts the server's values in the fields.
     const form = submits.get(f.ref);
-    if (f.ok && form && form.hasAttribute('data-lv-reset')) form.reset();
     unmark([f.ref]);
-    if (!f.ok) problem('warn', f.error || {});
+    if (!f.ok) return problem('warn', f.error || {});
+    // The patch came first: reset puts the server's values in the fields (through
+    // the prototype: a field named "reset" shadows form.reset).
+    if (form && form.hasAttribute('data-lv-reset')) {
+      HTMLFormElement.prototype.reset.call(form);
+      for (const el of form.querySelectorAll('input,textarea')) lastSent.delete(el);
+    }
   }
 
   function onError(f) {
@@ -211,7 +218,7 @@
         /* bad selector: skip */
       }
       if (c.op === 'focus' && el) el.focus();
-      else if (c.op === 'scroll') scroll(el, c.block === 'end');
+      else if (c.op === 'scroll' && (el || !c.selector)) scroll(el, c.block === 'end');
     }
   }
 
@@ -250,6 +257,7 @@
     attempt = 0;
     // Imported <script>s never run: no second runtime.
     morph(document.body, doc.body);
+    syncClasses();
     document.title = doc.title;
     if (!replace && !url.hash) window.scrollTo(0, 0);
     connect();
@@ -394,7 +402,8 @@
   function keyWanted(el, key) {
     const want = el.getAttribute('data-lv-key');
     if (!want) return true;
-    return want.toLowerCase().split(',').some((k) => k.trim() === key.toLowerCase());
+    const name = key === ' ' ? 'space' : key === ',' ? 'comma' : key.toLowerCase();
+    return want.toLowerCase().split(',').some((k) => k.trim() === name);
   }
 
   function onSubmit(e) {
@@ -440,14 +449,22 @@
     on('click', (e) => {
       const el = find(e, 'click');
       if (!el || (el.name === '_lv_click' && fallback(el.form))) return;
-      e.preventDefault(); // no submit of a no-JS fallback form
+      // No submit of a no-JS fallback form; but a checkbox, link or label inside
+      // the element (a clickable row) keeps working.
+      const inner = e.target.closest(INNER);
+      if (!inner || inner === el || !el.contains(inner)) e.preventDefault();
       fire('click', el, e);
     });
     on('submit', onSubmit);
     on('input', onChange);
     on('change', onChange);
+    // Keys that confirm an IME composition (Enter ending a conversion) are not
+    // keystrokes: skip them and the keyup that follows.
+    const composing = new Set();
     for (const kind of ['keyup', 'keydown']) {
       on(kind, (e) => {
+        if (e.isComposing || e.keyCode === 229) return void (kind === 'keydown' && composing.add(e.code));
+        if (kind === 'keyup' && composing.delete(e.code)) return;
         const el = find(e, kind);
         // Never preventDefault: typing is not blocked. Autofill sends no key.
         if (el && typeof e.key === 'string' && keyWanted(el, e.key)) fire(kind, el, e, { key: e.key });
@@ -457,7 +474,8 @@
     for (const [type, kind] of [['focusin', 'focus'], ['focusout', 'blur']]) {
       on(type, (e) => {
         const el = find(e, kind);
-        if (el) fire(kind, el, e);
+        // Focus moving between an element's own children neither enters nor leaves it.
+        if (el && !el.contains(e.relatedTarget)) fire(kind, el, e);
       });
     }
     // Back/forward across navigate(): load for real (hash-only changes are not).
@@ -489,7 +507,9 @@
     if (from.isEqualNode(to)) return;
     // Except in a form whose submit is in flight: the user sent those values,
     // so the server's copy wins (a chat box clears).
-    const keep = from === document.activeElement && isField(from) && ![...submits.values()].includes(from.form);
+    // Only text being typed is kept: a picked option or a clicked box shows the
+    // server's answer.
+    const keep = from === document.activeElement && isText(from) && ![...submits.values()].includes(from.form);
     const restore = keep ? save(from) : null;
     syncAttrs(from, to);
     // A focused textarea's children are its default value: leave them.
@@ -579,7 +599,16 @@
       [...el.options].forEach((o, i) => (o.selected = !!opts[i] && opts[i].hasAttribute('selected')));
     } else if (el.nodeName === 'TEXTAREA') value = to.textContent;
     else if (el.nodeName !== 'INPUT') return;
-    else if (isCheck(el)) el.checked = to.hasAttribute('checked');
+    else if (isCheck(el)) {
+      el.checked = to.hasAttribute('checked');
+      // Unchecking a radio by hand left its group empty; morph skips the member
+      // the server still checks (its attributes did not change): check it again.
+      if (el.type === 'radio' && !el.checked && el.name) {
+        for (const r of document.getElementsByName(el.name)) {
+          if (r.type === 'radio' && r.form === el.form && r.defaultChecked) r.checked = true;
+        }
+      }
+    }
     else if (isText(el)) value = to.getAttribute('value') || '';
     if (value != null && el.value !== value) {
       el.value = value;

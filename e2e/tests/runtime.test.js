@@ -1,0 +1,144 @@
+'use strict';
+// The client runtime's handling of controls, in a real browser, against the widgets
+// app (e2e/apps/python/widgets.py; the runtime is the same for every host). Run
+// through e2e/run.sh, or: node --test tests/runtime.test.js
+//
+// Every wait is a condition with a timeout; `quiet` pauses only show that something
+// does NOT happen.
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const h = require('./harness');
+
+const T = { timeout: 30000 };
+let app = null;
+let browser = null;
+let failed = false;
+
+before(async () => {
+  fs.mkdirSync(h.SHOTS, { recursive: true });
+  const [a, b] = await Promise.allSettled([h.startApp('python', { dev: true, app: 'widgets' }), h.launchBrowser()]);
+  if (a.status === 'fulfilled') app = a.value;
+  if (b.status === 'fulfilled') browser = b.value;
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+});
+
+after(async () => {
+  if (browser) await browser.close().catch(() => {});
+  if (app && !app.exited) app.child.kill('SIGKILL');
+  if (failed && app) console.log(`--- last output of the widgets app ---\n${h.tail(app)}`);
+});
+
+// Each case gets its own browser context and a freshly mounted /widgets page.
+function widgets(name, fn) {
+  test(name, T, async () => {
+    const context = await browser.newContext({ viewport: { width: 800, height: 600 } });
+    try {
+      const page = await h.openLive(context, new URL('/widgets', app.url).href);
+      await fn(page);
+      const errors = page.__log.filter((l) => l.type === 'pageerror');
+      assert.deepEqual(errors, [], 'no script errors');
+    } catch (e) {
+      failed = true;
+      for (const p of context.pages()) {
+        await p.screenshot({ path: path.join(h.SHOTS, `runtime-fail-${name.split(' ')[0]}.png`) }).catch(() => {});
+      }
+      throw e;
+    } finally {
+      await context.close().catch(() => {});
+    }
+  });
+}
+
+const textIs = (page, selector, want, what) =>
+  h.eventually(async () => (await h.text(page, selector)) === want, { what: what || `${selector} = ${want}` });
+
+// Replies received so far; an event's effects are on the page once its reply is.
+const replied = (page, n) => h.eventually(() => page.__frames.replies.length >= n, { what: `${n} replies` });
+
+widgets('r1 a focused select shows the server\'s choice, so the same pick fires again', async (page) => {
+  await page.focus('#pick');
+  await page.selectOption('#pick', 'alice');
+  await textIs(page, '#picks', 'alice');
+  await h.eventually(async () => (await page.inputValue('#pick')) === '', { what: 'the select back on "choose"' });
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'pick', 'the select kept focus');
+  await page.selectOption('#pick', 'alice');
+  await textIs(page, '#picks', 'alice,alice');
+});
+
+widgets('r2 a refused radio: the group shows the server\'s plan again', async (page) => {
+  assert.equal(await page.isChecked('#plan-free'), true);
+  await page.click('#plan-pro'); // not check(): the server undoes it at once
+  await textIs(page, '#plan-note', 'pro is not available');
+  await h.eventually(async () => (await page.isChecked('#plan-free')) && !(await page.isChecked('#plan-pro')), {
+    what: 'free checked, pro not',
+  });
+});
+
+widgets('r3 a checkbox and a link inside a clickable row keep working', async (page) => {
+  await page.click('#done-1');
+  await h.eventually(async () => (await page.getAttribute('#row-1', 'class')) === 'selected', { what: 'row 1 selected' });
+  assert.equal(await page.isChecked('#done-1'), true, 'the checkbox toggled');
+  await page.click('#link-2');
+  await h.eventually(async () => (await page.getAttribute('#row-2', 'class')) === 'selected', { what: 'row 2 selected' });
+  assert.equal(new URL(page.url()).hash, '#row-2', 'the link was followed');
+  assert.equal(await page.isChecked('#done-1'), true, 'row 1\'s checkbox kept');
+});
+
+widgets('r4 focus moving inside a container neither enters nor leaves it', async (page) => {
+  await page.focus('#outside');
+  await page.focus('#menu-a');
+  await textIs(page, '#menu-count', '1/0');
+  await page.keyboard.press('Tab'); // to #menu-b, inside the menu
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'menu-b');
+  await page.focus('#outside');
+  await textIs(page, '#menu-count', '1/1');
+  const kinds = page.__frames.events.filter((f) => f.type === 'focus' || f.type === 'blur').map((f) => f.type);
+  assert.deepEqual(kinds, ['focus', 'blur']);
+});
+
+widgets('r5 a resetting form with a field named "reset": cleared on reply, retyped text is a change again', async (page) => {
+  await page.fill('#draft', 'hi');
+  await page.focus('#keys'); // blur: the change goes out
+  await textIs(page, '#drafts', 'hi');
+  await page.focus('#draft');
+  await page.press('#draft', 'Enter');
+  await textIs(page, '#posts', 'hi');
+  await h.eventually(async () => (await page.inputValue('#draft')) === '', { what: 'the draft cleared' });
+  await h.eventually(async () => !(await page.getAttribute('#composer', 'class'))?.includes('lv-loading'), {
+    what: 'no loading class left on the form',
+  });
+  await page.fill('#draft', 'hi');
+  await page.focus('#keys');
+  await textIs(page, '#drafts', 'hi,hi');
+});
+
+widgets('r6 key filters: Space by name, IME-confirming Enter skipped', async (page) => {
+  await page.focus('#keys');
+  // An Enter that confirms an IME composition, as Chromium on macOS reports it: the
+  // keydown while composing, then a plain keyup.
+  await page.evaluate(() => {
+    const el = document.getElementById('keys');
+    const ev = (type, init) => el.dispatchEvent(new KeyboardEvent(type, { bubbles: true, key: 'Enter', code: 'Enter', ...init }));
+    ev('keydown', { isComposing: true });
+    ev('keyup', {});
+    ev('keyup', { isComposing: true });
+  });
+  await page.keyboard.press('Space');
+  await page.keyboard.press('Enter');
+  await textIs(page, '#keys-seen', 'Space,Enter');
+  const keys = page.__frames.events.filter((f) => f.type === 'keyup').map((f) => f.key);
+  assert.deepEqual(keys, [' ', 'Enter']);
+});
+
+widgets('r7 a scroll command whose selector matches nothing leaves the page where it is', async (page) => {
+  await page.click('#scroll-missing'); // scrolled into view first: far down the page
+  const y = await page.evaluate(() => window.scrollY);
+  assert.ok(y > 1000, `scrolled down to the button (${y})`);
+  await textIs(page, '#scrolls', '1');
+  await replied(page, 1);
+  assert.equal(await page.evaluate(() => window.scrollY), y);
+});
