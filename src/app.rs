@@ -17,7 +17,7 @@ use crate::options::Options;
 use crate::page::PageSpec;
 use crate::pubsub::PubSub;
 use crate::server::asset::RuntimeAsset;
-use crate::session::{Registry, SessionMsg};
+use crate::session::Registry;
 use crate::token::Signer;
 use crate::views::Views;
 
@@ -68,6 +68,9 @@ pub(crate) struct Shared {
     pub next_key: AtomicU64,
     pub next_conn: AtomicU64,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Turns true when shutdown starts: the listener stops, every session ends after
+    /// its callback in flight, and no new session starts.
+    pub closing: watch::Sender<bool>,
 }
 
 impl Shared {
@@ -85,7 +88,6 @@ impl Shared {
 pub struct App {
     shared: Arc<Shared>,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
-    stop: watch::Sender<bool>,
     addr: Mutex<Option<SocketAddr>>,
     stopped: (Mutex<bool>, Condvar),
     started: AtomicBool,
@@ -127,12 +129,12 @@ impl App {
             next_key: AtomicU64::new(1),
             next_conn: AtomicU64::new(1),
             metrics: Arc::default(),
+            closing: watch::channel(false).0,
             opts,
         });
         Ok(App {
             shared,
             runtime: Mutex::new(Some(runtime)),
-            stop: watch::channel(false).0,
             addr: Mutex::new(None),
             stopped: (Mutex::new(false), Condvar::new()),
             started: AtomicBool::new(false),
@@ -187,7 +189,11 @@ impl App {
             let local = std_listener.local_addr()?;
             let _guard = self.shared.rt.enter();
             let listener = tokio::net::TcpListener::from_std(std_listener)?;
-            self.shared.rt.spawn(crate::server::serve(listener, self.shared.clone(), self.stop.subscribe()));
+            self.shared.rt.spawn(crate::server::serve(
+                listener,
+                self.shared.clone(),
+                self.shared.closing.subscribe(),
+            ));
             Ok(local)
         })();
         match result {
@@ -246,7 +252,8 @@ impl App {
             self.wait(None);
             return Ok(());
         }
-        let _ = self.stop.send(true);
+        // Every session sees it, registered or still mounting, and none starts after.
+        self.shared.closing.send_replace(true);
         let runtime = self.runtime.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(runtime) = runtime {
             let shared = self.shared.clone();
@@ -254,12 +261,8 @@ impl App {
             // from inside an async context, and the caller may be in one.
             let stopper = std::thread::spawn(move || {
                 runtime.block_on(async {
-                    // Twice: a GET in flight when the listener stopped may add one.
-                    for _ in 0..2 {
-                        for session in shared.sessions.all() {
-                            let _ = session.tx.send(SessionMsg::Shutdown).await;
-                        }
-                        shared.sessions.wait_idle(Duration::from_secs(10)).await;
+                    if !shared.sessions.wait_idle(Duration::from_secs(20)).await {
+                        tracing::warn!("sessions still running 20 s into shutdown; stopping anyway");
                     }
                 });
                 shared.host.shutdown();

@@ -263,6 +263,29 @@ async fn events_over_the_rate_limit_are_refused() {
 }
 
 #[tokio::test]
+async fn form_posts_share_the_event_rate_limit() {
+    let t = TestApp::start(|o| {
+        o.events_per_second = 1;
+        o.event_burst = 2;
+    });
+    let (html, _) = t.page("/counter").await;
+    let token = hidden_input(&html, "_lv_token").expect("_lv_token input");
+    let csrf = hidden_input(&html, "_csrf").expect("_csrf input");
+    let fields = [("_lv_token", token.as_str()), ("_csrf", csrf.as_str()), ("_lv_click", "inc?by=1")];
+    let mut cookie = String::new();
+    for _ in 0..2 {
+        let resp = post(&t, "/counter", &fields).await;
+        assert_eq!(resp.status, 303, "{}", resp.text());
+        cookie = resp.header("set-cookie").and_then(|c| c.split(';').next()).expect("cookie").to_string();
+    }
+    let limited = post(&t, "/counter", &fields).await;
+    assert_eq!(limited.status, 429, "{}", limited.text());
+    assert_eq!(limited.header("retry-after"), Some("1"));
+    let page = get_with_cookie(&t, "/counter", &cookie).await;
+    assert_eq!(count_in(&page), Some(START + 2), "a refused POST ran its event: {page}");
+}
+
+#[tokio::test]
 async fn sessions_beyond_max_sessions_are_refused_until_some_end() {
     let t = TestApp::start(|o| {
         o.max_sessions = 2;

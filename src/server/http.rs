@@ -218,7 +218,12 @@ async fn page_post(shared: &Arc<Shared>, req: Request<Incoming>, route: Arc<Rout
     if handle.tx.send(SessionMsg::Post { event: Box::new(event), reply: tx }).await.is_err() {
         return see_other(&path, None);
     }
-    let outcome = rx.await.unwrap_or(PostOutcome { redirect: None, error: Some("session ended".into()) });
+    let outcome = rx.await.unwrap_or_else(|_| PostOutcome::failed("session ended"));
+    if outcome.rate_limited {
+        let mut r = text(StatusCode::TOO_MANY_REQUESTS, "too many requests; slow down");
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return r;
+    }
     if let Some(err) = &outcome.error {
         tracing::warn!(%path, "no-JS event failed: {err}");
     }
@@ -351,9 +356,23 @@ pub(crate) fn text(status: StatusCode, msg: &str) -> Response<Body> {
         .unwrap_or_default()
 }
 
+/// A redirect target as a header value: bytes outside visible ASCII (`/café`, a
+/// space) percent-encoded, so the `Location` is never dropped; CR and LF cannot pass.
+fn encode_location(location: &str) -> String {
+    let mut out = String::with_capacity(location.len());
+    for b in location.bytes() {
+        if b.is_ascii_graphic() {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 fn see_other(location: &str, cookie: Option<String>) -> Response<Body> {
     let mut builder = Response::builder().status(StatusCode::SEE_OTHER);
-    if let Ok(loc) = HeaderValue::from_str(location) {
+    if let Ok(loc) = HeaderValue::from_str(&encode_location(location)) {
         builder = builder.header(header::LOCATION, loc);
     }
     if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
@@ -380,6 +399,13 @@ fn server_error(shared: &Shared, err: &crate::error::Error) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locations_are_encoded_not_dropped() {
+        assert_eq!(encode_location("/caf\u{e9}?q=a b"), "/caf%C3%A9?q=a%20b");
+        assert_eq!(encode_location("/x\r\nSet-Cookie: y"), "/x%0D%0ASet-Cookie:%20y");
+        assert_eq!(encode_location("/rooms/a%20b"), "/rooms/a%20b");
+    }
 
     #[test]
     fn form_decoding() {

@@ -94,113 +94,183 @@ fn origin_allowed(shared: &Shared, req: &Request<Incoming>) -> bool {
 }
 
 type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+type Sink = futures_util::stream::SplitSink<Socket, Message>;
+type Stream = futures_util::stream::SplitStream<Socket>;
 
-struct Joined {
-    handle: SessionHandle,
+/// How long frames queued before the socket ends (an error, a close) may take to go out.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the reading side stopped.
+enum ReadEnd {
+    /// The client is gone (closed, errored): nothing more to write.
+    Gone,
+    /// Frames explaining the end (an error, a close) are queued: write them first.
+    Flush,
 }
 
+/// One socket: a reader that handles the client's frames and a writer that sends
+/// what is queued for the socket, in one task. Every frame out goes through the
+/// bounded queue, so a client that does not read fills it and is dropped (by the
+/// session, or here for heartbeats and errors), and no write can keep the socket from
+/// seeing `kill` or its idle timeout.
 async fn run(shared: Arc<Shared>, ws: Socket) {
-    let (mut sink, mut stream) = ws.split();
-    let (out_tx, mut out_rx) = mpsc::channel::<Outbound>(shared.opts.outbound_queue);
+    let (sink, stream) = ws.split();
+    let (out_tx, out_rx) = mpsc::channel::<Outbound>(shared.opts.outbound_queue);
     let kill = Arc::new(Notify::new());
     let conn_id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
-    let mut joined: Option<Joined> = None;
-    let mut idle = Box::pin(tokio::time::sleep(IDLE_TIMEOUT));
+    let mut joined: Option<SessionHandle> = None;
     shared.metrics.sockets.fetch_add(1, Ordering::Relaxed);
 
-    loop {
-        tokio::select! {
-            out = out_rx.recv() => match out {
-                Some(Outbound::Text(t)) => {
-                    if sink.send(Message::text(t.as_ref())).await.is_err() { break; }
-                }
-                Some(Outbound::Close { code, reason }) => {
-                    let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
-                    break;
-                }
-                None => break,
-            },
-            // The session gave up on this socket (the client stopped reading, or a dev
-            // drop): end the TCP connection without a close handshake that would wait
-            // on the same client.
-            _ = kill.notified() => break,
-            _ = &mut idle => {
-                let frame = CloseFrame { code: CloseCode::Away, reason: "idle".into() };
-                let _ = sink.send(Message::Close(Some(frame))).await;
-                break;
+    let mut writer = std::pin::pin!(write(sink, out_rx));
+    let end = tokio::select! {
+        end = read(&shared, stream, &out_tx, &kill, conn_id, &mut joined) => end,
+        () = &mut writer => ReadEnd::Gone,
+        () = kill.notified() => ReadEnd::Gone,
+    };
+    if let ReadEnd::Flush = end {
+        let _ = tokio::time::timeout(FLUSH_TIMEOUT, async {
+            tokio::select! {
+                () = &mut writer => {}
+                () = kill.notified() => {}
             }
-            msg = stream.next() => {
-                idle.as_mut().reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
-                let text = match msg {
-                    Some(Ok(Message::Text(t))) => t,
-                    Some(Ok(Message::Binary(_))) => {
-                        let e = protocol::error("bad_frame", "binary frames are not supported; send JSON text", true);
-                        if sink.send(Message::text(e)).await.is_err() { break; }
-                        continue;
+        })
+        .await;
+    }
+    shared.metrics.sockets.fetch_sub(1, Ordering::Relaxed);
+    if let Some(handle) = joined {
+        let _ = handle.tx.send(SessionMsg::Detach { conn_id }).await;
+    }
+}
+
+/// Writes queued frames until a close frame is written, a write fails, or the queue
+/// is closed.
+async fn write(mut sink: Sink, mut out_rx: mpsc::Receiver<Outbound>) {
+    while let Some(out) = out_rx.recv().await {
+        match out {
+            Outbound::Text(t) => {
+                if sink.send(Message::text(t.as_ref())).await.is_err() {
+                    return;
+                }
+            }
+            Outbound::Close { code, reason } => {
+                let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Queues a frame of the socket's own (a heartbeat, an error). False when the queue
+/// is full: the client is not reading.
+fn queue(out_tx: &mpsc::Sender<Outbound>, frame: String) -> bool {
+    out_tx.try_send(Outbound::Text(frame.into())).is_ok()
+}
+
+fn queue_close(out_tx: &mpsc::Sender<Outbound>, code: CloseCode, reason: &'static str) {
+    let _ = out_tx.try_send(Outbound::Close { code: code.into(), reason });
+}
+
+/// Handles the client's frames until the socket should end.
+async fn read(
+    shared: &Arc<Shared>,
+    mut stream: Stream,
+    out_tx: &mpsc::Sender<Outbound>,
+    kill: &Arc<Notify>,
+    conn_id: u64,
+    joined: &mut Option<SessionHandle>,
+) -> ReadEnd {
+    let mut idle = std::pin::pin!(tokio::time::sleep(IDLE_TIMEOUT));
+    loop {
+        let msg = tokio::select! {
+            msg = stream.next() => msg,
+            () = &mut idle => {
+                queue_close(out_tx, CloseCode::Away, "idle");
+                return ReadEnd::Flush;
+            }
+        };
+        idle.as_mut().reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
+        let text = match msg {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Binary(_))) => {
+                let e = protocol::error("bad_frame", "binary frames are not supported; send JSON text", true);
+                if !queue(out_tx, e) {
+                    return ReadEnd::Gone;
+                }
+                continue;
+            }
+            Some(Ok(Message::Close(_))) | None => return ReadEnd::Gone,
+            Some(Ok(_)) => continue,
+            Some(Err(WsError::Capacity(e))) => {
+                let _ = out_tx
+                    .try_send(Outbound::Close { code: CloseCode::Size.into(), reason: "frame too large" });
+                tracing::debug!("closing a socket: {e}");
+                return ReadEnd::Flush;
+            }
+            Some(Err(e)) => {
+                tracing::debug!("socket error: {e}");
+                return ReadEnd::Gone;
+            }
+        };
+        let frame = match ClientFrame::parse(text.as_str()) {
+            Ok(f) => f,
+            Err(e) => {
+                if !queue(out_tx, protocol::error(e.code, &e.message, true)) {
+                    return ReadEnd::Gone;
+                }
+                continue;
+            }
+        };
+        match (frame, &*joined) {
+            (ClientFrame::Heartbeat, _) => {
+                if !queue(out_tx, protocol::heartbeat()) {
+                    return ReadEnd::Gone;
+                }
+            }
+            (ClientFrame::Join(join), None) => {
+                let conn = Conn { id: conn_id, tx: out_tx.clone(), kill: kill.clone() };
+                // Boxed: a join (perhaps a mount) happens once per socket, and inline
+                // its future would enlarge every idle socket's task.
+                match Box::pin(join_session(shared, join, conn)).await {
+                    Ok(handle) => *joined = Some(handle),
+                    Err((code, message)) => {
+                        let (recoverable, close) = join_error_kind(code);
+                        let _ = queue(out_tx, protocol::error(code, &message, recoverable));
+                        queue_close(out_tx, close, code);
+                        return ReadEnd::Flush;
                     }
-                    Some(Ok(Message::Close(_))) | None => break,
-                    Some(Ok(_)) => continue,
-                    Some(Err(WsError::Capacity(e))) => {
-                        let frame = CloseFrame { code: CloseCode::Size, reason: e.to_string().into() };
-                        let _ = sink.send(Message::Close(Some(frame))).await;
-                        break;
-                    }
-                    Some(Err(e)) => {
-                        tracing::debug!("socket error: {e}");
-                        break;
-                    }
-                };
-                let frame = match ClientFrame::parse(text.as_str()) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        if sink.send(Message::text(protocol::error(e.code, &e.message, true))).await.is_err() { break; }
-                        continue;
-                    }
-                };
-                match (frame, &joined) {
-                    (ClientFrame::Heartbeat, _) => {
-                        if sink.send(Message::text(protocol::heartbeat())).await.is_err() { break; }
-                    }
-                    (ClientFrame::Join(join), None) => {
-                        let conn = Conn { id: conn_id, tx: out_tx.clone(), kill: kill.clone() };
-                        // Boxed: a join (perhaps a mount) happens once per socket, and
-                        // inline its future would enlarge every idle socket's task.
-                        match Box::pin(join_session(&shared, join, conn)).await {
-                            Ok(handle) => joined = Some(Joined { handle }),
-                            Err((code, message)) => {
-                                // Overload passes: the client retries with backoff (1013).
-                                let busy = code == OVERLOADED;
-                                let _ = sink.send(Message::text(protocol::error(code, &message, busy))).await;
-                                let close = if busy { CloseCode::Again } else { CloseCode::Policy };
-                                let frame = CloseFrame { code: close, reason: code.into() };
-                                let _ = sink.send(Message::Close(Some(frame))).await;
-                                break;
-                            }
-                        }
-                    }
-                    (ClientFrame::Join(_), Some(_)) => {
-                        let e = protocol::error("bad_frame", "this socket has already joined", true);
-                        if sink.send(Message::text(e)).await.is_err() { break; }
-                    }
-                    (ClientFrame::Event { .. }, None) => {
-                        let e = protocol::error("expected_join", "send join before any event", true);
-                        if sink.send(Message::text(e)).await.is_err() { break; }
-                    }
-                    (ClientFrame::Event { r#ref, event }, Some(j)) => {
-                        let msg = SessionMsg::Event { conn_id, r#ref, event: Box::new(event) };
-                        if j.handle.tx.send(msg).await.is_err() {
-                            let _ = sink.send(Message::text(protocol::close("session_closed", true))).await;
-                            break;
-                        }
-                    }
+                }
+            }
+            (ClientFrame::Join(_), Some(_)) => {
+                if !queue(out_tx, protocol::error("bad_frame", "this socket has already joined", true)) {
+                    return ReadEnd::Gone;
+                }
+            }
+            (ClientFrame::Event { .. }, None) => {
+                if !queue(out_tx, protocol::error("expected_join", "send join before any event", true)) {
+                    return ReadEnd::Gone;
+                }
+            }
+            (ClientFrame::Event { r#ref, event }, Some(handle)) => {
+                let msg = SessionMsg::Event { conn_id, r#ref, event: Box::new(event) };
+                if handle.tx.send(msg).await.is_err() {
+                    let _ = queue(out_tx, protocol::close("session_closed", true));
+                    queue_close(out_tx, CloseCode::Normal, "session closed");
+                    return ReadEnd::Flush;
                 }
             }
         }
     }
-    shared.metrics.sockets.fetch_sub(1, Ordering::Relaxed);
-    if let Some(j) = joined {
-        let _ = j.handle.tx.send(SessionMsg::Detach { conn_id }).await;
+}
+
+/// Whether a join error lets the client try again, and the close code that follows
+/// it (docs/protocol.md, "error").
+fn join_error_kind(code: &str) -> (bool, CloseCode) {
+    match code {
+        // Overload passes: the client retries with backoff.
+        OVERLOADED => (true, CloseCode::Again),
+        "internal" => (true, CloseCode::Error),
+        _ => (false, CloseCode::Policy),
     }
 }
 
@@ -250,7 +320,9 @@ async fn mount_fresh(
 ) -> Result<SessionHandle, (&'static str, String)> {
     let origin = Origin { route, path: claims.path, params: claims.params, user_id: claims.uid };
     let (_, handle) = session::spawn(shared, origin).await.map_err(|e| match e {
+        // Busy or shutting down: another try (perhaps on a restarted server) may work.
         crate::error::Error::Busy(_) => (OVERLOADED, "the server is busy; retrying".to_string()),
+        crate::error::Error::State(_) => ("internal", "the session could not start; retrying".to_string()),
         e if shared.opts.dev => ("host_error", e.to_string()),
         _ => ("host_error", "the page failed to mount".to_string()),
     })?;

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::time::Instant;
 
 use crate::app::{Route, Shared};
@@ -73,13 +73,20 @@ pub(crate) enum SessionMsg {
     /// Dev mode: drop the socket abruptly (no `close` frame), as a network failure
     /// would, so reconnect and resume can be exercised.
     DropSocket,
-    Shutdown,
 }
 
 /// The result of a no-JS form POST.
 pub(crate) struct PostOutcome {
     pub redirect: Option<String>,
     pub error: Option<String>,
+    /// Refused by the event rate limit; the callback did not run.
+    pub rate_limited: bool,
+}
+
+impl PostOutcome {
+    pub fn failed(error: &str) -> Self {
+        PostOutcome { redirect: None, error: Some(error.to_string()), rate_limited: false }
+    }
 }
 
 /// A handle for delivering to a session from anywhere (pub/sub, timers).
@@ -154,8 +161,13 @@ pub(crate) struct Origin {
     pub user_id: Option<String>,
 }
 
-/// Creates a session, runs its mount, and registers it. Returns its id and handle.
+/// Creates a session, registers it and runs its mount. Returns its id and handle.
 pub(crate) async fn spawn(app: &Arc<Shared>, origin: Origin) -> Result<(String, SessionHandle)> {
+    // Subscribed before the check: a shutdown that starts after it is still seen.
+    let closing = app.closing.subscribe();
+    if *closing.borrow() {
+        return Err(Error::Busy("the server is shutting down".into()));
+    }
     let id = random_id();
     let claims = Claims {
         sid: id.clone(),
@@ -201,21 +213,23 @@ pub(crate) async fn spawn(app: &Arc<Shared>, origin: Origin) -> Result<(String, 
         metrics::inc(&app.metrics.sessions_refused);
         return Err(Error::Busy(format!("{} sessions are alive (max_sessions)", app.opts.max_sessions)));
     }
-    let actor = Actor::new(env, data);
+    // Registered before the mount, so nothing that runs can be missed; the actor
+    // removes the entry when it ends, a failed mount included.
+    let handle = SessionHandle { tx, token: handle_token };
+    app.sessions.insert(&id, handle.clone());
+    let actor = Actor::new(env, data, closing);
     metrics::inc(&app.metrics.mounts);
     app.rt.spawn(actor.run(rx, mounted_tx));
     match mounted_rx.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(e),
-        Err(_) => return Err(Error::State("the server is shutting down".into())),
+        Ok(Ok(())) => Ok((id, handle)),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(Error::State("the server is shutting down".into())),
     }
-    let handle = SessionHandle { tx, token: handle_token };
-    app.sessions.insert(&id, handle.clone());
-    Ok((id, handle))
 }
 
 struct Actor {
     env: Arc<SessionEnv>,
+    closing: watch::Receiver<bool>,
     data: Option<Box<SessionData>>,
     conn: Option<Conn>,
     seq: u64,
@@ -227,10 +241,11 @@ struct Actor {
 }
 
 impl Actor {
-    fn new(env: Arc<SessionEnv>, data: Box<SessionData>) -> Self {
+    fn new(env: Arc<SessionEnv>, data: Box<SessionData>, closing: watch::Receiver<bool>) -> Self {
         let burst = env.app.opts.event_burst as f64;
         Actor {
             env,
+            closing,
             data: Some(data),
             conn: None,
             seq: 0,
@@ -249,30 +264,60 @@ impl Actor {
             None => Err(Error::State("the server is shutting down".into())),
         };
         let ok = mount_result.is_ok();
-        let _ = mounted.send(mount_result);
+        // Nobody waiting (the request that mounted it went away): nobody can join it.
+        let wanted = mounted.send(mount_result).is_ok();
         if ok {
-            let reason = self.serve(&mut rx).await;
+            let reason = if wanted { self.serve(&mut rx).await } else { "abandoned" };
             self.close(reason).await;
         }
+        self.refuse_queued(&mut rx);
         self.finish();
+    }
+
+    /// Answers what is still queued once the session has ended: a socket that asked
+    /// to join is told to join again (it then mounts afresh), a request gets an error.
+    fn refuse_queued(&mut self, rx: &mut mpsc::Receiver<SessionMsg>) {
+        rx.close();
+        while let Ok(msg) = rx.try_recv() {
+            match msg {
+                SessionMsg::Attach { conn, .. } => {
+                    let _ = conn.tx.try_send(Outbound::Text(protocol::close("session_closed", true).into()));
+                    let _ = conn.tx.try_send(Outbound::Close { code: 1000, reason: "session closed" });
+                }
+                SessionMsg::Post { reply, .. } => {
+                    let _ = reply.send(PostOutcome::failed("the session ended"));
+                }
+                SessionMsg::RenderDocument { reply } => {
+                    let _ = reply.send(Err(Error::State("the session ended".into())));
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Handles messages until the session ends; returns why it ended.
     async fn serve(&mut self, rx: &mut mpsc::Receiver<SessionMsg>) -> &'static str {
         let grace = self.env.app.opts.grace();
         loop {
-            let msg = if self.conn.is_some() {
-                rx.recv().await
-            } else {
-                tokio::select! {
-                    msg = rx.recv() => msg,
-                    _ = tokio::time::sleep_until(self.detached_at + grace) => {
-                        tracing::debug!(session = self.id(), "grace period over; ending session");
-                        return "expired";
-                    }
+            let attached = self.conn.is_some();
+            let deadline = self.detached_at + grace;
+            // Biased: shutdown first; then a message (a join) over the grace period.
+            let msg = tokio::select! {
+                biased;
+                _ = self.closing.wait_for(|closing| *closing) => None,
+                msg = rx.recv() => msg,
+                _ = tokio::time::sleep_until(deadline), if !attached => {
+                    tracing::debug!("grace period over; ending session");
+                    return "expired";
                 }
             };
-            let Some(msg) = msg else { return "shutdown" };
+            let Some(msg) = msg else {
+                if let Some(conn) = &self.conn {
+                    let _ = conn.tx.try_send(Outbound::Text(protocol::close("shutdown", true).into()));
+                    let _ = conn.tx.try_send(Outbound::Close { code: 1012, reason: "server restart" });
+                }
+                return "shutdown";
+            };
             if self.data.is_none() {
                 return "shutdown";
             }
@@ -290,15 +335,23 @@ impl Actor {
                     }
                 }
                 SessionMsg::Post { event, reply } => {
+                    // The same limit as over the socket.
+                    metrics::inc(&self.env.app.metrics.events);
+                    if !self.take_token() {
+                        metrics::inc(&self.env.app.metrics.rate_limited);
+                        let _ = reply
+                            .send(PostOutcome { rate_limited: true, ..PostOutcome::failed("rate limited") });
+                        continue;
+                    }
                     let out = self.call(Call::Event(*event)).await;
                     let outcome = match out {
                         Some(mut o) => {
                             let redirect = o.redirect.take().or_else(|| o.navigate.take().map(|n| n.0));
                             let error = o.error.as_ref().map(|e| e.1.clone());
                             self.deliver(o);
-                            PostOutcome { redirect, error }
+                            PostOutcome { redirect, error, rate_limited: false }
                         }
-                        None => PostOutcome { redirect: None, error: Some("server shutting down".into()) },
+                        None => PostOutcome::failed("server shutting down"),
                     };
                     let _ = reply.send(outcome);
                 }
@@ -327,13 +380,6 @@ impl Actor {
                         conn.kill.notify_one();
                         self.detach();
                     }
-                }
-                SessionMsg::Shutdown => {
-                    if let Some(conn) = &self.conn {
-                        let _ = conn.tx.try_send(Outbound::Text(protocol::close("shutdown", true).into()));
-                        let _ = conn.tx.try_send(Outbound::Close { code: 1012, reason: "server restart" });
-                    }
-                    return "shutdown";
                 }
             }
         }

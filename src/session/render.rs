@@ -133,8 +133,7 @@ pub(crate) fn run(
             let Some(partial) = spec.regions.get(id) else { continue };
             let html = views.render_partial(partial, &ctx).map_err(|e| e.to_string())?;
             if data.rendered.get(id.as_str()) != Some(&html) {
-                regions.insert(id.clone(), html.clone());
-                data.rendered.insert(id.clone(), html);
+                regions.insert(id.clone(), html);
             }
         }
         Ok(())
@@ -142,6 +141,10 @@ pub(crate) fn run(
     if let Err(e) = rendered {
         out.error = Some(("render_error", e));
         return (data, out);
+    }
+    // Recorded as sent only now: after a failed render none of them is sent.
+    for (id, html) in &regions {
+        data.rendered.insert(id.clone(), html.clone());
     }
     if root.is_some() || !regions.is_empty() || fx.title.is_some() {
         out.patch = Some(PatchParts { regions, root, title: fx.title });
