@@ -35,7 +35,11 @@ impl HostPool {
             threads.push(std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
                 ON_HOST_THREAD.with(|f| f.set(true));
                 while let Ok(job) = rx.recv() {
-                    job();
+                    // Jobs catch host panics themselves; this keeps the thread alive
+                    // (and the pool its size) if anything else in one panics.
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
+                        tracing::error!("a host-pool job panicked");
+                    }
                 }
             })?);
         }

@@ -140,6 +140,44 @@ pub(crate) struct Effects {
     pub redirect: Option<String>,
     pub navigate: Option<(String, bool)>,
     pub title: Option<String>,
+    /// Subscriptions and timers this callback changed, in order, so a failed
+    /// callback can be undone.
+    pub undo: Vec<Undo>,
+}
+
+/// One change to undo when a callback fails.
+#[derive(Debug)]
+pub(crate) enum Undo {
+    Subscribed(String),
+    Unsubscribed(String),
+    Timer(u64),
+}
+
+impl SessionData {
+    /// Undoes a failed callback's subscriptions and timers (latest first). A timer it
+    /// cancelled stays cancelled.
+    pub(crate) fn undo(&mut self, env: &SessionEnv, undo: Vec<Undo>) {
+        for change in undo.into_iter().rev() {
+            match change {
+                Undo::Subscribed(topic) => {
+                    if self.topics.remove(&topic) {
+                        env.unsubscribe(&topic);
+                    }
+                }
+                Undo::Unsubscribed(topic) => {
+                    if !self.topics.contains(&topic) {
+                        env.subscribe(&topic);
+                        self.topics.insert(topic);
+                    }
+                }
+                Undo::Timer(id) => {
+                    if let Some(timer) = self.timers.remove(&id) {
+                        timer.abort();
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A session's own data: what a callback reads and changes.
@@ -283,12 +321,14 @@ impl<'a> Ctx<'a> {
     pub fn subscribe(&mut self, topic: &str) {
         if self.data.topics.insert(topic.to_string()) {
             self.env.subscribe(topic);
+            self.fx.undo.push(Undo::Subscribed(topic.to_string()));
         }
     }
 
     pub fn unsubscribe(&mut self, topic: &str) {
         if self.data.topics.remove(topic) {
             self.env.unsubscribe(topic);
+            self.fx.undo.push(Undo::Unsubscribed(topic.to_string()));
         }
     }
 
@@ -300,6 +340,7 @@ impl<'a> Ctx<'a> {
         let id = self.data.next_timer;
         let handle = self.env.start_timer(id, delay, Arc::from(json));
         self.data.timers.insert(id, handle);
+        self.fx.undo.push(Undo::Timer(id));
         Ok(id)
     }
 

@@ -185,6 +185,24 @@ async fn timer_fires_and_a_cancelled_one_does_not() {
 }
 
 #[tokio::test]
+async fn a_failed_callback_leaves_no_subscription_or_timer_behind() {
+    let t = TestApp::start(|_| {});
+    let (mut ws, _, _) = t.live("/counter").await;
+    let r = ws.event("sub_boom", json!({"topic": "undone"})).await;
+    assert_eq!(ws.expect_error(r).await["code"], "host_error");
+    t.app().publish("undone", r#"{"msg":"after-failure"}"#).expect("publish");
+    // Neither the publish nor the 50 ms timer reaches the page.
+    ws.expect_no_frame(Duration::from_millis(300)).await;
+    assert_eq!(t.probe.infos(), 0);
+
+    // The same subscription from a callback that succeeds does.
+    ws.event_quiet("sub", json!({"topic": "undone"})).await;
+    t.app().publish("undone", r#"{"msg":"now"}"#).expect("publish");
+    let patch = ws.expect_patch().await;
+    assert!(region(&patch, "log").contains("<li>now</li>"), "{patch}");
+}
+
+#[tokio::test]
 async fn a_slow_callback_does_not_hold_up_another_session() {
     let t = TestApp::start(|o| o.host_threads = 4);
     let (mut a, _, _) = t.live("/counter").await;

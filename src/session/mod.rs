@@ -228,6 +228,8 @@ pub(crate) async fn spawn(app: &Arc<Shared>, origin: Origin) -> Result<(String, 
 }
 
 struct Actor {
+    /// The session's id, kept outside `data` so the registry entry always goes.
+    id: String,
     env: Arc<SessionEnv>,
     closing: watch::Receiver<bool>,
     data: Option<Box<SessionData>>,
@@ -244,6 +246,7 @@ impl Actor {
     fn new(env: Arc<SessionEnv>, data: Box<SessionData>, closing: watch::Receiver<bool>) -> Self {
         let burst = env.app.opts.event_burst as f64;
         Actor {
+            id: data.id.clone(),
             env,
             closing,
             data: Some(data),
@@ -386,7 +389,7 @@ impl Actor {
     }
 
     fn id(&self) -> &str {
-        self.data.as_ref().map_or("", |d| d.id.as_str())
+        &self.id
     }
 
     /// Runs one callback (or render) on the host pool and waits for it. `None` when
@@ -563,14 +566,11 @@ impl Actor {
     /// Leaves the registry (a join now mounts afresh), stops deliveries, then lets
     /// the page say goodbye.
     async fn close(&mut self, reason: &'static str) {
-        if let Some(data) = &self.data {
-            self.env.app.sessions.remove(&data.id);
-            for topic in &data.topics {
-                self.env.unsubscribe(topic);
-            }
-        }
+        self.env.app.sessions.remove(&self.id);
         if let Some(data) = self.data.as_mut() {
-            data.topics.clear();
+            for topic in data.topics.drain() {
+                self.env.unsubscribe(&topic);
+            }
         }
         self.call(Call::Close(reason)).await;
     }
@@ -585,8 +585,8 @@ impl Actor {
             for timer in data.timers.values() {
                 timer.abort();
             }
-            self.env.app.sessions.remove(&data.id);
         }
+        self.env.app.sessions.remove(&self.id);
         if let Some(conn) = self.conn.take() {
             let _ = conn.tx.try_send(Outbound::Text(protocol::close("session_closed", false).into()));
             let _ = conn.tx.try_send(Outbound::Close { code: 1000, reason: "session closed" });

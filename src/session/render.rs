@@ -99,6 +99,7 @@ pub(crate) fn run(
     };
     if let Some(msg) = failure {
         (data.state, data.flash, data.title) = saved;
+        data.undo(env, fx.undo);
         out.error = Some(("host_error", msg));
         return (data, out);
     }

@@ -101,6 +101,7 @@ impl Probe {
 /// - `tick`: a 50 ms timer whose info logs `tick`
 /// - `tick_cancel`: sets a timer and cancels it in the same callback
 /// - `arm` / `disarm`: set a 500 ms timer, cancel it in a later event
+/// - `sub_boom` (`topic`): subscribe and set a 50 ms timer, then fail
 /// - `slow`: waits for [`Probe::open_gate`], then increments
 /// - `flash`: flash `info` = `Saved`, mark `notice`; `notice`: mark `notice`
 pub struct Counter {
@@ -163,6 +164,12 @@ impl Page for Counter {
             }
             "tick" => {
                 ctx.send_after(Duration::from_millis(50), r#"{"timer":"tick"}"#)?;
+            }
+            "sub_boom" => {
+                let topic = event.get("topic").ok_or_else(|| HostError("sub_boom needs a topic".into()))?;
+                ctx.subscribe(&topic);
+                ctx.send_after(Duration::from_millis(50), r#"{"timer":"boom"}"#)?;
+                return Err(HostError(BOOM_DETAIL.to_string()));
             }
             "tick_cancel" => {
                 let id = ctx.send_after(Duration::from_millis(100), r#"{"timer":"cancelled"}"#)?;
