@@ -151,9 +151,11 @@ def find_library() -> str:
     """The path (or soname) of the library to load."""
     override = os.environ.get("MIZULIVE_LIB")
     if override:
-        if not Path(override).is_file():
+        path = Path(override)
+        if not path.is_file():
             raise LibraryError(f"MIZULIVE_LIB={override!r} is not a file")
-        return override
+        # Absolute: dlopen of a bare name would search the system paths instead.
+        return str(path.resolve())
     for path in candidates():
         if path.is_file():
             return str(path)
@@ -234,10 +236,31 @@ def dec(raw: bytes | None) -> str | None:
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+_INT_MIN, _INT_END = -(2**63), 2**64
+
+
+def _check(value: object, where: str) -> None:
+    """Refuses what ``json`` would change on the way instead of failing: object keys
+    that are not strings (``{7: 1}`` would come back as ``{"7": 1}``) and integers
+    the library cannot hold exactly (it keeps 64-bit integers, else floats)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"key {key!r} at {where or '/'} is not a string (JSON object keys are strings)")
+            _check(item, f"{where}/{key}")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check(item, f"{where}/{i}")
+    elif isinstance(value, int) and not isinstance(value, bool) and not _INT_MIN <= value < _INT_END:
+        raise ValueError(f"integer {value} at {where or '/'} does not fit in 64 bits")
+
+
 def to_json(value: object, what: str = "value") -> bytes:
     """Compact JSON bytes for the library. Raises ``TypeError``/``ValueError`` (with
-    ``what`` in the message) for values JSON cannot carry, NaN and infinities included."""
+    ``what`` in the message) for values JSON cannot carry or would alter: NaN and
+    infinities, non-string object keys, integers beyond 64 bits."""
     try:
+        _check(value, "")
         text = _encoder.encode(value)
     except (TypeError, ValueError) as e:
         raise type(e)(f"{what} is not JSON-serializable: {e}") from e

@@ -373,13 +373,23 @@ class LiveSession:
         return ref
 
     def reply(self, ref: int, timeout: float | None = None) -> Reply:
-        """Waits for the reply to event ``ref``; the frames that arrived meanwhile
-        come with it."""
-        before = len(self.backlog)
-        reply = self.wait_for(lambda f: f.get("t") == "reply" and f.get("ref") == ref, timeout, f"reply {ref}")
-        frames = self.backlog[before:]
-        del self.backlog[before:]
-        return Reply(bool(reply.get("ok")), reply.get("error"), frames)
+        """Waits for the reply to event ``ref``. The frames between the previous
+        reply and it come with it (an event's patches and commands precede its
+        reply); other events' replies and frames stay for their own ``reply``."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            for i, f in enumerate(self.backlog):
+                if f.get("t") == "reply" and f.get("ref") == ref:
+                    start = i
+                    while start > 0 and self.backlog[start - 1].get("t") != "reply":
+                        start -= 1
+                    frames = self.backlog[start:i]
+                    del self.backlog[start : i + 1]
+                    return Reply(bool(f.get("ok")), f.get("error"), frames)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ProtocolError(f"no reply {ref} within the timeout; got {self.backlog}")
+            self.backlog.append(self._read(left))
 
     def _read(self, timeout: float) -> dict[str, Any]:
         try:

@@ -159,5 +159,17 @@ def test_mizulive_lib_overrides_the_search(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(copy)
 
+    # A relative path is the file it names, not a name for the system search.
+    done = subprocess.run(
+        [sys.executable, "-c", "import mizulive; print(mizulive.library_path)"],
+        env={**os.environ, "MIZULIVE_LIB": copy.name, "PYTHONPATH": str(PACKAGE_DIR)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(copy)
+
     done = import_with(str(tmp_path / "missing.so"))
     assert done.returncode != 0 and "MIZULIVE_LIB=" in done.stderr and "is not a file" in done.stderr

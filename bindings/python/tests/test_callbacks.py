@@ -96,15 +96,31 @@ def test_state_is_written_back_only_when_the_callback_succeeds(serve: Any) -> No
                 raise RuntimeError("after changing the state")
             if e.name == "unserializable":
                 s.state["bad"] = object()
+            if e.name == "int-key":  # json would turn it into "7" without a word
+                s.state["votes"] = {7: 1}
+            if e.name == "huge":  # more than the library's 64-bit integers hold
+                s.state["big"] = 2**70
 
     _, client = serve(Page)
     with client.live("/probe") as live:
         assert "count=100" in live.event("inc").regions["main"]
-        for name in ("boom", "unserializable"):
+        for name in ("boom", "unserializable", "int-key", "huge"):
             reply = live.event(name)
-            assert not reply.ok and reply.error["code"] == "host_error"
+            assert not reply.ok and reply.error["code"] == "host_error", name
             assert reply.patches == []
         assert "count=200" in live.event("inc").regions["main"]
+
+
+def test_pipelined_events_each_get_their_own_reply_and_patches(serve: Any) -> None:
+    _, client = serve(Counter)
+    with client.live("/probe") as live:
+        first_ref = live.send_event("inc")
+        second_ref = live.send_event("inc", values={"by": 10})
+        second = live.reply(second_ref)
+        first = live.reply(first_ref)
+        assert first.ok and second.ok
+        assert "count=1 " in first.regions["main"]
+        assert "count=11 " in second.regions["main"]
 
 
 def test_an_exception_is_logged_with_its_traceback_and_the_server_lives(
