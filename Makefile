@@ -58,7 +58,7 @@ test-python: python
 test-go: lib
 	test -z "$$(gofmt -l bindings/go e2e/apps/go)" || { gofmt -l bindings/go e2e/apps/go; exit 1; }
 	cd e2e/apps/go && go vet ./...
-	cd bindings/go && go vet ./... && GOEXPERIMENT=cgocheck2 go test -count=1 ./...
+	cd bindings/go && go vet ./... && GOEXPERIMENT=cgocheck2 go test -count=1 ./... && go test -race -count=1 ./live
 
 # The real-browser suite (e2e/): the conformance app in C, Python and Go, each driven by
 # Debian's Chromium. Installs chromium and playwright-core when missing.

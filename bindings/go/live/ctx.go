@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"sync"
 	"time"
 )
 
@@ -18,9 +19,16 @@ import (
 // every method fails with ErrState (hand long work to a goroutine that calls
 // App.Publish when done instead).
 type Ctx struct {
-	app    *App
+	app *App
+	// c and params behind mu: a goroutine that kept the Ctx past its callback
+	// gets ErrState, not a data race.
+	mu     sync.Mutex
 	c      *C.lv_ctx
 	params map[string]string
+}
+
+func newCtx(app *App, c *C.lv_ctx) *Ctx {
+	return &Ctx{app: app, c: c}
 }
 
 // TimerID names a pending timer for Ctx.CancelTimer. It is a plain number, so it
@@ -28,15 +36,21 @@ type Ctx struct {
 type TimerID uint64
 
 func (c *Ctx) ptr() (*C.lv_ctx, error) {
-	if c == nil || c.c == nil {
-		return nil, errState("Ctx used outside its callback")
+	if c != nil {
+		if p := c.raw(); p != nil {
+			return p, nil
+		}
 	}
-	return c.c, nil
+	return nil, errState("Ctx used outside its callback")
 }
 
 // end makes the context unusable once its callback returns, so a kept *Ctx fails
 // cleanly instead of passing a dangling pointer to the library.
-func (c *Ctx) end() { c.c = nil }
+func (c *Ctx) end() {
+	c.mu.Lock()
+	c.c = nil
+	c.mu.Unlock()
+}
 
 // withStr runs a ctx call that takes one string argument.
 func (c *Ctx) withStr(what, s string, f func(*C.lv_ctx, *C.char) C.int) error {
@@ -76,10 +90,13 @@ func (c *Ctx) UserID() string {
 // Params returns the route params: {"room": "lobby"} for route "/rooms/{room}" at
 // /rooms/lobby. Empty outside a callback.
 func (c *Ctx) Params() map[string]string {
-	if c.params != nil {
-		return c.params
+	c.mu.Lock()
+	params := c.params
+	c.mu.Unlock()
+	if params != nil {
+		return params
 	}
-	params := map[string]string{}
+	params = map[string]string{}
 	if p, err := c.ptr(); err == nil {
 		if text := C.lv_params(p); text != nil {
 			var raw map[string]json.RawMessage
@@ -90,7 +107,9 @@ func (c *Ctx) Params() map[string]string {
 			}
 		}
 	}
+	c.mu.Lock()
 	c.params = params
+	c.mu.Unlock()
 	return params
 }
 
@@ -217,4 +236,11 @@ func goStringOrEmpty(p *C.char) string {
 		return ""
 	}
 	return C.GoString(p)
+}
+
+// raw is the library's context for the package's own calls during the callback.
+func (c *Ctx) raw() *C.lv_ctx {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.c
 }

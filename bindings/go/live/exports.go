@@ -19,34 +19,57 @@ import (
 	"strings"
 )
 
+// goexited explains the crash that follows when a callback calls runtime.Goexit
+// (t.Fatal, t.FailNow or t.SkipNow in a test): recover cannot stop it, and Go
+// aborts when it ends a goroutine on a thread the library created.
+func goexited(user C.uintptr_t, what string) {
+	loggerOf(user).Error("mizulive: " + what + " called runtime.Goexit (t.Fatal, t.FailNow, t.SkipNow?) " +
+		"on a library thread; Go will abort the process. Return an error (or use t.Error) instead.")
+}
+
 //export goLvMount
 func goLvMount(c *C.lv_ctx, params *C.char, user C.uintptr_t) (rc C.int) {
+	returned := false
 	defer func() {
 		if r := recover(); r != nil {
 			rc = panicked(c, user, "Mount", r)
+		} else if !returned {
+			goexited(user, "Mount")
 		}
 	}()
-	return finish(c, cgo.Handle(user).Value().(callbacks).mount(c))
+	rc = finish(c, cgo.Handle(user).Value().(callbacks).mount(c))
+	returned = true
+	return rc
 }
 
 //export goLvEvent
 func goLvEvent(c *C.lv_ctx, event *C.char, user C.uintptr_t) (rc C.int) {
+	returned := false
 	defer func() {
 		if r := recover(); r != nil {
 			rc = panicked(c, user, "Handle", r)
+		} else if !returned {
+			goexited(user, "Handle")
 		}
 	}()
-	return finish(c, cgo.Handle(user).Value().(callbacks).event(c, C.GoString(event)))
+	rc = finish(c, cgo.Handle(user).Value().(callbacks).event(c, C.GoString(event)))
+	returned = true
+	return rc
 }
 
 //export goLvInfo
 func goLvInfo(c *C.lv_ctx, msg *C.char, user C.uintptr_t) (rc C.int) {
+	returned := false
 	defer func() {
 		if r := recover(); r != nil {
 			rc = panicked(c, user, "Info", r)
+		} else if !returned {
+			goexited(user, "Info")
 		}
 	}()
-	return finish(c, cgo.Handle(user).Value().(callbacks).info(c, C.GoString(msg)))
+	rc = finish(c, cgo.Handle(user).Value().(callbacks).info(c, C.GoString(msg)))
+	returned = true
+	return rc
 }
 
 //export goLvClose

@@ -20,7 +20,10 @@ import (
 
 // ABIVersion is the C ABI this package was written against; New refuses a
 // library that reports another.
-const ABIVersion = C.LV_ABI_VERSION
+const ABIVersion = 1
+
+// Fails to compile when include/mizulive.h declares another ABI than ABIVersion.
+const _ = uint(ABIVersion-C.LV_ABI_VERSION) + uint(C.LV_ABI_VERSION-ABIVersion)
 
 // Version is the version of the linked libmizulive, e.g. "0.1.0".
 func Version() string {
@@ -29,7 +32,8 @@ func Version() string {
 
 func checkABI() error {
 	if got := uint32(C.lv_abi_version()); got != uint32(ABIVersion) {
-		return fmt.Errorf("live: libmizulive has ABI %d, this package needs %d", got, ABIVersion)
+		return fmt.Errorf("live: libmizulive has ABI %d, this package needs %d: "+
+			"build the library and this package from the same checkout (cargo build --release)", got, ABIVersion)
 	}
 	return nil
 }

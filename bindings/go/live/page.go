@@ -160,7 +160,7 @@ type binding[T any] struct {
 func (b *binding[T]) logger() *slog.Logger { return b.app.logger }
 
 func (b *binding[T]) mount(c *C.lv_ctx) error {
-	ctx := &Ctx{app: b.app, c: c}
+	ctx := newCtx(b.app, c)
 	defer ctx.end()
 	s, _, err := newSession[T](ctx, false)
 	if err != nil {
@@ -173,7 +173,7 @@ func (b *binding[T]) mount(c *C.lv_ctx) error {
 }
 
 func (b *binding[T]) event(c *C.lv_ctx, eventJSON string) error {
-	ctx := &Ctx{app: b.app, c: c}
+	ctx := newCtx(b.app, c)
 	defer ctx.end()
 	s, prev, err := newSession[T](ctx, true)
 	if err != nil {
@@ -190,7 +190,7 @@ func (b *binding[T]) event(c *C.lv_ctx, eventJSON string) error {
 }
 
 func (b *binding[T]) info(c *C.lv_ctx, msgJSON string) error {
-	ctx := &Ctx{app: b.app, c: c}
+	ctx := newCtx(b.app, c)
 	defer ctx.end()
 	s, prev, err := newSession[T](ctx, true)
 	if err != nil {
@@ -204,7 +204,7 @@ func (b *binding[T]) info(c *C.lv_ctx, msgJSON string) error {
 }
 
 func (b *binding[T]) terminate(c *C.lv_ctx, reason string) {
-	ctx := &Ctx{app: b.app, c: c}
+	ctx := newCtx(b.app, c)
 	defer ctx.end()
 	s, _, err := newSession[T](ctx, true)
 	if err != nil {

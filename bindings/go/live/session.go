@@ -80,7 +80,7 @@ func newSession[T any](c *Ctx, load bool) (*Session[T], string, error) {
 	if !load {
 		return s, "", nil
 	}
-	p := C.lv_get_state(c.c)
+	p := C.lv_get_state(c.raw())
 	if p == nil {
 		return nil, "", fmt.Errorf("live: reading the state: %w", lastError(C.LV_ERR_STATE))
 	}
@@ -101,7 +101,7 @@ func (s *Session[T]) commit(c *Ctx, prev string) error {
 	}
 	if string(data) != prev {
 		buf := nulTerminated(data)
-		rc := C.lv_set_state(c.c, bytesPtr(buf))
+		rc := C.lv_set_state(c.raw(), bytesPtr(buf))
 		runtime.KeepAlive(buf)
 		if err := lastError(rc); err != nil {
 			return fmt.Errorf("live: storing the state: %w", err)
@@ -113,7 +113,7 @@ func (s *Session[T]) commit(c *Ctx, prev string) error {
 		}
 	}
 	if s.markAll {
-		if err := lastError(C.lv_mark_all(c.c)); err != nil {
+		if err := lastError(C.lv_mark_all(c.raw())); err != nil {
 			return err
 		}
 	}
