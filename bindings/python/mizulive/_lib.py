@@ -237,22 +237,26 @@ _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan
 
 
 _INT_MIN, _INT_END = -(2**63), 2**64
+_LEAVES = frozenset((str, float, bool, type(None)))
 
 
-def _check(value: object, where: str) -> None:
+def _check(value: object) -> None:
     """Refuses what ``json`` would change on the way instead of failing: object keys
     that are not strings (``{7: 1}`` would come back as ``{"7": 1}``) and integers
     the library cannot hold exactly (it keeps 64-bit integers, else floats)."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"key {key!r} at {where or '/'} is not a string (JSON object keys are strings)")
-            _check(item, f"{where}/{key}")
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            _check(item, f"{where}/{i}")
-    elif isinstance(value, int) and not isinstance(value, bool) and not _INT_MIN <= value < _INT_END:
-        raise ValueError(f"integer {value} at {where or '/'} does not fit in 64 bits")
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            for key, item in v.items():
+                if type(key) is not str and not isinstance(key, str):
+                    raise TypeError(f"object key {key!r} is not a string (JSON object keys are strings)")
+                if type(item) not in _LEAVES:
+                    stack.append(item)
+        elif isinstance(v, (list, tuple)):
+            stack.extend(item for item in v if type(item) not in _LEAVES)
+        elif isinstance(v, int) and not isinstance(v, bool) and not _INT_MIN <= v < _INT_END:
+            raise ValueError(f"integer {v} does not fit in 64 bits")
 
 
 def to_json(value: object, what: str = "value") -> bytes:
@@ -260,7 +264,7 @@ def to_json(value: object, what: str = "value") -> bytes:
     ``what`` in the message) for values JSON cannot carry or would alter: NaN and
     infinities, non-string object keys, integers beyond 64 bits."""
     try:
-        _check(value, "")
+        _check(value)
         text = _encoder.encode(value)
     except (TypeError, ValueError) as e:
         raise type(e)(f"{what} is not JSON-serializable: {e}") from e
