@@ -240,6 +240,11 @@ typedef struct lv_page {
 typedef int (*lv_auth_fn)(struct lv_auth *req, const char *request_json, void *user_data);
 
 /*
+ `thread_exit(user_data)`: see `lv_app_set_thread_exit`.
+ */
+typedef void (*lv_thread_exit_fn)(void *user_data);
+
+/*
  `log(level, target, message, user_data)`: one log record. `level` is 1 error,
  2 warn, 3 info, 4 debug, 5 trace; `target` names the library module. Both strings
  live until the function returns. Called on a library thread dedicated to logging,
@@ -303,6 +308,16 @@ int lv_register_page(struct lv_app *app, const char *route, const struct lv_page
  GET. On success the app owns `user_data` and calls `drop` once.
  */
 int lv_app_set_auth(struct lv_app *app, lv_auth_fn auth, void *user_data, lv_drop_fn drop);
+
+/*
+ Installs a function each host thread of `app` calls once as it ends: during
+ `lv_shutdown`, after its last callback, on that thread. A host releases there what
+ it keeps per thread (CPython: a thread state kept between callbacks). NULL removes
+ it. On success the app owns `user_data` and calls `drop` once, when the hook is
+ replaced or the app is freed. Call it before `lv_shutdown`; afterwards the threads
+ are gone and it has no effect.
+ */
+int lv_app_set_thread_exit(struct lv_app *app, lv_thread_exit_fn thread_exit, void *user_data, lv_drop_fn drop);
 
 /*
  Binds `addr` ("127.0.0.1:3000"; port 0 picks a free one; NULL uses

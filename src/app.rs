@@ -174,6 +174,11 @@ impl App {
         *self.shared.auth.write().unwrap_or_else(|e| e.into_inner()) = auth;
     }
 
+    /// Sets what each host thread runs as it ends (see `HostPool::set_exit_hook`).
+    pub fn set_thread_exit(&self, hook: Option<crate::host::ExitHook>) {
+        self.shared.host.set_exit_hook(hook);
+    }
+
     /// Binds `addr` (port 0 picks a free port) and serves in the background.
     pub fn start(&self, addr: &str) -> Result<SocketAddr> {
         if self.shut_down.load(Ordering::SeqCst) {

@@ -6,10 +6,14 @@
 
 use crossbeam_channel::{Receiver, Sender};
 use std::cell::Cell;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// Runs on each pool thread as it ends, after its last job (see
+/// [`HostPool::set_exit_hook`]).
+pub type ExitHook = Arc<dyn Fn() + Send + Sync>;
 
 thread_local! {
     static ON_HOST_THREAD: Cell<bool> = const { Cell::new(false) };
@@ -24,14 +28,17 @@ pub fn on_host_thread() -> bool {
 pub struct HostPool {
     tx: Mutex<Option<Sender<Job>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    exit_hook: Arc<Mutex<Option<ExitHook>>>,
 }
 
 impl HostPool {
     pub fn new(size: usize, name: &str) -> std::io::Result<Self> {
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
+        let exit_hook: Arc<Mutex<Option<ExitHook>>> = Arc::default();
         let mut threads = Vec::with_capacity(size);
         for i in 0..size {
             let rx: Receiver<Job> = rx.clone();
+            let exit_hook = exit_hook.clone();
             threads.push(std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
                 ON_HOST_THREAD.with(|f| f.set(true));
                 while let Ok(job) = rx.recv() {
@@ -41,9 +48,21 @@ impl HostPool {
                         tracing::error!("a host-pool job panicked");
                     }
                 }
+                let hook = exit_hook.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                if let Some(hook) = hook {
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook())).is_err() {
+                        tracing::error!("a host thread's exit hook panicked");
+                    }
+                }
             })?);
         }
-        Ok(HostPool { tx: Mutex::new(Some(tx)), threads: Mutex::new(threads) })
+        Ok(HostPool { tx: Mutex::new(Some(tx)), threads: Mutex::new(threads), exit_hook })
+    }
+
+    /// Sets what each pool thread runs as it ends (at shutdown, after its last job):
+    /// a host releases what it keeps per thread. Replaces an earlier hook.
+    pub fn set_exit_hook(&self, hook: Option<ExitHook>) {
+        *self.exit_hook.lock().unwrap_or_else(|e| e.into_inner()) = hook;
     }
 
     /// Queues a job; false once the pool has shut down (the job is dropped unrun).

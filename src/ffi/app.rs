@@ -168,6 +168,40 @@ pub unsafe extern "C" fn lv_app_set_auth(
     })
 }
 
+/// `thread_exit(user_data)`: see `lv_app_set_thread_exit`.
+pub type lv_thread_exit_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
+/// Installs a function each host thread of `app` calls once as it ends: during
+/// `lv_shutdown`, after its last callback, on that thread. A host releases there what
+/// it keeps per thread (CPython: a thread state kept between callbacks). NULL removes
+/// it. On success the app owns `user_data` and calls `drop` once, when the hook is
+/// replaced or the app is freed. Call it before `lv_shutdown`; afterwards the threads
+/// are gone and it has no effect.
+#[no_mangle]
+pub unsafe extern "C" fn lv_app_set_thread_exit(
+    app: *mut lv_app,
+    thread_exit: lv_thread_exit_fn,
+    user_data: *mut c_void,
+    drop: lv_drop_fn,
+) -> c_int {
+    boundary(LV_ERR_PANIC, || {
+        let app = match app_ref(app) {
+            Ok(a) => a,
+            Err(c) => return c,
+        };
+        let hook = thread_exit.map(|cb| {
+            let user = UserData { ptr: user_data, drop: Mutex::new(drop) };
+            Arc::new(move || {
+                let user = &user; // the whole UserData (Send + Sync), not its raw field
+                                  // SAFETY: the host gave us this function and user_data for this purpose.
+                unsafe { cb(user.ptr) }
+            }) as crate::host::ExitHook
+        });
+        app.set_thread_exit(hook);
+        LV_OK
+    })
+}
+
 fn listen_addr(addr: Option<&str>) -> String {
     match addr {
         Some(a) if !a.is_empty() => a.to_string(),

@@ -45,6 +45,17 @@ static atomic_int mounts;
 static lv_ctx *stale_ctx;
 static atomic_int in_callback_checks;
 static atomic_int closes;
+static atomic_int thread_exits, thread_exit_drops;
+
+static void on_thread_exit(void *user) {
+    CHECK(user == (void *)&thread_exits);
+    atomic_fetch_add(&thread_exits, 1);
+}
+
+static void drop_thread_exit(void *user) {
+    CHECK(user == (void *)&thread_exits);
+    atomic_fetch_add(&thread_exit_drops, 1);
+}
 
 static void drop_user(void *user) {
     CHECK(user == (void *)&drops);
@@ -242,6 +253,9 @@ int main(void) {
     CHECK(lv_register_page(app, "/private", &page) == LV_OK);
     CHECK_ERR(lv_register_page(app, "/abi", &page), LV_ERR_PAGE, "/abi");
     CHECK(lv_app_set_auth(app, auth, NULL, NULL) == LV_OK);
+    /* Each of the 4 host threads says goodbye once, at shutdown. */
+    CHECK_ERR(lv_app_set_thread_exit(NULL, on_thread_exit, NULL, NULL), LV_ERR_NULL, "app is NULL");
+    CHECK(lv_app_set_thread_exit(app, on_thread_exit, &thread_exits, drop_thread_exit) == LV_OK);
 
     /* App calls. */
     char addr[64];
@@ -310,13 +324,17 @@ int main(void) {
     CHECK(atomic_load(&mounts) == 1);
 
     /* Shutdown releases each registered page's user_data exactly once. */
+    CHECK(atomic_load(&thread_exits) == 0);
     CHECK(lv_shutdown(app) == LV_OK);
     CHECK(atomic_load(&closes) == 1); /* the one session, told why it ends */
     CHECK(atomic_load(&drops) == 2);
+    CHECK(atomic_load(&thread_exits) == 4);
     CHECK(lv_shutdown(app) == LV_OK);
     CHECK(lv_wait(app, 0) == LV_OK);
+    CHECK(atomic_load(&thread_exit_drops) == 0);
     lv_app_free(app);
     CHECK(atomic_load(&drops) == 2);
+    CHECK(atomic_load(&thread_exits) == 4 && atomic_load(&thread_exit_drops) == 1);
 
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

@@ -37,13 +37,15 @@ _local = threading.local()
 
 # ctypes runs each callback from a foreign thread under PyGILState_Ensure/Release,
 # which creates and destroys a Python thread state every time: a large part of a
-# callback's cost. One extra Ensure, never released, keeps each library thread's
-# thread state alive between callbacks (and so its threading.local data). The
-# interpreter reclaims those states when it finalizes; apps are closed before that,
-# so their threads have ended.
+# callback's cost. One extra Ensure keeps each library thread's thread state alive
+# between callbacks (and so its threading.local data); the library calls
+# on_thread_exit on each host thread as it ends, which releases it there.
 _keep_thread_state = ctypes.pythonapi.PyGILState_Ensure
 _keep_thread_state.argtypes = []
 _keep_thread_state.restype = ctypes.c_int
+_release_thread_state = ctypes.pythonapi.PyGILState_Release
+_release_thread_state.argtypes = [ctypes.c_int]
+_release_thread_state.restype = None
 
 
 def register(obj: Any) -> int:
@@ -71,7 +73,9 @@ class _Entered:
     def __enter__(self) -> None:
         local = _local
         if not getattr(local, "kept", False):
-            _keep_thread_state()
+            # Inside a ctypes callback the GIL is held: this returns "locked", and
+            # releasing with it later leaves the GIL to the callback around it.
+            local.kept_state = _keep_thread_state()
             local.kept = True
         local.busy = True
 
@@ -240,6 +244,18 @@ def _auth(req: int, raw: bytes | None, user: int | None) -> int:
         return LV_ERR_CALLBACK
 
 
+def _thread_exit(user: int | None) -> None:
+    # Within this call's own Ensure/Release: releasing the kept Ensure here leaves
+    # one, and the Release ctypes does on return then frees the thread state.
+    try:
+        local = _local
+        if getattr(local, "kept", False):
+            local.kept = False
+            _release_thread_state(local.kept_state)
+    except BaseException:
+        _last_resort("thread exit")
+
+
 def _drop(user: int | None) -> None:
     try:
         unregister(user or 0)
@@ -253,3 +269,4 @@ on_info = _lib.INFO_FN(_info)
 on_close = _lib.CLOSE_FN(_close)
 on_auth = _lib.AUTH_FN(_auth)
 on_drop = _lib.DROP_FN(_drop)
+on_thread_exit = _lib.THREAD_EXIT_FN(_thread_exit)

@@ -57,6 +57,7 @@ CLOSE_FN = CFUNCTYPE(None, c_void_p, c_char_p, c_void_p)
 DROP_FN = CFUNCTYPE(None, c_void_p)
 AUTH_FN = CFUNCTYPE(c_int, c_void_p, c_char_p, c_void_p)
 LOG_FN = CFUNCTYPE(None, c_int, c_char_p, c_char_p, c_void_p)
+THREAD_EXIT_FN = CFUNCTYPE(None, c_void_p)
 
 
 class LvPage(Structure):
@@ -89,6 +90,7 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "lv_app_free": (None, [_app]),
     "lv_register_page": (c_int, [_app, _str, POINTER(LvPage)]),
     "lv_app_set_auth": (c_int, [_app, AUTH_FN, c_void_p, DROP_FN]),
+    "lv_app_set_thread_exit": (c_int, [_app, THREAD_EXIT_FN, c_void_p, DROP_FN]),
     "lv_start": (c_int, [_app, _str]),
     "lv_serve": (c_int, [_app, _str]),
     "lv_wait": (c_int, [_app, c_int64]),

@@ -63,6 +63,8 @@ class App:
         ptr = lib.lv_app_new(_lib.to_json(opts, "options"))
         if not ptr:
             raise MizuliveError(ErrorCode.CONFIG, _lib.last_error())
+        # Each host thread releases the Python thread state it kept as it ends.
+        lib.lv_app_set_thread_exit(ptr, _callbacks.on_thread_exit, None, _lib.DROP_FN())
         self._ptr: int | None = ptr
         self._state = _OPEN
         self._pages: dict[str, Page] = {}

@@ -32,6 +32,7 @@ _SCALARS = {
     "lv_auth_fn": _lib.AUTH_FN,
     "lv_drop_fn": _lib.DROP_FN,
     "lv_log_fn": _lib.LOG_FN,
+    "lv_thread_exit_fn": _lib.THREAD_EXIT_FN,
     "lv_mount_fn": _lib.MOUNT_FN,
     "lv_event_fn": _lib.EVENT_FN,
     "lv_info_fn": _lib.INFO_FN,

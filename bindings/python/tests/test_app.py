@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import socket
 import threading
@@ -209,3 +210,35 @@ def test_versions(make_app: Any) -> None:
     assert mizulive.library_version.count(".") == 2
     assert mizulive.ABI_VERSION == 1
     assert Path(mizulive.library_path).is_file()
+
+
+def interpreter_thread_states() -> int:
+    """How many Python thread states the interpreter holds (its C API, read under
+    the GIL through a PyDLL handle of our own)."""
+    api = ctypes.PyDLL(None)
+    api.PyInterpreterState_Main.restype = ctypes.c_void_p
+    api.PyInterpreterState_ThreadHead.argtypes = [ctypes.c_void_p]
+    api.PyInterpreterState_ThreadHead.restype = ctypes.c_void_p
+    api.PyThreadState_Next.argtypes = [ctypes.c_void_p]
+    api.PyThreadState_Next.restype = ctypes.c_void_p
+    count, state = 0, api.PyInterpreterState_ThreadHead(api.PyInterpreterState_Main())
+    while state:
+        count += 1
+        state = api.PyThreadState_Next(state)
+    return count
+
+
+def test_closed_apps_leave_no_python_thread_states_behind(views: Path) -> None:
+    def serve_and_close() -> None:
+        with mizulive.App(views=views, secret=SECRET, host_threads=3) as app:
+            app.page("/probe", Counter)
+            app.start("127.0.0.1:0")
+            client = Client(app.url)
+            for _ in range(6):  # mounts, spread over the host threads
+                assert client.get("/probe").status == 200
+
+    serve_and_close()  # the process-wide log thread keeps its state: count after it
+    before = interpreter_thread_states()
+    for _ in range(4):
+        serve_and_close()
+    assert interpreter_thread_states() == before
