@@ -142,3 +142,33 @@ widgets('r7 a scroll command whose selector matches nothing leaves the page wher
   await replied(page, 1);
   assert.equal(await page.evaluate(() => window.scrollY), y);
 });
+
+test('r8 a click while the socket is still joining is sent once it has joined', T, async () => {
+  const context = await browser.newContext({ viewport: { width: 800, height: 600 } });
+  try {
+    const page = await context.newPage();
+    h.watchConsole(page);
+    // A slow link: the server's first frame (joined) reaches the page 1.5 s late.
+    let joinedHeld = false;
+    await page.routeWebSocket(/\/_live\/websocket$/, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((m) => server.send(m));
+      server.onMessage((m) => {
+        if (joinedHeld) return ws.send(m);
+        joinedHeld = true;
+        setTimeout(() => ws.send(m), 1500);
+      });
+    });
+    await page.goto(new URL('/widgets', app.url).href, { waitUntil: 'load' });
+    await h.eventually(() => joinedHeld, { what: 'the join answer held back' });
+    assert.equal(await page.locator('[data-lv].lv-connected').count(), 0, 'not joined yet');
+    await page.click('#row-1', { position: { x: 400, y: 5 } }); // the row itself
+    await h.connected(page);
+    await h.eventually(async () => (await page.getAttribute('#row-1', 'class')) === 'selected', {
+      what: 'row 1 selected by the held click',
+    });
+    assert.deepEqual(page.__log.filter((l) => l.type === 'pageerror'), []);
+  } finally {
+    await context.close().catch(() => {});
+  }
+});

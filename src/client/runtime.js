@@ -28,6 +28,7 @@
   const timers = new WeakMap(); // element -> {kind: {timer, next}}, works without ids
   const lastSent = new WeakMap();
   const submits = new Map(); // ref -> form of a submit in flight
+  const held = []; // events of a socket still joining: [frame, element, also]
 
   const root = () => document.querySelector('[data-lv]');
   const here = () => location.pathname + location.search;
@@ -86,6 +87,7 @@
     clearInterval(beatTimer);
     if (sock && sock.readyState < 2) sock.close(1000);
     unmark([...pending.keys()]);
+    held.length = 0;
   }
 
   function lost() {
@@ -138,6 +140,7 @@
     // Resumed without root: the replayed patches advance seq (safe if cut mid-way).
     if (typeof f.seq === 'number' && (f.root != null || !f.resumed || f.seq < seq)) seq = f.seq;
     syncClasses();
+    for (const [frame, el, also] of held.splice(0)) push(frame, el, also);
   }
 
   function onPatch(f) {
@@ -318,9 +321,11 @@
     return Object.assign(f, extra);
   }
 
-  // Not queued while disconnected; an empty name is a bad_frame on the server.
+  // While the socket joins, a few events wait for it; while disconnected they are
+  // dropped (forms post instead). An empty name is a bad_frame on the server.
   function push(f, el, also) {
-    if (!joined || !f.name) return false;
+    if (!f.name) return false;
+    if (!joined) return !!ws && held.length < 16 && held.push([f, el, also]) > 0;
     f.ref = ++ref;
     if (!send(f)) return false;
     mark(f.ref, [el, el.closest('form'), also]);
@@ -413,7 +418,7 @@
     const fd = new FormData(form);
     const sub = e.submitter;
     if (sub && sub.name) fd.append(sub.name, sub.value);
-    const go = () => push(frame('submit', form, e, { form: serialize(fd) }), form, sub) && submits.set(ref, form);
+    const go = () => push(frame('submit', form, e, { form: serialize(fd) }), form, sub) && joined && submits.set(ref, form);
     limit(form, 'submit', go, ms('debounce', [form]), ms('throttle', [form]));
   }
 
