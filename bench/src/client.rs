@@ -38,6 +38,10 @@ pub struct Client {
     ws: Ws,
     live: bool,
     next_ref: u64,
+    /// The `seq` of the last patch (or of `joined`), to notice a lost patch.
+    last_seq: u64,
+    /// Patches whose `seq` was not the previous one plus one.
+    seq_gaps: u64,
 }
 
 /// How long one round trip took: to the first frame that answers it (the patch, or
@@ -91,6 +95,7 @@ struct Frame<'a> {
     ok: Option<bool>,
     error: Option<FrameError>,
     code: Option<String>,
+    seq: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -127,7 +132,7 @@ async fn open_live(addr: SocketAddr) -> Result<Client, String> {
     let (ws, _) = tokio_tungstenite::connect_async_with_config(req, Some(client_ws_config()), true)
         .await
         .map_err(|e| format!("websocket connect: {e}"))?;
-    let mut client = Client { ws, live: true, next_ref: 0 };
+    let mut client = Client { ws, live: true, next_ref: 0, last_seq: 0, seq_gaps: 0 };
     client.join(addr, &token).await?;
     Ok(client)
 }
@@ -137,7 +142,7 @@ async fn open_echo(addr: SocketAddr) -> Result<Client, String> {
         tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/"), Some(client_ws_config()), true)
             .await
             .map_err(|e| format!("websocket connect: {e}"))?;
-    Ok(Client { ws, live: false, next_ref: 0 })
+    Ok(Client { ws, live: false, next_ref: 0, last_seq: 0, seq_gaps: 0 })
 }
 
 /// GETs the page (which mounts a session) and returns the token from its boot data.
@@ -165,6 +170,11 @@ fn boot_token(html: &str) -> Option<String> {
 }
 
 impl Client {
+    /// Patches that arrived out of sequence so far: each one means a patch was lost.
+    pub fn seq_gaps(&self) -> u64 {
+        self.seq_gaps
+    }
+
     async fn join(&mut self, addr: SocketAddr, token: &str) -> Result<(), String> {
         let join = serde_json::json!({
             "t": "join", "v": 1, "token": token, "url": format!("http://{addr}/counter"), "seq": 0,
@@ -174,7 +184,10 @@ impl Client {
             let text = self.next_text().await.map_err(|e| format!("waiting for joined: {e}"))?;
             let frame = parse(&text).map_err(|e| format!("waiting for joined: {e}"))?;
             match frame.t {
-                "joined" => return Ok(()),
+                "joined" => {
+                    self.last_seq = frame.seq.unwrap_or(0);
+                    return Ok(());
+                }
                 "error" => return Err(format!("join refused: {}", frame.code.unwrap_or_default())),
                 // Nothing else is expected before joined; tolerate it rather than guess.
                 _ => continue,
@@ -215,6 +228,11 @@ impl Client {
             match frame.t {
                 "patch" => {
                     patch_at.get_or_insert_with(|| sent.elapsed());
+                    let seq = frame.seq.unwrap_or(0);
+                    if seq != self.last_seq + 1 {
+                        self.seq_gaps += 1;
+                    }
+                    self.last_seq = seq;
                 }
                 "reply" if frame.reference == Some(reference) => {
                     let done = sent.elapsed();

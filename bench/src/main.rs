@@ -12,6 +12,7 @@ mod echo;
 mod procs;
 mod report;
 mod runs;
+mod soak;
 mod stats;
 
 use std::path::{Path, PathBuf};
@@ -40,7 +41,16 @@ usage: mizulive-bench [--quick] [--rtt-sessions N] [--rtt-events N] [--host-rtt-
                        plus 10% warm-up; fewer than for C and echo to keep the run short)
   --load-sessions N    test 2: concurrent sessions (default 1000)
   --load-secs S        test 2: measured seconds (default 10, after 1 s of warm-up)
-  --idle-sessions N    test 3: idle sessions opened for the RSS measurement (default 10000)";
+  --idle-sessions N    test 3: idle sessions opened for the RSS measurement (default 10000)
+
+mizulive-bench --soak [--soak-sessions N] [--soak-secs S] [--soak-rate R]
+
+  --soak               soak test instead of the benchmark: sessions click for a long time while
+                       the counter's RSS is sampled; exits 1 unless RSS levels off (last tenth
+                       within 5 % of the second tenth) and no patch was lost
+  --soak-sessions N    sessions (default 1000)
+  --soak-secs S        measured seconds after a 30 s warm-up (default 600)
+  --soak-rate R        events per second per session (default 5)";
 
 /// How much of each test to run.
 #[derive(Debug, Clone)]
@@ -133,6 +143,9 @@ fn main() -> ExitCode {
             }
         };
     }
+    if args.first().map(String::as_str) == Some("--soak") {
+        return soak_main(&args[1..]);
+    }
     let plan = match Plan::from_args(&args) {
         Ok(plan) => plan,
         Err(e) => {
@@ -153,6 +166,59 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--soak`: builds and starts the C counter, soaks it, stops it.
+fn soak_main(args: &[String]) -> ExitCode {
+    let spec = match soak_spec(args) {
+        Ok(spec) => spec,
+        Err(e) => {
+            eprintln!("{e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("building the tokio runtime");
+    let outcome = rt.block_on(async {
+        let root = root_dir();
+        procs::raise_nofile_limit()?;
+        procs::build_counter(&root)?;
+        let server = Server::counter(&root)?;
+        let failures = soak::run(&server, spec).await?;
+        let mut errors = Errors::default();
+        errors.stop(server);
+        for stop in &errors.stops {
+            println!("  {stop}");
+        }
+        Ok::<u64, String>(failures + errors.stops.len() as u64)
+    });
+    match outcome {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("soak failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn soak_spec(args: &[String]) -> Result<soak::SoakSpec, String> {
+    let mut spec = soak::SoakSpec::full();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let number = match value.parse::<f64>() {
+            Ok(n) if n > 0.0 && n.is_finite() => n,
+            _ => return Err(format!("{flag}: expected a positive number, got {value:?}")),
+        };
+        match flag.as_str() {
+            "--soak-sessions" => spec.sessions = number as usize,
+            "--soak-secs" => spec.duration = Duration::from_secs_f64(number),
+            "--soak-rate" => spec.rate = number,
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(spec)
 }
 
 /// The repository root: the bench crate lives in `<root>/bench`.
