@@ -115,7 +115,7 @@ impl App {
             .enable_all()
             .build()?;
         let views = Views::new(&opts.views, opts.dev, &opts.layout, &opts.root_id)?;
-        let host = HostPool::new(opts.host_threads, "mizulive-host")?;
+        let host = HostPool::new(opts.host_threads, opts.host_queue, "mizulive-host")?;
         let shared = Arc::new(Shared {
             views,
             signer: Signer::new(&secret),
