@@ -4,11 +4,13 @@
 //! with the C counter, to show what each host language's callbacks cost.
 //!
 //!   cargo run --release -p mizulive-bench [-- --quick]
+//!   cargo run --release -p mizulive-bench -- --flood    (the page-request flood, `make bench-flood`)
 //!
 //! See bench/README.md for what each number means.
 
 mod client;
 mod echo;
+mod flood;
 mod procs;
 mod report;
 mod runs;
@@ -40,7 +42,14 @@ usage: mizulive-bench [--quick] [--rtt-sessions N] [--rtt-events N] [--host-rtt-
                        plus 10% warm-up; fewer than for C and echo to keep the run short)
   --load-sessions N    test 2: concurrent sessions (default 1000)
   --load-secs S        test 2: measured seconds (default 10, after 1 s of warm-up)
-  --idle-sessions N    test 3: idle sessions opened for the RSS measurement (default 10000)";
+  --idle-sessions N    test 3: idle sessions opened for the RSS measurement (default 10000)
+
+       mizulive-bench --flood [--flood-secs S] [--flood-conns N]
+
+  --flood              instead of the tests above: N keep-alive connections (default 4) GET the
+                       C counter's page as fast as they can for S seconds (default 10); prints the
+                       server's RSS growth, whether a new visitor is then served and whether
+                       sessions joined before the flood still answer; fails past 128 MB growth";
 
 /// How much of each test to run.
 #[derive(Debug, Clone)]
@@ -133,6 +142,9 @@ fn main() -> ExitCode {
             }
         };
     }
+    if args.iter().any(|a| a == "--flood") {
+        return flood_main(&args);
+    }
     let plan = match Plan::from_args(&args) {
         Ok(plan) => plan,
         Err(e) => {
@@ -150,6 +162,38 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("bench failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--flood`: the flood scenario alone (see `flood.rs`).
+fn flood_main(args: &[String]) -> ExitCode {
+    let mut spec = flood::FloodSpec { secs: 10, conns: 4 };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().and_then(|v| v.parse::<usize>().ok()).filter(|n| *n > 0);
+        let ok = match flag.as_str() {
+            "--flood" => true,
+            "--flood-secs" => value().map(|n| spec.secs = n as u64).is_some(),
+            "--flood-conns" => value().map(|n| spec.conns = n).is_some(),
+            _ => false,
+        };
+        if !ok {
+            eprintln!("bad flood argument {flag:?}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    }
+    if let Err(e) = procs::raise_nofile_limit() {
+        eprintln!("{e}");
+    }
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("building the tokio runtime");
+    match rt.block_on(flood::run(&root_dir(), spec)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("flood bench failed: {e}");
             ExitCode::FAILURE
         }
     }
