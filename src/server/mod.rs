@@ -70,8 +70,13 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, slot: conn::Slot, pe
             }
         })
     };
-    let conn =
-        http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(io), service).with_upgrades();
+    // hyper's header timer stays off: the watchdog below times slow heads and idle
+    // connections apart (see conn.rs).
+    let conn = http1::Builder::new()
+        .keep_alive(true)
+        .header_read_timeout(None)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
     tokio::select! {
         ended = conn => {
             if let Err(e) = ended {

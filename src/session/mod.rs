@@ -328,9 +328,11 @@ impl Actor {
                 _ = self.closing.wait_for(|closing| *closing) => None,
                 // Before a message: a join that races its eviction is refused and
                 // mounts afresh, as after any ended session.
+                // The page hears "expired": as far as it knows, its browser never came
+                // (the documented reasons are "expired" and "shutdown").
                 () = evicted(&mut self.evict) => {
-                    tracing::debug!("newer unjoined sessions pushed this one out");
-                    return "evicted";
+                    tracing::debug!("newer unjoined sessions pushed this one out; ending session");
+                    return "expired";
                 }
                 msg = rx.recv() => msg,
                 _ = tokio::time::sleep_until(deadline), if !attached => {
