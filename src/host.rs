@@ -13,9 +13,11 @@
 
 use crossbeam_channel::{Receiver, Sender};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+
+use crate::metrics::Metrics;
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -61,45 +63,50 @@ struct Senders {
 struct Lanes {
     live: Receiver<Job>,
     new: Receiver<Job>,
+    metrics: Arc<Metrics>,
 }
 
 impl Lanes {
     /// The next job, a live one whenever one waits; `None` once the pool has shut
     /// down and both lanes are drained.
     fn next(&self) -> Option<Job> {
-        if let Ok(job) = self.live.try_recv() {
-            return Some(job);
-        }
-        let picked = crossbeam_channel::select! {
-            recv(self.live) -> job => job,
-            recv(self.new) -> job => job,
-        };
-        match picked {
-            Ok(job) => Some(job),
-            // Both senders go together: drain what is left, live jobs first.
-            Err(_) => self.live.try_recv().or_else(|_| self.new.try_recv()).ok(),
-        }
+        let job = self.live.try_recv().ok().or_else(|| {
+            let picked = crossbeam_channel::select! {
+                recv(self.live) -> job => job,
+                recv(self.new) -> job => job,
+            };
+            // An error means both senders are gone (they go together): drain what is
+            // left, live jobs first.
+            picked.or_else(|_| self.live.try_recv()).or_else(|_| self.new.try_recv()).ok()
+        });
+        gauge(&self.metrics, self.live.len(), self.new.len());
+        job
     }
+}
+
+fn gauge(metrics: &Metrics, live: usize, new: usize) {
+    metrics.host_waiting_live.store(live as i64, Ordering::Relaxed);
+    metrics.host_waiting_new.store(new as i64, Ordering::Relaxed);
 }
 
 pub struct HostPool {
     tx: Mutex<Option<Senders>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     exit_hook: Arc<Mutex<Option<ExitHook>>>,
-    /// New-visitor jobs queued and not started yet.
-    new_waiting: Arc<AtomicUsize>,
     new_limit: usize,
+    metrics: Arc<Metrics>,
 }
 
 impl HostPool {
-    /// `size` threads; at most `new_limit` new-visitor jobs wait at once.
-    pub fn new(size: usize, new_limit: usize, name: &str) -> std::io::Result<Self> {
+    /// `size` threads; at most `new_limit` new-visitor jobs wait at once. The
+    /// queues' lengths are kept in `metrics`.
+    pub fn new(size: usize, new_limit: usize, metrics: Arc<Metrics>, name: &str) -> std::io::Result<Self> {
         let (live_tx, live_rx) = crossbeam_channel::unbounded::<Job>();
         let (new_tx, new_rx) = crossbeam_channel::unbounded::<Job>();
         let exit_hook: Arc<Mutex<Option<ExitHook>>> = Arc::default();
         let mut threads = Vec::with_capacity(size);
         for i in 0..size {
-            let lanes = Lanes { live: live_rx.clone(), new: new_rx.clone() };
+            let lanes = Lanes { live: live_rx.clone(), new: new_rx.clone(), metrics: metrics.clone() };
             let exit_hook = exit_hook.clone();
             threads.push(std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
                 ON_HOST_THREAD.with(|f| f.set(true));
@@ -122,8 +129,8 @@ impl HostPool {
             tx: Mutex::new(Some(Senders { live: live_tx, new: new_tx })),
             threads: Mutex::new(threads),
             exit_hook,
-            new_waiting: Arc::new(AtomicUsize::new(0)),
             new_limit,
+            metrics,
         })
     }
 
@@ -137,25 +144,14 @@ impl HostPool {
     pub fn submit_to(&self, lane: Lane, job: impl FnOnce() + Send + 'static) -> Result<(), Refused> {
         let guard = self.tx.lock().unwrap_or_else(|e| e.into_inner());
         let Some(senders) = guard.as_ref() else { return Err(Refused::Closed) };
+        // Submitters take turns on the lock and threads only take jobs out, so the
+        // length checked here can only shrink before the send.
         let sent = match lane {
             Lane::Live => senders.live.send(Box::new(job)),
-            Lane::New => {
-                let waiting = &self.new_waiting;
-                if waiting
-                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                        (n < self.new_limit).then_some(n + 1)
-                    })
-                    .is_err()
-                {
-                    return Err(Refused::Full);
-                }
-                let started = self.new_waiting.clone();
-                senders.new.send(Box::new(move || {
-                    started.fetch_sub(1, Ordering::AcqRel);
-                    job();
-                }))
-            }
+            Lane::New if senders.new.len() >= self.new_limit => return Err(Refused::Full),
+            Lane::New => senders.new.send(Box::new(job)),
         };
+        gauge(&self.metrics, senders.live.len(), senders.new.len());
         sent.map_err(|_| Refused::Closed)
     }
 

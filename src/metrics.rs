@@ -23,6 +23,10 @@ pub struct Metrics {
     pub unjoined: AtomicI64,
     pub unjoined_evicted: AtomicU64,
     pub host_queue_rejections: AtomicU64,
+    /// Jobs waiting for a host thread: callbacks of mounted sessions, and new
+    /// visitors' work (auth hook, mounts).
+    pub host_waiting_live: AtomicI64,
+    pub host_waiting_new: AtomicI64,
     pub control_frames_limited: AtomicU64,
     pub join_timeouts: AtomicU64,
 }
@@ -109,6 +113,18 @@ impl Metrics {
             "counter",
             "New-visitor jobs (auth, mounts) refused because host_queue jobs were waiting.",
             get(&self.host_queue_rejections),
+        );
+        line(
+            "mizulive_host_waiting_live",
+            "gauge",
+            "Callbacks of mounted sessions waiting for a host thread.",
+            gauge(&self.host_waiting_live),
+        );
+        line(
+            "mizulive_host_waiting_new",
+            "gauge",
+            "New visitors' jobs (auth, mounts) waiting for a host thread; at most host_queue.",
+            gauge(&self.host_waiting_new),
         );
         line(
             "mizulive_control_frames_limited_total",

@@ -7,11 +7,12 @@ mod common;
 
 use common::*;
 use futures_util::StreamExt;
+use mizulive::{App, Ctx, Event, HostError, Page};
 use serde_json::json;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -390,4 +391,80 @@ async fn a_full_host_queue_refuses_new_visitors_but_not_live_sessions() {
     assert_eq!(metric(&t, "mizulive_host_queue_rejections_total").await, 5);
     // With the queue drained, visitors are served again.
     assert_eq!(t.get("/counter").await.status, 200);
+}
+
+/// The counter page, logging the callbacks it runs in order.
+struct Logged {
+    counter: Counter,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Page for Logged {
+    fn mount(&self, ctx: &mut Ctx<'_>) -> Result<(), HostError> {
+        self.log.lock().unwrap().push("mount".into());
+        self.counter.mount(ctx)
+    }
+
+    fn event(&self, ctx: &mut Ctx<'_>, event: &Event) -> Result<(), HostError> {
+        self.log.lock().unwrap().push(event.name.clone());
+        self.counter.event(ctx, event)
+    }
+}
+
+#[tokio::test]
+async fn live_callbacks_run_before_waiting_mounts() {
+    let mut opts = base_options();
+    opts.host_threads = 1;
+    opts.metrics = true;
+    let app = Arc::new(App::new(opts).expect("App::new"));
+    let probe = Arc::new(Probe::default());
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let page = Logged { counter: Counter { probe: probe.clone() }, log: log.clone() };
+    app.register_page("/counter", counter_spec(Arc::new(page))).expect("register");
+    let addr = app.start("127.0.0.1:0").expect("start");
+    let live = |addr| async move {
+        let resp = http(addr, "GET", "/counter", &[], b"").await;
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        let token = boot(&resp.text()).token;
+        let mut ws = connect_ws(addr, Some(&format!("http://{addr}"))).await.expect("connect");
+        ws.join(&token, &format!("http://{addr}/counter"), 0).await;
+        ws
+    };
+    let mut busy = live(addr).await;
+    let mut other = live(addr).await;
+    let metrics = || async move { http(addr, "GET", "/_live/metrics", &[], b"").await.text() };
+
+    // The only host thread is held; two mounts wait, then a live session's event.
+    let slow = busy.event("slow", json!({})).await;
+    wait_for("the slow callback started", || probe.slow_started.load(Ordering::SeqCst)).await;
+    let visitors: Vec<_> =
+        (0..2).map(|_| tokio::spawn(async move { http(addr, "GET", "/counter", &[], b"").await })).collect();
+    let deadline = Instant::now() + WAIT;
+    while value_in(&metrics().await, "mizulive_host_waiting_new") < 2 {
+        assert!(Instant::now() < deadline, "the mounts were not queued");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let inc = other.event("inc", json!({"by": "1"})).await;
+    loop {
+        let m = metrics().await;
+        if value_in(&m, "mizulive_host_waiting_live") + value_in(&m, "mizulive_host_waiting_new") == 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the event was not queued");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    log.lock().unwrap().clear();
+
+    probe.open_gate();
+    busy.expect_patch().await;
+    busy.expect_ok(slow).await;
+    other.expect_patch().await;
+    other.expect_ok(inc).await;
+    for v in visitors {
+        assert_eq!(v.await.expect("visitor").status, 200);
+    }
+    // The slow event had already started; the queued event went before the mounts.
+    assert_eq!(*log.lock().unwrap(), ["inc", "mount", "mount"]);
+    drop((busy, other));
+    let _ = std::thread::spawn(move || app.shutdown()).join();
 }
