@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export MIZULIVE_ADDR ?= 127.0.0.1:3000
 
-.PHONY: demo demo-c feed lib examples test lint test-rust header bench soak soak-smoke clean \
+.PHONY: demo demo-c feed lib examples test lint test-rust header bench bench-flood soak soak-smoke clean \
 	python demo-python lint-python test-python test-go go-counter go-chat e2e
 
 demo: demo-python
@@ -83,6 +83,10 @@ soak: examples
 
 soak-smoke: examples
 	$(CARGO) run --release --manifest-path bench/Cargo.toml -- --soak --soak-secs 60
+
+# A 10 s page-request flood against the C counter: RSS growth, a new visitor, pre-flood sessions.
+bench-flood: examples
+	$(CARGO) run --release --manifest-path bench/Cargo.toml -- --flood
 
 clean:
 	$(CARGO) clean

@@ -115,7 +115,8 @@ impl App {
             .enable_all()
             .build()?;
         let views = Views::new(&opts.views, opts.dev, &opts.layout, &opts.root_id)?;
-        let host = HostPool::new(opts.host_threads, "mizulive-host")?;
+        let metrics = Arc::<crate::metrics::Metrics>::default();
+        let host = HostPool::new(opts.host_threads, opts.host_queue, metrics.clone(), "mizulive-host")?;
         let shared = Arc::new(Shared {
             views,
             signer: Signer::new(&secret),
@@ -128,7 +129,7 @@ impl App {
             runtime_js: RuntimeAsset::new(),
             next_key: AtomicU64::new(1),
             next_conn: AtomicU64::new(1),
-            metrics: Arc::default(),
+            metrics,
             closing: watch::channel(false).0,
             opts,
         });

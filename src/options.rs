@@ -57,6 +57,36 @@ pub struct Options {
     pub metrics: bool,
     /// DOM id of the live root; marking it re-renders the page body. Default `lv-root`.
     pub root_id: String,
+    /// How long a client may take to send a request head, from its first byte.
+    /// Slower, the connection is closed. Default 30 000 ms.
+    pub header_timeout_ms: u64,
+    /// How long a form POST may take to send its body; slower gets `408`.
+    /// Default 30 000 ms.
+    pub body_timeout_ms: u64,
+    /// How long a keep-alive connection may sit idle between requests before it is
+    /// closed. Default 75 000 ms.
+    pub keep_alive_timeout_ms: u64,
+    /// How long a new WebSocket may take to send its `join`; after it the socket is
+    /// closed with 1008. Default 10 000 ms.
+    pub join_timeout_ms: u64,
+    /// TCP connections open at once (HTTP and WebSocket alike). One beyond it gets a
+    /// `503` with `Retry-After` and is closed at once. Default 25 000.
+    pub max_connections: usize,
+    /// Frames per second a socket may send that do no work for its page: heartbeats,
+    /// pings and refused frames (malformed, binary, out of order). Sustained rate;
+    /// beyond it plus the burst the socket is closed with 1008. Default 2.
+    pub control_frames_per_second: u32,
+    /// Burst of such frames allowed above the sustained rate. Default 20.
+    pub control_frame_burst: u32,
+    /// Sessions rendered by a page request whose browser has not joined yet. Beyond
+    /// it the oldest of them ends (its browser, joining later, mounts afresh from its
+    /// token); joined sessions never give way to them. Default 10 000.
+    pub max_unjoined_sessions: usize,
+    /// Jobs for new visitors (auth hook, mounts) waiting for a host thread. Beyond it
+    /// a page request gets `503` with `Retry-After`, a join an `overloaded` error.
+    /// Callbacks of mounted sessions are not counted (each session waits on at most
+    /// one) and run before them. Default 1024.
+    pub host_queue: usize,
 }
 
 impl Default for Options {
@@ -81,6 +111,15 @@ impl Default for Options {
             layout: "default".into(),
             root_id: "lv-root".into(),
             metrics: false,
+            header_timeout_ms: 30_000,
+            body_timeout_ms: 30_000,
+            keep_alive_timeout_ms: 75_000,
+            join_timeout_ms: 10_000,
+            max_connections: 25_000,
+            control_frames_per_second: 2,
+            control_frame_burst: 20,
+            max_unjoined_sessions: 10_000,
+            host_queue: 1024,
         }
     }
 }
@@ -104,6 +143,11 @@ impl Options {
             ("max_sessions", self.max_sessions),
             ("events_per_second", self.events_per_second as usize),
             ("event_burst", self.event_burst as usize),
+            ("max_connections", self.max_connections),
+            ("control_frames_per_second", self.control_frames_per_second as usize),
+            ("control_frame_burst", self.control_frame_burst as usize),
+            ("max_unjoined_sessions", self.max_unjoined_sessions),
+            ("host_queue", self.host_queue),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -117,6 +161,24 @@ impl Options {
         }
         if self.token_ttl_s == 0 {
             return Err(Error::Config("token_ttl_s must be at least 1".into()));
+        }
+        let timeouts = [
+            ("header_timeout_ms", self.header_timeout_ms),
+            ("body_timeout_ms", self.body_timeout_ms),
+            ("keep_alive_timeout_ms", self.keep_alive_timeout_ms),
+            ("join_timeout_ms", self.join_timeout_ms),
+        ];
+        for (name, value) in timeouts {
+            if value == 0 {
+                return Err(Error::Config(format!("{name} must be at least 1")));
+            }
+        }
+        // tokio's semaphore (the connection cap) holds at most this many permits.
+        if self.max_connections > tokio::sync::Semaphore::MAX_PERMITS {
+            return Err(Error::Config(format!(
+                "max_connections must be at most {}",
+                tokio::sync::Semaphore::MAX_PERMITS
+            )));
         }
         Ok(())
     }

@@ -4,11 +4,14 @@
 //! with the C counter, to show what each host language's callbacks cost.
 //!
 //!   cargo run --release -p mizulive-bench [-- --quick]
+//!   cargo run --release -p mizulive-bench -- --flood    (the page-request flood, `make bench-flood`)
+//!   cargo run --release -p mizulive-bench -- --soak     (the soak test, `make soak`)
 //!
 //! See bench/README.md for what each number means.
 
 mod client;
 mod echo;
+mod flood;
 mod procs;
 mod report;
 mod runs;
@@ -50,7 +53,14 @@ mizulive-bench --soak [--soak-sessions N] [--soak-secs S] [--soak-rate R]
                        within 5 % of the second tenth) and no patch was lost
   --soak-sessions N    sessions (default 1000)
   --soak-secs S        measured seconds after a 30 s warm-up (default 600)
-  --soak-rate R        events per second per session (default 5)";
+  --soak-rate R        events per second per session (default 5)
+
+mizulive-bench --flood [--flood-secs S] [--flood-conns N]
+
+  --flood              instead of the tests above: N keep-alive connections (default 4) GET the
+                       C counter's page as fast as they can for S seconds (default 10); prints the
+                       server's RSS growth, whether a new visitor is then served and whether
+                       sessions joined before the flood still answer; fails past 128 MB growth";
 
 /// How much of each test to run.
 #[derive(Debug, Clone)]
@@ -146,6 +156,9 @@ fn main() -> ExitCode {
     if args.first().map(String::as_str) == Some("--soak") {
         return soak_main(&args[1..]);
     }
+    if args.iter().any(|a| a == "--flood") {
+        return flood_main(&args);
+    }
     let plan = match Plan::from_args(&args) {
         Ok(plan) => plan,
         Err(e) => {
@@ -163,6 +176,38 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("bench failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--flood`: the flood scenario alone (see `flood.rs`).
+fn flood_main(args: &[String]) -> ExitCode {
+    let mut spec = flood::FloodSpec { secs: 10, conns: 4 };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().and_then(|v| v.parse::<usize>().ok()).filter(|n| *n > 0);
+        let ok = match flag.as_str() {
+            "--flood" => true,
+            "--flood-secs" => value().map(|n| spec.secs = n as u64).is_some(),
+            "--flood-conns" => value().map(|n| spec.conns = n).is_some(),
+            _ => false,
+        };
+        if !ok {
+            eprintln!("bad flood argument {flag:?}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    }
+    if let Err(e) = procs::raise_nofile_limit() {
+        eprintln!("{e}");
+    }
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("building the tokio runtime");
+    match rt.block_on(flood::run(&root_dir(), spec)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("flood bench failed: {e}");
             ExitCode::FAILURE
         }
     }

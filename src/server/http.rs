@@ -12,6 +12,7 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 use crate::app::{AuthDecision, RequestInfo, Route, Shared};
+use crate::host::{Lane, Refused};
 use crate::page::Event;
 use crate::session::{self, Origin, PostOutcome, SessionHandle, SessionMsg};
 use crate::token::TokenError;
@@ -148,9 +149,12 @@ async fn render_document(handle: &SessionHandle) -> crate::error::Result<String>
 async fn page_post(shared: &Arc<Shared>, req: Request<Incoming>, route: Arc<Route>) -> Response<Body> {
     let path = req.uri().path().to_string();
     let limit = shared.opts.max_form_bytes;
-    let body = match Limited::new(req.into_body(), limit).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "form too large"),
+    let body_timeout = std::time::Duration::from_millis(shared.opts.body_timeout_ms);
+    let body = match tokio::time::timeout(body_timeout, Limited::new(req.into_body(), limit).collect()).await
+    {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(_)) => return text(StatusCode::PAYLOAD_TOO_LARGE, "form too large"),
+        Err(_) => return text(StatusCode::REQUEST_TIMEOUT, "the form body arrived too slowly"),
     };
     let mut fields = parse_form(&body);
     let token = take_field(&mut fields, "_lv_token").unwrap_or_default();
@@ -240,12 +244,18 @@ async fn authenticate(shared: &Arc<Shared>, req: &Request<Incoming>) -> Result<A
     let Some(auth) = auth else { return Ok(AuthDecision::Allow(None)) };
     let info = request_info(req);
     let (tx, rx) = oneshot::channel();
-    let submitted = shared.host.submit(move || {
+    // A new visitor's work: refused, not queued, when host_queue such jobs wait.
+    let submitted = shared.host.submit_to(Lane::New, move || {
         let decision = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| auth.authenticate(&info)));
         let _ = tx.send(decision.unwrap_or(AuthDecision::Deny));
     });
-    if !submitted {
-        return Err(text(StatusCode::SERVICE_UNAVAILABLE, "shutting down"));
+    match submitted {
+        Ok(()) => {}
+        Err(Refused::Full) => {
+            crate::metrics::inc(&shared.metrics.host_queue_rejections);
+            return Err(server_error(shared, &crate::error::Error::Busy("host queue full".into())));
+        }
+        Err(Refused::Closed) => return Err(text(StatusCode::SERVICE_UNAVAILABLE, "shutting down")),
     }
     rx.await.map_err(|_| text(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))
 }

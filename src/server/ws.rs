@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
@@ -19,6 +20,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::http::{text, Body};
 use crate::app::Shared;
+use crate::metrics;
 use crate::protocol::{self, ClientFrame, Join, PROTOCOL_VERSION};
 use crate::session::{self, Conn, Origin, Outbound, SessionHandle, SessionMsg};
 use crate::token::TokenError;
@@ -180,27 +182,44 @@ async fn read(
     conn_id: u64,
     joined: &mut Option<SessionHandle>,
 ) -> ReadEnd {
-    let mut idle = std::pin::pin!(tokio::time::sleep(IDLE_TIMEOUT));
+    let opts = &shared.opts;
+    // One timer serves both deadlines: until the join it fires at the join deadline
+    // (or the idle one, if sooner), then only at the idle one.
+    let join_by = Instant::now() + Duration::from_millis(opts.join_timeout_ms);
+    let mut idle = std::pin::pin!(tokio::time::sleep_until(join_by.min(Instant::now() + IDLE_TIMEOUT)));
+    // Frames that do no work for the page (heartbeats, pings, refused frames) are
+    // limited on their own: answering them is the server's cost alone.
+    let mut control = Bucket::new(opts.control_frames_per_second, opts.control_frame_burst);
     loop {
         let msg = tokio::select! {
             msg = stream.next() => msg,
             () = &mut idle => {
-                queue_close(out_tx, CloseCode::Away, "idle");
+                if joined.is_none() && Instant::now() >= join_by {
+                    metrics::inc(&shared.metrics.join_timeouts);
+                    let _ = queue(out_tx, protocol::error("join_timeout", "no join arrived in time", false));
+                    queue_close(out_tx, CloseCode::Policy, "join timeout");
+                } else {
+                    queue_close(out_tx, CloseCode::Away, "idle");
+                }
                 return ReadEnd::Flush;
             }
         };
-        idle.as_mut().reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
-        let text = match msg {
-            Some(Ok(Message::Text(t))) => t,
-            Some(Ok(Message::Binary(_))) => {
-                let e = protocol::error("bad_frame", "binary frames are not supported; send JSON text", true);
-                if !queue(out_tx, e) {
-                    return ReadEnd::Gone;
+        let idle_at = Instant::now() + IDLE_TIMEOUT;
+        idle.as_mut().reset(if joined.is_none() { idle_at.min(join_by) } else { idle_at });
+        let frame = match msg {
+            Some(Ok(Message::Text(t))) => ClientFrame::parse(t.as_str()),
+            Some(Ok(Message::Binary(_))) => Err(protocol::FrameError {
+                code: "bad_frame",
+                message: "binary frames are not supported; send JSON text".into(),
+            }),
+            Some(Ok(Message::Close(_))) | None => return ReadEnd::Gone,
+            // Pings (answered by tungstenite) and pongs.
+            Some(Ok(_)) => {
+                if !control.take() {
+                    return too_many_frames(shared, out_tx);
                 }
                 continue;
             }
-            Some(Ok(Message::Close(_))) | None => return ReadEnd::Gone,
-            Some(Ok(_)) => continue,
             Some(Err(WsError::Capacity(e))) => {
                 let _ = out_tx
                     .try_send(Outbound::Close { code: CloseCode::Size.into(), reason: "frame too large" });
@@ -212,7 +231,14 @@ async fn read(
                 return ReadEnd::Gone;
             }
         };
-        let frame = match ClientFrame::parse(text.as_str()) {
+        let works = matches!(
+            (&frame, &*joined),
+            (Ok(ClientFrame::Join(_)), None) | (Ok(ClientFrame::Event { .. }), Some(_))
+        );
+        if !works && !control.take() {
+            return too_many_frames(shared, out_tx);
+        }
+        let frame = match frame {
             Ok(f) => f,
             Err(e) => {
                 if !queue(out_tx, protocol::error(e.code, &e.message, true)) {
@@ -232,7 +258,11 @@ async fn read(
                 // Boxed: a join (perhaps a mount) happens once per socket, and inline
                 // its future would enlarge every idle socket's task.
                 match Box::pin(join_session(shared, join, conn)).await {
-                    Ok(handle) => *joined = Some(handle),
+                    Ok(handle) => {
+                        *joined = Some(handle);
+                        // From now on only the idle deadline applies.
+                        idle.as_mut().reset(Instant::now() + IDLE_TIMEOUT);
+                    }
                     Err((code, message)) => {
                         let (recoverable, close) = join_error_kind(code);
                         let _ = queue(out_tx, protocol::error(code, &message, recoverable));
@@ -261,6 +291,41 @@ async fn read(
             }
         }
     }
+}
+
+/// A token bucket for a socket's control frames (see `control_frames_per_second`).
+struct Bucket {
+    tokens: f32,
+    rate: f32,
+    burst: f32,
+    refilled: Instant,
+}
+
+impl Bucket {
+    fn new(rate: u32, burst: u32) -> Self {
+        Bucket { tokens: burst as f32, rate: rate as f32, burst: burst as f32, refilled: Instant::now() }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.refilled).as_secs_f32();
+        self.refilled = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Ends a socket that sent too many heartbeats, pings or refused frames.
+fn too_many_frames(shared: &Shared, out_tx: &mpsc::Sender<Outbound>) -> ReadEnd {
+    metrics::inc(&shared.metrics.control_frames_limited);
+    let _ = queue(out_tx, protocol::error("too_many_frames", "too many heartbeats or refused frames", false));
+    queue_close(out_tx, CloseCode::Policy, "too many frames");
+    ReadEnd::Flush
 }
 
 /// Whether a join error lets the client try again, and the close code that follows
