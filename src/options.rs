@@ -43,6 +43,14 @@ pub struct Options {
     pub mailbox: usize,
     /// Patches kept per session for a reconnecting client. Default 64.
     pub resume_buffer: usize,
+    /// Bytes of patches kept per session for a reconnecting client, on top of the
+    /// count limit: a client further behind gets the whole body, as one past the
+    /// count limit does. Default 256 KiB.
+    pub resume_buffer_bytes: usize,
+    /// Largest session state, measured as compact JSON. A callback that leaves a
+    /// bigger state fails (its error names the size and the limit) and the state
+    /// stays as it was before the callback. Default 1 MiB.
+    pub max_state_bytes: usize,
     /// Sessions alive at once (mounted, with or without a socket). A page request
     /// beyond it gets `503 Service Unavailable` with `Retry-After`, a fresh mount over
     /// the WebSocket an `overloaded` error and close code 1013. Default 100 000.
@@ -50,6 +58,21 @@ pub struct Options {
     /// Extra origins allowed to open the WebSocket besides the page's own,
     /// e.g. `["https://app.example.com"]`.
     pub allowed_origins: Vec<String>,
+    /// Hosts (`pay.example.com`, or `host:port` to pin the port) that `redirect` and
+    /// `navigate` may send the browser to with an absolute `http(s)://` URL. Paths of
+    /// this app (`/next`) are always allowed; anything else fails the callback.
+    /// Default none.
+    pub redirect_hosts: Vec<String>,
+    /// Replaces the Content-Security-Policy sent with every page; `""` sends none.
+    /// Default (when unset): `default-src 'self'; script-src 'self'; style-src 'self'
+    /// 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'self';
+    /// form-action 'self'; frame-ancestors 'self'`, plus the `redirect_hosts` in
+    /// `form-action`.
+    pub csp: Option<String>,
+    /// Directives merged into the policy, e.g. `"img-src https://cdn.example.com;
+    /// connect-src wss://push.example.com"`: each source is added to its directive
+    /// (a directive the policy lacks starts from `default-src`'s sources). Default none.
+    pub csp_extra: Option<String>,
     /// Layout used when a page names none. Default `default`.
     pub layout: String,
     /// Serve counters at `/_live/metrics` (Prometheus text). Default false: they
@@ -106,8 +129,13 @@ impl Default for Options {
             outbound_queue: 256,
             mailbox: 1024,
             resume_buffer: 64,
+            resume_buffer_bytes: 256 * 1024,
+            max_state_bytes: 1024 * 1024,
             max_sessions: 100_000,
             allowed_origins: Vec::new(),
+            redirect_hosts: Vec::new(),
+            csp: None,
+            csp_extra: None,
             layout: "default".into(),
             root_id: "lv-root".into(),
             metrics: false,
@@ -141,6 +169,7 @@ impl Options {
             ("outbound_queue", self.outbound_queue),
             ("mailbox", self.mailbox),
             ("max_sessions", self.max_sessions),
+            ("max_state_bytes", self.max_state_bytes),
             ("events_per_second", self.events_per_second as usize),
             ("event_burst", self.event_burst as usize),
             ("max_connections", self.max_connections),
@@ -180,10 +209,105 @@ impl Options {
                 tokio::sync::Semaphore::MAX_PERMITS
             )));
         }
+        for host in &self.redirect_hosts {
+            let ok =
+                !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+            if !ok {
+                return Err(Error::Config(format!(
+                    "redirect_hosts: {host:?} is not a host name (write `pay.example.com` or `pay.example.com:8443`, \
+                     without scheme or path)"
+                )));
+            }
+        }
+        for (name, policy) in [("csp", &self.csp), ("csp_extra", &self.csp_extra)] {
+            // Sent as a header value: visible ASCII and spaces only, so no header splitting.
+            if policy.as_deref().is_some_and(|p| !p.bytes().all(|b| b == b' ' || b.is_ascii_graphic())) {
+                return Err(Error::Config(format!("{name} may hold only printable ASCII")));
+            }
+        }
         Ok(())
     }
 
     pub fn grace(&self) -> Duration {
         Duration::from_millis(self.grace_ms)
     }
+
+    /// The Content-Security-Policy pages are sent with (`None`: no header), from
+    /// `csp`, `csp_extra` and `redirect_hosts`.
+    ///
+    /// The default lets the client runtime work (it is one same-origin script; the
+    /// boot data is a JSON block, which CSP does not treat as script) and layouts keep
+    /// their `<style>` blocks and `style` attributes. Scripts of any other origin,
+    /// inline scripts and event-handler attributes are refused, and only this
+    /// origin may frame the page.
+    pub fn content_security_policy(&self) -> Option<String> {
+        let mut directives: Vec<(String, Vec<String>)> = match &self.csp {
+            Some(policy) => parse_policy(policy),
+            None => {
+                let mut d = parse_policy(DEFAULT_CSP);
+                if let Some((_, sources)) = d.iter_mut().find(|(name, _)| name == "form-action") {
+                    // A no-JS POST whose callback redirects is a form submission
+                    // that ends on that host.
+                    sources.extend(self.redirect_hosts.iter().cloned());
+                }
+                d
+            }
+        };
+        for (name, extra) in self.csp_extra.as_deref().map(parse_policy).unwrap_or_default() {
+            match directives.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, sources)) => {
+                    // `'none'` means nothing is allowed; once something is, it goes.
+                    sources.retain(|s| s != "'none'");
+                    sources.extend(extra.into_iter().filter(|s| !sources.contains(s)).collect::<Vec<_>>());
+                }
+                None => {
+                    // A fetch directive the policy lacks falls back to default-src in
+                    // the browser; start from it, so extending one keeps 'self'.
+                    let mut sources = match directives.iter().find(|(n, _)| n == "default-src") {
+                        Some((_, base)) if name.ends_with("-src") => {
+                            base.iter().filter(|s| *s != "'none'").cloned().collect()
+                        }
+                        _ => Vec::new(),
+                    };
+                    sources.extend(extra.into_iter().filter(|s| !sources.contains(s)).collect::<Vec<_>>());
+                    directives.push((name, sources));
+                }
+            }
+        }
+        if directives.is_empty() {
+            return None;
+        }
+        let parts: Vec<String> = directives
+            .into_iter()
+            .map(
+                |(name, sources)| {
+                    if sources.is_empty() {
+                        name
+                    } else {
+                        format!("{name} {}", sources.join(" "))
+                    }
+                },
+            )
+            .collect();
+        Some(parts.join("; "))
+    }
+}
+
+/// See [`Options::content_security_policy`].
+const DEFAULT_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'";
+
+/// Splits a policy into (lowercased directive name, sources). A repeated directive
+/// is dropped, as browsers ignore all but the first.
+fn parse_policy(policy: &str) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for directive in policy.split(';') {
+        let mut words = directive.split_ascii_whitespace();
+        let Some(name) = words.next() else { continue };
+        let name = name.to_ascii_lowercase();
+        if out.iter().all(|(n, _)| *n != name) {
+            out.push((name, words.map(str::to_string).collect()));
+        }
+    }
+    out
 }

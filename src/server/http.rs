@@ -34,7 +34,7 @@ pub(crate) async fn handle(
             .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
             .body(Full::new(Bytes::from(shared.metrics.render(shared.sessions.len()))))
             .unwrap_or_default(),
-        (_, "/_live/websocket") => super::ws::upgrade(shared, req),
+        (_, "/_live/websocket") => super::ws::upgrade(shared.clone(), req),
         (m, _) => match shared.route(&path) {
             None => text(StatusCode::NOT_FOUND, "not found"),
             Some((route, params)) => match *m {
@@ -48,7 +48,32 @@ pub(crate) async fn handle(
             },
         },
     };
-    Ok(resp)
+    Ok(security_headers(&shared.opts, resp))
+}
+
+/// Headers every response gets: no MIME sniffing (a text error or a JSON boot block
+/// is never run as script), no full URLs leaked to other sites, and on anything a
+/// browser may show as a document, the Content-Security-Policy (which also keeps
+/// other sites from framing it).
+fn security_headers(opts: &crate::options::Options, mut resp: Response<Body>) -> Response<Body> {
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        return resp;
+    }
+    let document = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html") || v.starts_with("text/plain"));
+    let headers = resp.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    if document {
+        // Checked by `Options::validate` to be printable ASCII, so this cannot fail.
+        if let Some(csp) = opts.content_security_policy().and_then(|p| HeaderValue::from_str(&p).ok()) {
+            headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+        }
+    }
+    resp
 }
 
 /// Dev mode only: every socket is dropped as if the network failed; sessions stay
@@ -345,17 +370,18 @@ fn percent_decode(input: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A page. Security headers are added for every response in [`handle`].
 fn html_response(html: String, head: bool, cookie: Option<String>) -> Response<Body> {
-    let mut builder = Response::builder()
-        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
-        .header(header::CACHE_CONTROL, "no-store")
-        .header("x-content-type-options", "nosniff")
-        .header("referrer-policy", "same-origin");
-    if let Some(c) = cookie {
-        builder = builder.header(header::SET_COOKIE, c);
-    }
     let body = if head { Body::default() } else { Full::new(Bytes::from(html)) };
-    builder.body(body).unwrap_or_default()
+    let mut resp = Response::new(body);
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Typed, so a bad cookie is left out instead of turning the page into an empty 200.
+    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        headers.insert(header::SET_COOKIE, c);
+    }
+    resp
 }
 
 pub(crate) fn text(status: StatusCode, msg: &str) -> Response<Body> {

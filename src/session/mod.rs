@@ -189,7 +189,7 @@ pub(crate) async fn spawn(app: &Arc<Shared>, origin: Origin) -> Result<(String, 
         user_id: origin.user_id,
         token,
         csrf,
-        state: Value::Object(Map::new()),
+        state: Arc::new(Value::Object(Map::new())),
         flash: Map::new(),
         title: None,
         timers: HashMap::new(),
@@ -236,8 +236,10 @@ struct Actor {
     data: Option<Box<SessionData>>,
     conn: Option<Conn>,
     seq: u64,
-    /// Recent patches for clients that reconnect behind.
+    /// Recent patches for clients that reconnect behind, and their total length
+    /// (bounded by `resume_buffer` and `resume_buffer_bytes`).
     sent: VecDeque<(u64, Arc<str>)>,
+    sent_bytes: usize,
     detached_at: Instant,
     tokens: f64,
     refilled: Instant,
@@ -260,6 +262,7 @@ impl Actor {
             conn: None,
             seq: 0,
             sent: VecDeque::new(),
+            sent_bytes: 0,
             detached_at: Instant::now(),
             tokens: burst,
             refilled: Instant::now(),
@@ -523,8 +526,15 @@ impl Actor {
                 protocol::patch(self.seq, &patch.regions, patch.root.as_deref(), patch.title.as_deref())
                     .into();
             self.sent.push_back((self.seq, frame.clone()));
-            while self.sent.len() > self.env.app.opts.resume_buffer {
-                self.sent.pop_front();
+            self.sent_bytes += frame.len();
+            // A patch alone over the byte limit is not kept either: a client that
+            // missed it gets the whole body, as one too far behind does.
+            let opts = &self.env.app.opts;
+            while self.sent.len() > opts.resume_buffer || self.sent_bytes > opts.resume_buffer_bytes {
+                match self.sent.pop_front() {
+                    Some((_, old)) => self.sent_bytes -= old.len(),
+                    None => break,
+                }
             }
             self.send(frame);
         }
