@@ -84,6 +84,13 @@ impl Shared {
     }
 }
 
+/// The token signer: `secret` signs; `previous_secrets` verify for a while after start.
+fn signer(secret: &[u8], opts: &Options) -> Signer {
+    let previous: Vec<&[u8]> = opts.previous_secrets.iter().map(|s| s.as_bytes()).collect();
+    let ttl = opts.previous_secrets_ttl_s.unwrap_or(opts.token_ttl_s);
+    Signer::with_previous(secret, &previous, crate::token::now_secs().saturating_add(ttl))
+}
+
 /// A mizulive application.
 pub struct App {
     shared: Arc<Shared>,
@@ -118,7 +125,7 @@ impl App {
         let host = HostPool::new(opts.host_threads, "mizulive-host")?;
         let shared = Arc::new(Shared {
             views,
-            signer: Signer::new(&secret),
+            signer: signer(&secret, &opts),
             pubsub: PubSub::in_memory(),
             host,
             sessions: Registry::default(),

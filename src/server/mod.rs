@@ -1,6 +1,7 @@
 //! The HTTP server: one port for page routes, the client runtime and the WebSocket.
 
 pub mod asset;
+mod guard;
 mod http;
 mod ws;
 
