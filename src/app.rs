@@ -48,7 +48,10 @@ pub enum AuthDecision {
     Redirect(String),
 }
 
-/// Decides who may load a page. Runs on a host thread for every page GET.
+/// Decides who may load or use a page. Runs on a host thread for every page GET,
+/// form POST and WebSocket join (asked as a GET of the page with the upgrade
+/// request's headers). The user it allows must be the one the session was mounted
+/// for: a POST or join whose token names another user is refused.
 pub trait Auth: Send + Sync + 'static {
     fn authenticate(&self, request: &RequestInfo) -> AuthDecision;
 }

@@ -406,6 +406,47 @@ mod tests {
     }
 
     #[test]
+    fn gzip_is_accepted_by_q_value() {
+        for (value, gzip) in [
+            ("gzip", true),
+            ("gzip, deflate, br", true),
+            ("GZIP;q=0.001", true),
+            ("x-gzip", true),
+            ("gzip;q=0", false),
+            ("gzip; q=0.000", false),
+            ("gzip;q=zero", false),
+            ("br, gzip;q=0, *", false),
+            ("*", true),
+            ("*;q=0", false),
+            ("br, *;q=0.1", true),
+            ("identity", false),
+            ("gzipx", false),
+            ("", false),
+        ] {
+            assert_eq!(accepts_gzip(value), gzip, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn a_failing_builder_is_a_500() {
+        let bad = Response::builder().header("x-bad", "a\nb");
+        let resp = finish(bad, Body::default());
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let ok = finish(Response::builder().status(StatusCode::CREATED), Body::default());
+        assert_eq!(ok.status(), StatusCode::CREATED);
+    }
+
+    #[test]
+    fn resume_cookies() {
+        let opts = Options::default();
+        let c = resume_cookie(&opts, &HeaderMap::new(), "/a b;c", "tok.en".into(), 120);
+        assert_eq!(c, "lv_resume=tok.en; HttpOnly; SameSite=Lax; Path=/abc; Max-Age=120");
+        let tls = Options { secure_cookies: true, ..Options::default() };
+        let gone = expire_resume_cookie(&tls, &HeaderMap::new(), "/x");
+        assert!(gone.contains("Max-Age=0") && gone.contains("Secure"), "{gone}");
+    }
+
+    #[test]
     fn form_decoding() {
         let f = parse_form(b"a=1&b=x+y%21&c=%zz&d");
         assert_eq!(
