@@ -381,3 +381,20 @@ async fn gzip_with_q_zero_is_not_gzip() {
         assert_eq!(resp.header("content-encoding") == Some("gzip"), gzip, "Accept-Encoding: {accept}");
     }
 }
+
+#[test]
+fn rotation_and_cookie_options_are_validated() {
+    use mizulive::Options;
+    let err = Options::from_json(r#"{"previous_secrets": ["too short"]}"#).expect_err("refused");
+    assert!(err.to_string().contains("previous_secrets"), "{err}");
+    let opts = Options::from_json(
+        r#"{"previous_secrets": ["an old secret that is long enough, 32+"], "previous_secrets_ttl_s": 60,
+            "secure_cookies": true, "trust_forwarded_proto": true}"#,
+    )
+    .expect("valid options");
+    assert_eq!(opts.previous_secrets_ttl_s, Some(60));
+    assert!(opts.secure_cookies && opts.trust_forwarded_proto);
+    let defaults = Options::from_json("{}").expect("defaults");
+    assert!(defaults.previous_secrets.is_empty() && defaults.previous_secrets_ttl_s.is_none());
+    assert!(!defaults.secure_cookies && !defaults.trust_forwarded_proto);
+}
