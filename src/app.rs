@@ -48,7 +48,10 @@ pub enum AuthDecision {
     Redirect(String),
 }
 
-/// Decides who may load a page. Runs on a host thread for every page GET.
+/// Decides who may load or use a page. Runs on a host thread for every page GET,
+/// form POST and WebSocket join (asked as a GET of the page with the upgrade
+/// request's headers). The user it allows must be the one the session was mounted
+/// for: a POST or join whose token names another user is refused.
 pub trait Auth: Send + Sync + 'static {
     fn authenticate(&self, request: &RequestInfo) -> AuthDecision;
 }
@@ -82,6 +85,13 @@ impl Shared {
             matched.params.iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect();
         Some((matched.value.clone(), params))
     }
+}
+
+/// The token signer: `secret` signs; `previous_secrets` verify for a while after start.
+fn signer(secret: &[u8], opts: &Options) -> Signer {
+    let previous: Vec<&[u8]> = opts.previous_secrets.iter().map(|s| s.as_bytes()).collect();
+    let ttl = opts.previous_secrets_ttl_s.unwrap_or(opts.token_ttl_s);
+    Signer::with_previous(secret, &previous, crate::token::now_secs().saturating_add(ttl))
 }
 
 /// A mizulive application.
@@ -119,7 +129,7 @@ impl App {
         let host = HostPool::new(opts.host_threads, opts.host_queue, metrics.clone(), "mizulive-host")?;
         let shared = Arc::new(Shared {
             views,
-            signer: Signer::new(&secret),
+            signer: signer(&secret, &opts),
             pubsub: PubSub::in_memory(),
             host,
             sessions: Registry::default(),

@@ -26,6 +26,22 @@ pub struct Options {
     pub grace_ms: u64,
     /// How long a session token stays valid. Default 12 h.
     pub token_ttl_s: u64,
+    /// Secrets used before `secret` (each at least 32 bytes): tokens they signed still
+    /// verify for `previous_secrets_ttl_s` after start, so rotating the secret logs
+    /// nobody out. New tokens are always signed with `secret`. Default none.
+    pub previous_secrets: Vec<String>,
+    /// How long after start `previous_secrets` still verify. Default `token_ttl_s`
+    /// (by then every token they signed has expired anyway).
+    pub previous_secrets_ttl_s: Option<u64>,
+    /// The site is served over HTTPS (a TLS-terminating proxy in front): the browser
+    /// cookie is `__Host-lv_bid` with `Secure`, the resume cookie gets `Secure`, and a
+    /// same-origin `Origin` must be `https://<Host>`. Default false (plain HTTP:
+    /// `lv_bid`, origins `http://<Host>`).
+    pub secure_cookies: bool,
+    /// Take the scheme from the `X-Forwarded-Proto` header (`https` or `http`), per
+    /// request, instead of from `secure_cookies`. Only for a proxy that sets or
+    /// overwrites that header: otherwise a client could choose its scheme. Default false.
+    pub trust_forwarded_proto: bool,
     /// Largest WebSocket frame accepted; larger closes with 1009. Default 64 KiB.
     pub max_frame_bytes: usize,
     /// Largest no-JS form POST body. Default 1 MiB.
@@ -122,6 +138,10 @@ impl Default for Options {
             io_threads: 2,
             grace_ms: 60_000,
             token_ttl_s: 12 * 3600,
+            previous_secrets: Vec::new(),
+            previous_secrets_ttl_s: None,
+            secure_cookies: false,
+            trust_forwarded_proto: false,
             max_frame_bytes: 64 * 1024,
             max_form_bytes: 1024 * 1024,
             events_per_second: 50,
@@ -187,6 +207,9 @@ impl Options {
             if secret.len() < 32 {
                 return Err(Error::Config("secret must be at least 32 bytes".into()));
             }
+        }
+        if self.previous_secrets.iter().any(|s| s.len() < 32) {
+            return Err(Error::Config("every previous_secrets entry must be at least 32 bytes".into()));
         }
         if self.token_ttl_s == 0 {
             return Err(Error::Config("token_ttl_s must be at least 1".into()));

@@ -121,7 +121,7 @@ fn client_ws_config() -> WebSocketConfig {
 }
 
 async fn open_live(addr: SocketAddr) -> Result<Client, String> {
-    let token = fetch_token(addr).await?;
+    let (token, cookie) = fetch_token(addr).await?;
     let mut req = format!("ws://{addr}/_live/websocket")
         .into_client_request()
         .map_err(|e| format!("websocket request: {e}"))?;
@@ -129,6 +129,9 @@ async fn open_live(addr: SocketAddr) -> Result<Client, String> {
     let origin =
         HeaderValue::from_str(&format!("http://{addr}")).expect("an address is a valid header value");
     req.headers_mut().insert("Origin", origin);
+    // The token is bound to the browser cookie the GET set: a browser sends it back.
+    let cookie = HeaderValue::from_str(&cookie).map_err(|e| format!("browser cookie: {e}"))?;
+    req.headers_mut().insert("Cookie", cookie);
     let (ws, _) = tokio_tungstenite::connect_async_with_config(req, Some(client_ws_config()), true)
         .await
         .map_err(|e| format!("websocket connect: {e}"))?;
@@ -145,8 +148,9 @@ async fn open_echo(addr: SocketAddr) -> Result<Client, String> {
     Ok(Client { ws, live: false, next_ref: 0, last_seq: 0, seq_gaps: 0 })
 }
 
-/// GETs the page (which mounts a session) and returns the token from its boot data.
-async fn fetch_token(addr: SocketAddr) -> Result<String, String> {
+/// GETs the page (which mounts a session) as a new browser; returns the token from its
+/// boot data and the browser cookie (`name=value`) it was bound to.
+async fn fetch_token(addr: SocketAddr) -> Result<(String, String), String> {
     let mut stream = TcpStream::connect(addr).await.map_err(|e| format!("GET /counter: connect: {e}"))?;
     let request = format!("GET /counter HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.map_err(|e| format!("GET /counter: write: {e}"))?;
@@ -157,7 +161,20 @@ async fn fetch_token(addr: SocketAddr) -> Result<String, String> {
     if !status.starts_with("HTTP/1.1 200") {
         return Err(format!("GET /counter: {status:?}"));
     }
-    boot_token(&response).ok_or_else(|| "GET /counter: no token in the lv-boot script".to_string())
+    let token =
+        boot_token(&response).ok_or_else(|| "GET /counter: no token in the lv-boot script".to_string())?;
+    let cookie = set_cookie(&response).ok_or_else(|| "GET /counter: no browser cookie".to_string())?;
+    Ok((token, cookie))
+}
+
+/// `name=value` of the first `Set-Cookie` header of a response head.
+fn set_cookie(response: &str) -> Option<String> {
+    let head = &response[..response.find("\r\n\r\n")?];
+    let value = head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("set-cookie").then_some(value)
+    })?;
+    Some(value.split(';').next()?.trim().to_string())
 }
 
 /// The `token` of `<script id="lv-boot" type="application/json">{...}</script>`.
@@ -292,5 +309,7 @@ mod tests {
             r#"<body><script id="lv-boot" type="application/json">{"token":"ab.cd","seq":0}</script></body>"#;
         assert_eq!(boot_token(html).as_deref(), Some("ab.cd"));
         assert_eq!(boot_token("<body></body>"), None);
+        let head = "HTTP/1.1 200 OK\r\nSet-Cookie: lv_bid=ab; HttpOnly; Path=/\r\n\r\n<p>";
+        assert_eq!(set_cookie(head).as_deref(), Some("lv_bid=ab"));
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod asset;
 mod conn;
+mod guard;
 mod http;
 mod ws;
 

@@ -160,6 +160,8 @@ pub(crate) struct Origin {
     pub path: String,
     pub params: Map<String, Value>,
     pub user_id: Option<String>,
+    /// The browser the session's token is bound to (`token::browser_hash`).
+    pub browser: String,
 }
 
 /// Creates a session, registers it and runs its mount. Returns its id and handle.
@@ -176,11 +178,12 @@ pub(crate) async fn spawn(app: &Arc<Shared>, origin: Origin) -> Result<(String, 
         path: origin.path.clone(),
         params: origin.params.clone(),
         uid: origin.user_id.clone(),
-        exp: now_secs() + app.opts.token_ttl_s,
+        br: origin.browser.clone(),
+        exp: now_secs().saturating_add(app.opts.token_ttl_s),
     };
     let token = app.signer.sign(&claims);
     let handle_token = token.clone();
-    let csrf = app.signer.csrf(&id);
+    let csrf = app.signer.csrf(&id, &origin.browser);
     let data = Box::new(SessionData {
         id: id.clone(),
         route: origin.route,
