@@ -596,6 +596,37 @@ mod tests {
     }
 
     #[test]
+    fn redirect_targets() {
+        let hosts = vec!["pay.example".to_string(), "[::1]".to_string(), "api.example:8443".to_string()];
+        for ok in [
+            "/",
+            "/next?a=b",
+            "https://pay.example",
+            "HTTP://Pay.Example:80/x",
+            "http://[::1]:3000/",
+            "https://api.example:8443/v1",
+        ] {
+            assert_eq!(check_target(ok, &hosts), Ok(()), "{ok}");
+        }
+        for bad in [
+            "//pay.example",
+            "/\\x",
+            "/\n/x",
+            "https://api.example:9000/",
+            "https://pay.example.evil/",
+            "https://evil.example\\@pay.example",
+            "https://x@pay.example",
+            "javascript:1",
+            "mailto:a@b",
+            "x/y",
+            "https://",
+            "https://:80/",
+        ] {
+            assert!(check_target(bad, &hosts).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn event_get_prefers_values() {
         let e: Event = serde_json::from_value(json!({
             "type": "click", "name": "inc",
