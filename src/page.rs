@@ -143,7 +143,8 @@ pub(crate) struct Effects {
     /// Subscriptions and timers this callback changed, in order, so a failed
     /// callback can be undone.
     pub undo: Vec<Undo>,
-    /// The state changed in a way whose size was not measured yet.
+    /// The state was replaced or changed in place: its size is unknown until
+    /// measured (changes through [`Ctx::set`] are counted in `state_bytes` instead).
     pub state_changed: bool,
     /// A request the core refused (an unsafe redirect). It fails the callback even
     /// when the host ignored the error status, so nothing half-done is committed.
@@ -199,6 +200,10 @@ pub(crate) struct SessionData {
     /// Shared with the rollback copy taken before each callback: a callback that
     /// does not change the state copies nothing, the first change copies it once.
     pub state: Arc<Value>,
+    /// At least the length of `state` as compact JSON, exact after each measurement.
+    /// [`Ctx::set`] adds what it may have grown by, so a callback that sets a small
+    /// value does not measure the whole state to enforce `max_state_bytes`.
+    pub state_bytes: usize,
     pub flash: Map<String, Value>,
     pub title: Option<String>,
     pub timers: HashMap<u64, tokio::task::AbortHandle>,
@@ -272,7 +277,7 @@ impl<'a> Ctx<'a> {
     /// `max_state_bytes`, the state is unchanged.
     pub fn set_state_json(&mut self, json: &str) -> Result<()> {
         let state: Value = serde_json::from_str(json).map_err(Error::json)?;
-        check_state_size(&state, self.env.app.opts.max_state_bytes)?;
+        self.data.state_bytes = check_state_size(&state, self.env.app.opts.max_state_bytes)?;
         self.data.state = Arc::new(state);
         // Measured just now: unless something changes it again, the check at the end
         // of the callback has nothing to do.
@@ -288,7 +293,11 @@ impl<'a> Ctx<'a> {
     /// Sets the value at a JSON pointer, creating objects along the way. A last
     /// token `-` appends to an array (`/log/-`).
     pub fn set(&mut self, pointer: &str, value: Value) -> Result<()> {
-        self.fx.state_changed = true;
+        // The most this can add: the value, and per token a key, its quotes, colon and
+        // comma and an object created for it.
+        let tokens = pointer.matches('/').count();
+        let grow = json_len(&value) + json_len(&Value::String(pointer.to_string())) + 6 * tokens;
+        self.data.state_bytes = self.data.state_bytes.saturating_add(grow);
         json_set(Arc::make_mut(&mut self.data.state), pointer, value)
     }
 
@@ -472,9 +481,21 @@ pub(crate) fn check_target(url: &str, hosts: &[String]) -> Result<(), &'static s
     Ok(())
 }
 
-/// Fails when `state` as compact JSON is longer than `limit` bytes; the error names
-/// both. Counts without building the text.
-pub(crate) fn check_state_size(state: &Value, limit: usize) -> Result<()> {
+/// The size of `state` as compact JSON, or an error naming it and `limit` when it
+/// is over.
+pub(crate) fn check_state_size(state: &Value, limit: usize) -> Result<usize> {
+    let bytes = json_len(state);
+    if bytes > limit {
+        return Err(Error::State(format!(
+            "the state is {bytes} bytes of JSON, over the limit of {limit} (max_state_bytes); \
+             the previous state is kept"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// The length of `value` as compact JSON, counted without building the text.
+fn json_len(value: &Value) -> usize {
     struct Counter(usize);
     impl std::io::Write for Counter {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -486,15 +507,9 @@ pub(crate) fn check_state_size(state: &Value, limit: usize) -> Result<()> {
         }
     }
     let mut counter = Counter(0);
-    serde_json::to_writer(&mut counter, state).map_err(Error::json)?;
-    if counter.0 > limit {
-        return Err(Error::State(format!(
-            "the state is {} bytes of JSON, over the limit of {limit} (max_state_bytes); \
-             the previous state is kept",
-            counter.0
-        )));
-    }
-    Ok(())
+    // A `Value` always serializes (its keys are strings) and this writer never fails.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
 }
 
 /// Sets `value` at `pointer` in `root`, creating intermediate objects; `-` appends.
@@ -578,6 +593,37 @@ mod tests {
         assert!(json_set(&mut v, "/count/x", json!(1)).is_err());
         assert!(json_set(&mut v, "/log/9", json!(1)).is_err());
         assert!(json_set(&mut v, "count", json!(1)).is_err());
+    }
+
+    #[test]
+    fn redirect_targets() {
+        let hosts = vec!["pay.example".to_string(), "[::1]".to_string(), "api.example:8443".to_string()];
+        for ok in [
+            "/",
+            "/next?a=b",
+            "https://pay.example",
+            "HTTP://Pay.Example:80/x",
+            "http://[::1]:3000/",
+            "https://api.example:8443/v1",
+        ] {
+            assert_eq!(check_target(ok, &hosts), Ok(()), "{ok}");
+        }
+        for bad in [
+            "//pay.example",
+            "/\\x",
+            "/\n/x",
+            "https://api.example:9000/",
+            "https://pay.example.evil/",
+            "https://evil.example\\@pay.example",
+            "https://x@pay.example",
+            "javascript:1",
+            "mailto:a@b",
+            "x/y",
+            "https://",
+            "https://:80/",
+        ] {
+            assert!(check_target(bad, &hosts).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -463,6 +463,12 @@ async fn a_state_over_the_limit_fails_the_callback_and_keeps_the_old_state() {
     // Shrinking again is fine.
     let patch = ws.event_patch("grow_mut", json!({"n": "10"})).await;
     assert_eq!(last_region(&patch), "<p>n=1 last= blob=10</p>", "{patch}");
+    // Values that replace each other add up to more than the limit, the state does not.
+    for i in 0..20 {
+        let text = format!("{i:03}{}", "y".repeat(300));
+        let patch = ws.event_patch("last", json!({ "text": text })).await;
+        assert!(last_region(&patch).contains(&text), "{patch}");
+    }
 }
 
 #[test]

@@ -78,7 +78,7 @@ pub(crate) fn run(
 
     // A failed callback leaves the session as it was before the call. The state is
     // shared, not copied: only a callback that changes it pays for a copy.
-    let saved = (Arc::clone(&data.state), data.flash.clone(), data.title.clone());
+    let saved = (Arc::clone(&data.state), data.state_bytes, data.flash.clone(), data.title.clone());
     let handler = data.route.spec.handler.clone();
     let (result, fx) = {
         let (event, info) = match &call {
@@ -96,17 +96,24 @@ pub(crate) fn run(
     };
     let failure = match result {
         Ok(Ok(())) => fx.refused.clone().or_else(|| {
+            // Measured only when the state's size is unknown or may be over the limit.
             let limit = env.app.opts.max_state_bytes;
-            fx.state_changed
-                .then(|| check_state_size(&data.state, limit).err())
-                .flatten()
-                .map(|e| e.to_string())
+            if !fx.state_changed && data.state_bytes <= limit {
+                return None;
+            }
+            match check_state_size(&data.state, limit) {
+                Ok(bytes) => {
+                    data.state_bytes = bytes;
+                    None
+                }
+                Err(e) => Some(e.to_string()),
+            }
         }),
         Ok(Err(e)) => Some(e.0),
         Err(panic) => Some(format!("callback panicked: {}", panic_message(&panic))),
     };
     if let Some(msg) = failure {
-        (data.state, data.flash, data.title) = saved;
+        (data.state, data.state_bytes, data.flash, data.title) = saved;
         data.undo(env, fx.undo);
         out.error = Some(("host_error", msg));
         return (data, out);
