@@ -468,3 +468,22 @@ async fn live_callbacks_run_before_waiting_mounts() {
     drop((busy, other));
     let _ = std::thread::spawn(move || app.shutdown()).join();
 }
+
+#[tokio::test]
+async fn form_posts_that_mount_sessions_are_bounded_like_page_gets() {
+    const MAX_UNJOINED: usize = 20;
+    let t = TestApp::start(|o| o.max_unjoined_sessions = MAX_UNJOINED);
+    // A form whose session lives elsewhere (another process): every post mounts one.
+    let (html, _) = TestApp::start(|_| {}).page("/counter").await;
+    let token = hidden_input(&html, "_lv_token").expect("_lv_token input");
+    let csrf = hidden_input(&html, "_csrf").expect("_csrf input");
+    let body = form_encode(&[("_lv_token", &token), ("_csrf", &csrf), ("_lv_click", "inc?by=1")]);
+    let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+    let mut mounted = 0;
+    for _ in 0..5 * MAX_UNJOINED {
+        let resp = http(t.addr, "POST", "/counter", &headers, body.as_bytes()).await;
+        mounted += usize::from(resp.status == 303);
+    }
+    t.wait_until("the oldest posted sessions ended", |app| app.session_count() <= MAX_UNJOINED).await;
+    assert!(t.probe.mounts() >= mounted, "{mounted} posts answered 303");
+}
