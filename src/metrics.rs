@@ -19,7 +19,7 @@ pub struct Metrics {
     /// Open TCP connections, WebSockets included.
     pub connections: AtomicI64,
     pub connections_refused: AtomicU64,
-    /// Sessions rendered by a page request and not joined yet.
+    /// Sessions mounted by a page request and not joined yet.
     pub unjoined: AtomicI64,
     pub unjoined_evicted: AtomicU64,
     pub host_queue_rejections: AtomicU64,
@@ -99,7 +99,7 @@ impl Metrics {
         line(
             "mizulive_unjoined_sessions",
             "gauge",
-            "Sessions rendered by a page request whose browser has not joined yet.",
+            "Sessions mounted by a page request whose browser has not joined yet.",
             gauge(&self.unjoined),
         );
         line(

@@ -117,7 +117,8 @@ pub struct Options {
     pub control_frames_per_second: u32,
     /// Burst of such frames allowed above the sustained rate. Default 20.
     pub control_frame_burst: u32,
-    /// Sessions rendered by a page request whose browser has not joined yet. Beyond
+    /// Sessions mounted by a page request (a GET, or a form POST that found no
+    /// session) whose browser has not joined over the WebSocket yet. Beyond
     /// it the oldest of them ends (its browser, joining later, mounts afresh from its
     /// token); joined sessions never give way to them. Default 10 000.
     pub max_unjoined_sessions: usize,

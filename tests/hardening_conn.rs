@@ -468,3 +468,44 @@ async fn live_callbacks_run_before_waiting_mounts() {
     drop((busy, other));
     let _ = std::thread::spawn(move || app.shutdown()).join();
 }
+
+#[tokio::test]
+async fn form_posts_that_mount_sessions_are_bounded_like_page_gets() {
+    const MAX_UNJOINED: usize = 20;
+    let t = TestApp::start(|o| o.max_unjoined_sessions = MAX_UNJOINED);
+    // A form whose session lives elsewhere (another process): every post mounts one.
+    let (html, _) = TestApp::start(|_| {}).page("/counter").await;
+    let token = hidden_input(&html, "_lv_token").expect("_lv_token input");
+    let csrf = hidden_input(&html, "_csrf").expect("_csrf input");
+    let body = form_encode(&[("_lv_token", &token), ("_csrf", &csrf), ("_lv_click", "inc?by=1")]);
+    let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+    let mut mounted = 0;
+    for _ in 0..5 * MAX_UNJOINED {
+        let resp = http(t.addr, "POST", "/counter", &headers, body.as_bytes()).await;
+        mounted += usize::from(resp.status == 303);
+    }
+    t.wait_until("the oldest posted sessions ended", |app| app.session_count() <= MAX_UNJOINED).await;
+    assert!(t.probe.mounts() >= mounted, "{mounted} posts answered 303");
+}
+
+#[tokio::test]
+async fn websockets_hold_their_connection_slot() {
+    let t = TestApp::start(|o| o.max_connections = 2);
+    let first = t.connect().await;
+    let _second = t.connect().await;
+    // Both slots are held by upgraded sockets: a third connection is turned away.
+    let mut extra = TcpStream::connect(t.addr).await.expect("connect");
+    let mut raw = Vec::new();
+    let read = tokio::time::timeout(WAIT, extra.read_to_end(&mut raw)).await;
+    assert!(read.is_ok(), "a connection beyond the cap was kept open");
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text:?}");
+
+    // Closing a socket frees its slot.
+    drop(first);
+    let deadline = Instant::now() + WAIT;
+    while try_get(t.addr, "/counter").await.map(|(status, _)| status) != Some(200) {
+        assert!(Instant::now() < deadline, "no slot came free after a WebSocket closed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

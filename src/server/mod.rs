@@ -97,3 +97,18 @@ async fn refuse(mut stream: TcpStream) {
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(TOO_MANY)).await;
     let _ = stream.shutdown().await;
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_refusal_is_a_well_formed_response() {
+        let text = std::str::from_utf8(super::TOO_MANY).expect("ASCII");
+        let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .and_then(|v| v.parse().ok())
+            .expect("a Content-Length");
+        assert_eq!(len, body.len());
+    }
+}

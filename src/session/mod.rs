@@ -249,7 +249,7 @@ struct Actor {
     refilled: Instant,
     /// A browser has joined this session at least once.
     joined: bool,
-    /// Place among the rendered-but-unjoined sessions (see `Registry::list_unjoined`).
+    /// Place among the mounted-but-unjoined sessions (see `Registry::list_unjoined`).
     listed: Option<u64>,
     /// Fires when newer unjoined sessions push this one out.
     evict: Option<oneshot::Receiver<()>>,
@@ -326,6 +326,9 @@ impl Actor {
     /// Handles messages until the session ends; returns why it ended.
     async fn serve(&mut self, rx: &mut mpsc::Receiver<SessionMsg>) -> &'static str {
         let grace = self.env.app.opts.grace();
+        // Mounted by a page request (GET, or a POST that found no session), it counts
+        // among the unjoined until a browser joins.
+        self.list_unjoined();
         loop {
             let attached = self.conn.is_some();
             let deadline = self.detached_at + grace;
@@ -412,11 +415,7 @@ impl Actor {
                         },
                         None => Err(Error::State("the server is shutting down".into())),
                     };
-                    let rendered = result.is_ok();
                     let _ = reply.send(result);
-                    if rendered && !self.joined && self.listed.is_none() {
-                        self.list_unjoined();
-                    }
                 }
                 SessionMsg::DropSocket => {
                     if let Some(conn) = self.conn.take() {
@@ -432,8 +431,8 @@ impl Actor {
         &self.id
     }
 
-    /// Counts the session among those rendered for a page request but not joined;
-    /// the oldest beyond `max_unjoined_sessions` are told to end.
+    /// Counts the session among those mounted but not joined; the oldest beyond
+    /// `max_unjoined_sessions` are told to end.
     fn list_unjoined(&mut self) {
         let app = &self.env.app;
         let (place, evict) = app.sessions.list_unjoined(app.opts.max_unjoined_sessions, &app.metrics);
@@ -684,13 +683,13 @@ async fn evicted(evict: &mut Option<oneshot::Receiver<()>>) {
     std::future::pending().await
 }
 
-/// The session registry: id → handle, the sessions rendered but not joined (so a
+/// The session registry: id → handle, the sessions mounted but not joined (so a
 /// flood of page requests displaces only its own kind), and a count of live actors
 /// so shutdown can wait for all of them.
 #[derive(Default)]
 pub(crate) struct Registry {
     map: std::sync::Mutex<HashMap<String, SessionHandle>>,
-    /// Rendered, never-joined sessions in the order they were listed, each with the
+    /// Mounted, never-joined sessions in the order they were listed, each with the
     /// sender that tells it to end.
     unjoined: std::sync::Mutex<BTreeMap<u64, oneshot::Sender<()>>>,
     next_place: AtomicU64,
@@ -719,7 +718,7 @@ impl Registry {
         self.map.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
     }
 
-    /// Lists a session as rendered but not joined. When more than `max` are listed,
+    /// Lists a session as mounted but not joined. When more than `max` are listed,
     /// the oldest are unlisted and told to end. Returns the new session's place and
     /// what tells it to end.
     fn list_unjoined(&self, max: usize, metrics: &Metrics) -> (u64, oneshot::Receiver<()>) {
