@@ -1,0 +1,101 @@
+//! Entry points for the fuzz targets in `fuzz/`: each feeds untrusted bytes to one of
+//! the parsers a client or a page's data reaches, and checks what must hold for any
+//! input besides "does not panic". Not a stable API: it exists for `cargo fuzz` and
+//! moves with the code it exercises.
+
+use minijinja::Environment;
+use std::sync::OnceLock;
+
+use crate::page::Event;
+use crate::protocol::ClientFrame;
+use crate::token::{Claims, Signer};
+use crate::views::helpers;
+
+/// A client frame off the WebSocket. An event that parses reaches the host as JSON,
+/// so it must survive the trip there and back unchanged.
+pub fn client_frame(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Ok(ClientFrame::Event { event, .. }) = ClientFrame::parse(text) {
+        let json = serde_json::to_string(&event).expect("an event serializes");
+        let back: Event = serde_json::from_str(&json).expect("the host's copy of an event parses");
+        assert_eq!(back, event);
+    }
+}
+
+const SECRET: &[u8] = b"fuzzing-secret-fuzzing-secret-0123456789";
+
+/// A session token from a page, a form or a join. Only a token this secret signed may
+/// verify, and one it signed always does.
+pub fn token(data: &[u8]) {
+    let signer = Signer::new(SECRET);
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Ok(claims) = signer.verify(text) {
+        assert_eq!(signer.verify(&signer.sign(&claims)), Ok(claims));
+    }
+    // The input as claims' fields: whatever a route or user id holds, signing and
+    // verifying gives the same claims back.
+    let claims = Claims {
+        sid: text.to_string(),
+        route: text.to_string(),
+        path: text.to_string(),
+        params: serde_json::Map::new(),
+        uid: Some(text.to_string()),
+        exp: crate::token::now_secs() + 60,
+    };
+    assert_eq!(signer.verify(&signer.sign(&claims)), Ok(claims));
+}
+
+/// Templates calling each `lv.*` helper with the fuzzed values `a`, `b` and `c`.
+const HELPER_CALLS: &[&str] = &[
+    "{{ lv.click(a, x=b, y=c) }}",
+    "{{ lv.submit(a, x=b) }}",
+    "{{ lv.change(a, debounce=b, x=c) }}",
+    "{{ lv.keyup(a, key=b, x=c) }}",
+    "{{ lv.keydown(a, key=b) }}",
+    "{{ lv.focus(a, x=b) }}{{ lv.blur(a) }}",
+    "{{ lv.target(a) }}",
+    "{{ lv.debounce(a) }}{{ lv.throttle(b) }}",
+    "{{ lv.loading(class=a) }}",
+    "{{ lv.form(a, id=b, reset=c) }}",
+    "{{ lv.form(none, class=a, hidden=b) }}",
+];
+
+/// The helper calls compiled once: compiling them for every input would leave little
+/// time for the helpers themselves.
+fn helper_env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.add_global("lv", helpers::lv());
+        for (name, source) in HELPER_CALLS.iter().enumerate() {
+            env.add_template_owned(name.to_string(), *source).expect("the helper calls compile");
+        }
+        env
+    })
+}
+
+/// Page data in the template helpers: the input is a JSON array whose first three
+/// elements are `a`, `b` and `c`, or text whose first three lines are. Whatever the
+/// values, a helper either fails with an error or writes markup in which a value can
+/// never open a tag or end an attribute: every `<` starts one of the helper's own
+/// tags, and quotes pair up.
+pub fn template_helpers(data: &[u8]) {
+    let values: Vec<serde_json::Value> = match serde_json::from_slice(data) {
+        Ok(serde_json::Value::Array(items)) => items,
+        _ => String::from_utf8_lossy(data).lines().map(|l| serde_json::Value::String(l.into())).collect(),
+    };
+    let value = |i: usize| values.get(i).cloned().unwrap_or(serde_json::Value::Null);
+    let ctx = serde_json::json!({
+        "a": value(0), "b": value(1), "c": value(2),
+        "_lv": {"token": value(1), "csrf": value(2), "action": value(0)},
+    });
+    let ctx = minijinja::Value::from_serialize(&ctx);
+    for (name, source) in HELPER_CALLS.iter().enumerate() {
+        let Ok(template) = helper_env().get_template(&name.to_string()) else { continue };
+        let Ok(html) = template.render(&ctx) else { continue };
+        let tags = html.matches('<').count();
+        let own = html.matches("<form ").count() + html.matches("<input ").count();
+        assert_eq!(tags, own, "a value opened a tag in {source}: {html}");
+        assert_eq!(html.matches('"').count() % 2, 0, "unpaired quote in {source}: {html}");
+    }
+}
