@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export MIZULIVE_ADDR ?= 127.0.0.1:3000
 
-.PHONY: demo demo-c feed lib examples test lint test-rust header bench clean \
+.PHONY: demo demo-c feed lib examples test lint test-rust header bench bench-flood soak soak-smoke clean \
 	python demo-python lint-python test-python test-go go-counter go-chat e2e \
 	fuzz fuzz-build fuzz-smoke
 
@@ -28,7 +28,7 @@ lint:
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
 # Everything runs against one release build of the crate.
-test: lint lint-python test-rust test-python test-go e2e
+test: lint lint-python test-rust soak-smoke test-python test-go e2e
 
 test-rust: lib
 	$(CARGO) test --release
@@ -95,6 +95,18 @@ header: lib
 
 bench: examples
 	$(CARGO) run --release --manifest-path bench/Cargo.toml
+
+# 1,000 sessions clicking for 10 minutes against the C counter, RSS sampled every 10 s:
+# fails unless memory levels off and no patch is lost. soak-smoke is its one-minute run.
+soak: examples
+	$(CARGO) run --release --manifest-path bench/Cargo.toml -- --soak
+
+soak-smoke: examples
+	$(CARGO) run --release --manifest-path bench/Cargo.toml -- --soak --soak-secs 60
+
+# A 10 s page-request flood against the C counter: RSS growth, a new visitor, pre-flood sessions.
+bench-flood: examples
+	$(CARGO) run --release --manifest-path bench/Cargo.toml -- --flood
 
 clean:
 	$(CARGO) clean

@@ -231,11 +231,13 @@ typedef struct lv_page {
 } lv_page;
 
 /*
- `auth(req, request_json, user_data)`: decide who may load a page.
+ `auth(req, request_json, user_data)`: decide who may load or use a page, on a
+ page GET, a form POST (`"method":"POST"`) and a WebSocket join (asked as a `GET`
+ of the page, with the upgrade's headers, `upgrade: websocket` among them).
  `request_json` is `{"method","path","query","headers":{...},"cookies":{...}}`
  (header names lower-case). Return `LV_OK` to allow (with the user id set by
  `lv_auth_set_user`, if any, or to the location set by `lv_auth_redirect`), or
- non-zero to refuse with 403.
+ non-zero to refuse with 403 (a join: a `forbidden` error, close code 1008).
  */
 typedef int (*lv_auth_fn)(struct lv_auth *req, const char *request_json, void *user_data);
 
@@ -305,7 +307,11 @@ int lv_register_page(struct lv_app *app, const char *route, const struct lv_page
 
 /*
  Installs the auth hook (NULL removes it). Runs on a host thread for every page
- GET. On success the app owns `user_data` and calls `drop` once.
+ GET, every no-JS form POST and every WebSocket join (`method` in the request
+ JSON says which: a join is asked as a `GET` of the page it joins, with the
+ upgrade request's headers and cookies). A POST or join whose user differs from the
+ one its session was mounted for is refused. On success the app owns `user_data`
+ and calls `drop` once.
  */
 int lv_app_set_auth(struct lv_app *app, lv_auth_fn auth, void *user_data, lv_drop_fn drop);
 

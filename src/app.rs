@@ -48,7 +48,10 @@ pub enum AuthDecision {
     Redirect(String),
 }
 
-/// Decides who may load a page. Runs on a host thread for every page GET.
+/// Decides who may load or use a page. Runs on a host thread for every page GET,
+/// form POST and WebSocket join (asked as a GET of the page with the upgrade
+/// request's headers). The user it allows must be the one the session was mounted
+/// for: a POST or join whose token names another user is refused.
 pub trait Auth: Send + Sync + 'static {
     fn authenticate(&self, request: &RequestInfo) -> AuthDecision;
 }
@@ -84,6 +87,13 @@ impl Shared {
     }
 }
 
+/// The token signer: `secret` signs; `previous_secrets` verify for a while after start.
+fn signer(secret: &[u8], opts: &Options) -> Signer {
+    let previous: Vec<&[u8]> = opts.previous_secrets.iter().map(|s| s.as_bytes()).collect();
+    let ttl = opts.previous_secrets_ttl_s.unwrap_or(opts.token_ttl_s);
+    Signer::with_previous(secret, &previous, crate::token::now_secs().saturating_add(ttl))
+}
+
 /// A mizulive application.
 pub struct App {
     shared: Arc<Shared>,
@@ -115,10 +125,11 @@ impl App {
             .enable_all()
             .build()?;
         let views = Views::new(&opts.views, opts.dev, &opts.layout, &opts.root_id)?;
-        let host = HostPool::new(opts.host_threads, "mizulive-host")?;
+        let metrics = Arc::<crate::metrics::Metrics>::default();
+        let host = HostPool::new(opts.host_threads, opts.host_queue, metrics.clone(), "mizulive-host")?;
         let shared = Arc::new(Shared {
             views,
-            signer: Signer::new(&secret),
+            signer: signer(&secret, &opts),
             pubsub: PubSub::in_memory(),
             host,
             sessions: Registry::default(),
@@ -128,7 +139,7 @@ impl App {
             runtime_js: RuntimeAsset::new(),
             next_key: AtomicU64::new(1),
             next_conn: AtomicU64::new(1),
-            metrics: Arc::default(),
+            metrics,
             closing: watch::channel(false).0,
             opts,
         });

@@ -3,11 +3,21 @@
 //!
 //! Fixed threads matter to hosts: CPython keeps one thread state per OS thread and
 //! Go caches its per-thread setup, so threads that come and go cost every call.
+//!
+//! Jobs come in two lanes. Callbacks of mounted sessions ([`Lane::Live`]) are always
+//! queued: each session waits on at most one, so they are bounded by the sessions
+//! alive. Work for new visitors ([`Lane::New`]: the auth hook, mounts) is refused once
+//! `host_queue` such jobs wait, so a flood of page requests is answered with "busy"
+//! instead of a growing queue. A free thread takes a live job first: new visitors are
+//! turned away before live pages slow down.
 
 use crossbeam_channel::{Receiver, Sender};
 use std::cell::Cell;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+
+use crate::metrics::Metrics;
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -25,23 +35,82 @@ pub fn on_host_thread() -> bool {
     ON_HOST_THREAD.with(|f| f.get())
 }
 
+/// Which queue a job waits in (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// A callback of a mounted session: never refused, run first.
+    Live,
+    /// Work for a new visitor (auth hook, mount): refused when `host_queue` wait.
+    New,
+}
+
+/// Why a job was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// `host_queue` new-visitor jobs are already waiting.
+    Full,
+    /// The pool has shut down.
+    Closed,
+}
+
+/// The two lanes' senders; dropped together at shutdown.
+struct Senders {
+    live: Sender<Job>,
+    new: Sender<Job>,
+}
+
+/// What each pool thread takes jobs from.
+struct Lanes {
+    live: Receiver<Job>,
+    new: Receiver<Job>,
+    metrics: Arc<Metrics>,
+}
+
+impl Lanes {
+    /// The next job, a live one whenever one waits; `None` once the pool has shut
+    /// down and both lanes are drained.
+    fn next(&self) -> Option<Job> {
+        let job = self.live.try_recv().ok().or_else(|| {
+            let picked = crossbeam_channel::select! {
+                recv(self.live) -> job => job,
+                recv(self.new) -> job => job,
+            };
+            // An error means both senders are gone (they go together): drain what is
+            // left, live jobs first.
+            picked.or_else(|_| self.live.try_recv()).or_else(|_| self.new.try_recv()).ok()
+        });
+        gauge(&self.metrics, self.live.len(), self.new.len());
+        job
+    }
+}
+
+fn gauge(metrics: &Metrics, live: usize, new: usize) {
+    metrics.host_waiting_live.store(live as i64, Ordering::Relaxed);
+    metrics.host_waiting_new.store(new as i64, Ordering::Relaxed);
+}
+
 pub struct HostPool {
-    tx: Mutex<Option<Sender<Job>>>,
+    tx: Mutex<Option<Senders>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     exit_hook: Arc<Mutex<Option<ExitHook>>>,
+    new_limit: usize,
+    metrics: Arc<Metrics>,
 }
 
 impl HostPool {
-    pub fn new(size: usize, name: &str) -> std::io::Result<Self> {
-        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
+    /// `size` threads; at most `new_limit` new-visitor jobs wait at once. The
+    /// queues' lengths are kept in `metrics`.
+    pub fn new(size: usize, new_limit: usize, metrics: Arc<Metrics>, name: &str) -> std::io::Result<Self> {
+        let (live_tx, live_rx) = crossbeam_channel::unbounded::<Job>();
+        let (new_tx, new_rx) = crossbeam_channel::unbounded::<Job>();
         let exit_hook: Arc<Mutex<Option<ExitHook>>> = Arc::default();
         let mut threads = Vec::with_capacity(size);
         for i in 0..size {
-            let rx: Receiver<Job> = rx.clone();
+            let lanes = Lanes { live: live_rx.clone(), new: new_rx.clone(), metrics: metrics.clone() };
             let exit_hook = exit_hook.clone();
             threads.push(std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
                 ON_HOST_THREAD.with(|f| f.set(true));
-                while let Ok(job) = rx.recv() {
+                while let Some(job) = lanes.next() {
                     // Jobs catch host panics themselves; this keeps the thread alive
                     // (and the pool its size) if anything else in one panics.
                     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
@@ -56,7 +125,13 @@ impl HostPool {
                 }
             })?);
         }
-        Ok(HostPool { tx: Mutex::new(Some(tx)), threads: Mutex::new(threads), exit_hook })
+        Ok(HostPool {
+            tx: Mutex::new(Some(Senders { live: live_tx, new: new_tx })),
+            threads: Mutex::new(threads),
+            exit_hook,
+            new_limit,
+            metrics,
+        })
     }
 
     /// Sets what each pool thread runs as it ends (at shutdown, after its last job):
@@ -65,13 +140,19 @@ impl HostPool {
         *self.exit_hook.lock().unwrap_or_else(|e| e.into_inner()) = hook;
     }
 
-    /// Queues a job; false once the pool has shut down (the job is dropped unrun).
-    pub fn submit(&self, job: impl FnOnce() + Send + 'static) -> bool {
+    /// Queues a job in `lane`. A refused job is dropped unrun.
+    pub fn submit_to(&self, lane: Lane, job: impl FnOnce() + Send + 'static) -> Result<(), Refused> {
         let guard = self.tx.lock().unwrap_or_else(|e| e.into_inner());
-        match guard.as_ref() {
-            Some(tx) => tx.send(Box::new(job)).is_ok(),
-            None => false,
-        }
+        let Some(senders) = guard.as_ref() else { return Err(Refused::Closed) };
+        // Submitters take turns on the lock and threads only take jobs out, so the
+        // length checked here can only shrink before the send.
+        let sent = match lane {
+            Lane::Live => senders.live.send(Box::new(job)),
+            Lane::New if senders.new.len() >= self.new_limit => return Err(Refused::Full),
+            Lane::New => senders.new.send(Box::new(job)),
+        };
+        gauge(&self.metrics, senders.live.len(), senders.new.len());
+        sent.map_err(|_| Refused::Closed)
     }
 
     /// Runs the jobs already queued, then joins every thread. Idempotent.

@@ -16,6 +16,19 @@ pub struct Metrics {
     pub mailbox_overflows: AtomicU64,
     pub slow_clients: AtomicU64,
     pub sessions_refused: AtomicU64,
+    /// Open TCP connections, WebSockets included.
+    pub connections: AtomicI64,
+    pub connections_refused: AtomicU64,
+    /// Sessions rendered by a page request and not joined yet.
+    pub unjoined: AtomicI64,
+    pub unjoined_evicted: AtomicU64,
+    pub host_queue_rejections: AtomicU64,
+    /// Jobs waiting for a host thread: callbacks of mounted sessions, and new
+    /// visitors' work (auth hook, mounts).
+    pub host_waiting_live: AtomicI64,
+    pub host_waiting_new: AtomicI64,
+    pub control_frames_limited: AtomicU64,
+    pub join_timeouts: AtomicU64,
 }
 
 pub fn inc(counter: &AtomicU64) {
@@ -69,6 +82,61 @@ impl Metrics {
             "counter",
             "Sessions not started because max_sessions were alive.",
             get(&self.sessions_refused),
+        );
+        let gauge = |g: &AtomicI64| g.load(Ordering::Relaxed).to_string();
+        line(
+            "mizulive_connections",
+            "gauge",
+            "Open TCP connections, WebSockets included.",
+            gauge(&self.connections),
+        );
+        line(
+            "mizulive_connections_refused_total",
+            "counter",
+            "Connections closed at once because max_connections were open.",
+            get(&self.connections_refused),
+        );
+        line(
+            "mizulive_unjoined_sessions",
+            "gauge",
+            "Sessions rendered by a page request whose browser has not joined yet.",
+            gauge(&self.unjoined),
+        );
+        line(
+            "mizulive_unjoined_evicted_total",
+            "counter",
+            "Never-joined sessions ended to make room under max_unjoined_sessions.",
+            get(&self.unjoined_evicted),
+        );
+        line(
+            "mizulive_host_queue_rejections_total",
+            "counter",
+            "New-visitor jobs (auth, mounts) refused because host_queue jobs were waiting.",
+            get(&self.host_queue_rejections),
+        );
+        line(
+            "mizulive_host_waiting_live",
+            "gauge",
+            "Callbacks of mounted sessions waiting for a host thread.",
+            gauge(&self.host_waiting_live),
+        );
+        line(
+            "mizulive_host_waiting_new",
+            "gauge",
+            "New visitors' jobs (auth, mounts) waiting for a host thread; at most host_queue.",
+            gauge(&self.host_waiting_new),
+        );
+        line(
+            "mizulive_control_frames_limited_total",
+            "counter",
+            "Sockets closed for sending too many heartbeats, pings or refused frames.",
+            get(&self.control_frames_limited),
+        );
+        line(
+            "mizulive_join_timeouts_total",
+            "counter",
+            "Sockets closed for not joining within join_timeout_ms.",
+            get(&self.join_timeouts),
         );
         out
     }

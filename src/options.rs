@@ -26,6 +26,22 @@ pub struct Options {
     pub grace_ms: u64,
     /// How long a session token stays valid. Default 12 h.
     pub token_ttl_s: u64,
+    /// Secrets used before `secret` (each at least 32 bytes): tokens they signed still
+    /// verify for `previous_secrets_ttl_s` after start, so rotating the secret logs
+    /// nobody out. New tokens are always signed with `secret`. Default none.
+    pub previous_secrets: Vec<String>,
+    /// How long after start `previous_secrets` still verify. Default `token_ttl_s`
+    /// (by then every token they signed has expired anyway).
+    pub previous_secrets_ttl_s: Option<u64>,
+    /// The site is served over HTTPS (a TLS-terminating proxy in front): the browser
+    /// cookie is `__Host-lv_bid` with `Secure`, the resume cookie gets `Secure`, and a
+    /// same-origin `Origin` must be `https://<Host>`. Default false (plain HTTP:
+    /// `lv_bid`, origins `http://<Host>`).
+    pub secure_cookies: bool,
+    /// Take the scheme from the `X-Forwarded-Proto` header (`https` or `http`), per
+    /// request, instead of from `secure_cookies`. Only for a proxy that sets or
+    /// overwrites that header: otherwise a client could choose its scheme. Default false.
+    pub trust_forwarded_proto: bool,
     /// Largest WebSocket frame accepted; larger closes with 1009. Default 64 KiB.
     pub max_frame_bytes: usize,
     /// Largest no-JS form POST body. Default 1 MiB.
@@ -43,6 +59,14 @@ pub struct Options {
     pub mailbox: usize,
     /// Patches kept per session for a reconnecting client. Default 64.
     pub resume_buffer: usize,
+    /// Bytes of patches kept per session for a reconnecting client, on top of the
+    /// count limit: a client further behind gets the whole body, as one past the
+    /// count limit does. Default 256 KiB.
+    pub resume_buffer_bytes: usize,
+    /// Largest session state, measured as compact JSON. A callback that leaves a
+    /// bigger state fails (its error names the size and the limit) and the state
+    /// stays as it was before the callback. Default 1 MiB.
+    pub max_state_bytes: usize,
     /// Sessions alive at once (mounted, with or without a socket). A page request
     /// beyond it gets `503 Service Unavailable` with `Retry-After`, a fresh mount over
     /// the WebSocket an `overloaded` error and close code 1013. Default 100 000.
@@ -50,6 +74,21 @@ pub struct Options {
     /// Extra origins allowed to open the WebSocket besides the page's own,
     /// e.g. `["https://app.example.com"]`.
     pub allowed_origins: Vec<String>,
+    /// Hosts (`pay.example.com`, or `host:port` to pin the port) that `redirect` and
+    /// `navigate` may send the browser to with an absolute `http(s)://` URL. Paths of
+    /// this app (`/next`) are always allowed; anything else fails the callback.
+    /// Default none.
+    pub redirect_hosts: Vec<String>,
+    /// Replaces the Content-Security-Policy sent with every page; `""` sends none.
+    /// Default (when unset): `default-src 'self'; script-src 'self'; style-src 'self'
+    /// 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'self';
+    /// form-action 'self'; frame-ancestors 'self'`, plus the `redirect_hosts` in
+    /// `form-action`.
+    pub csp: Option<String>,
+    /// Directives merged into the policy, e.g. `"img-src https://cdn.example.com;
+    /// connect-src wss://push.example.com"`: each source is added to its directive
+    /// (a directive the policy lacks starts from `default-src`'s sources). Default none.
+    pub csp_extra: Option<String>,
     /// Layout used when a page names none. Default `default`.
     pub layout: String,
     /// Serve counters at `/_live/metrics` (Prometheus text). Default false: they
@@ -57,6 +96,36 @@ pub struct Options {
     pub metrics: bool,
     /// DOM id of the live root; marking it re-renders the page body. Default `lv-root`.
     pub root_id: String,
+    /// How long a client may take to send a request head, from its first byte.
+    /// Slower, the connection is closed. Default 30 000 ms.
+    pub header_timeout_ms: u64,
+    /// How long a form POST may take to send its body; slower gets `408`.
+    /// Default 30 000 ms.
+    pub body_timeout_ms: u64,
+    /// How long a keep-alive connection may sit idle between requests before it is
+    /// closed. Default 75 000 ms.
+    pub keep_alive_timeout_ms: u64,
+    /// How long a new WebSocket may take to send its `join`; after it the socket is
+    /// closed with 1008. Default 10 000 ms.
+    pub join_timeout_ms: u64,
+    /// TCP connections open at once (HTTP and WebSocket alike). One beyond it gets a
+    /// `503` with `Retry-After` and is closed at once. Default 25 000.
+    pub max_connections: usize,
+    /// Frames per second a socket may send that do no work for its page: heartbeats,
+    /// pings and refused frames (malformed, binary, out of order). Sustained rate;
+    /// beyond it plus the burst the socket is closed with 1008. Default 2.
+    pub control_frames_per_second: u32,
+    /// Burst of such frames allowed above the sustained rate. Default 20.
+    pub control_frame_burst: u32,
+    /// Sessions rendered by a page request whose browser has not joined yet. Beyond
+    /// it the oldest of them ends (its browser, joining later, mounts afresh from its
+    /// token); joined sessions never give way to them. Default 10 000.
+    pub max_unjoined_sessions: usize,
+    /// Jobs for new visitors (auth hook, mounts) waiting for a host thread. Beyond it
+    /// a page request gets `503` with `Retry-After`, a join an `overloaded` error.
+    /// Callbacks of mounted sessions are not counted (each session waits on at most
+    /// one) and run before them. Default 1024.
+    pub host_queue: usize,
 }
 
 impl Default for Options {
@@ -69,6 +138,10 @@ impl Default for Options {
             io_threads: 2,
             grace_ms: 60_000,
             token_ttl_s: 12 * 3600,
+            previous_secrets: Vec::new(),
+            previous_secrets_ttl_s: None,
+            secure_cookies: false,
+            trust_forwarded_proto: false,
             max_frame_bytes: 64 * 1024,
             max_form_bytes: 1024 * 1024,
             events_per_second: 50,
@@ -76,11 +149,25 @@ impl Default for Options {
             outbound_queue: 256,
             mailbox: 1024,
             resume_buffer: 64,
+            resume_buffer_bytes: 256 * 1024,
+            max_state_bytes: 1024 * 1024,
             max_sessions: 100_000,
             allowed_origins: Vec::new(),
+            redirect_hosts: Vec::new(),
+            csp: None,
+            csp_extra: None,
             layout: "default".into(),
             root_id: "lv-root".into(),
             metrics: false,
+            header_timeout_ms: 30_000,
+            body_timeout_ms: 30_000,
+            keep_alive_timeout_ms: 75_000,
+            join_timeout_ms: 10_000,
+            max_connections: 25_000,
+            control_frames_per_second: 2,
+            control_frame_burst: 20,
+            max_unjoined_sessions: 10_000,
+            host_queue: 1024,
         }
     }
 }
@@ -102,8 +189,14 @@ impl Options {
             ("outbound_queue", self.outbound_queue),
             ("mailbox", self.mailbox),
             ("max_sessions", self.max_sessions),
+            ("max_state_bytes", self.max_state_bytes),
             ("events_per_second", self.events_per_second as usize),
             ("event_burst", self.event_burst as usize),
+            ("max_connections", self.max_connections),
+            ("control_frames_per_second", self.control_frames_per_second as usize),
+            ("control_frame_burst", self.control_frame_burst as usize),
+            ("max_unjoined_sessions", self.max_unjoined_sessions),
+            ("host_queue", self.host_queue),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -115,8 +208,45 @@ impl Options {
                 return Err(Error::Config("secret must be at least 32 bytes".into()));
             }
         }
+        if self.previous_secrets.iter().any(|s| s.len() < 32) {
+            return Err(Error::Config("every previous_secrets entry must be at least 32 bytes".into()));
+        }
         if self.token_ttl_s == 0 {
             return Err(Error::Config("token_ttl_s must be at least 1".into()));
+        }
+        let timeouts = [
+            ("header_timeout_ms", self.header_timeout_ms),
+            ("body_timeout_ms", self.body_timeout_ms),
+            ("keep_alive_timeout_ms", self.keep_alive_timeout_ms),
+            ("join_timeout_ms", self.join_timeout_ms),
+        ];
+        for (name, value) in timeouts {
+            if value == 0 {
+                return Err(Error::Config(format!("{name} must be at least 1")));
+            }
+        }
+        // tokio's semaphore (the connection cap) holds at most this many permits.
+        if self.max_connections > tokio::sync::Semaphore::MAX_PERMITS {
+            return Err(Error::Config(format!(
+                "max_connections must be at most {}",
+                tokio::sync::Semaphore::MAX_PERMITS
+            )));
+        }
+        for host in &self.redirect_hosts {
+            let ok =
+                !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+            if !ok {
+                return Err(Error::Config(format!(
+                    "redirect_hosts: {host:?} is not a host name (write `pay.example.com` or `pay.example.com:8443`, \
+                     without scheme or path)"
+                )));
+            }
+        }
+        for (name, policy) in [("csp", &self.csp), ("csp_extra", &self.csp_extra)] {
+            // Sent as a header value: visible ASCII and spaces only, so no header splitting.
+            if policy.as_deref().is_some_and(|p| !p.bytes().all(|b| b == b' ' || b.is_ascii_graphic())) {
+                return Err(Error::Config(format!("{name} may hold only printable ASCII")));
+            }
         }
         Ok(())
     }
@@ -124,4 +254,83 @@ impl Options {
     pub fn grace(&self) -> Duration {
         Duration::from_millis(self.grace_ms)
     }
+
+    /// The Content-Security-Policy pages are sent with (`None`: no header), from
+    /// `csp`, `csp_extra` and `redirect_hosts`.
+    ///
+    /// The default lets the client runtime work (it is one same-origin script; the
+    /// boot data is a JSON block, which CSP does not treat as script) and layouts keep
+    /// their `<style>` blocks and `style` attributes. Scripts of any other origin,
+    /// inline scripts and event-handler attributes are refused, and only this
+    /// origin may frame the page.
+    pub fn content_security_policy(&self) -> Option<String> {
+        let mut directives: Vec<(String, Vec<String>)> = match &self.csp {
+            Some(policy) => parse_policy(policy),
+            None => {
+                let mut d = parse_policy(DEFAULT_CSP);
+                if let Some((_, sources)) = d.iter_mut().find(|(name, _)| name == "form-action") {
+                    // A no-JS POST whose callback redirects is a form submission
+                    // that ends on that host.
+                    sources.extend(self.redirect_hosts.iter().cloned());
+                }
+                d
+            }
+        };
+        for (name, extra) in self.csp_extra.as_deref().map(parse_policy).unwrap_or_default() {
+            match directives.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, sources)) => {
+                    // `'none'` means nothing is allowed; once something is, it goes.
+                    sources.retain(|s| s != "'none'");
+                    sources.extend(extra.into_iter().filter(|s| !sources.contains(s)).collect::<Vec<_>>());
+                }
+                None => {
+                    // A fetch directive the policy lacks falls back to default-src in
+                    // the browser; start from it, so extending one keeps 'self'.
+                    let mut sources = match directives.iter().find(|(n, _)| n == "default-src") {
+                        Some((_, base)) if name.ends_with("-src") => {
+                            base.iter().filter(|s| *s != "'none'").cloned().collect()
+                        }
+                        _ => Vec::new(),
+                    };
+                    sources.extend(extra.into_iter().filter(|s| !sources.contains(s)).collect::<Vec<_>>());
+                    directives.push((name, sources));
+                }
+            }
+        }
+        if directives.is_empty() {
+            return None;
+        }
+        let parts: Vec<String> = directives
+            .into_iter()
+            .map(
+                |(name, sources)| {
+                    if sources.is_empty() {
+                        name
+                    } else {
+                        format!("{name} {}", sources.join(" "))
+                    }
+                },
+            )
+            .collect();
+        Some(parts.join("; "))
+    }
+}
+
+/// See [`Options::content_security_policy`].
+const DEFAULT_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'";
+
+/// Splits a policy into (lowercased directive name, sources). A repeated directive
+/// is dropped, as browsers ignore all but the first.
+fn parse_policy(policy: &str) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for directive in policy.split(';') {
+        let mut words = directive.split_ascii_whitespace();
+        let Some(name) = words.next() else { continue };
+        let name = name.to_ascii_lowercase();
+        if out.iter().all(|(n, _)| *n != name) {
+            out.push((name, words.map(str::to_string).collect()));
+        }
+    }
+    out
 }

@@ -143,6 +143,11 @@ pub(crate) struct Effects {
     /// Subscriptions and timers this callback changed, in order, so a failed
     /// callback can be undone.
     pub undo: Vec<Undo>,
+    /// The state changed in a way whose size was not measured yet.
+    pub state_changed: bool,
+    /// A request the core refused (an unsafe redirect). It fails the callback even
+    /// when the host ignored the error status, so nothing half-done is committed.
+    pub refused: Option<String>,
 }
 
 /// One change to undo when a callback fails.
@@ -191,7 +196,9 @@ pub(crate) struct SessionData {
     /// that embed them stay byte-identical.
     pub token: String,
     pub csrf: String,
-    pub state: Value,
+    /// Shared with the rollback copy taken before each callback: a callback that
+    /// does not change the state copies nothing, the first change copies it once.
+    pub state: Arc<Value>,
     pub flash: Map<String, Value>,
     pub title: Option<String>,
     pub timers: HashMap<u64, tokio::task::AbortHandle>,
@@ -247,17 +254,29 @@ impl<'a> Ctx<'a> {
         &self.data.state
     }
 
+    /// The state, for changing in place. Its size is checked when the callback
+    /// returns (`max_state_bytes`).
     pub fn state_mut(&mut self) -> &mut Value {
-        &mut self.data.state
+        self.fx.state_changed = true;
+        Arc::make_mut(&mut self.data.state)
     }
 
+    /// Replaces the state. Its size is checked when the callback returns
+    /// (`max_state_bytes`).
     pub fn set_state(&mut self, state: Value) {
-        self.data.state = state;
+        self.fx.state_changed = true;
+        self.data.state = Arc::new(state);
     }
 
-    /// Replaces the state with parsed JSON; on bad JSON the state is unchanged.
+    /// Replaces the state with parsed JSON. On bad JSON, or JSON bigger than
+    /// `max_state_bytes`, the state is unchanged.
     pub fn set_state_json(&mut self, json: &str) -> Result<()> {
-        self.data.state = serde_json::from_str(json).map_err(Error::json)?;
+        let state: Value = serde_json::from_str(json).map_err(Error::json)?;
+        check_state_size(&state, self.env.app.opts.max_state_bytes)?;
+        self.data.state = Arc::new(state);
+        // Measured just now: unless something changes it again, the check at the end
+        // of the callback has nothing to do.
+        self.fx.state_changed = false;
         Ok(())
     }
 
@@ -269,14 +288,17 @@ impl<'a> Ctx<'a> {
     /// Sets the value at a JSON pointer, creating objects along the way. A last
     /// token `-` appends to an array (`/log/-`).
     pub fn set(&mut self, pointer: &str, value: Value) -> Result<()> {
-        json_set(&mut self.data.state, pointer, value)
+        self.fx.state_changed = true;
+        json_set(Arc::make_mut(&mut self.data.state), pointer, value)
     }
 
     /// Removes the value at a JSON pointer; returns it, or `None` when absent.
     pub fn remove(&mut self, pointer: &str) -> Option<Value> {
         let (parent, last) = pointer.rsplit_once('/')?;
         let last = last.replace("~1", "/").replace("~0", "~");
-        match self.data.state.pointer_mut(parent)? {
+        // Nothing to remove: no copy of a shared state for nothing.
+        self.data.state.pointer(parent)?;
+        match Arc::make_mut(&mut self.data.state).pointer_mut(parent)? {
             Value::Object(map) => map.remove(&last),
             Value::Array(items) => {
                 let i: usize = last.parse().ok()?;
@@ -356,13 +378,31 @@ impl<'a> Ctx<'a> {
     }
 
     /// A full page load of `url` in the browser (after a no-JS POST: the 303 target).
-    pub fn redirect(&mut self, url: &str) {
+    ///
+    /// `url` is a path of this app (`/next`), or an `http(s)://` URL on a host listed
+    /// in the `redirect_hosts` option. Anything else (`javascript:`, `//evil.example`)
+    /// is refused with an error naming the URL, and fails the callback.
+    pub fn redirect(&mut self, url: &str) -> Result<()> {
+        self.check_target("redirect", url)?;
         self.fx.redirect = Some(url.to_string());
+        Ok(())
     }
 
-    /// Changes the URL to another route of the app without a full load.
-    pub fn navigate(&mut self, url: &str, replace: bool) {
+    /// Changes the URL to another route of the app without a full load. `url` is
+    /// checked as for [`Ctx::redirect`].
+    pub fn navigate(&mut self, url: &str, replace: bool) -> Result<()> {
+        self.check_target("navigate", url)?;
         self.fx.navigate = Some((url.to_string(), replace));
+        Ok(())
+    }
+
+    fn check_target(&mut self, what: &str, url: &str) -> Result<()> {
+        if let Err(why) = check_target(url, &self.env.app.opts.redirect_hosts) {
+            let msg = format!("{what} to {url:?} refused: {why}");
+            self.fx.refused.get_or_insert_with(|| msg.clone());
+            return Err(Error::State(msg));
+        }
+        Ok(())
     }
 
     pub fn set_title(&mut self, title: &str) {
@@ -388,6 +428,73 @@ impl<'a> Ctx<'a> {
     pub fn info(&self) -> Option<&Info> {
         self.info
     }
+}
+
+/// Whether `url` may be a redirect or navigate target: a path of this app, or an
+/// `http(s)` URL on one of `hosts`. The error says why not.
+///
+/// Strict on purpose: browsers read `//host` and `/\host` as other sites, strip tabs
+/// and newlines anywhere in a URL (so `/\t/host` is `//host`), and run `javascript:`.
+pub(crate) fn check_target(url: &str, hosts: &[String]) -> Result<(), &'static str> {
+    const ALLOWED: &str = "only paths of this app (\"/next\") and http(s) URLs on a host \
+                           listed in the redirect_hosts option are allowed";
+    if url.bytes().any(|b| b.is_ascii_control()) {
+        return Err("control characters are not allowed in a URL");
+    }
+    if let Some(rest) = url.strip_prefix('/') {
+        return match rest.bytes().next() {
+            Some(b'/' | b'\\') => Err("a URL starting with // or /\\ leads to another site; \
+                                        use a path of this app (\"/next\")"),
+            _ => Ok(()),
+        };
+    }
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &url[8..]
+    } else if lower.starts_with("http://") {
+        &url[7..]
+    } else {
+        return Err(ALLOWED);
+    };
+    // Browsers end the authority at any of these (a backslash counts as a slash).
+    let authority = rest.split(['/', '\\', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err("URLs with user info (user@host) are not allowed");
+    }
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !host.ends_with(':') => host,
+        _ => authority,
+    };
+    let listed = |h: &String| h.eq_ignore_ascii_case(authority) || h.eq_ignore_ascii_case(host);
+    if host.is_empty() || !hosts.iter().any(listed) {
+        return Err(ALLOWED);
+    }
+    Ok(())
+}
+
+/// Fails when `state` as compact JSON is longer than `limit` bytes; the error names
+/// both. Counts without building the text.
+pub(crate) fn check_state_size(state: &Value, limit: usize) -> Result<()> {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    serde_json::to_writer(&mut counter, state).map_err(Error::json)?;
+    if counter.0 > limit {
+        return Err(Error::State(format!(
+            "the state is {} bytes of JSON, over the limit of {limit} (max_state_bytes); \
+             the previous state is kept",
+            counter.0
+        )));
+    }
+    Ok(())
 }
 
 /// Sets `value` at `pointer` in `root`, creating intermediate objects; `-` appends.

@@ -82,13 +82,23 @@ impl HttpResponse {
     }
 }
 
+/// The browser cookie every request carries, as a browser keeps the one its first
+/// page GET set (the server accepts any id of the right shape).
+const BROWSER: &str = "lv_bid=0123456789abcdef0123456789abcdef";
+
 fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> HttpResponse {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(WAIT)).expect("timeout");
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut cookie = BROWSER.to_string();
     for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
+        if k.eq_ignore_ascii_case("cookie") {
+            cookie = format!("{v}; {BROWSER}");
+        } else {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
     }
+    req.push_str(&format!("Cookie: {cookie}\r\n"));
     req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
     stream.write_all(req.as_bytes()).expect("send request");
     let mut raw = String::new();
@@ -114,6 +124,7 @@ type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<t
 async fn join(addr: &str, path: &str, token: &str) -> Ws {
     let mut req = format!("ws://{addr}/_live/websocket").into_client_request().expect("request");
     req.headers_mut().insert("Origin", format!("http://{addr}").parse().expect("origin"));
+    req.headers_mut().insert("Cookie", BROWSER.parse().expect("cookie"));
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("websocket connects");
     let join = json!({"t": "join", "v": 1, "token": token, "url": format!("http://{addr}{path}"), "seq": 0});
     ws.send(Message::text(join.to_string())).await.expect("send join");

@@ -206,6 +206,7 @@ async fn a_client_that_stops_reading_is_dropped() {
     let tcp = sock.connect(f.addr).await.expect("connect");
     let mut req = format!("ws://{}/_live/websocket", f.addr).into_client_request().expect("request");
     req.headers_mut().insert("Origin", format!("http://{}", f.addr).parse().expect("origin"));
+    req.headers_mut().insert("Cookie", browser_cookie().parse().expect("cookie"));
     let (mut ws, _) = tokio_tungstenite::client_async(req, tcp).await.expect("handshake");
     let join = json!({"t": "join", "v": 1, "token": token, "url": f.url("/fragile/7"), "seq": 0});
     ws.send(Message::text(join.to_string())).await.expect("join");

@@ -107,7 +107,7 @@ async fn cross_origin_upgrades_are_refused() {
 
 /// `token` with one character of its signature replaced.
 fn flip_signature_char(token: &str) -> String {
-    let dot = token.find('.').expect("token has a signature");
+    let dot = token.rfind('.').expect("token has a signature");
     let i = dot + 6;
     let old = token.as_bytes()[i];
     let new = if old == b'A' { 'B' } else { 'A' };
@@ -126,12 +126,13 @@ async fn forged_and_misused_tokens_are_rejected() {
     ws.expect_closed().await;
 
     // Claims rewritten (to another page) under the original signature.
-    let (claims, sig) = boot.token.split_once('.').expect("token shape");
+    let (kid, rest) = boot.token.split_once('.').expect("token shape");
+    let (claims, sig) = rest.split_once('.').expect("token shape");
     let mut forged: Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).expect("base64 claims")).expect("claims JSON");
     forged["path"] = json!("/other");
     forged["route"] = json!("/other");
-    let forged = format!("{}.{sig}", URL_SAFE_NO_PAD.encode(forged.to_string()));
+    let forged = format!("{kid}.{}.{sig}", URL_SAFE_NO_PAD.encode(forged.to_string()));
     let mut ws = t.connect().await;
     ws.send_join(&forged, &t.url("/other"), 0).await;
     expect_error_frame(&mut ws, "token_invalid", false).await;

@@ -38,6 +38,10 @@ pub struct Client {
     ws: Ws,
     live: bool,
     next_ref: u64,
+    /// The `seq` of the last patch (or of `joined`), to notice a lost patch.
+    last_seq: u64,
+    /// Patches whose `seq` was not the previous one plus one.
+    seq_gaps: u64,
 }
 
 /// How long one round trip took: to the first frame that answers it (the patch, or
@@ -91,6 +95,7 @@ struct Frame<'a> {
     ok: Option<bool>,
     error: Option<FrameError>,
     code: Option<String>,
+    seq: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -116,7 +121,7 @@ fn client_ws_config() -> WebSocketConfig {
 }
 
 async fn open_live(addr: SocketAddr) -> Result<Client, String> {
-    let token = fetch_token(addr).await?;
+    let (token, cookie) = fetch_token(addr).await?;
     let mut req = format!("ws://{addr}/_live/websocket")
         .into_client_request()
         .map_err(|e| format!("websocket request: {e}"))?;
@@ -124,10 +129,13 @@ async fn open_live(addr: SocketAddr) -> Result<Client, String> {
     let origin =
         HeaderValue::from_str(&format!("http://{addr}")).expect("an address is a valid header value");
     req.headers_mut().insert("Origin", origin);
+    // The token is bound to the browser cookie the GET set: a browser sends it back.
+    let cookie = HeaderValue::from_str(&cookie).map_err(|e| format!("browser cookie: {e}"))?;
+    req.headers_mut().insert("Cookie", cookie);
     let (ws, _) = tokio_tungstenite::connect_async_with_config(req, Some(client_ws_config()), true)
         .await
         .map_err(|e| format!("websocket connect: {e}"))?;
-    let mut client = Client { ws, live: true, next_ref: 0 };
+    let mut client = Client { ws, live: true, next_ref: 0, last_seq: 0, seq_gaps: 0 };
     client.join(addr, &token).await?;
     Ok(client)
 }
@@ -137,11 +145,12 @@ async fn open_echo(addr: SocketAddr) -> Result<Client, String> {
         tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/"), Some(client_ws_config()), true)
             .await
             .map_err(|e| format!("websocket connect: {e}"))?;
-    Ok(Client { ws, live: false, next_ref: 0 })
+    Ok(Client { ws, live: false, next_ref: 0, last_seq: 0, seq_gaps: 0 })
 }
 
-/// GETs the page (which mounts a session) and returns the token from its boot data.
-async fn fetch_token(addr: SocketAddr) -> Result<String, String> {
+/// GETs the page (which mounts a session) as a new browser; returns the token from its
+/// boot data and the browser cookie (`name=value`) it was bound to.
+async fn fetch_token(addr: SocketAddr) -> Result<(String, String), String> {
     let mut stream = TcpStream::connect(addr).await.map_err(|e| format!("GET /counter: connect: {e}"))?;
     let request = format!("GET /counter HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.map_err(|e| format!("GET /counter: write: {e}"))?;
@@ -152,7 +161,20 @@ async fn fetch_token(addr: SocketAddr) -> Result<String, String> {
     if !status.starts_with("HTTP/1.1 200") {
         return Err(format!("GET /counter: {status:?}"));
     }
-    boot_token(&response).ok_or_else(|| "GET /counter: no token in the lv-boot script".to_string())
+    let token =
+        boot_token(&response).ok_or_else(|| "GET /counter: no token in the lv-boot script".to_string())?;
+    let cookie = set_cookie(&response).ok_or_else(|| "GET /counter: no browser cookie".to_string())?;
+    Ok((token, cookie))
+}
+
+/// `name=value` of the first `Set-Cookie` header of a response head.
+fn set_cookie(response: &str) -> Option<String> {
+    let head = &response[..response.find("\r\n\r\n")?];
+    let value = head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("set-cookie").then_some(value)
+    })?;
+    Some(value.split(';').next()?.trim().to_string())
 }
 
 /// The `token` of `<script id="lv-boot" type="application/json">{...}</script>`.
@@ -165,6 +187,11 @@ fn boot_token(html: &str) -> Option<String> {
 }
 
 impl Client {
+    /// Patches that arrived out of sequence so far: each one means a patch was lost.
+    pub fn seq_gaps(&self) -> u64 {
+        self.seq_gaps
+    }
+
     async fn join(&mut self, addr: SocketAddr, token: &str) -> Result<(), String> {
         let join = serde_json::json!({
             "t": "join", "v": 1, "token": token, "url": format!("http://{addr}/counter"), "seq": 0,
@@ -174,7 +201,10 @@ impl Client {
             let text = self.next_text().await.map_err(|e| format!("waiting for joined: {e}"))?;
             let frame = parse(&text).map_err(|e| format!("waiting for joined: {e}"))?;
             match frame.t {
-                "joined" => return Ok(()),
+                "joined" => {
+                    self.last_seq = frame.seq.unwrap_or(0);
+                    return Ok(());
+                }
                 "error" => return Err(format!("join refused: {}", frame.code.unwrap_or_default())),
                 // Nothing else is expected before joined; tolerate it rather than guess.
                 _ => continue,
@@ -215,6 +245,11 @@ impl Client {
             match frame.t {
                 "patch" => {
                     patch_at.get_or_insert_with(|| sent.elapsed());
+                    let seq = frame.seq.unwrap_or(0);
+                    if seq != self.last_seq + 1 {
+                        self.seq_gaps += 1;
+                    }
+                    self.last_seq = seq;
                 }
                 "reply" if frame.reference == Some(reference) => {
                     let done = sent.elapsed();
@@ -274,5 +309,7 @@ mod tests {
             r#"<body><script id="lv-boot" type="application/json">{"token":"ab.cd","seq":0}</script></body>"#;
         assert_eq!(boot_token(html).as_deref(), Some("ab.cd"));
         assert_eq!(boot_token("<body></body>"), None);
+        let head = "HTTP/1.1 200 OK\r\nSet-Cookie: lv_bid=ab; HttpOnly; Path=/\r\n\r\n<p>";
+        assert_eq!(set_cookie(head).as_deref(), Some("lv_bid=ab"));
     }
 }

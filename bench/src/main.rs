@@ -4,14 +4,18 @@
 //! with the C counter, to show what each host language's callbacks cost.
 //!
 //!   cargo run --release -p mizulive-bench [-- --quick]
+//!   cargo run --release -p mizulive-bench -- --flood    (the page-request flood, `make bench-flood`)
+//!   cargo run --release -p mizulive-bench -- --soak     (the soak test, `make soak`)
 //!
 //! See bench/README.md for what each number means.
 
 mod client;
 mod echo;
+mod flood;
 mod procs;
 mod report;
 mod runs;
+mod soak;
 mod stats;
 
 use std::path::{Path, PathBuf};
@@ -40,7 +44,23 @@ usage: mizulive-bench [--quick] [--rtt-sessions N] [--rtt-events N] [--host-rtt-
                        plus 10% warm-up; fewer than for C and echo to keep the run short)
   --load-sessions N    test 2: concurrent sessions (default 1000)
   --load-secs S        test 2: measured seconds (default 10, after 1 s of warm-up)
-  --idle-sessions N    test 3: idle sessions opened for the RSS measurement (default 10000)";
+  --idle-sessions N    test 3: idle sessions opened for the RSS measurement (default 10000)
+
+mizulive-bench --soak [--soak-sessions N] [--soak-secs S] [--soak-rate R]
+
+  --soak               soak test instead of the benchmark: sessions click for a long time while
+                       the counter's RSS is sampled; exits 1 unless RSS levels off (last tenth
+                       within 5 % of the second tenth) and no patch was lost
+  --soak-sessions N    sessions (default 1000)
+  --soak-secs S        measured seconds after a 30 s warm-up (default 600)
+  --soak-rate R        events per second per session (default 5)
+
+mizulive-bench --flood [--flood-secs S] [--flood-conns N]
+
+  --flood              instead of the tests above: N keep-alive connections (default 4) GET the
+                       C counter's page as fast as they can for S seconds (default 10); prints the
+                       server's RSS growth, whether a new visitor is then served and whether
+                       sessions joined before the flood still answer; fails past 128 MB growth";
 
 /// How much of each test to run.
 #[derive(Debug, Clone)]
@@ -133,6 +153,12 @@ fn main() -> ExitCode {
             }
         };
     }
+    if args.first().map(String::as_str) == Some("--soak") {
+        return soak_main(&args[1..]);
+    }
+    if args.iter().any(|a| a == "--flood") {
+        return flood_main(&args);
+    }
     let plan = match Plan::from_args(&args) {
         Ok(plan) => plan,
         Err(e) => {
@@ -153,6 +179,91 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--flood`: the flood scenario alone (see `flood.rs`).
+fn flood_main(args: &[String]) -> ExitCode {
+    let mut spec = flood::FloodSpec { secs: 10, conns: 4 };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().and_then(|v| v.parse::<usize>().ok()).filter(|n| *n > 0);
+        let ok = match flag.as_str() {
+            "--flood" => true,
+            "--flood-secs" => value().map(|n| spec.secs = n as u64).is_some(),
+            "--flood-conns" => value().map(|n| spec.conns = n).is_some(),
+            _ => false,
+        };
+        if !ok {
+            eprintln!("bad flood argument {flag:?}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    }
+    if let Err(e) = procs::raise_nofile_limit() {
+        eprintln!("{e}");
+    }
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("building the tokio runtime");
+    match rt.block_on(flood::run(&root_dir(), spec)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("flood bench failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--soak`: builds and starts the C counter, soaks it, stops it.
+fn soak_main(args: &[String]) -> ExitCode {
+    let spec = match soak_spec(args) {
+        Ok(spec) => spec,
+        Err(e) => {
+            eprintln!("{e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("building the tokio runtime");
+    let outcome = rt.block_on(async {
+        let root = root_dir();
+        procs::raise_nofile_limit()?;
+        procs::build_counter(&root)?;
+        let server = Server::counter(&root)?;
+        let failures = soak::run(&server, spec).await?;
+        let mut errors = Errors::default();
+        errors.stop(server);
+        for stop in &errors.stops {
+            println!("  {stop}");
+        }
+        Ok::<u64, String>(failures + errors.stops.len() as u64)
+    });
+    match outcome {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("soak failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn soak_spec(args: &[String]) -> Result<soak::SoakSpec, String> {
+    let mut spec = soak::SoakSpec::full();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let number = match value.parse::<f64>() {
+            Ok(n) if n > 0.0 && n.is_finite() => n,
+            _ => return Err(format!("{flag}: expected a positive number, got {value:?}")),
+        };
+        match flag.as_str() {
+            "--soak-sessions" => spec.sessions = number as usize,
+            "--soak-secs" => spec.duration = Duration::from_secs_f64(number),
+            "--soak-rate" => spec.rate = number,
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(spec)
 }
 
 /// The repository root: the bench crate lives in `<root>/bench`.

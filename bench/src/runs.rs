@@ -42,7 +42,7 @@ impl Tally {
         self.first.get_or_insert(format!("open: {why}"));
     }
 
-    fn record(&mut self, e: &ClickError) {
+    pub fn record(&mut self, e: &ClickError) {
         match e {
             ClickError::RateLimited => self.rate_limited += 1,
             ClickError::Rejected(_) => self.rejected += 1,

@@ -172,11 +172,15 @@
     unmark([...pending.keys()]);
     if (f.recoverable !== false) return problem('warn', f);
     stopped = true;
-    // Only an expired token is cured by a reload; others would loop.
-    if (f.code === 'token_expired' && reloadOnce()) return;
+    // A reload cures what a fresh GET answers anew: an expired token, a user who
+    // logged in or out (the GET asks the auth hook, which may send to a login page),
+    // a lost browser cookie (the GET sets one). Others would loop.
+    if (RELOAD_CURES.includes(f.code) && reloadOnce()) return;
     problem('error', f);
     lost();
   }
+
+  const RELOAD_CURES = ['token_expired', 'forbidden', 'user_mismatch', 'browser_mismatch'];
 
   function reloadOnce() {
     // Guard: a fresh token already expired (clock skew) must not loop.

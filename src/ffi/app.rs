@@ -146,7 +146,11 @@ pub unsafe extern "C" fn lv_register_page(
 }
 
 /// Installs the auth hook (NULL removes it). Runs on a host thread for every page
-/// GET. On success the app owns `user_data` and calls `drop` once.
+/// GET, every no-JS form POST and every WebSocket join (`method` in the request
+/// JSON says which: a join is asked as a `GET` of the page it joins, with the
+/// upgrade request's headers and cookies). A POST or join whose user differs from the
+/// one its session was mounted for is refused. On success the app owns `user_data`
+/// and calls `drop` once.
 #[no_mangle]
 pub unsafe extern "C" fn lv_app_set_auth(
     app: *mut lv_app,

@@ -337,10 +337,7 @@ pub unsafe extern "C" fn lv_cancel_timer(ctx: *mut lv_ctx, timer: u64) -> c_int 
 #[no_mangle]
 pub unsafe extern "C" fn lv_redirect(ctx: *mut lv_ctx, url: *const c_char) -> c_int {
     call(ctx, |c| match arg(url, "url") {
-        Ok(u) => {
-            c.redirect(u);
-            LV_OK
-        }
+        Ok(u) => status(c.redirect(u)),
         Err(code) => code,
     })
 }
@@ -350,10 +347,7 @@ pub unsafe extern "C" fn lv_redirect(ctx: *mut lv_ctx, url: *const c_char) -> c_
 #[no_mangle]
 pub unsafe extern "C" fn lv_navigate(ctx: *mut lv_ctx, url: *const c_char, replace: c_int) -> c_int {
     call(ctx, |c| match arg(url, "url") {
-        Ok(u) => {
-            c.navigate(u, replace != 0);
-            LV_OK
-        }
+        Ok(u) => status(c.navigate(u, replace != 0)),
         Err(code) => code,
     })
 }

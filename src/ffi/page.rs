@@ -174,11 +174,13 @@ pub struct lv_auth {
     decision: AuthDecision,
 }
 
-/// `auth(req, request_json, user_data)`: decide who may load a page.
+/// `auth(req, request_json, user_data)`: decide who may load or use a page, on a
+/// page GET, a form POST (`"method":"POST"`) and a WebSocket join (asked as a `GET`
+/// of the page, with the upgrade's headers, `upgrade: websocket` among them).
 /// `request_json` is `{"method","path","query","headers":{...},"cookies":{...}}`
 /// (header names lower-case). Return `LV_OK` to allow (with the user id set by
 /// `lv_auth_set_user`, if any, or to the location set by `lv_auth_redirect`), or
-/// non-zero to refuse with 403.
+/// non-zero to refuse with 403 (a join: a `forbidden` error, close code 1008).
 pub type lv_auth_fn = Option<
     unsafe extern "C" fn(req: *mut lv_auth, request_json: *const c_char, user_data: *mut c_void) -> c_int,
 >;

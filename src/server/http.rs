@@ -4,14 +4,17 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{self, HeaderValue};
+use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Map, Value};
 use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-use crate::app::{AuthDecision, RequestInfo, Route, Shared};
+use super::guard;
+use crate::app::{AuthDecision, Route, Shared};
+use crate::host::Refused;
+use crate::options::Options;
 use crate::page::Event;
 use crate::session::{self, Origin, PostOutcome, SessionHandle, SessionMsg};
 use crate::token::TokenError;
@@ -29,11 +32,11 @@ pub(crate) async fn handle(
     let resp = match (req.method(), path.as_str()) {
         (&Method::GET | &Method::HEAD, "/_live/runtime.js") => runtime_js(&shared, &req),
         (&Method::POST, "/_live/dev/drop-sockets") if shared.opts.dev => drop_sockets(&shared).await,
-        (&Method::GET, "/_live/metrics") if shared.opts.metrics => Response::builder()
-            .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
-            .body(Full::new(Bytes::from(shared.metrics.render(shared.sessions.len()))))
-            .unwrap_or_default(),
-        (_, "/_live/websocket") => super::ws::upgrade(shared, req),
+        (&Method::GET, "/_live/metrics") if shared.opts.metrics => finish(
+            Response::builder().header(header::CONTENT_TYPE, "text/plain; version=0.0.4"),
+            Full::new(Bytes::from(shared.metrics.render(shared.sessions.len()))),
+        ),
+        (_, "/_live/websocket") => super::ws::upgrade(shared.clone(), req).await,
         (m, _) => match shared.route(&path) {
             None => text(StatusCode::NOT_FOUND, "not found"),
             Some((route, params)) => match *m {
@@ -47,7 +50,32 @@ pub(crate) async fn handle(
             },
         },
     };
-    Ok(resp)
+    Ok(security_headers(&shared.opts, resp))
+}
+
+/// Headers every response gets: no MIME sniffing (a text error or a JSON boot block
+/// is never run as script), no full URLs leaked to other sites, and on anything a
+/// browser may show as a document, the Content-Security-Policy (which also keeps
+/// other sites from framing it).
+fn security_headers(opts: &crate::options::Options, mut resp: Response<Body>) -> Response<Body> {
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        return resp;
+    }
+    let document = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html") || v.starts_with("text/plain"));
+    let headers = resp.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    if document {
+        // Checked by `Options::validate` to be printable ASCII, so this cannot fail.
+        if let Some(csp) = opts.content_security_policy().and_then(|p| HeaderValue::from_str(&p).ok()) {
+            headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+        }
+    }
+    resp
 }
 
 /// Dev mode only: every socket is dropped as if the network failed; sessions stay
@@ -68,13 +96,10 @@ fn runtime_js(shared: &Shared, req: &Request<Incoming>) -> Response<Body> {
         .header(header::CACHE_CONTROL, "public, max-age=300")
         .header(header::VARY, "Accept-Encoding");
     if req.headers().get(header::IF_NONE_MATCH) == Some(&etag) {
-        return builder.status(StatusCode::NOT_MODIFIED).body(Body::default()).unwrap_or_default();
+        return finish(builder.status(StatusCode::NOT_MODIFIED), Body::default());
     }
-    let gzip = req
-        .headers()
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    let gzip =
+        req.headers().get_all(header::ACCEPT_ENCODING).iter().any(|v| v.to_str().is_ok_and(accepts_gzip));
     builder = builder.header(header::CONTENT_TYPE, "text/javascript; charset=utf-8");
     let body = if gzip {
         builder = builder.header(header::CONTENT_ENCODING, "gzip");
@@ -82,7 +107,31 @@ fn runtime_js(shared: &Shared, req: &Request<Incoming>) -> Response<Body> {
     } else {
         asset.plain.clone()
     };
-    builder.body(Full::new(body)).unwrap_or_default()
+    finish(builder, Full::new(body))
+}
+
+/// Whether an `Accept-Encoding` value accepts gzip (RFC 9110 12.5.3): `gzip` (or its
+/// alias `x-gzip`) or else `*`, with a q-value above 0. Hand-written: the http crates
+/// in use parse no `Accept-*` header, and this is the one place that needs it.
+fn accepts_gzip(value: &str) -> bool {
+    let mut wildcard = None;
+    for item in value.split(',') {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        let q = parts
+            .filter_map(|p| p.trim().split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+            .map_or(Some(1.0), |(_, v)| v.trim().parse::<f32>().ok());
+        // An unreadable q-value accepts nothing rather than guessing.
+        let accepted = q.is_some_and(|q| q > 0.0);
+        if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            return accepted;
+        }
+        if coding == "*" {
+            wildcard = Some(accepted);
+        }
+    }
+    wildcard.unwrap_or(false)
 }
 
 async fn page_get(
@@ -93,22 +142,30 @@ async fn page_get(
 ) -> Response<Body> {
     let path = req.uri().path().to_string();
     let head = req.method() == Method::HEAD;
-    let user_id = match authenticate(shared, &req).await {
+    let info = guard::request_info(req.method(), &path, req.uri().query().unwrap_or(""), req.headers());
+    let user_id = match guard::authenticate(shared, info).await {
         Ok(AuthDecision::Allow(uid)) => uid,
         Ok(AuthDecision::Deny) => return text(StatusCode::FORBIDDEN, "forbidden"),
         Ok(AuthDecision::Redirect(to)) => return see_other(&to, None),
-        Err(resp) => return resp,
+        Err(refused) => return auth_refused(shared, refused),
     };
+    let (browser, browser_cookie) = guard::browser_for_page(&shared.opts, req.headers());
+    let mut cookies: Vec<String> = browser_cookie.into_iter().collect();
 
-    // After a no-JS POST the browser comes back for the same session.
-    let mut clear_cookie = false;
-    if let Some(token) = cookie(&req, RESUME_COOKIE) {
-        clear_cookie = true;
+    // After a no-JS POST the browser comes back for the same session: the one its
+    // cookie names, if it was made for this page, this browser and this user (a
+    // resume cookie planted from elsewhere, or left by a user who logged out, is not).
+    if let Some(token) = guard::cookie(req.headers(), RESUME_COOKIE) {
+        cookies.push(expire_resume_cookie(&shared.opts, req.headers(), &path));
         if let Ok(claims) = shared.signer.verify(&token) {
-            if claims.route == route.pattern && claims.path == path {
+            if claims.route == route.pattern
+                && claims.path == path
+                && claims.br == browser
+                && claims.uid == user_id
+            {
                 if let Some(handle) = shared.sessions.get(&claims.sid) {
                     if let Ok(html) = render_document(&handle).await {
-                        return html_response(html, head, clear_cookie.then(|| expire_cookie(&path)));
+                        return with_cookies(html_response(html, head, None), cookies);
                     }
                 }
             }
@@ -117,15 +174,15 @@ async fn page_get(
 
     // A HEAD asks whether the page is there, not for a session: nothing is mounted.
     if head {
-        return html_response(String::new(), true, clear_cookie.then(|| expire_cookie(&path)));
+        return with_cookies(html_response(String::new(), true, None), cookies);
     }
-    let origin = Origin { route, path: path.clone(), params, user_id };
+    let origin = Origin { route, path: path.clone(), params, user_id, browser };
     let result = match session::spawn(shared, origin).await {
         Ok((_, handle)) => render_document(&handle).await,
         Err(e) => Err(e),
     };
     match result {
-        Ok(html) => html_response(html, head, clear_cookie.then(|| expire_cookie(&path))),
+        Ok(html) => with_cookies(html_response(html, head, None), cookies),
         Err(e) => {
             tracing::error!(%path, "page failed: {e}");
             server_error(shared, &e)
@@ -147,10 +204,18 @@ async fn render_document(handle: &SessionHandle) -> crate::error::Result<String>
 /// token, then 303s back to the page (contract 6).
 async fn page_post(shared: &Arc<Shared>, req: Request<Incoming>, route: Arc<Route>) -> Response<Body> {
     let path = req.uri().path().to_string();
+    // A browser says where a form comes from; one from another site is refused before
+    // anything else, so it cannot even learn whether its token would have worked.
+    if !guard::post_origin_allowed(&shared.opts, req.headers()) {
+        return text(StatusCode::FORBIDDEN, "cross-site form post refused");
+    }
+    let (parts, body) = req.into_parts();
     let limit = shared.opts.max_form_bytes;
-    let body = match Limited::new(req.into_body(), limit).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "form too large"),
+    let body_timeout = std::time::Duration::from_millis(shared.opts.body_timeout_ms);
+    let body = match tokio::time::timeout(body_timeout, Limited::new(body, limit).collect()).await {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(_)) => return text(StatusCode::PAYLOAD_TOO_LARGE, "form too large"),
+        Err(_) => return text(StatusCode::REQUEST_TIMEOUT, "the form body arrived too slowly"),
     };
     let mut fields = parse_form(&body);
     let token = take_field(&mut fields, "_lv_token").unwrap_or_default();
@@ -164,8 +229,23 @@ async fn page_post(shared: &Arc<Shared>, req: Request<Incoming>, route: Arc<Rout
     if claims.route != route.pattern || claims.path != path {
         return text(StatusCode::FORBIDDEN, "session token belongs to another page");
     }
-    if !shared.signer.check_csrf(&claims.sid, &csrf) {
+    if guard::browser_of(&shared.opts, &parts.headers).as_deref() != Some(claims.br.as_str()) {
+        return text(StatusCode::FORBIDDEN, "session token belongs to another browser; reload the page");
+    }
+    if !shared.signer.check_csrf(&claims.sid, &claims.br, &csrf) {
         return text(StatusCode::FORBIDDEN, "missing or invalid CSRF token");
+    }
+    // The hook decides now, not when the page was loaded: a logout or a ban counts
+    // at once, and a session belongs to the user it was mounted for.
+    let info = guard::request_info(&parts.method, &path, parts.uri.query().unwrap_or(""), &parts.headers);
+    match guard::authenticate(shared, info).await {
+        Ok(AuthDecision::Allow(uid)) if uid == claims.uid => {}
+        Ok(AuthDecision::Allow(_)) => {
+            return text(StatusCode::FORBIDDEN, "the session belongs to another user; reload the page")
+        }
+        Ok(AuthDecision::Deny) => return text(StatusCode::FORBIDDEN, "forbidden"),
+        Ok(AuthDecision::Redirect(to)) => return see_other(&to, None),
+        Err(refused) => return auth_refused(shared, refused),
     }
     let click = take_field(&mut fields, "_lv_click");
     let submit = take_field(&mut fields, "_lv_event");
@@ -204,6 +284,7 @@ async fn page_post(shared: &Arc<Shared>, req: Request<Incoming>, route: Arc<Rout
                 path: path.clone(),
                 params: claims.params.clone(),
                 user_id: claims.uid.clone(),
+                browser: claims.br.clone(),
             };
             match session::spawn(shared, origin).await {
                 Ok((_, h)) => {
@@ -227,69 +308,50 @@ async fn page_post(shared: &Arc<Shared>, req: Request<Incoming>, route: Arc<Rout
     if let Some(err) = &outcome.error {
         tracing::warn!(%path, "no-JS event failed: {err}");
     }
-    let cookie = format!(
-        "{RESUME_COOKIE}={session_token}; Path={}; Max-Age=120; HttpOnly; SameSite=Lax",
-        cookie_path(&path)
-    );
+    let cookie = resume_cookie(&shared.opts, &parts.headers, &path, session_token, 120);
     see_other(outcome.redirect.as_deref().unwrap_or(&path), Some(cookie))
 }
 
-/// Runs the auth hook (if any) on a host thread.
-async fn authenticate(shared: &Arc<Shared>, req: &Request<Incoming>) -> Result<AuthDecision, Response<Body>> {
-    let auth = shared.auth.read().unwrap_or_else(|e| e.into_inner()).clone();
-    let Some(auth) = auth else { return Ok(AuthDecision::Allow(None)) };
-    let info = request_info(req);
-    let (tx, rx) = oneshot::channel();
-    let submitted = shared.host.submit(move || {
-        let decision = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| auth.authenticate(&info)));
-        let _ = tx.send(decision.unwrap_or(AuthDecision::Deny));
-    });
-    if !submitted {
-        return Err(text(StatusCode::SERVICE_UNAVAILABLE, "shutting down"));
-    }
-    rx.await.map_err(|_| text(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))
-}
-
-fn request_info(req: &Request<Incoming>) -> RequestInfo {
-    let mut headers = Map::new();
-    for (name, value) in req.headers() {
-        if let Ok(v) = value.to_str() {
-            headers.insert(name.as_str().to_string(), Value::String(v.to_string()));
-        }
-    }
-    let mut cookies = Map::new();
-    for value in req.headers().get_all(header::COOKIE) {
-        for pair in value.to_str().unwrap_or("").split(';') {
-            if let Some((k, v)) = pair.trim().split_once('=') {
-                cookies.insert(k.to_string(), Value::String(v.to_string()));
-            }
-        }
-    }
-    RequestInfo {
-        method: req.method().to_string(),
-        path: req.uri().path().to_string(),
-        query: req.uri().query().unwrap_or("").to_string(),
-        headers,
-        cookies,
+/// The auth hook could not run: the host is busy (503 with Retry-After) or the server
+/// is shutting down.
+fn auth_refused(shared: &Shared, refused: Refused) -> Response<Body> {
+    match refused {
+        Refused::Full => server_error(shared, &crate::error::Error::Busy("host queue full".into())),
+        Refused::Closed => text(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
     }
 }
 
-fn cookie(req: &Request<Incoming>, name: &str) -> Option<String> {
-    req.headers().get_all(header::COOKIE).iter().find_map(|value| {
-        value.to_str().ok()?.split(';').find_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k == name).then(|| v.to_string())
-        })
-    })
+/// The cookie that carries a no-JS session from a POST to the GET its 303 leads to:
+/// short-lived, for this page's path only. `max_age` 0 removes it.
+fn resume_cookie(opts: &Options, headers: &HeaderMap, path: &str, token: String, max_age: i64) -> String {
+    cookie::Cookie::build((RESUME_COOKIE, token))
+        .path(cookie_path(path))
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .secure(guard::is_secure(opts, headers))
+        .build()
+        .to_string()
 }
 
-/// A path safe to put in a cookie attribute.
+fn expire_resume_cookie(opts: &Options, headers: &HeaderMap, path: &str) -> String {
+    resume_cookie(opts, headers, path, String::new(), 0)
+}
+
+/// A path safe to put in a cookie attribute (the cookie crate writes it as given).
 fn cookie_path(path: &str) -> String {
-    path.chars().filter(|c| !matches!(c, ';' | ',' | ' ' | '\r' | '\n')).collect()
+    path.chars().filter(|c| !matches!(c, ';' | ',' | ' ') && !c.is_control()).collect()
 }
 
-fn expire_cookie(path: &str) -> String {
-    format!("{RESUME_COOKIE}=; Path={}; Max-Age=0; HttpOnly; SameSite=Lax", cookie_path(path))
+/// Adds `Set-Cookie` headers to a response (a cookie that is no header value is
+/// left out rather than failing the page).
+fn with_cookies(mut resp: Response<Body>, cookies: Vec<String>) -> Response<Body> {
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    resp
 }
 
 fn take_field(fields: &mut Vec<(String, String)>, name: &str) -> Option<String> {
@@ -297,77 +359,51 @@ fn take_field(fields: &mut Vec<(String, String)>, name: &str) -> Option<String> 
     Some(fields.remove(i).1)
 }
 
-/// Decodes `application/x-www-form-urlencoded`.
+/// Decodes `application/x-www-form-urlencoded` (the WHATWG rules: `+` is a space,
+/// bad percent escapes stay as written, invalid UTF-8 becomes U+FFFD).
 pub(crate) fn parse_form(body: &[u8]) -> Vec<(String, String)> {
-    body.split(|b| *b == b'&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let mut it = pair.splitn(2, |b| *b == b'=');
-            let k = percent_decode(it.next().unwrap_or_default());
-            let v = percent_decode(it.next().unwrap_or_default());
-            (k, v)
-        })
-        .collect()
+    form_urlencoded::parse(body).into_owned().collect()
 }
 
-fn percent_decode(input: &[u8]) -> String {
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while i < input.len() {
-        match input[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < input.len() => {
-                let hex = std::str::from_utf8(&input[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
+/// A page. Security headers are added for every response in [`handle`].
 fn html_response(html: String, head: bool, cookie: Option<String>) -> Response<Body> {
-    let mut builder = Response::builder()
-        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
-        .header(header::CACHE_CONTROL, "no-store")
-        .header("x-content-type-options", "nosniff")
-        .header("referrer-policy", "same-origin");
-    if let Some(c) = cookie {
-        builder = builder.header(header::SET_COOKIE, c);
-    }
     let body = if head { Body::default() } else { Full::new(Bytes::from(html)) };
-    builder.body(body).unwrap_or_default()
+    let mut resp = Response::new(body);
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Typed, so a bad cookie is left out instead of turning the page into an empty 200.
+    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        headers.insert(header::SET_COOKIE, c);
+    }
+    resp
 }
 
 pub(crate) fn text(status: StatusCode, msg: &str) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(Full::new(Bytes::from(format!("{msg}\n"))))
-        .unwrap_or_default()
+    finish(
+        Response::builder().status(status).header(header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+        Full::new(Bytes::from(format!("{msg}\n"))),
+    )
+}
+
+/// Builds a response; a builder that failed (a header value it refused) answers 500
+/// instead of an empty 200 that would pass for success.
+pub(crate) fn finish(builder: hyper::http::response::Builder, body: Body) -> Response<Body> {
+    builder.body(body).unwrap_or_else(|e| {
+        tracing::error!("building a response failed: {e}");
+        let mut resp = Response::new(Full::new(Bytes::from_static(b"500 internal server error\n")));
+        *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        resp
+    })
 }
 
 /// A redirect target as a header value: bytes outside visible ASCII (`/café`, a
 /// space) percent-encoded, so the `Location` is never dropped; CR and LF cannot pass.
 fn encode_location(location: &str) -> String {
-    let mut out = String::with_capacity(location.len());
-    for b in location.bytes() {
-        if b.is_ascii_graphic() {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    /// Everything but visible ASCII: `%`, `?` and the like stay, so an already
+    /// encoded target is not encoded twice.
+    const NOT_VISIBLE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b' ');
+    percent_encoding::utf8_percent_encode(location, NOT_VISIBLE).to_string()
 }
 
 fn see_other(location: &str, cookie: Option<String>) -> Response<Body> {
@@ -378,7 +414,7 @@ fn see_other(location: &str, cookie: Option<String>) -> Response<Body> {
     if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         builder = builder.header(header::SET_COOKIE, c);
     }
-    builder.body(Body::default()).unwrap_or_default()
+    finish(builder, Body::default())
 }
 
 /// 503 with `Retry-After` when a limit is reached, else 500 (with the detail in dev mode).
@@ -405,6 +441,47 @@ mod tests {
         assert_eq!(encode_location("/caf\u{e9}?q=a b"), "/caf%C3%A9?q=a%20b");
         assert_eq!(encode_location("/x\r\nSet-Cookie: y"), "/x%0D%0ASet-Cookie:%20y");
         assert_eq!(encode_location("/rooms/a%20b"), "/rooms/a%20b");
+    }
+
+    #[test]
+    fn gzip_is_accepted_by_q_value() {
+        for (value, gzip) in [
+            ("gzip", true),
+            ("gzip, deflate, br", true),
+            ("GZIP;q=0.001", true),
+            ("x-gzip", true),
+            ("gzip;q=0", false),
+            ("gzip; q=0.000", false),
+            ("gzip;q=zero", false),
+            ("br, gzip;q=0, *", false),
+            ("*", true),
+            ("*;q=0", false),
+            ("br, *;q=0.1", true),
+            ("identity", false),
+            ("gzipx", false),
+            ("", false),
+        ] {
+            assert_eq!(accepts_gzip(value), gzip, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn a_failing_builder_is_a_500() {
+        let bad = Response::builder().header("x-bad", "a\nb");
+        let resp = finish(bad, Body::default());
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let ok = finish(Response::builder().status(StatusCode::CREATED), Body::default());
+        assert_eq!(ok.status(), StatusCode::CREATED);
+    }
+
+    #[test]
+    fn resume_cookies() {
+        let opts = Options::default();
+        let c = resume_cookie(&opts, &HeaderMap::new(), "/a b;c", "tok.en".into(), 120);
+        assert_eq!(c, "lv_resume=tok.en; HttpOnly; SameSite=Lax; Path=/abc; Max-Age=120");
+        let tls = Options { secure_cookies: true, ..Options::default() };
+        let gone = expire_resume_cookie(&tls, &HeaderMap::new(), "/x");
+        assert!(gone.contains("Max-Age=0") && gone.contains("Secure"), "{gone}");
     }
 
     #[test]

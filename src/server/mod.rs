@@ -1,6 +1,8 @@
 //! The HTTP server: one port for page routes, the client runtime and the WebSocket.
 
 pub mod asset;
+mod conn;
+mod guard;
 mod http;
 mod ws;
 
@@ -8,13 +10,21 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::sync::Arc;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
 
 use crate::app::Shared;
+use crate::metrics;
+
+/// What a connection beyond `max_connections` is told before it is closed.
+const TOO_MANY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Length: 33\r\n\r\n503 too many connections, retry\r\n";
 
 /// Accepts connections until `stop` turns true.
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let slots = Arc::new(Semaphore::new(shared.opts.max_connections));
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -25,21 +35,65 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: 
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of spinning.
                 tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
+        // Beyond the cap a connection is closed at once rather than left waiting in
+        // the backlog: the client learns right away, and a flood of idle connections
+        // cannot hold the accept loop.
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            metrics::inc(&shared.metrics.connections_refused);
+            tokio::spawn(refuse(stream));
+            continue;
+        };
         let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| http::handle(shared.clone(), req));
-            let conn = http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            if let Err(e) = conn.await {
+        let slot = conn::Slot::new(permit, shared.metrics.clone());
+        tokio::spawn(connection(shared.clone(), stream, slot, peer));
+    }
+}
+
+/// Serves one connection until it ends or overstays its timeouts.
+async fn connection(shared: Arc<Shared>, stream: TcpStream, slot: conn::Slot, peer: std::net::SocketAddr) {
+    let header = Duration::from_millis(shared.opts.header_timeout_ms);
+    let idle = Duration::from_millis(shared.opts.keep_alive_timeout_ms);
+    let (io, activity) = conn::Tracked::new(stream, slot);
+    let service = {
+        let activity = activity.clone();
+        service_fn(move |req| {
+            // Held until the handler's future ends: no timeout cuts a request short.
+            let guard = activity.request();
+            let shared = shared.clone();
+            async move {
+                let resp = http::handle(shared, req).await;
+                drop(guard);
+                resp
+            }
+        })
+    };
+    // hyper's header timer stays off: the watchdog below times slow heads and idle
+    // connections apart (see conn.rs).
+    let conn = http1::Builder::new()
+        .keep_alive(true)
+        .header_read_timeout(None)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::select! {
+        ended = conn => {
+            if let Err(e) = ended {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
-        });
+        }
+        // Dropping the connection closes the socket.
+        () = conn::overstayed(&activity, header, idle) => {
+            tracing::debug!(%peer, "closing a connection: request head too slow or idle too long");
+        }
     }
+}
+
+/// Tells a connection beyond the cap to come back later, without reading its
+/// request, then closes it.
+async fn refuse(mut stream: TcpStream) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(TOO_MANY)).await;
+    let _ = stream.shutdown().await;
 }

@@ -4,21 +4,26 @@
 
 use futures_util::{SinkExt, StreamExt};
 use hyper::body::Incoming;
-use hyper::header::{self, HeaderValue};
+use hyper::header::{self, HeaderMap};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use super::http::{text, Body};
-use crate::app::Shared;
+use super::guard;
+use super::http::{finish, text, Body};
+use crate::app::{AuthDecision, Shared};
+use crate::host::Refused;
+use crate::metrics;
 use crate::protocol::{self, ClientFrame, Join, PROTOCOL_VERSION};
 use crate::session::{self, Conn, Origin, Outbound, SessionHandle, SessionMsg};
 use crate::token::TokenError;
@@ -29,7 +34,19 @@ const OVERLOADED: &str = "overloaded";
 /// A socket that sends nothing (not even heartbeats) for this long is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 
-pub(crate) fn upgrade(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
+/// What a join needs of the upgrade request that opened its socket: the headers and
+/// cookies the auth hook sees, and the browser the cookie names. Kept in a task-local
+/// of the socket's task, taken by its one join, so the frame loop carries nothing.
+struct UpgradeRequest {
+    headers: HeaderMap,
+    browser: Option<String>,
+}
+
+tokio::task_local! {
+    static UPGRADE: RefCell<Option<UpgradeRequest>>;
+}
+
+pub(crate) async fn upgrade(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     let headers = req.headers();
     let is_upgrade = headers
         .get(header::UPGRADE)
@@ -47,7 +64,11 @@ pub(crate) fn upgrade(shared: Arc<Shared>, req: Request<Incoming>) -> Response<B
     }
     let accept = derive_accept_key(key.as_bytes());
     let max = shared.opts.max_frame_bytes;
-    tokio::spawn(async move {
+    let request = UpgradeRequest {
+        headers: req.headers().clone(),
+        browser: guard::browser_of(&shared.opts, req.headers()),
+    };
+    tokio::spawn(UPGRADE.scope(RefCell::new(Some(request)), async move {
         let upgraded = match hyper::upgrade::on(req).await {
             Ok(u) => u,
             Err(e) => {
@@ -64,33 +85,25 @@ pub(crate) fn upgrade(shared: Arc<Shared>, req: Request<Incoming>) -> Response<B
             .max_frame_size(Some(max));
         let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
         run(shared, ws).await;
-    });
-    Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header(header::CONNECTION, "Upgrade")
-        .header(header::UPGRADE, "websocket")
-        .header(
-            header::SEC_WEBSOCKET_ACCEPT,
-            HeaderValue::from_str(&accept).unwrap_or(HeaderValue::from_static("")),
-        )
-        .body(Body::default())
-        .unwrap_or_default()
+    }));
+    finish(
+        Response::builder()
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .header(header::CONNECTION, "Upgrade")
+            .header(header::UPGRADE, "websocket")
+            .header(header::SEC_WEBSOCKET_ACCEPT, accept),
+        Body::default(),
+    )
 }
 
-/// Same origin as the Host header, or on the allowlist. A missing Origin is refused:
-/// browsers always send one, and the check is what stops cross-site socket hijacking.
+/// Same origin (scheme, host and port, the scheme as `secure_cookies` or a trusted
+/// `X-Forwarded-Proto` say) or on the allowlist. A missing Origin is refused: browsers
+/// always send one, and the check is what stops cross-site socket hijacking.
 fn origin_allowed(shared: &Shared, req: &Request<Incoming>) -> bool {
     let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    if shared.opts.allowed_origins.iter().any(|o| o.trim_end_matches('/') == origin) {
-        return true;
-    }
-    let Some(host) = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let origin_host = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
-    origin_host == Some(host)
+    guard::origin_allowed(&shared.opts, req.headers(), origin)
 }
 
 type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
@@ -180,27 +193,44 @@ async fn read(
     conn_id: u64,
     joined: &mut Option<SessionHandle>,
 ) -> ReadEnd {
-    let mut idle = std::pin::pin!(tokio::time::sleep(IDLE_TIMEOUT));
+    let opts = &shared.opts;
+    // One timer serves both deadlines: until the join it fires at the join deadline
+    // (or the idle one, if sooner), then only at the idle one.
+    let join_by = Instant::now() + Duration::from_millis(opts.join_timeout_ms);
+    let mut idle = std::pin::pin!(tokio::time::sleep_until(join_by.min(Instant::now() + IDLE_TIMEOUT)));
+    // Frames that do no work for the page (heartbeats, pings, refused frames) are
+    // limited on their own: answering them is the server's cost alone.
+    let mut control = Bucket::new(opts.control_frames_per_second, opts.control_frame_burst);
     loop {
         let msg = tokio::select! {
             msg = stream.next() => msg,
             () = &mut idle => {
-                queue_close(out_tx, CloseCode::Away, "idle");
+                if joined.is_none() && Instant::now() >= join_by {
+                    metrics::inc(&shared.metrics.join_timeouts);
+                    let _ = queue(out_tx, protocol::error("join_timeout", "no join arrived in time", false));
+                    queue_close(out_tx, CloseCode::Policy, "join timeout");
+                } else {
+                    queue_close(out_tx, CloseCode::Away, "idle");
+                }
                 return ReadEnd::Flush;
             }
         };
-        idle.as_mut().reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
-        let text = match msg {
-            Some(Ok(Message::Text(t))) => t,
-            Some(Ok(Message::Binary(_))) => {
-                let e = protocol::error("bad_frame", "binary frames are not supported; send JSON text", true);
-                if !queue(out_tx, e) {
-                    return ReadEnd::Gone;
+        let idle_at = Instant::now() + IDLE_TIMEOUT;
+        idle.as_mut().reset(if joined.is_none() { idle_at.min(join_by) } else { idle_at });
+        let frame = match msg {
+            Some(Ok(Message::Text(t))) => ClientFrame::parse(t.as_str()),
+            Some(Ok(Message::Binary(_))) => Err(protocol::FrameError {
+                code: "bad_frame",
+                message: "binary frames are not supported; send JSON text".into(),
+            }),
+            Some(Ok(Message::Close(_))) | None => return ReadEnd::Gone,
+            // Pings (answered by tungstenite) and pongs.
+            Some(Ok(_)) => {
+                if !control.take() {
+                    return too_many_frames(shared, out_tx);
                 }
                 continue;
             }
-            Some(Ok(Message::Close(_))) | None => return ReadEnd::Gone,
-            Some(Ok(_)) => continue,
             Some(Err(WsError::Capacity(e))) => {
                 let _ = out_tx
                     .try_send(Outbound::Close { code: CloseCode::Size.into(), reason: "frame too large" });
@@ -212,7 +242,14 @@ async fn read(
                 return ReadEnd::Gone;
             }
         };
-        let frame = match ClientFrame::parse(text.as_str()) {
+        let works = matches!(
+            (&frame, &*joined),
+            (Ok(ClientFrame::Join(_)), None) | (Ok(ClientFrame::Event { .. }), Some(_))
+        );
+        if !works && !control.take() {
+            return too_many_frames(shared, out_tx);
+        }
+        let frame = match frame {
             Ok(f) => f,
             Err(e) => {
                 if !queue(out_tx, protocol::error(e.code, &e.message, true)) {
@@ -232,7 +269,11 @@ async fn read(
                 // Boxed: a join (perhaps a mount) happens once per socket, and inline
                 // its future would enlarge every idle socket's task.
                 match Box::pin(join_session(shared, join, conn)).await {
-                    Ok(handle) => *joined = Some(handle),
+                    Ok(handle) => {
+                        *joined = Some(handle);
+                        // From now on only the idle deadline applies.
+                        idle.as_mut().reset(Instant::now() + IDLE_TIMEOUT);
+                    }
                     Err((code, message)) => {
                         let (recoverable, close) = join_error_kind(code);
                         let _ = queue(out_tx, protocol::error(code, &message, recoverable));
@@ -261,6 +302,41 @@ async fn read(
             }
         }
     }
+}
+
+/// A token bucket for a socket's control frames (see `control_frames_per_second`).
+struct Bucket {
+    tokens: f32,
+    rate: f32,
+    burst: f32,
+    refilled: Instant,
+}
+
+impl Bucket {
+    fn new(rate: u32, burst: u32) -> Self {
+        Bucket { tokens: burst as f32, rate: rate as f32, burst: burst as f32, refilled: Instant::now() }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.refilled).as_secs_f32();
+        self.refilled = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Ends a socket that sent too many heartbeats, pings or refused frames.
+fn too_many_frames(shared: &Shared, out_tx: &mpsc::Sender<Outbound>) -> ReadEnd {
+    metrics::inc(&shared.metrics.control_frames_limited);
+    let _ = queue(out_tx, protocol::error("too_many_frames", "too many heartbeats or refused frames", false));
+    queue_close(out_tx, CloseCode::Policy, "too many frames");
+    ReadEnd::Flush
 }
 
 /// Whether a join error lets the client try again, and the close code that follows
@@ -298,6 +374,7 @@ async fn join_session(
         Some((route, _)) if route.pattern == claims.route => route,
         _ => return Err(("page_not_found", format!("no page is registered at {path}"))),
     };
+    check_request(shared, &claims, &path, url_query(&join.url)).await?;
     if let Some(handle) = shared.sessions.get(&claims.sid) {
         let msg = SessionMsg::Attach { conn, last_seq: join.seq, fresh: false };
         match handle.tx.send(msg).await {
@@ -312,13 +389,48 @@ async fn join_session(
     mount_fresh(shared, route, claims, conn).await
 }
 
+/// The join's request (its upgrade) must come from the browser the token was issued
+/// to, and the auth hook, asked now as for a GET of the page, must allow the token's
+/// user: a logout or a ban counts at once, and a token lifted from a page takes over
+/// nobody's session.
+async fn check_request(
+    shared: &Arc<Shared>,
+    claims: &crate::token::Claims,
+    path: &str,
+    query: &str,
+) -> Result<(), (&'static str, String)> {
+    let request = UPGRADE.try_with(|r| r.borrow_mut().take()).ok().flatten();
+    let Some(request) = request else {
+        return Err(("internal", "the socket's upgrade request is gone".into()));
+    };
+    if request.browser.as_deref() != Some(claims.br.as_str()) {
+        return Err((
+            "browser_mismatch",
+            "the session token was issued to another browser (or its cookie is gone); reload the page".into(),
+        ));
+    }
+    let info = guard::request_info(&hyper::Method::GET, path, query, &request.headers);
+    match guard::authenticate(shared, info).await {
+        Ok(AuthDecision::Allow(uid)) if uid == claims.uid => Ok(()),
+        Ok(AuthDecision::Allow(_)) => {
+            Err(("user_mismatch", "the session belongs to another user; reload the page".into()))
+        }
+        Ok(AuthDecision::Deny | AuthDecision::Redirect(_)) => {
+            Err(("forbidden", "the auth hook refused this page; reload it".into()))
+        }
+        Err(Refused::Full) => Err((OVERLOADED, "the server is busy; retrying".into())),
+        Err(Refused::Closed) => Err(("internal", "the server is shutting down".into())),
+    }
+}
+
 async fn mount_fresh(
     shared: &Arc<Shared>,
     route: Arc<crate::app::Route>,
     claims: crate::token::Claims,
     conn: Conn,
 ) -> Result<SessionHandle, (&'static str, String)> {
-    let origin = Origin { route, path: claims.path, params: claims.params, user_id: claims.uid };
+    let origin =
+        Origin { route, path: claims.path, params: claims.params, user_id: claims.uid, browser: claims.br };
     let (_, handle) = session::spawn(shared, origin).await.map_err(|e| match e {
         // Busy or shutting down: another try (perhaps on a restarted server) may work.
         crate::error::Error::Busy(_) => (OVERLOADED, "the server is busy; retrying".to_string()),
@@ -332,6 +444,12 @@ async fn mount_fresh(
         .await
         .map_err(|_| ("internal", "session ended".to_string()))?;
     Ok(handle)
+}
+
+/// The query of a URL, without `?` and `#fragment`; empty when it has none.
+fn url_query(url: &str) -> &str {
+    let url = url.split('#').next().unwrap_or("");
+    url.split_once('?').map_or("", |(_, q)| q)
 }
 
 /// The path of an absolute or relative URL.
@@ -349,7 +467,14 @@ fn url_path(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::url_path;
+    use super::{url_path, url_query};
+
+    #[test]
+    fn queries() {
+        assert_eq!(url_query("http://h/counter?x=1#y?z"), "x=1");
+        assert_eq!(url_query("/counter#a?b"), "");
+        assert_eq!(url_query("/counter"), "");
+    }
 
     #[test]
     fn paths() {

@@ -9,7 +9,7 @@
 mod render;
 
 use serde_json::{Map, Value};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +18,7 @@ use tokio::time::Instant;
 
 use crate::app::{Route, Shared};
 use crate::error::{Error, Result};
+use crate::host::{Lane, Refused};
 use crate::metrics::{self, Metrics};
 use crate::page::{Event, Info, SessionData, LAGGED_TOPIC};
 use crate::protocol;
@@ -159,6 +160,8 @@ pub(crate) struct Origin {
     pub path: String,
     pub params: Map<String, Value>,
     pub user_id: Option<String>,
+    /// The browser the session's token is bound to (`token::browser_hash`).
+    pub browser: String,
 }
 
 /// Creates a session, registers it and runs its mount. Returns its id and handle.
@@ -175,11 +178,12 @@ pub(crate) async fn spawn(app: &Arc<Shared>, origin: Origin) -> Result<(String, 
         path: origin.path.clone(),
         params: origin.params.clone(),
         uid: origin.user_id.clone(),
-        exp: now_secs() + app.opts.token_ttl_s,
+        br: origin.browser.clone(),
+        exp: now_secs().saturating_add(app.opts.token_ttl_s),
     };
     let token = app.signer.sign(&claims);
     let handle_token = token.clone();
-    let csrf = app.signer.csrf(&id);
+    let csrf = app.signer.csrf(&id, &origin.browser);
     let data = Box::new(SessionData {
         id: id.clone(),
         route: origin.route,
@@ -188,7 +192,7 @@ pub(crate) async fn spawn(app: &Arc<Shared>, origin: Origin) -> Result<(String, 
         user_id: origin.user_id,
         token,
         csrf,
-        state: Value::Object(Map::new()),
+        state: Arc::new(Value::Object(Map::new())),
         flash: Map::new(),
         title: None,
         timers: HashMap::new(),
@@ -235,11 +239,19 @@ struct Actor {
     data: Option<Box<SessionData>>,
     conn: Option<Conn>,
     seq: u64,
-    /// Recent patches for clients that reconnect behind.
+    /// Recent patches for clients that reconnect behind, and their total length
+    /// (bounded by `resume_buffer` and `resume_buffer_bytes`).
     sent: VecDeque<(u64, Arc<str>)>,
+    sent_bytes: usize,
     detached_at: Instant,
     tokens: f64,
     refilled: Instant,
+    /// A browser has joined this session at least once.
+    joined: bool,
+    /// Place among the rendered-but-unjoined sessions (see `Registry::list_unjoined`).
+    listed: Option<u64>,
+    /// Fires when newer unjoined sessions push this one out.
+    evict: Option<oneshot::Receiver<()>>,
 }
 
 impl Actor {
@@ -253,18 +265,30 @@ impl Actor {
             conn: None,
             seq: 0,
             sent: VecDeque::new(),
+            sent_bytes: 0,
             detached_at: Instant::now(),
             tokens: burst,
             refilled: Instant::now(),
+            joined: false,
+            listed: None,
+            evict: None,
         }
     }
 
     async fn run(mut self, mut rx: mpsc::Receiver<SessionMsg>, mounted: oneshot::Sender<Result<()>>) {
-        let outcome = self.call(Call::Mount).await;
+        // A mount is a new visitor's work: refused, not queued, when the host is busy.
+        let outcome = self.call_in(Lane::New, Call::Mount).await;
         let mount_result = match outcome {
-            Some(CallOutcome { error: None, .. }) => Ok(()),
-            Some(CallOutcome { error: Some((_, msg)), .. }) => Err(Error::Callback(format!("mount: {msg}"))),
-            None => Err(Error::State("the server is shutting down".into())),
+            Ok(CallOutcome { error: None, .. }) => Ok(()),
+            Ok(CallOutcome { error: Some((_, msg)), .. }) => Err(Error::Callback(format!("mount: {msg}"))),
+            Err(Refused::Full) => {
+                metrics::inc(&self.env.app.metrics.host_queue_rejections);
+                Err(Error::Busy(format!(
+                    "{} mounts are waiting for a host thread (host_queue)",
+                    self.env.app.opts.host_queue
+                )))
+            }
+            Err(Refused::Closed) => Err(Error::State("the server is shutting down".into())),
         };
         let ok = mount_result.is_ok();
         // Nobody waiting (the request that mounted it went away): nobody can join it.
@@ -308,6 +332,14 @@ impl Actor {
             let msg = tokio::select! {
                 biased;
                 _ = self.closing.wait_for(|closing| *closing) => None,
+                // Before a message: a join that races its eviction is refused and
+                // mounts afresh, as after any ended session.
+                // The page hears "expired": as far as it knows, its browser never came
+                // (the documented reasons are "expired" and "shutdown").
+                () = evicted(&mut self.evict) => {
+                    tracing::debug!("newer unjoined sessions pushed this one out; ending session");
+                    return "expired";
+                }
                 msg = rx.recv() => msg,
                 _ = tokio::time::sleep_until(deadline), if !attached => {
                     tracing::debug!("grace period over; ending session");
@@ -326,7 +358,10 @@ impl Actor {
             }
             self.report_lag().await;
             match msg {
-                SessionMsg::Attach { conn, last_seq, fresh } => self.attach(conn, last_seq, fresh).await,
+                SessionMsg::Attach { conn, last_seq, fresh } => {
+                    self.mark_joined();
+                    self.attach(conn, last_seq, fresh).await;
+                }
                 SessionMsg::Detach { conn_id } => {
                     if self.conn.as_ref().is_some_and(|c| c.id == conn_id) {
                         self.detach();
@@ -376,7 +411,11 @@ impl Actor {
                         },
                         None => Err(Error::State("the server is shutting down".into())),
                     };
+                    let rendered = result.is_ok();
                     let _ = reply.send(result);
+                    if rendered && !self.joined && self.listed.is_none() {
+                        self.list_unjoined();
+                    }
                 }
                 SessionMsg::DropSocket => {
                     if let Some(conn) = self.conn.take() {
@@ -392,26 +431,48 @@ impl Actor {
         &self.id
     }
 
+    /// Counts the session among those rendered for a page request but not joined;
+    /// the oldest beyond `max_unjoined_sessions` are told to end.
+    fn list_unjoined(&mut self) {
+        let app = &self.env.app;
+        let (place, evict) = app.sessions.list_unjoined(app.opts.max_unjoined_sessions, &app.metrics);
+        self.listed = Some(place);
+        self.evict = Some(evict);
+    }
+
+    /// A browser joined: the session no longer gives way to newer unjoined ones.
+    fn mark_joined(&mut self) {
+        self.joined = true;
+        self.evict = None;
+        if let Some(place) = self.listed.take() {
+            self.env.app.sessions.unlist(place, &self.env.app.metrics);
+        }
+    }
+
     /// Runs one callback (or render) on the host pool and waits for it. `None` when
     /// the pool is gone (shutdown).
     async fn call(&mut self, call: Call) -> Option<CallOutcome> {
-        let data = self.data.take()?;
+        self.call_in(Lane::Live, call).await.ok()
+    }
+
+    /// [`Actor::call`] in a given lane of the host pool; an error when the pool
+    /// refused the job (its data is then gone: only a mount, which ends the session
+    /// on refusal, uses a lane that can refuse).
+    async fn call_in(&mut self, lane: Lane, call: Call) -> std::result::Result<CallOutcome, Refused> {
+        let data = self.data.take().ok_or(Refused::Closed)?;
         let env = self.env.clone();
         let deliver = self.conn.is_some();
         let (tx, rx) = oneshot::channel();
-        let submitted = self.env.app.host.submit(move || {
+        self.env.app.host.submit_to(lane, move || {
             let result = render::run(data, &env, call, deliver);
             let _ = tx.send(result);
-        });
-        if !submitted {
-            return None;
-        }
+        })?;
         match rx.await {
             Ok((data, outcome)) => {
                 self.data = Some(data);
-                Some(outcome)
+                Ok(outcome)
             }
-            Err(_) => None,
+            Err(_) => Err(Refused::Closed),
         }
     }
 
@@ -468,8 +529,15 @@ impl Actor {
                 protocol::patch(self.seq, &patch.regions, patch.root.as_deref(), patch.title.as_deref())
                     .into();
             self.sent.push_back((self.seq, frame.clone()));
-            while self.sent.len() > self.env.app.opts.resume_buffer {
-                self.sent.pop_front();
+            self.sent_bytes += frame.len();
+            // A patch alone over the byte limit is not kept either: a client that
+            // missed it gets the whole body, as one too far behind does.
+            let opts = &self.env.app.opts;
+            while self.sent.len() > opts.resume_buffer || self.sent_bytes > opts.resume_buffer_bytes {
+                match self.sent.pop_front() {
+                    Some((_, old)) => self.sent_bytes -= old.len(),
+                    None => break,
+                }
             }
             self.send(frame);
         }
@@ -567,12 +635,19 @@ impl Actor {
     /// the page say goodbye.
     async fn close(&mut self, reason: &'static str) {
         self.env.app.sessions.remove(&self.id);
+        self.unlist();
         if let Some(data) = self.data.as_mut() {
             for topic in data.topics.drain() {
                 self.env.unsubscribe(&topic);
             }
         }
         self.call(Call::Close(reason)).await;
+    }
+
+    fn unlist(&mut self) {
+        if let Some(place) = self.listed.take() {
+            self.env.app.sessions.unlist(place, &self.env.app.metrics);
+        }
     }
 
     /// Releases everything the session holds: subscriptions, timers, its registry
@@ -587,6 +662,7 @@ impl Actor {
             }
         }
         self.env.app.sessions.remove(&self.id);
+        self.unlist();
         if let Some(conn) = self.conn.take() {
             let _ = conn.tx.try_send(Outbound::Text(protocol::close("session_closed", false).into()));
             let _ = conn.tx.try_send(Outbound::Close { code: 1000, reason: "session closed" });
@@ -595,11 +671,28 @@ impl Actor {
     }
 }
 
-/// The session registry: id → handle, plus a count of live actors so shutdown can
-/// wait for all of them.
+/// Resolves when the session is told to give way; never when it has no place in
+/// the unjoined list (or its place was given up, which drops the sender).
+async fn evicted(evict: &mut Option<oneshot::Receiver<()>>) {
+    if let Some(rx) = evict {
+        if rx.await.is_ok() {
+            return;
+        }
+        *evict = None;
+    }
+    std::future::pending().await
+}
+
+/// The session registry: id → handle, the sessions rendered but not joined (so a
+/// flood of page requests displaces only its own kind), and a count of live actors
+/// so shutdown can wait for all of them.
 #[derive(Default)]
 pub(crate) struct Registry {
     map: std::sync::Mutex<HashMap<String, SessionHandle>>,
+    /// Rendered, never-joined sessions in the order they were listed, each with the
+    /// sender that tells it to end.
+    unjoined: std::sync::Mutex<BTreeMap<u64, oneshot::Sender<()>>>,
+    next_place: AtomicU64,
     live: AtomicU64,
     idle: Notify,
 }
@@ -623,6 +716,37 @@ impl Registry {
 
     pub fn all(&self) -> Vec<SessionHandle> {
         self.map.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+    }
+
+    /// Lists a session as rendered but not joined. When more than `max` are listed,
+    /// the oldest are unlisted and told to end. Returns the new session's place and
+    /// what tells it to end.
+    fn list_unjoined(&self, max: usize, metrics: &Metrics) -> (u64, oneshot::Receiver<()>) {
+        let place = self.next_place.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        let mut pushed_out = Vec::new();
+        {
+            let mut list = self.unjoined.lock().unwrap_or_else(|e| e.into_inner());
+            list.insert(place, tx);
+            while list.len() > max {
+                match list.pop_first() {
+                    Some((_, tx)) => pushed_out.push(tx),
+                    None => break,
+                }
+            }
+            metrics.unjoined.store(list.len() as i64, Ordering::Relaxed);
+        }
+        for tx in pushed_out {
+            metrics::inc(&metrics.unjoined_evicted);
+            let _ = tx.send(());
+        }
+        (place, rx)
+    }
+
+    fn unlist(&self, place: u64, metrics: &Metrics) {
+        let mut list = self.unjoined.lock().unwrap_or_else(|e| e.into_inner());
+        list.remove(&place);
+        metrics.unjoined.store(list.len() as i64, Ordering::Relaxed);
     }
 
     /// Counts a new session in, unless `max` are already alive.

@@ -5,9 +5,10 @@ use minijinja::{context, Value as TplValue};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
 use super::SessionEnv;
-use crate::page::{Ctx, Event, Info, PageSpec, SessionData};
+use crate::page::{check_state_size, Ctx, Event, Info, PageSpec, SessionData};
 
 /// What the job should do.
 pub(crate) enum Call {
@@ -75,8 +76,9 @@ pub(crate) fn run(
         _ => {}
     }
 
-    // A failed callback leaves the session as it was before the call.
-    let saved = (data.state.clone(), data.flash.clone(), data.title.clone());
+    // A failed callback leaves the session as it was before the call. The state is
+    // shared, not copied: only a callback that changes it pays for a copy.
+    let saved = (Arc::clone(&data.state), data.flash.clone(), data.title.clone());
     let handler = data.route.spec.handler.clone();
     let (result, fx) = {
         let (event, info) = match &call {
@@ -93,7 +95,13 @@ pub(crate) fn run(
         (result, std::mem::take(&mut ctx.fx))
     };
     let failure = match result {
-        Ok(Ok(())) => None,
+        Ok(Ok(())) => fx.refused.clone().or_else(|| {
+            let limit = env.app.opts.max_state_bytes;
+            fx.state_changed
+                .then(|| check_state_size(&data.state, limit).err())
+                .flatten()
+                .map(|e| e.to_string())
+        }),
         Ok(Err(e)) => Some(e.0),
         Err(panic) => Some(format!("callback panicked: {}", panic_message(&panic))),
     };
@@ -205,7 +213,7 @@ fn remember_regions(
 pub(crate) fn context(data: &SessionData, env: &SessionEnv, extra: Option<TplValue>) -> TplValue {
     let _ = env;
     let base = context! {
-        state => TplValue::from_serialize(&data.state),
+        state => TplValue::from_serialize(&*data.state),
         flash => TplValue::from_serialize(&data.flash),
         params => TplValue::from_serialize(&data.params),
         session => context! { id => data.id.clone(), user_id => data.user_id.clone() },

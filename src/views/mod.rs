@@ -5,8 +5,9 @@
 //! page on the first GET or rendered alone as a region patch.
 
 pub mod helpers;
+mod html;
 
-use minijinja::{path_loader, Environment, State, Value};
+use minijinja::{path_loader, AutoEscape, Environment, State, Value};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -19,8 +20,12 @@ pub const CONTEXT_KEYS: &[&str] =
     &["state", "flash", "params", "session", "user_id", "title", "page", "csrf", "_lv"];
 
 /// Used when the views folder has no `layouts/<default>.html`, so a first page needs
-/// no layout file.
+/// no layout file. Registered under [`FALLBACK_NAME`] like any other template, so it
+/// auto-escapes like them (`title` often comes from user input).
 const FALLBACK_LAYOUT: &str = "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{{ title or \"mizulive\" }}</title>\n</head>\n<body>\n{{ content }}\n</body>\n</html>\n";
+
+/// Outside `layouts/`, so no `layout` option or page can name it by accident.
+const FALLBACK_NAME: &str = "mizulive/fallback-layout.html";
 
 pub struct Views {
     dir: PathBuf,
@@ -78,7 +83,7 @@ impl Views {
     pub fn render_body(&self, spec: &PageSpec, ctx: &Value) -> Result<String> {
         let env = self.env();
         let body = env.get_template(&page_file(&spec.template))?.render(ctx)?;
-        if has_live_root(&body) {
+        if html::has_live_root(&body) {
             Ok(body)
         } else {
             Ok(format!("<div id=\"{}\" data-lv>{body}</div>", helpers::escape_attr(&self.root_id)))
@@ -101,7 +106,7 @@ impl Views {
         let html = match env.get_template(&layout_file(layout_name)) {
             Ok(t) => t.render(layout_ctx)?,
             Err(e) if e.kind() == minijinja::ErrorKind::TemplateNotFound && spec.layout.is_none() => {
-                env.render_str(FALLBACK_LAYOUT, layout_ctx)?
+                env.get_template(FALLBACK_NAME)?.render(layout_ctx)?
             }
             Err(e) => return Err(e.into()),
         };
@@ -116,7 +121,14 @@ impl Views {
 
 fn build_env(dir: &Path) -> Environment<'static> {
     let mut env = Environment::new();
+    // Every template of a views folder ends up in an HTML page (or a patch of one),
+    // whatever its file name says, so all of them escape for HTML.
+    env.set_auto_escape_callback(|_| AutoEscape::Html);
     env.set_loader(path_loader(dir));
+    if let Err(e) = env.add_template(FALLBACK_NAME, FALLBACK_LAYOUT) {
+        // A constant that compiles in the tests; only a minijinja regression gets here.
+        tracing::error!("the built-in fallback layout does not compile: {e}");
+    }
     env.add_global("lv", helpers::lv());
     env.add_function("partial", partial);
     env
@@ -144,13 +156,6 @@ fn partial_file(name: &str) -> String {
 
 fn layout_file(name: &str) -> String {
     format!("layouts/{name}.html")
-}
-
-/// True when the HTML has an element with a bare `data-lv` attribute.
-fn has_live_root(html: &str) -> bool {
-    html.match_indices("data-lv").any(|(i, _)| {
-        !matches!(html.as_bytes().get(i + 7), Some(b) if b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
-    })
 }
 
 /// Inserts the boot data and the runtime before the last `</body>` (or at the end).
@@ -196,13 +201,6 @@ fn newest_mtime(dir: &Path) -> Option<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn live_root_detection() {
-        assert!(has_live_root(r#"<div id="lv-root" data-lv>"#));
-        assert!(has_live_root(r#"<main data-lv="">"#));
-        assert!(!has_live_root(r#"<button data-lv-click="inc">"#));
-    }
 
     #[test]
     fn boot_is_script_safe_and_before_body_end() {

@@ -131,6 +131,9 @@ static void on_close(lv_ctx *ctx, const char *reason, void *user) {
     atomic_fetch_add(&closes, 1);
 }
 
+/* A browser's id cookie, as the first page GET would set it (any id of this shape works). */
+#define BROWSER "lv_bid=0123456789abcdef0123456789abcdef"
+
 static int auth(lv_auth *req, const char *request_json, void *user) {
     (void)user;
     if (strstr(request_json, "\"deny\"")) {
@@ -286,7 +289,9 @@ int main(void) {
     http(addr, req, resp, sizeof resp);
     CHECK(strncmp(resp, "HTTP/1.1 303", 12) == 0 && strstr(resp, "location: /login"));
 
-    snprintf(req, sizeof req, "GET /abi HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", addr);
+    /* Tokens are bound to the browser cookie: every request of this "browser" carries it. */
+    snprintf(req, sizeof req, "GET /abi HTTP/1.1\r\nHost: %s\r\nCookie: " BROWSER "\r\nConnection: close\r\n\r\n",
+             addr);
     http(addr, req, page_buf, sizeof page_buf);
     CHECK(strncmp(page_buf, "HTTP/1.1 200", 12) == 0);
     CHECK(strstr(page_buf, "<p id=\"user\">alice</p>") != NULL);
@@ -307,7 +312,7 @@ int main(void) {
         snprintf(body, sizeof body, "_lv_token=%s&_csrf=%s&_lv_click=%s", token, csrf, events[i]);
         snprintf(req, sizeof req,
                  "POST /abi HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-                 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                 "Cookie: " BROWSER "\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
                  addr, strlen(body), body);
         http(addr, req, resp, sizeof resp);
         CHECK(strncmp(resp, "HTTP/1.1 303", 12) == 0);
@@ -318,7 +323,8 @@ int main(void) {
         size_t n = strcspn(set + 12, ";\r");
         snprintf(cookie, sizeof cookie, "%.*s", (int)n, set + 12);
     }
-    snprintf(req, sizeof req, "GET /abi HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\nConnection: close\r\n\r\n", addr, cookie);
+    snprintf(req, sizeof req, "GET /abi HTTP/1.1\r\nHost: %s\r\nCookie: %s; " BROWSER "\r\nConnection: close\r\n\r\n",
+             addr, cookie);
     http(addr, req, page_buf, sizeof page_buf);
     CHECK(strstr(page_buf, "<b>4</b>") != NULL); /* 0 + 2 + (failed 5, rolled back) + 2 */
     CHECK(atomic_load(&mounts) == 1);

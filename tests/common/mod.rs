@@ -362,8 +362,52 @@ impl HttpResponse {
     }
 }
 
-/// One request on a fresh connection (`Connection: close`), read to the end.
+/// The browser id every test request carries in its `lv_bid` cookie, as a browser
+/// keeps the one its first page GET set. One per test process: the server accepts
+/// any id of the right shape, and parallel tests then never race to store theirs.
+pub fn browser_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        format!("{:032x}", (u128::from(std::process::id()) << 96) ^ nanos)
+    })
+}
+
+/// `name=value` of the test browser's cookie.
+pub fn browser_cookie() -> String {
+    format!("lv_bid={}", browser_id())
+}
+
+/// `headers` with the test browser's cookie added (to a `Cookie` header already there).
+fn with_browser(headers: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> =
+        headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    match out.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case("cookie")) {
+        Some((_, v)) => *v = format!("{v}; {}", browser_cookie()),
+        None => out.push(("Cookie".into(), browser_cookie())),
+    }
+    out
+}
+
+/// One request on a fresh connection (`Connection: close`), read to the end, from
+/// the test browser (with its cookie).
 pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
+    let headers = with_browser(headers);
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    http_raw(addr, method, path, &headers, body).await
+}
+
+/// [`http`] with exactly the headers given: no browser cookie.
+pub async fn http_raw(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -523,11 +567,24 @@ pub struct WsClient {
     next_ref: u64,
 }
 
-/// Opens `/_live/websocket`, with `origin` as the Origin header when given.
+/// Opens `/_live/websocket` from the test browser (with its cookie), with `origin` as
+/// the Origin header when given.
 pub async fn connect_ws(addr: SocketAddr, origin: Option<&str>) -> Result<WsClient, WsError> {
+    connect_ws_with(addr, origin, Some(&browser_cookie())).await
+}
+
+/// Opens `/_live/websocket` with the given Origin and Cookie headers, if any.
+pub async fn connect_ws_with(
+    addr: SocketAddr,
+    origin: Option<&str>,
+    cookie: Option<&str>,
+) -> Result<WsClient, WsError> {
     let mut req = format!("ws://{addr}/_live/websocket").into_client_request()?;
     if let Some(origin) = origin {
         req.headers_mut().insert("Origin", HeaderValue::from_str(origin).expect("origin header value"));
+    }
+    if let Some(cookie) = cookie {
+        req.headers_mut().insert("Cookie", HeaderValue::from_str(cookie).expect("cookie header value"));
     }
     let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
         .await

@@ -14,8 +14,10 @@ import (
 // AuthFunc decides who may load a page. It gets the page request as an
 // *http.Request (method, URL, headers and cookies; no body), so the session
 // lookup an app already has for its net/http handlers works unchanged. It runs on
-// a library thread for every page GET; the user id it picks travels in the
-// signed session token, so the WebSocket join and form posts need no second check.
+// a library thread for every page GET, no-JS form POST (r.Method "POST") and
+// WebSocket join (asked as a GET of the page, with the upgrade's headers). The user
+// id it picks travels in the signed session token; a POST or join for which it
+// picks another user than the token's is refused.
 type AuthFunc func(r *http.Request) AuthResult
 
 // AuthResult is an AuthFunc's verdict: Allow, Deny or RedirectTo. The zero value

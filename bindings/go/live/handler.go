@@ -20,6 +20,9 @@ import (
 // as the routes it serves (no prefix stripping). If the app was not started,
 // Handler starts it on a private loopback port first. The Host header is passed
 // through unchanged, so the WebSocket's Origin check sees the browser's origin.
+// The handler sets X-Forwarded-Proto from the incoming request, so a Go server
+// that serves TLS itself sets the option "trust_forwarded_proto": true, and the
+// library then sees https (Secure cookies, https origins).
 func (a *App) Handler() http.Handler {
 	if _, err := a.reverseProxy(); err != nil {
 		a.logger.Error("mizulive: the live handler cannot reach the app", "err", err)

@@ -126,9 +126,12 @@ class App:
 
     def auth(self, hook: AuthHook | None) -> AuthHook | None:
         """Installs ``hook`` as the auth hook (``None`` removes it); usable as a
-        decorator. It runs for every page GET with a :class:`~mizulive.Request` and
-        returns a user id, ``None``/``True`` (anonymous), ``False`` (403) or a
-        :class:`~mizulive.Redirect`. An exception refuses the request (403)."""
+        decorator. It runs for every page GET, no-JS form POST (``method`` ``POST``)
+        and WebSocket join (asked as a GET of the page, with the upgrade's headers)
+        with a :class:`~mizulive.Request` and returns a user id, ``None``/``True``
+        (anonymous), ``False`` (403) or a :class:`~mizulive.Redirect`. An exception
+        refuses the request (403). A POST or join for which it returns another user
+        than the one the session was mounted for is refused."""
         with self._use() as ptr:
             if hook is None:
                 check(lib.lv_app_set_auth(ptr, _lib.AUTH_FN(), None, _lib.DROP_FN()))

@@ -204,7 +204,7 @@ class Client:
         """One request on a fresh connection."""
         h = dict(headers or {})
         if self.cookies and "Cookie" not in h:
-            h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+            h["Cookie"] = self._cookie_header()
         conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
             conn.request(method, path, body=body, headers=h)
@@ -257,10 +257,17 @@ class Client:
             "open_timeout": self.timeout,
             "close_timeout": self.timeout,
         }
+        # A browser sends its cookies with the upgrade: the session token is bound to
+        # the browser cookie the page GET set.
+        if self.cookies:
+            options["additional_headers"] = {"Cookie": self._cookie_header()}
         ws = connect(f"ws://{self.host}:{self.port}/_live/websocket", **options)
         # Entering the connection's context is how every websockets version (11 to 17+)
         # hands out a connection that the caller closes itself.
         return ws.__enter__()
+
+    def _cookie_header(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
 
     def _remember(self, header: str) -> None:
         first, *attrs = header.split(";")

@@ -12,6 +12,7 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -46,9 +47,15 @@ type Page struct {
 
 var bootRE = regexp.MustCompile(`<script id="lv-boot" type="application/json">(.*?)</script>`)
 
+// jar keeps cookies as a browser does: the session token is bound to the browser
+// cookie the first page GET sets, and a no-JS POST's 303 leads back to its session
+// through a cookie. Like a browser's, it is shared by every server on a host.
+var jar, _ = cookiejar.New(nil)
+
 // client never follows redirects, so tests see the 303s themselves.
 var client = &http.Client{
 	Timeout:       Wait,
+	Jar:           jar,
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
@@ -162,11 +169,17 @@ func WebSocketURL(pageURL string) string {
 	return "ws://" + p.Host + "/_live/websocket"
 }
 
-// Dial opens the live socket of pageURL's host with the given Origin header.
+// Dial opens the live socket of pageURL's host with the given Origin header and the
+// cookies the test client keeps for that host.
 func Dial(ctx context.Context, pageURL, origin string) (*websocket.Conn, *http.Response, error) {
 	h := http.Header{}
 	if origin != "" {
 		h.Set("Origin", origin)
+	}
+	if u, err := url.Parse(pageURL); err == nil {
+		for _, c := range jar.Cookies(u) {
+			h.Add("Cookie", c.String())
+		}
 	}
 	return websocket.Dial(ctx, WebSocketURL(pageURL), &websocket.DialOptions{HTTPHeader: h})
 }

@@ -1,0 +1,227 @@
+//! What a request shows before it reaches a session: which browser sent it (the
+//! browser cookie), which site it comes from (`Origin`), and who it is (the auth hook).
+//!
+//! A session token is bound to the browser it was issued to: the page GET gives the
+//! browser a random id in an HttpOnly cookie and puts a hash of that id in the token's
+//! claims. A form POST, the resume GET after it and a WebSocket join must come with
+//! the same cookie, so a token copied out of one browser is worth nothing in another,
+//! and a cross-site form cannot plant a session. docs/protocol.md, "Browser binding".
+
+use cookie::{Cookie, SameSite};
+use hyper::header::{self, HeaderMap};
+use hyper::Method;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+use crate::app::{AuthDecision, RequestInfo, Shared};
+use crate::host::{Lane, Refused};
+use crate::options::Options;
+use crate::token::{browser_hash, is_random_id, random_id};
+
+/// The browser cookie over plain HTTP.
+const BROWSER_COOKIE: &str = "lv_bid";
+/// The browser cookie over HTTPS: the `__Host-` prefix makes the browser refuse it
+/// unless it is `Secure`, has `Path=/` and no `Domain`, so a sibling subdomain cannot
+/// set it for this host.
+const BROWSER_COOKIE_SECURE: &str = "__Host-lv_bid";
+
+/// Whether the browser reached the site over HTTPS. The server itself speaks plain
+/// HTTP, so this is what the options say: `X-Forwarded-Proto` when the proxy is
+/// trusted to set it, else `secure_cookies`.
+pub(crate) fn is_secure(opts: &Options, headers: &HeaderMap) -> bool {
+    if opts.trust_forwarded_proto {
+        let forwarded = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok());
+        // A chain of proxies appends: the first value is the one the browser used.
+        if let Some(proto) = forwarded.and_then(|v| v.split(',').next()) {
+            return proto.trim().eq_ignore_ascii_case("https");
+        }
+    }
+    opts.secure_cookies
+}
+
+/// The value of the cookie `name`, from every `Cookie` header of the request.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    cookies(headers).find(|c| c.name() == name).map(|c| c.value().to_string())
+}
+
+fn cookies(headers: &HeaderMap) -> impl Iterator<Item = Cookie<'static>> + '_ {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| Cookie::split_parse(v.to_string()).filter_map(Result::ok))
+}
+
+fn browser_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        BROWSER_COOKIE_SECURE
+    } else {
+        BROWSER_COOKIE
+    }
+}
+
+/// The hash of the request's browser id (what token claims hold), if it has a valid
+/// browser cookie.
+pub(crate) fn browser_of(opts: &Options, headers: &HeaderMap) -> Option<String> {
+    let id = cookie(headers, browser_cookie_name(is_secure(opts, headers)))?;
+    is_random_id(&id).then(|| browser_hash(&id))
+}
+
+/// The request's browser (the hash of its id) for a page GET, and the `Set-Cookie`
+/// that gives it one when it has none yet (or one that is not ours).
+pub(crate) fn browser_for_page(opts: &Options, headers: &HeaderMap) -> (String, Option<String>) {
+    if let Some(hash) = browser_of(opts, headers) {
+        return (hash, None);
+    }
+    let secure = is_secure(opts, headers);
+    let id = random_id();
+    // A session cookie: it lives as long as the browser, tokens at most token_ttl_s.
+    let cookie = Cookie::build((browser_cookie_name(secure), id.clone()))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .build();
+    (browser_hash(&id), Some(cookie.to_string()))
+}
+
+/// `Origin` names this site (scheme, host and port, as the browser reached it) or one
+/// of `allowed_origins`.
+pub(crate) fn origin_allowed(opts: &Options, headers: &HeaderMap, origin: &str) -> bool {
+    if opts.allowed_origins.iter().any(|o| o.trim_end_matches('/') == origin) {
+        return true;
+    }
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let scheme = if is_secure(opts, headers) { "https://" } else { "http://" };
+    origin.strip_prefix(scheme).is_some_and(|h| h.eq_ignore_ascii_case(host))
+}
+
+/// Whether a form POST may come from where it says it comes from. Browsers send
+/// `Origin` on every POST (and `Sec-Fetch-Site` since 2020), so a request with
+/// neither is not from a browser (curl, a test client): it cannot carry a victim's
+/// cookie, and the token and cookie checks still apply to it.
+pub(crate) fn post_origin_allowed(opts: &Options, headers: &HeaderMap) -> bool {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        return origin.to_str().is_ok_and(|o| origin_allowed(opts, headers, o));
+    }
+    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        Some(site) => matches!(site, "same-origin" | "none"),
+        None => true,
+    }
+}
+
+/// What the auth hook sees of a request: its method, path and query, headers and
+/// cookies.
+pub(crate) fn request_info(method: &Method, path: &str, query: &str, headers: &HeaderMap) -> RequestInfo {
+    let mut names = Map::new();
+    for (name, value) in headers {
+        if let Ok(v) = value.to_str() {
+            names.insert(name.as_str().to_string(), Value::String(v.to_string()));
+        }
+    }
+    let mut jar = Map::new();
+    for c in cookies(headers) {
+        jar.insert(c.name().to_string(), Value::String(c.value().to_string()));
+    }
+    RequestInfo {
+        method: method.to_string(),
+        path: path.to_string(),
+        query: query.to_string(),
+        headers: names,
+        cookies: jar,
+    }
+}
+
+/// Runs the auth hook (if any) on a host thread, in the new visitors' lane: when that
+/// lane is full the request is refused (`Refused::Full`, counted) rather than queued,
+/// so a flood of page requests cannot starve live sessions. A hook that panics denies.
+pub(crate) async fn authenticate(shared: &Arc<Shared>, info: RequestInfo) -> Result<AuthDecision, Refused> {
+    let auth = shared.auth.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let Some(auth) = auth else { return Ok(AuthDecision::Allow(None)) };
+    let (tx, rx) = oneshot::channel();
+    let submitted = shared.host.submit_to(Lane::New, move || {
+        let decision = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| auth.authenticate(&info)));
+        let _ = tx.send(decision.unwrap_or(AuthDecision::Deny));
+    });
+    if let Err(refused) = submitted {
+        if refused == Refused::Full {
+            crate::metrics::inc(&shared.metrics.host_queue_rejections);
+        }
+        return Err(refused);
+    }
+    rx.await.map_err(|_| Refused::Closed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn origins_compare_scheme_and_host() {
+        let plain = Options::default();
+        let h = headers(&[("host", "example.com:3000")]);
+        assert!(origin_allowed(&plain, &h, "http://example.com:3000"));
+        assert!(!origin_allowed(&plain, &h, "https://example.com:3000"));
+        assert!(!origin_allowed(&plain, &h, "http://evil.example"));
+        assert!(!origin_allowed(&plain, &h, "null"));
+
+        let tls = Options { secure_cookies: true, ..Options::default() };
+        assert!(origin_allowed(&tls, &h, "https://example.com:3000"));
+        assert!(!origin_allowed(&tls, &h, "http://example.com:3000"));
+
+        // The forwarded scheme counts only when the proxy is trusted.
+        let h = headers(&[("host", "example.com"), ("x-forwarded-proto", "https")]);
+        assert!(!origin_allowed(&plain, &h, "https://example.com"));
+        let proxied = Options { trust_forwarded_proto: true, ..Options::default() };
+        assert!(origin_allowed(&proxied, &h, "https://example.com"));
+        assert!(!origin_allowed(&proxied, &h, "http://example.com"));
+    }
+
+    #[test]
+    fn post_origin() {
+        let o = Options::default();
+        assert!(post_origin_allowed(&o, &headers(&[("host", "h"), ("origin", "http://h")])));
+        assert!(!post_origin_allowed(&o, &headers(&[("host", "h"), ("origin", "http://evil")])));
+        assert!(!post_origin_allowed(&o, &headers(&[("host", "h"), ("sec-fetch-site", "cross-site")])));
+        assert!(!post_origin_allowed(&o, &headers(&[("host", "h"), ("sec-fetch-site", "same-site")])));
+        assert!(post_origin_allowed(&o, &headers(&[("host", "h"), ("sec-fetch-site", "same-origin")])));
+        assert!(post_origin_allowed(&o, &headers(&[("host", "h")])));
+    }
+
+    #[test]
+    fn browser_cookie() {
+        let o = Options::default();
+        let (hash, set) = browser_for_page(&o, &headers(&[]));
+        let set = set.expect("a new browser gets a cookie");
+        assert!(set.starts_with("lv_bid="), "{set}");
+        for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(set.contains(attr), "{set}");
+        }
+        assert!(!set.contains("Secure"), "{set}");
+        let pair = set.split(';').next().unwrap_or_default().to_string();
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_str(&format!("a=1; {pair}")).expect("value"));
+        assert_eq!(browser_for_page(&o, &h), (hash, None));
+
+        // Not an id we would make: replaced.
+        let (_, set) = browser_for_page(&o, &headers(&[("cookie", "lv_bid=chosen")]));
+        assert!(set.is_some());
+
+        let tls = Options { secure_cookies: true, ..Options::default() };
+        let (_, set) = browser_for_page(&tls, &headers(&[]));
+        let set = set.expect("cookie");
+        assert!(set.starts_with("__Host-lv_bid=") && set.contains("Secure"), "{set}");
+    }
+}
