@@ -69,7 +69,7 @@ e2e: lib python
 # Fuzzing (fuzz/, cargo fuzz on the nightly toolchain): each target runs FUZZ_SECS
 # seconds and keeps what it finds new in fuzz/corpus/. fuzz-smoke (part of make test)
 # runs each for 10 s from a copy of the committed corpus, leaving the tree clean.
-FUZZ_TARGETS := client_frame token template_helpers
+FUZZ_TARGETS := client_frame form_body token cookie_header template_helpers
 FUZZ_SECS    ?= 60
 FUZZ_RUN      = cd fuzz && LSAN_OPTIONS=suppressions=$(CURDIR)/fuzz/lsan.supp cargo +nightly fuzz run
 

@@ -6,8 +6,12 @@
 use minijinja::Environment;
 use std::sync::OnceLock;
 
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::Method;
+
 use crate::page::Event;
 use crate::protocol::ClientFrame;
+use crate::server::{guard, http};
 use crate::token::{Claims, Signer};
 use crate::views::helpers;
 
@@ -22,7 +26,45 @@ pub fn client_frame(data: &[u8]) {
     }
 }
 
+/// A no-JS form post's body. Whatever the fields, the post stands for one named
+/// event or is refused, and the event reaches the host intact, every value of a
+/// repeated field kept in order.
+pub fn form_body(data: &[u8]) {
+    let mut fields = http::parse_form(data);
+    let _ = http::take_field(&mut fields, "_lv_token");
+    let _ = http::take_field(&mut fields, "_csrf");
+    let data_fields: Vec<(String, String)> =
+        fields.iter().filter(|(k, _)| !k.starts_with("_lv_")).cloned().collect();
+    let Ok(event) = http::form_event(fields) else { return };
+    assert!(!event.name.is_empty());
+    let sent: usize = event.form.values().map(|v| v.as_array().map_or(0, Vec::len)).sum();
+    assert_eq!(sent, data_fields.len(), "a form field went missing");
+    let json = serde_json::to_string(&event).expect("an event serializes");
+    let back: Event = serde_json::from_str(&json).expect("the host's copy of an event parses");
+    assert_eq!(back, event);
+}
+
+/// A request's `Cookie` headers, as every page request, post and upgrade carries them.
+/// Nothing panics, and the auth hook's view of the cookies agrees with the lookup the
+/// server itself uses, a repeated name included.
+pub fn cookie_header(data: &[u8]) {
+    let mut headers = HeaderMap::new();
+    for line in data.split(|b| *b == b'\n') {
+        if let Ok(value) = HeaderValue::from_bytes(line) {
+            headers.append(header::COOKIE, value);
+        }
+    }
+    let opts = crate::Options::default();
+    let _ = guard::browser_of(&opts, &headers);
+    let info = guard::request_info(&Method::GET, "/", "", &headers);
+    for (name, value) in &info.cookies {
+        let found = guard::cookie(&headers, name);
+        assert_eq!(value.as_str(), found.as_deref(), "the hook and the server disagree on cookie {name:?}");
+    }
+}
+
 const SECRET: &[u8] = b"fuzzing-secret-fuzzing-secret-0123456789";
+const OLD_SECRET: &[u8] = b"an-older-secret-an-older-secret-012345";
 
 /// A session token from a page, a form or a join. Only a token this secret signed may
 /// verify, and one it signed always does.
@@ -40,9 +82,21 @@ pub fn token(data: &[u8]) {
         path: text.to_string(),
         params: serde_json::Map::new(),
         uid: Some(text.to_string()),
+        br: text.to_string(),
         exp: crate::token::now_secs() + 60,
     };
-    assert_eq!(signer.verify(&signer.sign(&claims)), Ok(claims));
+    assert_eq!(signer.verify(&signer.sign(&claims)), Ok(claims.clone()));
+    // A token of a rotated-out secret verifies only where that secret is listed as
+    // previous; a CSRF token only for the browser it was made for.
+    let old = Signer::new(OLD_SECRET);
+    let rotated = Signer::with_previous(SECRET, &[OLD_SECRET], u64::MAX);
+    let from_old = old.sign(&claims);
+    assert_eq!(rotated.verify(&from_old), Ok(claims.clone()));
+    assert!(signer.verify(&from_old).is_err());
+    let csrf = signer.csrf(&claims.sid, &claims.br);
+    assert!(signer.check_csrf(&claims.sid, &claims.br, &csrf));
+    assert!(!signer.check_csrf(&claims.sid, &format!("{}x", claims.br), &csrf));
+    assert!(!signer.check_csrf(&claims.sid, &claims.br, text));
 }
 
 /// Templates calling each `lv.*` helper with the fuzzed values `a`, `b` and `c`.
