@@ -5,7 +5,8 @@ CARGO ?= cargo
 export MIZULIVE_ADDR ?= 127.0.0.1:3000
 
 .PHONY: demo demo-c feed lib examples test lint test-rust header bench bench-flood soak soak-smoke clean \
-	python demo-python lint-python test-python test-go go-counter go-chat e2e
+	python demo-python lint-python test-python test-go go-counter go-chat e2e \
+	fuzz fuzz-build fuzz-smoke
 
 demo: demo-python
 
@@ -64,6 +65,25 @@ test-go: lib
 # Debian's Chromium. Installs chromium and playwright-core when missing.
 e2e: lib python
 	bash e2e/run.sh all
+
+# Fuzzing (fuzz/, cargo fuzz on the nightly toolchain): each target runs FUZZ_SECS
+# seconds and keeps what it finds new in fuzz/corpus/. fuzz-smoke (part of make test)
+# runs each for 10 s from a copy of the committed corpus, leaving the tree clean.
+FUZZ_TARGETS := client_frame form_body token cookie_header template_helpers
+FUZZ_SECS    ?= 60
+FUZZ_RUN      = cd fuzz && LSAN_OPTIONS=suppressions=$(CURDIR)/fuzz/lsan.supp cargo +nightly fuzz run
+
+fuzz-build:
+	@cargo fuzz --version >/dev/null 2>&1 || { echo "cargo fuzz is needed: cargo install cargo-fuzz (and rustup toolchain install nightly)" >&2; exit 1; }
+	cd fuzz && cargo +nightly fuzz build
+
+fuzz: fuzz-build
+	for t in $(FUZZ_TARGETS); do $(FUZZ_RUN) $$t corpus/$$t -- -max_total_time=$(FUZZ_SECS) || exit 1; done
+
+fuzz-smoke: fuzz-build
+	for t in $(FUZZ_TARGETS); do \
+	  scratch=$$(mktemp -d) && $(FUZZ_RUN) $$t $$scratch corpus/$$t -- -max_total_time=10 || exit 1; \
+	  rm -rf $$scratch; done
 
 go-counter: lib
 	cd bindings/go && go run ./examples/counter

@@ -16,6 +16,8 @@
 pub mod app;
 pub mod error;
 mod ffi;
+#[doc(hidden)]
+pub mod fuzzing;
 mod host;
 mod logging;
 mod metrics;

@@ -123,8 +123,10 @@ pub(crate) fn request_info(method: &Method, path: &str, query: &str, headers: &H
         }
     }
     let mut jar = Map::new();
+    // A repeated name keeps its first value, as `cookie` reads it: the hook must see
+    // the cookie the server itself goes by (a browser sends the most specific first).
     for c in cookies(headers) {
-        jar.insert(c.name().to_string(), Value::String(c.value().to_string()));
+        jar.entry(c.name().to_string()).or_insert_with(|| Value::String(c.value().to_string()));
     }
     RequestInfo {
         method: method.to_string(),
@@ -166,6 +168,14 @@ mod tests {
             h.append(*k, HeaderValue::from_static(v));
         }
         h
+    }
+
+    #[test]
+    fn the_hook_sees_the_cookie_the_server_goes_by() {
+        let h = headers(&[("cookie", "lv_bid=first; theme=dark"), ("cookie", "lv_bid=second")]);
+        let info = request_info(&Method::GET, "/", "", &h);
+        assert_eq!(info.cookies.get("lv_bid"), Some(&Value::String("first".into())));
+        assert_eq!(cookie(&h, "lv_bid").as_deref(), Some("first"));
     }
 
     #[test]

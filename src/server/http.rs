@@ -247,34 +247,10 @@ async fn page_post(shared: &Arc<Shared>, req: Request<Incoming>, route: Arc<Rout
         Ok(AuthDecision::Redirect(to)) => return see_other(&to, None),
         Err(refused) => return auth_refused(shared, refused),
     }
-    let click = take_field(&mut fields, "_lv_click");
-    let submit = take_field(&mut fields, "_lv_event");
-    fields.retain(|(k, _)| !k.starts_with("_lv_"));
-    let mut event = Event::default();
-    match (click, submit) {
-        (Some(click), _) => {
-            let (name, query) = click.split_once('?').unwrap_or((click.as_str(), ""));
-            event.kind = "click".into();
-            event.name = name.to_string();
-            for (k, v) in parse_form(query.as_bytes()) {
-                event.values.insert(k, Value::String(v));
-            }
-        }
-        (None, Some(name)) => {
-            event.kind = "submit".into();
-            event.name = name;
-        }
-        (None, None) => return text(StatusCode::BAD_REQUEST, "the form names no event"),
-    }
-    if event.name.is_empty() {
-        return text(StatusCode::BAD_REQUEST, "the form names no event");
-    }
-    for (k, v) in fields {
-        let entry = event.form.entry(k).or_insert_with(|| Value::Array(Vec::new()));
-        if let Value::Array(items) = entry {
-            items.push(Value::String(v));
-        }
-    }
+    let event = match form_event(fields) {
+        Ok(event) => event,
+        Err(why) => return text(StatusCode::BAD_REQUEST, why),
+    };
 
     let (handle, session_token) = match shared.sessions.get(&claims.sid) {
         Some(h) => (h, token),
@@ -354,7 +330,42 @@ fn with_cookies(mut resp: Response<Body>, cookies: Vec<String>) -> Response<Body
     resp
 }
 
-fn take_field(fields: &mut Vec<(String, String)>, name: &str) -> Option<String> {
+/// The event a no-JS form post stands for, from its fields once the token and CSRF
+/// fields are taken out: the button's `_lv_click` (`name?urlencoded values`) or the
+/// form's `_lv_event`; every other field not starting with `_lv_` is form data.
+pub(crate) fn form_event(mut fields: Vec<(String, String)>) -> Result<Event, &'static str> {
+    let click = take_field(&mut fields, "_lv_click");
+    let submit = take_field(&mut fields, "_lv_event");
+    fields.retain(|(k, _)| !k.starts_with("_lv_"));
+    let mut event = Event::default();
+    match (click, submit) {
+        (Some(click), _) => {
+            let (name, query) = click.split_once('?').unwrap_or((click.as_str(), ""));
+            event.kind = "click".into();
+            event.name = name.to_string();
+            for (k, v) in parse_form(query.as_bytes()) {
+                event.values.insert(k, Value::String(v));
+            }
+        }
+        (None, Some(name)) => {
+            event.kind = "submit".into();
+            event.name = name;
+        }
+        (None, None) => return Err("the form names no event"),
+    }
+    if event.name.is_empty() {
+        return Err("the form names no event");
+    }
+    for (k, v) in fields {
+        let entry = event.form.entry(k).or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(items) = entry {
+            items.push(Value::String(v));
+        }
+    }
+    Ok(event)
+}
+
+pub(crate) fn take_field(fields: &mut Vec<(String, String)>, name: &str) -> Option<String> {
     let i = fields.iter().position(|(k, _)| k == name)?;
     Some(fields.remove(i).1)
 }

@@ -2,8 +2,8 @@
 
 pub mod asset;
 mod conn;
-mod guard;
-mod http;
+pub(crate) mod guard;
+pub(crate) mod http;
 mod ws;
 
 use hyper::server::conn::http1;
