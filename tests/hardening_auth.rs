@@ -398,3 +398,49 @@ fn rotation_and_cookie_options_are_validated() {
     assert!(defaults.previous_secrets.is_empty() && defaults.previous_secrets_ttl_s.is_none());
     assert!(!defaults.secure_cookies && !defaults.trust_forwarded_proto);
 }
+
+/// The auth hook of a join to a live session runs with the live sessions' callbacks:
+/// new visitors who fill the host queue cannot keep that browser from reconnecting.
+#[tokio::test]
+async fn a_full_host_queue_lets_a_live_session_reconnect() {
+    let t = TestApp::start(|o| {
+        o.host_threads = 1;
+        o.host_queue = 1;
+    });
+    let _auth = with_auth(&t);
+    let cookie = format!("{ALICE_BROWSER}; user=alice");
+    let (token, _) = load(&t, "/counter", &cookie).await;
+    let (busy_token, _) = load(&t, "/counter", &cookie).await;
+    let mut busy = join_as(&t, Some(&cookie), &busy_token).await;
+    busy.recv_type("joined").await;
+    // The only host thread is held by a slow callback; a queued visitor fills the
+    // new visitors' lane and the next ones are refused.
+    let slow = busy.event("slow", serde_json::json!({})).await;
+    wait_for("the slow callback started", || t.probe.slow_started.load(std::sync::atomic::Ordering::SeqCst))
+        .await;
+    let mut visitors = Vec::new();
+    for _ in 0..3 {
+        let (addr, cookie) = (t.addr, cookie.clone());
+        visitors.push(tokio::spawn(async move {
+            http_raw(addr, "GET", "/counter", &[("Cookie", &cookie)], b"").await.status
+        }));
+    }
+    let deadline = Instant::now() + WAIT;
+    while visitors.iter().filter(|v| v.is_finished()).count() < 2 {
+        assert!(Instant::now() < deadline, "the new visitors' lane never filled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The page's browser reconnects: its join waits for the thread, it is not refused.
+    let mut ws = join_as(&t, Some(&cookie), &token).await;
+    t.probe.open_gate();
+    let joined = ws.recv_type("joined").await;
+    assert_eq!(joined["resumed"], true, "{joined}");
+    busy.expect_patch().await;
+    busy.expect_ok(slow).await;
+    let mut statuses = Vec::new();
+    for v in visitors {
+        statuses.push(v.await.expect("visitor"));
+    }
+    statuses.sort();
+    assert_eq!(statuses, [200, 503, 503]);
+}

@@ -137,14 +137,24 @@ pub(crate) fn request_info(method: &Method, path: &str, query: &str, headers: &H
     }
 }
 
-/// Runs the auth hook (if any) on a host thread, in the new visitors' lane: when that
-/// lane is full the request is refused (`Refused::Full`, counted) rather than queued,
-/// so a flood of page requests cannot starve live sessions. A hook that panics denies.
-pub(crate) async fn authenticate(shared: &Arc<Shared>, info: RequestInfo) -> Result<AuthDecision, Refused> {
+/// Runs the auth hook (if any) on a host thread. A request for a session that is alive
+/// goes in the live lane; any other (a new visitor) in the new visitors' lane, where it
+/// is refused (`Refused::Full`, counted) rather than queued when that lane is full, so
+/// a flood of page requests cannot starve live sessions nor keep their browsers from
+/// reconnecting. A hook that panics denies.
+pub(crate) async fn authenticate(
+    shared: &Arc<Shared>,
+    info: RequestInfo,
+    sid: Option<&str>,
+) -> Result<AuthDecision, Refused> {
     let auth = shared.auth.read().unwrap_or_else(|e| e.into_inner()).clone();
     let Some(auth) = auth else { return Ok(AuthDecision::Allow(None)) };
     let (tx, rx) = oneshot::channel();
-    let submitted = shared.host.submit_to(Lane::New, move || {
+    let lane = match sid {
+        Some(sid) if shared.sessions.get(sid).is_some() => Lane::Live,
+        _ => Lane::New,
+    };
+    let submitted = shared.host.submit_to(lane, move || {
         let decision = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| auth.authenticate(&info)));
         let _ = tx.send(decision.unwrap_or(AuthDecision::Deny));
     });

@@ -143,7 +143,7 @@ async fn page_get(
     let path = req.uri().path().to_string();
     let head = req.method() == Method::HEAD;
     let info = guard::request_info(req.method(), &path, req.uri().query().unwrap_or(""), req.headers());
-    let user_id = match guard::authenticate(shared, info).await {
+    let user_id = match guard::authenticate(shared, info, None).await {
         Ok(AuthDecision::Allow(uid)) => uid,
         Ok(AuthDecision::Deny) => return text(StatusCode::FORBIDDEN, "forbidden"),
         Ok(AuthDecision::Redirect(to)) => return see_other(&to, None),
@@ -238,7 +238,7 @@ async fn page_post(shared: &Arc<Shared>, req: Request<Incoming>, route: Arc<Rout
     // The hook decides now, not when the page was loaded: a logout or a ban counts
     // at once, and a session belongs to the user it was mounted for.
     let info = guard::request_info(&parts.method, &path, parts.uri.query().unwrap_or(""), &parts.headers);
-    match guard::authenticate(shared, info).await {
+    match guard::authenticate(shared, info, Some(&claims.sid)).await {
         Ok(AuthDecision::Allow(uid)) if uid == claims.uid => {}
         Ok(AuthDecision::Allow(_)) => {
             return text(StatusCode::FORBIDDEN, "the session belongs to another user; reload the page")

@@ -410,7 +410,7 @@ async fn check_request(
         ));
     }
     let info = guard::request_info(&hyper::Method::GET, path, query, &request.headers);
-    match guard::authenticate(shared, info).await {
+    match guard::authenticate(shared, info, Some(&claims.sid)).await {
         Ok(AuthDecision::Allow(uid)) if uid == claims.uid => Ok(()),
         Ok(AuthDecision::Allow(_)) => {
             Err(("user_mismatch", "the session belongs to another user; reload the page".into()))
