@@ -28,7 +28,7 @@ lint:
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
 # Everything runs against one release build of the crate.
-test: lint lint-python test-rust soak-smoke test-python test-go e2e
+test: lint lint-python test-rust soak-smoke fuzz-smoke test-python test-go e2e
 
 test-rust: lib
 	$(CARGO) test --release
