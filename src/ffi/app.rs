@@ -217,31 +217,33 @@ fn listen_addr(addr: Option<&str>) -> String {
 /// once; see `lv_local_addr`, `lv_wait`, `lv_shutdown`.
 #[no_mangle]
 pub unsafe extern "C" fn lv_start(app: *mut lv_app, addr: *const c_char) -> c_int {
-    boundary(LV_ERR_PANIC, || {
-        let app = match app_ref(app) {
-            Ok(a) => a,
-            Err(c) => return c,
-        };
-        let addr = match opt_arg(addr, "addr") {
-            Ok(a) => listen_addr(a),
-            Err(c) => return c,
-        };
-        match app.start(&addr) {
-            Ok(_) => LV_OK,
-            Err(e) => fail(e),
-        }
-    })
+    boundary(LV_ERR_PANIC, || start(app, addr))
+}
+
+unsafe fn start(app: *mut lv_app, addr: *const c_char) -> c_int {
+    let app = match app_ref(app) {
+        Ok(a) => a,
+        Err(c) => return c,
+    };
+    let addr = match opt_arg(addr, "addr") {
+        Ok(a) => listen_addr(a),
+        Err(c) => return c,
+    };
+    match app.start(&addr) {
+        Ok(_) => LV_OK,
+        Err(e) => fail(e),
+    }
 }
 
 /// `lv_start`, then blocks until the app is shut down (by `lv_shutdown` from another
 /// thread). Returns `LV_OK` after a clean shutdown.
 #[no_mangle]
 pub unsafe extern "C" fn lv_serve(app: *mut lv_app, addr: *const c_char) -> c_int {
-    let rc = lv_start(app, addr);
-    if rc != LV_OK {
-        return rc;
-    }
     boundary(LV_ERR_PANIC, || {
+        let rc = start(app, addr);
+        if rc != LV_OK {
+            return rc;
+        }
         if let Ok(app) = app_ref(app) {
             app.wait(None);
         }

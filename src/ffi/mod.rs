@@ -62,19 +62,26 @@ pub(crate) fn set_last_error(msg: impl Into<String>) {
     LAST_ERROR.with(|e| *e.borrow_mut() = CString::new(msg).unwrap_or_default());
 }
 
-fn clear_last_error() {
-    LAST_ERROR.with(|e| {
-        if !e.borrow().is_empty() {
-            *e.borrow_mut() = CString::default();
-        }
-    });
+/// Empties this thread's last error and hands back the message it held. The caller
+/// keeps it alive until its call ends: a host may pass `lv_last_error()` itself as an
+/// argument (`lv_error(ctx, lv_last_error())`), and freeing the message before the
+/// argument is read would hand the library freed memory.
+fn take_last_error() -> CString {
+    LAST_ERROR.with(|e| std::mem::take(&mut *e.borrow_mut()))
 }
 
-/// Runs an exported body: clears the thread's last error, catches a panic (recorded
-/// as the last error) and returns `on_panic` for it.
+/// Runs an exported body inside the panic boundary: clears the thread's last error
+/// (keeping the old message readable until the body is done), catches a panic
+/// (recorded as the last error) and returns `on_panic` for it. Everything an exported
+/// function does, error handling included, runs in here.
 pub(crate) fn boundary<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
-    clear_last_error();
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let previous = take_last_error();
+        let value = body();
+        drop(previous);
+        value
+    }));
+    match result {
         Ok(v) => v,
         Err(p) => {
             let msg = p
@@ -82,7 +89,10 @@ pub(crate) fn boundary<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
                 .map(|s| s.to_string())
                 .or_else(|| p.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            set_last_error(format!("internal error (panic) in mizulive: {msg}"));
+            // Recording the message allocates; a panic there must not unwind into C.
+            let _ = std::panic::catch_unwind(|| {
+                set_last_error(format!("internal error (panic) in mizulive: {msg}"))
+            });
             on_panic
         }
     }
@@ -139,7 +149,11 @@ pub(crate) unsafe fn opt_arg<'a>(ptr: *const c_char, what: &str) -> Result<Optio
 /// as the failed call (`runtime.LockOSThread`).
 #[no_mangle]
 pub extern "C" fn lv_last_error() -> *const c_char {
-    LAST_ERROR.with(|e| e.borrow().as_ptr())
+    // During thread teardown the thread-local may be gone; "" then, never a panic.
+    std::panic::catch_unwind(|| LAST_ERROR.try_with(|e| e.borrow().as_ptr()).ok())
+        .ok()
+        .flatten()
+        .unwrap_or(c"".as_ptr())
 }
 
 /// The library version, e.g. "0.1.0". Static; never free it.
