@@ -23,7 +23,10 @@
  *
  * THREADS
  *  - Every lv_app function, lv_register_page and lv_publish may be called from any
- *    thread.
+ *    thread. lv_app_free may run while other threads are still inside calls on the
+ *    same app (blocked in lv_wait or lv_serve, publishing from a callback): it shuts
+ *    the app down, those calls return, and the last one out frees the app. No call
+ *    may start on an app once lv_app_free has been called on it.
  *  - Callbacks run on library-owned host threads ("host_threads" in the options,
  *    default 4), never on the IO threads and never on the thread that called
  *    lv_start. Callbacks of one session run one at a time, in order; callbacks of
@@ -132,7 +135,10 @@
 /*
  An application: its options, pages and (once started) its server. Create with
  `lv_app_new`, release with `lv_app_free`. Thread-safe: every `lv_app_*` function,
- `lv_register_page` and `lv_publish` may be called from any thread.
+ `lv_register_page` and `lv_publish` may be called from any thread, and
+ `lv_app_free` may run while other threads are still inside such calls (blocked in
+ `lv_wait` or `lv_serve`, publishing): the app is reference-counted inside the
+ library and the last call out releases it.
  */
 typedef struct lv_app lv_app;
 
@@ -290,8 +296,14 @@ uint32_t lv_abi_version(void);
 struct lv_app *lv_app_new(const char *options_json);
 
 /*
- Shuts the app down (as `lv_shutdown`) and frees it. NULL is a no-op. Must not be
- called from a callback: it then does nothing and records `LV_ERR_REENTRANT`.
+ Shuts the app down (as `lv_shutdown`) and releases the caller's handle. NULL is a
+ no-op. Must not be called from a callback: it then does nothing and records
+ `LV_ERR_REENTRANT`.
+
+ Other threads may be inside calls on `app` meanwhile (blocked in `lv_wait` or
+ `lv_serve`, in `lv_publish`, ...): the shutdown makes the waits return, and the
+ memory is freed when the last of those calls has returned. No call may *start*
+ on `app` once `lv_app_free` has been called.
  */
 void lv_app_free(struct lv_app *app);
 
@@ -327,8 +339,8 @@ int lv_app_set_thread_exit(struct lv_app *app, lv_thread_exit_fn thread_exit, vo
 int lv_start(struct lv_app *app, const char *addr);
 
 /*
- `lv_start`, then blocks until the app is shut down (by `lv_shutdown` from another
- thread). Returns `LV_OK` after a clean shutdown.
+ `lv_start`, then blocks until the app is shut down (by `lv_shutdown` or
+ `lv_app_free` from another thread). Returns `LV_OK` after a clean shutdown.
  */
 int lv_serve(struct lv_app *app, const char *addr);
 

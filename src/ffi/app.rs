@@ -17,17 +17,35 @@ use crate::page::PageSpec;
 
 /// An application: its options, pages and (once started) its server. Create with
 /// `lv_app_new`, release with `lv_app_free`. Thread-safe: every `lv_app_*` function,
-/// `lv_register_page` and `lv_publish` may be called from any thread.
+/// `lv_register_page` and `lv_publish` may be called from any thread, and
+/// `lv_app_free` may run while other threads are still inside such calls (blocked in
+/// `lv_wait` or `lv_serve`, publishing): the app is reference-counted inside the
+/// library and the last call out releases it.
 pub struct lv_app {
     app: App,
 }
 
-unsafe fn app_ref<'a>(app: *const lv_app) -> Result<&'a App, c_int> {
+/// One call's reference to the app. The C handle is an `Arc<lv_app>` turned into a
+/// raw pointer; each call holds a strong count while it runs, so `lv_app_free` on
+/// another thread only drops the handle's own count and the memory outlives the call.
+pub(crate) struct AppRef(Arc<lv_app>);
+
+impl std::ops::Deref for AppRef {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0.app
+    }
+}
+
+unsafe fn app_ref(app: *const lv_app) -> Result<AppRef, c_int> {
     if app.is_null() {
         set_last_error("app is NULL");
         return Err(LV_ERR_NULL);
     }
-    Ok(&(*app).app)
+    // SAFETY: `app` came from `Arc::into_raw` in `lv_app_new` and the caller's own
+    // count (released only by `lv_app_free`) is still held while it calls in.
+    Arc::increment_strong_count(app);
+    Ok(AppRef(Arc::from_raw(app)))
 }
 
 /// Creates an app from a JSON options document (NULL or "" means `{}`): `views`
@@ -48,7 +66,7 @@ pub unsafe extern "C" fn lv_app_new(options_json: *const c_char) -> *mut lv_app 
         };
         crate::logging::init();
         match Options::from_json(json).and_then(App::new) {
-            Ok(app) => Box::into_raw(Box::new(lv_app { app })),
+            Ok(app) => Arc::into_raw(Arc::new(lv_app { app })) as *mut lv_app,
             Err(e) => {
                 fail(e);
                 std::ptr::null_mut()
@@ -57,8 +75,14 @@ pub unsafe extern "C" fn lv_app_new(options_json: *const c_char) -> *mut lv_app 
     })
 }
 
-/// Shuts the app down (as `lv_shutdown`) and frees it. NULL is a no-op. Must not be
-/// called from a callback: it then does nothing and records `LV_ERR_REENTRANT`.
+/// Shuts the app down (as `lv_shutdown`) and releases the caller's handle. NULL is a
+/// no-op. Must not be called from a callback: it then does nothing and records
+/// `LV_ERR_REENTRANT`.
+///
+/// Other threads may be inside calls on `app` meanwhile (blocked in `lv_wait` or
+/// `lv_serve`, in `lv_publish`, ...): the shutdown makes the waits return, and the
+/// memory is freed when the last of those calls has returned. No call may *start*
+/// on `app` once `lv_app_free` has been called.
 #[no_mangle]
 pub unsafe extern "C" fn lv_app_free(app: *mut lv_app) {
     boundary((), || {
@@ -69,7 +93,15 @@ pub unsafe extern "C" fn lv_app_free(app: *mut lv_app) {
             set_last_error("lv_app_free cannot be called from a callback");
             return;
         }
-        drop(Box::from_raw(app));
+        // SAFETY: `app` came from `Arc::into_raw` in `lv_app_new`; this takes back
+        // the count the handle held.
+        let owned = Arc::from_raw(app as *const lv_app);
+        // Shut down before letting go, so calls blocked in lv_wait/lv_serve return and
+        // drop their counts; whichever count goes last frees the app.
+        if let Err(e) = owned.app.shutdown() {
+            fail(e);
+        }
+        drop(owned);
     })
 }
 
@@ -217,14 +249,13 @@ fn listen_addr(addr: Option<&str>) -> String {
 /// once; see `lv_local_addr`, `lv_wait`, `lv_shutdown`.
 #[no_mangle]
 pub unsafe extern "C" fn lv_start(app: *mut lv_app, addr: *const c_char) -> c_int {
-    boundary(LV_ERR_PANIC, || start(app, addr))
+    boundary(LV_ERR_PANIC, || match app_ref(app) {
+        Ok(app) => start(&app, addr),
+        Err(c) => c,
+    })
 }
 
-unsafe fn start(app: *mut lv_app, addr: *const c_char) -> c_int {
-    let app = match app_ref(app) {
-        Ok(a) => a,
-        Err(c) => return c,
-    };
+unsafe fn start(app: &App, addr: *const c_char) -> c_int {
     let addr = match opt_arg(addr, "addr") {
         Ok(a) => listen_addr(a),
         Err(c) => return c,
@@ -235,18 +266,21 @@ unsafe fn start(app: *mut lv_app, addr: *const c_char) -> c_int {
     }
 }
 
-/// `lv_start`, then blocks until the app is shut down (by `lv_shutdown` from another
-/// thread). Returns `LV_OK` after a clean shutdown.
+/// `lv_start`, then blocks until the app is shut down (by `lv_shutdown` or
+/// `lv_app_free` from another thread). Returns `LV_OK` after a clean shutdown.
 #[no_mangle]
 pub unsafe extern "C" fn lv_serve(app: *mut lv_app, addr: *const c_char) -> c_int {
     boundary(LV_ERR_PANIC, || {
-        let rc = start(app, addr);
+        // One reference for the whole call: lv_app_free may run while this waits.
+        let app = match app_ref(app) {
+            Ok(a) => a,
+            Err(c) => return c,
+        };
+        let rc = start(&app, addr);
         if rc != LV_OK {
             return rc;
         }
-        if let Ok(app) = app_ref(app) {
-            app.wait(None);
-        }
+        app.wait(None);
         LV_OK
     })
 }

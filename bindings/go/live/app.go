@@ -12,6 +12,7 @@ import (
 	"net/http/httputil"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -99,15 +100,20 @@ func (o Options) json() ([]byte, error) {
 // Handler in your own router), and Close it when done. Its methods are safe
 // from any goroutine.
 //
-// An App has no finalizer: a started App is a running server, and only Close
-// stops it.
+// A started App is a running server, and only Close stops it: an App never
+// closed keeps serving until the process ends, reachable or not. After Close,
+// the library's memory is freed once the App is unreachable.
 type App struct {
-	// mu guards ptr: C calls hold it shared; Close frees the app holding it
-	// exclusively, once no call is in flight.
-	mu     sync.RWMutex
+	// ptr stays valid for the App's whole life: Close shuts the app down, and the
+	// handle is freed by a finalizer once no goroutine can reach the App (so none
+	// can be about to call in). Calls in flight hold their own reference inside the
+	// library, so they need no lock here.
 	ptr    *C.lv_app
 	logger *slog.Logger
 	done   chan struct{}
+	closed atomic.Bool
+	// closing serializes Close, so done is closed and the finalizer set once.
+	closing sync.Mutex
 
 	routesMu sync.Mutex
 	routes   []string
@@ -159,13 +165,14 @@ func (a *App) with(f func(*C.lv_app) C.int) error {
 	if a == nil {
 		return errState("no app (a Ctx outside a callback has none)")
 	}
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	if a.ptr == nil {
+	if a.closed.Load() {
 		return errState("the app is closed")
 	}
 	p := a.ptr
-	return callC(func() C.int { return f(p) })
+	err := callC(func() C.int { return f(p) })
+	// The finalizer that frees p must not run while the call uses it.
+	runtime.KeepAlive(a)
+	return err
 }
 
 // SetAuth installs the auth hook (nil removes it); see AuthFunc.
@@ -275,27 +282,23 @@ func (a *App) Render(template string, data any) (string, error) {
 // frees the app. No callback runs after it returns. It is idempotent, and fails
 // with ErrReentrant when called from inside a callback.
 func (a *App) Close() error {
-	a.mu.RLock()
-	p := a.ptr
-	var err error
-	if p != nil {
-		// Shared lock only: callbacks still finishing may Publish.
-		err = callC(func() C.int { return C.lv_shutdown(p) })
-	}
-	a.mu.RUnlock()
-	if p == nil {
+	if a.closed.Load() {
 		return nil
 	}
-	if err != nil {
+	// Callbacks still finishing during the shutdown may Publish: calls stay open
+	// until it returns.
+	if err := callC(func() C.int { return C.lv_shutdown(a.ptr) }); err != nil {
 		return err
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.ptr != nil {
-		C.lv_app_free(a.ptr)
-		a.ptr = nil
-		close(a.done)
+	a.closing.Lock()
+	defer a.closing.Unlock()
+	if a.closed.Swap(true) {
+		return nil
 	}
+	close(a.done)
+	// The shut-down handle only holds memory now; free it once the App is
+	// unreachable, when no goroutine can be calling in.
+	runtime.SetFinalizer(a, func(a *App) { C.lv_app_free(a.ptr) })
 	return nil
 }
 
