@@ -52,85 +52,83 @@
 
 
 /*
- Success.
- */
-#define LV_OK 0
-
-/*
- A required pointer argument was NULL.
- */
-#define LV_ERR_NULL 1
-
-/*
- A string argument was not valid UTF-8.
- */
-#define LV_ERR_UTF8 2
-
-/*
- JSON from the host did not parse, or a JSON pointer did not fit the state.
- */
-#define LV_ERR_JSON 3
-
-/*
- The options are unusable.
- */
-#define LV_ERR_CONFIG 4
-
-/*
- A page route, template or region map is unusable.
- */
-#define LV_ERR_PAGE 5
-
-/*
- A template failed to load or render.
- */
-#define LV_ERR_TEMPLATE 6
-
-/*
- Binding or serving failed.
- */
-#define LV_ERR_IO 7
-
-/*
- The call does not fit the current state (already started, shut down, a context
- used outside its callback).
- */
-#define LV_ERR_STATE 8
-
-/*
- The named region, timer or value does not exist.
- */
-#define LV_ERR_NOT_FOUND 9
-
-/*
- A callback failed. Callbacks may return it (or any non-zero value).
- */
-#define LV_ERR_CALLBACK 10
-
-/*
- The call is not allowed from inside a callback (it would wait for itself).
- */
-#define LV_ERR_REENTRANT 11
-
-/*
- `lv_wait` timed out.
- */
-#define LV_ERR_TIMEOUT 12
-
-/*
- An output buffer was too small.
- */
-#define LV_ERR_BUFFER 13
-
-/*
- A bug in mizulive: a panic was caught at the boundary.
- */
-#define LV_ERR_PANIC 99
-
-/*
  ABI version; a binding built for another value must refuse to load the library.
  */
 #define LV_ABI_VERSION 1
+
+/*
+ A status: what every `int`-returning function returns. Callbacks return `int`
+ too (`LV_OK` or any non-zero value for failure). The values are fixed: new codes
+ are only ever added.
+ */
+typedef enum lv_status {
+  /*
+   Success.
+   */
+  LV_OK = 0,
+  /*
+   A required pointer argument was NULL.
+   */
+  LV_ERR_NULL = 1,
+  /*
+   A string argument was not valid UTF-8.
+   */
+  LV_ERR_UTF8 = 2,
+  /*
+   JSON from the host did not parse, or a JSON pointer did not fit the state.
+   */
+  LV_ERR_JSON = 3,
+  /*
+   The options are unusable.
+   */
+  LV_ERR_CONFIG = 4,
+  /*
+   A page route, template or region map is unusable.
+   */
+  LV_ERR_PAGE = 5,
+  /*
+   A template failed to load or render.
+   */
+  LV_ERR_TEMPLATE = 6,
+  /*
+   Binding or serving failed.
+   */
+  LV_ERR_IO = 7,
+  /*
+   The call does not fit the current state (already started, shut down, a
+   context or auth request used outside its callback).
+   */
+  LV_ERR_STATE = 8,
+  /*
+   The named region, timer or value does not exist.
+   */
+  LV_ERR_NOT_FOUND = 9,
+  /*
+   A callback failed. Callbacks may return it (or any non-zero value).
+   */
+  LV_ERR_CALLBACK = 10,
+  /*
+   The call is not allowed from inside a callback (it would wait for itself).
+   */
+  LV_ERR_REENTRANT = 11,
+  /*
+   `lv_wait` timed out, or `lv_shutdown` gave up waiting for callbacks still
+   running after `shutdown_timeout_ms`.
+   */
+  LV_ERR_TIMEOUT = 12,
+  /*
+   An output buffer was too small.
+   */
+  LV_ERR_BUFFER = 13,
+  /*
+   A limit (such as `max_sessions`) is reached; retrying later may succeed.
+   */
+  LV_ERR_BUSY = 14,
+  /*
+   A bug in mizulive: a panic was caught at the boundary.
+   */
+  LV_ERR_PANIC = 99,
+} lv_status;
 
 /*
  An application: its options, pages and (once started) its server. Create with
@@ -143,7 +141,8 @@
 typedef struct lv_app lv_app;
 
 /*
- The auth hook's view of one request. Valid only during the hook.
+ The auth hook's view of one request. Valid only during the hook, on its thread:
+ a stale or foreign `lv_auth*` is refused with `LV_ERR_STATE`.
  */
 typedef struct lv_auth lv_auth;
 

@@ -18,37 +18,66 @@ use std::ffi::{c_char, c_int, CStr, CString};
 
 use crate::error::Error;
 
-/// Success.
-pub const LV_OK: c_int = 0;
-/// A required pointer argument was NULL.
-pub const LV_ERR_NULL: c_int = 1;
-/// A string argument was not valid UTF-8.
-pub const LV_ERR_UTF8: c_int = 2;
-/// JSON from the host did not parse, or a JSON pointer did not fit the state.
-pub const LV_ERR_JSON: c_int = 3;
-/// The options are unusable.
-pub const LV_ERR_CONFIG: c_int = 4;
-/// A page route, template or region map is unusable.
-pub const LV_ERR_PAGE: c_int = 5;
-/// A template failed to load or render.
-pub const LV_ERR_TEMPLATE: c_int = 6;
-/// Binding or serving failed.
-pub const LV_ERR_IO: c_int = 7;
-/// The call does not fit the current state (already started, shut down, a context
-/// used outside its callback).
-pub const LV_ERR_STATE: c_int = 8;
-/// The named region, timer or value does not exist.
-pub const LV_ERR_NOT_FOUND: c_int = 9;
-/// A callback failed. Callbacks may return it (or any non-zero value).
-pub const LV_ERR_CALLBACK: c_int = 10;
-/// The call is not allowed from inside a callback (it would wait for itself).
-pub const LV_ERR_REENTRANT: c_int = 11;
-/// `lv_wait` timed out.
-pub const LV_ERR_TIMEOUT: c_int = 12;
-/// An output buffer was too small.
-pub const LV_ERR_BUFFER: c_int = 13;
-/// A bug in mizulive: a panic was caught at the boundary.
-pub const LV_ERR_PANIC: c_int = 99;
+/// A status: what every `int`-returning function returns. Callbacks return `int`
+/// too (`LV_OK` or any non-zero value for failure). The values are fixed: new codes
+/// are only ever added.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum lv_status {
+    /// Success.
+    LV_OK = 0,
+    /// A required pointer argument was NULL.
+    LV_ERR_NULL = 1,
+    /// A string argument was not valid UTF-8.
+    LV_ERR_UTF8 = 2,
+    /// JSON from the host did not parse, or a JSON pointer did not fit the state.
+    LV_ERR_JSON = 3,
+    /// The options are unusable.
+    LV_ERR_CONFIG = 4,
+    /// A page route, template or region map is unusable.
+    LV_ERR_PAGE = 5,
+    /// A template failed to load or render.
+    LV_ERR_TEMPLATE = 6,
+    /// Binding or serving failed.
+    LV_ERR_IO = 7,
+    /// The call does not fit the current state (already started, shut down, a
+    /// context or auth request used outside its callback).
+    LV_ERR_STATE = 8,
+    /// The named region, timer or value does not exist.
+    LV_ERR_NOT_FOUND = 9,
+    /// A callback failed. Callbacks may return it (or any non-zero value).
+    LV_ERR_CALLBACK = 10,
+    /// The call is not allowed from inside a callback (it would wait for itself).
+    LV_ERR_REENTRANT = 11,
+    /// `lv_wait` timed out, or `lv_shutdown` gave up waiting for callbacks still
+    /// running after `shutdown_timeout_ms`.
+    LV_ERR_TIMEOUT = 12,
+    /// An output buffer was too small.
+    LV_ERR_BUFFER = 13,
+    /// A limit (such as `max_sessions`) is reached; retrying later may succeed.
+    LV_ERR_BUSY = 14,
+    /// A bug in mizulive: a panic was caught at the boundary.
+    LV_ERR_PANIC = 99,
+}
+
+// The same codes as plain `int`s, for the functions' bodies (not in the header: the
+// enum's constants are already `int` in C).
+pub const LV_OK: c_int = lv_status::LV_OK as c_int;
+pub const LV_ERR_NULL: c_int = lv_status::LV_ERR_NULL as c_int;
+pub const LV_ERR_UTF8: c_int = lv_status::LV_ERR_UTF8 as c_int;
+pub const LV_ERR_JSON: c_int = lv_status::LV_ERR_JSON as c_int;
+pub const LV_ERR_CONFIG: c_int = lv_status::LV_ERR_CONFIG as c_int;
+pub const LV_ERR_PAGE: c_int = lv_status::LV_ERR_PAGE as c_int;
+pub const LV_ERR_TEMPLATE: c_int = lv_status::LV_ERR_TEMPLATE as c_int;
+pub const LV_ERR_IO: c_int = lv_status::LV_ERR_IO as c_int;
+pub const LV_ERR_STATE: c_int = lv_status::LV_ERR_STATE as c_int;
+pub const LV_ERR_NOT_FOUND: c_int = lv_status::LV_ERR_NOT_FOUND as c_int;
+pub const LV_ERR_CALLBACK: c_int = lv_status::LV_ERR_CALLBACK as c_int;
+pub const LV_ERR_REENTRANT: c_int = lv_status::LV_ERR_REENTRANT as c_int;
+pub const LV_ERR_TIMEOUT: c_int = lv_status::LV_ERR_TIMEOUT as c_int;
+pub const LV_ERR_BUFFER: c_int = lv_status::LV_ERR_BUFFER as c_int;
+pub const LV_ERR_BUSY: c_int = lv_status::LV_ERR_BUSY as c_int;
+pub const LV_ERR_PANIC: c_int = lv_status::LV_ERR_PANIC as c_int;
 
 /// ABI version; a binding built for another value must refuse to load the library.
 pub const LV_ABI_VERSION: u32 = 1;
@@ -107,7 +136,8 @@ pub(crate) fn fail(err: Error) -> c_int {
         Error::Template(_) => LV_ERR_TEMPLATE,
         Error::Io(_) => LV_ERR_IO,
         Error::Callback(_) => LV_ERR_CALLBACK,
-        Error::State(_) | Error::Busy(_) => LV_ERR_STATE,
+        Error::State(_) => LV_ERR_STATE,
+        Error::Busy(_) => LV_ERR_BUSY,
         Error::NotFound(_) => LV_ERR_NOT_FOUND,
     };
     set_last_error(err.to_string());
@@ -167,4 +197,17 @@ pub extern "C" fn lv_version() -> *const c_char {
 #[no_mangle]
 pub extern "C" fn lv_abi_version() -> u32 {
     LV_ABI_VERSION
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reached_limit_is_busy_not_a_wrong_state() {
+        assert_eq!(fail(Error::Busy("max_sessions".into())), LV_ERR_BUSY);
+        assert_eq!(fail(Error::State("shut down".into())), LV_ERR_STATE);
+        let msg = unsafe { CStr::from_ptr(lv_last_error()) };
+        assert_eq!(msg.to_str().ok(), Some("shut down"));
+    }
 }

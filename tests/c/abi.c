@@ -43,6 +43,7 @@ static lv_app *app;
 static atomic_int drops;
 static atomic_int mounts;
 static lv_ctx *stale_ctx;
+static lv_auth *stale_req;
 static atomic_int in_callback_checks;
 static atomic_int closes;
 static atomic_int thread_exits, thread_exit_drops;
@@ -140,6 +141,7 @@ static void on_close(lv_ctx *ctx, const char *reason, void *user) {
 
 static int auth(lv_auth *req, const char *request_json, void *user) {
     (void)user;
+    stale_req = req;
     if (strstr(request_json, "\"deny\"")) {
         return LV_ERR_CALLBACK;
     }
@@ -207,6 +209,10 @@ static void field(const char *html, const char *name, char *out, size_t len) {
 int main(void) {
     static char page_buf[65536], resp[65536], req[8192];
     CHECK(lv_abi_version() == LV_ABI_VERSION);
+    /* The status codes are a typed enum whose constants are plain ints. */
+    lv_status busy = LV_ERR_BUSY;
+    int as_int = busy;
+    CHECK(as_int == 14 && LV_OK == 0 && LV_ERR_PANIC == 99);
 
     /* Logs reach a host callback, on a library thread; removing it drops user_data. */
     CHECK(lv_set_log_callback(on_log, &log_records, drop_log) == LV_OK);
@@ -305,6 +311,11 @@ int main(void) {
     CHECK(strstr(page_buf, "<p id=\"user\">alice</p>") != NULL);
     CHECK(strstr(page_buf, "<b>0</b>") != NULL);
     CHECK(atomic_load(&mounts) == 1 && atomic_load(&in_callback_checks) == 1);
+
+    /* Nor does an auth request: after its hook returned it is refused, not written. */
+    CHECK_ERR(lv_auth_set_user(stale_req, "mallory"), LV_ERR_STATE, "outside its auth hook");
+    CHECK_ERR(lv_auth_redirect(stale_req, "/elsewhere"), LV_ERR_STATE, "outside its auth hook");
+    CHECK_ERR(lv_auth_set_user(NULL, "mallory"), LV_ERR_NULL, "req is NULL");
 
     /* A context outlives nothing: using it after its callback is refused. */
     CHECK_ERR(lv_mark(stale_ctx, "count"), LV_ERR_STATE, "outside its callback");
