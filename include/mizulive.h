@@ -286,7 +286,8 @@ uint32_t lv_abi_version(void);
  (folder, default "views"), `dev`, `secret` (≥ 32 bytes), `host_threads`,
  `io_threads`, `grace_ms`, `token_ttl_s`, `max_frame_bytes`, `max_form_bytes`,
  `events_per_second`, `event_burst`, `outbound_queue`, `mailbox`, `resume_buffer`,
- `max_sessions`, `allowed_origins`, `layout`, `root_id`, `metrics`. Unknown keys are
+ `max_sessions`, `allowed_origins`, `layout`, `root_id`, `metrics`,
+ `shutdown_timeout_ms`. Unknown keys are
  an error. docs/c-api.md gives each one's default.
 
  Returns NULL on failure (see `lv_last_error`). The caller owns the app and must
@@ -359,7 +360,15 @@ int lv_local_addr(const struct lv_app *app, char *buf, size_t len);
 /*
  Stops the server gracefully: stops accepting, tells browsers to reconnect,
  finishes in-flight callbacks, calls every page's and the auth hook's drop once.
- No callback runs after it returns. Idempotent. `LV_ERR_REENTRANT` from a callback.
+ No callback starts after it returns. Idempotent. `LV_ERR_REENTRANT` from a
+ callback.
+
+ Bounded: it waits at most `shutdown_timeout_ms` (default 20 000) for sessions
+ and callbacks. If callbacks are still running then, it returns `LV_ERR_TIMEOUT`
+ (the message and a log line say how many) and leaves them to finish on their own
+ threads; what was queued behind them never runs, and their page's drop runs when
+ they end. `lv_app_free` then leaves the app to the last of those threads, so such
+ a late callback may still call `lv_publish` (or use its `lv_ctx`) safely.
  */
 int lv_shutdown(struct lv_app *app);
 

@@ -57,6 +57,11 @@ pub struct Options {
     pub metrics: bool,
     /// DOM id of the live root; marking it re-renders the page body. Default `lv-root`.
     pub root_id: String,
+    /// How long shutdown waits for sessions and the callbacks in flight. Past it,
+    /// shutdown returns anyway (`LV_ERR_TIMEOUT`, with a log line naming how many
+    /// host threads still run callbacks) and leaves them to finish on their own.
+    /// Default 20 000 ms.
+    pub shutdown_timeout_ms: u64,
 }
 
 impl Default for Options {
@@ -81,6 +86,7 @@ impl Default for Options {
             layout: "default".into(),
             root_id: "lv-root".into(),
             metrics: false,
+            shutdown_timeout_ms: 20_000,
         }
     }
 }
@@ -123,5 +129,9 @@ impl Options {
 
     pub fn grace(&self) -> Duration {
         Duration::from_millis(self.grace_ms)
+    }
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_millis(self.shutdown_timeout_ms)
     }
 }

@@ -42,3 +42,11 @@ fn c_abi_program_passes() {
 fn freeing_an_app_while_other_threads_are_inside_calls() {
     build_and_run("free_race");
 }
+
+/// A callback blocked on a gate: lv_shutdown returns LV_ERR_TIMEOUT after
+/// `shutdown_timeout_ms` instead of waiting for it, and the late callback may still
+/// publish once it resumes.
+#[test]
+fn shutdown_is_bounded_by_shutdown_timeout_ms() {
+    build_and_run("shutdown_timeout");
+}

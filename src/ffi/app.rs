@@ -52,7 +52,8 @@ unsafe fn app_ref(app: *const lv_app) -> Result<AppRef, c_int> {
 /// (folder, default "views"), `dev`, `secret` (≥ 32 bytes), `host_threads`,
 /// `io_threads`, `grace_ms`, `token_ttl_s`, `max_frame_bytes`, `max_form_bytes`,
 /// `events_per_second`, `event_burst`, `outbound_queue`, `mailbox`, `resume_buffer`,
-/// `max_sessions`, `allowed_origins`, `layout`, `root_id`, `metrics`. Unknown keys are
+/// `max_sessions`, `allowed_origins`, `layout`, `root_id`, `metrics`,
+/// `shutdown_timeout_ms`. Unknown keys are
 /// an error. docs/c-api.md gives each one's default.
 ///
 /// Returns NULL on failure (see `lv_last_error`). The caller owns the app and must
@@ -101,7 +102,12 @@ pub unsafe extern "C" fn lv_app_free(app: *mut lv_app) {
         if let Err(e) = owned.app.shutdown() {
             fail(e);
         }
-        drop(owned);
+        // After a shutdown that timed out, callbacks still running may call
+        // lv_publish(app) when they resume, holding no count yet: the handle's count
+        // passes to the last of their threads, which frees the app as it ends.
+        let app = owned.clone();
+        app.app.keep_until_host_threads_end(Box::new(owned));
+        drop(app);
     })
 }
 
@@ -338,7 +344,15 @@ pub unsafe extern "C" fn lv_local_addr(app: *const lv_app, buf: *mut c_char, len
 
 /// Stops the server gracefully: stops accepting, tells browsers to reconnect,
 /// finishes in-flight callbacks, calls every page's and the auth hook's drop once.
-/// No callback runs after it returns. Idempotent. `LV_ERR_REENTRANT` from a callback.
+/// No callback starts after it returns. Idempotent. `LV_ERR_REENTRANT` from a
+/// callback.
+///
+/// Bounded: it waits at most `shutdown_timeout_ms` (default 20 000) for sessions
+/// and callbacks. If callbacks are still running then, it returns `LV_ERR_TIMEOUT`
+/// (the message and a log line say how many) and leaves them to finish on their own
+/// threads; what was queued behind them never runs, and their page's drop runs when
+/// they end. `lv_app_free` then leaves the app to the last of those threads, so such
+/// a late callback may still call `lv_publish` (or use its `lv_ctx`) safely.
 #[no_mangle]
 pub unsafe extern "C" fn lv_shutdown(app: *mut lv_app) -> c_int {
     boundary(LV_ERR_PANIC, || {

@@ -138,6 +138,7 @@ pub(crate) fn fail(err: Error) -> c_int {
         Error::Callback(_) => LV_ERR_CALLBACK,
         Error::State(_) => LV_ERR_STATE,
         Error::Busy(_) => LV_ERR_BUSY,
+        Error::Timeout(_) => LV_ERR_TIMEOUT,
         Error::NotFound(_) => LV_ERR_NOT_FOUND,
     };
     set_last_error(err.to_string());

@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httputil"
@@ -57,6 +58,9 @@ type Options struct {
 	RootID string
 	// Metrics serves Prometheus counters at /_live/metrics.
 	Metrics bool
+	// ShutdownTimeout bounds how long Close waits for callbacks in flight (20s).
+	// Past it, Close returns ErrTimeout and those callbacks finish on their own.
+	ShutdownTimeout time.Duration
 
 	// Auth, when set, decides who may load each page.
 	Auth AuthFunc
@@ -92,6 +96,7 @@ func (o Options) json() ([]byte, error) {
 	put("layout", o.Layout, o.Layout != "")
 	put("root_id", o.RootID, o.RootID != "")
 	put("metrics", o.Metrics, o.Metrics)
+	put("shutdown_timeout_ms", o.ShutdownTimeout.Milliseconds(), o.ShutdownTimeout != 0)
 	return json.Marshal(m)
 }
 
@@ -279,27 +284,32 @@ func (a *App) Render(template string, data any) (string, error) {
 
 // Close shuts the server down gracefully (browsers are told to reconnect,
 // in-flight callbacks finish, every session's Terminate runs with "shutdown") and
-// frees the app. No callback runs after it returns. It is idempotent, and fails
-// with ErrReentrant when called from inside a callback.
+// frees the app. No callback starts after it returns. It is idempotent, and fails
+// with ErrReentrant when called from inside a callback. Callbacks still running
+// after Options.ShutdownTimeout are left to finish on their own: Close then
+// returns ErrTimeout, and the app is closed all the same.
 func (a *App) Close() error {
 	if a.closed.Load() {
 		return nil
 	}
 	// Callbacks still finishing during the shutdown may Publish: calls stay open
 	// until it returns.
-	if err := callC(func() C.int { return C.lv_shutdown(a.ptr) }); err != nil {
+	// ErrTimeout still closes the app: the library stopped waiting for callbacks
+	// past ShutdownTimeout, and they finish on their own.
+	err := callC(func() C.int { return C.lv_shutdown(a.ptr) })
+	if err != nil && !errors.Is(err, ErrTimeout) {
 		return err
 	}
 	a.closing.Lock()
 	defer a.closing.Unlock()
 	if a.closed.Swap(true) {
-		return nil
+		return err
 	}
 	close(a.done)
 	// The shut-down handle only holds memory now; free it once the App is
 	// unreachable, when no goroutine can be calling in.
 	runtime.SetFinalizer(a, func(a *App) { C.lv_app_free(a.ptr) })
-	return nil
+	return err
 }
 
 func (a *App) addRoute(route string) {
