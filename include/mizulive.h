@@ -10,12 +10,16 @@
  *  - lv_version and lv_last_error return library-owned strings; never free them.
  *  - A page's (or the auth hook's) user_data stays the host's; if a drop function
  *    is given and registration succeeds, the library calls it exactly once, after
- *    the last callback that could see user_data, and before lv_shutdown returns.
+ *    the last callback that could see user_data, and before lv_shutdown returns
+ *    (after a shutdown that timed out, a late callback's page is released when that
+ *    callback ends).
  *
  * ERRORS
- *  - Functions return LV_OK (0) or an LV_ERR_* code; pointer-returning functions
- *    return NULL. Either way lv_last_error() then describes the failure. The message
- *    is per thread and valid until the next lv_* call on that thread.
+ *  - Functions return LV_OK (0) or an LV_ERR_* code (the constants of enum
+ *    lv_status, plain ints in C); pointer-returning functions return NULL. Either
+ *    way lv_last_error() then describes the failure. The message is per thread and
+ *    valid until the next lv_* call on that thread returns: it may be passed as an
+ *    argument to that call (return lv_error(ctx, lv_last_error());).
  *  - A panic inside the library never crosses the ABI: the call returns
  *    LV_ERR_PANIC (or NULL). Callbacks must not unwind (no C++ exceptions, no
  *    longjmp) out of a callback into the library.
@@ -32,9 +36,12 @@
  *    lv_start. Callbacks of one session run one at a time, in order; callbacks of
  *    different sessions may run at the same time on different threads.
  *  - Inside a callback, use its lv_ctx (only there, only on that thread; a stale
- *    ctx is refused with LV_ERR_STATE) and lv_publish. lv_shutdown, lv_wait and
- *    lv_app_free refuse to run inside a callback (LV_ERR_REENTRANT).
- *  - No callback runs after lv_shutdown returns.
+ *    ctx is refused with LV_ERR_STATE) and lv_publish. The auth hook's lv_auth is
+ *    checked the same way. lv_shutdown, lv_wait and lv_app_free refuse to run
+ *    inside a callback (LV_ERR_REENTRANT).
+ *  - No callback starts after lv_shutdown returns. lv_shutdown waits at most
+ *    "shutdown_timeout_ms" (default 20000) for callbacks in flight; past it, it
+ *    returns LV_ERR_TIMEOUT and leaves them to finish on their own threads.
  *  - Create the app after fork(), never before.
  */
 
@@ -265,7 +272,7 @@ extern "C" {
  The message of the last failed `lv_*` call on this thread, or "" if it succeeded.
 
  Ownership: the string belongs to the library and stays valid until the next `lv_*`
- call on the same thread. Never NULL. Go callers must read it on the same OS thread
+ call on the same thread returns; it may be passed as an argument to that call. Never NULL. Go callers must read it on the same OS thread
  as the failed call (`runtime.LockOSThread`).
  */
 const char *lv_last_error(void);

@@ -176,7 +176,7 @@ pub(crate) unsafe fn opt_arg<'a>(ptr: *const c_char, what: &str) -> Result<Optio
 /// The message of the last failed `lv_*` call on this thread, or "" if it succeeded.
 ///
 /// Ownership: the string belongs to the library and stays valid until the next `lv_*`
-/// call on the same thread. Never NULL. Go callers must read it on the same OS thread
+/// call on the same thread returns; it may be passed as an argument to that call. Never NULL. Go callers must read it on the same OS thread
 /// as the failed call (`runtime.LockOSThread`).
 #[no_mangle]
 pub extern "C" fn lv_last_error() -> *const c_char {

@@ -228,8 +228,11 @@ class App:
     def close(self) -> None:
         """Stops serving (gracefully: browsers are told to reconnect, callbacks in
         flight finish, ``Page.close`` runs with ``"shutdown"``) and frees the app.
-        Idempotent, safe from any thread. From inside a callback it cannot wait for
-        itself: it then starts the close on another thread and returns."""
+        Idempotent, safe from any thread, also while other threads are calling the
+        app. From inside a callback it cannot wait for itself: it then starts the
+        close on another thread and returns. Callbacks still running after the
+        ``shutdown_timeout_ms`` option (default 20000) are left to finish on their
+        own; the library logs how many."""
         if _callbacks.in_callback():
             with self._lock:
                 if self._state != _OPEN:
