@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export MIZULIVE_ADDR ?= 127.0.0.1:3000
 
-.PHONY: demo demo-c feed lib examples test lint test-rust header bench bench-flood soak soak-smoke clean \
+.PHONY: demo demo-c feed lib examples test lint test-rust test-c-sanitize header bench bench-flood soak soak-smoke clean \
 	python demo-python lint-python test-python test-go go-counter go-chat e2e \
 	fuzz fuzz-build fuzz-smoke
 
@@ -28,10 +28,17 @@ lint:
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
 # Everything runs against one release build of the crate.
-test: lint lint-python test-rust soak-smoke fuzz-smoke test-python test-go e2e
+test: lint lint-python test-rust test-c-sanitize soak-smoke fuzz-smoke test-python test-go e2e
 
 test-rust: lib
 	$(CARGO) test --release
+
+# The C ABI test programs (tests/c) and the C examples' smoke test, built with
+# AddressSanitizer + UBSan and run under valgrind (tests/c/valgrind.supp).
+test-c-sanitize: lib
+	$(MAKE) -C tests/c sanitize
+	MIZULIVE_C_SANITIZE=asan $(CARGO) test --release --test c_examples
+	MIZULIVE_C_SANITIZE=valgrind $(CARGO) test --release --test c_examples
 
 # Python: the package installed into a project-local virtualenv.
 PYTHON ?= python3

@@ -10,12 +10,16 @@
  *  - lv_version and lv_last_error return library-owned strings; never free them.
  *  - A page's (or the auth hook's) user_data stays the host's; if a drop function
  *    is given and registration succeeds, the library calls it exactly once, after
- *    the last callback that could see user_data, and before lv_shutdown returns.
+ *    the last callback that could see user_data, and before lv_shutdown returns
+ *    (after a shutdown that timed out, a late callback's page is released when that
+ *    callback ends).
  *
  * ERRORS
- *  - Functions return LV_OK (0) or an LV_ERR_* code; pointer-returning functions
- *    return NULL. Either way lv_last_error() then describes the failure. The message
- *    is per thread and valid until the next lv_* call on that thread.
+ *  - Functions return LV_OK (0) or an LV_ERR_* code (the constants of enum
+ *    lv_status, plain ints in C); pointer-returning functions return NULL. Either
+ *    way lv_last_error() then describes the failure. The message is per thread and
+ *    valid until the next lv_* call on that thread returns: it may be passed as an
+ *    argument to that call (return lv_error(ctx, lv_last_error());).
  *  - A panic inside the library never crosses the ABI: the call returns
  *    LV_ERR_PANIC (or NULL). Callbacks must not unwind (no C++ exceptions, no
  *    longjmp) out of a callback into the library.
@@ -23,15 +27,21 @@
  *
  * THREADS
  *  - Every lv_app function, lv_register_page and lv_publish may be called from any
- *    thread.
+ *    thread. lv_app_free may run while other threads are still inside calls on the
+ *    same app (blocked in lv_wait or lv_serve, publishing from a callback): it shuts
+ *    the app down, those calls return, and the last one out frees the app. No call
+ *    may start on an app once lv_app_free has been called on it.
  *  - Callbacks run on library-owned host threads ("host_threads" in the options,
  *    default 4), never on the IO threads and never on the thread that called
  *    lv_start. Callbacks of one session run one at a time, in order; callbacks of
  *    different sessions may run at the same time on different threads.
  *  - Inside a callback, use its lv_ctx (only there, only on that thread; a stale
- *    ctx is refused with LV_ERR_STATE) and lv_publish. lv_shutdown, lv_wait and
- *    lv_app_free refuse to run inside a callback (LV_ERR_REENTRANT).
- *  - No callback runs after lv_shutdown returns.
+ *    ctx is refused with LV_ERR_STATE) and lv_publish. The auth hook's lv_auth is
+ *    checked the same way. lv_shutdown, lv_wait and lv_app_free refuse to run
+ *    inside a callback (LV_ERR_REENTRANT).
+ *  - No callback starts after lv_shutdown returns. lv_shutdown waits at most
+ *    "shutdown_timeout_ms" (default 20000) for callbacks in flight; past it, it
+ *    returns LV_ERR_TIMEOUT and leaves them to finish on their own threads.
  *  - Create the app after fork(), never before.
  */
 
@@ -49,95 +59,97 @@
 
 
 /*
- Success.
- */
-#define LV_OK 0
-
-/*
- A required pointer argument was NULL.
- */
-#define LV_ERR_NULL 1
-
-/*
- A string argument was not valid UTF-8.
- */
-#define LV_ERR_UTF8 2
-
-/*
- JSON from the host did not parse, or a JSON pointer did not fit the state.
- */
-#define LV_ERR_JSON 3
-
-/*
- The options are unusable.
- */
-#define LV_ERR_CONFIG 4
-
-/*
- A page route, template or region map is unusable.
- */
-#define LV_ERR_PAGE 5
-
-/*
- A template failed to load or render.
- */
-#define LV_ERR_TEMPLATE 6
-
-/*
- Binding or serving failed.
- */
-#define LV_ERR_IO 7
-
-/*
- The call does not fit the current state (already started, shut down, a context
- used outside its callback).
- */
-#define LV_ERR_STATE 8
-
-/*
- The named region, timer or value does not exist.
- */
-#define LV_ERR_NOT_FOUND 9
-
-/*
- A callback failed. Callbacks may return it (or any non-zero value).
- */
-#define LV_ERR_CALLBACK 10
-
-/*
- The call is not allowed from inside a callback (it would wait for itself).
- */
-#define LV_ERR_REENTRANT 11
-
-/*
- `lv_wait` timed out.
- */
-#define LV_ERR_TIMEOUT 12
-
-/*
- An output buffer was too small.
- */
-#define LV_ERR_BUFFER 13
-
-/*
- A bug in mizulive: a panic was caught at the boundary.
- */
-#define LV_ERR_PANIC 99
-
-/*
  ABI version; a binding built for another value must refuse to load the library.
  */
 #define LV_ABI_VERSION 1
 
 /*
+ A status: what every `int`-returning function returns. Callbacks return `int`
+ too (`LV_OK` or any non-zero value for failure). The values are fixed: new codes
+ are only ever added.
+ */
+typedef enum lv_status {
+  /*
+   Success.
+   */
+  LV_OK = 0,
+  /*
+   A required pointer argument was NULL.
+   */
+  LV_ERR_NULL = 1,
+  /*
+   A string argument was not valid UTF-8.
+   */
+  LV_ERR_UTF8 = 2,
+  /*
+   JSON from the host did not parse, or a JSON pointer did not fit the state.
+   */
+  LV_ERR_JSON = 3,
+  /*
+   The options are unusable.
+   */
+  LV_ERR_CONFIG = 4,
+  /*
+   A page route, template or region map is unusable.
+   */
+  LV_ERR_PAGE = 5,
+  /*
+   A template failed to load or render.
+   */
+  LV_ERR_TEMPLATE = 6,
+  /*
+   Binding or serving failed.
+   */
+  LV_ERR_IO = 7,
+  /*
+   The call does not fit the current state (already started, shut down, a
+   context or auth request used outside its callback).
+   */
+  LV_ERR_STATE = 8,
+  /*
+   The named region, timer or value does not exist.
+   */
+  LV_ERR_NOT_FOUND = 9,
+  /*
+   A callback failed. Callbacks may return it (or any non-zero value).
+   */
+  LV_ERR_CALLBACK = 10,
+  /*
+   The call is not allowed from inside a callback (it would wait for itself).
+   */
+  LV_ERR_REENTRANT = 11,
+  /*
+   `lv_wait` timed out, or `lv_shutdown` gave up waiting for callbacks still
+   running after `shutdown_timeout_ms`.
+   */
+  LV_ERR_TIMEOUT = 12,
+  /*
+   An output buffer was too small.
+   */
+  LV_ERR_BUFFER = 13,
+  /*
+   A limit (such as `max_sessions`) is reached; retrying later may succeed.
+   */
+  LV_ERR_BUSY = 14,
+  /*
+   A bug in mizulive: a panic was caught at the boundary.
+   */
+  LV_ERR_PANIC = 99,
+} lv_status;
+
+/*
  An application: its options, pages and (once started) its server. Create with
  `lv_app_new`, release with `lv_app_free`. Thread-safe: every `lv_app_*` function,
- `lv_register_page` and `lv_publish` may be called from any thread.
+ `lv_register_page` and `lv_publish` may be called from any thread, and
+ `lv_app_free` may run while other threads are still inside such calls (blocked in
+ `lv_wait` or `lv_serve`, publishing): the app is reference-counted inside the
+ library and the last call out releases it.
  */
 typedef struct lv_app lv_app;
 
 /*
- The auth hook's view of one request. Valid only during the hook.
+ The auth hook's view of one request. Valid only during the hook, on its thread:
+ a stale or foreign `lv_auth*` is refused with `LV_ERR_STATE`.
  */
 typedef struct lv_auth lv_auth;
 
@@ -262,7 +274,7 @@ extern "C" {
  The message of the last failed `lv_*` call on this thread, or "" if it succeeded.
 
  Ownership: the string belongs to the library and stays valid until the next `lv_*`
- call on the same thread. Never NULL. Go callers must read it on the same OS thread
+ call on the same thread returns; it may be passed as an argument to that call. Never NULL. Go callers must read it on the same OS thread
  as the failed call (`runtime.LockOSThread`).
  */
 const char *lv_last_error(void);
@@ -283,7 +295,8 @@ uint32_t lv_abi_version(void);
  (folder, default "views"), `dev`, `secret` (≥ 32 bytes), `host_threads`,
  `io_threads`, `grace_ms`, `token_ttl_s`, `max_frame_bytes`, `max_form_bytes`,
  `events_per_second`, `event_burst`, `outbound_queue`, `mailbox`, `resume_buffer`,
- `max_sessions`, `allowed_origins`, `layout`, `root_id`, `metrics`. Unknown keys are
+ `max_sessions`, `allowed_origins`, `layout`, `root_id`, `metrics`,
+ `shutdown_timeout_ms`. Unknown keys are
  an error. docs/c-api.md gives each one's default.
 
  Returns NULL on failure (see `lv_last_error`). The caller owns the app and must
@@ -292,8 +305,14 @@ uint32_t lv_abi_version(void);
 struct lv_app *lv_app_new(const char *options_json);
 
 /*
- Shuts the app down (as `lv_shutdown`) and frees it. NULL is a no-op. Must not be
- called from a callback: it then does nothing and records `LV_ERR_REENTRANT`.
+ Shuts the app down (as `lv_shutdown`) and releases the caller's handle. NULL is a
+ no-op. Must not be called from a callback: it then does nothing and records
+ `LV_ERR_REENTRANT`.
+
+ Other threads may be inside calls on `app` meanwhile (blocked in `lv_wait` or
+ `lv_serve`, in `lv_publish`, ...): the shutdown makes the waits return, and the
+ memory is freed when the last of those calls has returned. No call may *start*
+ on `app` once `lv_app_free` has been called.
  */
 void lv_app_free(struct lv_app *app);
 
@@ -333,8 +352,8 @@ int lv_app_set_thread_exit(struct lv_app *app, lv_thread_exit_fn thread_exit, vo
 int lv_start(struct lv_app *app, const char *addr);
 
 /*
- `lv_start`, then blocks until the app is shut down (by `lv_shutdown` from another
- thread). Returns `LV_OK` after a clean shutdown.
+ `lv_start`, then blocks until the app is shut down (by `lv_shutdown` or
+ `lv_app_free` from another thread). Returns `LV_OK` after a clean shutdown.
  */
 int lv_serve(struct lv_app *app, const char *addr);
 
@@ -354,7 +373,15 @@ int lv_local_addr(const struct lv_app *app, char *buf, size_t len);
 /*
  Stops the server gracefully: stops accepting, tells browsers to reconnect,
  finishes in-flight callbacks, calls every page's and the auth hook's drop once.
- No callback runs after it returns. Idempotent. `LV_ERR_REENTRANT` from a callback.
+ No callback starts after it returns. Idempotent. `LV_ERR_REENTRANT` from a
+ callback.
+
+ Bounded: it waits at most `shutdown_timeout_ms` (default 20 000) for sessions
+ and callbacks. If callbacks are still running then, it returns `LV_ERR_TIMEOUT`
+ (the message and a log line say how many) and leaves them to finish on their own
+ threads; what was queued behind them never runs, and their page's drop runs when
+ they end. `lv_app_free` then leaves the app to the last of those threads, so such
+ a late callback may still call `lv_publish` (or use its `lv_ctx`) safely.
  */
 int lv_shutdown(struct lv_app *app);
 

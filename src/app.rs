@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
@@ -257,9 +257,26 @@ impl App {
         self.shared.sessions.len()
     }
 
+    /// Host threads still running: non-zero after a shutdown that timed out, until
+    /// their late callbacks return.
+    pub fn host_threads_running(&self) -> usize {
+        self.shared.host.running()
+    }
+
+    /// Keeps `value` alive until the host threads left running by a timed-out
+    /// shutdown have ended (drops it now if none is left).
+    pub fn keep_until_host_threads_end(&self, value: Box<dyn Send>) {
+        self.shared.host.keep_until_ended(value)
+    }
+
     /// Stops the server: no new connections, every client told to reconnect, every
     /// in-flight callback finished, every page's resources released. Idempotent. No
-    /// callback runs after it returns.
+    /// callback starts after it returns.
+    ///
+    /// Waits at most `shutdown_timeout_ms` for sessions and callbacks. Callbacks
+    /// still running then are left to finish on their detached threads (what was
+    /// queued behind them is dropped) and it returns [`Error::Timeout`] naming how
+    /// many.
     pub fn shutdown(&self) -> Result<()> {
         if on_host_thread() {
             return Err(Error::State("shutdown cannot be called from a host callback".into()));
@@ -270,30 +287,47 @@ impl App {
         }
         // Every session sees it, registered or still mounting, and none starts after.
         self.shared.closing.send_replace(true);
+        let timeout = self.shared.opts.shutdown_timeout();
+        let deadline = Instant::now() + timeout;
         let runtime = self.runtime.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let mut stuck = 0;
         if let Some(runtime) = runtime {
             let shared = self.shared.clone();
             // On a thread of its own: blocking on (and dropping) a runtime is refused
             // from inside an async context, and the caller may be in one.
             let stopper = std::thread::spawn(move || {
                 runtime.block_on(async {
-                    if !shared.sessions.wait_idle(Duration::from_secs(20)).await {
-                        tracing::warn!("sessions still running 20 s into shutdown; stopping anyway");
+                    if !shared.sessions.wait_idle(timeout).await {
+                        tracing::warn!(
+                            "sessions still running {} ms into shutdown; stopping anyway",
+                            timeout.as_millis()
+                        );
                     }
                 });
-                shared.host.shutdown();
+                let stuck = shared.host.shutdown(Some(deadline));
                 runtime.shutdown_timeout(Duration::from_secs(2));
+                stuck
             });
-            let _ = stopper.join();
+            stuck = stopper.join().unwrap_or(0);
         }
-        self.shared.host.shutdown();
+        stuck += self.shared.host.shutdown(Some(deadline));
         // Pages and the auth hook are released here, so their drop functions run
-        // before shutdown returns.
+        // before shutdown returns (a page whose callback is still running is released
+        // by that callback's thread, when it ends).
         *self.shared.router.write().unwrap_or_else(|e| e.into_inner()) = matchit::Router::new();
         self.set_auth(None);
         let (lock, cvar) = &self.stopped;
         *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
         cvar.notify_all();
+        if stuck > 0 {
+            let msg = format!(
+                "{stuck} host thread(s) still running callbacks {} ms into shutdown \
+                 (shutdown_timeout_ms); they were left to finish on their own",
+                timeout.as_millis()
+            );
+            tracing::warn!("{msg}");
+            return Err(Error::Timeout(msg));
+        }
         Ok(())
     }
 }

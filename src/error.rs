@@ -30,6 +30,9 @@ pub enum Error {
     /// The named thing (region, timer, session) does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// A bounded wait ended first (shutdown with callbacks still running).
+    #[error("timed out: {0}")]
+    Timeout(String),
     /// A limit (such as `max_sessions`) is reached; retrying later may succeed.
     #[error("server busy: {0}")]
     Busy(String),

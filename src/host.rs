@@ -13,9 +13,10 @@
 
 use crossbeam_channel::{Receiver, Sender};
 use std::cell::Cell;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use crate::metrics::Metrics;
 
@@ -89,12 +90,25 @@ fn gauge(metrics: &Metrics, live: usize, new: usize) {
     metrics.host_waiting_new.store(new as i64, Ordering::Relaxed);
 }
 
+/// The pool's live threads, and what must outlive them.
+#[derive(Default)]
+struct Running {
+    threads: usize,
+    kept: Vec<Box<dyn Send>>,
+}
+
 pub struct HostPool {
     tx: Mutex<Option<Senders>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     exit_hook: Arc<Mutex<Option<ExitHook>>>,
     new_limit: usize,
     metrics: Arc<Metrics>,
+    /// Threads not yet ended, so shutdown can wait for them with a bound (a
+    /// `JoinHandle` can only be joined without one).
+    running: Arc<(Mutex<Running>, Condvar)>,
+    /// Set when shutdown stops waiting: threads still in a callback then drop the
+    /// jobs queued behind it instead of running them.
+    abandoned: Arc<AtomicBool>,
 }
 
 impl HostPool {
@@ -104,13 +118,23 @@ impl HostPool {
         let (live_tx, live_rx) = crossbeam_channel::unbounded::<Job>();
         let (new_tx, new_rx) = crossbeam_channel::unbounded::<Job>();
         let exit_hook: Arc<Mutex<Option<ExitHook>>> = Arc::default();
+        let running = Arc::new((Mutex::new(Running::default()), Condvar::new()));
+        let abandoned = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::with_capacity(size);
         for i in 0..size {
             let lanes = Lanes { live: live_rx.clone(), new: new_rx.clone(), metrics: metrics.clone() };
             let exit_hook = exit_hook.clone();
-            threads.push(std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
+            let counted = running.clone();
+            let abandoned = abandoned.clone();
+            running.0.lock().unwrap_or_else(|e| e.into_inner()).threads += 1;
+            let spawned = std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
                 ON_HOST_THREAD.with(|f| f.set(true));
                 while let Some(job) = lanes.next() {
+                    if abandoned.load(Ordering::SeqCst) {
+                        // Shutdown gave up on this thread: what is queued behind its
+                        // late callback is dropped unrun.
+                        continue;
+                    }
                     // Jobs catch host panics themselves; this keeps the thread alive
                     // (and the pool its size) if anything else in one panics.
                     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
@@ -123,7 +147,27 @@ impl HostPool {
                         tracing::error!("a host thread's exit hook panicked");
                     }
                 }
-            })?);
+                let (count, ended) = &*counted;
+                let kept = {
+                    let mut running = count.lock().unwrap_or_else(|e| e.into_inner());
+                    running.threads -= 1;
+                    if running.threads == 0 {
+                        std::mem::take(&mut running.kept)
+                    } else {
+                        Vec::new()
+                    }
+                };
+                ended.notify_all();
+                // The last thread out lets go of what was kept for the late ones.
+                drop(kept);
+            });
+            match spawned {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    running.0.lock().unwrap_or_else(|e| e.into_inner()).threads -= 1;
+                    return Err(e);
+                }
+            }
         }
         Ok(HostPool {
             tx: Mutex::new(Some(Senders { live: live_tx, new: new_tx })),
@@ -131,6 +175,8 @@ impl HostPool {
             exit_hook,
             new_limit,
             metrics,
+            running,
+            abandoned,
         })
     }
 
@@ -138,6 +184,24 @@ impl HostPool {
     /// a host releases what it keeps per thread. Replaces an earlier hook.
     pub fn set_exit_hook(&self, hook: Option<ExitHook>) {
         *self.exit_hook.lock().unwrap_or_else(|e| e.into_inner()) = hook;
+    }
+
+    /// Pool threads not yet ended: after a shutdown that timed out, the ones still
+    /// finishing a callback.
+    pub fn running(&self) -> usize {
+        self.running.0.lock().unwrap_or_else(|e| e.into_inner()).threads
+    }
+
+    /// Keeps `value` alive until every pool thread has ended (dropped now if none
+    /// runs): after a shutdown that timed out, what the late callbacks may still use.
+    pub fn keep_until_ended(&self, value: Box<dyn Send>) {
+        let mut running = self.running.0.lock().unwrap_or_else(|e| e.into_inner());
+        if running.threads > 0 {
+            running.kept.push(value);
+            return;
+        }
+        drop(running);
+        drop(value);
     }
 
     /// Queues a job in `lane`. A refused job is dropped unrun.
@@ -155,18 +219,51 @@ impl HostPool {
         sent.map_err(|_| Refused::Closed)
     }
 
-    /// Runs the jobs already queued, then joins every thread. Idempotent.
-    pub fn shutdown(&self) {
+    /// Runs the jobs already queued and lets every thread end, waiting until
+    /// `deadline` (None: without a limit). Threads still running a job then are
+    /// detached, not joined: they end on their own once their callback returns,
+    /// dropping the jobs queued behind it. Returns how many were left running.
+    /// Idempotent (a second call finds no threads).
+    pub fn shutdown(&self, deadline: Option<Instant>) -> usize {
         drop(self.tx.lock().unwrap_or_else(|e| e.into_inner()).take());
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        if threads.is_empty() {
+            return 0;
+        }
+        let (count, ended) = &*self.running;
+        let mut left = count.lock().unwrap_or_else(|e| e.into_inner());
+        while left.threads > 0 {
+            match deadline {
+                None => left = ended.wait(left).unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break;
+                    }
+                    left = ended.wait_timeout(left, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+                }
+            }
+        }
+        let stuck = left.threads;
+        drop(left);
+        if stuck > 0 {
+            self.abandoned.store(true, Ordering::SeqCst);
+            // Dropping a JoinHandle detaches its thread.
+            drop(threads);
+            return stuck;
+        }
         for t in threads {
             let _ = t.join();
         }
+        0
     }
 }
 
 impl Drop for HostPool {
     fn drop(&mut self) {
-        self.shutdown();
+        // Runs on whichever thread lets go of the pool last. On one of the pool's
+        // own threads, waiting would wait for itself: the threads are detached.
+        let deadline = on_host_thread().then(Instant::now);
+        self.shutdown(deadline);
     }
 }

@@ -127,6 +127,11 @@ pub struct Options {
     /// Callbacks of mounted sessions are not counted (each session waits on at most
     /// one) and run before them. Default 1024.
     pub host_queue: usize,
+    /// How long shutdown waits for sessions and the callbacks in flight. Past it,
+    /// shutdown returns anyway (`LV_ERR_TIMEOUT`, with a log line naming how many
+    /// host threads still run callbacks) and leaves them to finish on their own.
+    /// Default 20 000 ms.
+    pub shutdown_timeout_ms: u64,
 }
 
 impl Default for Options {
@@ -169,6 +174,7 @@ impl Default for Options {
             control_frame_burst: 20,
             max_unjoined_sessions: 10_000,
             host_queue: 1024,
+            shutdown_timeout_ms: 20_000,
         }
     }
 }
@@ -254,6 +260,10 @@ impl Options {
 
     pub fn grace(&self) -> Duration {
         Duration::from_millis(self.grace_ms)
+    }
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_millis(self.shutdown_timeout_ms)
     }
 
     /// The Content-Security-Policy pages are sent with (`None`: no header), from

@@ -1,26 +1,52 @@
-//! Builds tests/c/abi.c against the library and runs it: the C ABI exercised from C
-//! (NULLs, bad UTF-8 and JSON, context rules, auth hook, drop functions).
+//! Builds the C programs of tests/c against the library and runs them: the C ABI
+//! exercised from C (NULLs, bad UTF-8 and JSON, context rules, auth hook, drop
+//! functions, freeing an app that other threads are using).
 
 use std::path::PathBuf;
 use std::process::Command;
 
-#[test]
-fn c_abi_program_passes() {
+fn build_and_run(program: &str) -> String {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/c");
     let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
     let build = Command::new("make")
-        .args(["-s", &format!("PROFILE={profile}"), "abi"])
+        .args(["-s", &format!("PROFILE={profile}"), program])
         .current_dir(&dir)
         .output()
         .expect("make runs");
-    assert!(build.status.success(), "abi.c does not build:\n{}", String::from_utf8_lossy(&build.stderr));
-    let run = Command::new(dir.join("abi"))
+    assert!(
+        build.status.success(),
+        "{program}.c does not build:\n{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let run = Command::new(dir.join(program))
         .current_dir(&dir)
         .env_remove("MIZULIVE_LOG")
         .output()
-        .expect("abi runs");
-    let stdout = String::from_utf8_lossy(&run.stdout);
+        .expect("the program runs");
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "abi.c failed:\n{stdout}\n{stderr}");
+    assert!(run.status.success(), "{program}.c failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+    stdout
+}
+
+#[test]
+fn c_abi_program_passes() {
+    build_and_run("abi");
+}
+
+/// lv_app_free while threads are blocked in lv_serve and lv_wait and a callback
+/// publishes in a loop (`make test-c-sanitize` runs it under valgrind too, which
+/// sees a library thread reading a freed app).
+#[test]
+fn freeing_an_app_while_other_threads_are_inside_calls() {
+    build_and_run("free_race");
+}
+
+/// A callback blocked on a gate: lv_shutdown returns LV_ERR_TIMEOUT after
+/// `shutdown_timeout_ms` instead of waiting for it, and the late callback may still
+/// publish once it resumes.
+#[test]
+fn shutdown_is_bounded_by_shutdown_timeout_ms() {
+    build_and_run("shutdown_timeout");
 }

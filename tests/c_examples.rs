@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-const WAIT: Duration = Duration::from_secs(10);
+/// Generous enough for an example running under valgrind.
+const WAIT: Duration = Duration::from_secs(30);
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -32,22 +33,66 @@ impl Drop for Example {
     }
 }
 
+/// How the examples run: plainly, or (`MIZULIVE_C_SANITIZE`, set by `make
+/// test-c-sanitize`) built with AddressSanitizer + UBSan, or under valgrind. Either
+/// tool's report makes the example exit non-zero, which fails the test.
+#[derive(Clone, Copy, PartialEq)]
+enum Sanitize {
+    None,
+    Asan,
+    Valgrind,
+}
+
+fn sanitize() -> Sanitize {
+    match std::env::var("MIZULIVE_C_SANITIZE").as_deref() {
+        Ok("asan") => Sanitize::Asan,
+        Ok("valgrind") => Sanitize::Valgrind,
+        Ok("") | Err(_) => Sanitize::None,
+        Ok(other) => panic!("MIZULIVE_C_SANITIZE={other:?}: expected asan or valgrind"),
+    }
+}
+
 fn build_and_start(name: &str) -> Example {
     let dir = root().join("examples-c").join(name);
     let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
-    let out = Command::new("make")
-        .arg("-s")
-        .arg(format!("PROFILE={profile}"))
-        .current_dir(&dir)
-        .output()
-        .expect("make runs");
+    let mode = sanitize();
+    // The plain and the instrumented build share the binary's name: build afresh.
+    let _ = std::fs::remove_file(dir.join(name));
+    let mut make = Command::new("make");
+    make.args(["-s", &format!("PROFILE={profile}")]).current_dir(&dir);
+    if mode == Sanitize::Asan {
+        make.env(
+            "CFLAGS",
+            "-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer",
+        );
+    }
+    let out = make.output().expect("make runs");
     assert!(out.status.success(), "building {name} failed:\n{}", String::from_utf8_lossy(&out.stderr));
 
-    let mut child = Command::new(dir.join(name))
+    let mut command = match mode {
+        Sanitize::Valgrind => {
+            let mut c = Command::new("valgrind");
+            c.args([
+                "-q",
+                "--error-exitcode=1",
+                "--leak-check=full",
+                "--errors-for-leak-kinds=definite,possible",
+            ])
+            .arg(format!("--suppressions={}", root().join("tests/c/valgrind.supp").display()))
+            .arg(dir.join(name));
+            c
+        }
+        _ => Command::new(dir.join(name)),
+    };
+    if mode == Sanitize::Asan {
+        command.env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1").env("UBSAN_OPTIONS", "halt_on_error=1");
+    }
+    let mut child = command
         .current_dir(&dir)
         .env("MIZULIVE_ADDR", "127.0.0.1:0")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        // A sanitizer's report goes to stderr: show it with the test's output.
+        .stderr(if mode == Sanitize::None { Stdio::null() } else { Stdio::inherit() })
         .spawn()
         .expect("example starts");
     let stdout = child.stdout.take().expect("piped stdout");

@@ -17,24 +17,43 @@ use crate::page::PageSpec;
 
 /// An application: its options, pages and (once started) its server. Create with
 /// `lv_app_new`, release with `lv_app_free`. Thread-safe: every `lv_app_*` function,
-/// `lv_register_page` and `lv_publish` may be called from any thread.
+/// `lv_register_page` and `lv_publish` may be called from any thread, and
+/// `lv_app_free` may run while other threads are still inside such calls (blocked in
+/// `lv_wait` or `lv_serve`, publishing): the app is reference-counted inside the
+/// library and the last call out releases it.
 pub struct lv_app {
     app: App,
 }
 
-unsafe fn app_ref<'a>(app: *const lv_app) -> Result<&'a App, c_int> {
+/// One call's reference to the app. The C handle is an `Arc<lv_app>` turned into a
+/// raw pointer; each call holds a strong count while it runs, so `lv_app_free` on
+/// another thread only drops the handle's own count and the memory outlives the call.
+pub(crate) struct AppRef(Arc<lv_app>);
+
+impl std::ops::Deref for AppRef {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0.app
+    }
+}
+
+unsafe fn app_ref(app: *const lv_app) -> Result<AppRef, c_int> {
     if app.is_null() {
         set_last_error("app is NULL");
         return Err(LV_ERR_NULL);
     }
-    Ok(&(*app).app)
+    // SAFETY: `app` came from `Arc::into_raw` in `lv_app_new` and the caller's own
+    // count (released only by `lv_app_free`) is still held while it calls in.
+    Arc::increment_strong_count(app);
+    Ok(AppRef(Arc::from_raw(app)))
 }
 
 /// Creates an app from a JSON options document (NULL or "" means `{}`): `views`
 /// (folder, default "views"), `dev`, `secret` (≥ 32 bytes), `host_threads`,
 /// `io_threads`, `grace_ms`, `token_ttl_s`, `max_frame_bytes`, `max_form_bytes`,
 /// `events_per_second`, `event_burst`, `outbound_queue`, `mailbox`, `resume_buffer`,
-/// `max_sessions`, `allowed_origins`, `layout`, `root_id`, `metrics`. Unknown keys are
+/// `max_sessions`, `allowed_origins`, `layout`, `root_id`, `metrics`,
+/// `shutdown_timeout_ms`. Unknown keys are
 /// an error. docs/c-api.md gives each one's default.
 ///
 /// Returns NULL on failure (see `lv_last_error`). The caller owns the app and must
@@ -48,7 +67,7 @@ pub unsafe extern "C" fn lv_app_new(options_json: *const c_char) -> *mut lv_app 
         };
         crate::logging::init();
         match Options::from_json(json).and_then(App::new) {
-            Ok(app) => Box::into_raw(Box::new(lv_app { app })),
+            Ok(app) => Arc::into_raw(Arc::new(lv_app { app })) as *mut lv_app,
             Err(e) => {
                 fail(e);
                 std::ptr::null_mut()
@@ -57,8 +76,14 @@ pub unsafe extern "C" fn lv_app_new(options_json: *const c_char) -> *mut lv_app 
     })
 }
 
-/// Shuts the app down (as `lv_shutdown`) and frees it. NULL is a no-op. Must not be
-/// called from a callback: it then does nothing and records `LV_ERR_REENTRANT`.
+/// Shuts the app down (as `lv_shutdown`) and releases the caller's handle. NULL is a
+/// no-op. Must not be called from a callback: it then does nothing and records
+/// `LV_ERR_REENTRANT`.
+///
+/// Other threads may be inside calls on `app` meanwhile (blocked in `lv_wait` or
+/// `lv_serve`, in `lv_publish`, ...): the shutdown makes the waits return, and the
+/// memory is freed when the last of those calls has returned. No call may *start*
+/// on `app` once `lv_app_free` has been called.
 #[no_mangle]
 pub unsafe extern "C" fn lv_app_free(app: *mut lv_app) {
     boundary((), || {
@@ -69,7 +94,20 @@ pub unsafe extern "C" fn lv_app_free(app: *mut lv_app) {
             set_last_error("lv_app_free cannot be called from a callback");
             return;
         }
-        drop(Box::from_raw(app));
+        // SAFETY: `app` came from `Arc::into_raw` in `lv_app_new`; this takes back
+        // the count the handle held.
+        let owned = Arc::from_raw(app as *const lv_app);
+        // Shut down before letting go, so calls blocked in lv_wait/lv_serve return and
+        // drop their counts; whichever count goes last frees the app.
+        if let Err(e) = owned.app.shutdown() {
+            fail(e);
+        }
+        // After a shutdown that timed out, callbacks still running may call
+        // lv_publish(app) when they resume, holding no count yet: the handle's count
+        // passes to the last of their threads, which frees the app as it ends.
+        let app = owned.clone();
+        app.app.keep_until_host_threads_end(Box::new(owned));
+        drop(app);
     })
 }
 
@@ -221,34 +259,38 @@ fn listen_addr(addr: Option<&str>) -> String {
 /// once; see `lv_local_addr`, `lv_wait`, `lv_shutdown`.
 #[no_mangle]
 pub unsafe extern "C" fn lv_start(app: *mut lv_app, addr: *const c_char) -> c_int {
+    boundary(LV_ERR_PANIC, || match app_ref(app) {
+        Ok(app) => start(&app, addr),
+        Err(c) => c,
+    })
+}
+
+unsafe fn start(app: &App, addr: *const c_char) -> c_int {
+    let addr = match opt_arg(addr, "addr") {
+        Ok(a) => listen_addr(a),
+        Err(c) => return c,
+    };
+    match app.start(&addr) {
+        Ok(_) => LV_OK,
+        Err(e) => fail(e),
+    }
+}
+
+/// `lv_start`, then blocks until the app is shut down (by `lv_shutdown` or
+/// `lv_app_free` from another thread). Returns `LV_OK` after a clean shutdown.
+#[no_mangle]
+pub unsafe extern "C" fn lv_serve(app: *mut lv_app, addr: *const c_char) -> c_int {
     boundary(LV_ERR_PANIC, || {
+        // One reference for the whole call: lv_app_free may run while this waits.
         let app = match app_ref(app) {
             Ok(a) => a,
             Err(c) => return c,
         };
-        let addr = match opt_arg(addr, "addr") {
-            Ok(a) => listen_addr(a),
-            Err(c) => return c,
-        };
-        match app.start(&addr) {
-            Ok(_) => LV_OK,
-            Err(e) => fail(e),
+        let rc = start(&app, addr);
+        if rc != LV_OK {
+            return rc;
         }
-    })
-}
-
-/// `lv_start`, then blocks until the app is shut down (by `lv_shutdown` from another
-/// thread). Returns `LV_OK` after a clean shutdown.
-#[no_mangle]
-pub unsafe extern "C" fn lv_serve(app: *mut lv_app, addr: *const c_char) -> c_int {
-    let rc = lv_start(app, addr);
-    if rc != LV_OK {
-        return rc;
-    }
-    boundary(LV_ERR_PANIC, || {
-        if let Ok(app) = app_ref(app) {
-            app.wait(None);
-        }
+        app.wait(None);
         LV_OK
     })
 }
@@ -306,7 +348,15 @@ pub unsafe extern "C" fn lv_local_addr(app: *const lv_app, buf: *mut c_char, len
 
 /// Stops the server gracefully: stops accepting, tells browsers to reconnect,
 /// finishes in-flight callbacks, calls every page's and the auth hook's drop once.
-/// No callback runs after it returns. Idempotent. `LV_ERR_REENTRANT` from a callback.
+/// No callback starts after it returns. Idempotent. `LV_ERR_REENTRANT` from a
+/// callback.
+///
+/// Bounded: it waits at most `shutdown_timeout_ms` (default 20 000) for sessions
+/// and callbacks. If callbacks are still running then, it returns `LV_ERR_TIMEOUT`
+/// (the message and a log line say how many) and leaves them to finish on their own
+/// threads; what was queued behind them never runs, and their page's drop runs when
+/// they end. `lv_app_free` then leaves the app to the last of those threads, so such
+/// a late callback may still call `lv_publish` (or use its `lv_ctx`) safely.
 #[no_mangle]
 pub unsafe extern "C" fn lv_shutdown(app: *mut lv_app) -> c_int {
     boundary(LV_ERR_PANIC, || {

@@ -18,37 +18,66 @@ use std::ffi::{c_char, c_int, CStr, CString};
 
 use crate::error::Error;
 
-/// Success.
-pub const LV_OK: c_int = 0;
-/// A required pointer argument was NULL.
-pub const LV_ERR_NULL: c_int = 1;
-/// A string argument was not valid UTF-8.
-pub const LV_ERR_UTF8: c_int = 2;
-/// JSON from the host did not parse, or a JSON pointer did not fit the state.
-pub const LV_ERR_JSON: c_int = 3;
-/// The options are unusable.
-pub const LV_ERR_CONFIG: c_int = 4;
-/// A page route, template or region map is unusable.
-pub const LV_ERR_PAGE: c_int = 5;
-/// A template failed to load or render.
-pub const LV_ERR_TEMPLATE: c_int = 6;
-/// Binding or serving failed.
-pub const LV_ERR_IO: c_int = 7;
-/// The call does not fit the current state (already started, shut down, a context
-/// used outside its callback).
-pub const LV_ERR_STATE: c_int = 8;
-/// The named region, timer or value does not exist.
-pub const LV_ERR_NOT_FOUND: c_int = 9;
-/// A callback failed. Callbacks may return it (or any non-zero value).
-pub const LV_ERR_CALLBACK: c_int = 10;
-/// The call is not allowed from inside a callback (it would wait for itself).
-pub const LV_ERR_REENTRANT: c_int = 11;
-/// `lv_wait` timed out.
-pub const LV_ERR_TIMEOUT: c_int = 12;
-/// An output buffer was too small.
-pub const LV_ERR_BUFFER: c_int = 13;
-/// A bug in mizulive: a panic was caught at the boundary.
-pub const LV_ERR_PANIC: c_int = 99;
+/// A status: what every `int`-returning function returns. Callbacks return `int`
+/// too (`LV_OK` or any non-zero value for failure). The values are fixed: new codes
+/// are only ever added.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum lv_status {
+    /// Success.
+    LV_OK = 0,
+    /// A required pointer argument was NULL.
+    LV_ERR_NULL = 1,
+    /// A string argument was not valid UTF-8.
+    LV_ERR_UTF8 = 2,
+    /// JSON from the host did not parse, or a JSON pointer did not fit the state.
+    LV_ERR_JSON = 3,
+    /// The options are unusable.
+    LV_ERR_CONFIG = 4,
+    /// A page route, template or region map is unusable.
+    LV_ERR_PAGE = 5,
+    /// A template failed to load or render.
+    LV_ERR_TEMPLATE = 6,
+    /// Binding or serving failed.
+    LV_ERR_IO = 7,
+    /// The call does not fit the current state (already started, shut down, a
+    /// context or auth request used outside its callback).
+    LV_ERR_STATE = 8,
+    /// The named region, timer or value does not exist.
+    LV_ERR_NOT_FOUND = 9,
+    /// A callback failed. Callbacks may return it (or any non-zero value).
+    LV_ERR_CALLBACK = 10,
+    /// The call is not allowed from inside a callback (it would wait for itself).
+    LV_ERR_REENTRANT = 11,
+    /// `lv_wait` timed out, or `lv_shutdown` gave up waiting for callbacks still
+    /// running after `shutdown_timeout_ms`.
+    LV_ERR_TIMEOUT = 12,
+    /// An output buffer was too small.
+    LV_ERR_BUFFER = 13,
+    /// A limit (such as `max_sessions`) is reached; retrying later may succeed.
+    LV_ERR_BUSY = 14,
+    /// A bug in mizulive: a panic was caught at the boundary.
+    LV_ERR_PANIC = 99,
+}
+
+// The same codes as plain `int`s, for the functions' bodies (not in the header: the
+// enum's constants are already `int` in C).
+pub const LV_OK: c_int = lv_status::LV_OK as c_int;
+pub const LV_ERR_NULL: c_int = lv_status::LV_ERR_NULL as c_int;
+pub const LV_ERR_UTF8: c_int = lv_status::LV_ERR_UTF8 as c_int;
+pub const LV_ERR_JSON: c_int = lv_status::LV_ERR_JSON as c_int;
+pub const LV_ERR_CONFIG: c_int = lv_status::LV_ERR_CONFIG as c_int;
+pub const LV_ERR_PAGE: c_int = lv_status::LV_ERR_PAGE as c_int;
+pub const LV_ERR_TEMPLATE: c_int = lv_status::LV_ERR_TEMPLATE as c_int;
+pub const LV_ERR_IO: c_int = lv_status::LV_ERR_IO as c_int;
+pub const LV_ERR_STATE: c_int = lv_status::LV_ERR_STATE as c_int;
+pub const LV_ERR_NOT_FOUND: c_int = lv_status::LV_ERR_NOT_FOUND as c_int;
+pub const LV_ERR_CALLBACK: c_int = lv_status::LV_ERR_CALLBACK as c_int;
+pub const LV_ERR_REENTRANT: c_int = lv_status::LV_ERR_REENTRANT as c_int;
+pub const LV_ERR_TIMEOUT: c_int = lv_status::LV_ERR_TIMEOUT as c_int;
+pub const LV_ERR_BUFFER: c_int = lv_status::LV_ERR_BUFFER as c_int;
+pub const LV_ERR_BUSY: c_int = lv_status::LV_ERR_BUSY as c_int;
+pub const LV_ERR_PANIC: c_int = lv_status::LV_ERR_PANIC as c_int;
 
 /// ABI version; a binding built for another value must refuse to load the library.
 pub const LV_ABI_VERSION: u32 = 1;
@@ -62,19 +91,26 @@ pub(crate) fn set_last_error(msg: impl Into<String>) {
     LAST_ERROR.with(|e| *e.borrow_mut() = CString::new(msg).unwrap_or_default());
 }
 
-fn clear_last_error() {
-    LAST_ERROR.with(|e| {
-        if !e.borrow().is_empty() {
-            *e.borrow_mut() = CString::default();
-        }
-    });
+/// Empties this thread's last error and hands back the message it held. The caller
+/// keeps it alive until its call ends: a host may pass `lv_last_error()` itself as an
+/// argument (`lv_error(ctx, lv_last_error())`), and freeing the message before the
+/// argument is read would hand the library freed memory.
+fn take_last_error() -> CString {
+    LAST_ERROR.with(|e| std::mem::take(&mut *e.borrow_mut()))
 }
 
-/// Runs an exported body: clears the thread's last error, catches a panic (recorded
-/// as the last error) and returns `on_panic` for it.
+/// Runs an exported body inside the panic boundary: clears the thread's last error
+/// (keeping the old message readable until the body is done), catches a panic
+/// (recorded as the last error) and returns `on_panic` for it. Everything an exported
+/// function does, error handling included, runs in here.
 pub(crate) fn boundary<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
-    clear_last_error();
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let previous = take_last_error();
+        let value = body();
+        drop(previous);
+        value
+    }));
+    match result {
         Ok(v) => v,
         Err(p) => {
             let msg = p
@@ -82,7 +118,10 @@ pub(crate) fn boundary<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
                 .map(|s| s.to_string())
                 .or_else(|| p.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            set_last_error(format!("internal error (panic) in mizulive: {msg}"));
+            // Recording the message allocates; a panic there must not unwind into C.
+            let _ = std::panic::catch_unwind(|| {
+                set_last_error(format!("internal error (panic) in mizulive: {msg}"))
+            });
             on_panic
         }
     }
@@ -97,7 +136,9 @@ pub(crate) fn fail(err: Error) -> c_int {
         Error::Template(_) => LV_ERR_TEMPLATE,
         Error::Io(_) => LV_ERR_IO,
         Error::Callback(_) => LV_ERR_CALLBACK,
-        Error::State(_) | Error::Busy(_) => LV_ERR_STATE,
+        Error::State(_) => LV_ERR_STATE,
+        Error::Busy(_) => LV_ERR_BUSY,
+        Error::Timeout(_) => LV_ERR_TIMEOUT,
         Error::NotFound(_) => LV_ERR_NOT_FOUND,
     };
     set_last_error(err.to_string());
@@ -135,11 +176,15 @@ pub(crate) unsafe fn opt_arg<'a>(ptr: *const c_char, what: &str) -> Result<Optio
 /// The message of the last failed `lv_*` call on this thread, or "" if it succeeded.
 ///
 /// Ownership: the string belongs to the library and stays valid until the next `lv_*`
-/// call on the same thread. Never NULL. Go callers must read it on the same OS thread
+/// call on the same thread returns; it may be passed as an argument to that call. Never NULL. Go callers must read it on the same OS thread
 /// as the failed call (`runtime.LockOSThread`).
 #[no_mangle]
 pub extern "C" fn lv_last_error() -> *const c_char {
-    LAST_ERROR.with(|e| e.borrow().as_ptr())
+    // During thread teardown the thread-local may be gone; "" then, never a panic.
+    std::panic::catch_unwind(|| LAST_ERROR.try_with(|e| e.borrow().as_ptr()).ok())
+        .ok()
+        .flatten()
+        .unwrap_or(c"".as_ptr())
 }
 
 /// The library version, e.g. "0.1.0". Static; never free it.
@@ -153,4 +198,17 @@ pub extern "C" fn lv_version() -> *const c_char {
 #[no_mangle]
 pub extern "C" fn lv_abi_version() -> u32 {
     LV_ABI_VERSION
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reached_limit_is_busy_not_a_wrong_state() {
+        assert_eq!(fail(Error::Busy("max_sessions".into())), LV_ERR_BUSY);
+        assert_eq!(fail(Error::State("shut down".into())), LV_ERR_STATE);
+        let msg = unsafe { CStr::from_ptr(lv_last_error()) };
+        assert_eq!(msg.to_str().ok(), Some("shut down"));
+    }
 }

@@ -94,6 +94,8 @@ thread_local! {
     /// The context of the callback running on this thread, so a stale or foreign
     /// `lv_ctx*` is refused instead of dereferenced.
     static CURRENT: Cell<*mut lv_ctx> = const { Cell::new(std::ptr::null_mut()) };
+    /// The same for the request of the auth hook running on this thread.
+    static CURRENT_AUTH: Cell<*mut lv_auth> = const { Cell::new(std::ptr::null_mut()) };
 }
 
 /// Resolves a `lv_ctx*` to the live context, or records why it cannot be used.
@@ -169,7 +171,8 @@ impl Page for FfiPage {
     }
 }
 
-/// The auth hook's view of one request. Valid only during the hook.
+/// The auth hook's view of one request. Valid only during the hook, on its thread:
+/// a stale or foreign `lv_auth*` is refused with `LV_ERR_STATE`.
 pub struct lv_auth {
     decision: AuthDecision,
 }
@@ -195,8 +198,11 @@ impl Auth for FfiAuth {
         let json = serde_json::to_string(request).unwrap_or_else(|_| "{}".into());
         let json = CString::new(json).unwrap_or_else(|_| CString::from(c"{}"));
         let mut req = lv_auth { decision: AuthDecision::Allow(None) };
+        let ptr: *mut lv_auth = &mut req;
+        let previous = CURRENT_AUTH.with(|c| c.replace(ptr));
         // SAFETY: as for page callbacks.
-        let rc = unsafe { (self.cb)(&mut req, json.as_ptr(), self.user.ptr) };
+        let rc = unsafe { (self.cb)(ptr, json.as_ptr(), self.user.ptr) };
+        CURRENT_AUTH.with(|c| c.set(previous));
         if rc == LV_OK {
             req.decision
         } else {
@@ -205,18 +211,32 @@ impl Auth for FfiAuth {
     }
 }
 
+/// Resolves a `lv_auth*` to the request of the auth hook running on this thread, or
+/// records why it cannot be used (NULL, stale, from another thread).
+unsafe fn auth<'a>(ptr: *mut lv_auth) -> Result<&'a mut lv_auth, c_int> {
+    if ptr.is_null() {
+        set_last_error("req is NULL");
+        return Err(LV_ERR_NULL);
+    }
+    if CURRENT_AUTH.with(|c| c.get()) != ptr {
+        set_last_error("req used outside its auth hook (or on another thread)");
+        return Err(LV_ERR_STATE);
+    }
+    Ok(&mut *ptr)
+}
+
 /// Inside the auth hook: the request belongs to `user_id` (copied). It travels in the
 /// session token and is visible to callbacks (`lv_user_id`) and templates (`user_id`).
 #[no_mangle]
 pub unsafe extern "C" fn lv_auth_set_user(req: *mut lv_auth, user_id: *const c_char) -> c_int {
     super::boundary(super::LV_ERR_PANIC, || {
-        if req.is_null() {
-            set_last_error("req is NULL");
-            return LV_ERR_NULL;
-        }
+        let req = match auth(req) {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
         match arg(user_id, "user_id") {
             Ok(uid) => {
-                (*req).decision = AuthDecision::Allow(Some(uid.to_string()));
+                req.decision = AuthDecision::Allow(Some(uid.to_string()));
                 LV_OK
             }
             Err(code) => code,
@@ -228,13 +248,13 @@ pub unsafe extern "C" fn lv_auth_set_user(req: *mut lv_auth, user_id: *const c_c
 #[no_mangle]
 pub unsafe extern "C" fn lv_auth_redirect(req: *mut lv_auth, location: *const c_char) -> c_int {
     super::boundary(super::LV_ERR_PANIC, || {
-        if req.is_null() {
-            set_last_error("req is NULL");
-            return LV_ERR_NULL;
-        }
+        let req = match auth(req) {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
         match arg(location, "location") {
             Ok(loc) => {
-                (*req).decision = AuthDecision::Redirect(loc.to_string());
+                req.decision = AuthDecision::Redirect(loc.to_string());
                 LV_OK
             }
             Err(code) => code,

@@ -43,6 +43,7 @@ static lv_app *app;
 static atomic_int drops;
 static atomic_int mounts;
 static lv_ctx *stale_ctx;
+static lv_auth *stale_req;
 static atomic_int in_callback_checks;
 static atomic_int closes;
 static atomic_int thread_exits, thread_exit_drops;
@@ -86,6 +87,12 @@ static int on_mount(lv_ctx *ctx, const char *params_json, void *user) {
     CHECK_ERR(lv_set(ctx, "/count/deeper", "1"), LV_ERR_JSON, "cannot descend");
     CHECK_ERR(lv_set(ctx, "/x", "nope"), LV_ERR_JSON, "invalid JSON");
     CHECK(lv_set_double(ctx, "/ratio", 0.5) == LV_OK);
+    /* lv_last_error()'s own string may be passed straight back in: it is read before
+     * the call replaces it (the examples do `return lv_error(ctx, lv_last_error());`). */
+    CHECK(lv_get_int(ctx, "/nowhere", &n) == LV_ERR_NOT_FOUND);
+    CHECK(lv_set_str(ctx, "/echo", lv_last_error()) == LV_OK);
+    CHECK(lv_get_str(ctx, "/echo") && strcmp(lv_get_str(ctx, "/echo"), "not found: no value at \"/nowhere\"") == 0);
+    CHECK(lv_remove(ctx, "/echo") == LV_OK);
     CHECK_ERR(lv_mark(ctx, "nope"), LV_ERR_NOT_FOUND, "no region");
     CHECK(lv_mark(ctx, "count") == LV_OK && lv_mark_all(ctx) == LV_OK);
     CHECK_ERR(lv_send_after(ctx, 10, "{oops", NULL), LV_ERR_JSON, "invalid JSON");
@@ -117,7 +124,8 @@ static int on_event(lv_ctx *ctx, const char *event_json, void *user) {
     lv_set_int(ctx, "/count", count + (by ? atoi(by) : 0));
     lv_mark(ctx, "count");
     if (strcmp(lv_event_name(ctx), "fail") == 0) {
-        return lv_error(ctx, "fail on purpose");
+        lv_set_state(ctx, "{oops"); /* leaves "invalid JSON: ..." as the last error */
+        return lv_error(ctx, lv_last_error());
     }
     return LV_OK;
 }
@@ -136,6 +144,7 @@ static void on_close(lv_ctx *ctx, const char *reason, void *user) {
 
 static int auth(lv_auth *req, const char *request_json, void *user) {
     (void)user;
+    stale_req = req;
     if (strstr(request_json, "\"deny\"")) {
         return LV_ERR_CALLBACK;
     }
@@ -203,6 +212,10 @@ static void field(const char *html, const char *name, char *out, size_t len) {
 int main(void) {
     static char page_buf[65536], resp[65536], req[8192];
     CHECK(lv_abi_version() == LV_ABI_VERSION);
+    /* The status codes are a typed enum whose constants are plain ints. */
+    lv_status busy = LV_ERR_BUSY;
+    int as_int = busy;
+    CHECK(as_int == 14 && LV_OK == 0 && LV_ERR_PANIC == 99);
 
     /* Logs reach a host callback, on a library thread; removing it drops user_data. */
     CHECK(lv_set_log_callback(on_log, &log_records, drop_log) == LV_OK);
@@ -264,6 +277,12 @@ int main(void) {
     char addr[64];
     CHECK_ERR(lv_local_addr(app, addr, sizeof addr), LV_ERR_STATE, "not started");
     CHECK_ERR(lv_publish(app, "t", "{bad"), LV_ERR_JSON, "invalid JSON");
+    /* The failed call's message as the next call's argument (a route, which the
+     * error quotes back): the library reads it before replacing it. */
+    char quoted[512];
+    snprintf(quoted, sizeof quoted, "route \"%s\" must start", lv_last_error());
+    CHECK_ERR(lv_register_page(app, lv_last_error(), &page), LV_ERR_PAGE, quoted);
+    CHECK_ERR(lv_publish(app, "t", lv_last_error()), LV_ERR_JSON, "invalid JSON");
     CHECK_ERR(lv_publish(app, NULL, "{}"), LV_ERR_NULL, "topic is NULL");
     CHECK_ERR(lv_start(app, "999.1.1.1:80"), LV_ERR_IO, "bind");
     CHECK(lv_start(app, "127.0.0.1:0") == LV_OK);
@@ -297,6 +316,11 @@ int main(void) {
     CHECK(strstr(page_buf, "<p id=\"user\">alice</p>") != NULL);
     CHECK(strstr(page_buf, "<b>0</b>") != NULL);
     CHECK(atomic_load(&mounts) == 1 && atomic_load(&in_callback_checks) == 1);
+
+    /* Nor does an auth request: after its hook returned it is refused, not written. */
+    CHECK_ERR(lv_auth_set_user(stale_req, "mallory"), LV_ERR_STATE, "outside its auth hook");
+    CHECK_ERR(lv_auth_redirect(stale_req, "/elsewhere"), LV_ERR_STATE, "outside its auth hook");
+    CHECK_ERR(lv_auth_set_user(NULL, "mallory"), LV_ERR_NULL, "req is NULL");
 
     /* A context outlives nothing: using it after its callback is refused. */
     CHECK_ERR(lv_mark(stale_ctx, "count"), LV_ERR_STATE, "outside its callback");

@@ -7,11 +7,13 @@ import "C"
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httputil"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -56,6 +58,9 @@ type Options struct {
 	RootID string
 	// Metrics serves Prometheus counters at /_live/metrics.
 	Metrics bool
+	// ShutdownTimeout bounds how long Close waits for callbacks in flight (20s).
+	// Past it, Close returns ErrTimeout and those callbacks finish on their own.
+	ShutdownTimeout time.Duration
 
 	// Auth, when set, decides who may load each page.
 	Auth AuthFunc
@@ -91,6 +96,7 @@ func (o Options) json() ([]byte, error) {
 	put("layout", o.Layout, o.Layout != "")
 	put("root_id", o.RootID, o.RootID != "")
 	put("metrics", o.Metrics, o.Metrics)
+	put("shutdown_timeout_ms", o.ShutdownTimeout.Milliseconds(), o.ShutdownTimeout != 0)
 	return json.Marshal(m)
 }
 
@@ -99,15 +105,20 @@ func (o Options) json() ([]byte, error) {
 // Handler in your own router), and Close it when done. Its methods are safe
 // from any goroutine.
 //
-// An App has no finalizer: a started App is a running server, and only Close
-// stops it.
+// A started App is a running server, and only Close stops it: an App never
+// closed keeps serving until the process ends, reachable or not. After Close,
+// the library's memory is freed once the App is unreachable.
 type App struct {
-	// mu guards ptr: C calls hold it shared; Close frees the app holding it
-	// exclusively, once no call is in flight.
-	mu     sync.RWMutex
+	// ptr stays valid for the App's whole life: Close shuts the app down, and the
+	// handle is freed by a finalizer once no goroutine can reach the App (so none
+	// can be about to call in). Calls in flight hold their own reference inside the
+	// library, so they need no lock here.
 	ptr    *C.lv_app
 	logger *slog.Logger
 	done   chan struct{}
+	closed atomic.Bool
+	// closing serializes Close, so done is closed and the finalizer set once.
+	closing sync.Mutex
 
 	routesMu sync.Mutex
 	routes   []string
@@ -159,13 +170,14 @@ func (a *App) with(f func(*C.lv_app) C.int) error {
 	if a == nil {
 		return errState("no app (a Ctx outside a callback has none)")
 	}
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	if a.ptr == nil {
+	if a.closed.Load() {
 		return errState("the app is closed")
 	}
 	p := a.ptr
-	return callC(func() C.int { return f(p) })
+	err := callC(func() C.int { return f(p) })
+	// The finalizer that frees p must not run while the call uses it.
+	runtime.KeepAlive(a)
+	return err
 }
 
 // SetAuth installs the auth hook (nil removes it); see AuthFunc.
@@ -272,31 +284,32 @@ func (a *App) Render(template string, data any) (string, error) {
 
 // Close shuts the server down gracefully (browsers are told to reconnect,
 // in-flight callbacks finish, every session's Terminate runs with "shutdown") and
-// frees the app. No callback runs after it returns. It is idempotent, and fails
-// with ErrReentrant when called from inside a callback.
+// frees the app. No callback starts after it returns. It is idempotent, and fails
+// with ErrReentrant when called from inside a callback. Callbacks still running
+// after Options.ShutdownTimeout are left to finish on their own: Close then
+// returns ErrTimeout, and the app is closed all the same.
 func (a *App) Close() error {
-	a.mu.RLock()
-	p := a.ptr
-	var err error
-	if p != nil {
-		// Shared lock only: callbacks still finishing may Publish.
-		err = callC(func() C.int { return C.lv_shutdown(p) })
-	}
-	a.mu.RUnlock()
-	if p == nil {
+	if a.closed.Load() {
 		return nil
 	}
-	if err != nil {
+	// Callbacks still finishing during the shutdown may Publish: calls stay open
+	// until it returns.
+	// ErrTimeout still closes the app: the library stopped waiting for callbacks
+	// past ShutdownTimeout, and they finish on their own.
+	err := callC(func() C.int { return C.lv_shutdown(a.ptr) })
+	if err != nil && !errors.Is(err, ErrTimeout) {
 		return err
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.ptr != nil {
-		C.lv_app_free(a.ptr)
-		a.ptr = nil
-		close(a.done)
+	a.closing.Lock()
+	defer a.closing.Unlock()
+	if a.closed.Swap(true) {
+		return err
 	}
-	return nil
+	close(a.done)
+	// The shut-down handle only holds memory now; free it once the App is
+	// unreachable, when no goroutine can be calling in.
+	runtime.SetFinalizer(a, func(a *App) { C.lv_app_free(a.ptr) })
+	return err
 }
 
 func (a *App) addRoute(route string) {

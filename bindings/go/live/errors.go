@@ -21,6 +21,7 @@ const (
 	ErrReentrant Code = 11 // not allowed from inside a callback
 	ErrTimeout   Code = 12 // a wait timed out
 	ErrBuffer    Code = 13 // an output buffer was too small
+	ErrBusy      Code = 14 // a limit is reached; retrying later may succeed
 	ErrPanic     Code = 99 // a bug in libmizulive, caught at its boundary
 )
 
@@ -28,7 +29,7 @@ var codeNames = map[Code]string{
 	ErrNull: "null argument", ErrUTF8: "invalid UTF-8", ErrJSON: "bad JSON", ErrConfig: "bad options",
 	ErrPage: "bad page", ErrTemplate: "template error", ErrIO: "I/O error", ErrState: "wrong state",
 	ErrNotFound: "not found", ErrCallback: "callback failed", ErrReentrant: "called from a callback",
-	ErrTimeout: "timed out", ErrBuffer: "buffer too small", ErrPanic: "libmizulive panicked",
+	ErrTimeout: "timed out", ErrBuffer: "buffer too small", ErrBusy: "busy", ErrPanic: "libmizulive panicked",
 }
 
 func (c Code) Error() string {

@@ -25,6 +25,25 @@ const ABIVersion = 1
 // Fails to compile when include/mizulive.h declares another ABI than ABIVersion.
 const _ = uint(ABIVersion-C.LV_ABI_VERSION) + uint(C.LV_ABI_VERSION-ABIVersion)
 
+// Each fails to compile when a Code differs from the header's lv_status value.
+const (
+	_ = uint(int(ErrNull)-C.LV_ERR_NULL) + uint(C.LV_ERR_NULL-int(ErrNull))
+	_ = uint(int(ErrUTF8)-C.LV_ERR_UTF8) + uint(C.LV_ERR_UTF8-int(ErrUTF8))
+	_ = uint(int(ErrJSON)-C.LV_ERR_JSON) + uint(C.LV_ERR_JSON-int(ErrJSON))
+	_ = uint(int(ErrConfig)-C.LV_ERR_CONFIG) + uint(C.LV_ERR_CONFIG-int(ErrConfig))
+	_ = uint(int(ErrPage)-C.LV_ERR_PAGE) + uint(C.LV_ERR_PAGE-int(ErrPage))
+	_ = uint(int(ErrTemplate)-C.LV_ERR_TEMPLATE) + uint(C.LV_ERR_TEMPLATE-int(ErrTemplate))
+	_ = uint(int(ErrIO)-C.LV_ERR_IO) + uint(C.LV_ERR_IO-int(ErrIO))
+	_ = uint(int(ErrState)-C.LV_ERR_STATE) + uint(C.LV_ERR_STATE-int(ErrState))
+	_ = uint(int(ErrNotFound)-C.LV_ERR_NOT_FOUND) + uint(C.LV_ERR_NOT_FOUND-int(ErrNotFound))
+	_ = uint(int(ErrCallback)-C.LV_ERR_CALLBACK) + uint(C.LV_ERR_CALLBACK-int(ErrCallback))
+	_ = uint(int(ErrReentrant)-C.LV_ERR_REENTRANT) + uint(C.LV_ERR_REENTRANT-int(ErrReentrant))
+	_ = uint(int(ErrTimeout)-C.LV_ERR_TIMEOUT) + uint(C.LV_ERR_TIMEOUT-int(ErrTimeout))
+	_ = uint(int(ErrBuffer)-C.LV_ERR_BUFFER) + uint(C.LV_ERR_BUFFER-int(ErrBuffer))
+	_ = uint(int(ErrBusy)-C.LV_ERR_BUSY) + uint(C.LV_ERR_BUSY-int(ErrBusy))
+	_ = uint(int(ErrPanic)-C.LV_ERR_PANIC) + uint(C.LV_ERR_PANIC-int(ErrPanic))
+)
+
 // Version is the version of the linked libmizulive, e.g. "0.1.0".
 func Version() string {
 	return C.GoString(C.lv_version())

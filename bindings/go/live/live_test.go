@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mizulive/mizulive/bindings/go/internal/livetest"
 	"github.com/mizulive/mizulive/bindings/go/live"
@@ -428,4 +430,42 @@ func TestOptionsAndRender(t *testing.T) {
 	if live.Version() == "" {
 		t.Fatal("no version")
 	}
+}
+
+// Close while other goroutines are calling in: no lock in the binding orders them,
+// the library keeps the app alive for calls in flight, and each call either works
+// or reports ErrState.
+func TestCloseWhileCalling(t *testing.T) {
+	lv, err := live.New(testOptions(false))
+	must(t, err)
+	must(t, lv.Start("127.0.0.1:0"))
+	var wg sync.WaitGroup
+	started := make(chan struct{}, 4)
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			started <- struct{}{}
+			deadline := time.Now().Add(10 * time.Second)
+			for i := 0; time.Now().Before(deadline); i++ {
+				err := lv.Publish("t", i)
+				if errors.Is(err, live.ErrState) {
+					return
+				}
+				if err != nil {
+					t.Errorf("Publish: %v", err)
+					return
+				}
+				lv.SessionCount()
+			}
+			t.Error("Close never stopped the publishing")
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		<-started
+	}
+	must(t, lv.Close())
+	wg.Wait()
+	lv = nil
+	runtime.GC() // runs the finalizer that frees the closed app
 }

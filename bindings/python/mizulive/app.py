@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 import time
+import weakref
 from typing import Any, Callable, Iterator, TypeVar, overload
 
 from . import _callbacks, _lib, _logbridge
@@ -26,8 +27,10 @@ log = logging.getLogger("mizulive")
 P = TypeVar("P", bound=Page)
 
 # App states. Calls are allowed while OPEN or CLOSING (lv_shutdown runs callbacks that
-# may publish); FREEING waits for calls in flight, then frees the handle.
-_OPEN, _CLOSING, _FREEING, _CLOSED = range(4)
+# may publish). The handle is never freed while the App object lives: the library
+# keeps a shut-down app valid, and frees it when the App is garbage (see close()), so
+# no thread can be about to call in and no call needs counting.
+_OPEN, _CLOSING, _CLOSED = range(3)
 
 # Every app not yet closed (kept alive until then), so interpreter exit can close it
 # before finalizing.
@@ -54,9 +57,8 @@ class App:
     """
 
     def __init__(self, views: str | os.PathLike[str] = "views", dev: bool = False, **options: Any) -> None:
-        self._lock = threading.Condition()
+        self._lock = threading.Lock()
         self._state = _CLOSED
-        self._calls = 0
         self._closed = threading.Event()
         _logbridge.install()
         opts = {"views": os.fspath(views), "dev": bool(dev), **options}
@@ -189,7 +191,7 @@ class App:
                 with self._use() as ptr:
                     rc = lib.lv_wait(ptr, slice_ms)
             except MizuliveError as e:
-                if e.code == ErrorCode.STATE and self._state in (_FREEING, _CLOSED):
+                if e.code == ErrorCode.STATE and self._state == _CLOSED:
                     return True
                 raise
             if rc == LV_OK:
@@ -229,8 +231,11 @@ class App:
     def close(self) -> None:
         """Stops serving (gracefully: browsers are told to reconnect, callbacks in
         flight finish, ``Page.close`` runs with ``"shutdown"``) and frees the app.
-        Idempotent, safe from any thread. From inside a callback it cannot wait for
-        itself: it then starts the close on another thread and returns."""
+        Idempotent, safe from any thread, also while other threads are calling the
+        app. From inside a callback it cannot wait for itself: it then starts the
+        close on another thread and returns. Callbacks still running after the
+        ``shutdown_timeout_ms`` option (default 20000) are left to finish on their
+        own; the library logs how many."""
         if _callbacks.in_callback():
             with self._lock:
                 if self._state != _OPEN:
@@ -252,13 +257,10 @@ class App:
             lib.lv_shutdown(ptr)
         finally:
             with self._lock:
-                self._state = _FREEING
-                while self._calls:
-                    self._lock.wait()
-                self._ptr = None
-            lib.lv_app_free(ptr)
-            with self._lock:
                 self._state = _CLOSED
+            # The shut-down handle only holds memory now. It is freed once this App
+            # is garbage: a call needs the App, so none can be on its way in then.
+            weakref.finalize(self, lib.lv_app_free, ptr)
             self._closed.set()
             _open_apps.discard(self)
 
@@ -307,27 +309,20 @@ class App:
         return self._closed.is_set()
 
     def __repr__(self) -> str:
-        state = ["open", "closing", "closing", "closed"][self._state]
+        state = ["open", "closing", "closed"][self._state]
         return f"<mizulive.App {state} pages={list(self._pages)}>"
 
     # -- internals
 
     @contextlib.contextmanager
     def _use(self) -> Iterator[int]:
-        """Lends the handle for one call; :meth:`close` frees it only after every call
-        in flight has returned."""
-        with self._lock:
-            if self._state in (_FREEING, _CLOSED) or self._ptr is None:
-                raise MizuliveError(ErrorCode.STATE, "the app is closed")
-            self._calls += 1
-            ptr = self._ptr
-        try:
-            yield ptr
-        finally:
-            with self._lock:
-                self._calls -= 1
-                if not self._calls:
-                    self._lock.notify_all()
+        """Lends the handle for one call, unless the app is closed. A call racing with
+        :meth:`close` is safe: the library keeps the app alive for calls in flight,
+        and the handle itself lives as long as this object."""
+        ptr = self._ptr
+        if self._state == _CLOSED or ptr is None:
+            raise MizuliveError(ErrorCode.STATE, "the app is closed")
+        yield ptr
 
 
 @contextlib.contextmanager

@@ -23,6 +23,7 @@ class ErrorCode(enum.IntEnum):
     REENTRANT = 11
     TIMEOUT = 12
     BUFFER = 13
+    BUSY = 14
     PANIC = 99
 
 

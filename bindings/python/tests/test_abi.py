@@ -174,3 +174,12 @@ def test_mizulive_lib_overrides_the_search(tmp_path: Path) -> None:
 
     done = import_with(str(tmp_path / "missing.so"))
     assert done.returncode != 0 and "MIZULIVE_LIB=" in done.stderr and "is not a file" in done.stderr
+
+
+def test_error_codes_are_the_headers_status_enum() -> None:
+    body = re.search(r"typedef enum lv_status \{(.*?)\} lv_status;", HEADER.read_text(), re.S)
+    assert body
+    codes = {name: int(value) for name, value in re.findall(r"\bLV_(OK|ERR_\w+) = (\d+)", body.group(1))}
+    ours = {("OK" if c.name == "OK" else f"ERR_{c.name}"): c.value for c in mizulive.ErrorCode}
+    assert codes == ours
+    assert codes["ERR_BUSY"] == 14

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +117,38 @@ def test_close_from_inside_a_callback(make_app: Any) -> None:
         live.event("quit")
     assert app.wait(5)
     assert app._closed.wait(5)
+
+
+def test_close_while_other_threads_call_in(views: Path) -> None:
+    # No counting in the binding orders the calls: the library keeps the app alive
+    # for calls in flight, and each call either works or says the app is closed.
+    app = mizulive.App(views=views, secret=SECRET)
+    app.start("127.0.0.1:0")
+    started = threading.Barrier(5)
+    outcomes: list[str] = []
+
+    def call_in(app: mizulive.App) -> None:
+        started.wait(5)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                app.publish("t", {"n": 1})
+                app.wait(0)
+            except mizulive.MizuliveError as e:
+                outcomes.append(e.code.name if isinstance(e.code, mizulive.ErrorCode) else str(e.code))
+                return
+        outcomes.append("never closed")
+
+    threads = [threading.Thread(target=call_in, args=(app,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    started.wait(5)
+    app.close()
+    for t in threads:
+        t.join(15)
+    assert outcomes == ["STATE"] * 4
+    del app, threads
+    gc.collect()  # frees the closed app's handle
 
 
 def test_publish_from_many_python_threads(make_app: Any) -> None:

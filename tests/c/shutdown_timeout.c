@@ -1,0 +1,167 @@
+/*
+ * lv_shutdown is bounded by "shutdown_timeout_ms": a callback blocked on a gate does
+ * not hold it. It returns LV_ERR_TIMEOUT naming how many host threads still run
+ * callbacks (and logs it), lv_app_free returns at once too, and the late callback, once the gate
+ * opens, may still publish on the app safely; its page is released when it ends.
+ *
+ * Prints "N passed, M failed" and exits non-zero on any failure.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mizulive.h"
+
+#define TIMEOUT_MS 300
+#define POLLS 1000 /* of 10 ms each: every wait below ends within 10 s */
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                                 \
+    do {                                                                                            \
+        if (cond) {                                                                                 \
+            passed++;                                                                               \
+        } else {                                                                                    \
+            failed++;                                                                               \
+            fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n", __FILE__, __LINE__, #cond, \
+                    lv_last_error());                                                               \
+        }                                                                                           \
+    } while (0)
+
+static lv_app *app;
+static char addr[64];
+static atomic_int entered, gate_open, finished, late_publish = -1, drops, timeout_logged;
+
+static void pause_10ms(void) {
+    struct timespec ms10 = {0, 10 * 1000 * 1000};
+    nanosleep(&ms10, NULL);
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Blocks until the test opens the gate (at most POLLS * 10 ms). */
+static int on_mount(lv_ctx *ctx, const char *params_json, void *user) {
+    (void)params_json;
+    (void)user;
+    atomic_store(&entered, 1);
+    for (int i = 0; i < POLLS && !atomic_load(&gate_open); i++) pause_10ms();
+    /* Resumed after lv_shutdown gave up and lv_app_free returned. */
+    atomic_store(&late_publish, lv_publish(app, "late", "{\"ok\": true}"));
+    int rc = lv_set_state(ctx, "{\"count\": 0}");
+    atomic_store(&finished, 1);
+    return rc;
+}
+
+static int on_event(lv_ctx *ctx, const char *event_json, void *user) {
+    (void)ctx;
+    (void)event_json;
+    (void)user;
+    return LV_OK;
+}
+
+static void drop_page(void *user) {
+    (void)user;
+    atomic_fetch_add(&drops, 1);
+}
+
+static void on_log(int level, const char *target, const char *message, void *user) {
+    (void)target;
+    (void)user;
+    if (level == 2 && strstr(message, "host thread(s) still running callbacks")) atomic_store(&timeout_logged, 1);
+}
+
+static void *get_thread(void *arg) {
+    (void)arg;
+    char host[64];
+    snprintf(host, sizeof host, "%s", addr);
+    char *colon = strrchr(host, ':');
+    if (!colon) return NULL;
+    *colon = 0;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    inet_pton(AF_INET, host, &sa.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval ten_s = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &ten_s, sizeof ten_s);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+        char req[256], buf[4096];
+        int len = snprintf(req, sizeof req, "GET /gate HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", addr);
+        if (write(fd, req, (size_t)len) == len) {
+            while (read(fd, buf, sizeof buf) > 0) {
+            }
+        }
+    }
+    close(fd);
+    return NULL;
+}
+
+int main(void) {
+    CHECK(lv_set_log_callback(on_log, NULL, NULL) == LV_OK);
+    char options[256];
+    snprintf(options, sizeof options,
+             "{\"views\": \"views\", \"secret\": \"0123456789abcdef0123456789abcdef\", "
+             "\"host_threads\": 2, \"shutdown_timeout_ms\": %d}",
+             TIMEOUT_MS);
+    app = lv_app_new(options);
+    CHECK(app != NULL);
+    if (!app) {
+        printf("%d passed, %d failed\n", passed, failed);
+        return 1;
+    }
+    lv_page page = {.template = "abi", .regions = "{\"count\": \"count\"}", .on_mount = on_mount,
+                    .on_event = on_event, .drop = drop_page};
+    CHECK(lv_register_page(app, "/gate", &page) == LV_OK);
+    CHECK(lv_start(app, "127.0.0.1:0") == LV_OK);
+    CHECK(lv_local_addr(app, addr, sizeof addr) == LV_OK);
+
+    pthread_t getter;
+    CHECK(pthread_create(&getter, NULL, get_thread, NULL) == 0);
+    for (int i = 0; i < POLLS && !atomic_load(&entered); i++) pause_10ms();
+    CHECK(atomic_load(&entered) == 1);
+
+    /* The callback is stuck: lv_shutdown gives up after the bound and says so. */
+    double t0 = now_s();
+    int rc = lv_shutdown(app);
+    double took = now_s() - t0;
+    CHECK(rc == LV_ERR_TIMEOUT);
+    /* The stuck callback's thread, and any waiting behind it for the same session. */
+    CHECK(strstr(lv_last_error(), "host thread(s) still running callbacks") != NULL);
+    CHECK(atoi(lv_last_error() + strlen("timed out: ")) >= 1);
+    CHECK(took >= TIMEOUT_MS / 1000.0 - 0.01);
+    CHECK(took < TIMEOUT_MS / 1000.0 + 4.0);
+    CHECK(atomic_load(&finished) == 0);
+    CHECK(lv_wait(app, 0) == LV_OK);
+    CHECK(lv_shutdown(app) == LV_OK); /* idempotent: already shut down */
+    CHECK(atomic_load(&drops) == 0);  /* the stuck callback's page is still in use */
+
+    t0 = now_s();
+    lv_app_free(app);
+    CHECK(now_s() - t0 < 2.0);
+
+    /* The late callback finishes on its own thread, and may still publish. */
+    atomic_store(&gate_open, 1);
+    for (int i = 0; i < POLLS && !atomic_load(&finished); i++) pause_10ms();
+    CHECK(atomic_load(&finished) == 1);
+    CHECK(atomic_load(&late_publish) == LV_OK);
+    for (int i = 0; i < POLLS && atomic_load(&drops) == 0; i++) pause_10ms();
+    CHECK(atomic_load(&drops) == 1);
+    for (int i = 0; i < POLLS && !atomic_load(&timeout_logged); i++) pause_10ms();
+    CHECK(atomic_load(&timeout_logged) == 1);
+    pthread_join(getter, NULL);
+    CHECK(lv_set_log_callback(NULL, NULL, NULL) == LV_OK);
+
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
