@@ -48,13 +48,17 @@ unsafe fn app_ref(app: *const lv_app) -> Result<AppRef, c_int> {
     Ok(AppRef(Arc::from_raw(app)))
 }
 
-/// Creates an app from a JSON options document (NULL or "" means `{}`): `views`
-/// (folder, default "views"), `dev`, `secret` (≥ 32 bytes), `host_threads`,
-/// `io_threads`, `grace_ms`, `token_ttl_s`, `max_frame_bytes`, `max_form_bytes`,
-/// `events_per_second`, `event_burst`, `outbound_queue`, `mailbox`, `resume_buffer`,
-/// `max_sessions`, `allowed_origins`, `layout`, `root_id`, `metrics`,
-/// `shutdown_timeout_ms`. Unknown keys are
-/// an error. docs/c-api.md gives each one's default.
+/// Creates an app from a JSON options document (NULL or "" means `{}`). Keys:
+/// `views` (folder, default "views"), `dev`, `secret` (≥ 32 bytes), `previous_secrets`,
+/// `previous_secrets_ttl_s`, `token_ttl_s`, `secure_cookies`, `trust_forwarded_proto`,
+/// `allowed_origins`, `redirect_hosts`, `csp`, `csp_extra`, `host_threads`,
+/// `io_threads`, `host_queue`, `grace_ms`, `max_frame_bytes`, `max_form_bytes`,
+/// `events_per_second`, `event_burst`, `control_frames_per_second`,
+/// `control_frame_burst`, `outbound_queue`, `mailbox`, `resume_buffer`,
+/// `resume_buffer_bytes`, `max_state_bytes`, `max_sessions`, `max_unjoined_sessions`,
+/// `max_connections`, `header_timeout_ms`, `body_timeout_ms`, `keep_alive_timeout_ms`,
+/// `join_timeout_ms`, `shutdown_timeout_ms`, `layout`, `root_id`, `metrics`. Unknown
+/// keys are an error. docs/c-api.md gives each one's default.
 ///
 /// Returns NULL on failure (see `lv_last_error`). The caller owns the app and must
 /// release it with `lv_app_free`.

@@ -333,7 +333,10 @@ pub unsafe extern "C" fn lv_cancel_timer(ctx: *mut lv_ctx, timer: u64) -> c_int 
 }
 
 /// After the callback, loads `url` in the browser (a full page load). After a no-JS
-/// POST, the 303 goes there.
+/// POST, the 303 goes there. `url` must be a path of this app (one leading `/`) or an
+/// http(s) URL whose host is listed in the `redirect_hosts` option; anything else
+/// (`javascript:`, `//other.example`, another host) returns `LV_ERR_STATE` and fails
+/// the callback, whatever it returns.
 #[no_mangle]
 pub unsafe extern "C" fn lv_redirect(ctx: *mut lv_ctx, url: *const c_char) -> c_int {
     call(ctx, |c| match arg(url, "url") {
@@ -343,7 +346,8 @@ pub unsafe extern "C" fn lv_redirect(ctx: *mut lv_ctx, url: *const c_char) -> c_
 }
 
 /// After the callback, moves the browser to another route of this app without a full
-/// load (`history.pushState`, or `replaceState` when `replace` is non-zero).
+/// load (`history.pushState`, or `replaceState` when `replace` is non-zero). `url` is
+/// checked as for `lv_redirect`.
 #[no_mangle]
 pub unsafe extern "C" fn lv_navigate(ctx: *mut lv_ctx, url: *const c_char, replace: c_int) -> c_int {
     call(ctx, |c| match arg(url, "url") {

@@ -62,6 +62,33 @@ type Options struct {
 	// Past it, Close returns ErrTimeout and those callbacks finish on their own.
 	ShutdownTimeout time.Duration
 
+	// PreviousSecrets still verify tokens for PreviousSecretsTTL (default TokenTTL)
+	// after a secret rotation.
+	PreviousSecrets    []string
+	PreviousSecretsTTL time.Duration
+	// SecureCookies says the site is served over HTTPS only (cookies get Secure and
+	// the __Host- prefix; origins must be https://). TrustForwardedProto takes the
+	// scheme from X-Forwarded-Proto instead: only behind a proxy that sets it.
+	SecureCookies, TrustForwardedProto bool
+	// RedirectHosts are the other hosts Redirect may send a browser to.
+	RedirectHosts []string
+	// CSP replaces the Content-Security-Policy pages are sent with; CSPExtra adds
+	// directives to it (docs/c-api.md). Empty keeps the default.
+	CSP, CSPExtra string
+	// ResumeBufferBytes caps the patches kept for a reconnecting client in bytes
+	// (256 KiB); MaxStateBytes the JSON size of a page's state (1 MiB).
+	ResumeBufferBytes, MaxStateBytes int
+	// MaxUnjoinedSessions bounds sessions whose browser has not joined yet (10000);
+	// MaxConnections open connections (25000); HostQueue the new visitors' work
+	// waiting for a host thread (1024).
+	MaxUnjoinedSessions, MaxConnections, HostQueue int
+	// HeaderTimeout (30s), BodyTimeout (30s), KeepAliveTimeout (75s) and
+	// JoinTimeout (10s) bound how long a client may take at each step.
+	HeaderTimeout, BodyTimeout, KeepAliveTimeout, JoinTimeout time.Duration
+	// ControlFramesPerSecond and ControlFrameBurst limit heartbeats and refused
+	// frames per socket (2 and 20).
+	ControlFramesPerSecond, ControlFrameBurst int
+
 	// Auth, when set, decides who may load each page.
 	Auth AuthFunc
 	// Logger receives what this package reports (recovered panics, proxy errors).
@@ -97,6 +124,24 @@ func (o Options) json() ([]byte, error) {
 	put("root_id", o.RootID, o.RootID != "")
 	put("metrics", o.Metrics, o.Metrics)
 	put("shutdown_timeout_ms", o.ShutdownTimeout.Milliseconds(), o.ShutdownTimeout != 0)
+	put("previous_secrets", o.PreviousSecrets, len(o.PreviousSecrets) > 0)
+	put("previous_secrets_ttl_s", int64(o.PreviousSecretsTTL/time.Second), o.PreviousSecretsTTL != 0)
+	put("secure_cookies", o.SecureCookies, o.SecureCookies)
+	put("trust_forwarded_proto", o.TrustForwardedProto, o.TrustForwardedProto)
+	put("redirect_hosts", o.RedirectHosts, len(o.RedirectHosts) > 0)
+	put("csp", o.CSP, o.CSP != "")
+	put("csp_extra", o.CSPExtra, o.CSPExtra != "")
+	put("resume_buffer_bytes", o.ResumeBufferBytes, o.ResumeBufferBytes != 0)
+	put("max_state_bytes", o.MaxStateBytes, o.MaxStateBytes != 0)
+	put("max_unjoined_sessions", o.MaxUnjoinedSessions, o.MaxUnjoinedSessions != 0)
+	put("max_connections", o.MaxConnections, o.MaxConnections != 0)
+	put("host_queue", o.HostQueue, o.HostQueue != 0)
+	put("header_timeout_ms", o.HeaderTimeout.Milliseconds(), o.HeaderTimeout != 0)
+	put("body_timeout_ms", o.BodyTimeout.Milliseconds(), o.BodyTimeout != 0)
+	put("keep_alive_timeout_ms", o.KeepAliveTimeout.Milliseconds(), o.KeepAliveTimeout != 0)
+	put("join_timeout_ms", o.JoinTimeout.Milliseconds(), o.JoinTimeout != 0)
+	put("control_frames_per_second", o.ControlFramesPerSecond, o.ControlFramesPerSecond != 0)
+	put("control_frame_burst", o.ControlFrameBurst, o.ControlFrameBurst != 0)
 	return json.Marshal(m)
 }
 

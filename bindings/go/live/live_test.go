@@ -415,6 +415,26 @@ func TestOptionsAndRender(t *testing.T) {
 	if _, err := live.New(live.Options{Views: "testdata/no-such-views"}); err == nil {
 		t.Fatal("a missing views folder was accepted")
 	}
+	// Every hardening option reaches the library under its own name (an unknown key
+	// would be refused), and a bad value is the library's error.
+	all := testOptions(false)
+	all.PreviousSecrets = []string{strings.Repeat("p", 32)}
+	all.PreviousSecretsTTL = time.Hour
+	all.SecureCookies, all.TrustForwardedProto = true, true
+	all.RedirectHosts = []string{"pay.example.com"}
+	all.CSP, all.CSPExtra = "default-src 'self'", "img-src https:"
+	all.ResumeBufferBytes, all.MaxStateBytes = 1<<16, 1<<18
+	all.MaxUnjoinedSessions, all.MaxConnections, all.HostQueue = 10, 100, 8
+	all.HeaderTimeout, all.BodyTimeout, all.KeepAliveTimeout, all.JoinTimeout = time.Second, time.Second, time.Second, time.Second
+	all.ControlFramesPerSecond, all.ControlFrameBurst = 1, 2
+	full, err := live.New(all)
+	must(t, err)
+	full.Close()
+	bad := testOptions(false)
+	bad.RedirectHosts = []string{"https://pay.example.com/"}
+	if _, err := live.New(bad); !errors.Is(err, live.ErrConfig) {
+		t.Fatalf("a redirect host with a scheme: %v", err)
+	}
 	lv, err := live.New(testOptions(false))
 	must(t, err)
 	defer lv.Close()
