@@ -78,19 +78,24 @@ e2e: lib python
 # runs each for 10 s from a copy of the committed corpus, leaving the tree clean.
 FUZZ_TARGETS := client_frame form_body token cookie_header template_helpers
 FUZZ_SECS    ?= 60
-FUZZ_RUN      = cd fuzz && LSAN_OPTIONS=suppressions=$(CURDIR)/fuzz/lsan.supp cargo +nightly fuzz run
+FUZZ_RUN      = LSAN_OPTIONS=suppressions=$(CURDIR)/fuzz/lsan.supp cargo +nightly fuzz run
 
 fuzz-build:
 	@cargo fuzz --version >/dev/null 2>&1 || { echo "cargo fuzz is needed: cargo install cargo-fuzz (and rustup toolchain install nightly)" >&2; exit 1; }
 	cd fuzz && cargo +nightly fuzz build
 
 fuzz: fuzz-build
-	for t in $(FUZZ_TARGETS); do $(FUZZ_RUN) $$t corpus/$$t -- -max_total_time=$(FUZZ_SECS) || exit 1; done
+	cd fuzz && for t in $(FUZZ_TARGETS); do $(FUZZ_RUN) $$t corpus/$$t -- -max_total_time=$(FUZZ_SECS) || exit 1; done
 
+# Quiet unless a target fails: then the end of its output, with the crash and how to
+# reproduce it.
 fuzz-smoke: fuzz-build
-	for t in $(FUZZ_TARGETS); do \
-	  scratch=$$(mktemp -d) && $(FUZZ_RUN) $$t $$scratch corpus/$$t -- -max_total_time=10 || exit 1; \
-	  rm -rf $$scratch; done
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  scratch=$$(mktemp -d); \
+	  if $(FUZZ_RUN) $$t $$scratch corpus/$$t -- -max_total_time=10 >$$scratch/log 2>&1; then \
+	    echo "fuzz $$t: $$(grep '^Done' $$scratch/log)"; rm -rf $$scratch; \
+	  else tail -n 60 $$scratch/log; exit 1; fi; \
+	done
 
 go-counter: lib
 	cd bindings/go && go run ./examples/counter
