@@ -16,21 +16,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "mizulive.h"
+#include "check.h"
 
-static int passed, failed;
 static atomic_int log_records, log_drops, log_warnings;
-
-#define CHECK(cond)                                                                                 \
-    do {                                                                                            \
-        if (cond) {                                                                                 \
-            passed++;                                                                               \
-        } else {                                                                                    \
-            failed++;                                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n", __FILE__, __LINE__, #cond, \
-                    lv_last_error());                                                               \
-        }                                                                                           \
-    } while (0)
 
 #define CHECK_ERR(expr, code, needle)                                                              \
     do {                                                                                           \

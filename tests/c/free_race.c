@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mizulive.h"
+#include "check.h"
 
 #define WAITERS 8
 /* Each round frees a fresh app under the same load: a read of freed memory is a
@@ -35,18 +35,6 @@
 #define AFTER_FREE_PUBLISHES 200
 #define POLLS 1000 /* of 10 ms each */
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                                 \
-    do {                                                                                            \
-        if (cond) {                                                                                 \
-            passed++;                                                                               \
-        } else {                                                                                    \
-            failed++;                                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n", __FILE__, __LINE__, #cond, \
-                    lv_last_error());                                                               \
-        }                                                                                           \
-    } while (0)
 
 static lv_app *app;
 static atomic_int mounted, freeing, publish_errors;
