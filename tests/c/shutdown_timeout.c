@@ -74,25 +74,7 @@ static void on_log(int level, const char *target, const char *message, void *use
 
 static void *get_thread(void *arg) {
     (void)arg;
-    char host[64];
-    snprintf(host, sizeof host, "%s", addr);
-    char *colon = strrchr(host, ':');
-    if (!colon) return NULL;
-    *colon = 0;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-    inet_pton(AF_INET, host, &sa.sin_addr);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct timeval ten_s = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &ten_s, sizeof ten_s);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
-        char req[256], buf[4096];
-        int len = snprintf(req, sizeof req, "GET /gate HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", addr);
-        if (write(fd, req, (size_t)len) == len) {
-            while (read(fd, buf, sizeof buf) > 0) {
-            }
-        }
-    }
-    close(fd);
+    http_get_discard(addr, "/gate");
     return NULL;
 }
 
