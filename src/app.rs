@@ -68,6 +68,8 @@ pub(crate) struct Shared {
     pub router: RwLock<matchit::Router<Arc<Route>>>,
     pub auth: RwLock<Option<Arc<dyn Auth>>>,
     pub runtime_js: RuntimeAsset,
+    /// The Content-Security-Policy header of pages, built once from the options.
+    pub csp: Option<hyper::header::HeaderValue>,
     pub next_key: AtomicU64,
     pub next_conn: AtomicU64,
     pub metrics: Arc<crate::metrics::Metrics>,
@@ -137,6 +139,8 @@ impl App {
             router: RwLock::new(matchit::Router::new()),
             auth: RwLock::new(None),
             runtime_js: RuntimeAsset::new(),
+            // Checked by `Options::validate` to be printable ASCII, so this cannot fail.
+            csp: opts.content_security_policy().and_then(|p| hyper::header::HeaderValue::from_str(&p).ok()),
             next_key: AtomicU64::new(1),
             next_conn: AtomicU64::new(1),
             metrics,

@@ -50,14 +50,14 @@ pub(crate) async fn handle(
             },
         },
     };
-    Ok(security_headers(&shared.opts, resp))
+    Ok(security_headers(&shared, resp))
 }
 
 /// Headers every response gets: no MIME sniffing (a text error or a JSON boot block
 /// is never run as script), no full URLs leaked to other sites, and on anything a
 /// browser may show as a document, the Content-Security-Policy (which also keeps
 /// other sites from framing it).
-fn security_headers(opts: &crate::options::Options, mut resp: Response<Body>) -> Response<Body> {
+fn security_headers(shared: &Shared, mut resp: Response<Body>) -> Response<Body> {
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         return resp;
     }
@@ -69,11 +69,8 @@ fn security_headers(opts: &crate::options::Options, mut resp: Response<Body>) ->
     let headers = resp.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    if document {
-        // Checked by `Options::validate` to be printable ASCII, so this cannot fail.
-        if let Some(csp) = opts.content_security_policy().and_then(|p| HeaderValue::from_str(&p).ok()) {
-            headers.insert(header::CONTENT_SECURITY_POLICY, csp);
-        }
+    if let (true, Some(csp)) = (document, &shared.csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp.clone());
     }
     resp
 }
