@@ -14,18 +14,12 @@ use tokio::sync::watch;
 use crate::error::{Error, Result};
 use crate::host::{on_host_thread, HostPool};
 use crate::options::Options;
-use crate::page::PageSpec;
+use crate::page::{PageSpec, Route};
 use crate::pubsub::PubSub;
 use crate::server::asset::RuntimeAsset;
-use crate::session::Registry;
+use crate::session::{Core, Registry};
 use crate::token::Signer;
 use crate::views::Views;
-
-/// A registered page: its route pattern and how to render and drive it.
-pub struct Route {
-    pub pattern: String,
-    pub spec: PageSpec,
-}
 
 /// What the auth hook sees of a request.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -56,26 +50,24 @@ pub trait Auth: Send + Sync + 'static {
     fn authenticate(&self, request: &RequestInfo) -> AuthDecision;
 }
 
-/// State shared by the server, the sessions and the host threads.
+/// What the server shares: the sessions' [`Core`] (reached through `Deref`), and
+/// what only the server uses (routes, the auth hook, assets).
 pub(crate) struct Shared {
-    pub opts: Options,
-    pub views: Views,
-    pub signer: Signer,
-    pub pubsub: PubSub,
-    pub host: HostPool,
-    pub sessions: Registry,
-    pub rt: tokio::runtime::Handle,
+    pub core: Arc<Core>,
     pub router: RwLock<matchit::Router<Arc<Route>>>,
     pub auth: RwLock<Option<Arc<dyn Auth>>>,
     pub runtime_js: RuntimeAsset,
     /// The Content-Security-Policy header of pages, built once from the options.
     pub csp: Option<hyper::header::HeaderValue>,
-    pub next_key: AtomicU64,
     pub next_conn: AtomicU64,
-    pub metrics: Arc<crate::metrics::Metrics>,
-    /// Turns true when shutdown starts: the listener stops, every session ends after
-    /// its callback in flight, and no new session starts.
-    pub closing: watch::Sender<bool>,
+}
+
+impl std::ops::Deref for Shared {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.core
+    }
 }
 
 impl Shared {
@@ -129,23 +121,27 @@ impl App {
         let views = Views::new(&opts.views, opts.dev, &opts.layout, &opts.root_id)?;
         let metrics = Arc::<crate::metrics::Metrics>::default();
         let host = HostPool::new(opts.host_threads, opts.host_queue, metrics.clone(), "mizulive-host")?;
-        let shared = Arc::new(Shared {
+        // Checked by `Options::validate` to be printable ASCII, so this cannot fail.
+        let csp = opts.content_security_policy().and_then(|p| hyper::header::HeaderValue::from_str(&p).ok());
+        let core = Arc::new(Core {
             views,
             signer: signer(&secret, &opts),
             pubsub: PubSub::in_memory(),
             host,
             sessions: Registry::default(),
             rt: runtime.handle().clone(),
+            metrics,
+            closing: watch::channel(false).0,
+            next_key: AtomicU64::new(1),
+            opts,
+        });
+        let shared = Arc::new(Shared {
+            core,
             router: RwLock::new(matchit::Router::new()),
             auth: RwLock::new(None),
             runtime_js: RuntimeAsset::new(),
-            // Checked by `Options::validate` to be printable ASCII, so this cannot fail.
-            csp: opts.content_security_policy().and_then(|p| hyper::header::HeaderValue::from_str(&p).ok()),
-            next_key: AtomicU64::new(1),
+            csp,
             next_conn: AtomicU64::new(1),
-            metrics,
-            closing: watch::channel(false).0,
-            opts,
         });
         Ok(App {
             shared,
@@ -246,7 +242,8 @@ impl App {
     /// Publishes `json` on `topic`; every subscribed session gets it through `info`.
     pub fn publish(&self, topic: &str, json: &str) -> Result<()> {
         serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(Error::json)?;
-        self.shared.pubsub.publish(topic, Arc::from(json))
+        self.shared.pubsub.publish(topic, Arc::from(json));
+        Ok(())
     }
 
     /// Renders a template of the views folder (`pages/x.html`, ...) with a JSON

@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::Method;
 
-use crate::page::Event;
 use crate::protocol::ClientFrame;
+use crate::protocol::Event;
 use crate::server::{guard, http};
 use crate::token::{Claims, Signer};
 use crate::views::helpers;

@@ -4,13 +4,16 @@
 //! this crate serves the pages, keeps sessions, renders templates, pushes patches and
 //! does the security work. The architecture reads from the module names:
 //!
-//! - [`app`]: options, page registration, start and shutdown
-//! - `server`: HTTP routes, the client runtime, the WebSocket
-//! - `session`: one actor per session, sequential callbacks, patches, resume
+//! - [`protocol`]: the wire frames (docs/protocol.md); depends on nothing else
+//! - [`pubsub`]: topics, subscribers, brokers
+//! - [`page`]: what a host implements and what a callback sees; a callback asks the
+//!   session for anything beyond its own data through one narrow trait
 //! - `views`: minijinja templates and the `lv.*` helpers
-//! - [`protocol`]: the wire frames (docs/protocol.md)
-//! - [`pubsub`]: topics, brokers
+//! - `session`: one actor per session, sequential callbacks, patches, resume; it sees
+//!   the node through `session::Core`, never the server
+//! - `server`: HTTP routes, the client runtime, the WebSocket
 //! - `host`: the host-thread pool callbacks run on
+//! - [`app`]: wiring: options, page registration, start and shutdown
 //! - `ffi`: the C ABI (the only `extern "C"` code)
 
 pub mod app;

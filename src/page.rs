@@ -4,14 +4,14 @@
 //! The C ABI implements `Page` with function pointers; Rust tests and benchmarks
 //! implement it directly. The core never knows which host it talks to.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::session::SessionEnv;
+pub use crate::protocol::{Event, KeyMeta};
+pub use crate::pubsub::{Info, LAGGED_TOPIC};
 
 /// A live page's behaviour. Callbacks of one session never overlap; callbacks of
 /// different sessions may run at the same time on different host threads.
@@ -55,68 +55,25 @@ pub struct PageSpec {
     pub handler: Arc<dyn Page>,
 }
 
-/// A client event, as the browser sent it (see docs/protocol.md).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct Event {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub name: String,
-    pub target: Option<String>,
-    pub values: Map<String, Value>,
-    pub form: Map<String, Value>,
-    pub field: Option<String>,
-    pub key: Option<String>,
-    pub meta: KeyMeta,
+/// A registered page: its route pattern and how to render and drive it.
+pub struct Route {
+    pub pattern: String,
+    pub spec: PageSpec,
 }
 
-/// Modifier keys held during an event.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct KeyMeta {
-    pub shift: bool,
-    pub ctrl: bool,
-    pub alt: bool,
-    pub meta: bool,
+/// What a callback may ask of the session it runs in, beyond its own data. The
+/// session implements it; a callback reaches nothing else of the server.
+pub(crate) trait Services: Send + Sync {
+    /// The DOM id of the live root (marking it re-renders the body).
+    fn root_id(&self) -> &str;
+    fn max_state_bytes(&self) -> usize;
+    /// Hosts a redirect or navigate may lead to, besides this app's paths.
+    fn redirect_hosts(&self) -> &[String];
+    fn subscribe(&self, topic: &str);
+    fn unsubscribe(&self, topic: &str);
+    /// Delivers `data` to the session's `info` after `delay`, as timer `id`.
+    fn start_timer(&self, id: u64, delay: Duration, data: Arc<str>) -> tokio::task::AbortHandle;
 }
-
-impl Event {
-    /// The value named `key`: `data-lv-value-*` first, then the first form value.
-    pub fn get(&self, key: &str) -> Option<String> {
-        let v = self.values.get(key).or_else(|| match self.form.get(key) {
-            Some(Value::Array(items)) => items.first(),
-            other => other,
-        })?;
-        Some(match v {
-            Value::String(s) => s.clone(),
-            Value::Null => String::new(),
-            other => other.to_string(),
-        })
-    }
-
-    /// `get(key)` as an integer, or `default` when missing or not a number.
-    pub fn int(&self, key: &str, default: i64) -> i64 {
-        self.get(key).and_then(|s| s.trim().parse().ok()).unwrap_or(default)
-    }
-}
-
-/// A server-side message: a publish on a subscribed topic, or a timer.
-#[derive(Debug, Clone)]
-pub struct Info {
-    /// The topic for a publish; `None` for a timer.
-    pub topic: Option<Arc<str>>,
-    /// The payload, as validated JSON text.
-    pub data: Arc<str>,
-}
-
-impl Info {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.data).unwrap_or(Value::Null)
-    }
-}
-
-/// Topic of the synthetic info a session receives after its mailbox overflowed.
-pub const LAGGED_TOPIC: &str = "mizulive:lagged";
 
 /// Which parts of the page a callback marked for re-rendering.
 #[derive(Debug, Default, Clone)]
@@ -159,10 +116,10 @@ pub(crate) enum Undo {
     Timer(u64),
 }
 
-impl SessionData {
+impl PageData {
     /// Undoes a failed callback's subscriptions and timers (latest first). A timer it
     /// cancelled stays cancelled.
-    pub(crate) fn undo(&mut self, env: &SessionEnv, undo: Vec<Undo>) {
+    pub(crate) fn undo(&mut self, env: &dyn Services, undo: Vec<Undo>) {
         for change in undo.into_iter().rev() {
             match change {
                 Undo::Subscribed(topic) => {
@@ -178,7 +135,7 @@ impl SessionData {
                 }
                 Undo::Timer(id) => {
                     if let Some(timer) = self.timers.remove(&id) {
-                        timer.abort();
+                        timer.handle.abort();
                     }
                 }
             }
@@ -187,16 +144,12 @@ impl SessionData {
 }
 
 /// A session's own data: what a callback reads and changes.
-pub(crate) struct SessionData {
+pub(crate) struct PageData {
     pub id: String,
-    pub route: Arc<crate::app::Route>,
+    pub route: Arc<Route>,
     pub path: String,
     pub params: Map<String, Value>,
     pub user_id: Option<String>,
-    /// This session's signed token and CSRF token, fixed for its life so renders
-    /// that embed them stay byte-identical.
-    pub token: String,
-    pub csrf: String,
     /// Shared with the rollback copy taken before each callback: a callback that
     /// does not change the state copies nothing, the first change copies it once.
     pub state: Arc<Value>,
@@ -206,19 +159,25 @@ pub(crate) struct SessionData {
     pub state_bytes: usize,
     pub flash: Map<String, Value>,
     pub title: Option<String>,
-    pub timers: HashMap<u64, tokio::task::AbortHandle>,
+    pub timers: HashMap<u64, Timer>,
     pub next_timer: u64,
     pub topics: HashSet<String>,
-    /// Last HTML sent per region id, and of the root, to skip unchanged ones.
-    pub rendered: HashMap<String, String>,
-    pub rendered_root: Option<String>,
+}
+
+/// A pending timer: what cancels it, and what a snapshot needs to re-arm it.
+#[allow(dead_code)] // `due_ms` and `data` are read by session snapshots
+pub(crate) struct Timer {
+    pub handle: tokio::task::AbortHandle,
+    /// When it fires, in milliseconds since the Unix epoch.
+    pub due_ms: u64,
+    pub data: Arc<str>,
 }
 
 /// What a callback works with: its session's state and the operations it may
 /// request. Valid only for the duration of the callback.
 pub struct Ctx<'a> {
-    pub(crate) data: &'a mut SessionData,
-    pub(crate) env: &'a SessionEnv,
+    pub(crate) data: &'a mut PageData,
+    pub(crate) env: &'a dyn Services,
     pub(crate) fx: Effects,
     pub(crate) event: Option<&'a Event>,
     pub(crate) info: Option<&'a Info>,
@@ -230,8 +189,8 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub(crate) fn new(
-        data: &'a mut SessionData,
-        env: &'a SessionEnv,
+        data: &'a mut PageData,
+        env: &'a dyn Services,
         event: Option<&'a Event>,
         info: Option<&'a Info>,
     ) -> Self {
@@ -277,7 +236,7 @@ impl<'a> Ctx<'a> {
     /// `max_state_bytes`, the state is unchanged.
     pub fn set_state_json(&mut self, json: &str) -> Result<()> {
         let state: Value = serde_json::from_str(json).map_err(Error::json)?;
-        self.data.state_bytes = check_state_size(&state, self.env.app.opts.max_state_bytes)?;
+        self.data.state_bytes = check_state_size(&state, self.env.max_state_bytes())?;
         self.data.state = Arc::new(state);
         // Measured just now: unless something changes it again, the check at the end
         // of the callback has nothing to do.
@@ -369,8 +328,10 @@ impl<'a> Ctx<'a> {
         serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(Error::json)?;
         self.data.next_timer += 1;
         let id = self.data.next_timer;
-        let handle = self.env.start_timer(id, delay, Arc::from(json));
-        self.data.timers.insert(id, handle);
+        let data: Arc<str> = Arc::from(json);
+        let handle = self.env.start_timer(id, delay, data.clone());
+        let due_ms = crate::token::now_millis().saturating_add(delay.as_millis() as u64);
+        self.data.timers.insert(id, Timer { handle, due_ms, data });
         self.fx.undo.push(Undo::Timer(id));
         Ok(id)
     }
@@ -378,8 +339,8 @@ impl<'a> Ctx<'a> {
     /// Cancels a pending timer; false when it already fired or never existed.
     pub fn cancel_timer(&mut self, id: u64) -> bool {
         match self.data.timers.remove(&id) {
-            Some(handle) => {
-                handle.abort();
+            Some(timer) => {
+                timer.handle.abort();
                 true
             }
             None => false,
@@ -406,7 +367,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn check_target(&mut self, what: &str, url: &str) -> Result<()> {
-        if let Err(why) = check_target(url, &self.env.app.opts.redirect_hosts) {
+        if let Err(why) = check_target(url, self.env.redirect_hosts()) {
             let msg = format!("{what} to {url:?} refused: {why}");
             self.fx.refused.get_or_insert_with(|| msg.clone());
             return Err(Error::State(msg));

@@ -2,12 +2,55 @@
 //! the server sends. Frames are JSON objects tagged by `t`.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-use crate::page::Event;
-
 pub const PROTOCOL_VERSION: u64 = 1;
+
+/// A client event, as the browser sent it (see docs/protocol.md).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Event {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    pub target: Option<String>,
+    pub values: Map<String, Value>,
+    pub form: Map<String, Value>,
+    pub field: Option<String>,
+    pub key: Option<String>,
+    pub meta: KeyMeta,
+}
+
+/// Modifier keys held during an event.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct KeyMeta {
+    pub shift: bool,
+    pub ctrl: bool,
+    pub alt: bool,
+    pub meta: bool,
+}
+
+impl Event {
+    /// The value named `key`: `data-lv-value-*` first, then the first form value.
+    pub fn get(&self, key: &str) -> Option<String> {
+        let v = self.values.get(key).or_else(|| match self.form.get(key) {
+            Some(Value::Array(items)) => items.first(),
+            other => other,
+        })?;
+        Some(match v {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        })
+    }
+
+    /// `get(key)` as an integer, or `default` when missing or not a number.
+    pub fn int(&self, key: &str, default: i64) -> i64 {
+        self.get(key).and_then(|s| s.trim().parse().ok()).unwrap_or(default)
+    }
+}
 
 /// A frame from the browser.
 #[derive(Debug)]

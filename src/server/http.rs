@@ -12,10 +12,11 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 use super::guard;
-use crate::app::{AuthDecision, Route, Shared};
+use crate::app::{AuthDecision, Shared};
 use crate::host::Refused;
 use crate::options::Options;
-use crate::page::Event;
+use crate::page::Route;
+use crate::protocol::Event;
 use crate::session::{self, Origin, PostOutcome, SessionHandle, SessionMsg};
 use crate::token::TokenError;
 
@@ -174,7 +175,7 @@ async fn page_get(
         return with_cookies(html_response(String::new(), true, None), cookies);
     }
     let origin = Origin { route, path: path.clone(), params, user_id, browser };
-    let result = match session::spawn(shared, origin).await {
+    let result = match session::spawn(&shared.core, origin).await {
         Ok((_, handle)) => render_document(&handle).await,
         Err(e) => Err(e),
     };
@@ -259,7 +260,7 @@ async fn page_post(shared: &Arc<Shared>, req: Request<Incoming>, route: Arc<Rout
                 user_id: claims.uid.clone(),
                 browser: claims.br.clone(),
             };
-            match session::spawn(shared, origin).await {
+            match session::spawn(&shared.core, origin).await {
                 Ok((_, h)) => {
                     let token = h.token.clone();
                     (h, token)

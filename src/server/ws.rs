@@ -425,13 +425,13 @@ async fn check_request(
 
 async fn mount_fresh(
     shared: &Arc<Shared>,
-    route: Arc<crate::app::Route>,
+    route: Arc<crate::page::Route>,
     claims: crate::token::Claims,
     conn: Conn,
 ) -> Result<SessionHandle, (&'static str, String)> {
     let origin =
         Origin { route, path: claims.path, params: claims.params, user_id: claims.uid, browser: claims.br };
-    let (_, handle) = session::spawn(shared, origin).await.map_err(|e| match e {
+    let (_, handle) = session::spawn(&shared.core, origin).await.map_err(|e| match e {
         // Busy or shutting down: another try (perhaps on a restarted server) may work.
         crate::error::Error::Busy(_) => (OVERLOADED, "the server is busy; retrying".to_string()),
         crate::error::Error::State(_) => ("internal", "the session could not start; retrying".to_string()),

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use super::SessionEnv;
-use crate::page::{check_state_size, Ctx, Event, Info, PageSpec, SessionData};
+use super::{SessionData, SessionEnv};
+use crate::page::{check_state_size, Ctx, Event, Info, PageSpec};
 
 /// What the job should do.
 pub(crate) enum Call {
@@ -65,8 +65,8 @@ pub(crate) fn run(
             return (data, out);
         }
         Call::Close(reason) => {
-            let handler = data.route.spec.handler.clone();
-            let mut ctx = Ctx::new(&mut data, env, None, None);
+            let handler = data.page.route.spec.handler.clone();
+            let mut ctx = Ctx::new(&mut data.page, env, None, None);
             if catch_unwind(AssertUnwindSafe(|| handler.close(&mut ctx, reason))).is_err() {
                 tracing::warn!("close callback panicked");
             }
@@ -78,15 +78,16 @@ pub(crate) fn run(
 
     // A failed callback leaves the session as it was before the call. The state is
     // shared, not copied: only a callback that changes it pays for a copy.
-    let saved = (Arc::clone(&data.state), data.state_bytes, data.flash.clone(), data.title.clone());
-    let handler = data.route.spec.handler.clone();
+    let page = &mut data.page;
+    let saved = (Arc::clone(&page.state), page.state_bytes, page.flash.clone(), page.title.clone());
+    let handler = page.route.spec.handler.clone();
     let (result, fx) = {
         let (event, info) = match &call {
             Call::Event(e) => (Some(e), None),
             Call::Info(i) => (None, Some(i)),
             _ => (None, None),
         };
-        let mut ctx = Ctx::new(&mut data, env, event, info);
+        let mut ctx = Ctx::new(page, env, event, info);
         let result = catch_unwind(AssertUnwindSafe(|| match &call {
             Call::Event(e) => handler.event(&mut ctx, e),
             Call::Info(i) => handler.info(&mut ctx, i),
@@ -97,13 +98,13 @@ pub(crate) fn run(
     let failure = match result {
         Ok(Ok(())) => fx.refused.clone().or_else(|| {
             // Measured only when the state's size is unknown or may be over the limit.
-            let limit = env.app.opts.max_state_bytes;
-            if !fx.state_changed && data.state_bytes <= limit {
+            let limit = env.core.opts.max_state_bytes;
+            if !fx.state_changed && page.state_bytes <= limit {
                 return None;
             }
-            match check_state_size(&data.state, limit) {
+            match check_state_size(&page.state, limit) {
                 Ok(bytes) => {
-                    data.state_bytes = bytes;
+                    page.state_bytes = bytes;
                     None
                 }
                 Err(e) => Some(e.to_string()),
@@ -113,8 +114,8 @@ pub(crate) fn run(
         Err(panic) => Some(format!("callback panicked: {}", panic_message(&panic))),
     };
     if let Some(msg) = failure {
-        (data.state, data.state_bytes, data.flash, data.title) = saved;
-        data.undo(env, fx.undo);
+        (page.state, page.state_bytes, page.flash, page.title) = saved;
+        page.undo(env, fx.undo);
         out.error = Some(("host_error", msg));
         return (data, out);
     }
@@ -126,8 +127,8 @@ pub(crate) fn run(
     }
 
     let ctx = context(&data, env, None);
-    let views = &env.app.views;
-    let spec = &data.route.spec;
+    let views = &env.core.views;
+    let spec = &data.page.route.spec;
     let mut regions = BTreeMap::new();
     let mut root = None;
     let rendered: Result<(), String> = (|| {
@@ -166,7 +167,7 @@ pub(crate) fn run(
         out.patch = Some(PatchParts { regions, root, title: fx.title });
         // A flash is shown once: by the first render that reaches a browser.
         if deliver {
-            data.flash.clear();
+            data.page.flash.clear();
         }
     }
     (data, out)
@@ -174,26 +175,26 @@ pub(crate) fn run(
 
 fn render_root(data: &mut SessionData, env: &SessionEnv) -> Result<String, String> {
     let ctx = context(data, env, None);
-    let html = env.app.views.render_body(&data.route.spec, &ctx).map_err(|e| e.to_string())?;
+    let html = env.core.views.render_body(&data.page.route.spec, &ctx).map_err(|e| e.to_string())?;
     data.rendered_root = Some(html.clone());
-    remember_regions(&mut data.rendered, &data.route.spec, env, &ctx);
-    data.flash.clear();
+    remember_regions(&mut data.rendered, &data.page.route.spec, env, &ctx);
+    data.page.flash.clear();
     Ok(html)
 }
 
 fn render_document(data: &mut SessionData, env: &SessionEnv, seq: u64) -> Result<String, String> {
     let ctx = context(data, env, None);
     let boot = serde_json::json!({
-        "token": data.token, "seq": seq, "csrf": data.csrf, "dev": env.app.opts.dev,
+        "token": data.token, "seq": seq, "csrf": data.csrf, "dev": env.core.opts.dev,
     });
     let (html, body) = env
-        .app
+        .core
         .views
-        .render_document(&data.route.spec, &ctx, &boot.to_string())
+        .render_document(&data.page.route.spec, &ctx, &boot.to_string())
         .map_err(|e| e.to_string())?;
     data.rendered_root = Some(body);
-    remember_regions(&mut data.rendered, &data.route.spec, env, &ctx);
-    data.flash.clear();
+    remember_regions(&mut data.rendered, &data.page.route.spec, env, &ctx);
+    data.page.flash.clear();
     Ok(html)
 }
 
@@ -210,7 +211,7 @@ fn remember_regions(
 ) {
     rendered.clear();
     for (id, partial) in &spec.regions {
-        if let Ok(html) = env.app.views.render_partial(partial, ctx) {
+        if let Ok(html) = env.core.views.render_partial(partial, ctx) {
             rendered.insert(id.clone(), html);
         }
     }
@@ -219,16 +220,17 @@ fn remember_regions(
 /// The one context shape every template of a session sees.
 pub(crate) fn context(data: &SessionData, env: &SessionEnv, extra: Option<TplValue>) -> TplValue {
     let _ = env;
+    let (page, data) = (&data.page, data);
     let base = context! {
-        state => TplValue::from_serialize(&*data.state),
-        flash => TplValue::from_serialize(&data.flash),
-        params => TplValue::from_serialize(&data.params),
-        session => context! { id => data.id.clone(), user_id => data.user_id.clone() },
-        user_id => data.user_id.clone(),
-        title => data.title.clone(),
-        page => context! { path => data.path.clone(), route => data.route.pattern.clone() },
+        state => TplValue::from_serialize(&*page.state),
+        flash => TplValue::from_serialize(&page.flash),
+        params => TplValue::from_serialize(&page.params),
+        session => context! { id => page.id.clone(), user_id => page.user_id.clone() },
+        user_id => page.user_id.clone(),
+        title => page.title.clone(),
+        page => context! { path => page.path.clone(), route => page.route.pattern.clone() },
         csrf => data.csrf.clone(),
-        _lv => context! { token => data.token.clone(), csrf => data.csrf.clone(), action => data.path.clone() },
+        _lv => context! { token => data.token.clone(), csrf => data.csrf.clone(), action => page.path.clone() },
     };
     match extra {
         Some(extra) => context! { ..extra, ..base },

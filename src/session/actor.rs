@@ -1,0 +1,456 @@
+//! The session actor: takes its mailbox's messages one at a time, runs each callback
+//! on the host pool and waits for it, and sends what the callback produced.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use super::render::{self, Call, CallOutcome};
+use super::resume::ResumeBuffer;
+use super::{Conn, Outbound, PostOutcome, SessionData, SessionEnv, SessionMsg};
+use crate::error::{Error, Result};
+use crate::host::{Lane, Refused};
+use crate::metrics;
+use crate::page::{Event, Info, Services, LAGGED_TOPIC};
+use crate::protocol;
+
+pub(super) struct Actor {
+    /// The session's id, kept outside `data` so the registry entry always goes.
+    id: String,
+    env: Arc<SessionEnv>,
+    closing: watch::Receiver<bool>,
+    data: Option<Box<SessionData>>,
+    conn: Option<Conn>,
+    seq: u64,
+    /// Recent patches for clients that reconnect behind.
+    sent: ResumeBuffer,
+    detached_at: Instant,
+    tokens: f64,
+    refilled: Instant,
+    /// A browser has joined this session at least once.
+    joined: bool,
+    /// Place among the mounted-but-unjoined sessions (see `Registry::list_unjoined`).
+    listed: Option<u64>,
+    /// Fires when newer unjoined sessions push this one out.
+    evict: Option<oneshot::Receiver<()>>,
+}
+
+impl Actor {
+    pub(super) fn new(env: Arc<SessionEnv>, data: Box<SessionData>, closing: watch::Receiver<bool>) -> Self {
+        let burst = env.core.opts.event_burst as f64;
+        Actor {
+            id: data.page.id.clone(),
+            env,
+            closing,
+            data: Some(data),
+            conn: None,
+            seq: 0,
+            sent: ResumeBuffer::default(),
+            detached_at: Instant::now(),
+            tokens: burst,
+            refilled: Instant::now(),
+            joined: false,
+            listed: None,
+            evict: None,
+        }
+    }
+
+    pub(super) async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<SessionMsg>,
+        mounted: oneshot::Sender<Result<()>>,
+    ) {
+        // A mount is a new visitor's work: refused, not queued, when the host is busy.
+        let outcome = self.call_in(Lane::New, Call::Mount).await;
+        let mount_result = match outcome {
+            Ok(CallOutcome { error: None, .. }) => Ok(()),
+            Ok(CallOutcome { error: Some((_, msg)), .. }) => Err(Error::Callback(format!("mount: {msg}"))),
+            Err(Refused::Full) => {
+                metrics::inc(&self.env.core.metrics.host_queue_rejections);
+                Err(Error::Busy(format!(
+                    "{} mounts are waiting for a host thread (host_queue)",
+                    self.env.core.opts.host_queue
+                )))
+            }
+            Err(Refused::Closed) => Err(Error::State("the server is shutting down".into())),
+        };
+        let ok = mount_result.is_ok();
+        // Nobody waiting (the request that mounted it went away): nobody can join it.
+        let wanted = mounted.send(mount_result).is_ok();
+        if ok {
+            let reason = if wanted { self.serve(&mut rx).await } else { "abandoned" };
+            self.close(reason).await;
+        }
+        self.refuse_queued(&mut rx);
+        self.finish();
+    }
+
+    /// Answers what is still queued once the session has ended: a socket that asked
+    /// to join is told to join again (it then mounts afresh), a request gets an error.
+    fn refuse_queued(&mut self, rx: &mut mpsc::Receiver<SessionMsg>) {
+        rx.close();
+        while let Ok(msg) = rx.try_recv() {
+            match msg {
+                SessionMsg::Attach { conn, .. } => {
+                    let _ = conn.tx.try_send(Outbound::Text(protocol::close("session_closed", true).into()));
+                    let _ = conn.tx.try_send(Outbound::Close { code: 1000, reason: "session closed" });
+                }
+                SessionMsg::Post { reply, .. } => {
+                    let _ = reply.send(PostOutcome::failed("the session ended"));
+                }
+                SessionMsg::RenderDocument { reply } => {
+                    let _ = reply.send(Err(Error::State("the session ended".into())));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Handles messages until the session ends; returns why it ended.
+    async fn serve(&mut self, rx: &mut mpsc::Receiver<SessionMsg>) -> &'static str {
+        let grace = self.env.core.opts.grace();
+        // Mounted by a page request (GET, or a POST that found no session), it counts
+        // among the unjoined until a browser joins.
+        self.list_unjoined();
+        loop {
+            let attached = self.conn.is_some();
+            let deadline = self.detached_at + grace;
+            // Biased: shutdown first; then a message (a join) over the grace period.
+            let msg = tokio::select! {
+                biased;
+                _ = self.closing.wait_for(|closing| *closing) => None,
+                // Before a message: a join that races its eviction is refused and
+                // mounts afresh, as after any ended session.
+                // The page hears "expired": as far as it knows, its browser never came
+                // (the documented reasons are "expired" and "shutdown").
+                () = evicted(&mut self.evict) => {
+                    tracing::debug!("newer unjoined sessions pushed this one out; ending session");
+                    return "expired";
+                }
+                msg = rx.recv() => msg,
+                _ = tokio::time::sleep_until(deadline), if !attached => {
+                    tracing::debug!("grace period over; ending session");
+                    return "expired";
+                }
+            };
+            let Some(msg) = msg else {
+                if let Some(conn) = &self.conn {
+                    let _ = conn.tx.try_send(Outbound::Text(protocol::close("shutdown", true).into()));
+                    let _ = conn.tx.try_send(Outbound::Close { code: 1012, reason: "server restart" });
+                }
+                return "shutdown";
+            };
+            if self.data.is_none() {
+                return "shutdown";
+            }
+            self.report_lag().await;
+            match msg {
+                SessionMsg::Attach { conn, last_seq, fresh } => {
+                    self.mark_joined();
+                    self.attach(conn, last_seq, fresh).await;
+                }
+                SessionMsg::Detach { conn_id } => {
+                    if self.conn.as_ref().is_some_and(|c| c.id == conn_id) {
+                        self.detach();
+                    }
+                }
+                SessionMsg::Event { conn_id, r#ref, event } => {
+                    if self.conn.as_ref().is_some_and(|c| c.id == conn_id) {
+                        self.event(r#ref, *event).await;
+                    }
+                }
+                SessionMsg::Post { event, reply } => {
+                    // The same limit as over the socket.
+                    metrics::inc(&self.env.core.metrics.events);
+                    if !self.take_token() {
+                        metrics::inc(&self.env.core.metrics.rate_limited);
+                        let _ = reply
+                            .send(PostOutcome { rate_limited: true, ..PostOutcome::failed("rate limited") });
+                        continue;
+                    }
+                    let out = self.call(Call::Event(*event)).await;
+                    let outcome = match out {
+                        Some(mut o) => {
+                            let redirect = o.redirect.take().or_else(|| o.navigate.take().map(|n| n.0));
+                            let error = o.error.as_ref().map(|e| e.1.clone());
+                            self.deliver(o);
+                            PostOutcome { redirect, error, rate_limited: false }
+                        }
+                        None => PostOutcome::failed("server shutting down"),
+                    };
+                    let _ = reply.send(outcome);
+                }
+                SessionMsg::Info(info) => self.info(info).await,
+                SessionMsg::Timer { id, data } => {
+                    // A timer cancelled after it fired but before we got here is gone.
+                    let live = self.data.as_mut().is_some_and(|d| d.page.timers.remove(&id).is_some());
+                    if live {
+                        self.info(Info { topic: None, data }).await;
+                    }
+                }
+                SessionMsg::RenderDocument { reply } => {
+                    let out = self.call(Call::Document(self.seq)).await;
+                    let result = match out {
+                        Some(o) => match (o.document, o.error) {
+                            (Some(html), None) => Ok(html),
+                            (_, Some((_, msg))) => Err(Error::Template(msg)),
+                            (None, None) => Err(Error::State("no document rendered".into())),
+                        },
+                        None => Err(Error::State("the server is shutting down".into())),
+                    };
+                    let _ = reply.send(result);
+                }
+                SessionMsg::DropSocket => {
+                    if let Some(conn) = self.conn.take() {
+                        conn.kill.notify_one();
+                        self.detach();
+                    }
+                }
+            }
+        }
+    }
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Counts the session among those mounted but not joined; the oldest beyond
+    /// `max_unjoined_sessions` are told to end.
+    fn list_unjoined(&mut self) {
+        let core = &self.env.core;
+        let (place, evict) = core.sessions.list_unjoined(core.opts.max_unjoined_sessions, &core.metrics);
+        self.listed = Some(place);
+        self.evict = Some(evict);
+    }
+
+    /// A browser joined: the session no longer gives way to newer unjoined ones.
+    fn mark_joined(&mut self) {
+        self.joined = true;
+        self.evict = None;
+        if let Some(place) = self.listed.take() {
+            self.env.core.sessions.unlist(place, &self.env.core.metrics);
+        }
+    }
+
+    /// Runs one callback (or render) on the host pool and waits for it. `None` when
+    /// the pool is gone (shutdown).
+    async fn call(&mut self, call: Call) -> Option<CallOutcome> {
+        self.call_in(Lane::Live, call).await.ok()
+    }
+
+    /// [`Actor::call`] in a given lane of the host pool; an error when the pool
+    /// refused the job (its data is then gone: only a mount, which ends the session
+    /// on refusal, uses a lane that can refuse).
+    async fn call_in(&mut self, lane: Lane, call: Call) -> std::result::Result<CallOutcome, Refused> {
+        let data = self.data.take().ok_or(Refused::Closed)?;
+        let env = self.env.clone();
+        let deliver = self.conn.is_some();
+        let (tx, rx) = oneshot::channel();
+        self.env.core.host.submit_to(lane, move || {
+            let result = render::run(data, &env, call, deliver);
+            let _ = tx.send(result);
+        })?;
+        match rx.await {
+            Ok((data, outcome)) => {
+                self.data = Some(data);
+                Ok(outcome)
+            }
+            Err(_) => Err(Refused::Closed),
+        }
+    }
+
+    async fn event(&mut self, r#ref: u64, event: Event) {
+        let metrics = self.env.core.metrics.clone();
+        metrics::inc(&metrics.events);
+        if !self.take_token() {
+            metrics::inc(&metrics.rate_limited);
+            self.send(protocol::reply_error(r#ref, "rate_limited", "too many events; slow down").into());
+            return;
+        }
+        match self.call(Call::Event(event)).await {
+            Some(outcome) => {
+                if outcome.error.is_some() {
+                    metrics::inc(&metrics.callback_errors);
+                }
+                let reply = match &outcome.error {
+                    None => protocol::reply_ok(r#ref),
+                    Some((code, msg)) => protocol::reply_error(r#ref, code, &self.public_message(msg)),
+                };
+                self.deliver(outcome);
+                self.send(reply.into());
+            }
+            None => self.send(protocol::reply_error(r#ref, "internal", "server shutting down").into()),
+        }
+    }
+
+    async fn info(&mut self, info: Info) {
+        metrics::inc(&self.env.core.metrics.infos);
+        if let Some(outcome) = self.call(Call::Info(info)).await {
+            if let Some((_, msg)) = &outcome.error {
+                metrics::inc(&self.env.core.metrics.callback_errors);
+                tracing::warn!(session = self.id(), "on_info failed: {msg}");
+            }
+            self.deliver(outcome);
+        }
+    }
+
+    /// A session whose mailbox overflowed hears how many messages it missed.
+    async fn report_lag(&mut self) {
+        let missed = self.env.mailbox.lagged.swap(0, Ordering::Relaxed);
+        if missed > 0 {
+            let data = format!("{{\"missed\":{missed}}}");
+            self.info(Info { topic: Some(Arc::from(LAGGED_TOPIC)), data: Arc::from(data) }).await;
+        }
+    }
+
+    /// Sends what one callback produced: one patch, then commands and navigation.
+    fn deliver(&mut self, outcome: CallOutcome) {
+        if let Some(patch) = outcome.patch {
+            metrics::inc(&self.env.core.metrics.patches);
+            self.seq += 1;
+            let frame: Arc<str> =
+                protocol::patch(self.seq, &patch.regions, patch.root.as_deref(), patch.title.as_deref())
+                    .into();
+            let opts = &self.env.core.opts;
+            self.sent.push(self.seq, frame.clone(), opts.resume_buffer, opts.resume_buffer_bytes);
+            self.send(frame);
+        }
+        if !outcome.commands.is_empty() {
+            self.send(protocol::commands(&outcome.commands).into());
+        }
+        if let Some(to) = outcome.redirect {
+            self.send(protocol::redirect(&to).into());
+        } else if let Some((to, replace)) = outcome.navigate {
+            self.send(protocol::navigate(&to, replace).into());
+        }
+    }
+
+    async fn attach(&mut self, conn: Conn, last_seq: u64, fresh: bool) {
+        if let Some(old) = self.conn.take() {
+            let _ = old.tx.try_send(Outbound::Text(protocol::close("replaced", false).into()));
+            let _ = old.tx.try_send(Outbound::Close { code: 1000, reason: "replaced" });
+        }
+        self.conn = Some(conn);
+        let missed = if fresh { None } else { self.sent.missed(last_seq, self.seq) };
+        if let Some(missed) = missed {
+            self.send(protocol::joined(self.seq, true, None, None).into());
+            for frame in missed {
+                self.send(frame);
+            }
+            return;
+        }
+        // Too far behind (or a fresh mount): the client gets the whole body.
+        match self.call(Call::Root).await {
+            Some(CallOutcome { root: Some(root), .. }) => {
+                let token = if fresh { self.data.as_ref().map(|d| d.token.clone()) } else { None };
+                self.send(protocol::joined(self.seq, !fresh, Some(&root), token.as_deref()).into());
+            }
+            Some(CallOutcome { error: Some((code, msg)), .. }) => {
+                let msg = self.public_message(&msg);
+                self.send(protocol::error(code, &msg, false).into());
+                // Not recoverable: the protocol closes the socket (the client reloads),
+                // and a socket whose page has no body must not get patches for it.
+                if let Some(conn) = self.conn.take() {
+                    let _ = conn.tx.try_send(Outbound::Close { code: 1011, reason: "render error" });
+                    self.detach();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn detach(&mut self) {
+        self.conn = None;
+        self.detached_at = Instant::now();
+    }
+
+    /// Queues a frame for the socket. A client whose queue is full is not reading:
+    /// it is disconnected rather than buffered without bound.
+    fn send(&mut self, frame: Arc<str>) {
+        let Some(conn) = &self.conn else { return };
+        match conn.tx.try_send(Outbound::Text(frame)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(session = self.id(), "client is not reading; disconnecting it");
+                metrics::inc(&self.env.core.metrics.slow_clients);
+                conn.kill.notify_one();
+                self.detach();
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => self.detach(),
+        }
+    }
+
+    fn take_token(&mut self) -> bool {
+        let opts = &self.env.core.opts;
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.refilled).as_secs_f64();
+        self.refilled = now;
+        self.tokens = (self.tokens + elapsed * opts.events_per_second as f64).min(opts.event_burst as f64);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn public_message(&self, detail: &str) -> String {
+        if self.env.core.opts.dev {
+            detail.to_string()
+        } else {
+            "something went wrong handling this event".to_string()
+        }
+    }
+
+    /// Leaves the registry (a join now mounts afresh), stops deliveries, then lets
+    /// the page say goodbye.
+    async fn close(&mut self, reason: &'static str) {
+        self.env.core.sessions.remove(&self.id);
+        self.unlist();
+        if let Some(data) = self.data.as_mut() {
+            for topic in data.page.topics.drain() {
+                self.env.unsubscribe(&topic);
+            }
+        }
+        self.call(Call::Close(reason)).await;
+    }
+
+    fn unlist(&mut self) {
+        if let Some(place) = self.listed.take() {
+            self.env.core.sessions.unlist(place, &self.env.core.metrics);
+        }
+    }
+
+    /// Releases everything the session holds: subscriptions, timers, its registry
+    /// entry and its socket.
+    fn finish(&mut self) {
+        if let Some(data) = self.data.take() {
+            for topic in &data.page.topics {
+                self.env.unsubscribe(topic);
+            }
+            for timer in data.page.timers.values() {
+                timer.handle.abort();
+            }
+        }
+        self.env.core.sessions.remove(&self.id);
+        self.unlist();
+        if let Some(conn) = self.conn.take() {
+            let _ = conn.tx.try_send(Outbound::Text(protocol::close("session_closed", false).into()));
+            let _ = conn.tx.try_send(Outbound::Close { code: 1000, reason: "session closed" });
+        }
+        self.env.core.sessions.finished();
+    }
+}
+
+/// Resolves when the session is told to give way; never when it has no place in
+/// the unjoined list (or its place was given up, which drops the sender).
+async fn evicted(evict: &mut Option<oneshot::Receiver<()>>) {
+    if let Some(rx) = evict {
+        if rx.await.is_ok() {
+            return;
+        }
+        *evict = None;
+    }
+    std::future::pending().await
+}

@@ -1,0 +1,117 @@
+//! What reaches a session: the messages its actor takes one at a time, the frames it
+//! queues for its socket, and the [`Mailbox`] other parts of the node deliver through.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::error::Result;
+use crate::metrics::{self, Metrics};
+use crate::page::{Event, Info};
+use crate::pubsub::Subscriber;
+
+/// A frame on its way to one socket.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    Text(Arc<str>),
+    Close { code: u16, reason: &'static str },
+}
+
+/// A socket attached to a session.
+pub(crate) struct Conn {
+    pub id: u64,
+    pub tx: mpsc::Sender<Outbound>,
+    /// Tells the socket task to drop the connection at once (its queue is full).
+    pub kill: Arc<Notify>,
+}
+
+/// What a session's mailbox carries.
+///
+/// Kept small (events are boxed): a mailbox allocates its slots in blocks, and every
+/// session has one, idle or not.
+pub(crate) enum SessionMsg {
+    Attach {
+        conn: Conn,
+        last_seq: u64,
+        fresh: bool,
+    },
+    Detach {
+        conn_id: u64,
+    },
+    Event {
+        conn_id: u64,
+        r#ref: u64,
+        event: Box<Event>,
+    },
+    Post {
+        event: Box<Event>,
+        reply: oneshot::Sender<PostOutcome>,
+    },
+    Info(Info),
+    Timer {
+        id: u64,
+        data: Arc<str>,
+    },
+    RenderDocument {
+        reply: oneshot::Sender<Result<String>>,
+    },
+    /// Dev mode: drop the socket abruptly (no `close` frame), as a network failure
+    /// would, so reconnect and resume can be exercised.
+    DropSocket,
+}
+
+/// The result of a no-JS form POST.
+pub(crate) struct PostOutcome {
+    pub redirect: Option<String>,
+    pub error: Option<String>,
+    /// Refused by the event rate limit; the callback did not run.
+    pub rate_limited: bool,
+}
+
+impl PostOutcome {
+    pub fn failed(error: &str) -> Self {
+        PostOutcome { redirect: None, error: Some(error.to_string()), rate_limited: false }
+    }
+}
+
+/// A handle for delivering to a session from anywhere (pub/sub, timers).
+#[derive(Clone)]
+pub(crate) struct Mailbox {
+    pub(super) key: u64,
+    pub(super) tx: mpsc::Sender<SessionMsg>,
+    /// Infos refused because the mailbox was full, not yet reported to the page.
+    pub(super) lagged: Arc<AtomicU64>,
+    pub(super) metrics: Arc<Metrics>,
+}
+
+impl Mailbox {
+    /// Queues an info without waiting; a full mailbox counts it as missed.
+    pub(crate) fn offer_info(&self, info: Info) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(SessionMsg::Info(info)) {
+            metrics::inc(&self.metrics.mailbox_overflows);
+            if self.lagged.fetch_add(1, Ordering::Relaxed) == 0 {
+                tracing::warn!(session = self.key, "session mailbox full; publishes are being missed");
+            }
+        }
+    }
+}
+
+impl Subscriber for Mailbox {
+    fn key(&self) -> u64 {
+        self.key
+    }
+
+    fn offer(&self, info: Info) {
+        self.offer_info(info);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every session's mailbox holds blocks of 32 of these, used or not.
+    #[test]
+    fn mailbox_messages_stay_small() {
+        let size = std::mem::size_of::<super::SessionMsg>();
+        assert!(size <= 48, "SessionMsg grew to {size} bytes: box the large variant");
+    }
+}
