@@ -133,6 +133,8 @@ impl App {
             metrics,
             closing: watch::channel(false).0,
             next_key: AtomicU64::new(1),
+            store: None,
+            restoring: Default::default(),
             opts,
         });
         let shared = Arc::new(Shared {

@@ -29,6 +29,11 @@ pub struct Metrics {
     pub host_waiting_new: AtomicI64,
     pub control_frames_limited: AtomicU64,
     pub join_timeouts: AtomicU64,
+    /// Session snapshots written to the store, failed writes (retried), and
+    /// sessions restored from a snapshot on this node.
+    pub snapshots: AtomicU64,
+    pub snapshot_failures: AtomicU64,
+    pub restores: AtomicU64,
 }
 
 pub fn inc(counter: &AtomicU64) {
@@ -137,6 +142,19 @@ impl Metrics {
             "counter",
             "Sockets closed for not joining within join_timeout_ms.",
             get(&self.join_timeouts),
+        );
+        line("mizulive_snapshots_total", "counter", "Session snapshots written to Redis.", get(&self.snapshots));
+        line(
+            "mizulive_snapshot_failures_total",
+            "counter",
+            "Session snapshots that failed to write (each is retried).",
+            get(&self.snapshot_failures),
+        );
+        line(
+            "mizulive_restores_total",
+            "counter",
+            "Sessions carried on here from another node's snapshot.",
+            get(&self.restores),
         );
         out
     }

@@ -165,7 +165,6 @@ pub(crate) struct PageData {
 }
 
 /// A pending timer: what cancels it, and what a snapshot needs to re-arm it.
-#[allow(dead_code)] // `due_ms` and `data` are read by session snapshots
 pub(crate) struct Timer {
     pub handle: tokio::task::AbortHandle,
     /// When it fires, in milliseconds since the Unix epoch.

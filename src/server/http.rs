@@ -161,7 +161,7 @@ async fn page_get(
                 && claims.br == browser
                 && claims.uid == user_id
             {
-                if let Some(handle) = shared.sessions.get(&claims.sid) {
+                if let Ok(Some(handle)) = super::find_session(shared, &claims.sid, &route).await {
                     if let Ok(html) = render_document(&handle).await {
                         return with_cookies(html_response(html, head, None), cookies);
                     }
@@ -250,7 +250,15 @@ async fn page_post(shared: &Arc<Shared>, req: Request<Incoming>, route: Arc<Rout
         Err(why) => return text(StatusCode::BAD_REQUEST, why),
     };
 
-    let (handle, session_token) = match shared.sessions.get(&claims.sid) {
+    let found = match super::find_session(shared, &claims.sid, &route).await {
+        Ok(found) => found,
+        Err(e @ crate::error::Error::Busy(_)) => return server_error(shared, &e),
+        Err(e) => {
+            tracing::warn!(session = claims.sid, "restoring the session failed: {e}; mounting afresh");
+            None
+        }
+    };
+    let (handle, session_token) = match found {
         Some(h) => (h, token),
         None => {
             let origin = Origin {

@@ -375,7 +375,15 @@ async fn join_session(
         _ => return Err(("page_not_found", format!("no page is registered at {path}"))),
     };
     check_request(shared, &claims, &path, url_query(&join.url)).await?;
-    if let Some(handle) = shared.sessions.get(&claims.sid) {
+    let found = match super::find_session(shared, &claims.sid, &route).await {
+        Ok(found) => found,
+        Err(crate::error::Error::Busy(_)) => return Err((OVERLOADED, "the session is moving; retrying".into())),
+        Err(e) => {
+            tracing::warn!(session = claims.sid, "restoring the session failed: {e}; mounting afresh");
+            None
+        }
+    };
+    if let Some(handle) = found {
         let msg = SessionMsg::Attach { conn, last_seq: join.seq, fresh: false };
         match handle.tx.send(msg).await {
             Ok(()) => return Ok(handle),

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use super::render::{self, Call, CallOutcome};
 use super::resume::ResumeBuffer;
+use super::snapshot::{AppliedEvent, Snapshot, TimerSnapshot, SNAPSHOT_FORMAT};
 use super::{Conn, Outbound, PostOutcome, SessionData, SessionEnv, SessionMsg};
 use crate::error::{Error, Result};
 use crate::host::{Lane, Refused};
@@ -34,7 +35,20 @@ pub(super) struct Actor {
     listed: Option<u64>,
     /// Fires when newer unjoined sessions push this one out.
     evict: Option<oneshot::Receiver<()>>,
+    /// Carried over from another node: its first client gets the whole body.
+    restored: bool,
+    /// The last snapshot did not reach the store; it is tried again shortly.
+    unsaved: bool,
+    /// Another node owns the session now: it ends here, without its close callback.
+    moved: bool,
+    /// The last numbered client event applied, for the snapshot.
+    applied: Option<AppliedEvent>,
 }
+
+/// How long a snapshot save may take before the session goes on without it (and
+/// tries again after [`SAVE_RETRY`]).
+const SAVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+const SAVE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Actor {
     pub(super) fn new(env: Arc<SessionEnv>, data: Box<SessionData>, closing: watch::Receiver<bool>) -> Self {
@@ -53,7 +67,37 @@ impl Actor {
             joined: false,
             listed: None,
             evict: None,
+            restored: false,
+            unsaved: false,
+            moved: false,
+            applied: None,
         }
+    }
+
+    /// An actor for a session carried over from another node's snapshot; `data`
+    /// holds its restored page data (timers and topics are re-armed by `resume`).
+    pub(super) fn restored(
+        env: Arc<SessionEnv>,
+        data: Box<SessionData>,
+        closing: watch::Receiver<bool>,
+        seq: u64,
+        applied: Option<AppliedEvent>,
+    ) -> Self {
+        let mut actor = Actor::new(env, data, closing);
+        actor.seq = seq;
+        actor.applied = applied;
+        actor.restored = true;
+        // It was live elsewhere: it never gives way to newer unjoined sessions.
+        actor.joined = true;
+        actor
+    }
+
+    /// Runs a restored session: no mount (it happened on the node that made it).
+    pub(super) async fn resume(mut self, mut rx: mpsc::Receiver<SessionMsg>) {
+        let reason = self.serve(&mut rx).await;
+        self.close(reason).await;
+        self.refuse_queued(&mut rx);
+        self.finish();
     }
 
     pub(super) async fn run(
@@ -76,6 +120,10 @@ impl Actor {
             Err(Refused::Closed) => Err(Error::State("the server is shutting down".into())),
         };
         let ok = mount_result.is_ok();
+        if ok {
+            // The first snapshot: from now on another node can carry the session on.
+            self.persist().await;
+        }
         // Nobody waiting (the request that mounted it went away): nobody can join it.
         let wanted = mounted.send(mount_result).is_ok();
         if ok {
@@ -112,10 +160,17 @@ impl Actor {
         let grace = self.env.core.opts.grace();
         // Mounted by a page request (GET, or a POST that found no session), it counts
         // among the unjoined until a browser joins.
-        self.list_unjoined();
+        if !self.joined {
+            self.list_unjoined();
+        }
         loop {
+            if self.moved {
+                return "moved";
+            }
             let attached = self.conn.is_some();
+            let unsaved = self.unsaved;
             let deadline = self.detached_at + grace;
+            let mut retry_save = false;
             // Biased: shutdown first; then a message (a join) over the grace period.
             let msg = tokio::select! {
                 biased;
@@ -129,11 +184,19 @@ impl Actor {
                     return "expired";
                 }
                 msg = rx.recv() => msg,
+                () = tokio::time::sleep(SAVE_RETRY), if unsaved => {
+                    retry_save = true;
+                    None
+                }
                 _ = tokio::time::sleep_until(deadline), if !attached => {
                     tracing::debug!("grace period over; ending session");
                     return "expired";
                 }
             };
+            if retry_save {
+                self.persist().await;
+                continue;
+            }
             let Some(msg) = msg else {
                 if let Some(conn) = &self.conn {
                     let _ = conn.tx.try_send(Outbound::Text(protocol::close("shutdown", true).into()));
@@ -170,6 +233,10 @@ impl Actor {
                         continue;
                     }
                     let out = self.call(Call::Event(*event)).await;
+                    if out.is_some() && !self.persist().await {
+                        let _ = reply.send(PostOutcome::failed("the session moved to another node"));
+                        continue;
+                    }
                     let outcome = match out {
                         Some(mut o) => {
                             let redirect = o.redirect.take().or_else(|| o.navigate.take().map(|n| n.0));
@@ -207,6 +274,7 @@ impl Actor {
                         self.detach();
                     }
                 }
+                SessionMsg::Handoff => return "handoff",
             }
         }
     }
@@ -270,6 +338,11 @@ impl Actor {
         }
         match self.call(Call::Event(event)).await {
             Some(outcome) => {
+                if !self.persist().await {
+                    // Unanswered: the client sends it again to the node that has the
+                    // session now, which applies it there.
+                    return;
+                }
                 if outcome.error.is_some() {
                     metrics::inc(&metrics.callback_errors);
                 }
@@ -287,6 +360,9 @@ impl Actor {
     async fn info(&mut self, info: Info) {
         metrics::inc(&self.env.core.metrics.infos);
         if let Some(outcome) = self.call(Call::Info(info)).await {
+            if !self.persist().await {
+                return;
+            }
             if let Some((_, msg)) = &outcome.error {
                 metrics::inc(&self.env.core.metrics.callback_errors);
                 tracing::warn!(session = self.id(), "on_info failed: {msg}");
@@ -332,7 +408,10 @@ impl Actor {
             let _ = old.tx.try_send(Outbound::Close { code: 1000, reason: "replaced" });
         }
         self.conn = Some(conn);
-        let missed = if fresh { None } else { self.sent.missed(last_seq, self.seq) };
+        // A restored session has no patches to replay, and its client may have seen
+        // patches the snapshot never had: it gets the whole body.
+        let whole = fresh || std::mem::take(&mut self.restored);
+        let missed = if whole { None } else { self.sent.missed(last_seq, self.seq) };
         if let Some(missed) = missed {
             self.send(protocol::joined(self.seq, true, None, None).into());
             for frame in missed {
@@ -403,9 +482,19 @@ impl Actor {
         }
     }
 
-    /// Leaves the registry (a join now mounts afresh), stops deliveries, then lets
-    /// the page say goodbye.
+    /// Leaves the registry (a join now mounts afresh, or restores from the store),
+    /// stops deliveries, then lets the page say goodbye.
+    ///
+    /// With a session store, a session that stops only on this node (the node shuts
+    /// down, or another node asked for it) is not ending: its last snapshot is
+    /// written and released for another node to claim, and its close callback does
+    /// not run. One that another node took over (`moved`) leaves the store alone.
     async fn close(&mut self, reason: &'static str) {
+        let store = self.env.core.store.clone();
+        let lives_on = store.is_some() && matches!(reason, "shutdown" | "handoff");
+        if lives_on {
+            self.persist().await;
+        }
         self.env.core.sessions.remove(&self.id);
         self.unlist();
         if let Some(data) = self.data.as_mut() {
@@ -413,7 +502,94 @@ impl Actor {
                 self.env.unsubscribe(&topic);
             }
         }
-        self.call(Call::Close(reason)).await;
+        if let Some(conn) = &self.conn {
+            if matches!(reason, "handoff" | "moved") {
+                // The browser reconnects, and its join finds the session where it is now.
+                let _ = conn.tx.try_send(Outbound::Text(protocol::close("session_moved", true).into()));
+                let _ = conn.tx.try_send(Outbound::Close { code: 1012, reason: "session moved" });
+                self.conn = None;
+            }
+        }
+        match (store, reason) {
+            (_, "moved") => {}
+            (Some(store), _) if lives_on => {
+                if let Err(e) = store.release(&self.id).await {
+                    tracing::warn!(session = self.id(), "releasing the session in the store failed: {e}");
+                }
+            }
+            (store, _) => {
+                self.call(Call::Close(reason)).await;
+                if let Some(store) = store {
+                    if let Err(e) = store.delete(&self.id).await {
+                        tracing::warn!(session = self.id(), "deleting the session's snapshot failed: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the session's snapshot to the store (when there is one). False when
+    /// another node owns the session now: the caller sends nothing, and the session
+    /// ends here. A save that fails is counted and tried again shortly; the session
+    /// goes on meanwhile.
+    async fn persist(&mut self) -> bool {
+        let Some(store) = self.env.core.store.clone() else { return true };
+        let Some(snapshot) = self.snapshot() else { return true };
+        let metrics = self.env.core.metrics.clone();
+        let result = if store.is_up() {
+            tokio::time::timeout(SAVE_TIMEOUT, store.save(&self.id, snapshot.to_bytes()))
+                .await
+                .unwrap_or_else(|_| Err(Error::Timeout("the snapshot store did not answer in time".into())))
+        } else {
+            Err(Error::State("the snapshot store is unreachable".into()))
+        };
+        match result {
+            Ok(true) => {
+                metrics::inc(&metrics.snapshots);
+                self.unsaved = false;
+                true
+            }
+            Ok(false) => {
+                tracing::info!(session = self.id(), "another node took the session over; ending it here");
+                self.moved = true;
+                false
+            }
+            Err(e) => {
+                metrics::inc(&metrics.snapshot_failures);
+                if !self.unsaved {
+                    tracing::warn!(session = self.id(), "saving the session's snapshot failed: {e}; retrying");
+                }
+                self.unsaved = true;
+                true
+            }
+        }
+    }
+
+    fn snapshot(&self) -> Option<Snapshot> {
+        let data = self.data.as_ref()?;
+        let page = &data.page;
+        Some(Snapshot {
+            format: SNAPSHOT_FORMAT,
+            id: page.id.clone(),
+            route: page.route.pattern.clone(),
+            path: page.path.clone(),
+            params: page.params.clone(),
+            user_id: page.user_id.clone(),
+            token: data.token.clone(),
+            csrf: data.csrf.clone(),
+            state: page.state.clone(),
+            flash: page.flash.clone(),
+            title: page.title.clone(),
+            seq: self.seq,
+            timers: page
+                .timers
+                .iter()
+                .map(|(id, t)| TimerSnapshot { id: *id, due_ms: t.due_ms, data: t.data.to_string() })
+                .collect(),
+            next_timer: page.next_timer,
+            topics: page.topics.iter().cloned().collect(),
+            applied: self.applied.clone(),
+        })
     }
 
     fn unlist(&mut self) {

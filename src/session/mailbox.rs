@@ -58,6 +58,8 @@ pub(crate) enum SessionMsg {
     /// Dev mode: drop the socket abruptly (no `close` frame), as a network failure
     /// would, so reconnect and resume can be exercised.
     DropSocket,
+    /// Another node asks for the session: it is saved, released and ended here.
+    Handoff,
 }
 
 /// The result of a no-JS form POST.

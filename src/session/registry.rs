@@ -40,6 +40,11 @@ impl Registry {
         self.map.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// The ids of the sessions running here.
+    pub fn ids(&self) -> Vec<String> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
+    }
+
     pub fn all(&self) -> Vec<SessionHandle> {
         self.map.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
     }
