@@ -108,12 +108,13 @@ pub struct App {
 
 impl App {
     pub fn new(opts: Options) -> Result<Self> {
+        let opts = opts.with_env()?;
         opts.validate()?;
         let secret = match &opts.secret {
             Some(s) => s.as_bytes().to_vec(),
             None => {
                 tracing::warn!(
-                    "no \"secret\" in the options: using a random one for this process; \
+                    "no \"secret\" in the options and no MIZULIVE_SECRET: using a random one for this process; \
                      session tokens will not survive a restart or work across nodes"
                 );
                 let mut key = vec![0u8; 32];
