@@ -98,7 +98,7 @@ typedef enum lv_status {
    */
   LV_ERR_TEMPLATE = 6,
   /*
-   Binding or serving failed.
+   Binding or serving failed, or Redis could not be reached.
    */
   LV_ERR_IO = 7,
   /*

@@ -10,10 +10,12 @@
 //! - `views`: minijinja templates and the `lv.*` helpers
 //! - [`protocol`]: the wire frames (docs/protocol.md)
 //! - [`pubsub`]: topics, brokers
+//! - `cluster`: what several nodes share through Redis
 //! - `host`: the host-thread pool callbacks run on
 //! - `ffi`: the C ABI (the only `extern "C"` code)
 
 pub mod app;
+mod cluster;
 pub mod error;
 mod ffi;
 #[doc(hidden)]
@@ -27,6 +29,8 @@ pub mod protocol;
 pub mod pubsub;
 mod server;
 mod session;
+#[doc(hidden)]
+pub mod testing;
 pub mod token;
 mod views;
 
