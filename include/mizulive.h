@@ -98,7 +98,7 @@ typedef enum lv_status {
    */
   LV_ERR_TEMPLATE = 6,
   /*
-   Binding or serving failed.
+   Binding or serving failed, or Redis could not be reached.
    */
   LV_ERR_IO = 7,
   /*
@@ -292,7 +292,9 @@ uint32_t lv_abi_version(void);
 
 /*
  Creates an app from a JSON options document (NULL or "" means `{}`). Keys:
- `views` (folder, default "views"), `dev`, `secret` (≥ 32 bytes), `previous_secrets`,
+ `views` (folder, default "views"), `dev`, `secret` (≥ 32 bytes; default
+ `$MIZULIVE_SECRET`), `redis` (a `redis://` URL; default `$MIZULIVE_REDIS`, else
+ none: a single node), `previous_secrets`,
  `previous_secrets_ttl_s`, `token_ttl_s`, `secure_cookies`, `trust_forwarded_proto`,
  `allowed_origins`, `redirect_hosts`, `csp`, `csp_extra`, `host_threads`,
  `io_threads`, `host_queue`, `grace_ms`, `max_frame_bytes`, `max_form_bytes`,

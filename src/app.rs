@@ -11,12 +11,16 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
+use crate::cluster::broker::RedisBroker;
+use crate::cluster::node::Node;
+use crate::cluster::store::RedisStore;
 use crate::error::{Error, Result};
 use crate::host::{on_host_thread, HostPool};
 use crate::options::Options;
 use crate::page::{PageSpec, Route};
 use crate::pubsub::PubSub;
 use crate::server::asset::RuntimeAsset;
+use crate::session::snapshot::SessionStore;
 use crate::session::{Core, Registry};
 use crate::token::Signer;
 use crate::views::Views;
@@ -54,6 +58,8 @@ pub trait Auth: Send + Sync + 'static {
 /// what only the server uses (routes, the auth hook, assets).
 pub(crate) struct Shared {
     pub core: Arc<Core>,
+    /// This node's place among several sharing one Redis (the `redis` option).
+    pub node: Option<Arc<Node>>,
     pub router: RwLock<matchit::Router<Arc<Route>>>,
     pub auth: RwLock<Option<Arc<dyn Auth>>>,
     pub runtime_js: RuntimeAsset,
@@ -100,12 +106,20 @@ pub struct App {
 
 impl App {
     pub fn new(opts: Options) -> Result<Self> {
+        let opts = opts.with_env()?;
         opts.validate()?;
         let secret = match &opts.secret {
             Some(s) => s.as_bytes().to_vec(),
+            None if opts.redis.is_some() => {
+                return Err(Error::Config(
+                    "\"redis\" is set, so sessions move between nodes and every node must sign \
+                     tokens with the same key: set \"secret\" (or MIZULIVE_SECRET)"
+                        .into(),
+                ))
+            }
             None => {
                 tracing::warn!(
-                    "no \"secret\" in the options: using a random one for this process; \
+                    "no \"secret\" in the options and no MIZULIVE_SECRET: using a random one for this process; \
                      session tokens will not survive a restart or work across nodes"
                 );
                 let mut key = vec![0u8; 32];
@@ -120,25 +134,47 @@ impl App {
             .build()?;
         let views = Views::new(&opts.views, opts.dev, &opts.layout, &opts.root_id)?;
         let metrics = Arc::<crate::metrics::Metrics>::default();
+        let node = match &opts.redis {
+            Some(url) => Some(Node::start(url, runtime.handle(), metrics.clone())?),
+            None => None,
+        };
+        let pubsub = match &node {
+            Some(node) => {
+                let node = node.clone();
+                PubSub::new(move |bus| {
+                    node.attach_bus(bus);
+                    Box::new(RedisBroker { node })
+                })
+            }
+            None => PubSub::in_memory(),
+        };
+        let store = node.as_ref().map(|node| {
+            let ttl = (opts.grace() + crate::cluster::node::NODE_TTL).as_millis() as u64;
+            Arc::new(RedisStore::new(node.clone(), ttl, runtime.handle())) as Arc<dyn SessionStore>
+        });
         let host = HostPool::new(opts.host_threads, opts.host_queue, metrics.clone(), "mizulive-host")?;
         // Checked by `Options::validate` to be printable ASCII, so this cannot fail.
         let csp = opts.content_security_policy().and_then(|p| hyper::header::HeaderValue::from_str(&p).ok());
         let core = Arc::new(Core {
             views,
             signer: signer(&secret, &opts),
-            pubsub: PubSub::in_memory(),
+            pubsub,
             host,
             sessions: Registry::default(),
             rt: runtime.handle().clone(),
             metrics,
             closing: watch::channel(false).0,
             next_key: AtomicU64::new(1),
-            store: None,
+            store,
             restoring: Default::default(),
             opts,
         });
+        if let Some(node) = &node {
+            node.attach_core(&core);
+        }
         let shared = Arc::new(Shared {
             core,
+            node,
             router: RwLock::new(matchit::Router::new()),
             auth: RwLock::new(None),
             runtime_js: RuntimeAsset::new(),
@@ -305,6 +341,10 @@ impl App {
                             "sessions still running {} ms into shutdown; stopping anyway",
                             timeout.as_millis()
                         );
+                    }
+                    // After the sessions: each saved and released itself through it.
+                    if let Some(node) = &shared.node {
+                        node.stop().await;
                     }
                 });
                 let stuck = shared.host.shutdown(Some(deadline));

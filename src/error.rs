@@ -36,6 +36,9 @@ pub enum Error {
     /// A limit (such as `max_sessions`) is reached; retrying later may succeed.
     #[error("server busy: {0}")]
     Busy(String),
+    /// Redis refused a command, or did not answer in time (unreachable, restarting).
+    #[error("redis: {0}")]
+    Redis(String),
 }
 
 impl Error {

@@ -11,12 +11,14 @@
 //! - `views`: minijinja templates and the `lv.*` helpers
 //! - `session`: one actor per session, sequential callbacks, patches, resume; it sees
 //!   the node through `session::Core`, never the server
+//! - `cluster`: what several nodes share through Redis: pub/sub, session snapshots
 //! - `server`: HTTP routes, the client runtime, the WebSocket
 //! - `host`: the host-thread pool callbacks run on
 //! - [`app`]: wiring: options, page registration, start and shutdown
 //! - `ffi`: the C ABI (the only `extern "C"` code)
 
 pub mod app;
+mod cluster;
 pub mod error;
 mod ffi;
 #[doc(hidden)]
@@ -30,6 +32,8 @@ pub mod protocol;
 pub mod pubsub;
 mod server;
 mod session;
+#[doc(hidden)]
+pub mod testing;
 pub mod token;
 mod views;
 

@@ -34,6 +34,11 @@ pub struct Metrics {
     pub snapshots: AtomicU64,
     pub snapshot_failures: AtomicU64,
     pub restores: AtomicU64,
+    /// 1 while the Redis link is connected (subscriber and publisher), else 0.
+    pub redis_up: AtomicI64,
+    pub redis_outages: AtomicU64,
+    pub redis_publish_dropped: AtomicU64,
+    pub redis_reconnects: AtomicU64,
 }
 
 pub fn inc(counter: &AtomicU64) {
@@ -143,7 +148,12 @@ impl Metrics {
             "Sockets closed for not joining within join_timeout_ms.",
             get(&self.join_timeouts),
         );
-        line("mizulive_snapshots_total", "counter", "Session snapshots written to Redis.", get(&self.snapshots));
+        line(
+            "mizulive_snapshots_total",
+            "counter",
+            "Session snapshots written to Redis.",
+            get(&self.snapshots),
+        );
         line(
             "mizulive_snapshot_failures_total",
             "counter",
@@ -155,6 +165,30 @@ impl Metrics {
             "counter",
             "Sessions carried on here from another node's snapshot.",
             get(&self.restores),
+        );
+        line(
+            "mizulive_redis_up",
+            "gauge",
+            "1 while the link to Redis is connected; 0 when it is down or no redis is configured.",
+            gauge(&self.redis_up),
+        );
+        line(
+            "mizulive_redis_outages_total",
+            "counter",
+            "Times Redis became unreachable (cross-node delivery stopped; local delivery went on).",
+            get(&self.redis_outages),
+        );
+        line(
+            "mizulive_redis_publish_dropped_total",
+            "counter",
+            "Publishes not sent to Redis: Redis down, or the publish queue full.",
+            get(&self.redis_publish_dropped),
+        );
+        line(
+            "mizulive_redis_reconnects_total",
+            "counter",
+            "Connections to Redis made again after one was lost or failed.",
+            get(&self.redis_reconnects),
         );
         out
     }

@@ -15,9 +15,15 @@ pub struct Options {
     pub views: PathBuf,
     /// Dev mode: detailed errors reach the browser, templates reload on change.
     pub dev: bool,
-    /// Secret that signs tokens. At least 32 bytes. Without one a random per-process
-    /// secret is used (tokens then do not survive a restart) and a warning is logged.
+    /// Secret that signs tokens. At least 32 bytes. When left out, the environment
+    /// variable `MIZULIVE_SECRET` is used (see [`Options::with_env`]); without either a
+    /// random per-process secret is used (tokens then do not survive a restart) and a
+    /// warning is logged.
     pub secret: Option<String>,
+    /// Redis shared by the nodes of a cluster: a `redis://[:password@]host[:port][/db]`
+    /// URL. When left out, the environment variable `MIZULIVE_REDIS` is used (see
+    /// [`Options::with_env`]). Default none: a single node.
+    pub redis: Option<String>,
     /// Threads that run host callbacks. Default 4.
     pub host_threads: usize,
     /// Tokio worker threads for sockets and timers. Default 2.
@@ -140,6 +146,7 @@ impl Default for Options {
             views: PathBuf::from("views"),
             dev: false,
             secret: None,
+            redis: None,
             host_threads: 4,
             io_threads: 2,
             grace_ms: 60_000,
@@ -215,6 +222,9 @@ impl Options {
                 return Err(Error::Config("secret must be at least 32 bytes".into()));
             }
         }
+        if let Some(url) = &self.redis {
+            check_redis_url(url).map_err(|why| Error::Config(format!("redis: {why}")))?;
+        }
         if self.previous_secrets.iter().any(|s| s.len() < 32) {
             return Err(Error::Config("every previous_secrets entry must be at least 32 bytes".into()));
         }
@@ -256,6 +266,28 @@ impl Options {
             }
         }
         Ok(())
+    }
+
+    /// Fills `secret` and `redis` from `MIZULIVE_SECRET` and `MIZULIVE_REDIS` when
+    /// the options leave them out, so one program runs as one node or as several by
+    /// its environment alone. Options win over the environment; an empty variable
+    /// counts as unset. A bad value is an error naming the variable.
+    pub fn with_env(mut self) -> Result<Self> {
+        if self.secret.is_none() {
+            if let Some(secret) = env_var("MIZULIVE_SECRET")? {
+                if secret.len() < 32 {
+                    return Err(Error::Config("MIZULIVE_SECRET must be at least 32 bytes".into()));
+                }
+                self.secret = Some(secret);
+            }
+        }
+        if self.redis.is_none() {
+            if let Some(url) = env_var("MIZULIVE_REDIS")? {
+                check_redis_url(&url).map_err(|why| Error::Config(format!("MIZULIVE_REDIS: {why}")))?;
+                self.redis = Some(url);
+            }
+        }
+        Ok(self)
     }
 
     pub fn grace(&self) -> Duration {
@@ -325,6 +357,36 @@ impl Options {
             .collect();
         Some(parts.join("; "))
     }
+}
+
+/// A non-empty environment variable, or `None`; one that is not UTF-8 is an error.
+fn env_var(name: &str) -> Result<Option<String>> {
+    match std::env::var(name) {
+        Ok(value) if value.is_empty() => Ok(None),
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::Config(format!("{name} is not valid UTF-8"))),
+    }
+}
+
+/// Why `url` cannot name a Redis server. Only the scheme and a host are checked here;
+/// the client checks the rest when the link starts. The URL is never echoed back: it
+/// may hold a password.
+fn check_redis_url(url: &str) -> std::result::Result<(), String> {
+    let Some(rest) = url.strip_prefix("redis://") else {
+        if url.starts_with("rediss://") {
+            return Err(
+                "rediss:// (TLS) is not built in; use redis:// on a trusted network or a TLS tunnel".into()
+            );
+        }
+        return Err("must be a redis:// URL, such as redis://127.0.0.1:6379".into());
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    if host.is_empty() || host.starts_with(':') {
+        return Err("the URL names no host".into());
+    }
+    Ok(())
 }
 
 /// See [`Options::content_security_policy`].

@@ -65,7 +65,8 @@ impl Node {
         let id = crate::token::random_id();
         let targets = Arc::new(Targets { node: id.clone(), ..Targets::default() });
         let incoming = targets.clone();
-        let on_message: OnMessage = Arc::new(move |channel: &str, payload: Bytes| incoming.dispatch(channel, payload));
+        let on_message: OnMessage =
+            Arc::new(move |channel: &str, payload: Bytes| incoming.dispatch(channel, payload));
         let link = RedisLink::start(url, rt, metrics, on_message)?;
         link.subscribe(&node_channel(&id));
         let node = Arc::new(Node { id, link, targets });
@@ -178,7 +179,7 @@ async fn heartbeat(node: Weak<Node>) {
         // A session's key lives a grace period past its last write; refreshed about
         // three times per grace period, so an idle session's key stays.
         let every = (core.opts.grace().as_millis() as u64 / 3 / HEARTBEAT.as_millis() as u64).clamp(1, 20);
-        if beats % every == 0 {
+        if beats.is_multiple_of(every) {
             refresh_sessions(&node, &core).await;
         }
     }

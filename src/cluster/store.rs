@@ -98,8 +98,12 @@ impl SessionStore for RedisStore {
         let sent = self.saves.try_send(SaveRequest { key: session_key(id), snapshot, done });
         Box::pin(async move {
             sent.map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => Error::Busy("too many snapshots waiting for Redis".into()),
-                mpsc::error::TrySendError::Closed(_) => Error::State("the snapshot writer has stopped".into()),
+                mpsc::error::TrySendError::Full(_) => {
+                    Error::Busy("too many snapshots waiting for Redis".into())
+                }
+                mpsc::error::TrySendError::Closed(_) => {
+                    Error::State("the snapshot writer has stopped".into())
+                }
             })?;
             match answer.await {
                 Ok(answer) => answer.map_err(Error::Redis),

@@ -49,7 +49,9 @@ unsafe fn app_ref(app: *const lv_app) -> Result<AppRef, c_int> {
 }
 
 /// Creates an app from a JSON options document (NULL or "" means `{}`). Keys:
-/// `views` (folder, default "views"), `dev`, `secret` (≥ 32 bytes), `previous_secrets`,
+/// `views` (folder, default "views"), `dev`, `secret` (≥ 32 bytes; default
+/// `$MIZULIVE_SECRET`), `redis` (a `redis://` URL; default `$MIZULIVE_REDIS`, else
+/// none: a single node), `previous_secrets`,
 /// `previous_secrets_ttl_s`, `token_ttl_s`, `secure_cookies`, `trust_forwarded_proto`,
 /// `allowed_origins`, `redirect_hosts`, `csp`, `csp_extra`, `host_threads`,
 /// `io_threads`, `host_queue`, `grace_ms`, `max_frame_bytes`, `max_form_bytes`,

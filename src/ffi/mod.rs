@@ -38,7 +38,7 @@ pub enum lv_status {
     LV_ERR_PAGE = 5,
     /// A template failed to load or render.
     LV_ERR_TEMPLATE = 6,
-    /// Binding or serving failed.
+    /// Binding or serving failed, or Redis could not be reached.
     LV_ERR_IO = 7,
     /// The call does not fit the current state (already started, shut down, a
     /// context or auth request used outside its callback).
@@ -134,7 +134,8 @@ pub(crate) fn fail(err: Error) -> c_int {
         Error::Page(_) => LV_ERR_PAGE,
         Error::Json(_) => LV_ERR_JSON,
         Error::Template(_) => LV_ERR_TEMPLATE,
-        Error::Io(_) => LV_ERR_IO,
+        // Redis is reached over the network: a failure there is I/O to the caller.
+        Error::Io(_) | Error::Redis(_) => LV_ERR_IO,
         Error::Callback(_) => LV_ERR_CALLBACK,
         Error::State(_) => LV_ERR_STATE,
         Error::Busy(_) => LV_ERR_BUSY,
@@ -210,5 +211,6 @@ mod tests {
         assert_eq!(fail(Error::State("shut down".into())), LV_ERR_STATE);
         let msg = unsafe { CStr::from_ptr(lv_last_error()) };
         assert_eq!(msg.to_str().ok(), Some("shut down"));
+        assert_eq!(fail(Error::Redis("connection refused".into())), LV_ERR_IO);
     }
 }

@@ -98,6 +98,20 @@ async fn refuse(mut stream: TcpStream) {
     let _ = stream.shutdown().await;
 }
 
+/// The session `id` of `route`'s page: on this node, or carried over from the store
+/// (another node made it, or held it until it died or shut down). `Ok(None)` when it
+/// is nowhere: the caller mounts afresh.
+async fn find_session(
+    shared: &Arc<Shared>,
+    id: &str,
+    route: &Arc<crate::page::Route>,
+) -> crate::error::Result<Option<crate::session::SessionHandle>> {
+    if let Some(handle) = shared.sessions.get(id) {
+        return Ok(Some(handle));
+    }
+    crate::session::restore(&shared.core, id, route).await
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -111,18 +125,4 @@ mod tests {
             .expect("a Content-Length");
         assert_eq!(len, body.len());
     }
-}
-
-/// The session `id` of `route`'s page: on this node, or carried over from the store
-/// (another node made it, or held it until it died or shut down). `Ok(None)` when it
-/// is nowhere: the caller mounts afresh.
-async fn find_session(
-    shared: &Arc<Shared>,
-    id: &str,
-    route: &Arc<crate::page::Route>,
-) -> crate::error::Result<Option<crate::session::SessionHandle>> {
-    if let Some(handle) = shared.sessions.get(id) {
-        return Ok(Some(handle));
-    }
-    crate::session::restore(&shared.core, id, route).await
 }

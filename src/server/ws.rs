@@ -377,7 +377,9 @@ async fn join_session(
     check_request(shared, &claims, &path, url_query(&join.url)).await?;
     let found = match super::find_session(shared, &claims.sid, &route).await {
         Ok(found) => found,
-        Err(crate::error::Error::Busy(_)) => return Err((OVERLOADED, "the session is moving; retrying".into())),
+        Err(crate::error::Error::Busy(_)) => {
+            return Err((OVERLOADED, "the session is moving; retrying".into()))
+        }
         Err(e) => {
             tracing::warn!(session = claims.sid, "restoring the session failed: {e}; mounting afresh");
             None

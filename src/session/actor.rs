@@ -557,7 +557,10 @@ impl Actor {
             Err(e) => {
                 metrics::inc(&metrics.snapshot_failures);
                 if !self.unsaved {
-                    tracing::warn!(session = self.id(), "saving the session's snapshot failed: {e}; retrying");
+                    tracing::warn!(
+                        session = self.id(),
+                        "saving the session's snapshot failed: {e}; retrying"
+                    );
                 }
                 self.unsaved = true;
                 true

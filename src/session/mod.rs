@@ -197,9 +197,15 @@ pub(crate) async fn restore(core: &Arc<Core>, id: &str, route: &Arc<Route>) -> R
         }
         let snapshot = claim(store.as_ref(), id).await?;
         match snapshot {
-            Some(snap) if snap.id == id && snap.route == route.pattern => start_restored(core, *snap, route).await.map(Some),
+            Some(snap) if snap.id == id && snap.route == route.pattern => {
+                start_restored(core, *snap, route).await.map(Some)
+            }
             Some(snap) => {
-                tracing::warn!(session = id, "the stored snapshot is of another page ({}); mounting afresh", snap.route);
+                tracing::warn!(
+                    session = id,
+                    "the stored snapshot is of another page ({}); mounting afresh",
+                    snap.route
+                );
                 Ok(None)
             }
             None => Ok(None),

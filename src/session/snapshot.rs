@@ -94,7 +94,8 @@ impl Snapshot {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Snapshot, String> {
-        let snap: Snapshot = serde_json::from_slice(bytes).map_err(|e| format!("unreadable snapshot: {e}"))?;
+        let snap: Snapshot =
+            serde_json::from_slice(bytes).map_err(|e| format!("unreadable snapshot: {e}"))?;
         if snap.format != SNAPSHOT_FORMAT {
             return Err(format!("snapshot format {} (this node reads {SNAPSHOT_FORMAT})", snap.format));
         }

@@ -126,10 +126,7 @@ impl Scanner<'_> {
         while let Some(i) = find(&self.src[self.at..], b"</") {
             self.at += i + 2;
             if self.starts_with(name)
-                && self
-                    .src
-                    .get(self.at + name.len())
-                    .map_or(true, |b| is_space(*b) || matches!(b, b'/' | b'>'))
+                && self.src.get(self.at + name.len()).is_none_or(|b| is_space(*b) || matches!(b, b'/' | b'>'))
             {
                 self.skip_tag(None);
                 return;

@@ -731,3 +731,4 @@ pub fn region_ids(patch: &Value) -> Vec<String> {
 pub fn region<'a>(patch: &'a Value, id: &str) -> &'a str {
     patch["regions"][id].as_str().unwrap_or_else(|| panic!("patch has no region {id}: {patch}"))
 }
+pub mod redis;

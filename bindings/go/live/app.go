@@ -27,6 +27,10 @@ type Options struct {
 	// Secret signs session tokens; at least 32 bytes. Set it in production: the
 	// default is random per process, so tokens do not survive a restart.
 	Secret string
+	// Redis is the redis:// URL of the Redis the nodes of a cluster share. Empty
+	// means $MIZULIVE_REDIS, and without it a single node. Likewise an empty Secret
+	// means $MIZULIVE_SECRET.
+	Redis string
 
 	// HostThreads is how many library threads run page callbacks (default 4).
 	HostThreads int
@@ -107,6 +111,7 @@ func (o Options) json() ([]byte, error) {
 	put("views", o.Views, o.Views != "")
 	put("dev", o.Dev, o.Dev)
 	put("secret", o.Secret, o.Secret != "")
+	put("redis", o.Redis, o.Redis != "")
 	put("host_threads", o.HostThreads, o.HostThreads != 0)
 	put("io_threads", o.IOThreads, o.IOThreads != 0)
 	put("grace_ms", o.Grace.Milliseconds(), o.Grace != 0)

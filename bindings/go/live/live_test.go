@@ -427,6 +427,7 @@ func TestOptionsAndRender(t *testing.T) {
 	all.MaxUnjoinedSessions, all.MaxConnections, all.HostQueue = 10, 100, 8
 	all.HeaderTimeout, all.BodyTimeout, all.KeepAliveTimeout, all.JoinTimeout = time.Second, time.Second, time.Second, time.Second
 	all.ControlFramesPerSecond, all.ControlFrameBurst = 1, 2
+	all.Redis = "redis://127.0.0.1:6379/0"
 	full, err := live.New(all)
 	must(t, err)
 	full.Close()
@@ -434,6 +435,11 @@ func TestOptionsAndRender(t *testing.T) {
 	bad.RedirectHosts = []string{"https://pay.example.com/"}
 	if _, err := live.New(bad); !errors.Is(err, live.ErrConfig) {
 		t.Fatalf("a redirect host with a scheme: %v", err)
+	}
+	bad = testOptions(false)
+	bad.Redis = "http://127.0.0.1:6379"
+	if _, err := live.New(bad); !errors.Is(err, live.ErrConfig) {
+		t.Fatalf("a redis URL with the wrong scheme: %v", err)
 	}
 	lv, err := live.New(testOptions(false))
 	must(t, err)

@@ -42,9 +42,10 @@ class App:
 
     ``views`` is the folder with ``layouts/``, ``pages/`` and ``partials/`` (a relative
     path is taken from the current directory). The other keyword arguments are the
-    library's options (``secret``, ``host_threads``, ``grace_ms``, ``allowed_origins``,
-    ``metrics``, ... as listed in ``docs/c-api.md``); an unknown one raises
-    :class:`MizuliveError`.
+    library's options (``secret``, ``redis``, ``host_threads``, ``grace_ms``,
+    ``allowed_origins``, ``metrics``, ... as listed in ``docs/c-api.md``); an unknown
+    one raises :class:`MizuliveError`. Left out, ``secret`` and ``redis`` come from the
+    ``MIZULIVE_SECRET`` and ``MIZULIVE_REDIS`` environment variables.
 
     An app serves until :meth:`close` (or the end of a ``with`` block, or interpreter
     exit). ``run()`` is ``start()`` plus waiting for Ctrl-C or SIGTERM.
