@@ -29,6 +29,8 @@ pub struct Metrics {
     pub host_waiting_new: AtomicI64,
     pub control_frames_limited: AtomicU64,
     pub join_timeouts: AtomicU64,
+    /// Events re-sent by a client (by `eid`) and answered without running again.
+    pub duplicate_events: AtomicU64,
 }
 
 pub fn inc(counter: &AtomicU64) {
@@ -137,6 +139,12 @@ impl Metrics {
             "counter",
             "Sockets closed for not joining within join_timeout_ms.",
             get(&self.join_timeouts),
+        );
+        line(
+            "mizulive_duplicate_events_total",
+            "counter",
+            "Events a client sent again (same eid) and got the first reply for, without a second run.",
+            get(&self.duplicate_events),
         );
         out
     }

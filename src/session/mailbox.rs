@@ -41,6 +41,8 @@ pub(crate) enum SessionMsg {
     Event {
         conn_id: u64,
         r#ref: u64,
+        /// The client's number for the event, when it sent one (docs/protocol.md).
+        eid: Option<u64>,
         event: Box<Event>,
     },
     Post {
@@ -58,6 +60,9 @@ pub(crate) enum SessionMsg {
     /// Dev mode: drop the socket abruptly (no `close` frame), as a network failure
     /// would, so reconnect and resume can be exercised.
     DropSocket,
+    /// Dev mode: end the session now, as if its grace period ran out; its socket is
+    /// told to reconnect, and the join then mounts a fresh session.
+    End,
 }
 
 /// The result of a no-JS form POST.

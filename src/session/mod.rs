@@ -10,12 +10,14 @@
 //! - `actor`: the loop that takes them
 //! - `render`: one callback and the render after it, on a host thread
 //! - `resume`: the patches kept for clients that reconnect behind
+//! - `applied`: the last event applied by its client's number (exactly once)
 //! - `registry`: the node's sessions by id
 //!
 //! A session sees the node through [`Core`] only: the server (routes, the auth hook,
 //! assets) sits above it.
 
 mod actor;
+mod applied;
 mod env;
 mod mailbox;
 mod registry;
