@@ -39,6 +39,8 @@ pub struct Metrics {
     pub redis_outages: AtomicU64,
     pub redis_publish_dropped: AtomicU64,
     pub redis_reconnects: AtomicU64,
+    /// Events re-sent by a client (by `eid`) and answered without running again.
+    pub duplicate_events: AtomicU64,
 }
 
 pub fn inc(counter: &AtomicU64) {
@@ -189,6 +191,12 @@ impl Metrics {
             "counter",
             "Connections to Redis made again after one was lost or failed.",
             get(&self.redis_reconnects),
+        );
+        line(
+            "mizulive_duplicate_events_total",
+            "counter",
+            "Events a client sent again (same eid) and got the first reply for, without a second run.",
+            get(&self.duplicate_events),
         );
         out
     }

@@ -56,7 +56,12 @@ impl Event {
 #[derive(Debug)]
 pub enum ClientFrame {
     Join(Join),
-    Event { r#ref: u64, event: Event },
+    /// `eid`: the client's number for the event, for de-duplication (absent: none).
+    Event {
+        r#ref: u64,
+        eid: Option<u64>,
+        event: Event,
+    },
     Heartbeat,
 }
 
@@ -72,6 +77,8 @@ pub struct Join {
 #[derive(Deserialize)]
 struct EventFrame {
     r#ref: u64,
+    #[serde(default)]
+    eid: Option<u64>,
     #[serde(flatten)]
     event: Event,
 }
@@ -100,7 +107,7 @@ impl ClientFrame {
                 if f.event.name.is_empty() {
                     return Err(bad("event: \"name\" must not be empty".into()));
                 }
-                Ok(ClientFrame::Event { r#ref: f.r#ref, event: f.event })
+                Ok(ClientFrame::Event { r#ref: f.r#ref, eid: f.eid, event: f.event })
             }
             "heartbeat" => Ok(ClientFrame::Heartbeat),
             other => {
@@ -188,13 +195,22 @@ mod tests {
             ClientFrame::parse(r#"{"t":"event","ref":3,"type":"click","name":"inc","values":{"by":"1"}}"#)
                 .unwrap();
         match f {
-            ClientFrame::Event { r#ref, event } => {
+            ClientFrame::Event { r#ref, eid, event } => {
                 assert_eq!(r#ref, 3);
+                assert_eq!(eid, None);
                 assert_eq!(event.name, "inc");
                 assert_eq!(event.int("by", 0), 1);
             }
             other => panic!("unexpected {other:?}"),
         }
+        match ClientFrame::parse(r#"{"t":"event","ref":4,"eid":9,"type":"click","name":"inc"}"#).unwrap() {
+            ClientFrame::Event { eid, .. } => assert_eq!(eid, Some(9)),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(
+            ClientFrame::parse(r#"{"t":"event","ref":4,"eid":-1,"name":"inc"}"#).unwrap_err().code,
+            "bad_frame"
+        );
         assert_eq!(ClientFrame::parse("nope").unwrap_err().code, "bad_frame");
         assert_eq!(ClientFrame::parse("[1]").unwrap_err().code, "bad_frame");
         assert_eq!(ClientFrame::parse(r#"{"t":"dance"}"#).unwrap_err().code, "unknown_type");

@@ -358,3 +358,26 @@ async fn dev_hook_does_not_exist_outside_dev_mode() {
     let resp = http(t.addr, "POST", "/_live/dev/drop-sockets", &[], b"").await;
     assert_eq!(resp.status, 404);
 }
+
+#[tokio::test]
+async fn dev_hook_ends_sessions_and_the_join_mounts_afresh() {
+    let t = TestApp::start(|o| o.dev = true);
+    let url = t.url("/counter");
+    let (mut ws, _, boot) = t.live("/counter").await;
+    ws.event_patch("inc", json!({"by": "1"})).await;
+
+    let ended = http(t.addr, "POST", "/_live/dev/end-sessions", &[], b"").await;
+    assert_eq!(ended.status, 200, "{}", ended.text());
+    let close = ws.recv_type("close").await;
+    assert_eq!(close, json!({"t": "close", "reason": "session_closed", "reconnect": true}));
+    ws.expect_closed().await;
+
+    let mut ws = t.connect().await;
+    let joined = ws.join(&boot.token, &url, 1).await;
+    assert_eq!(joined["resumed"], false, "{joined}");
+    assert_eq!(count_in(joined["root"].as_str().unwrap_or("")), Some(START), "{joined}");
+    assert_eq!(t.probe.mounts(), 2);
+
+    let off = TestApp::start(|_| {});
+    assert_eq!(http(off.addr, "POST", "/_live/dev/end-sessions", &[], b"").await.status, 404);
+}

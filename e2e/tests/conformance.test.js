@@ -443,6 +443,100 @@ scenario('9 host error: dev overlay with the detail; no detail without dev mode'
   }
 });
 
+// -- exactly once and form recovery
+
+async function endSessions() {
+  const res = await fetch(new URL('/_live/dev/end-sessions', app.url), { method: 'POST' });
+  assert.ok(res.ok, `POST /_live/dev/end-sessions answered ${res.status}`);
+  await res.text();
+}
+
+// Marks the live root; a fresh mount's body (joined.root) morphs the mark away.
+const markRoot = (page) => page.evaluate(() => document.querySelector('[data-lv]').setAttribute('data-e2e-old', ''));
+const remounted = (page) =>
+  page.waitForFunction(() => !document.querySelector('[data-lv]').hasAttribute('data-e2e-old') &&
+    document.querySelector('[data-lv]').classList.contains('lv-connected'), null, { timeout: 10000, polling: 25 });
+
+scenario('11 lost replies: events in flight when the socket dies are sent again and applied once', async ({ ctx, url }) => {
+  const page = await h.openLive(await ctx(), url('/counter'));
+  const frames = h.trackFrames(page);
+  const c0 = Number(await h.text(page, '#count'));
+  await page.click('#slow');
+  await page.waitForFunction(() => document.getElementById('slow').classList.contains('lv-loading'), null, {
+    timeout: 2000,
+    polling: 10,
+  });
+  // Queued behind the slow callback on the server; the socket dies before either
+  // reply is written (and before the server takes the click), as a network failure would.
+  await page.click(INC);
+  await h.eventually(() => frames.events.some((e) => e.name === 'inc'), { what: 'the inc frame sent' });
+  await page.evaluate(() => window.mizulive.socket().close());
+  await countIs(page, c0 + 2);
+  await page.waitForFunction(() => !document.querySelector('.lv-loading'), null, { timeout: 5000 });
+  const log = await h.text(page, '#log');
+  assert.equal(log.match(/slow 1 →/g)?.length, 1, `slow applied once: ${log}`);
+  assert.equal(log.match(/inc 1 →/g)?.length, 1, `inc applied once: ${log}`);
+  // The same numbers went out twice, under new refs, and each copy got a reply.
+  const slow = frames.events.filter((e) => e.name === 'slow');
+  assert.equal(slow.length, 2, 'the slow event was sent again');
+  assert.equal(slow[0].eid, slow[1].eid);
+  assert.notEqual(slow[0].ref, slow[1].ref);
+  for (const e of frames.events.slice(frames.events.indexOf(slow[1]))) {
+    assert.ok(frames.replies.some((r) => r.ref === e.ref && r.ok), `no ok reply to ${JSON.stringify(e)}`);
+  }
+  assert.equal(Number(await h.text(page, '#count')), c0 + 2);
+});
+
+scenario('12 form recovery: after the session is gone, the fresh one gets the typed input', async ({ ctx, url }) => {
+  const page = await h.openLive(await ctx(), url('/form'));
+  const frames = h.trackFrames(page);
+  await page.click('#name');
+  await page.keyboard.type('ab', { delay: 20 });
+  await page.waitForFunction(() => !!document.querySelector('#errors .error'), null, { timeout: 5000 });
+  await h.eventually(() => frames.replies.length >= frames.events.length, { what: 'the validate reply' });
+  // Unfocused, and as if the old session had rendered the field with another value:
+  // the fresh render then changes the field's markup, and the morph resets it.
+  await page.evaluate(() => {
+    document.activeElement.blur();
+    document.getElementById('name').setAttribute('value', 'old render');
+  });
+  await markRoot(page);
+  await endSessions();
+  await remounted(page);
+  await page.waitForFunction(
+    () => document.querySelector('#errors .error')?.textContent.trim() === 'Name must be at least 3 characters',
+    null,
+    { timeout: 5000 },
+  );
+  assert.equal(await page.inputValue('#name'), 'ab');
+  assert.equal(await h.text(page, '#validations'), '1', 'the new session validated once');
+  const last = frames.events[frames.events.length - 1];
+  assert.equal(last.name, 'validate');
+  assert.deepEqual(last.form.name, ['ab']);
+});
+
+scenario('13 form recovery: a form with data-lv-recover="ignore" is left out', async ({ ctx, url }) => {
+  const page = await h.openLive(await ctx(), url('/form'));
+  const frames = h.trackFrames(page);
+  await page.click('#scratch-name');
+  await page.keyboard.type('zz', { delay: 20 });
+  await page.waitForFunction(() => !!document.querySelector('#errors .error'), null, { timeout: 5000 });
+  await page.evaluate(() => document.activeElement.blur());
+  await markRoot(page);
+  const after = frames.events.length;
+  await endSessions();
+  await remounted(page);
+  // The sign-up form (empty) is recovered: one validate on the new session.
+  await page.waitForFunction(() => document.getElementById('validations').textContent.trim() === '1', null, { timeout: 5000 });
+  // Events run in order: once this one shows, no recovery of the scratch form follows.
+  await page.click('#name');
+  await page.keyboard.type('abcd', { delay: 20 });
+  await page.waitForFunction(() => document.getElementById('validations').textContent.trim() === '2', null, { timeout: 5000 });
+  assert.equal(await page.locator('#errors .error').count(), 0, 'the ignored form was not sent');
+  const names = frames.events.slice(after).map((e) => e.form.name);
+  assert.ok(!names.some((n) => n && n[0] === 'zz'), `the scratch form was sent: ${JSON.stringify(names)}`);
+});
+
 // -- shutdown
 
 scenario('10 shutdown: SIGINT stops the app with status 0, the browser sees it', async ({ ctx, url }) => {

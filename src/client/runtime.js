@@ -14,9 +14,11 @@
   let token = '';
   let seq = 0;
   let ws = null;
-  let ref = 0;
+  let ref = 0; // never reset: a ref stays unique while its event waits for a reply
+  let eid = 0; // the events' numbers for this page load (docs/protocol.md, "Exactly once")
   let joined = false;
   let everJoined = false;
+  let pageJoined = false; // this page's session has been joined once (a rejoin may recover forms)
   let stopped = false;
   let attempt = 0;
   let retryTimer = 0;
@@ -28,6 +30,7 @@
   const timers = new WeakMap(); // element -> {kind: {timer, next}}, works without ids
   const lastSent = new WeakMap();
   const submits = new Map(); // ref -> form of a submit in flight
+  const sent = new Map(); // ref -> event frame not answered yet, in the order sent
   const held = []; // events of a socket still joining: [frame, element, also]
 
   const root = () => document.querySelector('[data-lv]');
@@ -67,7 +70,6 @@
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const sock = new WebSocket(`${proto}//${location.host}/_live/websocket`);
     ws = sock;
-    ref = 0;
     // `ws === sock`: a dropped socket can never act again.
     sock.onopen = () => {
       if (ws !== sock) return;
@@ -79,19 +81,21 @@
     sock.onclose = () => ws === sock && lost();
   }
 
-  function detach() {
+  // `keep`: the events still unanswered stay (loading classes too), to be sent again
+  // if the next join resumes the session.
+  function detach(keep) {
     const sock = ws;
     ws = null;
     joined = false;
     clearTimeout(retryTimer);
     clearInterval(beatTimer);
     if (sock && sock.readyState < 2) sock.close(1000);
-    unmark([...pending.keys()]);
+    if (!keep) unmark([...pending.keys(), ...sent.keys()]);
     held.length = 0;
   }
 
   function lost() {
-    detach();
+    detach(!stopped);
     syncClasses();
     if (stopped) return;
     const base = Math.min(BACKOFF_MIN * 2 ** attempt, BACKOFF_MAX);
@@ -133,14 +137,92 @@
   }
 
   function onJoined(f) {
-    joined = everJoined = true;
+    // A rejoin that found its session gone: what the user typed goes to the new one.
+    const forms = !f.resumed && pageJoined ? capture() : [];
+    joined = everJoined = pageJoined = true;
     attempt = 0;
     if (f.token) token = f.token;
     if (f.root != null) morphRoot(f.root);
     // Resumed without root: the replayed patches advance seq (safe if cut mid-way).
     if (typeof f.seq === 'number' && (f.root != null || !f.resumed || f.seq < seq)) seq = f.seq;
+    // A new session: the unanswered events died with the old one (as in LiveView).
+    if (!f.resumed) unmark([...sent.keys()]);
     syncClasses();
+    resend();
+    recover(forms);
     for (const [frame, el, also] of held.splice(0)) push(frame, el, also);
+  }
+
+  // Sends the events the last socket left unanswered again, in order, with their
+  // numbers: the server answers one it already applied without running it again.
+  function resend() {
+    for (const [old, f] of [...sent]) {
+      const r = ++ref;
+      f.ref = r;
+      sent.delete(old);
+      sent.set(r, f);
+      for (const m of [pending, submits]) {
+        if (m.has(old)) m.set(r, m.get(old));
+        m.delete(old);
+      }
+      send(f);
+    }
+  }
+
+  // -- form recovery
+
+  const RESTORABLE = /^(INPUT|SELECT|TEXTAREA)$/;
+  const restorable = (el) =>
+    RESTORABLE.test(el.nodeName) && el.name && el.name !== '_csrf' && !el.name.startsWith('_lv_') &&
+    !/^(file|hidden|submit|button|reset|image)$/.test(el.type);
+
+  // Every form of the live root, with what its fields hold now.
+  function capture() {
+    const r = root();
+    if (!r) return [];
+    return [...r.querySelectorAll('form')].map((form, i) => {
+      const fields = Object.create(null); // name -> [{value, checked, picked}] in order
+      for (const el of form.elements) {
+        if (!restorable(el)) continue;
+        const picked = el.nodeName === 'SELECT' ? [...el.selectedOptions].map((o) => o.value) : null;
+        (fields[el.name] = fields[el.name] || []).push({ value: el.value, checked: el.checked, picked });
+      }
+      return { form, id: form.id, i, values: serialize(new FormData(form)), fields };
+    });
+  }
+
+  // After a fresh mount: puts the captured values back into the new fields, then
+  // sends each form's change event (or its `data-lv-recover` event) with them.
+  function recover(forms) {
+    const r = root();
+    if (!r || !forms.length) return;
+    const now = [...r.querySelectorAll('form')];
+    for (const c of forms) {
+      const form = r.contains(c.form) ? c.form : (c.id && document.getElementById(c.id)) || now[c.i];
+      if (!form || form.nodeName !== 'FORM' || !r.contains(form)) continue;
+      const how = form.getAttribute('data-lv-recover');
+      if (how === 'ignore') continue;
+      const el = how ? form : form.closest('[data-lv-change]') || form.querySelector('[data-lv-change]');
+      const name = how || (el && el.getAttribute('data-lv-change'));
+      if (!name) continue;
+      refill(form, c.fields);
+      const f = frame('change', el, {}, { form: c.values });
+      f.name = name;
+      push(f, form);
+    }
+  }
+
+  function refill(form, fields) {
+    const seen = Object.create(null);
+    for (const el of form.elements) {
+      if (!restorable(el)) continue;
+      const n = (seen[el.name] = (seen[el.name] || 0) + 1);
+      const was = (fields[el.name] || [])[n - 1];
+      if (!was) continue;
+      if (was.picked) for (const o of el.options) o.selected = was.picked.includes(o.value);
+      else if (isCheck(el)) el.checked = was.checked;
+      else if (el.value !== was.value) el.value = was.value;
+    }
   }
 
   function onPatch(f) {
@@ -158,6 +240,7 @@
 
   function onReply(f) {
     const form = submits.get(f.ref);
+    sent.delete(f.ref);
     unmark([f.ref]);
     if (!f.ok) return problem('warn', f.error || {});
     // The patch came first: reset puts the server's values in the fields (through
@@ -241,7 +324,8 @@
     const url = new URL(to, location.href);
     if (url.origin !== location.origin) return location.assign(url.href);
     // Drop the old socket first: a reconnect would pair the old token with the new URL.
-    detach();
+    detach(false);
+    pageJoined = false;
     history[replace ? 'replaceState' : 'pushState'](null, '', url.href);
     shownPath = here();
     const mine = ++navSeq;
@@ -304,6 +388,7 @@
       for (const [el, cls] of pending.get(r) || []) el.classList.remove(...cls);
       pending.delete(r);
       submits.delete(r);
+      sent.delete(r);
     }
     remark();
   }
@@ -331,7 +416,9 @@
     if (!f.name) return false;
     if (!joined) return !!ws && held.length < 16 && held.push([f, el, also]) > 0;
     f.ref = ++ref;
+    f.eid = ++eid;
     if (!send(f)) return false;
+    sent.set(f.ref, f);
     mark(f.ref, [el, el.closest('form'), also]);
     return true;
   }

@@ -33,6 +33,7 @@ pub(crate) async fn handle(
     let resp = match (req.method(), path.as_str()) {
         (&Method::GET | &Method::HEAD, "/_live/runtime.js") => runtime_js(&shared, &req),
         (&Method::POST, "/_live/dev/drop-sockets") if shared.opts.dev => drop_sockets(&shared).await,
+        (&Method::POST, "/_live/dev/end-sessions") if shared.opts.dev => end_sessions(&shared).await,
         (&Method::GET, "/_live/metrics") if shared.opts.metrics => finish(
             Response::builder().header(header::CONTENT_TYPE, "text/plain; version=0.0.4"),
             Full::new(Bytes::from(shared.metrics.render(shared.sessions.len()))),
@@ -84,6 +85,16 @@ async fn drop_sockets(shared: &Shared) -> Response<Body> {
         let _ = session.tx.send(SessionMsg::DropSocket).await;
     }
     text(StatusCode::OK, &format!("dropped the sockets of {} sessions", sessions.len()))
+}
+
+/// Dev mode: ends every session, as an expired grace period would; their sockets
+/// are told to reconnect and mount afresh (so form recovery can be exercised).
+async fn end_sessions(shared: &Shared) -> Response<Body> {
+    let sessions = shared.sessions.all();
+    for session in &sessions {
+        let _ = session.tx.send(SessionMsg::End).await;
+    }
+    text(StatusCode::OK, &format!("ended {} sessions", sessions.len()))
 }
 
 fn runtime_js(shared: &Shared, req: &Request<Incoming>) -> Response<Body> {

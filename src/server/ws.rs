@@ -292,8 +292,8 @@ async fn read(
                     return ReadEnd::Gone;
                 }
             }
-            (ClientFrame::Event { r#ref, event }, Some(handle)) => {
-                let msg = SessionMsg::Event { conn_id, r#ref, event: Box::new(event) };
+            (ClientFrame::Event { r#ref, eid, event }, Some(handle)) => {
+                let msg = SessionMsg::Event { conn_id, r#ref, eid, event: Box::new(event) };
                 if handle.tx.send(msg).await.is_err() {
                     let _ = queue(out_tx, protocol::close("session_closed", true));
                     queue_close(out_tx, CloseCode::Normal, "session closed");

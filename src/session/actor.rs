@@ -6,9 +6,10 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
+use super::applied::Applied;
 use super::render::{self, Call, CallOutcome};
 use super::resume::ResumeBuffer;
-use super::snapshot::{AppliedEvent, Snapshot, TimerSnapshot, SNAPSHOT_FORMAT};
+use super::snapshot::{Snapshot, TimerSnapshot, SNAPSHOT_FORMAT};
 use super::{Conn, Outbound, PostOutcome, SessionData, SessionEnv, SessionMsg};
 use crate::error::{Error, Result};
 use crate::host::{Lane, Refused};
@@ -41,8 +42,8 @@ pub(super) struct Actor {
     unsaved: bool,
     /// Another node owns the session now: it ends here, without its close callback.
     moved: bool,
-    /// The last numbered client event applied, for the snapshot.
-    applied: Option<AppliedEvent>,
+    /// The last event applied by its client's number, for answering re-sent ones.
+    applied: Option<Applied>,
 }
 
 /// How long a snapshot save may take before the session goes on without it (and
@@ -81,7 +82,7 @@ impl Actor {
         data: Box<SessionData>,
         closing: watch::Receiver<bool>,
         seq: u64,
-        applied: Option<AppliedEvent>,
+        applied: Option<Applied>,
     ) -> Self {
         let mut actor = Actor::new(env, data, closing);
         actor.seq = seq;
@@ -218,9 +219,9 @@ impl Actor {
                         self.detach();
                     }
                 }
-                SessionMsg::Event { conn_id, r#ref, event } => {
+                SessionMsg::Event { conn_id, r#ref, eid, event } => {
                     if self.conn.as_ref().is_some_and(|c| c.id == conn_id) {
-                        self.event(r#ref, *event).await;
+                        self.event(r#ref, eid, *event).await;
                     }
                 }
                 SessionMsg::Post { event, reply } => {
@@ -275,6 +276,17 @@ impl Actor {
                     }
                 }
                 SessionMsg::Handoff => return "handoff",
+                SessionMsg::End => {
+                    // Told to reconnect: its join then finds no session and mounts afresh.
+                    if let Some(conn) = self.conn.take() {
+                        let _ =
+                            conn.tx.try_send(Outbound::Text(protocol::close("session_closed", true).into()));
+                        let _ = conn.tx.try_send(Outbound::Close { code: 1000, reason: "session closed" });
+                        self.detach();
+                    }
+                    tracing::debug!("ended on request (dev mode)");
+                    return "expired";
+                }
             }
         }
     }
@@ -328,8 +340,14 @@ impl Actor {
         }
     }
 
-    async fn event(&mut self, r#ref: u64, event: Event) {
+    async fn event(&mut self, r#ref: u64, eid: Option<u64>, event: Event) {
         let metrics = self.env.core.metrics.clone();
+        if let Some(eid) = eid {
+            if self.replay(r#ref, eid) {
+                metrics::inc(&metrics.duplicate_events);
+                return;
+            }
+        }
         metrics::inc(&metrics.events);
         if !self.take_token() {
             metrics::inc(&metrics.rate_limited);
@@ -338,23 +356,42 @@ impl Actor {
         }
         match self.call(Call::Event(event)).await {
             Some(outcome) => {
+                if outcome.error.is_some() {
+                    metrics::inc(&metrics.callback_errors);
+                }
+                let error =
+                    outcome.error.as_ref().map(|(code, msg)| (code.to_string(), self.public_message(msg)));
+                let reply = match &error {
+                    None => protocol::reply_ok(r#ref),
+                    Some((code, msg)) => protocol::reply_error(r#ref, code, msg),
+                };
+                if let Some(eid) = eid {
+                    Applied::record(&mut self.applied, eid, error);
+                }
+                // The snapshot (with this event's number) is written before anything
+                // is sent: what the browser sees, a node that takes over has.
                 if !self.persist().await {
                     // Unanswered: the client sends it again to the node that has the
                     // session now, which applies it there.
                     return;
                 }
-                if outcome.error.is_some() {
-                    metrics::inc(&metrics.callback_errors);
-                }
-                let reply = match &outcome.error {
-                    None => protocol::reply_ok(r#ref),
-                    Some((code, msg)) => protocol::reply_error(r#ref, code, &self.public_message(msg)),
-                };
                 self.deliver(outcome);
                 self.send(reply.into());
             }
             None => self.send(protocol::reply_error(r#ref, "internal", "server shutting down").into()),
         }
+    }
+
+    /// Answers an event the session already applied (its client re-sent it after a
+    /// lost reply) with the reply it got then. False when `eid` is new.
+    fn replay(&mut self, r#ref: u64, eid: u64) -> bool {
+        let reply = match Applied::replay(self.applied.as_ref(), eid) {
+            None => return false,
+            Some(Ok(())) => protocol::reply_ok(r#ref),
+            Some(Err((code, msg))) => protocol::reply_error(r#ref, code, msg),
+        };
+        self.send(reply.into());
+        true
     }
 
     async fn info(&mut self, info: Info) {

@@ -41,6 +41,8 @@ pub(crate) enum SessionMsg {
     Event {
         conn_id: u64,
         r#ref: u64,
+        /// The client's number for the event, when it sent one (docs/protocol.md).
+        eid: Option<u64>,
         event: Box<Event>,
     },
     Post {
@@ -60,6 +62,9 @@ pub(crate) enum SessionMsg {
     DropSocket,
     /// Another node asks for the session: it is saved, released and ended here.
     Handoff,
+    /// Dev mode: end the session now, as if its grace period ran out; its socket is
+    /// told to reconnect, and the join then mounts a fresh session.
+    End,
 }
 
 /// The result of a no-JS form POST.

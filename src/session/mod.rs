@@ -10,6 +10,7 @@
 //! - `actor`: the loop that takes them
 //! - `render`: one callback and the render after it, on a host thread
 //! - `resume`: the patches kept for clients that reconnect behind
+//! - `applied`: the last event applied by its client's number (exactly once)
 //! - `registry`: the node's sessions by id
 //! - `snapshot`: what another node needs to carry a session on, and the store
 //!
@@ -17,6 +18,7 @@
 //! assets) sits above it.
 
 mod actor;
+mod applied;
 mod env;
 mod mailbox;
 mod registry;

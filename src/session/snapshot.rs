@@ -10,6 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use super::applied::Applied;
 use crate::error::Result;
 
 /// The format of [`Snapshot`]; a node refuses (and mounts afresh instead of) a
@@ -35,8 +36,8 @@ pub(crate) struct Snapshot {
     pub timers: Vec<TimerSnapshot>,
     pub next_timer: u64,
     pub topics: Vec<String>,
-    /// The last client event applied, so a re-sent one is answered, not re-run.
-    pub applied: Option<AppliedEvent>,
+    /// The last client events applied, so a re-sent one is answered, not re-run.
+    pub applied: Option<Applied>,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -45,14 +46,6 @@ pub(crate) struct TimerSnapshot {
     /// When it fires, in milliseconds since the Unix epoch.
     pub due_ms: u64,
     pub data: String,
-}
-
-/// The last event applied and the reply it got.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub(crate) struct AppliedEvent {
-    pub eid: u64,
-    /// The error code and message of a failed event; `None` when it succeeded.
-    pub error: Option<(String, String)>,
 }
 
 pub(crate) type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
@@ -125,7 +118,11 @@ mod tests {
             timers: vec![TimerSnapshot { id: 2, due_ms: 1_700_000_000_000, data: "{\"tick\":1}".into() }],
             next_timer: 2,
             topics: vec!["room:a".into()],
-            applied: Some(AppliedEvent { eid: 9, error: Some(("host_error".into(), "boom".into())) }),
+            applied: Some(Applied {
+                eid: 9,
+                error: Some(("host_error".into(), "boom".into())),
+                ..Applied::default()
+            }),
         };
         let back = Snapshot::from_bytes(&snap.to_bytes()).unwrap();
         assert_eq!(back, snap);

@@ -55,6 +55,8 @@ pub struct Probe {
     pub mounts: AtomicUsize,
     pub drops: AtomicUsize,
     pub infos: AtomicUsize,
+    /// Event callbacks run (every name, failed ones included).
+    pub events: AtomicUsize,
     /// Set when the `slow` event's callback is running.
     pub slow_started: AtomicBool,
     /// Closed gate: the `slow` callback waits until a test opens it.
@@ -126,6 +128,7 @@ impl Page for Counter {
     }
 
     fn event(&self, ctx: &mut Ctx<'_>, event: &Event) -> Result<(), HostError> {
+        self.probe.events.fetch_add(1, Ordering::SeqCst);
         match event.name.as_str() {
             "inc" | "dec" => {
                 let by = event.int("by", 1);
