@@ -30,7 +30,7 @@ use crate::metrics::{inc, Metrics};
 /// channel and the payload. It runs on the link's subscriber task, one message at a
 /// time in arrival order, so it must return quickly and never block (hand the message
 /// to a channel or a mailbox; do not call into a host or wait on a lock held across
-/// I/O). A panic in it is not caught.
+/// I/O). A panic in it loses that message only (it is caught and logged).
 pub type OnMessage = Arc<dyn Fn(&str, Bytes) + Send + Sync>;
 
 /// Publishes that may wait for the publishing task. Beyond it a publish is dropped
@@ -106,6 +106,8 @@ struct Health {
     drop_warned: bool,
     /// When dropping on a full queue was last logged.
     full_warned_at: Option<Instant>,
+    /// The link has been up once (its first "connected" was logged).
+    was_up: bool,
 }
 
 /// The channels this node wants, and what changed since the subscriber last looked.
@@ -321,6 +323,10 @@ impl Shared {
         }
         if health.subscriber_up && health.publisher_up {
             self.metrics.redis_up.store(1, Ordering::Relaxed);
+            if !health.was_up && !health.in_outage {
+                tracing::info!("redis connected at {}: publishes and subscriptions span the nodes", self.url);
+            }
+            health.was_up = true;
             if health.in_outage {
                 health.in_outage = false;
                 tracing::info!("redis reachable again at {}; cross-node delivery resumes", self.url);
@@ -427,7 +433,7 @@ async fn subscribe_session(
     loop {
         tokio::select! {
             msg = stream.next() => match msg {
-                Some(msg) => on_message(msg.get_channel_name(), Bytes::copy_from_slice(msg.get_payload_bytes())),
+                Some(msg) => deliver(on_message, &msg),
                 None => return Err("connection closed".into()),
             },
             () = shared.subscriptions_changed.notified() => apply(&mut sink, shared.take_changes(false)).await?,
@@ -440,6 +446,17 @@ async fn subscribe_session(
         if shared.closed.load(Ordering::Acquire) {
             return Ok(());
         }
+    }
+}
+
+/// Hands one message to `on_message`. A panic there is logged and the message lost;
+/// the link, and every later message, goes on.
+fn deliver(on_message: &OnMessage, msg: &redis::Msg) {
+    let channel = msg.get_channel_name();
+    let payload = Bytes::copy_from_slice(msg.get_payload_bytes());
+    let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_message(channel, payload)));
+    if delivered.is_err() {
+        tracing::error!("the handler of Redis messages panicked on channel {channel:?}; the message is lost");
     }
 }
 
