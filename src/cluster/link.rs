@@ -214,8 +214,8 @@ impl RedisLink {
     }
 
     /// Publishes `payload` on `channel` to every node. Never blocks, never fails: the
-    /// message joins a queue of [`PUBLISH_QUEUE`] that one task sends in pipelined
-    /// batches, in call order. While Redis is down, or when the queue is full, the
+    /// message joins a queue of [`RedisLink::PUBLISH_QUEUE`] (65,536) that one task
+    /// sends in pipelined batches, in call order. While Redis is down, or when the queue is full, the
     /// message is dropped and counted (`mizulive_redis_publish_dropped_total`). After
     /// [`RedisLink::shutdown`] it is dropped silently.
     pub fn publish(&self, channel: &str, payload: Bytes) {
@@ -236,9 +236,10 @@ impl RedisLink {
     }
 
     /// Runs one command on the command connection, e.g. `redis::cmd("GET").arg(key)`.
-    /// Must be awaited inside the link's runtime. Any failure, including no answer
-    /// within [`QUERY_TIMEOUT`] (Redis down: the connection is retried inside that
-    /// time), is an [`Error::Redis`]; after shutdown an [`Error::State`].
+    /// Must be awaited inside a Tokio runtime (the link's own is the natural one). Any
+    /// failure, including no answer within [`RedisLink::QUERY_TIMEOUT`] (5 s; a lost
+    /// connection is retried inside that time), is an [`Error::Redis`]; after
+    /// shutdown an [`Error::State`].
     pub async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T> {
         let mut conn = self.commands()?;
         self.bounded(cmd.query_async(&mut conn)).await
