@@ -257,3 +257,23 @@ async fn a_bad_url_is_a_config_error_without_the_password() {
     assert!(matches!(err, Error::Config(_)), "{err:?}");
     assert!(!err.to_string().contains("hunter2"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_loses_one_message_not_the_link() {
+    let server = RedisServer::start();
+    let a = node(&server.url());
+    let (tx, mut inbox) = mpsc::unbounded_channel();
+    let on_message = Arc::new(move |_: &str, payload: Bytes| {
+        assert_ne!(&payload[..], b"boom", "the handler fails on this one");
+        let _ = tx.send(payload);
+    });
+    let b = RedisLink::start(&server.url(), &tokio::runtime::Handle::current(), Arc::default(), on_message)
+        .expect("a valid URL starts a link");
+    b.subscribe("t");
+    subscribers(&a.link, "t", 1).await;
+    a.link.publish("t", Bytes::from_static(b"boom"));
+    a.link.publish("t", Bytes::from_static(b"after"));
+    let got = tokio::time::timeout(WAIT, inbox.recv()).await.expect("a message within WAIT");
+    assert_eq!(got.as_deref(), Some(&b"after"[..]));
+    assert!(b.is_up());
+}

@@ -30,7 +30,7 @@ use crate::metrics::{inc, Metrics};
 /// channel and the payload. It runs on the link's subscriber task, one message at a
 /// time in arrival order, so it must return quickly and never block (hand the message
 /// to a channel or a mailbox; do not call into a host or wait on a lock held across
-/// I/O). A panic in it is not caught.
+/// I/O). A panic in it loses that message only (it is caught and logged).
 pub type OnMessage = Arc<dyn Fn(&str, Bytes) + Send + Sync>;
 
 /// Publishes that may wait for the publishing task. Beyond it a publish is dropped
@@ -106,6 +106,8 @@ struct Health {
     drop_warned: bool,
     /// When dropping on a full queue was last logged.
     full_warned_at: Option<Instant>,
+    /// The link has been up once (its first "connected" was logged).
+    was_up: bool,
 }
 
 /// The channels this node wants, and what changed since the subscriber last looked.
@@ -212,8 +214,8 @@ impl RedisLink {
     }
 
     /// Publishes `payload` on `channel` to every node. Never blocks, never fails: the
-    /// message joins a queue of [`PUBLISH_QUEUE`] that one task sends in pipelined
-    /// batches, in call order. While Redis is down, or when the queue is full, the
+    /// message joins a queue of [`RedisLink::PUBLISH_QUEUE`] (65,536) that one task
+    /// sends in pipelined batches, in call order. While Redis is down, or when the queue is full, the
     /// message is dropped and counted (`mizulive_redis_publish_dropped_total`). After
     /// [`RedisLink::shutdown`] it is dropped silently.
     pub fn publish(&self, channel: &str, payload: Bytes) {
@@ -234,9 +236,10 @@ impl RedisLink {
     }
 
     /// Runs one command on the command connection, e.g. `redis::cmd("GET").arg(key)`.
-    /// Must be awaited inside the link's runtime. Any failure, including no answer
-    /// within [`QUERY_TIMEOUT`] (Redis down: the connection is retried inside that
-    /// time), is an [`Error::Redis`]; after shutdown an [`Error::State`].
+    /// Must be awaited inside a Tokio runtime (the link's own is the natural one). Any
+    /// failure, including no answer within [`RedisLink::QUERY_TIMEOUT`] (5 s; a lost
+    /// connection is retried inside that time), is an [`Error::Redis`]; after
+    /// shutdown an [`Error::State`].
     pub async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T> {
         let mut conn = self.commands()?;
         self.bounded(cmd.query_async(&mut conn)).await
@@ -321,6 +324,10 @@ impl Shared {
         }
         if health.subscriber_up && health.publisher_up {
             self.metrics.redis_up.store(1, Ordering::Relaxed);
+            if !health.was_up && !health.in_outage {
+                tracing::info!("redis connected at {}: publishes and subscriptions span the nodes", self.url);
+            }
+            health.was_up = true;
             if health.in_outage {
                 health.in_outage = false;
                 tracing::info!("redis reachable again at {}; cross-node delivery resumes", self.url);
@@ -427,7 +434,7 @@ async fn subscribe_session(
     loop {
         tokio::select! {
             msg = stream.next() => match msg {
-                Some(msg) => on_message(msg.get_channel_name(), Bytes::copy_from_slice(msg.get_payload_bytes())),
+                Some(msg) => deliver(on_message, &msg),
                 None => return Err("connection closed".into()),
             },
             () = shared.subscriptions_changed.notified() => apply(&mut sink, shared.take_changes(false)).await?,
@@ -440,6 +447,17 @@ async fn subscribe_session(
         if shared.closed.load(Ordering::Acquire) {
             return Ok(());
         }
+    }
+}
+
+/// Hands one message to `on_message`. A panic there is logged and the message lost;
+/// the link, and every later message, goes on.
+fn deliver(on_message: &OnMessage, msg: &redis::Msg) {
+    let channel = msg.get_channel_name();
+    let payload = Bytes::copy_from_slice(msg.get_payload_bytes());
+    let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_message(channel, payload)));
+    if delivered.is_err() {
+        tracing::error!("the handler of Redis messages panicked on channel {channel:?}; the message is lost");
     }
 }
 
