@@ -101,7 +101,7 @@ impl Page for Board {
 #[ignore = "a node process started by the other tests"]
 fn node_process() {
     let Ok(redis) = std::env::var(NODE_ENV) else { return };
-    let opts = Options { redis: Some(redis), grace_ms: 30_000, ..base_options() };
+    let opts = Options { redis: Some(redis), grace_ms: 30_000, metrics: true, ..base_options() };
     let app = Arc::new(App::new(opts).expect("App::new"));
     let board = Arc::new(Board { app: OnceLock::new() });
     let _ = board.app.set(Arc::downgrade(&app));
@@ -539,4 +539,72 @@ async fn redis_restarted_mid_run_loses_no_session_and_pub_sub_comes_back() {
     a.kill();
     let joined = on_a.rejoin(&b).await;
     assert_eq!(count_in(joined["root"].as_str().unwrap_or_default()), Some(3), "{joined}");
+}
+
+/// The first value of metric `name` on `node`.
+async fn metric(node: &Node, name: &str) -> f64 {
+    let resp = common::http(node.addr, "GET", "/_live/metrics", &[], b"").await;
+    let text = resp.text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no {name} in the metrics:\n{text}"))
+}
+
+async fn post_inc(node: &Node, token: &str, csrf: &str) -> String {
+    let body = common::form_encode(&[("_lv_token", token), ("_csrf", csrf), ("_lv_click", "inc")]);
+    let form = ("Content-Type", "application/x-www-form-urlencoded");
+    let resp = common::http(node.addr, "POST", "/board", &[form], body.as_bytes()).await;
+    assert_eq!(resp.status, 303, "{}", resp.text());
+    let cookie = resp.header("set-cookie").expect("a resume cookie");
+    cookie.split(';').next().expect("the cookie pair").to_string()
+}
+
+async fn get_count(node: &Node, cookie: &str) -> Option<i64> {
+    let resp = common::http(node.addr, "GET", "/board", &[("Cookie", cookie)], b"").await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    count_in(&resp.text())
+}
+
+#[tokio::test]
+async fn no_js_posts_and_their_redirects_may_land_on_any_node() {
+    let redis = RedisServer::start();
+    let (a, b) = (Node::start(&redis), Node::start(&redis));
+    let resp = common::http(a.addr, "GET", "/board", &[], b"").await;
+    let boot = common::boot(&resp.text());
+    // Posted to B, the page's session (made on A) counts; the GET the 303 leads to
+    // lands on A again and shows it.
+    let cookie = post_inc(&b, &boot.token, &boot.csrf).await;
+    assert_eq!(get_count(&a, &cookie).await, Some(1));
+    let cookie = post_inc(&b, &boot.token, &boot.csrf).await;
+    assert_eq!(get_count(&b, &cookie).await, Some(2));
+    let cookie = post_inc(&a, &boot.token, &boot.csrf).await;
+    assert_eq!(get_count(&b, &cookie).await, Some(3));
+}
+
+#[tokio::test]
+async fn a_snapshot_that_failed_to_write_is_written_when_redis_returns() {
+    let mut redis = RedisServer::start();
+    let (mut a, b) = (Node::start(&redis), Node::start(&redis));
+    let mut tab = Tab::open(&a, "/board").await;
+    assert_eq!(tab.count_after("inc").await, 1);
+
+    redis.stop();
+    // The session goes on while Redis is away; its snapshot fails and is counted.
+    assert_eq!(tab.count_after("inc").await, 2);
+    assert!(metric(&a, "mizulive_snapshot_failures_total").await >= 1.0);
+
+    // Back (empty): the session writes its snapshot again without any new event.
+    redis.restart();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let keys = redis_query(&redis, redis::cmd("KEYS").arg("mizulive:s:*"));
+        if matches!(&keys, redis::Value::Array(k) if !k.is_empty()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the snapshot was not written again after Redis came back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.kill();
+    let joined = tab.rejoin(&b).await;
+    assert_eq!(count_in(joined["root"].as_str().unwrap_or_default()), Some(2), "{joined}");
 }
