@@ -133,9 +133,14 @@ struct Node {
 
 impl Node {
     fn start(redis: &RedisServer) -> Node {
+        Node::start_on(redis.url())
+    }
+
+    /// A node on the Redis at `url` (a database of its own, say).
+    fn start_on(url: String) -> Node {
         let mut child = Command::new(std::env::current_exe().expect("the test binary"))
             .args(["node_process", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
-            .env(NODE_ENV, redis.url())
+            .env(NODE_ENV, url)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -324,10 +329,13 @@ fn redis_query(redis: &RedisServer, cmd: &redis::Cmd) -> redis::Value {
 /// Waits until `nodes` nodes listen on `topic` in Redis (a SUBSCRIBE is applied a
 /// moment after the callback that asked for it returned).
 async fn wait_subscribed(redis: &RedisServer, topic: &str, nodes: i64) {
-    let channel = format!("mizulive:t:{topic}");
+    wait_on_channel(redis, &format!("mizulive:t:{topic}"), nodes).await;
+}
+
+async fn wait_on_channel(redis: &RedisServer, channel: &str, nodes: i64) {
     let deadline = Instant::now() + WAIT;
     loop {
-        let reply = redis_query(redis, redis::cmd("PUBSUB").arg("NUMSUB").arg(&channel));
+        let reply = redis_query(redis, redis::cmd("PUBSUB").arg("NUMSUB").arg(channel));
         let n = match reply {
             redis::Value::Array(items) => match items.get(1) {
                 Some(redis::Value::Int(n)) => *n,
@@ -607,4 +615,31 @@ async fn a_snapshot_that_failed_to_write_is_written_when_redis_returns() {
     a.kill();
     let joined = tab.rejoin(&b).await;
     assert_eq!(count_in(joined["root"].as_str().unwrap_or_default()), Some(2), "{joined}");
+}
+
+#[tokio::test]
+async fn apps_on_different_redis_databases_do_not_hear_each_other() {
+    let redis = RedisServer::start();
+    let a = Node::start(&redis);
+    let (b, c) = (Node::start_on(format!("{}/1", redis.url())), Node::start_on(format!("{}/1", redis.url())));
+    let mut on_a = Tab::open(&a, "/board").await;
+    let mut on_b = Tab::open(&b, "/board").await;
+    for tab in [&mut on_a, &mut on_b] {
+        let (r, _) = tab.send("sub", json!({"topic": "news"})).await;
+        tab.reply(r).await;
+    }
+    wait_subscribed(&redis, "news", 1).await;
+    wait_on_channel(&redis, "mizulive:1:t:news", 1).await;
+
+    let (r, _) = on_a.send("say", json!({"topic": "news", "msg": "db 0 only"})).await;
+    on_a.reply(r).await;
+    on_a.until("its own message", |f| f["regions"]["log"].as_str().is_some_and(|h| h.contains("db 0 only")))
+        .await;
+    on_b.ws.expect_no_frame(common::QUIET).await;
+
+    // Its own database's nodes it hears.
+    let mut on_c = Tab::open(&c, "/board").await;
+    let (r, _) = on_c.send("say", json!({"topic": "news", "msg": "db 1"})).await;
+    on_c.reply(r).await;
+    on_b.until("db 1's message", |f| f["regions"]["log"].as_str().is_some_and(|h| h.contains("db 1"))).await;
 }

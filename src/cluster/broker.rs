@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::node::{publish_payload, topic_channel, Node};
+use super::node::{publish_payload, Node};
 use crate::pubsub::Broker;
 
 pub(crate) struct RedisBroker {
@@ -12,14 +12,14 @@ pub(crate) struct RedisBroker {
 
 impl Broker for RedisBroker {
     fn publish(&self, topic: &str, payload: &Arc<str>) {
-        self.node.link.publish(&topic_channel(topic), publish_payload(&self.node.id, payload));
+        self.node.link.publish(&self.node.topic_channel(topic), publish_payload(&self.node.id, payload));
     }
 
     fn topic_added(&self, topic: &str) {
-        self.node.link.subscribe(&topic_channel(topic));
+        self.node.link.subscribe(&self.node.topic_channel(topic));
     }
 
     fn topic_removed(&self, topic: &str) {
-        self.node.link.unsubscribe(&topic_channel(topic));
+        self.node.link.unsubscribe(&self.node.topic_channel(topic));
     }
 }

@@ -1,12 +1,15 @@
 //! This node in a cluster of nodes sharing one Redis: its id, its liveness key, the
 //! channels it listens on, and the handovers other nodes ask of it.
 //!
-//! Keys and channels (all under `mizulive:`):
+//! Keys (all under `mizulive:`, in the URL's database):
 //! - `node:<id>`: this node is alive; set every second, expires after [`NODE_TTL`].
 //! - `s:<session>`: a hash, `owner` (a node id, or empty when released) and `snap`
 //!   (the session's snapshot); expires a grace period after its last write.
-//! - channel `t:<topic>`: publishes, as `<node id>\n<json>`.
-//! - channel `n:<id>`: requests to this node to hand a session over.
+//!
+//! Channels (under `mizulive:`, or `mizulive:<db>:` for a database other than 0:
+//! Redis pub/sub ignores databases, so apps on different databases stay apart):
+//! - `t:<topic>`: publishes, as `<node id>\n<json>`.
+//! - `n:<id>`: requests to this node to hand a session over.
 
 use bytes::Bytes;
 use std::sync::{Arc, OnceLock, Weak};
@@ -33,12 +36,14 @@ pub(crate) fn session_key(id: &str) -> String {
     format!("{PREFIX}s:{id}")
 }
 
-pub(crate) fn topic_channel(topic: &str) -> String {
-    format!("{PREFIX}t:{topic}")
-}
-
-pub(crate) fn node_channel(node: &str) -> String {
-    format!("{PREFIX}n:{node}")
+/// The prefix of this app's channels: pub/sub is shared by every database of a
+/// Redis, so the database is part of it.
+fn channel_prefix(db: i64) -> String {
+    if db == 0 {
+        PREFIX.to_string()
+    } else {
+        format!("{PREFIX}{db}:")
+    }
 }
 
 /// This node's place in the cluster. Built before the rest of the node (the link
@@ -54,6 +59,7 @@ pub(crate) struct Node {
 #[derive(Default)]
 struct Targets {
     node: String,
+    channels: String,
     bus: OnceLock<Arc<LocalBus>>,
     core: OnceLock<Weak<Core>>,
 }
@@ -63,13 +69,16 @@ impl Node {
     /// is not an error (see [`RedisLink::start`]).
     pub fn start(url: &str, rt: &tokio::runtime::Handle, metrics: Arc<Metrics>) -> Result<Arc<Node>> {
         let id = crate::token::random_id();
-        let targets = Arc::new(Targets { node: id.clone(), ..Targets::default() });
+        // The URL is checked again (and any error reported) by the link below.
+        let db = redis::Client::open(url).map_or(0, |c| c.get_connection_info().redis_settings().db());
+        let targets =
+            Arc::new(Targets { node: id.clone(), channels: channel_prefix(db), ..Targets::default() });
         let incoming = targets.clone();
         let on_message: OnMessage =
             Arc::new(move |channel: &str, payload: Bytes| incoming.dispatch(channel, payload));
         let link = RedisLink::start(url, rt, metrics, on_message)?;
-        link.subscribe(&node_channel(&id));
         let node = Arc::new(Node { id, link, targets });
+        node.link.subscribe(&node.node_channel(&node.id));
         rt.spawn(heartbeat(Arc::downgrade(&node)));
         Ok(node)
     }
@@ -86,7 +95,16 @@ impl Node {
 
     /// Asks node `owner` to hand session `id` over.
     pub fn ask_handover(&self, owner: &str, id: &str) {
-        self.link.publish(&node_channel(owner), Bytes::copy_from_slice(id.as_bytes()));
+        self.link.publish(&self.node_channel(owner), Bytes::copy_from_slice(id.as_bytes()));
+    }
+
+    /// The channel publishes on `topic` travel on.
+    pub fn topic_channel(&self, topic: &str) -> String {
+        format!("{}t:{topic}", self.targets.channels)
+    }
+
+    fn node_channel(&self, node: &str) -> String {
+        format!("{}n:{node}", self.targets.channels)
     }
 
     /// Stops announcing the node and closes the link (after its sessions were
@@ -101,7 +119,7 @@ impl Node {
 impl Targets {
     /// Runs on the link's subscriber task: hands each message on without waiting.
     fn dispatch(&self, channel: &str, payload: Bytes) {
-        let Some(name) = channel.strip_prefix(PREFIX) else { return };
+        let Some(name) = channel.strip_prefix(self.channels.as_str()) else { return };
         if let Some(topic) = name.strip_prefix("t:") {
             let Some(bus) = self.bus.get() else { return };
             let Some((from, json)) = split_publish(&payload) else {
