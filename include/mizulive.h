@@ -182,8 +182,10 @@ typedef int (*lv_info_fn)(struct lv_ctx *ctx, const char *msg_json, void *user_d
 
 /*
  `on_close(ctx, reason, user_data)`: the session is ending; `reason` is "expired"
- (its browser did not come back within the grace period) or "shutdown". State
- changes and marks are not rendered; publishing (a departure) works.
+ (its browser did not come back within the grace period) or "shutdown" (without
+ "redis"; with it, a stopping node hands its sessions to the others instead, and
+ they close only when they expire). State changes and marks are not rendered;
+ publishing (a departure) works.
  */
 typedef void (*lv_close_fn)(struct lv_ctx *ctx, const char *reason, void *user_data);
 

@@ -26,7 +26,8 @@ pub trait Page: Send + Sync + 'static {
         Ok(())
     }
     /// The session is ending (`reason`: `expired` when its browser did not come
-    /// back within the grace period, `shutdown`). Nothing it changes is rendered;
+    /// back within the grace period, `shutdown`; with the `redis` option a stopping
+    /// node hands its sessions to the other nodes instead). Nothing it changes is rendered;
     /// it is the place to publish a departure or release per-session resources.
     fn close(&self, ctx: &mut Ctx<'_>, reason: &str) {
         let _ = (ctx, reason);

@@ -34,8 +34,10 @@ pub type lv_info_fn =
     Option<unsafe extern "C" fn(ctx: *mut lv_ctx, msg_json: *const c_char, user_data: *mut c_void) -> c_int>;
 
 /// `on_close(ctx, reason, user_data)`: the session is ending; `reason` is "expired"
-/// (its browser did not come back within the grace period) or "shutdown". State
-/// changes and marks are not rendered; publishing (a departure) works.
+/// (its browser did not come back within the grace period) or "shutdown" (without
+/// "redis"; with it, a stopping node hands its sessions to the others instead, and
+/// they close only when they expire). State changes and marks are not rendered;
+/// publishing (a departure) works.
 pub type lv_close_fn =
     Option<unsafe extern "C" fn(ctx: *mut lv_ctx, reason: *const c_char, user_data: *mut c_void)>;
 

@@ -47,8 +47,9 @@ type Page[T any] interface {
 
 // Terminator is implemented by pages that want to hear when a session ends.
 // reason is "expired" (its browser did not come back within the grace period) or
-// "shutdown". State changes and marks are not rendered any more; publishing (a
-// departure) works.
+// "shutdown" (without Redis; with it, a stopping node hands its sessions to the
+// other nodes instead). State changes and marks are not rendered any more;
+// publishing (a departure) works.
 type Terminator[T any] interface {
 	Terminate(ctx *Ctx, s *Session[T], reason string)
 }

@@ -65,8 +65,9 @@ class Page:
 
     def close(self, s: Session, reason: str) -> None:
         """The session is ending: ``reason`` is ``"expired"`` (its browser did not come
-        back in time) or ``"shutdown"``. Changes to the state are not rendered, but
-        publishing (a departure, say) works."""
+        back in time) or ``"shutdown"`` (without ``redis``; with it a stopping node hands
+        its sessions to the other nodes instead). Changes to the state are not
+        rendered, but publishing (a departure, say) works."""
 
 
 @dataclass(frozen=True)
