@@ -78,7 +78,8 @@ async fn runtime_asset_is_cached_and_gzipped() {
     assert_eq!(gz.status, 200);
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
     assert!(gz.header("vary").is_some_and(|v| v.to_ascii_lowercase().contains("accept-encoding")));
-    assert!(gz.body.len() <= 8192, "gzipped runtime is {} bytes", gz.body.len());
+    // A budget, so growth is a decision: the runtime ships unminified.
+    assert!(gz.body.len() <= 10 * 1024, "gzipped runtime is {} bytes", gz.body.len());
     let mut unzipped = Vec::new();
     flate2::read::GzDecoder::new(gz.body.as_slice()).read_to_end(&mut unzipped).expect("valid gzip");
     assert_eq!(unzipped, plain.body);

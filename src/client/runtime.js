@@ -54,10 +54,13 @@
 
   const open = () => ws && ws.readyState === 1;
 
-  // Until the socket has joined, a real form post still works (the no-JS path).
+  // Until the socket has first joined (or once the server has told the page to stop),
+  // a real form post still works (the no-JS path). A page that was live and is
+  // reconnecting holds its events instead: a full page load would lose the page.
   // Attributes, not properties: a field named "method" shadows form.method.
   const fallback = (form) =>
-    !joined && form && /^post$/i.test(form.getAttribute('method') || '') && form.hasAttribute('action');
+    !joined && (!everJoined || stopped) && form && /^post$/i.test(form.getAttribute('method') || '') &&
+    form.hasAttribute('action');
 
   function send(frame) {
     if (!open()) return false;
@@ -90,8 +93,10 @@
     clearTimeout(retryTimer);
     clearInterval(beatTimer);
     if (sock && sock.readyState < 2) sock.close(1000);
-    if (!keep) unmark([...pending.keys(), ...sent.keys()]);
-    held.length = 0;
+    if (!keep) {
+      unmark([...pending.keys(), ...sent.keys()]);
+      held.length = 0;
+    }
   }
 
   function lost() {
@@ -138,15 +143,20 @@
 
   function onJoined(f) {
     // A rejoin that found its session gone: what the user typed goes to the new one.
-    const forms = !f.resumed && pageJoined ? capture() : [];
+    const again = pageJoined;
+    const forms = !f.resumed && again ? capture() : [];
     joined = everJoined = pageJoined = true;
     attempt = 0;
     if (f.token) token = f.token;
     if (f.root != null) morphRoot(f.root);
     // Resumed without root: the replayed patches advance seq (safe if cut mid-way).
     if (typeof f.seq === 'number' && (f.root != null || !f.resumed || f.seq < seq)) seq = f.seq;
-    // A new session: the unanswered events died with the old one (as in LiveView).
-    if (!f.resumed) unmark([...sent.keys()]);
+    // A new session: the unanswered events died with the old one (as in LiveView),
+    // and so do the ones held while reconnecting (made on the old page).
+    if (!f.resumed) {
+      unmark([...sent.keys()]);
+      if (again) held.length = 0;
+    }
     syncClasses();
     resend();
     recover(forms);
@@ -410,11 +420,13 @@
     return Object.assign(f, extra);
   }
 
-  // While the socket joins, a few events wait for it; while disconnected they are
-  // dropped (forms post instead). An empty name is a bad_frame on the server.
+  // While the socket joins, or a page that was live reconnects, a few events wait for
+  // it; before a first socket, and after the server said stop, they are dropped
+  // (forms post instead). An empty name is a bad_frame on the server.
   function push(f, el, also) {
     if (!f.name) return false;
-    if (!joined) return !!ws && held.length < 16 && held.push([f, el, also]) > 0;
+    const waiting = !!ws || (everJoined && !stopped);
+    if (!joined) return waiting && held.length < 16 && held.push([f, el, also]) > 0;
     f.ref = ++ref;
     f.eid = ++eid;
     if (!send(f)) return false;
