@@ -47,14 +47,15 @@ function pythonCommand(name) {
 const BANNER = /^(\w+) listening on (http:\/\/[^/\s]+\/)$/;
 
 // Starts the app (`name`: conformance or widgets), resolves once its first stdout
-// line (the banner) is read.
-async function startApp(host, { dev, app: name = 'conformance', bannerTimeout = 20000 } = {}) {
+// line (the banner) is read. `env` adds to its environment (MIZULIVE_REDIS, ...).
+async function startApp(host, { dev, app: name = 'conformance', env: extra = {}, bannerTimeout = 20000 } = {}) {
   const { cmd, args, env } = appCommand(host, name);
   const child = spawn(cmd, args, {
     cwd: ROOT,
     env: {
       ...process.env,
       ...env,
+      ...extra,
       MIZULIVE_ADDR: '127.0.0.1:0',
       MIZULIVE_VIEWS: VIEWS,
       MIZULIVE_DEV: dev ? '1' : '0',
@@ -147,6 +148,77 @@ async function stopApp(app, timeout = 10000) {
 
 function tail(app, n = 40) {
   return app.output.slice(-n).join('\n');
+}
+
+// A real redis-server on a free port of 127.0.0.1, nothing saved, in its own temporary
+// dir; resolves to {url, port, stop()} once it accepts connections. The port is picked
+// by binding port 0 and closing it, so another process may take it meanwhile: a
+// server that exits before it is ready is tried again on a new port (3 times).
+async function startRedis({ readyTimeout = 10000 } = {}) {
+  const bin = process.env.E2E_REDIS_SERVER || 'redis-server';
+  let lastError = null;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'mizulive-e2e-redis-'));
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Not left behind by a test process that ends without calling stop().
+    const orphan = () => child.kill('SIGKILL');
+    process.once('exit', orphan);
+    const out = [];
+    const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    const ready = new Promise((resolve, reject) => {
+      child.on('error', (e) => reject(new Error(`cannot start ${bin} (apt-get install redis-server): ${e.message}`)));
+      let buf = '';
+      const scan = (d) => {
+        buf += d;
+        const lines = buf.split('\n');
+        buf = lines.pop();
+        for (const l of lines) {
+          out.push(l);
+          if (/Ready to accept connections/.test(l)) resolve();
+        }
+      };
+      child.stdout.setEncoding('utf8').on('data', scan);
+      child.stderr.setEncoding('utf8').on('data', scan);
+      exited.then(({ code, signal }) => {
+        const last = out.slice(-10).join('\n');
+        reject(new Error(`redis-server exited (code ${code}, signal ${signal}) before it was ready:\n${last}`));
+      });
+    });
+    let timer;
+    const late = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`redis-server not ready within ${readyTimeout} ms`)), readyTimeout);
+    });
+    const stop = async () => {
+      process.removeListener('exit', orphan);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+      fs.rmSync(dir, { recursive: true, force: true });
+    };
+    try {
+      await Promise.race([ready, late]);
+      return { url: `redis://127.0.0.1:${port}/`, port, stop };
+    } catch (e) {
+      lastError = e;
+      await stop();
+      if (/cannot start/.test(e.message)) break;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  throw lastError;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = require('node:net').createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 const CHROMIUM_ARGS = [
@@ -256,6 +328,7 @@ module.exports = {
   startApp,
   stopApp,
   tail,
+  startRedis,
   launchBrowser,
   eventually,
   quiet,
