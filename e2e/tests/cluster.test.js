@@ -186,9 +186,9 @@ const countIs = (page, n, timeout = 10000) =>
 
 const number = async (page, sel) => Number(await h.text(page, sel));
 
-// -- 11
+// -- 21
 
-scenario('11 cluster counter: node 1 killed, the count carries on on node 2', async ({ ctx, url, cluster }) => {
+scenario('21 cluster counter: node 1 killed, the count carries on on node 2', async ({ ctx, url, cluster }) => {
   const counter = await openLive(await ctx(), url('/counter'));
   const { page } = counter;
   for (let i = 1; i <= 3; i++) {
@@ -206,9 +206,9 @@ scenario('11 cluster counter: node 1 killed, the count carries on on node 2', as
   console.log(`${HOST}: live again on node 2 ${took} ms after the kill`);
 });
 
-// -- 12
+// -- 22
 
-scenario('12 cluster form and feed: the timer ticks and items arrive on node 2', async ({ ctx, url, cluster }) => {
+scenario('22 cluster form and feed: the timer ticks and items arrive on node 2', async ({ ctx, url, cluster }) => {
   const context = await ctx();
   const form = await openLive(context, url('/form'));
   const feed = await openLive(context, url('/feed'));
@@ -252,9 +252,9 @@ scenario('12 cluster form and feed: the timer ticks and items arrive on node 2',
   for (const { page } of [form, feed]) assert.equal(await page.evaluate(() => window.__marker), 'before the kill');
 });
 
-// -- 13
+// -- 23
 
-scenario('13 cluster without JavaScript: node 1 killed between the 303 and its GET', async ({ ctx, url, cluster }) => {
+scenario('23 cluster without JavaScript: node 1 killed between the 303 and its GET', async ({ ctx, url, cluster }) => {
   const context = await ctx({ javaScriptEnabled: false });
   const page = await context.newPage();
   await page.goto(url('/form'));
@@ -286,4 +286,42 @@ scenario('13 cluster without JavaScript: node 1 killed between the 303 and its G
   await page.click('#save');
   await h.eventually(async () => (await h.text(page, '#saved')) === '2', { what: 'the second save' });
   assert.equal(await h.text(page, '.flash'), 'Saved After Kill');
+});
+
+// -- 24
+
+scenario('24 cluster: an event in flight at the kill and a click during the failover, each applied once', async ({
+  ctx,
+  url,
+  cluster,
+}) => {
+  const counter = await openLive(await ctx(), url('/counter'));
+  const { page, t } = counter;
+  await page.click(INC);
+  await countIs(page, 1);
+  const loads = t.loads;
+  // `slow` sleeps a second in its callback on node 1, which dies meanwhile: its reply
+  // never comes, so the page sends it again to node 2.
+  await page.click('#slow');
+  await page.waitForFunction(() => document.getElementById('slow').classList.contains('lv-loading'), null, {
+    timeout: 5000,
+    polling: 10,
+  });
+  await cluster.kill(0);
+  // A click while the page is reconnecting is held, not posted as a page load.
+  await page.waitForFunction(() => document.querySelector('[data-lv]').classList.contains('lv-disconnected'), null, {
+    timeout: 5000,
+    polling: 10,
+  });
+  await page.click(INC);
+  await countIs(page, 3, FAILOVER_MS);
+  // Each once, in the order they were made: the slow one, then the held click.
+  await h.eventually(async () => /slow 1 → 2[\s\S]*inc 1 → 3/.test(await h.text(page, '#log')), {
+    what: 'the log after the failover',
+  });
+  const log = await h.text(page, '#log');
+  assert.equal((log.match(/slow 1/g) || []).length, 1, `slow applied once: ${log}`);
+  assert.equal(await page.evaluate(() => window.__marker), 'before the kill', 'the page was not reloaded');
+  assert.equal(t.loads, loads, 'no load event since the kill');
+  assert.equal(cluster.proxy.last, 1, 'node 2 serves the page now');
 });
