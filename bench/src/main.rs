@@ -65,15 +65,16 @@ mizulive-bench --flood [--flood-secs S] [--flood-conns N]
                        server's RSS growth, whether a new visitor is then served and whether
                        sessions joined before the flood still answer; fails past 128 MB growth
 
-mizulive-bench --redis [--rtt-events N] [--load-sessions N] [--load-secs S]
+mizulive-bench --redis [--rtt-events N] [--load-sessions N] [--load-secs S] [--repeats K]
                        [--fanout-subscribers N] [--fanout-rounds R]
 
   --redis              starts redis-server (from PATH) on a free port of 127.0.0.1, then runs the
                        C counter without and with Redis (--rtt-events one at a time, default 500;
-                       --load-sessions sessions, default 1000, for --load-secs, default 10) and
-                       prints the cost per event side by side, with Redis's own counters; then
-                       the fan-out of one publish to N subscribers (default 1000, at most 10000)
-                       on one node, and split over two nodes on Redis, R times (default 20)";
+                       then K times, alternately, default 3, --load-sessions sessions, default
+                       1000, for --load-secs, default 5) and prints the cost per event side by
+                       side, with Redis's own counters; then the fan-out of one publish to N
+                       subscribers (default 1000, at most 10000) on one node, and split over
+                       two nodes on Redis, R times (default 20, at most 1000)";
 
 /// How much of each test to run.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,23 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 /// INFO answers are a few KB; a longer bulk reply means something else is talking.
 const MAX_REPLY: usize = 1 << 20;
 
+/// The server's directory is `<temp>/<DIR_PREFIX><bench pid>-<nanos>`.
+const DIR_PREFIX: &str = "mizulive-bench-redis-";
+
+/// Removes the directories of earlier benches that were killed before they could
+/// (their pid is gone); a live bench's directory is left alone.
+fn remove_stale_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(DIR_PREFIX)) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// A running redis-server child. Dropping it kills the server and removes its
 /// directory, so a bench that fails (an error returned, or a panic) leaves nothing
 /// behind; PDEATHSIG covers a bench that is killed.
@@ -31,8 +48,9 @@ pub struct Redis {
 impl Redis {
     /// Starts redis-server (from PATH) and waits until it answers PING.
     pub async fn start() -> Result<Redis, String> {
+        remove_stale_dirs();
         let dir = std::env::temp_dir().join(format!(
-            "mizulive-bench-redis-{}-{}",
+            "{DIR_PREFIX}{}-{}",
             std::process::id(),
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
         ));

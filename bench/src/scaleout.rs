@@ -24,10 +24,10 @@ use tokio::sync::Semaphore;
 
 use crate::client::{self, Client, Target};
 use crate::procs::{self, Server};
-use crate::redis::{Redis, RedisSample, RedisUse};
+use crate::redis::{Redis, RedisUse};
 use crate::report::{num, num_dp};
 use crate::runs::{self, Latency, Load, LoadSpec, Tally};
-use crate::stats::{Percentiles, Samples};
+use crate::stats::Samples;
 use crate::{session_period, Errors, SESSION_RATE};
 
 /// Every node of the cluster signs and verifies tokens with this secret; a bench-only
@@ -36,6 +36,7 @@ const SECRET: &str = "mizulive-bench-cluster-secret-0123456789";
 /// Upper bounds of the flags, so a typo cannot start an unbounded run.
 const MAX_SUBSCRIBERS: usize = 10_000;
 const MAX_ROUNDS: usize = 1_000;
+const MAX_REPEATS: usize = 20;
 /// Pause between two publishes of the fan-out test, so the snapshot writes the last
 /// one caused (one per subscriber) are done before the next is timed.
 const ROUND_GAP: Duration = Duration::from_millis(300);
@@ -49,6 +50,8 @@ pub struct RedisSpec {
     pub load_sessions: usize,
     pub load_warmup: Duration,
     pub load_secs: u64,
+    /// Load runs per counter, alternating between the two.
+    pub repeats: usize,
     pub subscribers: usize,
     pub rounds: usize,
 }
@@ -59,7 +62,8 @@ impl RedisSpec {
             rtt_events: 500,
             load_sessions: 1000,
             load_warmup: Duration::from_secs(1),
-            load_secs: 10,
+            load_secs: 5,
+            repeats: 3,
             subscribers: 1000,
             rounds: 20,
         }
@@ -81,6 +85,8 @@ impl RedisSpec {
                 "--rtt-events" => spec.rtt_events = n,
                 "--load-sessions" => spec.load_sessions = n,
                 "--load-secs" => spec.load_secs = n as u64,
+                "--repeats" if n <= MAX_REPEATS => spec.repeats = n,
+                "--repeats" => return Err(format!("{flag}: at most {MAX_REPEATS}")),
                 "--fanout-subscribers" if (2..=MAX_SUBSCRIBERS).contains(&n) => spec.subscribers = n,
                 "--fanout-subscribers" => return Err(format!("{flag}: 2 to {MAX_SUBSCRIBERS}")),
                 "--fanout-rounds" if n <= MAX_ROUNDS => spec.rounds = n,
@@ -128,19 +134,22 @@ pub async fn run(root: &Path, spec: RedisSpec) -> Result<u64, String> {
 
 // ---- 1. cost per event -------------------------------------------------------------
 
-/// One run of the C counter: one event in flight, then the load test.
-struct CounterRun {
+/// The C counter on its own or as a node: one event in flight once, then the load
+/// test `repeats` times.
+struct CounterRuns {
     rtt: Latency,
-    load: Load,
-    /// What Redis counted over the load test's measured window (Redis runs only).
-    redis: Option<RedisUse>,
+    loads: Vec<Load>,
+    /// What Redis counted over each load test's measured window (Redis runs only).
+    redis: Vec<RedisUse>,
 }
 
 struct Cost {
-    plain: CounterRun,
-    clustered: CounterRun,
+    plain: CounterRuns,
+    clustered: CounterRuns,
 }
 
+/// Both counters run side by side (the one not measured idles), and their load tests
+/// alternate, so a neighbour that starts or stops mid-run hits both about equally.
 async fn cost_per_event(
     root: &Path,
     spec: &RedisSpec,
@@ -155,80 +164,127 @@ async fn cost_per_event(
     };
     let warmup = (spec.rtt_events / 10).max(10);
     println!(
-        "\n[1] C counter without and with Redis: {} events one at a time (after {warmup} warm-up), then {} \
-         sessions\n    paced at <= {SESSION_RATE}/s each, {} s measured after {:?} warm-up",
+        "\n[1] C counter without and with Redis: {} events one at a time (after {warmup} warm-up), then \
+         {} times,\n    alternately, {} sessions paced at <= {SESSION_RATE}/s each, {} s measured after {:?} warm-up",
         num(spec.rtt_events as f64),
+        spec.repeats,
         num(spec.load_sessions as f64),
         spec.load_secs,
         spec.load_warmup
     );
+    let url = redis.url();
+    let servers =
+        [Server::counter_node(root, None, SECRET)?, Server::counter_node(root, Some(&url), SECRET)?];
+    let names = ["alone", "redis"];
     let mut runs = Vec::new();
-    for clustered in [false, true] {
-        let url = redis.url();
-        let server = Server::counter_node(root, clustered.then_some(url.as_str()), SECRET)?;
-        let target = Target::Live(server.addr);
-        let name = if clustered { "redis" } else { "alone" };
-        let (rtt, tally) = runs::rtt(target, 1, warmup, spec.rtt_events, session_period()).await;
+    for (server, name) in servers.iter().zip(names) {
+        let (rtt, tally) =
+            runs::rtt(Target::Live(server.addr), 1, warmup, spec.rtt_events, session_period()).await;
         errors.live.add(&tally);
         crate::report::rtt_live(name, &rtt);
-        let (load, before, after) = if clustered {
-            runs::load_probed(&server, target, load_spec, || redis.sample()).await
-        } else {
-            let (load, _, _) = runs::load_probed(&server, target, load_spec, || async {}).await;
-            (load, Ok(RedisSample::default()), Ok(RedisSample::default()))
-        };
-        errors.live.add(&load.tally);
-        crate::report::load_line(name, &load);
-        let used = match (before, after) {
-            (Ok(before), Ok(after)) if clustered => Some(after.since(&before)),
-            (Err(e), _) | (_, Err(e)) => return Err(format!("reading Redis's counters: {e}")),
-            _ => None,
-        };
+        runs.push(CounterRuns { rtt, loads: Vec::new(), redis: Vec::new() });
+    }
+    for _ in 0..spec.repeats {
+        for ((server, name), run) in servers.iter().zip(names).zip(runs.iter_mut()) {
+            let target = Target::Live(server.addr);
+            let clustered = name == "redis";
+            let (load, before, after) = runs::load_probed(server, target, load_spec, || async {
+                if clustered {
+                    Some(redis.sample().await)
+                } else {
+                    None
+                }
+            })
+            .await;
+            errors.live.add(&load.tally);
+            crate::report::load_line(name, &load);
+            match (before, after) {
+                (Some(Ok(before)), Some(Ok(after))) => run.redis.push(after.since(&before)),
+                (Some(Err(e)), _) | (_, Some(Err(e))) => {
+                    return Err(format!("reading Redis's counters: {e}"))
+                }
+                _ => {}
+            }
+            run.loads.push(load);
+        }
+    }
+    for server in servers {
         errors.stop(server);
-        runs.push(CounterRun { rtt, load, redis: used });
     }
     let clustered = runs.pop().expect("two runs");
     let plain = runs.pop().expect("two runs");
     Ok(Cost { plain, clustered })
 }
 
+/// The median of some values (the lower middle one of an even count); 0 when empty.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len().saturating_sub(1) / 2).copied().unwrap_or(0.0)
+}
+
 fn print_cost(spec: &RedisSpec, cost: &Cost) {
     let (a, b) = (&cost.plain, &cost.clustered);
     println!();
-    println!("{:<44} {:>12} {:>12} {:>9}", "[1] C counter, cost per event", "no Redis", "Redis", "Redis/no");
+    println!(
+        "{:<44} {:>12} {:>12} {:>9}",
+        format!("[1] C counter, cost per event ({} runs: median)", spec.repeats),
+        "no Redis",
+        "Redis",
+        "Redis/no"
+    );
     let row = |label: &str, x: f64, y: f64, dp: usize| {
         let ratio = if x > 0.0 { format!("{:.2}x", y / x) } else { "-".into() };
         println!("{label:<44} {:>12} {:>12} {ratio:>9}", num_dp(x, dp), num_dp(y, dp));
     };
-    let p = |p: &Percentiles| (p.p50 as f64, p.p99 as f64);
+    // The median over the load runs of one number of each run.
+    let of = |runs: &CounterRuns, f: &dyn Fn(&Load) -> f64| median(runs.loads.iter().map(f).collect());
+    let both = |label: &str, f: &dyn Fn(&Load) -> f64, dp: usize| row(label, of(a, f), of(b, f), dp);
     let sessions = num(spec.load_sessions as f64);
-    row("one in flight: click->reply p50 (µs)", p(&a.rtt.done).0, p(&b.rtt.done).0, 0);
-    row("one in flight: click->reply p99 (µs)", p(&a.rtt.done).1, p(&b.rtt.done).1, 0);
-    row(&format!("{sessions} sessions: events/s"), a.load.per_sec, b.load.per_sec, 0);
-    let cpu = |l: &Load| l.cpu_per_event_us().unwrap_or(0.0);
-    row("  server CPU per event (µs)", cpu(&a.load), cpu(&b.load), 1);
-    row("  click->reply p50 (µs)", p(&a.load.latency.done).0, p(&b.load.latency.done).0, 0);
-    row("  click->reply p99 (µs)", p(&a.load.latency.done).1, p(&b.load.latency.done).1, 0);
-    let Some(used) = &b.redis else { return };
-    let events = b.load.completed.max(1) as f64;
+    row("one in flight: click->reply p50 (µs)", a.rtt.done.p50 as f64, b.rtt.done.p50 as f64, 0);
+    row("one in flight: click->reply p99 (µs)", a.rtt.done.p99 as f64, b.rtt.done.p99 as f64, 0);
+    both(&format!("{sessions} sessions: events/s"), &|l| l.per_sec, 0);
+    both("  server CPU per event (µs)", &|l| l.cpu_per_event_us().unwrap_or(0.0), 1);
+    // Cores each process kept busy: with the whole machine near its core count and the
+    // measured ones well below it, neighbours were competing and events/s says little.
+    both("  server CPU (cores)", &|l| l.cores(l.cpu.server).unwrap_or(0.0), 2);
+    both("  whole machine CPU (cores)", &|l| l.cores(l.cpu.machine).unwrap_or(0.0), 2);
+    both("  click->reply p50 (µs)", &|l| l.latency.done.p50 as f64, 0);
+    both("  click->reply p99 (µs)", &|l| l.latency.done.p99 as f64, 0);
+    let each = |runs: &CounterRuns| {
+        let v: Vec<String> =
+            runs.loads.iter().map(|l| num_dp(l.cpu_per_event_us().unwrap_or(0.0), 1)).collect();
+        v.join(", ")
+    };
+    println!("  server CPU per event, each run (µs): no Redis {}; Redis {}", each(a), each(b));
+    // Redis's counters over each window, per event completed in it.
+    let per_event = |f: &dyn Fn(&RedisUse) -> f64| {
+        median(b.redis.iter().zip(&b.loads).map(|(u, l)| f(u) / l.completed.max(1) as f64).collect())
+    };
     let only = |label: &str, v: f64, dp: usize| println!("{label:<44} {:>12} {:>12}", "-", num_dp(v, dp));
-    only("  bytes written to Redis per event", used.input_bytes as f64 / events, 0);
-    only("  bytes Redis sent back per event", used.output_bytes as f64 / events, 0);
-    only("  Redis commands per event", used.commands as f64 / events, 2);
-    for (name, calls) in &used.calls {
-        let per_event = *calls as f64 / events;
-        if per_event >= 0.005 {
-            only(&format!("    {name}"), per_event, 2);
+    if b.redis.is_empty() {
+        return;
+    }
+    only("  bytes written to Redis per event", per_event(&|u| u.input_bytes as f64), 0);
+    only("  bytes Redis sent back per event", per_event(&|u| u.output_bytes as f64), 0);
+    only("  Redis commands per event", per_event(&|u| u.commands as f64), 2);
+    let mut names: Vec<&String> = b.redis.iter().flat_map(|u| u.calls.keys()).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let calls = per_event(&|u| u.calls.get(name).copied().unwrap_or(0) as f64);
+        if calls >= 0.005 {
+            only(&format!("    {name}"), calls, 2);
         }
     }
-    only("  redis-server CPU per event (µs)", used.cpu.as_secs_f64() * 1e6 / events, 1);
-    let node = b.load.cpu.server.unwrap_or_default() + used.cpu;
-    only("  node + redis-server CPU per event (µs)", node.as_secs_f64() * 1e6 / events, 1);
-    for l in [&a.load, &b.load] {
-        if l.cap.is_some_and(|cap| l.per_sec >= 0.97 * cap) {
-            println!("note: a run reached its pacing cap: compare CPU per event, not events/s");
-            break;
-        }
+    let redis_us = per_event(&|u| u.cpu.as_secs_f64() * 1e6);
+    only("  redis-server CPU per event (µs)", redis_us, 1);
+    let redis_cores =
+        median(b.redis.iter().zip(&b.loads).map(|(u, l)| l.cores(Some(u.cpu)).unwrap_or(0.0)).collect());
+    only("  redis-server CPU (cores)", redis_cores, 2);
+    let node_us = of(b, &|l| l.cpu_per_event_us().unwrap_or(0.0));
+    only("  node + redis-server CPU per event (µs)", node_us + redis_us, 1);
+    if [a, b].iter().any(|r| r.loads.iter().any(|l| l.cap.is_some_and(|cap| l.per_sec >= 0.97 * cap))) {
+        println!("note: a run reached its pacing cap: compare CPU per event, not events/s");
     }
 }
 
@@ -496,7 +552,8 @@ mod tests {
         let spec =
             RedisSpec::from_args(&args(&["--redis", "--fanout-subscribers", "200", "--load-secs", "3"]))
                 .expect("valid flags");
-        assert_eq!((spec.subscribers, spec.load_secs, spec.rounds), (200, 3, 20));
+        assert_eq!((spec.subscribers, spec.load_secs, spec.rounds, spec.repeats), (200, 3, 20, 3));
+        assert!(RedisSpec::from_args(&args(&["--repeats", "21"])).is_err());
         assert!(RedisSpec::from_args(&args(&["--fanout-subscribers", "10001"])).is_err());
         assert!(RedisSpec::from_args(&args(&["--fanout-rounds", "1001"])).is_err());
         assert!(RedisSpec::from_args(&args(&["--quick"])).is_err());
