@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export MIZULIVE_ADDR ?= 127.0.0.1:3000
 
-.PHONY: demo demo-c feed lib examples test lint test-rust test-c-sanitize header bench bench-flood soak soak-smoke clean \
+.PHONY: demo demo-c feed lib examples test lint test-rust test-c-sanitize header bench bench-flood bench-redis soak soak-smoke clean \
 	python demo-python lint-python test-python test-go go-counter go-chat e2e \
 	fuzz fuzz-build fuzz-smoke
 
@@ -119,6 +119,11 @@ soak-smoke: examples
 # A 10 s page-request flood against the C counter: RSS growth, a new visitor, pre-flood sessions.
 bench-flood: examples
 	$(CARGO) run --release --manifest-path bench/Cargo.toml -- --flood
+
+# Scale-out's cost: the C counter without and with a real redis-server (CPU, latency, bytes
+# written to Redis per event), and one publish fanned out to 1,000 subscribers on two nodes.
+bench-redis: examples
+	$(CARGO) run --release --manifest-path bench/Cargo.toml -- --redis
 
 clean:
 	$(CARGO) clean

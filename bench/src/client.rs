@@ -107,7 +107,7 @@ impl Target {
     /// Opens and (for mizulive) joins a client.
     pub async fn open(self) -> Result<Client, String> {
         let opened = match self {
-            Target::Live(addr) => timeout(OPEN_TIMEOUT, open_live(addr)).await,
+            Target::Live(addr) => timeout(OPEN_TIMEOUT, open_live(addr, "/counter")).await,
             Target::Echo(addr) => timeout(OPEN_TIMEOUT, open_echo(addr)).await,
         };
         opened.map_err(|_| format!("opening took over {OPEN_TIMEOUT:?}"))?
@@ -120,8 +120,16 @@ fn client_ws_config() -> WebSocketConfig {
     WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0)
 }
 
-async fn open_live(addr: SocketAddr) -> Result<Client, String> {
-    let (token, cookie) = fetch_token(addr).await?;
+/// Opens and joins a session of the page at `path` (say `/rooms/bench`) of a mizulive
+/// server, as `Target::Live` does for `/counter`.
+pub async fn open_page(addr: SocketAddr, path: &str) -> Result<Client, String> {
+    timeout(OPEN_TIMEOUT, open_live(addr, path))
+        .await
+        .map_err(|_| format!("opening took over {OPEN_TIMEOUT:?}"))?
+}
+
+async fn open_live(addr: SocketAddr, path: &str) -> Result<Client, String> {
+    let (token, cookie) = fetch_token(addr, path).await?;
     let mut req = format!("ws://{addr}/_live/websocket")
         .into_client_request()
         .map_err(|e| format!("websocket request: {e}"))?;
@@ -136,7 +144,7 @@ async fn open_live(addr: SocketAddr) -> Result<Client, String> {
         .await
         .map_err(|e| format!("websocket connect: {e}"))?;
     let mut client = Client { ws, live: true, next_ref: 0, last_seq: 0, seq_gaps: 0 };
-    client.join(addr, &token).await?;
+    client.join(addr, path, &token).await?;
     Ok(client)
 }
 
@@ -150,20 +158,19 @@ async fn open_echo(addr: SocketAddr) -> Result<Client, String> {
 
 /// GETs the page (which mounts a session) as a new browser; returns the token from its
 /// boot data and the browser cookie (`name=value`) it was bound to.
-async fn fetch_token(addr: SocketAddr) -> Result<(String, String), String> {
-    let mut stream = TcpStream::connect(addr).await.map_err(|e| format!("GET /counter: connect: {e}"))?;
-    let request = format!("GET /counter HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.map_err(|e| format!("GET /counter: write: {e}"))?;
+async fn fetch_token(addr: SocketAddr, path: &str) -> Result<(String, String), String> {
+    let mut stream = TcpStream::connect(addr).await.map_err(|e| format!("GET {path}: connect: {e}"))?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.map_err(|e| format!("GET {path}: write: {e}"))?;
     let mut response = Vec::with_capacity(8192);
-    stream.read_to_end(&mut response).await.map_err(|e| format!("GET /counter: read: {e}"))?;
+    stream.read_to_end(&mut response).await.map_err(|e| format!("GET {path}: read: {e}"))?;
     let response = String::from_utf8_lossy(&response);
     let status = response.lines().next().unwrap_or_default();
     if !status.starts_with("HTTP/1.1 200") {
-        return Err(format!("GET /counter: {status:?}"));
+        return Err(format!("GET {path}: {status:?}"));
     }
-    let token =
-        boot_token(&response).ok_or_else(|| "GET /counter: no token in the lv-boot script".to_string())?;
-    let cookie = set_cookie(&response).ok_or_else(|| "GET /counter: no browser cookie".to_string())?;
+    let token = boot_token(&response).ok_or_else(|| format!("GET {path}: no token in the lv-boot script"))?;
+    let cookie = set_cookie(&response).ok_or_else(|| format!("GET {path}: no browser cookie"))?;
     Ok((token, cookie))
 }
 
@@ -192,9 +199,9 @@ impl Client {
         self.seq_gaps
     }
 
-    async fn join(&mut self, addr: SocketAddr, token: &str) -> Result<(), String> {
+    async fn join(&mut self, addr: SocketAddr, path: &str, token: &str) -> Result<(), String> {
         let join = serde_json::json!({
-            "t": "join", "v": 1, "token": token, "url": format!("http://{addr}/counter"), "seq": 0,
+            "t": "join", "v": 1, "token": token, "url": format!("http://{addr}{path}"), "seq": 0,
         });
         self.ws.send(Message::text(join.to_string())).await.map_err(|e| format!("sending join: {e}"))?;
         loop {
@@ -274,6 +281,57 @@ impl Client {
         }
         let t = sent.elapsed();
         Ok(Timing { first: t, done: t })
+    }
+
+    /// Submits form `form` with one field `field` = `text` (what a browser sends for
+    /// `lv.form(form)`) and waits for the ok reply; patches before it are skipped.
+    pub async fn submit(&mut self, form: &str, field: &str, text: &str) -> Result<(), ClickError> {
+        self.next_ref += 1;
+        let reference = self.next_ref;
+        let event = serde_json::json!({
+            "t": "event", "ref": reference, "type": "submit", "name": form, "target": null,
+            "values": {}, "form": { field: [text] }, "key": null,
+            "meta": {"shift": false, "ctrl": false, "alt": false, "meta": false},
+        });
+        let exchange = async {
+            self.ws
+                .send(Message::text(event.to_string()))
+                .await
+                .map_err(|e| ClickError::Socket(e.to_string()))?;
+            loop {
+                let text = self.next_text().await?;
+                let frame = parse(&text).map_err(ClickError::Socket)?;
+                match frame.t {
+                    "reply" if frame.reference == Some(reference) => {
+                        return match (frame.ok, frame.error) {
+                            (Some(true), _) => Ok(()),
+                            (_, Some(e)) if e.code == "rate_limited" => Err(ClickError::RateLimited),
+                            (_, e) => Err(ClickError::Rejected(e.map(|e| e.code).unwrap_or_default())),
+                        };
+                    }
+                    "close" | "error" => return Err(ClickError::Socket(format!("server sent {text}"))),
+                    _ => continue,
+                }
+            }
+        };
+        timeout(ROUNDTRIP_TIMEOUT, exchange).await.map_err(|_| ClickError::Timeout)?
+    }
+
+    /// Waits for a patch whose text contains `needle` and returns when it arrived.
+    /// Earlier patches (the publishes of earlier rounds) are skipped.
+    pub async fn await_patch_with(&mut self, needle: &str) -> Result<Instant, ClickError> {
+        let wait = async {
+            loop {
+                let text = self.next_text().await?;
+                let frame = parse(&text).map_err(ClickError::Socket)?;
+                match frame.t {
+                    "patch" if text.as_str().contains(needle) => return Ok(Instant::now()),
+                    "close" | "error" => return Err(ClickError::Socket(format!("server sent {text}"))),
+                    _ => continue,
+                }
+            }
+        };
+        timeout(ROUNDTRIP_TIMEOUT, wait).await.map_err(|_| ClickError::Timeout)?
     }
 
     /// The next text frame; pings and pongs are skipped (tungstenite answers pings).

@@ -6,6 +6,7 @@
 //!   cargo run --release -p mizulive-bench [-- --quick]
 //!   cargo run --release -p mizulive-bench -- --flood    (the page-request flood, `make bench-flood`)
 //!   cargo run --release -p mizulive-bench -- --soak     (the soak test, `make soak`)
+//!   cargo run --release -p mizulive-bench -- --redis    (cost of Redis, fan-out on two nodes, `make bench-redis`)
 //!
 //! See bench/README.md for what each number means.
 
@@ -13,8 +14,10 @@ mod client;
 mod echo;
 mod flood;
 mod procs;
+mod redis;
 mod report;
 mod runs;
+mod scaleout;
 mod soak;
 mod stats;
 
@@ -60,7 +63,18 @@ mizulive-bench --flood [--flood-secs S] [--flood-conns N]
   --flood              instead of the tests above: N keep-alive connections (default 4) GET the
                        C counter's page as fast as they can for S seconds (default 10); prints the
                        server's RSS growth, whether a new visitor is then served and whether
-                       sessions joined before the flood still answer; fails past 128 MB growth";
+                       sessions joined before the flood still answer; fails past 128 MB growth
+
+mizulive-bench --redis [--rtt-events N] [--load-sessions N] [--load-secs S] [--repeats K]
+                       [--fanout-subscribers N] [--fanout-rounds R]
+
+  --redis              starts redis-server (from PATH) on a free port of 127.0.0.1, then runs the
+                       C counter without and with Redis (--rtt-events one at a time, default 500;
+                       then K times, alternately, default 3, --load-sessions sessions, default
+                       1000, for --load-secs, default 5) and prints the cost per event side by
+                       side, with Redis's own counters; then the fan-out of one publish to N
+                       subscribers (default 1000, at most 10000) on one node, and split over
+                       two nodes on Redis, R times (default 20, at most 1000)";
 
 /// How much of each test to run.
 #[derive(Debug, Clone)]
@@ -159,6 +173,9 @@ fn main() -> ExitCode {
     if args.iter().any(|a| a == "--flood") {
         return flood_main(&args);
     }
+    if args.iter().any(|a| a == "--redis") {
+        return redis_main(&args);
+    }
     let plan = match Plan::from_args(&args) {
         Ok(plan) => plan,
         Err(e) => {
@@ -208,6 +225,30 @@ fn flood_main(args: &[String]) -> ExitCode {
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("flood bench failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--redis`: the cost of scale-out on Redis (see `scaleout.rs`).
+fn redis_main(args: &[String]) -> ExitCode {
+    let spec = match scaleout::RedisSpec::from_args(args) {
+        Ok(spec) => spec,
+        Err(e) => {
+            eprintln!("{e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("building the tokio runtime");
+    match rt.block_on(scaleout::run(&root_dir(), spec)) {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(failures) => {
+            println!("\nFAILED: {failures} error(s) above; the numbers are not trustworthy");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("redis bench failed: {e}");
             ExitCode::FAILURE
         }
     }

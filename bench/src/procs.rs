@@ -62,6 +62,21 @@ pub fn build_counter(root: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Builds the C conformance app (`e2e/apps/c`), whose `/rooms/{room}` page publishes
+/// each `send` to every session in the room: the fan-out test's app.
+pub fn build_conformance(root: &Path) -> Result<(), String> {
+    let dir = root.join("e2e/apps/c");
+    let status = Command::new("make")
+        .args(["-s", "--no-print-directory", "-C"])
+        .arg(&dir)
+        .status()
+        .map_err(|e| format!("running make -C {}: {e}", dir.display()))?;
+    if !status.success() {
+        return Err(format!("make -C {} failed: {status}", dir.display()));
+    }
+    Ok(())
+}
+
 /// Builds the Go counter into `target/go-counter`; returns its path, or why it cannot
 /// be built (then the Go counter is skipped, not the bench). The binary links
 /// `target/release/libmizulive.a`, which `cargo build --release` makes with the .so.
@@ -120,6 +135,31 @@ impl Server {
         let mut cmd = Command::new(dir.join("counter"));
         cmd.env("MIZULIVE_ADDR", "127.0.0.1:0").env("MIZULIVE_VIEWS", counter_views(root)).current_dir(&dir);
         Server::spawn("counter", cmd, COUNTER_BANNER)
+    }
+
+    /// The C counter as a node of a cluster on `redis` (a `redis://` URL), or on its own
+    /// with `None`. Either way `MIZULIVE_REDIS` from the bench's environment is not
+    /// passed on, so the run without Redis really is without it.
+    pub fn counter_node(root: &Path, redis: Option<&str>, secret: &str) -> Result<Server, String> {
+        let dir = root.join("examples-c/counter");
+        let mut cmd = Command::new(dir.join("counter"));
+        cmd.env("MIZULIVE_ADDR", "127.0.0.1:0").env("MIZULIVE_VIEWS", counter_views(root)).current_dir(&dir);
+        node_env(&mut cmd, redis, secret);
+        Server::spawn("counter", cmd, COUNTER_BANNER)
+    }
+
+    /// The C conformance app (`build_conformance`) on a free port, a node of a cluster
+    /// on `redis` or on its own, like `counter_node`.
+    pub fn conformance_node(
+        root: &Path,
+        name: &'static str,
+        redis: Option<&str>,
+        secret: &str,
+    ) -> Result<Server, String> {
+        let mut cmd = Command::new(root.join("e2e/apps/c/conformance"));
+        cmd.env("MIZULIVE_ADDR", "127.0.0.1:0").env("MIZULIVE_VIEWS", root.join("e2e/views"));
+        node_env(&mut cmd, redis, secret);
+        Server::spawn(name, cmd, "conformance listening on http://")
     }
 
     /// `examples-python/counter.py` on a free port, run from the source tree (no
@@ -259,6 +299,16 @@ impl Drop for Server {
             let _ = self.child.wait();
         }
     }
+}
+
+/// A node's cluster settings: the shared secret (every node must sign and verify with
+/// the same one) and Redis, or no Redis at all.
+fn node_env(cmd: &mut Command, redis: Option<&str>, secret: &str) {
+    cmd.env("MIZULIVE_SECRET", secret);
+    match redis {
+        Some(url) => cmd.env("MIZULIVE_REDIS", url),
+        None => cmd.env_remove("MIZULIVE_REDIS"),
+    };
 }
 
 /// User plus system CPU time process `pid` has used so far, from /proc/PID/stat.

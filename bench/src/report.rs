@@ -236,12 +236,12 @@ fn percentiles(p: &Percentiles) -> String {
     )
 }
 
-fn num(x: f64) -> String {
+pub fn num(x: f64) -> String {
     num_dp(x, 0)
 }
 
 /// A number with thousands separators: 12345.6 -> "12,346" with 0 decimals.
-fn num_dp(x: f64, decimals: usize) -> String {
+pub fn num_dp(x: f64, decimals: usize) -> String {
     let s = format!("{x:.decimals$}");
     let (int, frac) = s.split_once('.').map_or((s.as_str(), None), |(i, f)| (i, Some(f)));
     let mut out = String::new();

@@ -240,6 +240,21 @@ pub struct LoadSpec {
 /// `period` (a zero period sends the next event as soon as the reply is in); the first
 /// `warmup` is not recorded, then `duration` is.
 pub async fn load(server: &Server, target: Target, spec: LoadSpec) -> Load {
+    load_probed(server, target, spec, || async {}).await.0
+}
+
+/// `load`, and `probe` called at the start and at the end of the measured window, right
+/// after the server's CPU time is read (the Redis mode reads Redis's counters with it).
+pub async fn load_probed<P, F, T>(
+    server: &Server,
+    target: Target,
+    spec: LoadSpec,
+    mut probe: P,
+) -> (Load, T, T)
+where
+    P: FnMut() -> F,
+    F: std::future::Future<Output = T>,
+{
     let LoadSpec { sessions, warmup, duration, period } = spec;
     let mut rec = Recorded::default();
     let clients = open_many(target, sessions, &mut rec.tally).await;
@@ -255,7 +270,12 @@ pub async fn load(server: &Server, target: Target, spec: LoadSpec) -> Load {
             tokio::spawn(drive(client, first_at, period, window))
         })
         .collect();
-    let cpu = window_cpu(server, window).await;
+    sleep_until(window.0.into()).await;
+    let cpu_before = CpuUse::sample(server);
+    let probed_before = probe().await;
+    sleep_until(window.1.into()).await;
+    let cpu = CpuUse::sample(server).since(cpu_before);
+    let probed_after = probe().await;
     for task in tasks {
         match task.await {
             Ok(r) => rec.merge(r),
@@ -263,7 +283,7 @@ pub async fn load(server: &Server, target: Target, spec: LoadSpec) -> Load {
         }
     }
     let (latency, tally, count) = rec.latency();
-    Load {
+    let load = Load {
         sessions: opened,
         per_sec: count as f64 / duration.as_secs_f64(),
         cap: (!period.is_zero()).then(|| opened as f64 / period.as_secs_f64()),
@@ -272,15 +292,8 @@ pub async fn load(server: &Server, target: Target, spec: LoadSpec) -> Load {
         window: duration,
         completed: count,
         tally,
-    }
-}
-
-/// CPU time used between the window's start and end.
-async fn window_cpu(server: &Server, window: (Instant, Instant)) -> CpuUse {
-    sleep_until(window.0.into()).await;
-    let before = CpuUse::sample(server);
-    sleep_until(window.1.into()).await;
-    CpuUse::sample(server).since(before)
+    };
+    (load, probed_before, probed_after)
 }
 
 /// One session of test 2. Stops sending at the end of the window; the last round trip
