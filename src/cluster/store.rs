@@ -57,7 +57,7 @@ return 1
 ";
 
 /// Most saves written in one round trip.
-const BATCH: usize = 512;
+const BATCH: usize = 4096;
 
 /// Saves waiting for the writer, across all sessions. A session waits for its save
 /// (up to the actor's timeout) before it queues another, so this is reached only when
@@ -166,6 +166,7 @@ fn parse_claim(reply: &[redis::Value]) -> Result<(u8, Option<Vec<u8>>)> {
 
 /// Writes queued saves, coalesced per session, one pipeline per round trip.
 async fn write_saves(node: Arc<Node>, ttl_ms: u64, mut queue: mpsc::Receiver<SaveRequest>) {
+    let sha = redis::Script::new(SAVE).get_hash().to_string();
     let mut batch = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut batch, BATCH).await > 0 {
         // The latest snapshot per session; everyone who asked hears the one answer.
@@ -179,12 +180,21 @@ async fn write_saves(node: Arc<Node>, ttl_ms: u64, mut queue: mpsc::Receiver<Sav
             entry.0 = req.snapshot;
             entry.1.push(req.done);
         }
+        // By its hash: the script's text is sent once per Redis (again after a
+        // restart emptied its script cache), not with every save.
         let mut pipe = redis::pipe();
         for key in &order {
             let snapshot = &latest[key].0;
-            pipe.cmd("EVAL").arg(SAVE).arg(1).arg(key).arg(&node.id).arg(snapshot.as_slice()).arg(ttl_ms);
+            pipe.cmd("EVALSHA").arg(&sha).arg(1).arg(key).arg(&node.id).arg(snapshot.as_slice()).arg(ttl_ms);
         }
-        let written: Result<Vec<i64>> = node.link.query_pipeline(&pipe).await;
+        let mut written: Result<Vec<i64>> = node.link.query_pipeline(&pipe).await;
+        if written.is_err() {
+            // Most likely NOSCRIPT (a new or restarted Redis): load it and try once more.
+            let load = redis::cmd("SCRIPT").arg("LOAD").arg(SAVE).clone();
+            if node.link.query::<String>(&load).await.is_ok() {
+                written = node.link.query_pipeline(&pipe).await;
+            }
+        }
         for (i, key) in order.iter().enumerate() {
             let Some((_, waiting)) = latest.remove(key) else { continue };
             let answer = match &written {
