@@ -1,5 +1,8 @@
 //! The session actor: takes its mailbox's messages one at a time, runs each callback
 //! on the host pool and waits for it, and sends what the callback produced.
+//!
+//! `persist`: how it writes its snapshot to the session store; `end`: how a session
+//! ends, or stops here to go on elsewhere.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -9,13 +12,15 @@ use tokio::time::Instant;
 use super::applied::Applied;
 use super::render::{self, Call, CallOutcome};
 use super::resume::ResumeBuffer;
-use super::snapshot::{Snapshot, TimerSnapshot, SNAPSHOT_FORMAT};
 use super::{Conn, Outbound, PostOutcome, SessionData, SessionEnv, SessionMsg};
 use crate::error::{Error, Result};
 use crate::host::{Lane, Refused};
 use crate::metrics;
-use crate::page::{Event, Info, Services, LAGGED_TOPIC};
+use crate::page::{Event, Info, LAGGED_TOPIC};
 use crate::protocol;
+
+mod end;
+mod persist;
 
 pub(super) struct Actor {
     /// The session's id, kept outside `data` so the registry entry always goes.
@@ -133,27 +138,6 @@ impl Actor {
         }
         self.refuse_queued(&mut rx);
         self.finish();
-    }
-
-    /// Answers what is still queued once the session has ended: a socket that asked
-    /// to join is told to join again (it then mounts afresh), a request gets an error.
-    fn refuse_queued(&mut self, rx: &mut mpsc::Receiver<SessionMsg>) {
-        rx.close();
-        while let Ok(msg) = rx.try_recv() {
-            match msg {
-                SessionMsg::Attach { conn, .. } => {
-                    let _ = conn.tx.try_send(Outbound::Text(protocol::close("session_closed", true).into()));
-                    let _ = conn.tx.try_send(Outbound::Close { code: 1000, reason: "session closed" });
-                }
-                SessionMsg::Post { reply, .. } => {
-                    let _ = reply.send(PostOutcome::failed("the session ended"));
-                }
-                SessionMsg::RenderDocument { reply } => {
-                    let _ = reply.send(Err(Error::State("the session ended".into())));
-                }
-                _ => {}
-            }
-        }
     }
 
     /// Handles messages until the session ends; returns why it ended.
@@ -517,145 +501,6 @@ impl Actor {
         } else {
             "something went wrong handling this event".to_string()
         }
-    }
-
-    /// Leaves the registry (a join now mounts afresh, or restores from the store),
-    /// stops deliveries, then lets the page say goodbye.
-    ///
-    /// With a session store, a session that stops only on this node (the node shuts
-    /// down, or another node asked for it) is not ending: its last snapshot is
-    /// written and released for another node to claim, and its close callback does
-    /// not run. One that another node took over (`moved`) leaves the store alone.
-    async fn close(&mut self, reason: &'static str) {
-        let store = self.env.core.store.clone();
-        let lives_on = store.is_some() && matches!(reason, "shutdown" | "handoff");
-        if lives_on {
-            self.persist().await;
-        }
-        self.env.core.sessions.remove(&self.id);
-        self.unlist();
-        if let Some(data) = self.data.as_mut() {
-            for topic in data.page.topics.drain() {
-                self.env.unsubscribe(&topic);
-            }
-        }
-        if let Some(conn) = &self.conn {
-            if matches!(reason, "handoff" | "moved") {
-                // The browser reconnects, and its join finds the session where it is now.
-                let _ = conn.tx.try_send(Outbound::Text(protocol::close("session_moved", true).into()));
-                let _ = conn.tx.try_send(Outbound::Close { code: 1012, reason: "session moved" });
-                self.conn = None;
-            }
-        }
-        match (store, reason) {
-            (_, "moved") => {}
-            (Some(store), _) if lives_on => {
-                if let Err(e) = store.release(&self.id).await {
-                    tracing::warn!(session = self.id(), "releasing the session in the store failed: {e}");
-                }
-            }
-            (store, _) => {
-                self.call(Call::Close(reason)).await;
-                if let Some(store) = store {
-                    if let Err(e) = store.delete(&self.id).await {
-                        tracing::warn!(session = self.id(), "deleting the session's snapshot failed: {e}");
-                    }
-                }
-            }
-        }
-    }
-
-    /// Writes the session's snapshot to the store (when there is one). False when
-    /// another node owns the session now: the caller sends nothing, and the session
-    /// ends here. A save that fails is counted and tried again shortly; the session
-    /// goes on meanwhile.
-    async fn persist(&mut self) -> bool {
-        let Some(store) = self.env.core.store.clone() else { return true };
-        let Some(snapshot) = self.snapshot() else { return true };
-        let metrics = self.env.core.metrics.clone();
-        let result = if store.is_up() {
-            tokio::time::timeout(SAVE_TIMEOUT, store.save(&self.id, snapshot.to_bytes()))
-                .await
-                .unwrap_or_else(|_| Err(Error::Timeout("the snapshot store did not answer in time".into())))
-        } else {
-            Err(Error::State("the snapshot store is unreachable".into()))
-        };
-        match result {
-            Ok(true) => {
-                metrics::inc(&metrics.snapshots);
-                self.unsaved = false;
-                true
-            }
-            Ok(false) => {
-                tracing::info!(session = self.id(), "another node took the session over; ending it here");
-                self.moved = true;
-                false
-            }
-            Err(e) => {
-                metrics::inc(&metrics.snapshot_failures);
-                if !self.unsaved {
-                    tracing::warn!(
-                        session = self.id(),
-                        "saving the session's snapshot failed: {e}; retrying"
-                    );
-                }
-                self.unsaved = true;
-                true
-            }
-        }
-    }
-
-    fn snapshot(&self) -> Option<Snapshot> {
-        let data = self.data.as_ref()?;
-        let page = &data.page;
-        Some(Snapshot {
-            format: SNAPSHOT_FORMAT,
-            id: page.id.clone(),
-            route: page.route.pattern.clone(),
-            path: page.path.clone(),
-            params: page.params.clone(),
-            user_id: page.user_id.clone(),
-            token: data.token.clone(),
-            csrf: data.csrf.clone(),
-            state: page.state.clone(),
-            flash: page.flash.clone(),
-            title: page.title.clone(),
-            seq: self.seq,
-            timers: page
-                .timers
-                .iter()
-                .map(|(id, t)| TimerSnapshot { id: *id, due_ms: t.due_ms, data: t.data.to_string() })
-                .collect(),
-            next_timer: page.next_timer,
-            topics: page.topics.iter().cloned().collect(),
-            applied: self.applied.clone(),
-        })
-    }
-
-    fn unlist(&mut self) {
-        if let Some(place) = self.listed.take() {
-            self.env.core.sessions.unlist(place, &self.env.core.metrics);
-        }
-    }
-
-    /// Releases everything the session holds: subscriptions, timers, its registry
-    /// entry and its socket.
-    fn finish(&mut self) {
-        if let Some(data) = self.data.take() {
-            for topic in &data.page.topics {
-                self.env.unsubscribe(topic);
-            }
-            for timer in data.page.timers.values() {
-                timer.handle.abort();
-            }
-        }
-        self.env.core.sessions.remove(&self.id);
-        self.unlist();
-        if let Some(conn) = self.conn.take() {
-            let _ = conn.tx.try_send(Outbound::Text(protocol::close("session_closed", false).into()));
-            let _ = conn.tx.try_send(Outbound::Close { code: 1000, reason: "session closed" });
-        }
-        self.env.core.sessions.finished();
     }
 }
 
