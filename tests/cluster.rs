@@ -212,6 +212,8 @@ impl Drop for Node {
 struct Tab {
     ws: common::WsClient,
     token: String,
+    /// The CSRF token its forms post with.
+    csrf: String,
     path: String,
     seq: u64,
     eid: u64,
@@ -227,6 +229,7 @@ impl Tab {
         let mut tab = Tab {
             ws: Tab::socket(node).await,
             token: boot.token,
+            csrf: boot.csrf,
             path: path.to_string(),
             seq: 0,
             eid: 0,
@@ -467,6 +470,7 @@ async fn two_nodes_never_run_one_session_at_once() {
     let mut second = Tab {
         ws: Tab::socket(&b).await,
         token: first.token.clone(),
+        csrf: first.csrf.clone(),
         path: first.path.clone(),
         seq: first.seq,
         eid: first.eid,
@@ -474,8 +478,10 @@ async fn two_nodes_never_run_one_session_at_once() {
     };
     let joined = second.join(&b).await;
     assert_eq!(count_in(joined["root"].as_str().unwrap_or_default()), Some(1), "{joined}");
+    // The browser is on the other node now: the old socket is the stale one, told not
+    // to come back (as a second socket on one node would be).
     let moved = first.until("the move", |f| f["t"] == "close").await;
-    assert_eq!(moved["reason"], "session_moved", "{moved}");
+    assert_eq!((&moved["reason"], &moved["reconnect"]), (&json!("replaced"), &json!(false)), "{moved}");
     assert_eq!(second.count_after("inc").await, 2);
     first.eid = second.eid;
 
@@ -491,10 +497,18 @@ async fn two_nodes_never_run_one_session_at_once() {
     let joined = first.rejoin(&a).await;
     assert_eq!(count_in(joined["root"].as_str().unwrap_or_default()), Some(2), "{joined}");
     let moved = second.until("the move back", |f| f["t"] == "close").await;
-    assert_eq!(moved["reason"], "session_moved");
+    assert_eq!(moved["reason"], "replaced");
     assert_eq!(first.count_after("inc").await, 3);
     let owner_now = redis_query(&redis, redis::cmd("HGET").arg(&key).arg("owner"));
     assert_ne!(owner_now, redis::Value::BulkString(owner.into_bytes()), "the owner changed back");
+
+    // A form post on the other node takes it there too; the live socket is told to
+    // come after it (a request, not a browser joining elsewhere).
+    post_inc(&b, &first.token, &first.csrf).await;
+    let moved = first.until("the move to the posting node", |f| f["t"] == "close").await;
+    assert_eq!((&moved["reason"], &moved["reconnect"]), (&json!("session_moved"), &json!(true)), "{moved}");
+    let joined = first.rejoin(&b).await;
+    assert_eq!(count_in(joined["root"].as_str().unwrap_or_default()), Some(4), "{joined}");
 }
 
 /// The one session stored in `redis`.
@@ -642,4 +656,27 @@ async fn apps_on_different_redis_databases_do_not_hear_each_other() {
     let (r, _) = on_c.send("say", json!({"topic": "news", "msg": "db 1"})).await;
     on_c.reply(r).await;
     on_b.until("db 1's message", |f| f["regions"]["log"].as_str().is_some_and(|h| h.contains("db 1"))).await;
+}
+
+#[tokio::test]
+async fn an_idle_session_is_written_again_when_redis_lost_its_data() {
+    let mut redis = RedisServer::start();
+    let (mut a, b) = (Node::start(&redis), Node::start(&redis));
+    let mut tab = Tab::open(&a, "/board").await;
+    assert_eq!(tab.count_after("inc").await, 1);
+    // Redis comes back empty while the session sits idle: nothing it does would write
+    // its snapshot again, so its node must notice.
+    redis.restart();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let keys = redis_query(&redis, redis::cmd("KEYS").arg("mizulive:s:*"));
+        if matches!(&keys, redis::Value::Array(k) if !k.is_empty()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the idle session's snapshot was not written again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.kill();
+    let joined = tab.rejoin(&b).await;
+    assert_eq!(count_in(joined["root"].as_str().unwrap_or_default()), Some(1), "{joined}");
 }

@@ -93,9 +93,11 @@ impl Node {
         let _ = self.targets.core.set(Arc::downgrade(core));
     }
 
-    /// Asks node `owner` to hand session `id` over.
-    pub fn ask_handover(&self, owner: &str, id: &str) {
-        self.link.publish(&self.node_channel(owner), Bytes::copy_from_slice(id.as_bytes()));
+    /// Asks node `owner` to hand session `id` over; `joining`: for a browser that
+    /// joins it here (the owner's socket, if any, is then the stale one).
+    pub fn ask_handover(&self, owner: &str, id: &str, joining: bool) {
+        let request = if joining { format!("{id} join") } else { id.to_string() };
+        self.link.publish(&self.node_channel(owner), Bytes::from(request));
     }
 
     /// The channel publishes on `topic` travel on.
@@ -132,8 +134,12 @@ impl Targets {
             }
         } else if name.strip_prefix("n:") == Some(self.node.as_str()) {
             let Some(core) = self.core.get().and_then(Weak::upgrade) else { return };
-            let Ok(id) = std::str::from_utf8(&payload) else { return };
-            hand_over(core, id.to_string());
+            let Ok(request) = std::str::from_utf8(&payload) else { return };
+            let (id, joining) = match request.split_once(' ') {
+                Some((id, "join")) => (id, true),
+                _ => (request, false),
+            };
+            hand_over(core, id.to_string(), joining);
         }
     }
 }
@@ -158,14 +164,16 @@ pub(crate) fn publish_payload(node: &str, json: &str) -> Bytes {
 
 /// Another node wants session `id`: the session saves, releases and ends here. A
 /// session this node no longer runs but still owns in Redis (it ended while the key
-/// remained) is released at once.
-fn hand_over(core: Arc<Core>, id: String) {
+/// remained) is released at once; one it is restoring right now is not (it is
+/// about to run here, and hears the next request).
+fn hand_over(core: Arc<Core>, id: String, replaced: bool) {
     let rt = core.rt.clone();
     rt.spawn(async move {
         match core.sessions.get(&id) {
             Some(handle) => {
-                let _ = handle.tx.send(SessionMsg::Handoff).await;
+                let _ = handle.tx.send(SessionMsg::Handoff { replaced }).await;
             }
+            None if core.is_restoring(&id) => {}
             None => {
                 if let Some(store) = &core.store {
                     if let Err(e) = store.release(&id).await {
@@ -183,37 +191,62 @@ async fn heartbeat(node: Weak<Node>) {
     let mut tick = tokio::time::interval(HEARTBEAT);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut beats: u64 = 0;
+    let refreshing = Arc::new(tokio::sync::Mutex::new(()));
     loop {
         tick.tick().await;
         let Some(node) = node.upgrade() else { return };
         let key = node_key(&node.id);
-        let alive = redis::cmd("SET").arg(&key).arg(1).arg("PX").arg(NODE_TTL.as_millis() as u64).clone();
-        if let Err(e) = node.link.query::<()>(&alive).await {
-            tracing::debug!("node heartbeat failed: {e}");
-            continue;
-        }
+        // GET: the value it replaces. None after a beat of ours means Redis lost its
+        // data (a restart): the sessions' keys are gone too and are written again now.
+        let alive =
+            redis::cmd("SET").arg(&key).arg(1).arg("PX").arg(NODE_TTL.as_millis() as u64).arg("GET").clone();
+        let previous = match node.link.query::<Option<String>>(&alive).await {
+            Ok(previous) => previous,
+            Err(e) => {
+                tracing::debug!("node heartbeat failed: {e}");
+                continue;
+            }
+        };
         beats += 1;
         let Some(core) = node.targets.core.get().and_then(Weak::upgrade) else { continue };
         // A session's key lives a grace period past its last write; refreshed about
         // three times per grace period, so an idle session's key stays.
         let every = (core.opts.grace().as_millis() as u64 / 3 / HEARTBEAT.as_millis() as u64).clamp(1, 20);
-        if beats.is_multiple_of(every) {
-            refresh_sessions(&node, &core).await;
+        let lost = previous.is_none() && beats > 1;
+        if lost || beats.is_multiple_of(every) {
+            // On a task of its own: a long refresh must not delay the next beat. One
+            // at a time: a refresh still running makes the next one stand down.
+            let (node, core, refreshing) = (node.clone(), core.clone(), refreshing.clone());
+            core.rt.clone().spawn(async move {
+                let Ok(_one) = refreshing.try_lock() else { return };
+                refresh_sessions(&node, &core).await;
+            });
         }
     }
 }
 
-/// Extends the expiry of every session key this node owns.
+/// Extends the expiry of every session key this node runs; a session whose key is
+/// gone (Redis lost it) is told to write its snapshot again.
 async fn refresh_sessions(node: &Node, core: &Core) {
     let ttl = session_ttl(core);
     for ids in core.sessions.ids().chunks(1024) {
         let mut pipe = redis::pipe();
         for id in ids {
-            pipe.cmd("PEXPIRE").arg(session_key(id)).arg(ttl).ignore();
+            pipe.cmd("PEXPIRE").arg(session_key(id)).arg(ttl);
         }
-        if let Err(e) = node.link.query_pipeline::<()>(&pipe).await {
-            tracing::debug!("refreshing session keys failed: {e}");
-            return;
+        let kept: Vec<i64> = match node.link.query_pipeline(&pipe).await {
+            Ok(kept) => kept,
+            Err(e) => {
+                tracing::debug!("refreshing session keys failed: {e}");
+                return;
+            }
+        };
+        for (id, kept) in ids.iter().zip(kept) {
+            if kept == 0 {
+                if let Some(handle) = core.sessions.get(id) {
+                    let _ = handle.tx.try_send(SessionMsg::Persist);
+                }
+            }
         }
     }
 }

@@ -17,11 +17,13 @@ use super::node::{node_key, session_key, Node};
 use crate::error::{Error, Result};
 use crate::session::snapshot::{Claimed, SessionStore, Snapshot, StoreFuture};
 
-/// Writes `snap` if this node owns the session, or nobody does. 1 written, 0 owned
-/// by another node. KEYS: session. ARGV: node, snapshot, ttl ms.
+/// Writes `snap` if this node owns the session, or it has no key yet (a new session,
+/// or Redis lost it). 1 written, 0 owned by another node or released (a save still
+/// queued when its session was handed over must not take it back).
+/// KEYS: session. ARGV: node, snapshot, ttl ms.
 const SAVE: &str = r"
 local owner = redis.call('HGET', KEYS[1], 'owner')
-if owner and owner ~= ARGV[1] and owner ~= '' then return 0 end
+if owner and owner ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'snap', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
@@ -56,8 +58,9 @@ if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then redis.call('DEL', KEYS[1
 return 1
 ";
 
-/// Most saves written in one round trip.
+/// Most saves taken from the queue at once, and most snapshot bytes per pipeline.
 const BATCH: usize = 4096;
+const PIPELINE_BYTES: usize = 4 << 20;
 
 /// Saves waiting for the writer, across all sessions. A session waits for its save
 /// (up to the actor's timeout) before it queues another, so this is reached only when
@@ -112,7 +115,7 @@ impl SessionStore for RedisStore {
         })
     }
 
-    fn claim(&self, id: &str) -> StoreFuture<'_, Claimed> {
+    fn claim(&self, id: &str, joining: bool) -> StoreFuture<'_, Claimed> {
         let cmd = self.script(CLAIM, id).arg(node_key("")).arg(self.ttl_ms).clone();
         let id = id.to_string();
         Box::pin(async move {
@@ -126,7 +129,7 @@ impl SessionStore for RedisStore {
                     }
                 },
                 (2, Some(owner)) => {
-                    self.node.ask_handover(&String::from_utf8_lossy(&owner), &id);
+                    self.node.ask_handover(&String::from_utf8_lossy(&owner), &id, joining);
                     Ok(Claimed::Owned)
                 }
                 _ => Ok(Claimed::Missing),
@@ -180,30 +183,58 @@ async fn write_saves(node: Arc<Node>, ttl_ms: u64, mut queue: mpsc::Receiver<Sav
             entry.0 = req.snapshot;
             entry.1.push(req.done);
         }
-        // By its hash: the script's text is sent once per Redis (again after a
-        // restart emptied its script cache), not with every save.
-        let mut pipe = redis::pipe();
-        for key in &order {
-            let snapshot = &latest[key].0;
-            pipe.cmd("EVALSHA").arg(&sha).arg(1).arg(key).arg(&node.id).arg(snapshot.as_slice()).arg(ttl_ms);
+        // In pipelines of at most PIPELINE_BYTES: one huge round trip would hold the
+        // connection (and the node's heartbeat on it) for too long.
+        let mut rest = &order[..];
+        while !rest.is_empty() {
+            let mut bytes = 0;
+            let n = rest
+                .iter()
+                .take_while(|key| {
+                    bytes += latest[*key].0.len();
+                    bytes <= PIPELINE_BYTES
+                })
+                .count()
+                .max(1);
+            let (chunk, after) = rest.split_at(n);
+            rest = after;
+            let written = write_chunk(&node, &sha, ttl_ms, chunk, &latest).await;
+            for (i, key) in chunk.iter().enumerate() {
+                let Some((_, waiting)) = latest.remove(key) else { continue };
+                let answer = match &written {
+                    Ok(codes) => Ok(codes.get(i).copied() == Some(1)),
+                    Err(e) => Err(e.to_string()),
+                };
+                for done in waiting {
+                    let _ = done.send(answer.clone());
+                }
+            }
         }
-        let mut written: Result<Vec<i64>> = node.link.query_pipeline(&pipe).await;
-        if written.is_err() {
-            // Most likely NOSCRIPT (a new or restarted Redis): load it and try once more.
+    }
+}
+
+/// Writes the latest snapshots of `keys` in one pipeline; one code per key.
+async fn write_chunk(
+    node: &Node,
+    sha: &str,
+    ttl_ms: u64,
+    keys: &[String],
+    latest: &HashMap<String, (Vec<u8>, Vec<oneshot::Sender<Answer>>)>,
+) -> Result<Vec<i64>> {
+    // By its hash: the script's text is sent once per Redis (again after a restart
+    // emptied its script cache), not with every save.
+    let mut pipe = redis::pipe();
+    for key in keys {
+        let snapshot = &latest[key].0;
+        pipe.cmd("EVALSHA").arg(sha).arg(1).arg(key).arg(&node.id).arg(snapshot.as_slice()).arg(ttl_ms);
+    }
+    match node.link.query_pipeline(&pipe).await {
+        Err(Error::Redis(e)) if e.to_ascii_uppercase().contains("NOSCRIPT") => {
+            // A new or restarted Redis: load the script and try once more.
             let load = redis::cmd("SCRIPT").arg("LOAD").arg(SAVE).clone();
-            if node.link.query::<String>(&load).await.is_ok() {
-                written = node.link.query_pipeline(&pipe).await;
-            }
+            node.link.query::<String>(&load).await?;
+            node.link.query_pipeline(&pipe).await
         }
-        for (i, key) in order.iter().enumerate() {
-            let Some((_, waiting)) = latest.remove(key) else { continue };
-            let answer = match &written {
-                Ok(codes) => Ok(codes.get(i).copied() == Some(1)),
-                Err(e) => Err(e.to_string()),
-            };
-            for done in waiting {
-                let _ = done.send(answer.clone());
-            }
-        }
+        written => written,
     }
 }

@@ -161,6 +161,12 @@ async fn page_get(
     let (browser, browser_cookie) = guard::browser_for_page(&shared.opts, req.headers());
     let mut cookies: Vec<String> = browser_cookie.into_iter().collect();
 
+    // A HEAD asks whether the page is there, not for a session: nothing is mounted
+    // (or moved here from another node).
+    if head {
+        return with_cookies(html_response(String::new(), true, None), cookies);
+    }
+
     // After a no-JS POST the browser comes back for the same session: the one its
     // cookie names, if it was made for this page, this browser and this user (a
     // resume cookie planted from elsewhere, or left by a user who logged out, is not).
@@ -172,19 +178,21 @@ async fn page_get(
                 && claims.br == browser
                 && claims.uid == user_id
             {
-                if let Ok(Some(handle)) = super::find_session(shared, &claims.sid, &route).await {
-                    if let Ok(html) = render_document(&handle).await {
-                        return with_cookies(html_response(html, head, None), cookies);
+                match super::find_session(shared, &claims.sid, &route, false).await {
+                    Ok(Some(handle)) => {
+                        if let Ok(html) = render_document(&handle).await {
+                            return with_cookies(html_response(html, head, None), cookies);
+                        }
                     }
+                    Ok(None) => {}
+                    // It lives on another node that cannot hand it over now: a fresh
+                    // page would hide what was just posted.
+                    Err(e) => return server_error(shared, &e),
                 }
             }
         }
     }
 
-    // A HEAD asks whether the page is there, not for a session: nothing is mounted.
-    if head {
-        return with_cookies(html_response(String::new(), true, None), cookies);
-    }
     let origin = Origin { route, path: path.clone(), params, user_id, browser };
     let result = match session::spawn(&shared.core, origin).await {
         Ok((_, handle)) => render_document(&handle).await,
@@ -261,38 +269,47 @@ async fn page_post(shared: &Arc<Shared>, req: Request<Incoming>, route: Arc<Rout
         Err(why) => return text(StatusCode::BAD_REQUEST, why),
     };
 
-    let found = match super::find_session(shared, &claims.sid, &route).await {
-        Ok(found) => found,
-        Err(e @ crate::error::Error::Busy(_)) => return server_error(shared, &e),
-        Err(e) => {
-            tracing::warn!(session = claims.sid, "restoring the session failed: {e}; mounting afresh");
-            None
-        }
-    };
-    let (handle, session_token) = match found {
-        Some(h) => (h, token),
-        None => {
-            let origin = Origin {
-                route: route.clone(),
-                path: path.clone(),
-                params: claims.params.clone(),
-                user_id: claims.uid.clone(),
-                browser: claims.br.clone(),
-            };
-            match session::spawn(&shared.core, origin).await {
-                Ok((_, h)) => {
-                    let token = h.token.clone();
-                    (h, token)
+    // Twice at most: a session that left this node (for another, or ended) before
+    // the event ran is looked up once more, so the post is not lost.
+    let mut attempt = 0;
+    let (outcome, session_token) = loop {
+        attempt += 1;
+        let found = match super::find_session(shared, &claims.sid, &route, false).await {
+            Ok(found) => found,
+            Err(e) => return server_error(shared, &e),
+        };
+        let (handle, session_token) = match found {
+            Some(h) => (h, token.clone()),
+            None => {
+                let origin = Origin {
+                    route: route.clone(),
+                    path: path.clone(),
+                    params: claims.params.clone(),
+                    user_id: claims.uid.clone(),
+                    browser: claims.br.clone(),
+                };
+                match session::spawn(&shared.core, origin).await {
+                    Ok((_, h)) => {
+                        let token = h.token.clone();
+                        (h, token)
+                    }
+                    Err(e) => return server_error(shared, &e),
                 }
-                Err(e) => return server_error(shared, &e),
             }
+        };
+        let (tx, rx) = oneshot::channel();
+        let post = SessionMsg::Post { event: Box::new(event.clone()), reply: tx };
+        let outcome = match handle.tx.send(post).await {
+            Ok(()) => rx.await.unwrap_or_else(|_| PostOutcome::retry("session ended")),
+            Err(_) => PostOutcome::retry("session ended"),
+        };
+        if !outcome.retry || attempt == 2 {
+            break (outcome, session_token);
         }
     };
-    let (tx, rx) = oneshot::channel();
-    if handle.tx.send(SessionMsg::Post { event: Box::new(event), reply: tx }).await.is_err() {
+    if outcome.retry {
         return see_other(&path, None);
     }
-    let outcome = rx.await.unwrap_or_else(|_| PostOutcome::failed("session ended"));
     if outcome.rate_limited {
         let mut r = text(StatusCode::TOO_MANY_REQUESTS, "too many requests; slow down");
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

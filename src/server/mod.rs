@@ -100,16 +100,25 @@ async fn refuse(mut stream: TcpStream) {
 
 /// The session `id` of `route`'s page: on this node, or carried over from the store
 /// (another node made it, or held it until it died or shut down). `Ok(None)` when it
-/// is nowhere: the caller mounts afresh.
+/// is nowhere: the caller mounts afresh. An error (the store unreachable, a handover
+/// that did not come in time) is for the client to retry: mounting afresh would
+/// lose a session that lives on elsewhere. `joining`: a browser joins it.
 async fn find_session(
     shared: &Arc<Shared>,
     id: &str,
     route: &Arc<crate::page::Route>,
+    joining: bool,
 ) -> crate::error::Result<Option<crate::session::SessionHandle>> {
     if let Some(handle) = shared.sessions.get(id) {
         return Ok(Some(handle));
     }
-    crate::session::restore(&shared.core, id, route).await
+    crate::session::restore(&shared.core, id, route, joining).await.map_err(|e| match e {
+        busy @ crate::error::Error::Busy(_) => busy,
+        other => {
+            tracing::warn!(session = id, "restoring the session failed: {other}");
+            crate::error::Error::Busy(format!("session {id} cannot be reached now"))
+        }
+    })
 }
 
 #[cfg(test)]

@@ -375,24 +375,18 @@ async fn join_session(
         _ => return Err(("page_not_found", format!("no page is registered at {path}"))),
     };
     check_request(shared, &claims, &path, url_query(&join.url)).await?;
-    let found = match super::find_session(shared, &claims.sid, &route).await {
-        Ok(found) => found,
-        Err(crate::error::Error::Busy(_)) => {
-            return Err((OVERLOADED, "the session is moving; retrying".into()))
-        }
-        Err(e) => {
-            tracing::warn!(session = claims.sid, "restoring the session failed: {e}; mounting afresh");
-            None
-        }
-    };
-    if let Some(handle) = found {
+    let mut conn = conn;
+    // Twice at most: a session that ended (or left for another node) between the
+    // lookup and the attach is looked up once more, in the store too.
+    for _ in 0..2 {
+        let found = super::find_session(shared, &claims.sid, &route, true)
+            .await
+            .map_err(|_| (OVERLOADED, "the session is moving; retrying".to_string()))?;
+        let Some(handle) = found else { break };
         let msg = SessionMsg::Attach { conn, last_seq: join.seq, fresh: false };
         match handle.tx.send(msg).await {
             Ok(()) => return Ok(handle),
-            // It ended between the lookup and now: mount a new one below.
-            Err(mpsc::error::SendError(SessionMsg::Attach { conn: c, .. })) => {
-                return mount_fresh(shared, route, claims, c).await;
-            }
+            Err(mpsc::error::SendError(SessionMsg::Attach { conn: c, .. })) => conn = c,
             Err(_) => return Err(("internal", "session ended".into())),
         }
     }

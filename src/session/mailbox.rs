@@ -61,7 +61,14 @@ pub(crate) enum SessionMsg {
     /// would, so reconnect and resume can be exercised.
     DropSocket,
     /// Another node asks for the session: it is saved, released and ended here.
-    Handoff,
+    /// `replaced`: a browser joined it there (another tab of the same page, or this
+    /// one's socket that came back elsewhere), so a socket still attached here is
+    /// told not to reconnect, as when a second socket joins on one node.
+    Handoff {
+        replaced: bool,
+    },
+    /// Writes the session's snapshot now (the store lost it: Redis restarted).
+    Persist,
     /// Dev mode: end the session now, as if its grace period ran out; its socket is
     /// told to reconnect, and the join then mounts a fresh session.
     End,
@@ -73,11 +80,18 @@ pub(crate) struct PostOutcome {
     pub error: Option<String>,
     /// Refused by the event rate limit; the callback did not run.
     pub rate_limited: bool,
+    /// Not applied: the session left this node (ended, or moved to another) first.
+    /// Looking it up again finds where it is now.
+    pub retry: bool,
 }
 
 impl PostOutcome {
     pub fn failed(error: &str) -> Self {
-        PostOutcome { redirect: None, error: Some(error.to_string()), rate_limited: false }
+        PostOutcome { redirect: None, error: Some(error.to_string()), rate_limited: false, retry: false }
+    }
+
+    pub fn retry(error: &str) -> Self {
+        PostOutcome { retry: true, ..PostOutcome::failed(error) }
     }
 }
 

@@ -32,8 +32,13 @@ impl Registry {
         self.map.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), handle);
     }
 
-    pub(super) fn remove(&self, id: &str) {
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+    /// Removes the entry of the actor whose mailbox is `tx`, and only that one: an
+    /// ending actor must not remove the session's next actor (restored meanwhile).
+    pub(super) fn remove(&self, id: &str, tx: &tokio::sync::mpsc::Sender<super::SessionMsg>) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.get(id).is_some_and(|h| h.tx.same_channel(tx)) {
+            map.remove(id);
+        }
     }
 
     pub fn len(&self) -> usize {

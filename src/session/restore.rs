@@ -20,50 +20,80 @@ const HANDOVER_WAIT: Duration = Duration::from_secs(8);
 /// POST or GET for a session another node made (or held until it died or shut down).
 /// `Ok(None)` when there is no store or no snapshot (the caller mounts afresh).
 /// `route` is the page the request's token names; a snapshot of another page is
-/// not restored.
-pub(crate) async fn restore(core: &Arc<Core>, id: &str, route: &Arc<Route>) -> Result<Option<SessionHandle>> {
+/// not restored. `joining`: a browser joins the session (see `SessionMsg::Handoff`).
+pub(crate) async fn restore(
+    core: &Arc<Core>,
+    id: &str,
+    route: &Arc<Route>,
+    joining: bool,
+) -> Result<Option<SessionHandle>> {
     let Some(store) = core.store.clone() else { return Ok(None) };
-    let lock = {
+    // Before the claim: a node that is shutting down takes nothing over.
+    if *core.closing.borrow() {
+        return Err(Error::Busy("the server is shutting down".into()));
+    }
+    let entry = Restoring::enter(core, id);
+    let _one_at_a_time = entry.lock.lock().await;
+    if let Some(handle) = core.sessions.get(id) {
+        return Ok(Some(handle));
+    }
+    let snapshot = claim(store.as_ref(), id, joining).await?;
+    match snapshot {
+        Some(snap) if snap.id == id && snap.route == route.pattern => {
+            start_restored(core, *snap, route).await.map(Some)
+        }
+        Some(snap) => {
+            tracing::warn!(
+                session = id,
+                "the stored snapshot is of another page ({}); mounting afresh",
+                snap.route
+            );
+            Ok(None)
+        }
+        None => Ok(None),
+    }
+}
+
+/// This request's place among those restoring session `id` on this node; the last
+/// to leave (however it leaves: done, failed, or its request dropped) removes it.
+struct Restoring<'a> {
+    core: &'a Core,
+    id: &'a str,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<'a> Restoring<'a> {
+    fn enter(core: &'a Core, id: &'a str) -> Self {
         let mut restoring = core.restoring.lock().unwrap_or_else(|e| e.into_inner());
-        restoring.entry(id.to_string()).or_default().clone()
-    };
-    let result = async {
-        let _one_at_a_time = lock.lock().await;
-        if let Some(handle) = core.sessions.get(id) {
-            return Ok(Some(handle));
-        }
-        let snapshot = claim(store.as_ref(), id).await?;
-        match snapshot {
-            Some(snap) if snap.id == id && snap.route == route.pattern => {
-                start_restored(core, *snap, route).await.map(Some)
-            }
-            Some(snap) => {
-                tracing::warn!(
-                    session = id,
-                    "the stored snapshot is of another page ({}); mounting afresh",
-                    snap.route
-                );
-                Ok(None)
-            }
-            None => Ok(None),
+        let lock = restoring.entry(id.to_string()).or_default().clone();
+        Restoring { core, id, lock }
+    }
+}
+
+impl Drop for Restoring<'_> {
+    fn drop(&mut self) {
+        let mut restoring = self.core.restoring.lock().unwrap_or_else(|e| e.into_inner());
+        // The map's reference and this one: nobody else is waiting.
+        if Arc::strong_count(&self.lock) <= 2 {
+            restoring.remove(self.id);
         }
     }
-    .await;
-    let mut restoring = core.restoring.lock().unwrap_or_else(|e| e.into_inner());
-    // The last request for this session takes the lock's entry out.
-    if Arc::strong_count(&lock) <= 2 {
-        restoring.remove(id);
+}
+
+impl Core {
+    /// Whether a request on this node is restoring session `id` right now.
+    pub(crate) fn is_restoring(&self, id: &str) -> bool {
+        self.restoring.lock().unwrap_or_else(|e| e.into_inner()).contains_key(id)
     }
-    result
 }
 
 /// Claims the session from the store, waiting (bounded) while a live node hands it
 /// over.
-async fn claim(store: &dyn SessionStore, id: &str) -> Result<Option<Box<Snapshot>>> {
+async fn claim(store: &dyn SessionStore, id: &str, joining: bool) -> Result<Option<Box<Snapshot>>> {
     let deadline = tokio::time::Instant::now() + HANDOVER_WAIT;
     let mut pause = Duration::from_millis(10);
     loop {
-        match store.claim(id).await? {
+        match store.claim(id, joining).await? {
             Claimed::Snapshot(snap) => return Ok(Some(snap)),
             Claimed::Missing => return Ok(None),
             Claimed::Owned if tokio::time::Instant::now() + pause < deadline => {

@@ -71,7 +71,8 @@ pub(crate) trait SessionStore: Send + Sync + 'static {
     fn save(&self, id: &str, snapshot: Vec<u8>) -> StoreFuture<'_, bool>;
     /// Takes a session over: from a node that is gone or released it, at once; from a
     /// live node, by asking it to hand over (`Claimed::Owned`; try again shortly).
-    fn claim(&self, id: &str) -> StoreFuture<'_, Claimed>;
+    /// `joining`: a browser joins it here.
+    fn claim(&self, id: &str, joining: bool) -> StoreFuture<'_, Claimed>;
     /// Gives the session up with its last snapshot kept, for another node to claim.
     fn release(&self, id: &str) -> StoreFuture<'_, ()>;
     /// The session ended: its snapshot goes.

@@ -49,6 +49,8 @@ pub(super) struct Actor {
     moved: bool,
     /// The last event applied by its client's number, for answering re-sent ones.
     applied: Option<Applied>,
+    /// Handed over because a browser joined it on another node.
+    replaced: bool,
 }
 
 /// How long a snapshot save may take before the session goes on without it (and
@@ -77,6 +79,7 @@ impl Actor {
             unsaved: false,
             moved: false,
             applied: None,
+            replaced: false,
         }
     }
 
@@ -219,7 +222,7 @@ impl Actor {
                     }
                     let out = self.call(Call::Event(*event)).await;
                     if out.is_some() && !self.persist().await {
-                        let _ = reply.send(PostOutcome::failed("the session moved to another node"));
+                        let _ = reply.send(PostOutcome::retry("the session moved to another node"));
                         continue;
                     }
                     let outcome = match out {
@@ -227,7 +230,7 @@ impl Actor {
                             let redirect = o.redirect.take().or_else(|| o.navigate.take().map(|n| n.0));
                             let error = o.error.as_ref().map(|e| e.1.clone());
                             self.deliver(o);
-                            PostOutcome { redirect, error, rate_limited: false }
+                            PostOutcome { redirect, error, rate_limited: false, retry: false }
                         }
                         None => PostOutcome::failed("server shutting down"),
                     };
@@ -259,7 +262,17 @@ impl Actor {
                         self.detach();
                     }
                 }
-                SessionMsg::Handoff => return "handoff",
+                SessionMsg::Handoff { replaced } => {
+                    // Handed over only once its last snapshot is written: a failed
+                    // save keeps the session here (the other node asks again).
+                    if self.save_for_handover().await {
+                        self.replaced = replaced;
+                        return if self.moved { "moved" } else { "handoff" };
+                    }
+                }
+                SessionMsg::Persist => {
+                    self.persist().await;
+                }
                 SessionMsg::End => {
                     // Told to reconnect: its join then finds no session and mounts afresh.
                     if let Some(conn) = self.conn.take() {

@@ -6,7 +6,28 @@ use crate::error::Error;
 use crate::metrics;
 use crate::session::snapshot::{Snapshot, TimerSnapshot, SNAPSHOT_FORMAT};
 
+/// How many times a stopping node tries to write a session's last snapshot.
+const FINAL_SAVE_TRIES: u32 = 3;
+
 impl Actor {
+    /// Writes the last snapshot before the session leaves this node; true when it
+    /// is written (or another node has the session already: `moved`).
+    pub(super) async fn save_for_handover(&mut self) -> bool {
+        if self.env.core.store.is_none() {
+            return true;
+        }
+        for attempt in 0..FINAL_SAVE_TRIES {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            self.persist().await;
+            if self.moved || !self.unsaved {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Writes the session's snapshot to the store (when there is one). False when
     /// another node owns the session now: the caller sends nothing, and the session
     /// ends here. A save that fails is counted and tried again shortly; the session
