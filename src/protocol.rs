@@ -136,9 +136,9 @@ pub fn patch(
     to_text(&Patch { t: "patch", seq, regions, root, title })
 }
 
-pub fn joined(seq: u64, resumed: bool, root: Option<&str>, token: Option<&str>) -> String {
+pub fn joined(seq: u64, eid: u64, resumed: bool, root: Option<&str>, token: Option<&str>) -> String {
     to_text(&serde_json::json!({
-        "t": "joined", "v": PROTOCOL_VERSION, "seq": seq,
+        "t": "joined", "v": PROTOCOL_VERSION, "seq": seq, "eid": eid,
         "resumed": resumed, "root": root, "token": token,
     }))
 }

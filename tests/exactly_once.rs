@@ -141,3 +141,38 @@ async fn events_without_eid_always_run() {
     }
     assert_eq!(t.probe.events.load(Ordering::SeqCst), 3);
 }
+
+#[tokio::test]
+async fn a_page_load_of_a_session_numbers_its_events_after_those_applied() {
+    let t = TestApp::start(|_| {});
+    let (mut ws, joined, boot) = t.live("/counter").await;
+    assert_eq!((boot.eid, &joined["eid"]), (0, &json!(0)), "a new session has applied nothing");
+    for (r, eid) in [(1, 1), (2, 2), (3, 3)] {
+        send_event(&mut ws, r, Some(eid), "inc").await;
+        until_reply(&mut ws, r).await;
+    }
+    // The page falls back to a form post; the GET after it loads the same session,
+    // whose page must not number its events from 1 again (they would be answered,
+    // not run).
+    let form = [("_lv_token", boot.token.as_str()), ("_csrf", boot.csrf.as_str()), ("_lv_click", "inc?by=1")];
+    let body = form_encode(&form);
+    let resp = http(
+        t.addr,
+        "POST",
+        "/counter",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(resp.status, 303, "{}", resp.text());
+    let cookie =
+        resp.header("set-cookie").expect("a resume cookie").split(';').next().unwrap_or_default().to_string();
+    let page = http(t.addr, "GET", "/counter", &[("Cookie", cookie.as_str())], b"").await;
+    let again = boot(&page.text());
+    assert_eq!(again.token, boot.token, "the same session");
+    assert_eq!(again.eid, 3);
+    // And a join says so too.
+    let mut ws2 = t.connect().await;
+    let joined = ws2.join(&boot.token, &t.url("/counter"), again.seq).await;
+    assert_eq!(joined["eid"], 3, "{joined}");
+}

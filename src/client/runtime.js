@@ -146,6 +146,7 @@
     const again = pageJoined;
     const forms = !f.resumed && again ? capture() : [];
     joined = everJoined = pageJoined = true;
+    if (typeof f.eid === 'number') eid = Math.max(eid, f.eid);
     attempt = 0;
     if (f.token) token = f.token;
     if (f.root != null) morphRoot(f.root);
@@ -160,7 +161,9 @@
     syncClasses();
     resend();
     recover(forms);
-    for (const [frame, el, also] of held.splice(0)) push(frame, el, also);
+    // Only events made on this page's session: clicks during a live navigation were
+    // made on the page being left.
+    for (const [frame, el, also, madeFor] of held.splice(0)) if (madeFor === token) push(frame, el, also);
   }
 
   // Sends the events the last socket left unanswered again, in order, with their
@@ -355,6 +358,7 @@
     boot = next;
     token = next.token;
     seq = +next.seq || 0;
+    eid = Math.max(eid, +next.eid || 0);
     attempt = 0;
     // Imported <script>s never run: no second runtime.
     morph(document.body, doc.body);
@@ -426,7 +430,7 @@
   function push(f, el, also) {
     if (!f.name) return false;
     const waiting = !!ws || (everJoined && !stopped);
-    if (!joined) return waiting && held.length < 16 && held.push([f, el, also]) > 0;
+    if (!joined) return waiting && held.length < 16 && held.push([f, el, also, token]) > 0;
     f.ref = ++ref;
     f.eid = ++eid;
     if (!send(f)) return false;
@@ -732,6 +736,9 @@
     if (!boot || !root()) return;
     token = boot.token;
     seq = +boot.seq || 0;
+    // A page load of a session that already applied events (after a form post)
+    // numbers its events after them.
+    eid = Math.max(eid, +boot.eid || 0);
     shownPath = here();
     Object.defineProperty(window, 'mizulive', {
       value: Object.freeze({ version: 1, socket: () => ws, seq: () => seq }),

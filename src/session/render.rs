@@ -18,7 +18,10 @@ pub(crate) enum Call {
     /// Render the page body for a client that needs all of it.
     Root,
     /// Render the whole document for a GET; the argument is the current patch seq.
-    Document(u64),
+    Document {
+        seq: u64,
+        eid: u64,
+    },
     /// The session is ending, for this reason.
     Close(&'static str),
 }
@@ -57,8 +60,8 @@ pub(crate) fn run(
             }
             return (data, out);
         }
-        Call::Document(seq) => {
-            match render_document(&mut data, env, seq) {
+        Call::Document { seq, eid } => {
+            match render_document(&mut data, env, seq, eid) {
                 Ok(html) => out.document = Some(html),
                 Err(e) => out.error = Some(("render_error", e)),
             }
@@ -182,10 +185,10 @@ fn render_root(data: &mut SessionData, env: &SessionEnv) -> Result<String, Strin
     Ok(html)
 }
 
-fn render_document(data: &mut SessionData, env: &SessionEnv, seq: u64) -> Result<String, String> {
+fn render_document(data: &mut SessionData, env: &SessionEnv, seq: u64, eid: u64) -> Result<String, String> {
     let ctx = context(data, env, None);
     let boot = serde_json::json!({
-        "token": data.token, "seq": seq, "csrf": data.csrf, "dev": env.core.opts.dev,
+        "token": data.token, "seq": seq, "csrf": data.csrf, "dev": env.core.opts.dev, "eid": eid,
     });
     let (html, body) = env
         .core

@@ -519,6 +519,8 @@ pub struct Boot {
     pub seq: u64,
     pub csrf: String,
     pub dev: bool,
+    /// The last client event number the session applied.
+    pub eid: u64,
 }
 
 pub fn boot(html: &str) -> Boot {
@@ -534,6 +536,7 @@ pub fn boot(html: &str) -> Boot {
         csrf: text("csrf"),
         seq: json.get("seq").and_then(Value::as_u64).expect("boot seq"),
         dev: json.get("dev").and_then(Value::as_bool).expect("boot dev"),
+        eid: json.get("eid").and_then(Value::as_u64).expect("boot eid"),
     }
 }
 

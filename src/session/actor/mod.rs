@@ -245,7 +245,8 @@ impl Actor {
                     }
                 }
                 SessionMsg::RenderDocument { reply } => {
-                    let out = self.call(Call::Document(self.seq)).await;
+                    let eid = self.applied.as_ref().map_or(0, |a| a.eid);
+                    let out = self.call(Call::Document { seq: self.seq, eid }).await;
                     let result = match out {
                         Some(o) => match (o.document, o.error) {
                             (Some(html), None) => Ok(html),
@@ -447,7 +448,7 @@ impl Actor {
         let whole = fresh || std::mem::take(&mut self.restored);
         let missed = if whole { None } else { self.sent.missed(last_seq, self.seq) };
         if let Some(missed) = missed {
-            self.send(protocol::joined(self.seq, true, None, None).into());
+            self.send(protocol::joined(self.seq, self.last_eid(), true, None, None).into());
             for frame in missed {
                 self.send(frame);
             }
@@ -457,7 +458,9 @@ impl Actor {
         match self.call(Call::Root).await {
             Some(CallOutcome { root: Some(root), .. }) => {
                 let token = if fresh { self.data.as_ref().map(|d| d.token.clone()) } else { None };
-                self.send(protocol::joined(self.seq, !fresh, Some(&root), token.as_deref()).into());
+                self.send(
+                    protocol::joined(self.seq, self.last_eid(), !fresh, Some(&root), token.as_deref()).into(),
+                );
             }
             Some(CallOutcome { error: Some((code, msg)), .. }) => {
                 let msg = self.public_message(&msg);
@@ -492,6 +495,11 @@ impl Actor {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => self.detach(),
         }
+    }
+
+    /// The number of the last client event applied (0: none yet).
+    fn last_eid(&self) -> u64 {
+        self.applied.as_ref().map_or(0, |a| a.eid)
     }
 
     fn take_token(&mut self) -> bool {
