@@ -168,7 +168,7 @@ async fn a_page_load_of_a_session_numbers_its_events_after_those_applied() {
     let cookie =
         resp.header("set-cookie").expect("a resume cookie").split(';').next().unwrap_or_default().to_string();
     let page = http(t.addr, "GET", "/counter", &[("Cookie", cookie.as_str())], b"").await;
-    let again = boot(&page.text());
+    let again = common::boot(&page.text());
     assert_eq!(again.token, boot.token, "the same session");
     assert_eq!(again.eid, 3);
     // And a join says so too.
