@@ -511,6 +511,19 @@ async fn two_nodes_never_run_one_session_at_once() {
     assert_eq!(count_in(joined["root"].as_str().unwrap_or_default()), Some(4), "{joined}");
 }
 
+/// Waits (bounded) until `redis` holds a session snapshot; fails with `what` if not.
+async fn wait_for_a_snapshot(redis: &RedisServer, what: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let keys = redis_query(redis, redis::cmd("KEYS").arg("mizulive:s:*"));
+        if matches!(&keys, redis::Value::Array(k) if !k.is_empty()) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The one session stored in `redis`.
 fn session_id(redis: &RedisServer) -> String {
     match redis_query(redis, redis::cmd("KEYS").arg("mizulive:s:*")) {
@@ -617,15 +630,7 @@ async fn a_snapshot_that_failed_to_write_is_written_when_redis_returns() {
 
     // Back (empty): the session writes its snapshot again without any new event.
     redis.restart();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let keys = redis_query(&redis, redis::cmd("KEYS").arg("mizulive:s:*"));
-        if matches!(&keys, redis::Value::Array(k) if !k.is_empty()) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the snapshot was not written again after Redis came back");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_a_snapshot(&redis, "the snapshot was not written again after Redis came back").await;
     a.kill();
     let joined = tab.rejoin(&b).await;
     assert_eq!(count_in(joined["root"].as_str().unwrap_or_default()), Some(2), "{joined}");
@@ -667,15 +672,7 @@ async fn an_idle_session_is_written_again_when_redis_lost_its_data() {
     // Redis comes back empty while the session sits idle: nothing it does would write
     // its snapshot again, so its node must notice.
     redis.restart();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let keys = redis_query(&redis, redis::cmd("KEYS").arg("mizulive:s:*"));
-        if matches!(&keys, redis::Value::Array(k) if !k.is_empty()) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the idle session's snapshot was not written again");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_a_snapshot(&redis, "the idle session's snapshot was not written again").await;
     a.kill();
     let joined = tab.rejoin(&b).await;
     assert_eq!(count_in(joined["root"].as_str().unwrap_or_default()), Some(1), "{joined}");

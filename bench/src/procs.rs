@@ -50,25 +50,20 @@ pub fn raise_nofile_limit() -> Result<libc::rlim_t, String> {
 /// Builds the C counter (a no-op when it is up to date). The Makefile also builds
 /// libmizulive when the .so is missing.
 pub fn build_counter(root: &Path) -> Result<(), String> {
-    let dir = root.join("examples-c/counter");
-    let status = Command::new("make")
-        .args(["-s", "--no-print-directory", "-C"])
-        .arg(&dir)
-        .status()
-        .map_err(|e| format!("running make -C {}: {e}", dir.display()))?;
-    if !status.success() {
-        return Err(format!("make -C {} failed: {status}", dir.display()));
-    }
-    Ok(())
+    make_in(&root.join("examples-c/counter"))
 }
 
 /// Builds the C conformance app (`e2e/apps/c`), whose `/rooms/{room}` page publishes
 /// each `send` to every session in the room: the fan-out test's app.
 pub fn build_conformance(root: &Path) -> Result<(), String> {
-    let dir = root.join("e2e/apps/c");
+    make_in(&root.join("e2e/apps/c"))
+}
+
+/// `make -s -C dir`, quietly; an error names the folder.
+fn make_in(dir: &Path) -> Result<(), String> {
     let status = Command::new("make")
         .args(["-s", "--no-print-directory", "-C"])
-        .arg(&dir)
+        .arg(dir)
         .status()
         .map_err(|e| format!("running make -C {}: {e}", dir.display()))?;
     if !status.success() {
