@@ -435,6 +435,8 @@
     f.eid = ++eid;
     if (!send(f)) return false;
     sent.set(f.ref, f);
+    // A form's submit, sent now or after waiting in `held`: its reply resets it.
+    if (f.type === 'submit' && el.nodeName === 'FORM') submits.set(f.ref, el);
     mark(f.ref, [el, el.closest('form'), also]);
     return true;
   }
@@ -525,7 +527,7 @@
     const fd = new FormData(form);
     const sub = e.submitter;
     if (sub && sub.name) fd.append(sub.name, sub.value);
-    const go = () => push(frame('submit', form, e, { form: serialize(fd) }), form, sub) && joined && submits.set(ref, form);
+    const go = () => push(frame('submit', form, e, { form: serialize(fd) }), form, sub);
     limit(form, 'submit', go, ms('debounce', [form]), ms('throttle', [form]));
   }
 
