@@ -105,12 +105,22 @@ impl Recorded {
 /// Opens `n` clients, at most `OPEN_CONCURRENCY` at a time, each in its own task so the
 /// client work spreads over the runtime's threads. Failures are counted, not fatal.
 pub async fn open_many(target: Target, n: usize, tally: &mut Tally) -> Vec<Client> {
+    open_each(n, tally, move || target.open()).await
+}
+
+/// [`open_many`] with any way of opening a client (another page, say).
+pub async fn open_each<F, Fut>(n: usize, tally: &mut Tally, open: F) -> Vec<Client>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Client, String>> + Send + 'static,
+{
     let permits = Arc::new(Semaphore::new(OPEN_CONCURRENCY));
     let mut tasks = Vec::with_capacity(n);
     for _ in 0..n {
         let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
+        let opening = open();
         tasks.push(tokio::spawn(async move {
-            let opened = target.open().await;
+            let opened = opening.await;
             drop(permit);
             opened
         }));

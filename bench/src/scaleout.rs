@@ -20,8 +20,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
-
 use crate::client::{self, Client, Target};
 use crate::procs::{self, Server};
 use crate::redis::{Redis, RedisUse};
@@ -40,8 +38,6 @@ const MAX_REPEATS: usize = 20;
 /// Pause between two publishes of the fan-out test, so the snapshot writes the last
 /// one caused (one per subscriber) are done before the next is timed.
 const ROUND_GAP: Duration = Duration::from_millis(300);
-/// Sessions opened at once.
-const OPEN_CONCURRENCY: usize = 200;
 
 /// How the `--redis` mode runs.
 #[derive(Debug, Clone)]
@@ -450,26 +446,12 @@ async fn scenario(
 }
 
 async fn open_many(addr: SocketAddr, path: &str, n: usize, tally: &mut Tally) -> Vec<Client> {
-    let permits = Arc::new(Semaphore::new(OPEN_CONCURRENCY));
-    let mut tasks = Vec::with_capacity(n);
-    for _ in 0..n {
-        let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
-        let path = path.to_string();
-        tasks.push(tokio::spawn(async move {
-            let opened = client::open_page(addr, &path).await;
-            drop(permit);
-            opened
-        }));
-    }
-    let mut clients = Vec::with_capacity(n);
-    for task in tasks {
-        match task.await {
-            Ok(Ok(client)) => clients.push(client),
-            Ok(Err(why)) => tally.record(&client::ClickError::Socket(format!("open: {why}"))),
-            Err(e) => tally.record(&client::ClickError::Socket(format!("open task failed: {e}"))),
-        }
-    }
-    clients
+    let path: Arc<str> = Arc::from(path);
+    runs::open_each(n, tally, move || {
+        let path = path.clone();
+        async move { client::open_page(addr, &path).await }
+    })
+    .await
 }
 
 fn ms(us: u32) -> String {
