@@ -13,6 +13,7 @@
 mod client;
 mod echo;
 mod flood;
+mod peers;
 mod procs;
 mod redis;
 mod report;
