@@ -27,6 +27,12 @@ const GO_BUILD_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// The first stdout line of every counter (C, Python, Go), followed by `ADDR/counter`.
 const COUNTER_BANNER: &str = "counter listening on http://";
+/// The first stdout line of every server of the peer benchmark, followed by `ADDR`.
+#[allow(dead_code)] // Until the peer runner starts its servers.
+pub const PEER_BANNER: &str = "peer listening on http://";
+/// The CPU the peer benchmark's servers are pinned to; the bench client takes the others.
+#[allow(dead_code)]
+pub const PEER_CPU: usize = 0;
 /// Where `go` is looked for when it is not on PATH (the official tarball's place).
 const GO_FALLBACK: &str = "/usr/local/go/bin/go";
 
@@ -182,6 +188,25 @@ impl Server {
         let mut cmd = Command::new(exe);
         cmd.arg("--echo-server");
         Server::spawn("echo", cmd, crate::echo::READY_PREFIX)
+    }
+
+    /// A server of the peer benchmark (`bench/peers/PAGES.md`): `cmd` prints
+    /// `peer listening on http://ADDR` once it accepts connections. It runs on CPU
+    /// [`PEER_CPU`] only (every thread it starts inherits that), so on a machine with two
+    /// or more CPUs the server and the bench client never compete for one.
+    #[allow(dead_code)]
+    pub fn peer(name: &'static str, mut cmd: Command) -> Result<Server, String> {
+        // SAFETY: sched_setaffinity is async-signal-safe and only reads the set we pass.
+        unsafe {
+            cmd.pre_exec(|| {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                libc::CPU_SET(PEER_CPU, &mut set);
+                // On a one-CPU machine this fails and the server runs unpinned.
+                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+                Ok(())
+            });
+        }
+        Server::spawn(name, cmd, PEER_BANNER)
     }
 
     /// Starts `cmd` and waits for the stdout line `<prefix>ADDR[/path]`.
@@ -345,7 +370,7 @@ fn ticks_to_duration(ticks: u64) -> Result<Duration, String> {
 
 /// Runs `cmd` to completion, killing it (and what it started) after `limit`; on
 /// failure, returns its status and the end of its stderr.
-fn run_bounded(mut cmd: Command, limit: Duration) -> Result<(), String> {
+pub fn run_bounded(mut cmd: Command, limit: Duration) -> Result<(), String> {
     // Its own process group, so a timeout also stops the compilers it runs.
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).process_group(0);
     let mut child = cmd.spawn().map_err(|e| format!("starting it: {e}"))?;
@@ -380,7 +405,7 @@ fn run_bounded(mut cmd: Command, limit: Duration) -> Result<(), String> {
 }
 
 /// `name` in one of the PATH directories, if it is an executable file there.
-fn find_executable(name: &str) -> Option<PathBuf> {
+pub fn find_executable(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| is_executable(p))
 }
