@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
+/// A server frame's text, shared without copying between the session that built it,
+/// its resume buffer and the socket that writes it.
+pub use tokio_tungstenite::tungstenite::Utf8Bytes as Frame;
+
 pub const PROTOCOL_VERSION: u64 = 1;
 
 /// A client event, as the browser sent it (see docs/protocol.md).
@@ -136,6 +140,17 @@ pub fn patch(
     to_text(&Patch { t: "patch", seq, regions, root, title })
 }
 
+/// What every `patch` frame starts with (the `t` field is serialized first).
+const PATCH_HEAD: &str = r#"{"t":"patch","#;
+
+/// `frame` (a [`patch`]) as the answer to event `ref` as well: the event's reply
+/// folded into its patch, so an event that changed the page costs one frame.
+pub fn patch_replying(frame: &str, r#ref: u64) -> String {
+    let rest = frame.strip_prefix(PATCH_HEAD).unwrap_or(frame);
+    debug_assert!(rest.len() < frame.len(), "not a patch frame: {frame}");
+    format!(r#"{PATCH_HEAD}"ref":{ref},"ok":true,{rest}"#)
+}
+
 pub fn joined(seq: u64, eid: u64, resumed: bool, root: Option<&str>, token: Option<&str>) -> String {
     to_text(&serde_json::json!({
         "t": "joined", "v": PROTOCOL_VERSION, "seq": seq, "eid": eid,
@@ -215,5 +230,16 @@ mod tests {
         assert_eq!(ClientFrame::parse("[1]").unwrap_err().code, "bad_frame");
         assert_eq!(ClientFrame::parse(r#"{"t":"dance"}"#).unwrap_err().code, "unknown_type");
         assert_eq!(ClientFrame::parse(r#"{"t":"event","ref":"x"}"#).unwrap_err().code, "bad_frame");
+    }
+
+    #[test]
+    fn a_reply_folds_into_its_patch() {
+        let regions = BTreeMap::from([("stats".to_string(), "<b>3</b>".to_string())]);
+        let plain = patch(5, &regions, None, None);
+        let folded: Value = serde_json::from_str(&patch_replying(&plain, 7)).unwrap();
+        let mut expected: Value = serde_json::from_str(&plain).unwrap();
+        expected["ref"] = 7.into();
+        expected["ok"] = true.into();
+        assert_eq!(folded, expected);
     }
 }

@@ -197,6 +197,11 @@ async fn click(ws: &mut Ws, r#ref: u64, name: &str) -> (Option<Value>, Value) {
     loop {
         let frame = recv(ws).await;
         match frame["t"].as_str() {
+            // A patch that answers the event is its reply too: one frame per event.
+            Some("patch") if frame["ref"] == r#ref => {
+                let reply = json!({"t": "reply", "ref": r#ref, "ok": frame["ok"]});
+                return (Some(frame), reply);
+            }
             Some("patch") => patch = Some(frame),
             Some("reply") => {
                 assert_eq!(frame["ref"], r#ref);

@@ -303,7 +303,14 @@ impl Tab {
 
     /// Waits for the reply to `r`; returns it.
     async fn reply(&mut self, r: u64) -> Value {
-        self.until("the reply", |f| f["t"] == "reply" && f["ref"] == r).await
+        if let Some(reply) = self.ws.folded_reply(r) {
+            return reply;
+        }
+        let f = self.until("the reply", |f| f["ref"] == r && (f["t"] == "reply" || f["t"] == "patch")).await;
+        match self.ws.folded_reply(r) {
+            Some(folded) => folded,
+            None => f,
+        }
     }
 
     /// Sends `inc`-like event `name` and returns the count the patch after it shows.
@@ -373,7 +380,7 @@ async fn a_publish_on_one_node_reaches_every_node_in_order_once() {
     let sent: Vec<String> = (1..=20).map(|i| format!("m{i}")).collect();
     for msg in &sent {
         let (r, _) = on_a.send("say", json!({"topic": "news", "msg": msg})).await;
-        on_a.until("the say reply", |f| f["t"] == "reply" && f["ref"] == r).await;
+        on_a.reply(r).await;
     }
     for tab in [&mut on_a, &mut on_b] {
         let last = tab

@@ -21,7 +21,8 @@ async fn send_event(ws: &mut WsClient, r: u64, eid: Option<u64>, name: &str) {
     ws.send_json(&frame).await;
 }
 
-/// Reads frames up to the reply to `r`; returns the patches before it and the reply.
+/// Reads frames up to the reply to `r` (a frame of its own, or folded into the
+/// event's patch); returns the patches up to it and the reply.
 async fn until_reply(ws: &mut WsClient, r: u64) -> (Vec<Value>, Value) {
     let mut patches = Vec::new();
     // Bounded: an event causes one patch and one reply here, never dozens of frames.
@@ -31,6 +32,11 @@ async fn until_reply(ws: &mut WsClient, r: u64) -> (Vec<Value>, Value) {
             Some("reply") => {
                 assert_eq!(frame["ref"], r, "a reply to another event: {frame}");
                 return (patches, frame);
+            }
+            // A patch that answers `r` is its reply too.
+            Some("patch") if frame["ref"] == r => {
+                patches.push(frame);
+                return (patches, ws.folded_reply(r).expect("the patch's reply"));
             }
             Some("patch") => patches.push(frame),
             _ => panic!("unexpected frame before the reply to {r}: {frame}"),

@@ -31,7 +31,7 @@ async fn join_adopts_the_session_the_get_mounted() {
 }
 
 #[tokio::test]
-async fn event_sends_one_patch_of_changed_regions_then_the_reply() {
+async fn an_event_is_answered_by_one_patch_of_changed_regions_that_is_its_reply() {
     let t = TestApp::start(|_| {});
     let (mut ws, _, _) = t.live("/counter").await;
 
@@ -43,7 +43,9 @@ async fn event_sends_one_patch_of_changed_regions_then_the_reply() {
     assert!(region(&patch, "log").contains("inc 1 = 42"), "{patch}");
     assert_eq!(patch["root"], Value::Null);
     assert_eq!(patch["title"], Value::Null);
-    // The frame after the patch is the reply: exactly one patch, and it came first.
+    // The patch answers the event: one frame, no reply after it.
+    assert_eq!((&patch["ref"], &patch["ok"]), (&json!(r), &json!(true)), "{patch}");
+    ws.expect_no_frame(QUIET).await;
     ws.expect_ok(r).await;
 
     // `note` marks stats and log but changes only the log.
@@ -54,6 +56,43 @@ async fn event_sends_one_patch_of_changed_regions_then_the_reply() {
     assert!(region(&patch, "log").contains("<li>note</li>"), "{patch}");
     ws.expect_ok(r).await;
     ws.expect_no_frame(QUIET).await;
+}
+
+#[tokio::test]
+async fn an_event_with_commands_gets_its_patch_its_commands_then_its_reply() {
+    let t = TestApp::start(|_| {});
+    let (mut ws, _, _) = t.live("/counter").await;
+    let r = ws.event("inc_focus", json!({})).await;
+    let patch = ws.recv_json(WAIT).await;
+    assert_eq!((&patch["t"], patch.get("ref")), (&json!("patch"), None), "{patch}");
+    let command = ws.recv_json(WAIT).await;
+    assert_eq!(command["t"], "command", "{command}");
+    let reply = ws.recv_json(WAIT).await;
+    assert_eq!(reply, json!({"t": "reply", "ref": r, "ok": true}));
+}
+
+#[tokio::test]
+async fn a_replayed_patch_answers_no_event_on_the_socket_it_is_replayed_to() {
+    let t = TestApp::start(|_| {});
+    let url = t.url("/counter");
+    let (mut ws, _, boot) = t.live("/counter").await;
+    let r = ws.event("inc", json!({"by": "1"})).await;
+    assert_eq!(ws.expect_patch().await["ref"], r);
+    drop(ws);
+
+    // A new socket numbers its events from 1 again; the replayed patch must not
+    // answer the first of them.
+    let mut ws = t.connect().await;
+    let joined = ws.join(&boot.token, &url, 0).await;
+    assert_eq!((&joined["resumed"], &joined["root"]), (&json!(true), &Value::Null), "{joined}");
+    let replayed = ws.recv_json(WAIT).await;
+    assert_eq!(replayed["seq"], 1, "{replayed}");
+    assert!(replayed.get("ref").is_none() && replayed.get("ok").is_none(), "{replayed}");
+    let again = ws.event("inc", json!({"by": "1"})).await;
+    assert_eq!(again, r, "the same ref on the new socket");
+    let patch = ws.expect_patch().await;
+    assert_eq!((patch["seq"].as_u64(), count_in(region(&patch, "stats"))), (Some(2), Some(START + 2)));
+    assert_eq!(patch["ref"], again, "{patch}");
 }
 
 #[tokio::test]
@@ -371,6 +410,10 @@ async fn dev_hook_ends_sessions_and_the_join_mounts_afresh() {
     let close = ws.recv_type("close").await;
     assert_eq!(close, json!({"t": "close", "reason": "session_closed", "reconnect": true}));
     ws.expect_closed().await;
+    // A join racing the session's end is told to reconnect (a browser does); this one
+    // comes after it.
+    let app = t.app();
+    wait_for("the session is gone", || app.session_count() == 0).await;
 
     let mut ws = t.connect().await;
     let joined = ws.join(&boot.token, &url, 1).await;

@@ -243,7 +243,8 @@ impl Client {
         timeout(ROUNDTRIP_TIMEOUT, exchange).await.map_err(|_| ClickError::Timeout)?
     }
 
-    /// The event's patch comes first, then its reply (the protocol orders them).
+    /// The event's patch comes first, then its reply (the protocol orders them), unless
+    /// the patch is the reply too.
     async fn await_reply(&mut self, reference: u64, sent: Instant) -> Result<Timing, ClickError> {
         let mut patch_at = None;
         loop {
@@ -251,12 +252,16 @@ impl Client {
             let frame = parse(&text).map_err(ClickError::Socket)?;
             match frame.t {
                 "patch" => {
-                    patch_at.get_or_insert_with(|| sent.elapsed());
+                    let at = *patch_at.get_or_insert_with(|| sent.elapsed());
                     let seq = frame.seq.unwrap_or(0);
                     if seq != self.last_seq + 1 {
                         self.seq_gaps += 1;
                     }
                     self.last_seq = seq;
+                    // A patch that answers the event is its reply as well.
+                    if frame.reference == Some(reference) && frame.ok == Some(true) {
+                        return Ok(Timing { first: at, done: at });
+                    }
                 }
                 "reply" if frame.reference == Some(reference) => {
                     let done = sent.elapsed();
@@ -302,7 +307,8 @@ impl Client {
                 let text = self.next_text().await?;
                 let frame = parse(&text).map_err(ClickError::Socket)?;
                 match frame.t {
-                    "reply" if frame.reference == Some(reference) => {
+                    // The reply, or the patch that is the reply as well.
+                    "reply" | "patch" if frame.reference == Some(reference) => {
                         return match (frame.ok, frame.error) {
                             (Some(true), _) => Ok(()),
                             (_, Some(e)) if e.code == "rate_limited" => Err(ClickError::RateLimited),

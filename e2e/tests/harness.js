@@ -301,7 +301,8 @@ function trackFrames(page) {
     });
     ws.on('framereceived', (f) => {
       const m = parse(f.payload);
-      if (m && m.t === 'reply') t.replies.push(m);
+      // A patch with a ref is that event's reply as well (docs/protocol.md).
+      if (m && (m.t === 'reply' || (m.t === 'patch' && typeof m.ref === 'number'))) t.replies.push(m);
     });
   });
   return t;

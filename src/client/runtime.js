@@ -249,6 +249,8 @@
     if (f.title != null) document.title = f.title;
     if (typeof f.seq === 'number') seq = f.seq;
     syncClasses();
+    // A patch that answers an event is its reply as well.
+    if (typeof f.ref === 'number') onReply(f);
   }
 
   function onReply(f) {

@@ -156,20 +156,31 @@ async fn run(shared: Arc<Shared>, ws: Socket) {
 }
 
 /// Writes queued frames until a close frame is written, a write fails, or the queue
-/// is closed.
+/// is closed. Frames queued together go out in one write: a session that answers
+/// several events (or a patch and a command) costs the socket one syscall.
 async fn write(mut sink: Sink, mut out_rx: mpsc::Receiver<Outbound>) {
-    while let Some(out) = out_rx.recv().await {
-        match out {
-            Outbound::Text(t) => {
-                if sink.send(Message::text(t.as_ref())).await.is_err() {
+    while let Some(mut out) = out_rx.recv().await {
+        loop {
+            match out {
+                // The frame's text is shared, not copied, into the message.
+                Outbound::Text(t) => {
+                    if sink.feed(Message::Text(t)).await.is_err() {
+                        return;
+                    }
+                }
+                Outbound::Close { code, reason } => {
+                    let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
                     return;
                 }
             }
-            Outbound::Close { code, reason } => {
-                let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
-                let _ = sink.send(Message::Close(Some(frame))).await;
-                return;
+            match out_rx.try_recv() {
+                Ok(next) => out = next,
+                Err(_) => break,
             }
+        }
+        if sink.flush().await.is_err() {
+            return;
         }
     }
 }

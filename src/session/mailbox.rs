@@ -13,7 +13,7 @@ use crate::pubsub::Subscriber;
 /// A frame on its way to one socket.
 #[derive(Debug)]
 pub(crate) enum Outbound {
-    Text(Arc<str>),
+    Text(crate::protocol::Frame),
     Close { code: u16, reason: &'static str },
 }
 

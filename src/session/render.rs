@@ -45,6 +45,13 @@ pub(crate) struct CallOutcome {
     pub document: Option<String>,
 }
 
+impl CallOutcome {
+    /// A patch and nothing else to send: no commands, redirect or navigation.
+    pub fn only_patch(&self) -> bool {
+        self.patch.is_some() && self.commands.is_empty() && self.redirect.is_none() && self.navigate.is_none()
+    }
+}
+
 pub(crate) fn run(
     mut data: Box<SessionData>,
     env: &SessionEnv,

@@ -1,13 +1,13 @@
 //! The patches a session sent recently, so a client that reconnects behind gets
 //! exactly what it missed instead of the whole body (DESIGN contract "resume").
 
+use crate::protocol::Frame;
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 /// Recent patch frames by `seq`, bounded in count and in bytes.
 #[derive(Default)]
 pub(super) struct ResumeBuffer {
-    sent: VecDeque<(u64, Arc<str>)>,
+    sent: VecDeque<(u64, Frame)>,
     bytes: usize,
 }
 
@@ -15,7 +15,7 @@ impl ResumeBuffer {
     /// Keeps `frame` (patch number `seq`), dropping the oldest beyond `max_frames` or
     /// `max_bytes`. A patch alone over the byte limit is not kept either: a client
     /// that missed it gets the whole body, as one too far behind does.
-    pub fn push(&mut self, seq: u64, frame: Arc<str>, max_frames: usize, max_bytes: usize) {
+    pub fn push(&mut self, seq: u64, frame: Frame, max_frames: usize, max_bytes: usize) {
         self.bytes += frame.len();
         self.sent.push_back((seq, frame));
         while self.sent.len() > max_frames || self.bytes > max_bytes {
@@ -29,7 +29,7 @@ impl ResumeBuffer {
     /// The frames a client that saw patches up to `last_seq` missed, when all of them
     /// are still kept; `None` when it is too far behind (or claims to be ahead of
     /// `seq`, the last patch sent) and needs the whole body.
-    pub fn missed(&self, last_seq: u64, seq: u64) -> Option<Vec<Arc<str>>> {
+    pub fn missed(&self, last_seq: u64, seq: u64) -> Option<Vec<Frame>> {
         let oldest = self.sent.front().map_or(seq + 1, |(s, _)| *s);
         if last_seq > seq || last_seq + 1 < oldest {
             return None;
@@ -46,7 +46,7 @@ mod tests {
     fn replays_only_what_is_kept() {
         let mut buf = ResumeBuffer::default();
         for seq in 1..=5 {
-            buf.push(seq, Arc::from(format!("p{seq}")), 3, 1 << 20);
+            buf.push(seq, Frame::from(format!("p{seq}")), 3, 1 << 20);
         }
         // Kept: 3, 4, 5.
         assert_eq!(buf.missed(5, 5).unwrap().len(), 0);
@@ -57,7 +57,7 @@ mod tests {
         assert!(buf.missed(1, 5).is_none(), "patch 2 is gone");
         assert!(buf.missed(6, 5).is_none(), "ahead of the server");
         let mut small = ResumeBuffer::default();
-        small.push(1, Arc::from("x".repeat(10)), 8, 5);
+        small.push(1, Frame::from("x".repeat(10)), 8, 5);
         assert!(small.missed(0, 1).is_none(), "a patch over the byte limit is not kept");
         assert_eq!(ResumeBuffer::default().missed(0, 0).unwrap().len(), 0);
     }

@@ -206,6 +206,11 @@ impl Page for Counter {
                 ctx.mark("notice")?;
             }
             "notice" => ctx.mark("notice")?,
+            "inc_focus" => {
+                ctx.set("/count", json!(count(ctx) + 1))?;
+                ctx.mark("stats")?;
+                ctx.focus("#count");
+            }
             other => return Err(HostError(format!("unknown event {other}"))),
         }
         Ok(())
@@ -571,6 +576,9 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub struct WsClient {
     pub ws: Ws,
     next_ref: u64,
+    /// The reply a patch carried (`ref` in a patch answers that event), handed out by
+    /// the next `recv_type("reply")` as if it had been a frame of its own.
+    folded: Option<Value>,
 }
 
 /// Opens `/_live/websocket` from the test browser (with its cookie), with `origin` as
@@ -595,7 +603,7 @@ pub async fn connect_ws_with(
     let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
         .await
         .expect("WebSocket handshake timed out")?;
-    Ok(WsClient { ws, next_ref: 0 })
+    Ok(WsClient { ws, next_ref: 0, folded: None })
 }
 
 impl WsClient {
@@ -623,15 +631,31 @@ impl WsClient {
 
     /// The next frame, which must be a JSON text frame.
     pub async fn recv_json(&mut self, timeout: Duration) -> Value {
-        match self.recv(timeout).await {
+        let v: Value = match self.recv(timeout).await {
             Message::Text(t) => serde_json::from_str(t.as_str())
                 .unwrap_or_else(|e| panic!("frame is not JSON ({e}): {}", t.as_str())),
             other => panic!("expected a JSON text frame, got {other:?}"),
+        };
+        if v["t"] == "patch" && v.get("ref").is_some() {
+            assert_eq!(v["ok"], true, "a patch answers only an event that succeeded: {v}");
+            self.folded = Some(json!({"t": "reply", "ref": v["ref"], "ok": true}));
         }
+        v
     }
 
-    /// The next frame, which must be of type `t`.
+    /// The reply to `r` that the last patch carried, if it did (taken).
+    pub fn folded_reply(&mut self, r: u64) -> Option<Value> {
+        self.folded.take_if(|reply| reply["ref"] == r)
+    }
+
+    /// The next frame, which must be of type `t`. A reply folded into the patch before
+    /// it counts as the next `reply` frame.
     pub async fn recv_type(&mut self, t: &str) -> Value {
+        if t == "reply" {
+            if let Some(reply) = self.folded.take() {
+                return reply;
+            }
+        }
         let v = self.recv_json(WAIT).await;
         assert_eq!(v["t"], t, "expected a {t} frame, got {v}");
         v

@@ -156,6 +156,11 @@ class Response:
         raise ProtocolError(f"no form with id={id!r} button={button!r} in the page")
 
 
+def _answers(frame: dict[str, Any]) -> bool:
+    """A ``reply``, or a ``patch`` with a ``ref``: the reply folded into its patch."""
+    return frame.get("t") == "reply" or (frame.get("t") == "patch" and "ref" in frame)
+
+
 @dataclass
 class Reply:
     """The server's ``reply`` to one event, and every frame that came before it."""
@@ -386,11 +391,12 @@ class LiveSession:
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while True:
             for i, f in enumerate(self.backlog):
-                if f.get("t") == "reply" and f.get("ref") == ref:
+                if _answers(f) and f.get("ref") == ref:
                     start = i
-                    while start > 0 and self.backlog[start - 1].get("t") != "reply":
+                    while start > 0 and not _answers(self.backlog[start - 1]):
                         start -= 1
-                    frames = self.backlog[start:i]
+                    # A patch that answers the event is its reply and its patch.
+                    frames = self.backlog[start : i + 1 if f.get("t") == "patch" else i]
                     del self.backlog[start : i + 1]
                     return Reply(bool(f.get("ok")), f.get("error"), frames)
             left = deadline - time.monotonic()

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::host::{Lane, Refused};
 use crate::metrics;
 use crate::page::{Event, Info, LAGGED_TOPIC};
-use crate::protocol;
+use crate::protocol::{self, Frame};
 
 mod end;
 mod persist;
@@ -229,7 +229,7 @@ impl Actor {
                         Some(mut o) => {
                             let redirect = o.redirect.take().or_else(|| o.navigate.take().map(|n| n.0));
                             let error = o.error.as_ref().map(|e| e.1.clone());
-                            self.deliver(o);
+                            self.deliver(o, None);
                             PostOutcome { redirect, error, rate_limited: false, retry: false }
                         }
                         None => PostOutcome::failed("server shutting down"),
@@ -373,8 +373,12 @@ impl Actor {
                     // session now, which applies it there.
                     return;
                 }
-                self.deliver(outcome);
-                self.send(reply.into());
+                // An event whose only effect is a patch is answered by that patch.
+                let folds = outcome.error.is_none() && outcome.only_patch();
+                self.deliver(outcome, folds.then_some(r#ref));
+                if !folds {
+                    self.send(reply.into());
+                }
             }
             None => self.send(protocol::reply_error(r#ref, "internal", "server shutting down").into()),
         }
@@ -402,7 +406,7 @@ impl Actor {
                 metrics::inc(&self.env.core.metrics.callback_errors);
                 tracing::warn!(session = self.id(), "on_info failed: {msg}");
             }
-            self.deliver(outcome);
+            self.deliver(outcome, None);
         }
     }
 
@@ -416,16 +420,20 @@ impl Actor {
     }
 
     /// Sends what one callback produced: one patch, then commands and navigation.
-    fn deliver(&mut self, outcome: CallOutcome) {
+    /// With `reply`, the patch also answers that event (see [`protocol::patch_replying`]);
+    /// the resume buffer keeps it without: a replayed patch answers nothing on the
+    /// socket it is replayed to.
+    fn deliver(&mut self, outcome: CallOutcome, reply: Option<u64>) {
         if let Some(patch) = outcome.patch {
             metrics::inc(&self.env.core.metrics.patches);
             self.seq += 1;
-            let frame: Arc<str> =
-                protocol::patch(self.seq, &patch.regions, patch.root.as_deref(), patch.title.as_deref())
-                    .into();
+            let text =
+                protocol::patch(self.seq, &patch.regions, patch.root.as_deref(), patch.title.as_deref());
+            let live = reply.map(|r| Frame::from(protocol::patch_replying(&text, r)));
+            let kept = Frame::from(text);
             let opts = &self.env.core.opts;
-            self.sent.push(self.seq, frame.clone(), opts.resume_buffer, opts.resume_buffer_bytes);
-            self.send(frame);
+            self.sent.push(self.seq, kept.clone(), opts.resume_buffer, opts.resume_buffer_bytes);
+            self.send(live.unwrap_or(kept));
         }
         if !outcome.commands.is_empty() {
             self.send(protocol::commands(&outcome.commands).into());
@@ -483,7 +491,7 @@ impl Actor {
 
     /// Queues a frame for the socket. A client whose queue is full is not reading:
     /// it is disconnected rather than buffered without bound.
-    fn send(&mut self, frame: Arc<str>) {
+    fn send(&mut self, frame: Frame) {
         let Some(conn) = &self.conn else { return };
         match conn.tx.try_send(Outbound::Text(frame)) {
             Ok(()) => {}

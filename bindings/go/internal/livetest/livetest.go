@@ -336,6 +336,11 @@ func (c *Conn) Event(typ, name string, values map[string]string, form map[string
 			return r
 		}
 		r.Frames = append(r.Frames, f)
+		// A patch that answers the event is its reply too.
+		if f.T == "patch" && f.Ref == ref {
+			r.Reply = Frame{T: "reply", Ref: ref, OK: f.OK, Raw: f.Raw}
+			return r
+		}
 	}
 }
 
