@@ -36,6 +36,20 @@ pub fn on_host_thread() -> bool {
     ON_HOST_THREAD.with(|f| f.get())
 }
 
+/// Runs `f` (a host callback, with the `inline_callbacks` option) on the calling
+/// thread as if on a host thread: calls that must not be made from a callback
+/// (shutdown, waiting for the app) refuse there too.
+pub fn run_inline<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ON_HOST_THREAD.with(|flag| flag.set(self.0));
+        }
+    }
+    let _restore = Restore(ON_HOST_THREAD.with(|flag| flag.replace(true)));
+    f()
+}
+
 /// Which queue a job waits in (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lane {

@@ -26,6 +26,13 @@ pub struct Options {
     pub redis: Option<String>,
     /// Threads that run host callbacks. Default 4.
     pub host_threads: usize,
+    /// Run session callbacks (mount, events, infos, timers) and their renders inline,
+    /// on the IO thread that handles the session, instead of handing each one to a
+    /// host thread and back: no thread hop per event. Only for hosts whose callbacks
+    /// are short and never block (no I/O, no locks held long, no GIL: meant for C):
+    /// while one runs, every socket on that IO thread waits. Default false (callbacks
+    /// run on the host threads, and a slow one delays its own session only).
+    pub inline_callbacks: bool,
     /// Tokio worker threads for sockets and timers. Default 2.
     pub io_threads: usize,
     /// How long a session without a socket waits for its browser. Default 60 000 ms.
@@ -148,6 +155,7 @@ impl Default for Options {
             secret: None,
             redis: None,
             host_threads: 4,
+            inline_callbacks: false,
             io_threads: 2,
             grace_ms: 60_000,
             token_ttl_s: 12 * 3600,

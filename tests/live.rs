@@ -424,3 +424,27 @@ async fn dev_hook_ends_sessions_and_the_join_mounts_afresh() {
     let off = TestApp::start(|_| {});
     assert_eq!(http(off.addr, "POST", "/_live/dev/end-sessions", &[], b"").await.status, 404);
 }
+
+/// The thread the probe's last event callback ran on.
+fn event_thread(t: &TestApp) -> String {
+    t.probe.event_thread.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn callbacks_run_on_host_threads_unless_the_host_asks_for_inline() {
+    let pooled = TestApp::start(|_| {});
+    let (mut ws, _, _) = pooled.live("/counter").await;
+    ws.event_patch("inc", json!({"by": "1"})).await;
+    assert!(event_thread(&pooled).starts_with("mizulive-host"), "{}", event_thread(&pooled));
+
+    let inline = TestApp::start(|o| o.inline_callbacks = true);
+    let (mut ws, _, _) = inline.live("/counter").await;
+    let patch = ws.event_patch("inc", json!({"by": "1"})).await;
+    assert_eq!(count_in(region(&patch, "stats")), Some(START + 1));
+    assert!(event_thread(&inline).starts_with("mizulive-io"), "{}", event_thread(&inline));
+    // A failed callback still rolls back and answers with an error, inline too.
+    let r = ws.event("boom", json!({})).await;
+    assert_eq!(ws.expect_error(r).await["code"], "host_error");
+    let patch = ws.event_patch("inc", json!({"by": "1"})).await;
+    assert_eq!(count_in(region(&patch, "stats")), Some(START + 2), "the failed event's change was kept");
+}

@@ -59,6 +59,8 @@ pub struct Probe {
     pub events: AtomicUsize,
     /// Set when the `slow` event's callback is running.
     pub slow_started: AtomicBool,
+    /// The name of the thread the last event callback ran on.
+    pub event_thread: Mutex<Option<String>>,
     /// Closed gate: the `slow` callback waits until a test opens it.
     gate: Mutex<bool>,
     gate_cv: Condvar,
@@ -129,6 +131,8 @@ impl Page for Counter {
 
     fn event(&self, ctx: &mut Ctx<'_>, event: &Event) -> Result<(), HostError> {
         self.probe.events.fetch_add(1, Ordering::SeqCst);
+        *self.probe.event_thread.lock().unwrap_or_else(|e| e.into_inner()) =
+            std::thread::current().name().map(str::to_owned);
         match event.name.as_str() {
             "inc" | "dec" => {
                 let by = event.int("by", 1);

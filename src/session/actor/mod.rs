@@ -324,6 +324,12 @@ impl Actor {
         let data = self.data.take().ok_or(Refused::Closed)?;
         let env = self.env.clone();
         let deliver = self.conn.is_some();
+        if env.core.opts.inline_callbacks {
+            // The host promised short, non-blocking callbacks: no hop to a host thread.
+            let (data, outcome) = crate::host::run_inline(|| render::run(data, &env, call, deliver));
+            self.data = Some(data);
+            return Ok(outcome);
+        }
         let (tx, rx) = oneshot::channel();
         self.env.core.host.submit_to(lane, move || {
             let result = render::run(data, &env, call, deliver);
