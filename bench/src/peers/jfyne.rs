@@ -215,24 +215,24 @@ impl Conn {
         let mut seen = expect.is_none();
         loop {
             let text = next_text(&mut self.ws).await?;
-            let elapsed = sent.elapsed();
+            let at = Instant::now();
             answer.frames += 1;
             answer.bytes_in += text.len() as u64;
-            first.get_or_insert(elapsed);
             let frame = parse(&text).map_err(ClickError::Socket)?;
             match frame.t {
                 "patch" => {
+                    first.get_or_insert(at - sent);
                     if let Some(expect) = expect {
                         seen = seen || patch_shows(&text, expect)?;
                     }
                     if self.pending.len() == PENDING_MAX {
                         self.pending.pop_front();
                     }
-                    self.pending.push_back((Instant::now(), text));
+                    self.pending.push_back((at, text));
                 }
                 "ack" if frame.i == Some(id) => {
-                    answer.first = first.unwrap_or(elapsed);
-                    answer.done = elapsed;
+                    answer.done = at - sent;
+                    answer.first = first.unwrap_or(answer.done);
                     return if seen { Ok(answer) } else { Err(ClickError::MissingPatch) };
                 }
                 "err" => return Err(ClickError::Rejected(text.to_string())),
