@@ -104,8 +104,9 @@ pub struct Conn {
     items: u64,
     /// The last broadcast value this session saw.
     bcast: u64,
-    /// Frames that arrived during the last act, with their arrival, for `await_push`.
-    pending: VecDeque<(Instant, Vec<u8>)>,
+    /// The texts of the batches that arrived during the last act, with their arrival,
+    /// for `await_push`.
+    pending: VecDeque<(Instant, Vec<String>)>,
 }
 
 impl super::Conn for Conn {
@@ -120,19 +121,19 @@ impl super::Conn for Conn {
     }
 
     async fn await_push(&mut self, needle: &str) -> Result<Instant, ClickError> {
-        while let Some((at, frame)) = self.pending.pop_front() {
-            if contains(&frame, needle.as_bytes()) {
+        while let Some((at, texts)) = self.pending.pop_front() {
+            if texts.iter().any(|t| shows(t, needle)) {
                 return Ok(at);
             }
         }
         let wait = async {
             for _ in 0..MAX_FRAMES_PER_WAIT {
                 let frame = self.next_frame().await?;
+                let at = Instant::now();
                 let edits = self.decode_frame(&frame)?;
                 self.note_bcast(&edits);
-                // Strings travel verbatim (UTF-8) in the batch's string buffer.
-                if contains(&frame, needle.as_bytes()) {
-                    return Ok(Instant::now());
+                if edits.texts.iter().any(|(_, t)| shows(t, needle)) {
+                    return Ok(at);
                 }
             }
             Err(ClickError::Socket(format!("no push with {needle:?} in {MAX_FRAMES_PER_WAIT} frames")))
@@ -259,7 +260,7 @@ impl Conn {
                 None => edits.batches == 1,
             };
             // A broadcast's push can come with or before the answer: keep it for await_push.
-            self.pending.push_back((Instant::now(), frame));
+            self.pending.push_back((sent + at, edits.texts.into_iter().map(|(_, t)| t).collect()));
             if answered {
                 answer.done = at;
                 match action {
@@ -295,11 +296,7 @@ impl Conn {
     /// Decodes an edit batch (kind 1); text frames (kind 0) decode to nothing.
     fn decode_frame(&mut self, frame: &[u8]) -> Result<Edits, ClickError> {
         match frame.split_first() {
-            Some((1, batch)) => {
-                let mut edits = decode(batch, &mut self.caches).map_err(ClickError::Socket)?;
-                edits.batches = 1;
-                Ok(edits)
-            }
+            Some((1, batch)) => decode(batch, &mut self.caches).map_err(ClickError::Socket),
             Some((0, _)) => Ok(Edits::default()),
             _ => Err(ClickError::Socket(format!("frame of unknown kind ({} bytes)", frame.len()))),
         }
@@ -370,8 +367,14 @@ fn ws_path(html: &str) -> Option<&str> {
     path.starts_with('/').then_some(path)
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+/// Whether a text node's text shows `needle`: contains it, and not as the start of a
+/// longer number (`bc-1` is not shown by `bc-12`). Batches carry text nodes' strings
+/// with nothing between them, so the needle is looked for in each text, not the bytes.
+fn shows(text: &str, needle: &str) -> bool {
+    !needle.is_empty()
+        && text
+            .match_indices(needle)
+            .any(|(at, _)| !text[at + needle.len()..].starts_with(|c: char| c.is_ascii_digit()))
 }
 
 /// The string caches of the interpreter (`attr`, `el`, `evt`, `namespace`, `ns_cache`):
@@ -423,7 +426,7 @@ pub(crate) fn decode(batch: &[u8], caches: &mut Caches) -> Result<Edits, String>
         strings: &strings,
         str_pos: 0,
     };
-    let mut edits = Edits::default();
+    let mut edits = Edits { batches: 1, ..Edits::default() };
     let mut p = meta(6)? as usize;
     // Every op is one byte of the batch, so a batch cannot hold more.
     for _ in 0..batch.len() / 4 + 1 {
@@ -694,6 +697,14 @@ mod tests {
     }
 
     #[test]
+    fn a_needle_is_shown_whole() {
+        assert!(shows("bc-1", "bc-1"));
+        assert!(shows("now bc-12!", "bc-12"));
+        assert!(!shows("bc-12", "bc-1"));
+        assert!(!shows("bc-0", "bc-1"));
+    }
+
+    #[test]
     fn finds_the_websocket_path() {
         let html = r#"<script> function __dioxusGetWsUrl(path) { return path; }
             var WS_ADDR = __dioxusGetWsUrl("/table/ws"); </script>"#;
@@ -725,6 +736,9 @@ mod tests {
             a.await_push("bc-1").await.expect("the push on the acting session");
             b.await_push("bc-1").await.expect("the push on the other session");
             assert_eq!((a.bcast, b.bcast), (1, 1));
+            // A session opened later starts at the server-wide value.
+            let c = Conn::open(addr, Page::Counter).await.expect("open a third /counter");
+            assert_eq!(c.bcast, 1);
 
             let mut t = Conn::open(addr, Page::Table).await.expect("open /table");
             for row in [7, 7, 99] {
