@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 pub use crate::client::ClickError;
+pub mod phoenix;
 
 /// The pages every server serves (paths in `bench/peers/PAGES.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
