@@ -1,6 +1,6 @@
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from pyview import LiveView, LiveViewSocket
+from pyview import LiveView, LiveViewSocket, Stream
 
 ROWS = 100
 
@@ -13,12 +13,17 @@ class Row:
 
 @dataclass
 class Table:
-    rows: list[Row] = field(default_factory=lambda: [Row(i) for i in range(ROWS)])
+    # What the page shows, kept here because a bump needs the current number.
+    values: list[int]
+    # The rows as a stream (pyview's Phoenix streams): the first render sends all of
+    # them, a bump re-inserts only the changed row, which the client replaces in place.
+    rows: Stream[Row]
 
 
 class TableLiveView(LiveView[Table]):
     async def mount(self, socket: LiveViewSocket[Table], session):
-        socket.context = Table()
+        values = [0] * ROWS
+        socket.context = Table(values, Stream([Row(i, v) for i, v in enumerate(values)], name="rows"))
 
     async def handle_event(self, event, payload, socket: LiveViewSocket[Table]):
         if event != "bump":
@@ -29,4 +34,5 @@ class TableLiveView(LiveView[Table]):
         except (TypeError, ValueError):
             return
         if 0 <= row < ROWS:
-            socket.context.rows[row].value += 1
+            socket.context.values[row] += 1
+            socket.context.rows.insert(Row(row, socket.context.values[row]))
