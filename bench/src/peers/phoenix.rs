@@ -53,6 +53,9 @@ const HEARTBEAT: Duration = Duration::from_secs(30);
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(300);
 /// Ceiling on the size of the page a GET reads (the table page is about 12 KB).
 const MAX_PAGE: usize = 1 << 20;
+/// Pushes an act sets aside for `await_push`, at most (a session that acts while others
+/// broadcast would otherwise hoard them).
+const MAX_KEPT_PUSHES: usize = 64;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -356,6 +359,10 @@ impl Conn {
                 "diff" => {
                     if action == Action::Broadcast {
                         count_frame(&mut answer, at - sent, &text);
+                    }
+                    // Only the latest few matter: await_push skips older ones anyway.
+                    if self.pushes.len() == MAX_KEPT_PUSHES {
+                        self.pushes.pop_front();
                     }
                     self.pushes.push_back((at, text));
                 }
