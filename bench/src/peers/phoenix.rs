@@ -548,7 +548,7 @@ mod tests {
     fn reads_what_the_join_needs() {
         let response = "HTTP/1.1 200 OK\r\nSet-Cookie: connect.sid=s%3Aab; Path=/; HttpOnly\r\n\r\n\
             <head><meta name=\"csrf-token\" content=\"tok.en-1\" /></head><body>\
-            <div\n  data-phx-main=\"true\"\n  data-phx-session=\"se&amp;ss\"\n  data-phx-static=\"\"\n  id=\"phx-F1\">";
+            <div\n  data-phx-main=\"true\"\n  data-id=\"not-this\"\n  data-phx-session=\"se&amp;ss\"\n  data-phx-static=\"\"\n  id=\"phx-F1\">";
         let boot = parse_page(response).expect("a page with a live root");
         assert_eq!(
             boot,
