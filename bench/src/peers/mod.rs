@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 pub use crate::client::ClickError;
 pub mod dioxus;
 pub mod jfyne;
+pub mod phoenix;
 
 /// The pages every server serves (paths in `bench/peers/PAGES.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
