@@ -80,9 +80,11 @@ pub(crate) struct SessionData {
     /// that embed them stay byte-identical.
     pub token: String,
     pub csrf: String,
-    /// Last HTML sent per region id, and of the root, to skip unchanged ones.
-    pub rendered: HashMap<String, String>,
-    pub rendered_root: Option<String>,
+    /// What the last HTML sent per region id, and of the root, hashed to (see
+    /// [`render::html_hash`]), to skip unchanged ones without keeping a copy of every
+    /// region in every session.
+    pub rendered: HashMap<String, u64>,
+    pub rendered_root: Option<u64>,
 }
 
 /// A registered session: how the server reaches it.

@@ -144,10 +144,11 @@ pub(crate) fn run(
     let rendered: Result<(), String> = (|| {
         if fx.dirty.root {
             let html = views.render_body(spec, &ctx).map_err(|e| e.to_string())?;
-            if data.rendered_root.as_deref() != Some(html.as_str()) {
-                root = Some(html.clone());
+            let hash = html_hash(&html);
+            if data.rendered_root != Some(hash) {
+                root = Some(html);
             }
-            data.rendered_root = Some(html);
+            data.rendered_root = Some(hash);
             remember_regions(&mut data.rendered, spec, env, &ctx);
             return Ok(());
         }
@@ -159,7 +160,7 @@ pub(crate) fn run(
         for id in ids {
             let Some(partial) = spec.regions.get(id) else { continue };
             let html = views.render_partial(partial, &ctx).map_err(|e| e.to_string())?;
-            if data.rendered.get(id.as_str()) != Some(&html) {
+            if data.rendered.get(id.as_str()) != Some(&html_hash(&html)) {
                 regions.insert(id.clone(), html);
             }
         }
@@ -171,7 +172,7 @@ pub(crate) fn run(
     }
     // Recorded as sent only now: after a failed render none of them is sent.
     for (id, html) in &regions {
-        data.rendered.insert(id.clone(), html.clone());
+        data.rendered.insert(id.clone(), html_hash(html));
     }
     if root.is_some() || !regions.is_empty() || fx.title.is_some() {
         out.patch = Some(PatchParts { regions, root, title: fx.title });
@@ -186,7 +187,7 @@ pub(crate) fn run(
 fn render_root(data: &mut SessionData, env: &SessionEnv) -> Result<String, String> {
     let ctx = context(data, env, None);
     let html = env.core.views.render_body(&data.page.route.spec, &ctx).map_err(|e| e.to_string())?;
-    data.rendered_root = Some(html.clone());
+    data.rendered_root = Some(html_hash(&html));
     remember_regions(&mut data.rendered, &data.page.route.spec, env, &ctx);
     data.page.flash.clear();
     Ok(html)
@@ -202,7 +203,7 @@ fn render_document(data: &mut SessionData, env: &SessionEnv, seq: u64, eid: u64)
         .views
         .render_document(&data.page.route.spec, &ctx, &boot.to_string())
         .map_err(|e| e.to_string())?;
-    data.rendered_root = Some(body);
+    data.rendered_root = Some(html_hash(&body));
     remember_regions(&mut data.rendered, &data.page.route.spec, env, &ctx);
     data.page.flash.clear();
     Ok(html)
@@ -214,7 +215,7 @@ fn render_document(data: &mut SessionData, env: &SessionEnv, seq: u64, eid: u64)
 /// whose HTML changed). A region that fails to render alone is left unrecorded: its
 /// next mark then sends it, which is safe.
 fn remember_regions(
-    rendered: &mut HashMap<String, String>,
+    rendered: &mut HashMap<String, u64>,
     spec: &PageSpec,
     env: &SessionEnv,
     ctx: &TplValue,
@@ -222,9 +223,18 @@ fn remember_regions(
     rendered.clear();
     for (id, partial) in &spec.regions {
         if let Ok(html) = env.core.views.render_partial(partial, ctx) {
-            rendered.insert(id.clone(), html);
+            rendered.insert(id.clone(), html_hash(&html));
         }
     }
+}
+
+/// A 64-bit hash of some rendered HTML, to tell whether it changed since it was
+/// last sent. Keyed with random keys drawn once per process, so nobody can make two
+/// different renders collide on purpose; by chance that happens once in 2^64.
+pub(crate) fn html_hash(html: &str) -> u64 {
+    static KEYS: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
+    use std::hash::BuildHasher;
+    KEYS.get_or_init(std::hash::RandomState::new).hash_one(html)
 }
 
 /// The one context shape every template of a session sees.
