@@ -19,6 +19,9 @@ pub struct Machine {
     pub kernel: String,
     pub date: String,
     pub commit: String,
+    /// The load average when the run started: other work on the machine is noise in
+    /// every number.
+    pub load: String,
 }
 
 impl Machine {
@@ -45,13 +48,15 @@ impl Machine {
         if dirty.is_some_and(|d| !d.is_empty()) {
             commit.push_str(" with uncommitted changes");
         }
-        Machine { cpu, cores, kernel, date, commit }
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        let load = load.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+        Machine { cpu, cores, kernel, date, commit, load }
     }
 
     pub fn line(&self) -> String {
         format!(
-            "Machine: {}, {} cores, Linux {}; {}; commit {}",
-            self.cpu, self.cores, self.kernel, self.date, self.commit
+            "Machine: {}, {} cores, Linux {}; {}; commit {}; load average {} at start",
+            self.cpu, self.cores, self.kernel, self.date, self.commit, self.load
         )
     }
 }
@@ -67,7 +72,10 @@ pub fn section(machine: &Machine, plan: &Plan, rows: &[Row], took: Duration) -> 
     let mut s = String::new();
     s.push_str(BEGIN);
     s.push_str(&format!("\n## Peer benchmark (`make bench-peers`{}), {}\n\n", quick(plan), machine.date));
-    s.push_str(&format!("{}. ", machine.line()));
+    s.push_str(&format!(
+        "Machine: {}, {} cores, Linux {}; commit {}; load average {} at start. ",
+        machine.cpu, machine.cores, machine.kernel, machine.commit, machine.load
+    ));
     s.push_str(&format!(
         "Each server pinned to CPU 0, the bench client on the others; loopback only. The run took {:.0} s. \
          What each column means: `bench/README.md`.\n\n",
@@ -98,7 +106,7 @@ pub fn section(machine: &Machine, plan: &Plan, rows: &[Row], took: Duration) -> 
         1.0 / plan.list.period.as_secs_f64(),
         plan.list.tail,
     ));
-    s.push_str(&pages_table(rows));
+    s.push_str(&pages_table(plan, rows));
     s.push_str(END);
     s.push('\n');
     s
@@ -176,16 +184,15 @@ fn counter_table(plan: &Plan, rows: &[Row]) -> String {
     markdown(&headers, &body)
 }
 
-fn pages_table(rows: &[Row]) -> String {
+fn pages_table(plan: &Plan, rows: &[Row]) -> String {
     let headers = [
-        "server",
-        "table CPU/event (µs)",
-        "table bytes/event",
-        "list CPU/event (µs)",
-        "list bytes/event",
-        "list bytes/event, last adds",
+        "server".to_string(),
+        "table CPU/event (µs)".into(),
+        "table bytes/event".into(),
+        "list CPU/event (µs)".into(),
+        "list bytes/event".into(),
+        format!("list bytes/event, last {} adds", plan.list.tail),
     ]
-    .map(String::from)
     .to_vec();
     let body = rows
         .iter()
