@@ -119,6 +119,7 @@ impl LiveConn {
                             answer.first = patch_at.unwrap_or(answer.done);
                             Ok(answer)
                         }
+                        // No patch, or none with what the event must have changed.
                         (Some(true), _) => Err(ClickError::MissingPatch),
                         (_, Some(e)) if e.code == "rate_limited" => Err(ClickError::RateLimited),
                         (_, e) => Err(ClickError::Rejected(e.map(|e| e.code).unwrap_or_default())),
@@ -144,9 +145,13 @@ impl Conn for LiveConn {
         let (event, needle) = self.event(reference, action)?;
         let answer = timeout(ROUNDTRIP_TIMEOUT, self.exchange(event, reference, needle.as_deref()))
             .await
-            .map_err(|_| ClickError::Timeout)??;
-        self.applied(action);
-        Ok(answer)
+            .map_err(|_| ClickError::Timeout)?;
+        // An ok reply means the server applied the event, even when its patch was not
+        // the expected one: stay in step with it, so every later wrong answer counts too.
+        if matches!(answer, Ok(_) | Err(ClickError::MissingPatch)) {
+            self.applied(action);
+        }
+        answer
     }
 
     async fn await_push(&mut self, needle: &str) -> Result<Instant, ClickError> {

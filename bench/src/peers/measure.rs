@@ -308,7 +308,11 @@ pub async fn idle_memory<C: Conn>(
     let (rss0, pss0) = (server.rss_kb()?, pss_kb(server.pid())?);
     let idle = open_n::<C>(server.addr, Page::Counter, n, OPEN_PHASE, tally).await;
     if idle.len() < n {
-        return Err(format!("opened {} of {n} sessions", idle.len()));
+        return Err(format!(
+            "opened {} of {n} sessions ({})",
+            idle.len(),
+            tally.first.as_deref().unwrap_or_default()
+        ));
     }
     settle(server).await?;
     let (rss1, pss1) = (server.rss_kb()?, pss_kb(server.pid())?);
