@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export MIZULIVE_ADDR ?= 127.0.0.1:3000
 
-.PHONY: demo demo-c feed lib examples test lint test-rust test-c-sanitize header bench bench-flood bench-redis soak soak-smoke clean \
+.PHONY: demo demo-c feed lib examples test lint test-rust test-c-sanitize header bench bench-flood bench-redis bench-peers soak soak-smoke clean \
 	python demo-python lint-python test-python test-go go-counter go-chat e2e \
 	fuzz fuzz-build fuzz-smoke
 
@@ -124,6 +124,14 @@ bench-flood: examples
 # written to Redis per event), and one publish fanned out to 1,000 subscribers on two nodes.
 bench-redis: examples
 	$(CARGO) run --release --manifest-path bench/Cargo.toml -- --redis
+
+# mizulive (C, Python and Go hosts) against the peer frameworks and the echo floor, on the
+# pages of bench/peers/PAGES.md; rewrites the peer section of bench/RESULTS.md.
+# PEERS_ARGS="--quick" for a smoke run, "--only echo,mizulive-c" for some servers.
+PEERS_ARGS ?=
+bench-peers: lib
+	$(MAKE) -s -C bench/peers/mizulive/c
+	$(CARGO) run --release --manifest-path bench/Cargo.toml -- --peers $(PEERS_ARGS)
 
 clean:
 	$(CARGO) clean

@@ -16,13 +16,13 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// Opening a client (GET, upgrade, join) and one round trip each get this long.
-const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
-const ROUNDTRIP_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
+pub(crate) const ROUNDTRIP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the page embeds its boot data in.
 const BOOT_MARKER: &str = "id=\"lv-boot\"";
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// The server a client talks to.
 #[derive(Debug, Clone, Copy)]
@@ -88,19 +88,19 @@ impl fmt::Display for ClickError {
 /// The fields of a server frame the bench looks at; the rest (HTML) is skipped
 /// without being copied.
 #[derive(Deserialize)]
-struct Frame<'a> {
-    t: &'a str,
+pub(crate) struct Frame<'a> {
+    pub t: &'a str,
     #[serde(rename = "ref")]
-    reference: Option<u64>,
-    ok: Option<bool>,
-    error: Option<FrameError>,
-    code: Option<String>,
-    seq: Option<u64>,
+    pub reference: Option<u64>,
+    pub ok: Option<bool>,
+    pub error: Option<FrameError>,
+    pub code: Option<String>,
+    pub seq: Option<u64>,
 }
 
 #[derive(Deserialize)]
-struct FrameError {
-    code: String,
+pub(crate) struct FrameError {
+    pub code: String,
 }
 
 impl Target {
@@ -116,7 +116,7 @@ impl Target {
 
 /// The client side uses small buffers too, so 10,000 idle sockets keep the bench
 /// process small; it does not change what the server is measured to use.
-fn client_ws_config() -> WebSocketConfig {
+pub(crate) fn client_ws_config() -> WebSocketConfig {
     WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0)
 }
 
@@ -129,6 +129,16 @@ pub async fn open_page(addr: SocketAddr, path: &str) -> Result<Client, String> {
 }
 
 async fn open_live(addr: SocketAddr, path: &str) -> Result<Client, String> {
+    let (ws, token) = upgrade(addr, path).await?;
+    let mut client = Client { ws, live: true, next_ref: 0, last_seq: 0, seq_gaps: 0 };
+    client.join(addr, path, &token).await?;
+    Ok(client)
+}
+
+/// GETs the page at `path` as a new browser and opens its socket as the browser would
+/// (Origin and cookie set); returns the socket, not yet joined, and the page's token.
+/// Not bounded in time: callers wrap it in their own timeout.
+pub(crate) async fn upgrade(addr: SocketAddr, path: &str) -> Result<(Ws, String), String> {
     let (token, cookie) = fetch_token(addr, path).await?;
     let mut req = format!("ws://{addr}/_live/websocket")
         .into_client_request()
@@ -143,9 +153,15 @@ async fn open_live(addr: SocketAddr, path: &str) -> Result<Client, String> {
     let (ws, _) = tokio_tungstenite::connect_async_with_config(req, Some(client_ws_config()), true)
         .await
         .map_err(|e| format!("websocket connect: {e}"))?;
-    let mut client = Client { ws, live: true, next_ref: 0, last_seq: 0, seq_gaps: 0 };
-    client.join(addr, path, &token).await?;
-    Ok(client)
+    Ok((ws, token))
+}
+
+/// The `join` frame of a session whose page at `path` gave `token`.
+pub(crate) fn join_frame(addr: SocketAddr, path: &str, token: &str) -> String {
+    serde_json::json!({
+        "t": "join", "v": 1, "token": token, "url": format!("http://{addr}{path}"), "seq": 0,
+    })
+    .to_string()
 }
 
 async fn open_echo(addr: SocketAddr) -> Result<Client, String> {
@@ -200,10 +216,8 @@ impl Client {
     }
 
     async fn join(&mut self, addr: SocketAddr, path: &str, token: &str) -> Result<(), String> {
-        let join = serde_json::json!({
-            "t": "join", "v": 1, "token": token, "url": format!("http://{addr}{path}"), "seq": 0,
-        });
-        self.ws.send(Message::text(join.to_string())).await.map_err(|e| format!("sending join: {e}"))?;
+        let join = join_frame(addr, path, token);
+        self.ws.send(Message::text(join)).await.map_err(|e| format!("sending join: {e}"))?;
         loop {
             let text = self.next_text().await.map_err(|e| format!("waiting for joined: {e}"))?;
             let frame = parse(&text).map_err(|e| format!("waiting for joined: {e}"))?;
@@ -340,26 +354,26 @@ impl Client {
         timeout(ROUNDTRIP_TIMEOUT, wait).await.map_err(|_| ClickError::Timeout)?
     }
 
-    /// The next text frame; pings and pongs are skipped (tungstenite answers pings).
     async fn next_text(&mut self) -> Result<Utf8Bytes, ClickError> {
-        loop {
-            match self.ws.next().await {
-                Some(Ok(Message::Text(t))) => return Ok(t),
-                Some(Ok(Message::Close(frame))) => {
-                    return Err(ClickError::Socket(format!("closed: {frame:?}")))
-                }
-                Some(Ok(Message::Binary(_))) => {
-                    return Err(ClickError::Socket("unexpected binary frame".into()))
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => return Err(ClickError::Socket(e.to_string())),
-                None => return Err(ClickError::Socket("closed without a close frame".into())),
-            }
+        next_text(&mut self.ws).await
+    }
+}
+
+/// The next text frame; pings and pongs are skipped (tungstenite answers pings).
+pub(crate) async fn next_text(ws: &mut Ws) -> Result<Utf8Bytes, ClickError> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => return Ok(t),
+            Some(Ok(Message::Close(frame))) => return Err(ClickError::Socket(format!("closed: {frame:?}"))),
+            Some(Ok(Message::Binary(_))) => return Err(ClickError::Socket("unexpected binary frame".into())),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(ClickError::Socket(e.to_string())),
+            None => return Err(ClickError::Socket("closed without a close frame".into())),
         }
     }
 }
 
-fn parse(text: &str) -> Result<Frame<'_>, String> {
+pub(crate) fn parse(text: &str) -> Result<Frame<'_>, String> {
     serde_json::from_str(text).map_err(|e| format!("unparsable frame ({e}): {text}"))
 }
 

@@ -7,6 +7,7 @@
 //!   cargo run --release -p mizulive-bench -- --flood    (the page-request flood, `make bench-flood`)
 //!   cargo run --release -p mizulive-bench -- --soak     (the soak test, `make soak`)
 //!   cargo run --release -p mizulive-bench -- --redis    (cost of Redis, fan-out on two nodes, `make bench-redis`)
+//!   cargo run --release -p mizulive-bench -- --peers    (mizulive against its peers, `make bench-peers`)
 //!
 //! See bench/README.md for what each number means.
 
@@ -75,7 +76,13 @@ mizulive-bench --redis [--rtt-events N] [--load-sessions N] [--load-secs S] [--r
                        1000, for --load-secs, default 5) and prints the cost per event side by
                        side, with Redis's own counters; then the fan-out of one publish to N
                        subscribers (default 1000, at most 10000) on one node, and split over
-                       two nodes on Redis, R times (default 20, at most 1000)";
+                       two nodes on Redis, R times (default 20, at most 1000)
+
+mizulive-bench --peers [--quick] [--only NAME,...]
+
+  --peers              the peer benchmark (`make bench-peers`): echo, mizulive's C, Python and Go
+                       hosts and the peer frameworks serve the pages of bench/peers/PAGES.md; see
+                       bench/README.md";
 
 /// How much of each test to run.
 #[derive(Debug, Clone)]
@@ -176,6 +183,9 @@ fn main() -> ExitCode {
     }
     if args.iter().any(|a| a == "--redis") {
         return redis_main(&args);
+    }
+    if args.iter().any(|a| a == "--peers") {
+        return peers::run::main(&args);
     }
     let plan = match Plan::from_args(&args) {
         Ok(plan) => plan,
@@ -309,7 +319,7 @@ fn soak_spec(args: &[String]) -> Result<soak::SoakSpec, String> {
 }
 
 /// The repository root: the bench crate lives in `<root>/bench`.
-fn root_dir() -> PathBuf {
+pub fn root_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("bench/ has a parent").to_path_buf()
 }
 
@@ -371,12 +381,8 @@ struct Errors {
 impl Errors {
     /// Stops a server; the counter must exit 0, the echo server dies of the signal.
     fn stop(&mut self, server: Server) {
-        use std::os::unix::process::ExitStatusExt;
-        let name = server.name;
-        match server.stop() {
-            Ok(status) if status.success() || status.signal() == Some(libc::SIGINT) => {}
-            Ok(status) => self.stops.push(format!("{name} exited with {status}")),
-            Err(e) => self.stops.push(e),
+        if let Err(e) = procs::stop_cleanly(server) {
+            self.stops.push(e);
         }
     }
 

@@ -28,10 +28,8 @@ const GO_BUILD_TIMEOUT: Duration = Duration::from_secs(240);
 /// The first stdout line of every counter (C, Python, Go), followed by `ADDR/counter`.
 const COUNTER_BANNER: &str = "counter listening on http://";
 /// The first stdout line of every server of the peer benchmark, followed by `ADDR`.
-#[allow(dead_code)] // Until the peer runner starts its servers.
 pub const PEER_BANNER: &str = "peer listening on http://";
 /// The CPU the peer benchmark's servers are pinned to; the bench client takes the others.
-#[allow(dead_code)]
 pub const PEER_CPU: usize = 0;
 /// Where `go` is looked for when it is not on PATH (the official tarball's place).
 const GO_FALLBACK: &str = "/usr/local/go/bin/go";
@@ -66,7 +64,7 @@ pub fn build_conformance(root: &Path) -> Result<(), String> {
 }
 
 /// `make -s -C dir`, quietly; an error names the folder.
-fn make_in(dir: &Path) -> Result<(), String> {
+pub fn make_in(dir: &Path) -> Result<(), String> {
     let status = Command::new("make")
         .args(["-s", "--no-print-directory", "-C"])
         .arg(dir)
@@ -82,6 +80,14 @@ fn make_in(dir: &Path) -> Result<(), String> {
 /// be built (then the Go counter is skipped, not the bench). The binary links
 /// `target/release/libmizulive.a`, which `cargo build --release` makes with the .so.
 pub fn build_go_counter(root: &Path) -> Result<PathBuf, String> {
+    let exe = root.join("target/go-counter");
+    build_go(root, &root.join("bindings/go"), "./examples/counter", &exe)?;
+    Ok(exe)
+}
+
+/// `go build -o exe package` in `module` (a Go module that uses the cgo package and so
+/// links `target/release/libmizulive.a`), relinking when the library is newer.
+pub fn build_go(root: &Path, module: &Path, package: &str, exe: &Path) -> Result<(), String> {
     let go = find_executable("go")
         .or_else(|| is_executable(Path::new(GO_FALLBACK)).then(|| GO_FALLBACK.into()))
         .ok_or_else(|| format!("go not found on PATH nor at {GO_FALLBACK}"))?;
@@ -89,24 +95,22 @@ pub fn build_go_counter(root: &Path) -> Result<PathBuf, String> {
     if !lib.is_file() {
         return Err(format!("{} is missing (cargo build --release makes it)", lib.display()));
     }
-    let exe = root.join("target/go-counter");
     // Go's build cache does not notice a changed C library (`go help cache`), so it
     // would keep a binary linked against an older libmizulive.a; removing that binary
     // makes `go build` link it again.
-    if modified(&exe).is_some_and(|built| modified(&lib).is_some_and(|lib| built < lib)) {
-        let _ = std::fs::remove_file(&exe);
+    if modified(exe).is_some_and(|built| modified(&lib).is_some_and(|lib| built < lib)) {
+        let _ = std::fs::remove_file(exe);
     }
     let mut cmd = Command::new(go);
-    cmd.args(["build", "-buildvcs=false", "-o"]).arg(&exe).arg("./examples/counter");
+    cmd.args(["build", "-buildvcs=false", "-o"]).arg(exe).arg(package);
     // GOTOOLCHAIN=local: use the Go that is installed, never download another one.
-    cmd.current_dir(root.join("bindings/go")).env("GOTOOLCHAIN", "local");
-    run_bounded(cmd, GO_BUILD_TIMEOUT).map_err(|e| format!("go build failed: {e}"))?;
-    Ok(exe)
+    cmd.current_dir(module).env("GOTOOLCHAIN", "local");
+    run_bounded(cmd, GO_BUILD_TIMEOUT).map_err(|e| format!("go build failed: {e}"))
 }
 
 /// The interpreter for the Python counter: the project's virtualenv (`make python`)
 /// when there is one, else `python3` from PATH.
-fn python(root: &Path) -> Result<PathBuf, String> {
+pub fn python(root: &Path) -> Result<PathBuf, String> {
     let venv = root.join(".venv/bin/python");
     if is_executable(&venv) {
         return Ok(venv);
@@ -194,19 +198,18 @@ impl Server {
     /// `peer listening on http://ADDR` once it accepts connections. It runs on CPU
     /// [`PEER_CPU`] only (every thread it starts inherits that), so on a machine with two
     /// or more CPUs the server and the bench client never compete for one.
-    #[allow(dead_code)]
     pub fn peer(name: &'static str, mut cmd: Command) -> Result<Server, String> {
-        // SAFETY: sched_setaffinity is async-signal-safe and only reads the set we pass.
-        unsafe {
-            cmd.pre_exec(|| {
-                let mut set: libc::cpu_set_t = std::mem::zeroed();
-                libc::CPU_SET(PEER_CPU, &mut set);
-                // On a one-CPU machine this fails and the server runs unpinned.
-                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-                Ok(())
-            });
-        }
+        pin_to_peer_cpu(&mut cmd);
         Server::spawn(name, cmd, PEER_BANNER)
+    }
+
+    /// [`Server::echo`] on CPU [`PEER_CPU`], like every server of the peer benchmark.
+    pub fn peer_echo() -> Result<Server, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+        let mut cmd = Command::new(exe);
+        cmd.arg("--echo-server");
+        pin_to_peer_cpu(&mut cmd);
+        Server::spawn("echo", cmd, crate::echo::READY_PREFIX)
     }
 
     /// Starts `cmd` and waits for the stdout line `<prefix>ADDR[/path]`.
@@ -318,6 +321,31 @@ impl Drop for Server {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// Makes the child run on CPU [`PEER_CPU`] only (every thread it starts inherits that).
+fn pin_to_peer_cpu(cmd: &mut Command) {
+    // SAFETY: sched_setaffinity is async-signal-safe and only reads the set we pass.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(PEER_CPU, &mut set);
+            // On a one-CPU machine this fails and the server runs unpinned.
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+            Ok(())
+        });
+    }
+}
+
+/// Stops `server` with SIGINT and checks how it ended: a clean exit, or death by the
+/// signal itself (the echo server keeps the default action).
+pub fn stop_cleanly(server: Server) -> Result<(), String> {
+    use std::os::unix::process::ExitStatusExt;
+    let name = server.name;
+    match server.stop()? {
+        status if status.success() || status.signal() == Some(libc::SIGINT) => Ok(()),
+        status => Err(format!("{name} exited with {status}")),
     }
 }
 

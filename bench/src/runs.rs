@@ -108,11 +108,12 @@ pub async fn open_many(target: Target, n: usize, tally: &mut Tally) -> Vec<Clien
     open_each(n, tally, move || target.open()).await
 }
 
-/// [`open_many`] with any way of opening a client (another page, say).
-pub async fn open_each<F, Fut>(n: usize, tally: &mut Tally, open: F) -> Vec<Client>
+/// [`open_many`] with any way of opening a client (another page, another protocol).
+pub async fn open_each<T, F, Fut>(n: usize, tally: &mut Tally, open: F) -> Vec<T>
 where
+    T: Send + 'static,
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<Client, String>> + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, String>> + Send + 'static,
 {
     let permits = Arc::new(Semaphore::new(OPEN_CONCURRENCY));
     let mut tasks = Vec::with_capacity(n);

@@ -7,6 +7,11 @@
 //! measurements are the same code for every server.
 #![allow(dead_code)] // Wired into the runner piece by piece.
 
+pub mod live;
+pub mod measure;
+pub mod report;
+pub mod run;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -1,0 +1,337 @@
+//! The peer benchmark's tables: Markdown, printed and written into `bench/RESULTS.md`
+//! between two marker comments, so each full run replaces the previous one.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use super::measure::PacedResult;
+use super::run::{ms, Plan, Row};
+use crate::report::{num, num_dp};
+
+pub const BEGIN: &str = "<!-- peers:begin (written by `make bench-peers`; edits here are overwritten) -->";
+pub const END: &str = "<!-- peers:end -->";
+
+/// What the numbers were measured on.
+pub struct Machine {
+    pub cpu: String,
+    pub cores: i64,
+    pub kernel: String,
+    pub date: String,
+    pub commit: String,
+    /// The load average when the run started: other work on the machine is noise in
+    /// every number.
+    pub load: String,
+}
+
+impl Machine {
+    pub fn read(root: &Path) -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .and_then(|rest| rest.split_once(':'))
+            .map_or("unknown CPU".to_string(), |(_, model)| model.trim().to_string());
+        // SAFETY: sysconf only reads a system constant.
+        let cores = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) } as i64;
+        let kernel =
+            std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
+        let date = output(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"])).unwrap_or_default();
+        let mut commit =
+            output(Command::new("git").arg("-C").arg(root).args(["rev-parse", "--short", "HEAD"]))
+                .unwrap_or_else(|| "unknown".into());
+        let dirty = output(Command::new("git").arg("-C").arg(root).args([
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+        ]));
+        if dirty.is_some_and(|d| !d.is_empty()) {
+            commit.push_str(" with uncommitted changes");
+        }
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        let load = load.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+        Machine { cpu, cores, kernel, date, commit, load }
+    }
+
+    pub fn line(&self) -> String {
+        format!(
+            "Machine: {}, {} cores, Linux {}; {}; commit {}; load average {} at start",
+            self.cpu, self.cores, self.kernel, self.date, self.commit, self.load
+        )
+    }
+}
+
+/// A command's trimmed stdout, if it ran and succeeded.
+fn output(cmd: &mut Command) -> Option<String> {
+    let out = cmd.output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The whole section: heading, machine, how it ran, both tables.
+pub fn section(machine: &Machine, plan: &Plan, rows: &[Row], took: Duration) -> String {
+    let mut s = String::new();
+    s.push_str(BEGIN);
+    s.push_str(&format!("\n## Peer benchmark (`make bench-peers`{}), {}\n\n", quick(plan), machine.date));
+    s.push_str(&format!(
+        "Machine: {}, {} cores, Linux {}; commit {}; load average {} at start. ",
+        machine.cpu, machine.cores, machine.kernel, machine.commit, machine.load
+    ));
+    s.push_str(&format!(
+        "Each server pinned to CPU 0, the bench client on the others; loopback only. The run took {:.0} s. \
+         What each column means: `bench/README.md`.\n\n",
+        took.as_secs_f64()
+    ));
+    s.push_str(&format!(
+        "Counter page: load = {} sessions clicking +1 at {:.0}/s each, {:.1} s measured after {:.1} s; \
+         one session = {} events at {:.0}/s; idle memory over {} sessions; fan-out = median (max) of {} \
+         broadcasts, ms to the last subscriber.\n\n",
+        plan.load.sessions,
+        1.0 / plan.load.period.as_secs_f64(),
+        plan.load.duration.as_secs_f64(),
+        plan.load.warmup.as_secs_f64(),
+        num(plan.one_events as f64),
+        1.0 / plan.one_period.as_secs_f64(),
+        num(plan.idle_sessions as f64),
+        plan.fanout_rounds,
+    ));
+    s.push_str(&counter_table(plan, rows));
+    s.push_str(&format!(
+        "\nTable page: {} sessions bumping random rows at {:.0}/s each, {:.1} s measured. List page: {} \
+         sessions adding {} items each at {:.0}/s; bytes/event over all adds and over each session's last {}.\n\n",
+        plan.table.sessions,
+        1.0 / plan.table.period.as_secs_f64(),
+        plan.table.duration.as_secs_f64(),
+        plan.list.sessions,
+        plan.list.acts.unwrap_or(0),
+        1.0 / plan.list.period.as_secs_f64(),
+        plan.list.tail,
+    ));
+    s.push_str(&pages_table(plan, rows));
+    s.push_str(END);
+    s.push('\n');
+    s
+}
+
+fn quick(plan: &Plan) -> &'static str {
+    if plan.quick {
+        ", --quick"
+    } else {
+        ""
+    }
+}
+
+fn counter_table(plan: &Plan, rows: &[Row]) -> String {
+    let mut headers: Vec<String> = [
+        "server",
+        "CPU/event (µs)",
+        "events/s",
+        "p50 load (µs)",
+        "p99 load (µs)",
+        "p50 one (µs)",
+        "p99 one (µs)",
+        "ctx sw/event",
+        "frames/event",
+        "bytes/event",
+        "RSS/session (KB)",
+        "Pss/session (KB)",
+    ]
+    .map(String::from)
+    .to_vec();
+    headers.extend(plan.fanout_sizes.iter().map(|k| format!("fan-out {} (ms)", num(*k as f64))));
+    let body = rows
+        .iter()
+        .map(|row| {
+            let mut cells = vec![row.name.to_string()];
+            let m = match &row.outcome {
+                Ok(m) => m,
+                Err(why) => return skipped(cells, why, headers.len()),
+            };
+            match &m.load {
+                Ok(l) => cells.extend([
+                    opt(l.cpu_us_per_event(), 1),
+                    num(l.per_sec()),
+                    num(l.first.p50 as f64),
+                    num(l.first.p99 as f64),
+                ]),
+                Err(e) => cells.extend([failed(e), String::new(), String::new(), String::new()]),
+            }
+            match &m.one {
+                Ok(p) => cells.extend([num(p.p50 as f64), num(p.p99 as f64)]),
+                Err(e) => cells.extend([failed(e), String::new()]),
+            }
+            match &m.load {
+                Ok(l) => cells.extend([
+                    opt(l.switches_per_event(), 2),
+                    opt(l.frames_per_event(), 2),
+                    opt(l.bytes_per_event(), 0),
+                ]),
+                Err(_) => cells.extend([String::new(), String::new(), String::new()]),
+            }
+            match &m.idle {
+                Ok(i) => cells.extend([num_dp(i.rss_kb, 1), num_dp(i.pss_kb, 1)]),
+                Err(e) => cells.extend([failed(e), String::new()]),
+            }
+            for k in &plan.fanout_sizes {
+                cells.push(match m.fanout.iter().find(|(n, _)| n == k) {
+                    Some((_, Ok(f))) => format!("{:.1} ({:.1})", ms(f.median), ms(f.max)),
+                    Some((_, Err(e))) => failed(e),
+                    None => "-".into(),
+                });
+            }
+            cells
+        })
+        .collect::<Vec<_>>();
+    markdown(&headers, &body)
+}
+
+fn pages_table(plan: &Plan, rows: &[Row]) -> String {
+    let headers = [
+        "server".to_string(),
+        "table CPU/event (µs)".into(),
+        "table bytes/event".into(),
+        "list CPU/event (µs)".into(),
+        "list bytes/event".into(),
+        format!("list bytes/event, last {} adds", plan.list.tail),
+    ]
+    .to_vec();
+    let body = rows
+        .iter()
+        .map(|row| {
+            let mut cells = vec![row.name.to_string()];
+            let m = match &row.outcome {
+                Ok(m) => m,
+                Err(why) => return skipped(cells, why, headers.len()),
+            };
+            let paced = |r: &Result<PacedResult, String>, cells: &mut Vec<String>| match r {
+                Ok(r) => cells.extend([opt(r.cpu_us_per_event(), 1), opt(r.bytes_per_event(), 0)]),
+                Err(e) => cells.extend([failed(e), String::new()]),
+            };
+            paced(&m.table, &mut cells);
+            paced(&m.list, &mut cells);
+            cells.push(m.list.as_ref().ok().map_or(String::new(), |l| opt(l.tail_bytes_per_event(), 0)));
+            cells
+        })
+        .collect::<Vec<_>>();
+    markdown(&headers, &body)
+}
+
+fn skipped(mut cells: Vec<String>, why: &str, width: usize) -> Vec<String> {
+    cells.push(format!("skipped: {}", one_line(why)));
+    cells.resize(width, String::new());
+    cells
+}
+
+fn failed(why: &str) -> String {
+    format!("failed: {}", one_line(why))
+}
+
+/// A reason as one table cell: its first line, without pipes that would split the cell.
+fn one_line(why: &str) -> String {
+    let line = why.lines().next().unwrap_or_default().replace('|', "/");
+    match line.char_indices().nth(120) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
+    }
+}
+
+fn opt(v: Option<f64>, decimals: usize) -> String {
+    v.map_or("?".to_string(), |v| num_dp(v, decimals))
+}
+
+/// A Markdown table with its columns padded to one width, so it reads as well in a
+/// terminal as rendered. Numbers are right-aligned, the first column left.
+pub fn markdown(headers: &[String], rows: &[Vec<String>]) -> String {
+    let width = |s: &str| s.chars().count();
+    let mut widths: Vec<usize> = headers.iter().map(|h| width(h).max(3)).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate().take(widths.len()) {
+            widths[i] = widths[i].max(width(cell));
+        }
+    }
+    let line = |cells: &[String]| {
+        let padded: Vec<String> = widths
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| {
+                let cell = cells.get(i).map(String::as_str).unwrap_or("");
+                let pad = " ".repeat(w - width(cell));
+                if i == 0 {
+                    format!("{cell}{pad}")
+                } else {
+                    format!("{pad}{cell}")
+                }
+            })
+            .collect();
+        format!("| {} |\n", padded.join(" | "))
+    };
+    let mut out = line(headers);
+    let rule: Vec<String> = widths
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| if i == 0 { "-".repeat(w) } else { format!("{}:", "-".repeat(w - 1)) })
+        .collect();
+    out.push_str(&format!("| {} |\n", rule.join(" | ")));
+    for row in rows {
+        out.push_str(&line(row));
+    }
+    out
+}
+
+/// `doc` with the section between the markers replaced by `section` (which carries the
+/// markers); without markers, the section goes before the first `## ` heading, or at
+/// the end.
+pub fn replace_section(doc: &str, section: &str) -> String {
+    if let (Some(begin), Some(end)) = (doc.find("<!-- peers:begin"), doc.find(END)) {
+        if begin < end {
+            let after = &doc[end + END.len()..];
+            let after = after.strip_prefix('\n').unwrap_or(after);
+            return format!("{}{section}{after}", &doc[..begin]);
+        }
+    }
+    match doc.find("\n## ") {
+        Some(i) => format!("{}\n{section}\n{}", &doc[..i], &doc[i + 1..]),
+        None => format!("{doc}\n{section}"),
+    }
+}
+
+pub fn write_results(path: &Path, section: &str) -> Result<(), String> {
+    let doc = std::fs::read_to_string(path).unwrap_or_else(|_| "# Bench results\n".to_string());
+    std::fs::write(path, replace_section(&doc, section)).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_pads_columns() {
+        let headers = vec!["server".to_string(), "µs".to_string()];
+        let rows =
+            vec![vec!["echo".to_string(), "9.5".to_string()], vec!["mizulive-c".into(), "34.0".into()]];
+        assert_eq!(
+            markdown(&headers, &rows),
+            "| server     |   µs |\n\
+             | ---------- | ---: |\n\
+             | echo       |  9.5 |\n\
+             | mizulive-c | 34.0 |\n"
+        );
+    }
+
+    #[test]
+    fn the_section_replaces_the_previous_one() {
+        let first = format!("{BEGIN}\nold\n{END}\n");
+        let doc = "# Bench results\n\nintro\n\n## Other\ntext\n";
+        let once = replace_section(doc, &first);
+        assert_eq!(once, format!("# Bench results\n\nintro\n\n{first}\n## Other\ntext\n"));
+        let second = format!("{BEGIN}\nnew\n{END}\n");
+        let twice = replace_section(&once, &second);
+        assert_eq!(twice, format!("# Bench results\n\nintro\n\n{second}\n## Other\ntext\n"));
+        assert_eq!(replace_section("# x\n", &first), format!("# x\n\n{first}"));
+    }
+
+    #[test]
+    fn reasons_fit_a_cell() {
+        assert_eq!(one_line("a | b\nmore"), "a / b");
+        assert_eq!(one_line(&"x".repeat(200)).chars().count(), 121);
+    }
+}

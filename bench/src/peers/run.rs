@@ -1,0 +1,534 @@
+//! `mizulive-bench --peers [--quick] [--only NAME,...]` (`make bench-peers`): installs,
+//! starts and measures every registered server in turn, prints the tables, and writes
+//! them into `bench/RESULTS.md` (a full run of every server only).
+//!
+//! Each server is an [`Entry`] in [`registry`]: a name, an install step, a start, and
+//! the [`Protocol`] whose [`Conn`] drives it. A new peer is one `Protocol` variant, one
+//! arm in [`measure_entry`], and its entries.
+
+use std::path::Path;
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use super::live::{EchoConn, LiveConn};
+use super::measure::{self, Fanout, IdleMemory, Paced, PacedResult};
+use super::report;
+use super::{Conn, Page};
+use crate::procs::{self, Server, PEER_CPU};
+use crate::runs::Tally;
+use crate::stats::Percentiles;
+
+/// How a server is spoken to: one variant per protocol, each a [`Conn`] type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// The echo floor (`EchoConn`): every action is one frame sent back verbatim.
+    Echo,
+    /// mizulive's own protocol (`LiveConn`).
+    Live,
+    // ---- peers: one variant each, added when their modules are merged ----
+    // Phoenix,  // liveviewjs and pyview (super::phoenix)
+    // Jfyne,    // jfyne/live (super::jfyne)
+    // Dioxus,   // dioxus-liveview (super::dioxus)
+}
+
+impl Protocol {
+    /// Whether the server pushes to sessions (broadcast), so the fan-out applies.
+    fn pushes(self) -> bool {
+        self != Protocol::Echo
+    }
+}
+
+/// One server of the benchmark.
+pub struct Entry {
+    pub name: &'static str,
+    pub protocol: Protocol,
+    /// Installs or builds it (idempotent, quick when done); an error skips the server.
+    pub install: fn(&Path) -> Result<(), String>,
+    /// Starts one fresh instance (`procs::Server::peer`, pinned to `PEER_CPU`).
+    pub start: fn(&Path) -> Result<Server, String>,
+}
+
+/// Every server, in the order they run. The repository root is passed to each fn.
+pub fn registry() -> Vec<Entry> {
+    vec![
+        Entry { name: "echo", protocol: Protocol::Echo, install: |_| Ok(()), start: |_| Server::peer_echo() },
+        Entry { name: "mizulive-c", protocol: Protocol::Live, install: install_c, start: start_c },
+        Entry {
+            name: "mizulive-python",
+            protocol: Protocol::Live,
+            install: install_python,
+            start: start_python,
+        },
+        Entry { name: "mizulive-go", protocol: Protocol::Live, install: install_go, start: start_go },
+        // ---- peers: their entries go here when their modules are merged, e.g.
+        // Entry { name: "liveviewjs", protocol: Protocol::Phoenix,
+        //         install: super::phoenix::install_liveviewjs, start: super::phoenix::start_liveviewjs },
+        // pyview (Phoenix), jfyne-live (Jfyne), dioxus-liveview (Dioxus) likewise.
+    ]
+}
+
+/// Runs the measurements of `entry` with the `Conn` of its protocol.
+async fn measure_entry(entry: &Entry, root: &Path, plan: &Plan) -> Measured {
+    match entry.protocol {
+        Protocol::Echo => measure::<EchoConn>(entry, root, plan).await,
+        Protocol::Live => measure::<LiveConn>(entry, root, plan).await,
+        // ---- peers: one arm each, added at merge ----
+        // Protocol::Phoenix => measure::<super::phoenix::PhoenixConn>(entry, root, plan).await,
+        // Protocol::Jfyne => measure::<super::jfyne::JfyneConn>(entry, root, plan).await,
+        // Protocol::Dioxus => measure::<super::dioxus::DioxusConn>(entry, root, plan).await,
+    }
+}
+
+// ---- mizulive's own servers: bench/peers/mizulive, one app per host, one set of views ----
+
+fn mizulive_dir(root: &Path) -> std::path::PathBuf {
+    root.join("bench/peers/mizulive")
+}
+
+/// What every mizulive host gets: any free port, the shared views, and nothing from the
+/// bench's own environment that would change what is measured.
+fn mizulive_env(cmd: &mut Command, root: &Path) {
+    cmd.env("PORT", "0")
+        .env("MIZULIVE_VIEWS", mizulive_dir(root).join("views"))
+        .env_remove("MIZULIVE_ADDR")
+        .env_remove("MIZULIVE_REDIS")
+        .env_remove("MIZULIVE_DEV");
+}
+
+fn lib_so(root: &Path) -> Result<std::path::PathBuf, String> {
+    let lib = root.join("target/release/libmizulive.so");
+    if !lib.is_file() {
+        return Err(format!("{} is missing (cargo build --release makes it)", lib.display()));
+    }
+    Ok(lib)
+}
+
+fn install_c(root: &Path) -> Result<(), String> {
+    lib_so(root)?;
+    procs::make_in(&mizulive_dir(root).join("c"))
+}
+
+fn start_c(root: &Path) -> Result<Server, String> {
+    let mut cmd = Command::new(mizulive_dir(root).join("c/bench-pages"));
+    mizulive_env(&mut cmd, root);
+    Server::peer("mizulive-c", cmd)
+}
+
+/// The app runs from the source tree: the bindings by PYTHONPATH, the library by path.
+fn python_cmd(root: &Path) -> Result<Command, String> {
+    let mut cmd = Command::new(procs::python(root)?);
+    cmd.env("PYTHONPATH", root.join("bindings/python")).env("MIZULIVE_LIB", lib_so(root)?);
+    Ok(cmd)
+}
+
+fn install_python(root: &Path) -> Result<(), String> {
+    let mut cmd = python_cmd(root)?;
+    cmd.args(["-c", "import mizulive"]);
+    procs::run_bounded(cmd, Duration::from_secs(30)).map_err(|e| format!("import mizulive failed: {e}"))
+}
+
+fn start_python(root: &Path) -> Result<Server, String> {
+    let mut cmd = python_cmd(root)?;
+    cmd.arg(mizulive_dir(root).join("app.py"));
+    mizulive_env(&mut cmd, root);
+    Server::peer("mizulive-python", cmd)
+}
+
+fn go_exe(root: &Path) -> std::path::PathBuf {
+    root.join("target/peers/mizulive-go")
+}
+
+fn install_go(root: &Path) -> Result<(), String> {
+    procs::build_go(root, &mizulive_dir(root).join("go"), ".", &go_exe(root))
+}
+
+fn start_go(root: &Path) -> Result<Server, String> {
+    let mut cmd = Command::new(go_exe(root));
+    mizulive_env(&mut cmd, root);
+    Server::peer("mizulive-go", cmd)
+}
+
+// ---- the plan ----
+
+/// How much of each measurement to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub quick: bool,
+    pub one_warmup: usize,
+    pub one_events: usize,
+    pub one_period: Duration,
+    pub load: Paced,
+    pub idle_warm: usize,
+    pub idle_sessions: usize,
+    pub fanout_sizes: Vec<usize>,
+    pub fanout_rounds: usize,
+    pub table: Paced,
+    pub list: Paced,
+}
+
+impl Plan {
+    pub fn new(quick: bool) -> Plan {
+        let at = |rate: f64| Duration::from_secs_f64(1.0 / rate);
+        let secs = |s: f64| Duration::from_secs_f64(s);
+        let pick = |full: f64, q: f64| if quick { q } else { full };
+        Plan {
+            quick,
+            one_warmup: if quick { 10 } else { 50 },
+            one_events: if quick { 100 } else { 500 },
+            // Under mizulive's default event rate limit (50/s per session).
+            one_period: at(45.0),
+            load: Paced {
+                page: Page::Counter,
+                sessions: 200,
+                period: at(40.0),
+                warmup: secs(pick(1.0, 0.5)),
+                duration: secs(pick(10.0, 3.0)),
+                acts: None,
+                tail: 0,
+            },
+            idle_warm: 50,
+            idle_sessions: if quick { 1000 } else { 2000 },
+            fanout_sizes: if quick { vec![1000] } else { vec![1000, 10_000] },
+            fanout_rounds: 5,
+            table: Paced {
+                page: Page::Table,
+                sessions: 100,
+                period: at(20.0),
+                warmup: secs(0.5),
+                duration: secs(pick(5.0, 2.0)),
+                acts: None,
+                tail: 0,
+            },
+            list: Paced {
+                page: Page::List,
+                sessions: 50,
+                period: at(20.0),
+                warmup: Duration::ZERO,
+                // Only a bound: each session stops after its adds.
+                duration: secs(pick(200.0, 100.0) / 20.0),
+                acts: Some(if quick { 100 } else { 200 }),
+                tail: 50,
+            },
+        }
+    }
+}
+
+// ---- what one server measured ----
+
+/// Everything measured on one server; each part is its numbers or why it failed.
+pub struct Measured {
+    pub one: Result<Percentiles, String>,
+    pub load: Result<PacedResult, String>,
+    pub idle: Result<IdleMemory, String>,
+    /// Per subscriber count; empty when the server has no pushes (the echo).
+    pub fanout: Vec<(usize, Result<Fanout, String>)>,
+    pub table: Result<PacedResult, String>,
+    pub list: Result<PacedResult, String>,
+    /// Client errors against this server (fan-out failures are in their cells only).
+    pub tally: Tally,
+    /// Starts after the first that failed, and unclean stops.
+    pub problems: Vec<String>,
+}
+
+/// A server's row: its measurements, or why it was skipped.
+pub struct Row {
+    pub name: &'static str,
+    pub outcome: Result<Measured, String>,
+}
+
+impl Row {
+    /// Client errors and problems of a server that ran: any of them fails the run.
+    pub fn errors(&self) -> u64 {
+        match &self.outcome {
+            Ok(m) => m.tally.total() + m.problems.len() as u64,
+            Err(_) => 0,
+        }
+    }
+}
+
+async fn measure<C: Conn>(entry: &Entry, root: &Path, plan: &Plan) -> Measured {
+    let name = entry.name;
+    let mut m = Measured {
+        one: Err("not run".into()),
+        load: Err("not run".into()),
+        idle: Err("not run".into()),
+        fanout: Vec::new(),
+        table: Err("not run".into()),
+        list: Err("not run".into()),
+        tally: Tally::default(),
+        problems: Vec::new(),
+    };
+
+    // Latency and the paced runs share one server; memory and fan-out get fresh ones,
+    // so sessions left from earlier phases (kept for their reconnect grace period by
+    // some servers) neither count as idle memory nor receive broadcasts.
+    match (entry.start)(root) {
+        Ok(server) => {
+            println!("  {name}: listening on {}", server.addr);
+            let one = measure::one_session::<C>(
+                server.addr,
+                plan.one_warmup,
+                plan.one_events,
+                plan.one_period,
+                &mut m.tally,
+            )
+            .await;
+            println!("  {name}: one session p50 {} µs, p99 {} µs ({} events)", one.p50, one.p99, one.count);
+            m.one = Ok(one);
+            m.load = Ok(paced::<C>(&server, plan.load, name, "counter load", &mut m.tally).await);
+            m.table = Ok(paced::<C>(&server, plan.table, name, "table", &mut m.tally).await);
+            m.list = Ok(paced::<C>(&server, plan.list, name, "list", &mut m.tally).await);
+            stop(server, &mut m.problems);
+        }
+        Err(e) => {
+            let why = format!("start failed: {}", first_line(&e));
+            println!("  {name}: {e}");
+            m.problems.push(e);
+            for part in [&mut m.load, &mut m.table, &mut m.list] {
+                *part = Err(why.clone());
+            }
+            m.one = Err(why);
+        }
+    }
+
+    m.idle = match (entry.start)(root) {
+        Ok(server) => {
+            let idle =
+                measure::idle_memory::<C>(&server, plan.idle_warm, plan.idle_sessions, &mut m.tally).await;
+            match &idle {
+                Ok(i) => println!(
+                    "  {name}: idle memory {:.1} KB RSS, {:.1} KB Pss per session",
+                    i.rss_kb, i.pss_kb
+                ),
+                Err(e) => println!("  {name}: idle memory failed: {e}"),
+            }
+            stop(server, &mut m.problems);
+            idle
+        }
+        Err(e) => {
+            m.problems.push(e.clone());
+            Err(format!("start failed: {}", first_line(&e)))
+        }
+    };
+
+    if entry.protocol.pushes() {
+        m.fanout = match (entry.start)(root) {
+            Ok(server) => {
+                let fanout = measure::fanout::<C>(&server, &plan.fanout_sizes, plan.fanout_rounds).await;
+                for (k, result) in &fanout {
+                    match result {
+                        Ok(f) => println!(
+                            "  {name}: fan-out to {k}: last arrival median {:.1} ms, max {:.1} ms",
+                            ms(f.median),
+                            ms(f.max)
+                        ),
+                        Err(e) => println!("  {name}: fan-out to {k} failed: {e}"),
+                    }
+                }
+                stop(server, &mut m.problems);
+                fanout
+            }
+            Err(e) => {
+                m.problems.push(e.clone());
+                plan.fanout_sizes
+                    .iter()
+                    .map(|&k| (k, Err(format!("start failed: {}", first_line(&e)))))
+                    .collect()
+            }
+        };
+    }
+    m
+}
+
+async fn paced<C: Conn>(
+    server: &Server,
+    spec: Paced,
+    name: &str,
+    what: &str,
+    tally: &mut Tally,
+) -> PacedResult {
+    let r = measure::paced::<C>(server, spec).await;
+    tally.add(&r.tally);
+    let opt = |v: Option<f64>, dp: usize| v.map_or("?".to_string(), |v| format!("{v:.dp$}"));
+    println!(
+        "  {name}: {what}: {} sessions, {:.0} events/s, {} µs CPU, {} B and {} frames per event, p50 {} µs{}",
+        r.opened,
+        r.per_sec(),
+        opt(r.cpu_us_per_event(), 1),
+        opt(r.bytes_per_event(), 0),
+        opt(r.frames_per_event(), 2),
+        r.first.p50,
+        if r.tally.total() > 0 { format!(", {} errors", r.tally.total()) } else { String::new() }
+    );
+    r
+}
+
+fn stop(server: Server, problems: &mut Vec<String>) {
+    if let Err(e) = procs::stop_cleanly(server) {
+        problems.push(e);
+    }
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or_default()
+}
+
+// ---- the command ----
+
+const USAGE: &str = "\
+usage: mizulive-bench --peers [--quick] [--only NAME,...]
+
+  --quick      smoke run: shorter load runs, 100 single-session events, 1,000 idle sessions,
+               fan-out to 1,000 only
+  --only       the servers to run, by name (see the table's first column)
+
+Only a full run of every server rewrites the peer section of bench/RESULTS.md.";
+
+struct Args {
+    quick: bool,
+    only: Option<Vec<String>>,
+}
+
+fn parse_args(args: &[String]) -> Result<Args, String> {
+    let mut parsed = Args { quick: false, only: None };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--peers" => {}
+            "--quick" => parsed.quick = true,
+            "--only" => {
+                let names = it.next().ok_or("--only needs a comma-separated list of names")?;
+                parsed.only =
+                    Some(names.split(',').map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect());
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(parsed)
+}
+
+/// Entry point of `--peers`.
+pub fn main(args: &[String]) -> ExitCode {
+    let args = match parse_args(args) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("{e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let entries = registry();
+    if let Some(only) = &args.only {
+        if let Some(unknown) = only.iter().find(|n| !entries.iter().any(|e| e.name == n.as_str())) {
+            let names: Vec<_> = entries.iter().map(|e| e.name).collect();
+            eprintln!("--only: no server {unknown:?}; known: {}", names.join(", "));
+            return ExitCode::from(2);
+        }
+    }
+    // Before the runtime starts its threads, so every one of them inherits the set.
+    let pinned = pin_bench();
+    let nofile = match procs::raise_nofile_limit() {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("building the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let root = crate::root_dir();
+    let started = Instant::now();
+    let plan = Plan::new(args.quick);
+    let machine = report::Machine::read(&root);
+    println!("{}", machine.line());
+    println!("bench client: {pinned}; servers on CPU {PEER_CPU}; RLIMIT_NOFILE {nofile}");
+    let mut rows = Vec::new();
+    for entry in entries.iter().filter(|e| args.only.as_ref().is_none_or(|o| o.iter().any(|n| n == e.name))) {
+        println!("\n{}:", entry.name);
+        let outcome = match (entry.install)(&root) {
+            Ok(()) => Ok(rt.block_on(measure_entry(entry, &root, &plan))),
+            Err(why) => {
+                println!("  skipped: {why}");
+                Err(why)
+            }
+        };
+        rows.push(Row { name: entry.name, outcome });
+    }
+    let section = report::section(&machine, &plan, &rows, started.elapsed());
+    println!("\n{section}");
+    if !args.quick && args.only.is_none() {
+        let path = root.join("bench/RESULTS.md");
+        match report::write_results(&path, &section) {
+            Ok(()) => println!("wrote the tables into {}", path.display()),
+            Err(e) => eprintln!("writing {}: {e}", path.display()),
+        }
+    } else {
+        println!("(a quick or --only run: bench/RESULTS.md is left as it is)");
+    }
+    let errors: u64 = rows.iter().map(Row::errors).sum();
+    for row in &rows {
+        if let Ok(m) = &row.outcome {
+            if let Some(first) = &m.tally.first {
+                println!("{}: {} client error(s), the first: {first}", row.name, m.tally.total());
+            }
+            for p in &m.problems {
+                println!("{}: {p}", row.name);
+            }
+        }
+    }
+    if errors > 0 {
+        println!("\nFAILED: {errors} error(s) against servers that ran; the numbers are not trustworthy");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// Pins this process to every CPU it may use except `PEER_CPU`, so the client never
+/// competes with the server; says what it did.
+fn pin_bench() -> String {
+    // SAFETY: sched_getaffinity/sched_setaffinity only read and write the set we pass.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        if libc::sched_getaffinity(0, size, &mut set) != 0 {
+            return format!("unpinned (sched_getaffinity: {})", std::io::Error::last_os_error());
+        }
+        libc::CPU_CLR(PEER_CPU, &mut set);
+        let cpus: Vec<String> = (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &set))
+            .map(|c| c.to_string())
+            .collect();
+        if cpus.is_empty() {
+            return format!("unpinned (only CPU {PEER_CPU} is available: it shares it with the server)");
+        }
+        if libc::sched_setaffinity(0, size, &set) != 0 {
+            return format!("unpinned (sched_setaffinity: {})", std::io::Error::last_os_error());
+        }
+        format!("CPU {}", cpus.join(","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_and_registry() {
+        let args: Vec<String> =
+            ["--peers", "--quick", "--only", "echo,mizulive-c"].iter().map(|s| s.to_string()).collect();
+        let parsed = parse_args(&args).expect("valid");
+        assert!(parsed.quick);
+        assert_eq!(parsed.only.as_deref(), Some(&["echo".to_string(), "mizulive-c".to_string()][..]));
+        assert!(parse_args(&["--bogus".to_string()]).is_err());
+        let names: Vec<_> = registry().iter().map(|e| e.name).collect();
+        assert_eq!(names.len(), names.iter().collect::<std::collections::HashSet<_>>().len(), "unique names");
+    }
+}
