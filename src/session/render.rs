@@ -214,12 +214,7 @@ fn render_document(data: &mut SessionData, env: &SessionEnv, seq: u64, eid: u64)
 /// root patch would resend it even when unchanged (the protocol sends only regions
 /// whose HTML changed). A region that fails to render alone is left unrecorded: its
 /// next mark then sends it, which is safe.
-fn remember_regions(
-    rendered: &mut HashMap<String, u64>,
-    spec: &PageSpec,
-    env: &SessionEnv,
-    ctx: &TplValue,
-) {
+fn remember_regions(rendered: &mut HashMap<String, u64>, spec: &PageSpec, env: &SessionEnv, ctx: &TplValue) {
     rendered.clear();
     for (id, partial) in &spec.regions {
         if let Ok(html) = env.core.views.render_partial(partial, ctx) {

@@ -17,7 +17,6 @@
 //! - After every wake-up (an event, a task, a ping) the server renders and sends a
 //!   batch, even an empty one (only the end-of-batch op): so an event that changes
 //!   nothing on its own page still costs a frame.
-#![allow(dead_code)] // Until the peer runner uses it.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

@@ -70,7 +70,6 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Builds the server into `target/peers/jfyne-live` with the Go module's pinned
 /// versions (go.mod and go.sum). Go's build cache makes it quick when nothing changed.
-#[allow(dead_code)] // Until the peer runner installs its servers.
 pub fn install(root: &Path) -> Result<(), String> {
     let go = procs::find_executable("go")
         .or_else(|| Path::new(GO_FALLBACK).is_file().then(|| PathBuf::from(GO_FALLBACK)))
@@ -88,7 +87,6 @@ pub fn install(root: &Path) -> Result<(), String> {
 }
 
 /// Starts the server built by [`install`] on a free port, pinned like every peer.
-#[allow(dead_code)]
 pub fn start(root: &Path) -> Result<procs::Server, String> {
     let exe = root.join(BINARY);
     if !exe.is_file() {

@@ -111,6 +111,12 @@ impl LiveConn {
                 "patch" => {
                     patch_at.get_or_insert_with(|| sent.elapsed());
                     found |= needle.is_some_and(|n| text.as_str().contains(n));
+                    // A patch that answers the event is its reply as well.
+                    if frame.reference == Some(reference) && frame.ok == Some(true) {
+                        answer.done = sent.elapsed();
+                        answer.first = patch_at.unwrap_or(answer.done);
+                        return if found { Ok(answer) } else { Err(ClickError::MissingPatch) };
+                    }
                 }
                 "reply" if frame.reference == Some(reference) => {
                     answer.done = sent.elapsed();

@@ -5,7 +5,6 @@
 //! Every protocol is a [`Conn`]: open a page as a browser would (GET, then the socket
 //! and its join), act on it, and wait for pushes. The runner is generic over it, so the
 //! measurements are the same code for every server.
-#![allow(dead_code)] // Wired into the runner piece by piece.
 
 pub mod live;
 pub mod measure;

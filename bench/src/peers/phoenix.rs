@@ -16,7 +16,6 @@
 //! timeout, and uvicorn 0.38 over wsproto (the stack pyview's examples run) sends no
 //! pings. Heartbeats must go out while a session idles, and a browser reads its socket
 //! all along, so each `Conn` has a task that reads the socket and sends the heartbeats.
-#![allow(dead_code)] // Until the peer runner uses it.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -147,9 +146,10 @@ fn same_contents(source: &Path, stamp: &Path) -> Result<bool, String> {
 /// One frame from the socket, stamped when the reader task got it, or why the socket ended.
 type Incoming = Result<(Instant, Utf8Bytes), String>;
 
-/// The first four fields of a message; the payload is parsed only where it is looked at.
+/// The first four fields of a message (join ref, ref, topic, event); the payload is parsed
+/// only where it is looked at.
 #[derive(Deserialize)]
-struct Head(Option<String>, Option<String>, String, String, IgnoredAny);
+struct Head(IgnoredAny, Option<String>, String, String, IgnoredAny);
 
 /// One page open over the Phoenix LiveView protocol.
 pub struct Conn {

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use super::live::{EchoConn, LiveConn};
 use super::measure::{self, Fanout, IdleMemory, Paced, PacedResult};
 use super::report;
+use super::{dioxus, jfyne, phoenix};
 use super::{Conn, Page};
 use crate::procs::{self, Server, PEER_CPU};
 use crate::runs::Tally;
@@ -25,10 +26,12 @@ pub enum Protocol {
     Echo,
     /// mizulive's own protocol (`LiveConn`).
     Live,
-    // ---- peers: one variant each, added when their modules are merged ----
-    // Phoenix,  // liveviewjs and pyview (super::phoenix)
-    // Jfyne,    // jfyne/live (super::jfyne)
-    // Dioxus,   // dioxus-liveview (super::dioxus)
+    /// The Phoenix LiveView protocol, of liveviewjs and pyview (`super::phoenix`).
+    Phoenix,
+    /// jfyne/live's own protocol (`super::jfyne`).
+    Jfyne,
+    /// dioxus-liveview's edits protocol (`super::dioxus`).
+    Dioxus,
 }
 
 impl Protocol {
@@ -60,10 +63,32 @@ pub fn registry() -> Vec<Entry> {
             start: start_python,
         },
         Entry { name: "mizulive-go", protocol: Protocol::Live, install: install_go, start: start_go },
-        // ---- peers: their entries go here when their modules are merged, e.g.
-        // Entry { name: "liveviewjs", protocol: Protocol::Phoenix,
-        //         install: super::phoenix::install_liveviewjs, start: super::phoenix::start_liveviewjs },
-        // pyview (Phoenix), jfyne-live (Jfyne), dioxus-liveview (Dioxus) likewise.
+        // The opt-in mode, reported apart: the defaults above are what users run.
+        Entry {
+            name: "mizulive-c-inline",
+            protocol: Protocol::Live,
+            install: install_c,
+            start: start_c_inline,
+        },
+        Entry {
+            name: "liveviewjs",
+            protocol: Protocol::Phoenix,
+            install: phoenix::install_liveviewjs,
+            start: phoenix::start_liveviewjs,
+        },
+        Entry {
+            name: "pyview",
+            protocol: Protocol::Phoenix,
+            install: phoenix::install_pyview,
+            start: phoenix::start_pyview,
+        },
+        Entry { name: "jfyne-live", protocol: Protocol::Jfyne, install: jfyne::install, start: jfyne::start },
+        Entry {
+            name: "dioxus-liveview",
+            protocol: Protocol::Dioxus,
+            install: dioxus::install,
+            start: dioxus::start,
+        },
     ]
 }
 
@@ -72,10 +97,9 @@ async fn measure_entry(entry: &Entry, root: &Path, plan: &Plan) -> Measured {
     match entry.protocol {
         Protocol::Echo => measure::<EchoConn>(entry, root, plan).await,
         Protocol::Live => measure::<LiveConn>(entry, root, plan).await,
-        // ---- peers: one arm each, added at merge ----
-        // Protocol::Phoenix => measure::<super::phoenix::PhoenixConn>(entry, root, plan).await,
-        // Protocol::Jfyne => measure::<super::jfyne::JfyneConn>(entry, root, plan).await,
-        // Protocol::Dioxus => measure::<super::dioxus::DioxusConn>(entry, root, plan).await,
+        Protocol::Phoenix => measure::<phoenix::Conn>(entry, root, plan).await,
+        Protocol::Jfyne => measure::<jfyne::Conn>(entry, root, plan).await,
+        Protocol::Dioxus => measure::<dioxus::Conn>(entry, root, plan).await,
     }
 }
 
@@ -92,7 +116,8 @@ fn mizulive_env(cmd: &mut Command, root: &Path) {
         .env("MIZULIVE_VIEWS", mizulive_dir(root).join("views"))
         .env_remove("MIZULIVE_ADDR")
         .env_remove("MIZULIVE_REDIS")
-        .env_remove("MIZULIVE_DEV");
+        .env_remove("MIZULIVE_DEV")
+        .env_remove("BENCH_INLINE");
 }
 
 fn lib_so(root: &Path) -> Result<std::path::PathBuf, String> {
@@ -112,6 +137,14 @@ fn start_c(root: &Path) -> Result<Server, String> {
     let mut cmd = Command::new(mizulive_dir(root).join("c/bench-pages"));
     mizulive_env(&mut cmd, root);
     Server::peer("mizulive-c", cmd)
+}
+
+/// The C app with `inline_callbacks` on.
+fn start_c_inline(root: &Path) -> Result<Server, String> {
+    let mut cmd = Command::new(mizulive_dir(root).join("c/bench-pages"));
+    mizulive_env(&mut cmd, root);
+    cmd.env("BENCH_INLINE", "1");
+    Server::peer("mizulive-c-inline", cmd)
 }
 
 /// The app runs from the source tree: the bindings by PYTHONPATH, the library by path.

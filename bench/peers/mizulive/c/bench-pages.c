@@ -150,7 +150,11 @@ int main(void) {
     const char *port = getenv("PORT");
     char options[1024];
     char addr[64];
-    snprintf(options, sizeof options, "{\"views\": \"%s\"}", views ? views : "../views");
+    /* BENCH_INLINE=1: callbacks on the IO threads (the opt-in `inline_callbacks`). */
+    const char *inline_env = getenv("BENCH_INLINE");
+    int inline_callbacks = inline_env && strcmp(inline_env, "1") == 0;
+    snprintf(options, sizeof options, "{\"views\": \"%s\", \"inline_callbacks\": %s}",
+             views ? views : "../views", inline_callbacks ? "true" : "false");
     snprintf(addr, sizeof addr, "127.0.0.1:%s", port && *port ? port : "0");
     lv_app *app = lv_app_new(options);
     if (!app) {
