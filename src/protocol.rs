@@ -121,23 +121,26 @@ impl ClientFrame {
     }
 }
 
-/// The `patch` frame.
+/// The `patch` frame; `P` is how a region changed child by child.
 #[derive(Debug, Serialize)]
-pub struct Patch<'a> {
+pub struct Patch<'a, P: Serialize> {
     pub t: &'static str,
     pub seq: u64,
     pub regions: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub parts: &'a BTreeMap<String, P>,
     pub root: Option<&'a str>,
     pub title: Option<&'a str>,
 }
 
-pub fn patch(
+pub fn patch<P: Serialize>(
     seq: u64,
     regions: &BTreeMap<String, String>,
+    parts: &BTreeMap<String, P>,
     root: Option<&str>,
     title: Option<&str>,
 ) -> String {
-    to_text(&Patch { t: "patch", seq, regions, root, title })
+    to_text(&Patch { t: "patch", seq, regions, parts, root, title })
 }
 
 /// What every `patch` frame starts with (the `t` field is serialized first).
@@ -235,7 +238,7 @@ mod tests {
     #[test]
     fn a_reply_folds_into_its_patch() {
         let regions = BTreeMap::from([("stats".to_string(), "<b>3</b>".to_string())]);
-        let plain = patch(5, &regions, None, None);
+        let plain = patch(5, &regions, &BTreeMap::<String, ()>::new(), None, None);
         let folded: Value = serde_json::from_str(&patch_replying(&plain, 7)).unwrap();
         let mut expected: Value = serde_json::from_str(&plain).unwrap();
         expected["ref"] = 7.into();

@@ -448,3 +448,49 @@ async fn callbacks_run_on_host_threads_unless_the_host_asks_for_inline() {
     let patch = ws.event_patch("inc", json!({"by": "1"})).await;
     assert_eq!(count_in(region(&patch, "stats")), Some(START + 2), "the failed event's change was kept");
 }
+
+#[tokio::test]
+async fn a_keyed_region_is_patched_child_by_child() {
+    let t = TestApp::start(|_| {});
+    let (mut ws, _, boot) = t.live("/counter").await;
+    let parts_of = |patch: &Value| patch["parts"]["rows"].clone();
+
+    // The first item: the region goes whole (its parts would be no smaller).
+    let patch = ws.event_patch("row_add", json!({"text": "a"})).await;
+    assert_eq!(region(&patch, "rows"), "<li id=\"row-0\">a</li>\n", "{patch}");
+    assert!(patch.get("parts").is_none(), "{patch}");
+    for text in ["b", "c", "d"] {
+        ws.event_patch("row_add", json!({"text": text})).await;
+    }
+
+    // Appended: only the new item.
+    let patch = ws.event_patch("row_add", json!({"text": "e"})).await;
+    assert_eq!(parts_of(&patch), json!({"append": "<li id=\"row-4\">e</li>"}), "{patch}");
+    assert!(patch["regions"].get("rows").is_none(), "the region went whole too: {patch}");
+
+    // Changed: only that item, by id.
+    let patch = ws.event_patch("row_set", json!({"id": "2", "text": "C<&>"})).await;
+    assert_eq!(
+        parts_of(&patch),
+        json!({"set": {"row-2": "<li id=\"row-2\">C&lt;&amp;&gt;</li>"}}),
+        "{patch}"
+    );
+
+    // Removed: only its id.
+    let patch = ws.event_patch("row_del", json!({"id": "1"})).await;
+    assert_eq!(parts_of(&patch), json!({"remove": ["row-1"]}), "{patch}");
+
+    // Another region on the page is still sent whole.
+    let patch = ws.event_patch("inc", json!({"by": "1"})).await;
+    assert!(patch.get("parts").is_none() && region(&patch, "stats").contains(&(START + 1).to_string()));
+
+    // A client that rejoins "ahead" of the session (as the runtime does when a region
+    // no longer matches) gets the whole body: the same list the parts built.
+    drop(ws);
+    let mut ws = t.connect().await;
+    let joined = ws.join(&boot.token, &t.url("/counter"), (1 << 53) - 1).await;
+    let html = joined["root"].as_str().unwrap_or_else(|| panic!("no root: {joined}"));
+    let rows =
+        html.split("<ul id=\"rows\">").nth(1).and_then(|r| r.split("</ul>").next()).unwrap_or_default();
+    assert_eq!(rows, "<li id=\"row-0\">a</li>\n<li id=\"row-2\">C&lt;&amp;&gt;</li>\n<li id=\"row-3\">d</li>\n<li id=\"row-4\">e</li>\n");
+}

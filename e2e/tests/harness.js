@@ -292,7 +292,7 @@ function watchConsole(page) {
 // the page connects: openLive does). Kept on page.__frames.
 function trackFrames(page) {
   if (page.__frames) return page.__frames;
-  const t = (page.__frames = { events: [], replies: [], sockets: 0 });
+  const t = (page.__frames = { events: [], replies: [], patches: [], sockets: 0 });
   page.on('websocket', (ws) => {
     t.sockets++;
     ws.on('framesent', (f) => {
@@ -303,6 +303,7 @@ function trackFrames(page) {
       const m = parse(f.payload);
       // A patch with a ref is that event's reply as well (docs/protocol.md).
       if (m && (m.t === 'reply' || (m.t === 'patch' && typeof m.ref === 'number'))) t.replies.push(m);
+      if (m && m.t === 'patch') t.patches.push(m);
     });
   });
   return t;

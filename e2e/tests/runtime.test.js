@@ -143,6 +143,49 @@ widgets('r7 a scroll command whose selector matches nothing leaves the page wher
   assert.equal(await page.evaluate(() => window.scrollY), y);
 });
 
+widgets('r9 a keyed region is patched child by child, and fetched whole when the page no longer matches', async (page) => {
+  const ids = () => page.evaluate(() => [...document.querySelectorAll('#items > li')].map((li) => li.id).join());
+  // The parts of the last patch that touched #items, as JSON.
+  const lastItems = () => {
+    const p = page.__frames.patches.filter((f) => (f.parts && f.parts.items) || (f.regions && f.regions.items));
+    return p.length ? JSON.stringify(p[p.length - 1].parts || { whole: true }) : '';
+  };
+  const marked = (id) =>
+    h.eventually(async () => (await page.getAttribute(`#item-${id}`, 'class').catch(() => null)) === 'marked', {
+      what: `item ${id} marked`,
+    });
+
+  await page.click('#items-add');
+  await h.eventually(async () => (await ids()) === 'item-1,item-2,item-3', { what: 'an item appended' });
+  await page.click('#items-add');
+  await h.eventually(async () => (await ids()) === 'item-1,item-2,item-3,item-4', { what: 'two items appended' });
+  await h.eventually(() => /^\{"items":\{"append":"<li id=\\"item-4\\"/.test(lastItems()), { what: 'appended alone' });
+
+  // Two items change: only they are sent, and each is morphed, not replaced.
+  await page.click('#mark-3');
+  await marked(3);
+  await page.evaluate(() => (document.getElementById('item-3').__kept = true));
+  await page.click('#mark-1');
+  await marked(1);
+  await h.eventually(() => /^\{"items":\{"set":\{"item-1":[^}]*"item-3":[^}]*\}\}\}$/.test(lastItems()), {
+    what: 'items 1 and 3 set, nothing else',
+  });
+  assert.equal(await page.getAttribute('#item-3', 'class'), null, 'item 3 no longer marked');
+  assert.ok(await page.evaluate(() => document.getElementById('item-3').__kept), 'the same element');
+
+  await page.click('#items-drop');
+  await h.eventually(async () => (await ids()) === 'item-2,item-3,item-4', { what: 'item 1 removed' });
+  await h.eventually(() => lastItems() === '{"items":{"remove":["item-1"]}}', { what: 'removed alone' });
+
+  // Something else removed item 2; the server changes it: the runtime rejoins for the
+  // whole body rather than lose the change.
+  await page.evaluate(() => document.getElementById('item-2').remove());
+  await page.click('#mark-2-outside');
+  await marked(2);
+  assert.equal(await ids(), 'item-2,item-3,item-4');
+  assert.ok(page.__log.some((l) => /differs from the server/.test(l.text)), 'the resync is logged');
+});
+
 test('r8 a click while the socket is still joining is sent once it has joined', T, async () => {
   const context = await browser.newContext({ viewport: { width: 800, height: 600 } });
   try {

@@ -4,6 +4,8 @@
 
   const HEARTBEAT_MS = 30000;
   const BACKOFF_MIN = 250;
+  // A join seq ahead of any session's: the server answers with the whole body.
+  const RESYNC = Number.MAX_SAFE_INTEGER;
   const BACKOFF_MAX = 10000;
   const VALUE_ATTR = 'data-lv-value-';
   const FIELD = /^(INPUT|SELECT|TEXTAREA)$/;
@@ -246,11 +248,41 @@
       if (el) morphChildren(el, parse(regions[id]));
       else console.warn('mizulive: no region #' + id);
     }
+    const parts = f.parts || {};
+    for (const id of Object.keys(parts)) {
+      const el = document.getElementById(id);
+      if (!el || !applyParts(el, parts[id])) return resync(id);
+    }
     if (f.title != null) document.title = f.title;
     if (typeof f.seq === 'number') seq = f.seq;
     syncClasses();
     // A patch that answers an event is its reply as well.
     if (typeof f.ref === 'number') onReply(f);
+  }
+
+  // A region patched child by child: remove, set (morph), then append. False when a
+  // child it names is not in the page (something else changed it).
+  function applyParts(el, p) {
+    const kid = (id) => [...el.children].find((c) => c.id === id) || document.getElementById(id);
+    for (const id of p.remove || []) {
+      const c = kid(id);
+      if (c) c.remove();
+    }
+    for (const id of Object.keys(p.set || {})) {
+      const c = kid(id);
+      const next = parse(p.set[id]).firstElementChild;
+      if (!c || !next) return false;
+      morph(c, next);
+    }
+    if (p.append) el.append(parse(p.append));
+    return true;
+  }
+
+  // The page no longer matches what the server patches: rejoin for the whole body.
+  function resync(id) {
+    console.warn('mizulive: region #' + id + ' differs from the server; reloading its body');
+    seq = RESYNC;
+    if (ws) ws.close();
   }
 
   function onReply(f) {

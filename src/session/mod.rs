@@ -22,6 +22,7 @@ mod actor;
 mod applied;
 mod env;
 mod mailbox;
+mod parts;
 mod registry;
 mod render;
 mod restore;
@@ -82,8 +83,8 @@ pub(crate) struct SessionData {
     pub csrf: String,
     /// What the last HTML sent per region id, and of the root, hashed to (see
     /// [`render::html_hash`]), to skip unchanged ones without keeping a copy of every
-    /// region in every session.
-    pub rendered: HashMap<String, u64>,
+    /// region in every session; for keyed regions, per child too (see [`parts`]).
+    pub rendered: HashMap<String, parts::Sent>,
     pub rendered_root: Option<u64>,
 }
 

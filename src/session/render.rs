@@ -7,8 +7,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+use super::parts::{diff, RegionParts, Sent};
 use super::{SessionData, SessionEnv};
 use crate::page::{check_state_size, Ctx, Event, Info, PageSpec};
+use crate::views::html::keyed_children;
 
 /// What the job should do.
 pub(crate) enum Call {
@@ -29,6 +31,8 @@ pub(crate) enum Call {
 /// The parts of one patch frame.
 pub(crate) struct PatchParts {
     pub regions: BTreeMap<String, String>,
+    /// Regions changed child by child (see `super::parts`).
+    pub parts: BTreeMap<String, RegionParts>,
     pub root: Option<String>,
     pub title: Option<String>,
 }
@@ -140,6 +144,8 @@ pub(crate) fn run(
     let views = &env.core.views;
     let spec = &data.page.route.spec;
     let mut regions = BTreeMap::new();
+    let mut parts = BTreeMap::new();
+    let mut sent = Vec::new();
     let mut root = None;
     let rendered: Result<(), String> = (|| {
         if fx.dirty.root {
@@ -160,8 +166,21 @@ pub(crate) fn run(
         for id in ids {
             let Some(partial) = spec.regions.get(id) else { continue };
             let html = views.render_partial(partial, &ctx).map_err(|e| e.to_string())?;
-            if data.rendered.get(id.as_str()) != Some(&html_hash(&html)) {
-                regions.insert(id.clone(), html);
+            let before = data.rendered.get(id.as_str());
+            if before.is_some_and(|b| b.hash == html_hash(&html)) {
+                continue;
+            }
+            let children = keyed_children(&html);
+            sent.push((id.clone(), Sent::of(&html, children.as_deref())));
+            let old_children = before.and_then(|b| b.children.as_deref());
+            match old_children.zip(children.as_deref()).and_then(|(old, new)| diff(old, new, &html)) {
+                Some(p) if p.is_empty() => {}
+                Some(p) => {
+                    parts.insert(id.clone(), p);
+                }
+                None => {
+                    regions.insert(id.clone(), html);
+                }
             }
         }
         Ok(())
@@ -171,11 +190,9 @@ pub(crate) fn run(
         return (data, out);
     }
     // Recorded as sent only now: after a failed render none of them is sent.
-    for (id, html) in &regions {
-        data.rendered.insert(id.clone(), html_hash(html));
-    }
-    if root.is_some() || !regions.is_empty() || fx.title.is_some() {
-        out.patch = Some(PatchParts { regions, root, title: fx.title });
+    data.rendered.extend(sent);
+    if root.is_some() || !regions.is_empty() || !parts.is_empty() || fx.title.is_some() {
+        out.patch = Some(PatchParts { regions, parts, root, title: fx.title });
         // A flash is shown once: by the first render that reaches a browser.
         if deliver {
             data.page.flash.clear();
@@ -214,11 +231,11 @@ fn render_document(data: &mut SessionData, env: &SessionEnv, seq: u64, eid: u64)
 /// root patch would resend it even when unchanged (the protocol sends only regions
 /// whose HTML changed). A region that fails to render alone is left unrecorded: its
 /// next mark then sends it, which is safe.
-fn remember_regions(rendered: &mut HashMap<String, u64>, spec: &PageSpec, env: &SessionEnv, ctx: &TplValue) {
+fn remember_regions(rendered: &mut HashMap<String, Sent>, spec: &PageSpec, env: &SessionEnv, ctx: &TplValue) {
     rendered.clear();
     for (id, partial) in &spec.regions {
         if let Ok(html) = env.core.views.render_partial(partial, ctx) {
-            rendered.insert(id.clone(), html_hash(&html));
+            rendered.insert(id.clone(), Sent::of(&html, keyed_children(&html).as_deref()));
         }
     }
 }

@@ -14,6 +14,103 @@ pub(crate) fn has_live_root(html: &str) -> bool {
     scanner.find_attribute(b"data-lv")
 }
 
+/// One top-level element of a region's HTML that carries an `id`: what a patch can
+/// replace, remove or append on its own (see [`keyed_children`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyedChild<'a> {
+    pub id: &'a str,
+    /// The element's whole markup, start tag to end tag.
+    pub html: &'a str,
+    /// It holds a form control (`input`, `select`, `textarea`), whose state in the
+    /// browser may differ from its markup.
+    pub controls: bool,
+}
+
+/// The top-level elements of `html` when it is nothing but elements that each carry
+/// a distinct, non-empty, plain `id` (whitespace between them aside), with their
+/// markup; `None` otherwise. Such a region can be patched child by child: a browser
+/// finds each child by its id, wherever its parser put it.
+///
+/// Deliberately strict, so that what it splits is what a browser builds: top-level
+/// text, comments, an element that is not closed (or closed twice), or a
+/// self-closing tag that is not a void element give `None`, and the region is sent
+/// whole as before.
+pub(crate) fn keyed_children(html: &str) -> Option<Vec<KeyedChild<'_>>> {
+    let mut scanner = Scanner { src: html.as_bytes(), at: 0 };
+    let mut children: Vec<KeyedChild<'_>> = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    let mut depth = 0usize;
+    // Where the current top-level element starts, and its id.
+    let mut open: Option<(usize, &str)> = None;
+    let mut controls = false;
+    loop {
+        let text_start = scanner.at;
+        let Some(i) = scanner.src[scanner.at..].iter().position(|b| *b == b'<') else {
+            let rest = &scanner.src[text_start..];
+            return (depth == 0 && rest.iter().all(|b| is_space(*b))).then_some(children);
+        };
+        if depth == 0 && !scanner.src[text_start..text_start + i].iter().all(|b| is_space(*b)) {
+            return None;
+        }
+        let tag_start = text_start + i;
+        scanner.at = tag_start + 1;
+        if scanner.peek(0) == Some(b'/') && scanner.peek(1).is_some_and(|b| b.is_ascii_alphabetic()) {
+            scanner.skip_tag(None);
+            depth = depth.checked_sub(1)?;
+            if depth == 0 {
+                let (start, id) = open.take()?;
+                children.push(KeyedChild { id, html: &html[start..scanner.at], controls });
+            }
+        } else if scanner.peek(0).is_some_and(|b| b.is_ascii_alphabetic()) {
+            let name_start = scanner.at;
+            while scanner.peek(0).is_some_and(|b| !is_space(b) && b != b'/' && b != b'>') {
+                scanner.at += 1;
+            }
+            let name = &scanner.src[name_start..scanner.at];
+            let id = scanner.tag_id();
+            let self_closing = scanner.at >= 2 && &scanner.src[scanner.at - 2..scanner.at] == b"/>";
+            let void = VOID.iter().any(|v| name.eq_ignore_ascii_case(v));
+            if self_closing && !void {
+                return None;
+            }
+            if depth == 0 {
+                let id = id.filter(|id| !id.is_empty() && ids.insert(*id))?;
+                open = Some((tag_start, id));
+                controls = false;
+            }
+            controls |= CONTROLS.iter().any(|c| name.eq_ignore_ascii_case(c));
+            if let Some(raw) = RAW_TEXT.iter().find(|raw| name.eq_ignore_ascii_case(raw)) {
+                scanner.skip_raw_text(raw);
+            } else if !void {
+                depth += 1;
+                continue;
+            }
+            // A void or raw-text element ends here.
+            if depth == 0 {
+                let (start, id) = open.take()?;
+                children.push(KeyedChild { id, html: &html[start..scanner.at], controls });
+            }
+        } else if depth == 0 {
+            // A comment, doctype or stray `<` at the top level.
+            return None;
+        } else if scanner.starts_with(b"!--") {
+            scanner.at += 3;
+            scanner.skip_past(b"-->");
+        } else if matches!(scanner.peek(0), Some(b'!' | b'?')) {
+            scanner.skip_past(b">");
+        }
+    }
+}
+
+/// Form controls: what the user changes in place.
+const CONTROLS: &[&[u8]] = &[b"input", b"select", b"textarea"];
+
+/// Elements that have no content and no end tag.
+const VOID: &[&[u8]] = &[
+    b"area", b"base", b"br", b"col", b"embed", b"hr", b"img", b"input", b"link", b"meta", b"source",
+    b"track", b"wbr",
+];
+
 /// Elements whose content the browser reads as text up to their own end tag, so a
 /// `<div data-lv>` inside them is not an element.
 const RAW_TEXT: &[&[u8]] =
@@ -24,7 +121,7 @@ struct Scanner<'a> {
     at: usize,
 }
 
-impl Scanner<'_> {
+impl<'a> Scanner<'a> {
     fn peek(&self, offset: usize) -> Option<u8> {
         self.src.get(self.at + offset).copied()
     }
@@ -120,6 +217,63 @@ impl Scanner<'_> {
         }
     }
 
+    /// Reads the rest of a start tag (like `skip_tag`) and returns its `id` value when
+    /// it is quoted or plain and holds no character reference (`&`), which the browser
+    /// would decode into another id.
+    fn tag_id(&mut self) -> Option<&'a str> {
+        let mut id: Option<Option<&'a str>> = None;
+        loop {
+            while self.peek(0).is_some_and(|b| is_space(b) || b == b'/') {
+                self.at += 1;
+            }
+            match self.peek(0) {
+                None => return id.flatten(),
+                Some(b'>') => {
+                    self.at += 1;
+                    return id.flatten();
+                }
+                Some(_) => {}
+            }
+            let name_start = self.at;
+            self.at += 1;
+            while self.peek(0).is_some_and(|b| !is_space(b) && !matches!(b, b'/' | b'>' | b'=')) {
+                self.at += 1;
+            }
+            let is_id = self.src[name_start..self.at].eq_ignore_ascii_case(b"id");
+            while self.peek(0).is_some_and(is_space) {
+                self.at += 1;
+            }
+            if self.peek(0) != Some(b'=') {
+                continue;
+            }
+            self.at += 1;
+            while self.peek(0).is_some_and(is_space) {
+                self.at += 1;
+            }
+            let value = match self.peek(0) {
+                Some(quote @ (b'"' | b'\'')) => {
+                    self.at += 1;
+                    let start = self.at;
+                    self.skip_past(&[quote]);
+                    start..self.at.saturating_sub(1).max(start)
+                }
+                _ => {
+                    let start = self.at;
+                    while self.peek(0).is_some_and(|b| !is_space(b) && b != b'>') {
+                        self.at += 1;
+                    }
+                    start..self.at
+                }
+            };
+            // The first id attribute counts, as in a browser; one with a character
+            // reference counts as none.
+            if is_id && id.is_none() {
+                let bytes = &self.src[value];
+                id = Some(std::str::from_utf8(bytes).ok().filter(|_| !bytes.contains(&b'&')));
+            }
+        }
+    }
+
     /// Skips the text of a raw-text element up to its end tag (`</name` followed by
     /// space, `/` or `>`).
     fn skip_raw_text(&mut self, name: &[u8]) {
@@ -147,7 +301,65 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::has_live_root;
+    use super::{has_live_root, keyed_children};
+
+    #[test]
+    fn notes_the_children_that_hold_form_controls() {
+        let kids =
+            keyed_children("<li id=a><input type=checkbox> a</li><li id=b>b</li><SELECT id=c></SELECT>")
+                .unwrap();
+        assert_eq!(kids.iter().map(|k| k.controls).collect::<Vec<_>>(), [true, false, true]);
+    }
+
+    fn ids(html: &str) -> Option<Vec<(String, String)>> {
+        keyed_children(html).map(|c| c.into_iter().map(|c| (c.id.to_string(), c.html.to_string())).collect())
+    }
+
+    #[test]
+    fn splits_a_region_into_its_keyed_children() {
+        let rows = "\n  <tr id=\"row-1\"><td>a</td><td><button data-lv-click=\"bump\">b</button></td></tr>\n  <tr id='row-2' class=x><td>&lt;tr&gt;</td></tr>\n";
+        assert_eq!(
+            ids(rows).unwrap(),
+            [
+                (
+                    "row-1".into(),
+                    r#"<tr id="row-1"><td>a</td><td><button data-lv-click="bump">b</button></td></tr>"#
+                        .into()
+                ),
+                ("row-2".into(), "<tr id='row-2' class=x><td>&lt;tr&gt;</td></tr>".into()),
+            ]
+        );
+        assert_eq!(ids("").unwrap(), []);
+        assert_eq!(ids("<li id=a>x<br>y<img src=\"a.png\"/></li><hr id=b>").unwrap().len(), 2);
+        assert_eq!(
+            ids("<div id=a><script>let s = '</div>';</script></div><textarea id=t></li></textarea>")
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(ids("<LI ID=\"a\" title=\"<li id=b>\">x</Li>").unwrap()[0].0, "a");
+    }
+
+    #[test]
+    fn leaves_anything_else_whole() {
+        for html in [
+            "<li>no id</li>",
+            "<li id=a>x</li><li>no id</li>",
+            "<li id=a>x</li><li id=a>twice</li>",
+            "<li id=\"\">empty</li>",
+            "<li id=\"a&amp;b\">reference</li>",
+            "text<li id=a>x</li>",
+            "<li id=a>x</li>text",
+            "<!-- c --><li id=a>x</li>",
+            "<li id=a>not closed",
+            "<li id=a>x</li></li>",
+            "<li id=a>x<li id=b>y</li>",
+            "<div id=a/>",
+            "<svg id=a><path d=\"M0\"/></svg>",
+        ] {
+            assert_eq!(ids(html), None, "{html}");
+        }
+    }
 
     #[test]
     fn finds_the_attribute_on_real_tags() {

@@ -5,7 +5,7 @@
 //! page on the first GET or rendered alone as a region patch.
 
 pub mod helpers;
-mod html;
+pub(crate) mod html;
 
 use minijinja::{path_loader, AutoEscape, Environment, State, Value};
 use std::path::{Path, PathBuf};

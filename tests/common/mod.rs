@@ -210,6 +210,31 @@ impl Page for Counter {
                 ctx.mark("notice")?;
             }
             "notice" => ctx.mark("notice")?,
+            // `rows`: items with ids, added at the end, changed or removed by id.
+            "row_add" => {
+                let text = event.get("text").unwrap_or_default();
+                let id = ctx.get("/next_row").and_then(Value::as_u64).unwrap_or(0);
+                if ctx.get("/rows").is_none() {
+                    ctx.set("/rows", json!([]))?;
+                }
+                ctx.set("/rows/-", json!({"id": id, "text": text}))?;
+                ctx.set("/next_row", json!(id + 1))?;
+                ctx.mark("rows")?;
+            }
+            "row_set" | "row_del" => {
+                let id = event.int("id", -1);
+                let rows = ctx.get("/rows").and_then(|r| r.as_array().cloned()).unwrap_or_default();
+                let at = rows
+                    .iter()
+                    .position(|r| r["id"].as_i64() == Some(id))
+                    .ok_or_else(|| HostError(format!("no row {id}")))?;
+                if event.name == "row_set" {
+                    ctx.set(&format!("/rows/{at}/text"), json!(event.get("text").unwrap_or_default()))?;
+                } else {
+                    ctx.remove(&format!("/rows/{at}"));
+                }
+                ctx.mark("rows")?;
+            }
             "inc_focus" => {
                 ctx.set("/count", json!(count(ctx) + 1))?;
                 ctx.mark("stats")?;
@@ -233,12 +258,13 @@ impl Page for Counter {
     }
 }
 
-/// `/counter`'s spec: regions `stats`, `log` and `notice`.
+/// `/counter`'s spec: regions `stats`, `log`, `notice` and `rows` (keyed children).
 pub fn counter_spec(handler: Arc<dyn Page>) -> PageSpec {
     let mut regions = BTreeMap::new();
     regions.insert("stats".to_string(), "counter/stats".to_string());
     regions.insert("log".to_string(), "counter/log".to_string());
     regions.insert("notice".to_string(), "counter/notice".to_string());
+    regions.insert("rows".to_string(), "counter/rows".to_string());
     PageSpec { template: "counter/index".into(), regions, layout: None, handler }
 }
 

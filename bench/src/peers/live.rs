@@ -71,7 +71,7 @@ impl LiveConn {
                 (event_frame(reference, "bump", &values), Some(cells))
             }
             Action::Add => {
-                (event_frame(reference, "add", ""), Some(format!("<li>item-{}</li>", self.items + 1)))
+                (event_frame(reference, "add", ""), Some(format!(">item-{}</li>", self.items + 1)))
             }
         })
     }

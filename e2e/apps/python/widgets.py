@@ -25,7 +25,13 @@ VIEWS = Path(__file__).resolve().parent.parent.parent / "views"
 
 class Widgets(mizulive.Page):
     template = "widgets/index"
-    regions = {"picker": "widgets/picker", "plans": "widgets/plans", "rows": "widgets/rows", "log": "widgets/log"}
+    regions = {
+        "picker": "widgets/picker",
+        "plans": "widgets/plans",
+        "rows": "widgets/rows",
+        "items": "widgets/items",
+        "log": "widgets/log",
+    }
 
     def mount(self, s: mizulive.Session) -> None:
         s.state = {
@@ -33,6 +39,7 @@ class Widgets(mizulive.Page):
             "plan": "free",
             "note": "",
             "rows": [{"id": i, "selected": False} for i in (1, 2)],
+            "items": [{"id": i, "marked": False} for i in (1, 2)],
             "opened": 0,
             "closed": 0,
             "drafts": [],
@@ -59,6 +66,16 @@ class Widgets(mizulive.Page):
             for row in state["rows"]:
                 row["selected"] = row["id"] == e.int("id")
             s.mark("rows")
+        elif e.name == "item-add":
+            state["items"].append({"id": max((i["id"] for i in state["items"]), default=0) + 1, "marked": False})
+            s.mark("items")
+        elif e.name == "item-drop":
+            state["items"] = state["items"][1:]
+            s.mark("items")
+        elif e.name == "item-mark":
+            for item in state["items"]:
+                item["marked"] = item["id"] == e.int("id")
+            s.mark("items")
         elif e.name in ("menu-open", "menu-close"):
             state["opened" if e.name == "menu-open" else "closed"] += 1
             s.mark("log")

@@ -433,8 +433,13 @@ impl Actor {
         if let Some(patch) = outcome.patch {
             metrics::inc(&self.env.core.metrics.patches);
             self.seq += 1;
-            let text =
-                protocol::patch(self.seq, &patch.regions, patch.root.as_deref(), patch.title.as_deref());
+            let text = protocol::patch(
+                self.seq,
+                &patch.regions,
+                &patch.parts,
+                patch.root.as_deref(),
+                patch.title.as_deref(),
+            );
             let live = reply.map(|r| Frame::from(protocol::patch_replying(&text, r)));
             let kept = Frame::from(text);
             let opts = &self.env.core.opts;
