@@ -30,8 +30,13 @@ pub(crate) struct Sent {
 impl Sent {
     /// The memory of `html`, whose keyed children (if any) are `children`.
     pub fn of(html: &str, children: Option<&[KeyedChild<'_>]>) -> Sent {
+        Sent::hashed(html_hash(html), children)
+    }
+
+    /// [`Sent::of`] for HTML whose hash is known.
+    pub fn hashed(hash: u64, children: Option<&[KeyedChild<'_>]>) -> Sent {
         Sent {
-            hash: html_hash(html),
+            hash,
             children: children
                 .map(|kids| kids.iter().map(|c| (Box::from(c.id), html_hash(c.html))).collect()),
         }
@@ -69,9 +74,15 @@ impl RegionParts {
     }
 }
 
-/// The parts that turn the region last sent as `old` into `html` (whose keyed
-/// children are `new`), or `None` when the region should be sent whole.
-pub(crate) fn diff(old: &[SentChild], new: &[KeyedChild<'_>], html: &str) -> Option<RegionParts> {
+/// The parts that turn the region last sent as `old` into `html`, whose keyed
+/// children are `new` and hash to `hashes` (its [`Sent::children`]), or `None` when
+/// the region should be sent whole.
+pub(crate) fn diff(
+    old: &[SentChild],
+    new: &[KeyedChild<'_>],
+    hashes: &[SentChild],
+    html: &str,
+) -> Option<RegionParts> {
     let wanted: HashMap<&str, usize> = new.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
     let mut parts = RegionParts::default();
     // The children kept must stay in their order, ahead of any new one.
@@ -83,7 +94,7 @@ pub(crate) fn diff(old: &[SentChild], new: &[KeyedChild<'_>], html: &str) -> Opt
                 // A child with form controls is sent even when its markup is the same:
                 // as with a whole region, the server's rendering of a control wins
                 // over what the user left in it.
-                if new[i].controls || *hash != html_hash(new[i].html) {
+                if new[i].controls || *hash != hashes[i].1 {
                     parts.set.insert(id.to_string(), new[i].html.to_string());
                 }
                 kept += 1;
@@ -107,7 +118,7 @@ mod tests {
     }
 
     fn parts(old: &str, new: &str) -> Option<RegionParts> {
-        diff(&sent(old), &keyed_children(new).expect("keyed children"), new)
+        diff(&sent(old), &keyed_children(new).expect("keyed children"), &sent(new), new)
     }
 
     fn rows(values: &[u32]) -> String {

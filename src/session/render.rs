@@ -167,13 +167,18 @@ pub(crate) fn run(
             let Some(partial) = spec.regions.get(id) else { continue };
             let html = views.render_partial(partial, &ctx).map_err(|e| e.to_string())?;
             let before = data.rendered.get(id.as_str());
-            if before.is_some_and(|b| b.hash == html_hash(&html)) {
+            let hash = html_hash(&html);
+            if before.is_some_and(|b| b.hash == hash) {
                 continue;
             }
             let children = keyed_children(&html);
-            sent.push((id.clone(), Sent::of(&html, children.as_deref())));
+            let now = Sent::hashed(hash, children.as_deref());
             let old_children = before.and_then(|b| b.children.as_deref());
-            match old_children.zip(children.as_deref()).and_then(|(old, new)| diff(old, new, &html)) {
+            let new_children = children.as_deref().zip(now.children.as_deref());
+            let parts_of =
+                old_children.zip(new_children).and_then(|(old, (new, hashes))| diff(old, new, hashes, &html));
+            sent.push((id.clone(), now));
+            match parts_of {
                 Some(p) if p.is_empty() => {}
                 Some(p) => {
                     parts.insert(id.clone(), p);

@@ -296,7 +296,11 @@ fn is_space(b: u8) -> bool {
 
 /// Case-insensitive search (tag names in end tags may be in any case).
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle))
+    match needle {
+        // The common case (a closing quote, `>`): a plain byte search.
+        [b] if !b.is_ascii_alphabetic() => haystack.iter().position(|h| h == b),
+        _ => haystack.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle)),
+    }
 }
 
 #[cfg(test)]

@@ -29,12 +29,18 @@ const FALLBACK_NAME: &str = "mizulive/fallback-layout.html";
 
 pub struct Views {
     dir: PathBuf,
-    dev: bool,
     default_layout: String,
     root_id: String,
-    /// The environment and the views folder's newest mtime it was built from. In dev
-    /// mode a newer file rebuilds it, so edits show on the next render.
-    env: Mutex<(Option<SystemTime>, Arc<Environment<'static>>)>,
+    env: Env,
+}
+
+/// The template environment.
+enum Env {
+    /// Built once: renders on every host thread share it without taking a lock.
+    Fixed(Arc<Environment<'static>>),
+    /// Dev mode: with the views folder's newest mtime it was built from; a newer file
+    /// rebuilds it, so edits show on the next render.
+    Reloading(Mutex<(Option<SystemTime>, Arc<Environment<'static>>)>),
 }
 
 impl Views {
@@ -45,25 +51,31 @@ impl Views {
                 dir.display()
             )));
         }
-        let stamp = if dev { newest_mtime(dir) } else { None };
+        let env = if dev {
+            Env::Reloading(Mutex::new((newest_mtime(dir), Arc::new(build_env(dir)))))
+        } else {
+            Env::Fixed(Arc::new(build_env(dir)))
+        };
         Ok(Views {
             dir: dir.to_path_buf(),
-            dev,
             default_layout: default_layout.to_string(),
             root_id: root_id.to_string(),
-            env: Mutex::new((stamp, Arc::new(build_env(dir)))),
+            env,
         })
     }
 
     fn env(&self) -> Arc<Environment<'static>> {
-        let mut guard = self.env.lock().unwrap_or_else(|e| e.into_inner());
-        if self.dev {
-            let stamp = newest_mtime(&self.dir);
-            if stamp != guard.0 {
-                *guard = (stamp, Arc::new(build_env(&self.dir)));
+        match &self.env {
+            Env::Fixed(env) => env.clone(),
+            Env::Reloading(slot) => {
+                let mut guard = slot.lock().unwrap_or_else(|e| e.into_inner());
+                let stamp = newest_mtime(&self.dir);
+                if stamp != guard.0 {
+                    *guard = (stamp, Arc::new(build_env(&self.dir)));
+                }
+                guard.1.clone()
             }
         }
-        guard.1.clone()
     }
 
     /// Fails unless the page template and every region partial exist and compile.
