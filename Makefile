@@ -56,15 +56,15 @@ demo-python: python
 	$(PY) examples-python/gallery.py
 
 lint-python: python
-	$(RUFF) check bindings/python examples-python e2e/apps/python
-	$(RUFF) format --check bindings/python examples-python e2e/apps/python
+	$(RUFF) check bindings/python examples-python e2e/apps/python bench/peers/mizulive/app.py bench/peers/pyview
+	$(RUFF) format --check bindings/python examples-python e2e/apps/python bench/peers/mizulive/app.py bench/peers/pyview
 
 test-python: python
 	$(PY) -m pytest -q bindings/python/tests
 
 # Go: the cgo package, linked statically against target/release/libmizulive.a.
 test-go: lib
-	test -z "$$(gofmt -l bindings/go e2e/apps/go)" || { gofmt -l bindings/go e2e/apps/go; exit 1; }
+	test -z "$$(gofmt -l bindings/go e2e/apps/go bench/peers)" || { gofmt -l bindings/go e2e/apps/go bench/peers; exit 1; }
 	cd e2e/apps/go && go vet ./...
 	cd bindings/go && go vet ./... && GOEXPERIMENT=cgocheck2 go test -count=1 ./... && go test -race -count=1 ./live
 

@@ -9,9 +9,9 @@ The banner is printed once uvicorn listens, with the port it got when PORT is 0.
 import os
 
 import uvicorn
+from pyview import PyView
 from starlette.staticfiles import StaticFiles
 
-from pyview import PyView
 from views import CounterLiveView, ListLiveView, TableLiveView
 
 app = PyView()

@@ -153,8 +153,8 @@ int main(void) {
     /* BENCH_INLINE=1: callbacks on the IO threads (the opt-in `inline_callbacks`). */
     const char *inline_env = getenv("BENCH_INLINE");
     int inline_callbacks = inline_env && strcmp(inline_env, "1") == 0;
-    snprintf(options, sizeof options, "{\"views\": \"%s\", \"inline_callbacks\": %s}",
-             views ? views : "../views", inline_callbacks ? "true" : "false");
+    snprintf(options, sizeof options, "{\"views\": \"%s\"%s}", views ? views : "../views",
+             inline_callbacks ? ", \"inline_callbacks\": true" : "");
     snprintf(addr, sizeof addr, "127.0.0.1:%s", port && *port ? port : "0");
     lv_app *app = lv_app_new(options);
     if (!app) {
