@@ -76,9 +76,10 @@ pub(crate) async fn upgrade(shared: Arc<Shared>, req: Request<Incoming>) -> Resp
                 return;
             }
         };
-        // Small buffers: an idle socket then costs a few KiB instead of ~140 KB.
+        // Small buffers: an idle socket then costs a few KiB instead of ~140 KB. Events
+        // are a few hundred bytes; a larger frame grows the buffer for itself.
         let config = WebSocketConfig::default()
-            .read_buffer_size(4096)
+            .read_buffer_size(1024)
             .write_buffer_size(0)
             .max_write_buffer_size(max.max(4096) * 4)
             .max_message_size(Some(max))
