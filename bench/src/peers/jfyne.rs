@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -39,6 +39,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::{Action, Answer, ClickError, Page};
+use crate::client::next_text;
 use crate::procs;
 
 /// The server's name in the results.
@@ -343,20 +344,6 @@ fn texts(html: &str) -> impl Iterator<Item = &str> {
         .map(|piece| piece.split_once('>').map_or(piece, |(_, text)| text))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-}
-
-/// The next text frame; pings and pongs are skipped (tungstenite answers pings).
-async fn next_text(ws: &mut Ws) -> Result<Utf8Bytes, ClickError> {
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(t))) => return Ok(t),
-            Some(Ok(Message::Close(frame))) => return Err(ClickError::Socket(format!("closed: {frame:?}"))),
-            Some(Ok(Message::Binary(_))) => return Err(ClickError::Socket("unexpected binary frame".into())),
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => return Err(ClickError::Socket(e.to_string())),
-            None => return Err(ClickError::Socket("closed without a close frame".into())),
-        }
-    }
 }
 
 fn parse(text: &str) -> Result<Frame<'_>, String> {
