@@ -25,7 +25,7 @@ use crate::app::{AuthDecision, Shared};
 use crate::host::Refused;
 use crate::metrics;
 use crate::protocol::{self, ClientFrame, Join, PROTOCOL_VERSION};
-use crate::session::{self, Conn, Origin, Outbound, SessionHandle, SessionMsg};
+use crate::session::{self, outbox, Conn, Origin, OutRx, OutTx, Outbound, SessionHandle, SessionMsg};
 use crate::token::TokenError;
 
 /// Error code of a join refused because `max_sessions` are alive.
@@ -129,7 +129,7 @@ enum ReadEnd {
 /// seeing `kill` or its idle timeout.
 async fn run(shared: Arc<Shared>, ws: Socket) {
     let (sink, stream) = ws.split();
-    let (out_tx, out_rx) = mpsc::channel::<Outbound>(shared.opts.outbound_queue);
+    let (out_tx, out_rx) = outbox(shared.opts.outbound_queue);
     let kill = Arc::new(Notify::new());
     let conn_id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     let mut joined: Option<SessionHandle> = None;
@@ -159,7 +159,7 @@ async fn run(shared: Arc<Shared>, ws: Socket) {
 /// Writes queued frames until a close frame is written, a write fails, or the queue
 /// is closed. Frames queued together go out in one write: a session that answers
 /// several events (or a patch and a command) costs the socket one syscall.
-async fn write(mut sink: Sink, mut out_rx: mpsc::Receiver<Outbound>) {
+async fn write(mut sink: Sink, mut out_rx: OutRx) {
     while let Some(mut out) = out_rx.recv().await {
         loop {
             match out {
@@ -176,8 +176,8 @@ async fn write(mut sink: Sink, mut out_rx: mpsc::Receiver<Outbound>) {
                 }
             }
             match out_rx.try_recv() {
-                Ok(next) => out = next,
-                Err(_) => break,
+                Some(next) => out = next,
+                None => break,
             }
         }
         if sink.flush().await.is_err() {
@@ -188,11 +188,11 @@ async fn write(mut sink: Sink, mut out_rx: mpsc::Receiver<Outbound>) {
 
 /// Queues a frame of the socket's own (a heartbeat, an error). False when the queue
 /// is full: the client is not reading.
-fn queue(out_tx: &mpsc::Sender<Outbound>, frame: String) -> bool {
+fn queue(out_tx: &OutTx, frame: String) -> bool {
     out_tx.try_send(Outbound::Text(frame.into())).is_ok()
 }
 
-fn queue_close(out_tx: &mpsc::Sender<Outbound>, code: CloseCode, reason: &'static str) {
+fn queue_close(out_tx: &OutTx, code: CloseCode, reason: &'static str) {
     let _ = out_tx.try_send(Outbound::Close { code: code.into(), reason });
 }
 
@@ -200,7 +200,7 @@ fn queue_close(out_tx: &mpsc::Sender<Outbound>, code: CloseCode, reason: &'stati
 async fn read(
     shared: &Arc<Shared>,
     mut stream: Stream,
-    out_tx: &mpsc::Sender<Outbound>,
+    out_tx: &OutTx,
     kill: &Arc<Notify>,
     conn_id: u64,
     joined: &mut Option<SessionHandle>,
@@ -344,7 +344,7 @@ impl Bucket {
 }
 
 /// Ends a socket that sent too many heartbeats, pings or refused frames.
-fn too_many_frames(shared: &Shared, out_tx: &mpsc::Sender<Outbound>) -> ReadEnd {
+fn too_many_frames(shared: &Shared, out_tx: &OutTx) -> ReadEnd {
     metrics::inc(&shared.metrics.control_frames_limited);
     let _ = queue(out_tx, protocol::error("too_many_frames", "too many heartbeats or refused frames", false));
     queue_close(out_tx, CloseCode::Policy, "too many frames");

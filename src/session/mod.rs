@@ -22,6 +22,7 @@ mod actor;
 mod applied;
 mod env;
 mod mailbox;
+mod outbox;
 mod parts;
 mod registry;
 mod render;
@@ -46,6 +47,7 @@ use crate::views::Views;
 
 pub(crate) use env::SessionEnv;
 pub(crate) use mailbox::{Conn, Mailbox, Outbound, PostOutcome, SessionMsg};
+pub(crate) use outbox::{outbox, OutRx, OutTx, Refused as OutboxRefused};
 pub(crate) use registry::Registry;
 pub(crate) use restore::restore;
 use snapshot::SessionStore;

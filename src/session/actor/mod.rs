@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::applied::Applied;
 use super::render::{self, Call, CallOutcome};
 use super::resume::ResumeBuffer;
-use super::{Conn, Outbound, PostOutcome, SessionData, SessionEnv, SessionMsg};
+use super::{Conn, Outbound, OutboxRefused, PostOutcome, SessionData, SessionEnv, SessionMsg};
 use crate::error::{Error, Result};
 use crate::host::{Lane, Refused};
 use crate::metrics;
@@ -506,13 +506,13 @@ impl Actor {
         let Some(conn) = &self.conn else { return };
         match conn.tx.try_send(Outbound::Text(frame)) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(OutboxRefused::Full) => {
                 tracing::warn!(session = self.id(), "client is not reading; disconnecting it");
                 metrics::inc(&self.env.core.metrics.slow_clients);
                 conn.kill.notify_one();
                 self.detach();
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => self.detach(),
+            Err(OutboxRefused::Closed) => self.detach(),
         }
     }
 
