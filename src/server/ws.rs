@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -25,7 +25,9 @@ use crate::app::{AuthDecision, Shared};
 use crate::host::Refused;
 use crate::metrics;
 use crate::protocol::{self, ClientFrame, Join, PROTOCOL_VERSION};
-use crate::session::{self, outbox, Conn, Origin, OutRx, OutTx, Outbound, SessionHandle, SessionMsg};
+use crate::session::{
+    self, queue as frame_queue, Conn, Origin, Outbound, QueueRx, QueueTx, SessionHandle, SessionMsg,
+};
 use crate::token::TokenError;
 
 /// Error code of a join refused because `max_sessions` are alive.
@@ -129,7 +131,7 @@ enum ReadEnd {
 /// seeing `kill` or its idle timeout.
 async fn run(shared: Arc<Shared>, ws: Socket) {
     let (sink, stream) = ws.split();
-    let (out_tx, out_rx) = outbox(shared.opts.outbound_queue);
+    let (out_tx, out_rx) = frame_queue(shared.opts.outbound_queue);
     let kill = Arc::new(Notify::new());
     let conn_id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     let mut joined: Option<SessionHandle> = None;
@@ -159,7 +161,7 @@ async fn run(shared: Arc<Shared>, ws: Socket) {
 /// Writes queued frames until a close frame is written, a write fails, or the queue
 /// is closed. Frames queued together go out in one write: a session that answers
 /// several events (or a patch and a command) costs the socket one syscall.
-async fn write(mut sink: Sink, mut out_rx: OutRx) {
+async fn write(mut sink: Sink, mut out_rx: QueueRx<Outbound>) {
     while let Some(mut out) = out_rx.recv().await {
         loop {
             match out {
@@ -188,11 +190,11 @@ async fn write(mut sink: Sink, mut out_rx: OutRx) {
 
 /// Queues a frame of the socket's own (a heartbeat, an error). False when the queue
 /// is full: the client is not reading.
-fn queue(out_tx: &OutTx, frame: String) -> bool {
+fn queue(out_tx: &QueueTx<Outbound>, frame: String) -> bool {
     out_tx.try_send(Outbound::Text(frame.into())).is_ok()
 }
 
-fn queue_close(out_tx: &OutTx, code: CloseCode, reason: &'static str) {
+fn queue_close(out_tx: &QueueTx<Outbound>, code: CloseCode, reason: &'static str) {
     let _ = out_tx.try_send(Outbound::Close { code: code.into(), reason });
 }
 
@@ -200,7 +202,7 @@ fn queue_close(out_tx: &OutTx, code: CloseCode, reason: &'static str) {
 async fn read(
     shared: &Arc<Shared>,
     mut stream: Stream,
-    out_tx: &OutTx,
+    out_tx: &QueueTx<Outbound>,
     kill: &Arc<Notify>,
     conn_id: u64,
     joined: &mut Option<SessionHandle>,
@@ -344,7 +346,7 @@ impl Bucket {
 }
 
 /// Ends a socket that sent too many heartbeats, pings or refused frames.
-fn too_many_frames(shared: &Shared, out_tx: &OutTx) -> ReadEnd {
+fn too_many_frames(shared: &Shared, out_tx: &QueueTx<Outbound>) -> ReadEnd {
     metrics::inc(&shared.metrics.control_frames_limited);
     let _ = queue(out_tx, protocol::error("too_many_frames", "too many heartbeats or refused frames", false));
     queue_close(out_tx, CloseCode::Policy, "too many frames");
@@ -398,7 +400,7 @@ async fn join_session(
         let msg = SessionMsg::Attach { conn, last_seq: join.seq, fresh: false };
         match handle.tx.send(msg).await {
             Ok(()) => return Ok(handle),
-            Err(mpsc::error::SendError(SessionMsg::Attach { conn: c, .. })) => conn = c,
+            Err(SessionMsg::Attach { conn: c, .. }) => conn = c,
             Err(_) => return Err(("internal", "session ended".into())),
         }
     }

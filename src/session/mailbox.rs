@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{oneshot, Notify};
 
 use crate::error::Result;
 use crate::metrics::{self, Metrics};
@@ -20,15 +20,15 @@ pub(crate) enum Outbound {
 /// A socket attached to a session.
 pub(crate) struct Conn {
     pub id: u64,
-    pub tx: super::OutTx,
+    pub tx: super::QueueTx<Outbound>,
     /// Tells the socket task to drop the connection at once (its queue is full).
     pub kill: Arc<Notify>,
 }
 
 /// What a session's mailbox carries.
 ///
-/// Kept small (events are boxed): a mailbox allocates its slots in blocks, and every
-/// session has one, idle or not.
+/// Kept small (events are boxed): a mailbox holds many while a burst of publishes
+/// waits, and every session has one.
 pub(crate) enum SessionMsg {
     Attach {
         conn: Conn,
@@ -99,7 +99,7 @@ impl PostOutcome {
 #[derive(Clone)]
 pub(crate) struct Mailbox {
     pub(super) key: u64,
-    pub(super) tx: mpsc::Sender<SessionMsg>,
+    pub(super) tx: super::QueueTx<SessionMsg>,
     /// Infos refused because the mailbox was full, not yet reported to the page.
     pub(super) lagged: Arc<AtomicU64>,
     pub(super) metrics: Arc<Metrics>,
@@ -108,7 +108,7 @@ pub(crate) struct Mailbox {
 impl Mailbox {
     /// Queues an info without waiting; a full mailbox counts it as missed.
     pub(crate) fn offer_info(&self, info: Info) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(SessionMsg::Info(info)) {
+        if let Err(super::TrySend::Full(_)) = self.tx.try_send(SessionMsg::Info(info)) {
             metrics::inc(&self.metrics.mailbox_overflows);
             if self.lagged.fetch_add(1, Ordering::Relaxed) == 0 {
                 tracing::warn!(session = self.key, "session mailbox full; publishes are being missed");
@@ -129,7 +129,7 @@ impl Subscriber for Mailbox {
 
 #[cfg(test)]
 mod tests {
-    /// Every session's mailbox holds blocks of 32 of these, used or not.
+    /// A mailbox holds up to `mailbox` of these while a burst of publishes waits.
     #[test]
     fn mailbox_messages_stay_small() {
         let size = std::mem::size_of::<super::SessionMsg>();

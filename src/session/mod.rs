@@ -22,8 +22,8 @@ mod actor;
 mod applied;
 mod env;
 mod mailbox;
-mod outbox;
 mod parts;
+mod queue;
 mod registry;
 mod render;
 mod restore;
@@ -34,7 +34,7 @@ use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 use crate::error::{Error, Result};
 use crate::host::HostPool;
@@ -47,7 +47,7 @@ use crate::views::Views;
 
 pub(crate) use env::SessionEnv;
 pub(crate) use mailbox::{Conn, Mailbox, Outbound, PostOutcome, SessionMsg};
-pub(crate) use outbox::{outbox, OutRx, OutTx, Refused as OutboxRefused};
+pub(crate) use queue::{queue, QueueRx, QueueTx, TrySend};
 pub(crate) use registry::Registry;
 pub(crate) use restore::restore;
 use snapshot::SessionStore;
@@ -93,7 +93,7 @@ pub(crate) struct SessionData {
 /// A registered session: how the server reaches it.
 #[derive(Clone)]
 pub(crate) struct SessionHandle {
-    pub tx: mpsc::Sender<SessionMsg>,
+    pub tx: QueueTx<SessionMsg>,
     /// The session's signed token (what a page or a no-JS redirect carries).
     pub token: String,
 }
@@ -169,8 +169,8 @@ pub(crate) async fn spawn(core: &Arc<Core>, origin: Origin) -> Result<(String, S
 }
 
 /// A session's environment and the two ends of its mailbox.
-fn new_env(core: &Arc<Core>) -> (Arc<SessionEnv>, mpsc::Sender<SessionMsg>, mpsc::Receiver<SessionMsg>) {
-    let (tx, rx) = mpsc::channel(core.opts.mailbox);
+fn new_env(core: &Arc<Core>) -> (Arc<SessionEnv>, QueueTx<SessionMsg>, QueueRx<SessionMsg>) {
+    let (tx, rx) = queue(core.opts.mailbox);
     let key = core.next_key.fetch_add(1, Ordering::Relaxed);
     let env = Arc::new(SessionEnv {
         core: core.clone(),

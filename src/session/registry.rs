@@ -34,9 +34,9 @@ impl Registry {
 
     /// Removes the entry of the actor whose mailbox is `tx`, and only that one: an
     /// ending actor must not remove the session's next actor (restored meanwhile).
-    pub(super) fn remove(&self, id: &str, tx: &tokio::sync::mpsc::Sender<super::SessionMsg>) {
+    pub(super) fn remove(&self, id: &str, tx: &super::QueueTx<super::SessionMsg>) {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        if map.get(id).is_some_and(|h| h.tx.same_channel(tx)) {
+        if map.get(id).is_some_and(|h| h.tx.same_queue(tx)) {
             map.remove(id);
         }
     }

@@ -2,7 +2,7 @@
 //! queued, lets its page say goodbye, and releases what it holds. With a session
 //! store, a session that stops only on this node is saved and released instead.
 
-use tokio::sync::mpsc;
+use crate::session::QueueRx;
 
 use super::Actor;
 use crate::error::Error;
@@ -14,9 +14,9 @@ use crate::session::{Outbound, PostOutcome, SessionMsg};
 impl Actor {
     /// Answers what is still queued once the session has ended: a socket that asked
     /// to join is told to join again (it then mounts afresh), a request gets an error.
-    pub(super) fn refuse_queued(&mut self, rx: &mut mpsc::Receiver<SessionMsg>) {
+    pub(super) fn refuse_queued(&mut self, rx: &mut QueueRx<SessionMsg>) {
         rx.close();
-        while let Ok(msg) = rx.try_recv() {
+        while let Some(msg) = rx.try_recv() {
             match msg {
                 SessionMsg::Attach { conn, .. } => {
                     let _ = conn.tx.try_send(Outbound::Text(protocol::close("session_closed", true).into()));

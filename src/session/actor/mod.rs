@@ -6,13 +6,13 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
 use super::applied::Applied;
 use super::render::{self, Call, CallOutcome};
 use super::resume::ResumeBuffer;
-use super::{Conn, Outbound, OutboxRefused, PostOutcome, SessionData, SessionEnv, SessionMsg};
+use super::{Conn, Outbound, PostOutcome, QueueRx, SessionData, SessionEnv, SessionMsg, TrySend};
 use crate::error::{Error, Result};
 use crate::host::{Lane, Refused};
 use crate::metrics;
@@ -102,18 +102,14 @@ impl Actor {
     }
 
     /// Runs a restored session: no mount (it happened on the node that made it).
-    pub(super) async fn resume(mut self, mut rx: mpsc::Receiver<SessionMsg>) {
+    pub(super) async fn resume(mut self, mut rx: QueueRx<SessionMsg>) {
         let reason = self.serve(&mut rx).await;
         self.close(reason).await;
         self.refuse_queued(&mut rx);
         self.finish();
     }
 
-    pub(super) async fn run(
-        mut self,
-        mut rx: mpsc::Receiver<SessionMsg>,
-        mounted: oneshot::Sender<Result<()>>,
-    ) {
+    pub(super) async fn run(mut self, mut rx: QueueRx<SessionMsg>, mounted: oneshot::Sender<Result<()>>) {
         // A mount is a new visitor's work: refused, not queued, when the host is busy.
         let outcome = self.call_in(Lane::New, Call::Mount).await;
         let mount_result = match outcome {
@@ -144,7 +140,7 @@ impl Actor {
     }
 
     /// Handles messages until the session ends; returns why it ended.
-    async fn serve(&mut self, rx: &mut mpsc::Receiver<SessionMsg>) -> &'static str {
+    async fn serve(&mut self, rx: &mut QueueRx<SessionMsg>) -> &'static str {
         let grace = self.env.core.opts.grace();
         // Mounted by a page request (GET, or a POST that found no session), it counts
         // among the unjoined until a browser joins.
@@ -506,13 +502,13 @@ impl Actor {
         let Some(conn) = &self.conn else { return };
         match conn.tx.try_send(Outbound::Text(frame)) {
             Ok(()) => {}
-            Err(OutboxRefused::Full) => {
+            Err(TrySend::Full(_)) => {
                 tracing::warn!(session = self.id(), "client is not reading; disconnecting it");
                 metrics::inc(&self.env.core.metrics.slow_clients);
                 conn.kill.notify_one();
                 self.detach();
             }
-            Err(OutboxRefused::Closed) => self.detach(),
+            Err(TrySend::Closed(_)) => self.detach(),
         }
     }
 
