@@ -159,8 +159,8 @@ async fn run(shared: Arc<Shared>, ws: Socket) {
 }
 
 /// Writes queued frames until a close frame is written, a write fails, or the queue
-/// is closed. Frames queued together go out in one write: a session that answers
-/// several events (or a patch and a command) costs the socket one syscall.
+/// is closed. Frames queued together are fed, then flushed once. (With the write
+/// buffer at 0, set for small idle sockets, each frame is still its own write.)
 async fn write(mut sink: Sink, mut out_rx: QueueRx<Outbound>) {
     while let Some(mut out) = out_rx.recv().await {
         loop {
