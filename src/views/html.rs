@@ -172,15 +172,39 @@ impl<'a> Scanner<'a> {
     /// Reads attributes up to the end of the tag. True when one is named `wanted`.
     fn skip_tag(&mut self, wanted: Option<&[u8]>) -> bool {
         let mut found = false;
+        self.attributes(|name, _| found |= wanted.is_some_and(|w| name.eq_ignore_ascii_case(w)));
+        found
+    }
+
+    /// Reads the rest of a start tag (like `skip_tag`) and returns its `id` value when
+    /// it is quoted or plain and holds no character reference (`&`), which the browser
+    /// would decode into another id.
+    fn tag_id(&mut self) -> Option<&'a str> {
+        let src = self.src;
+        // The first id attribute counts, as in a browser; one with a character
+        // reference counts as none.
+        let mut id: Option<Option<&'a str>> = None;
+        self.attributes(|name, value| {
+            if id.is_none() && name.eq_ignore_ascii_case(b"id") {
+                let bytes = value.map_or(&b""[..], |v| &src[v]);
+                id = Some(std::str::from_utf8(bytes).ok().filter(|_| !bytes.contains(&b'&')));
+            }
+        });
+        id.flatten()
+    }
+
+    /// Walks the attributes of a tag up to and past its `>`, the way a browser's
+    /// tokenizer does, calling `each` with every attribute's name and value range.
+    fn attributes(&mut self, mut each: impl FnMut(&[u8], Option<std::ops::Range<usize>>)) {
         loop {
             while self.peek(0).is_some_and(|b| is_space(b) || b == b'/') {
                 self.at += 1;
             }
             match self.peek(0) {
-                None => return found,
+                None => return,
                 Some(b'>') => {
                     self.at += 1;
-                    return found;
+                    return;
                 }
                 Some(_) => {}
             }
@@ -190,60 +214,12 @@ impl<'a> Scanner<'a> {
             while self.peek(0).is_some_and(|b| !is_space(b) && !matches!(b, b'/' | b'>' | b'=')) {
                 self.at += 1;
             }
-            if wanted.is_some_and(|w| self.src[name_start..self.at].eq_ignore_ascii_case(w)) {
-                found = true;
-            }
+            let name = name_start..self.at;
             while self.peek(0).is_some_and(is_space) {
                 self.at += 1;
             }
             if self.peek(0) != Some(b'=') {
-                continue;
-            }
-            self.at += 1;
-            while self.peek(0).is_some_and(is_space) {
-                self.at += 1;
-            }
-            match self.peek(0) {
-                Some(quote @ (b'"' | b'\'')) => {
-                    self.at += 1;
-                    self.skip_past(&[quote]);
-                }
-                _ => {
-                    while self.peek(0).is_some_and(|b| !is_space(b) && b != b'>') {
-                        self.at += 1;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Reads the rest of a start tag (like `skip_tag`) and returns its `id` value when
-    /// it is quoted or plain and holds no character reference (`&`), which the browser
-    /// would decode into another id.
-    fn tag_id(&mut self) -> Option<&'a str> {
-        let mut id: Option<Option<&'a str>> = None;
-        loop {
-            while self.peek(0).is_some_and(|b| is_space(b) || b == b'/') {
-                self.at += 1;
-            }
-            match self.peek(0) {
-                None => return id.flatten(),
-                Some(b'>') => {
-                    self.at += 1;
-                    return id.flatten();
-                }
-                Some(_) => {}
-            }
-            let name_start = self.at;
-            self.at += 1;
-            while self.peek(0).is_some_and(|b| !is_space(b) && !matches!(b, b'/' | b'>' | b'=')) {
-                self.at += 1;
-            }
-            let is_id = self.src[name_start..self.at].eq_ignore_ascii_case(b"id");
-            while self.peek(0).is_some_and(is_space) {
-                self.at += 1;
-            }
-            if self.peek(0) != Some(b'=') {
+                each(&self.src[name], None);
                 continue;
             }
             self.at += 1;
@@ -255,7 +231,13 @@ impl<'a> Scanner<'a> {
                     self.at += 1;
                     let start = self.at;
                     self.skip_past(&[quote]);
-                    start..self.at.saturating_sub(1).max(start)
+                    // Up to the closing quote, or to the end when there is none.
+                    let end = if self.src.get(self.at.wrapping_sub(1)) == Some(&quote) && self.at > start {
+                        self.at - 1
+                    } else {
+                        self.at
+                    };
+                    start..end
                 }
                 _ => {
                     let start = self.at;
@@ -265,12 +247,7 @@ impl<'a> Scanner<'a> {
                     start..self.at
                 }
             };
-            // The first id attribute counts, as in a browser; one with a character
-            // reference counts as none.
-            if is_id && id.is_none() {
-                let bytes = &self.src[value];
-                id = Some(std::str::from_utf8(bytes).ok().filter(|_| !bytes.contains(&b'&')));
-            }
+            each(&self.src[name], Some(value));
         }
     }
 
