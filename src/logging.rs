@@ -46,8 +46,28 @@ pub fn init() {
             .with_ansi(std::io::stderr().is_terminal())
             .with_writer(std::io::stderr)
             .with_filter(tracing_subscriber::filter::filter_fn(|_| !sink_installed()));
-        let _ = tracing_subscriber::registry().with(filter()).with(stderr).with(SinkLayer).try_init();
+        let level = filter().max_level_hint();
+        if tracing_subscriber::registry().with(filter()).with(stderr).with(SinkLayer).try_init().is_ok() {
+            // `try_init` forwards the `log` records of dependencies (tungstenite traces
+            // every frame it reads) at any level; each one costs a dispatcher lookup and
+            // a filter check before being dropped. Cap them where the filter does.
+            log::set_max_level(log_level(level));
+        }
     });
+}
+
+/// The `log` crate's counterpart of a `tracing` level filter (`None`: no cap).
+fn log_level(filter: Option<tracing::level_filters::LevelFilter>) -> log::LevelFilter {
+    use tracing::level_filters::LevelFilter;
+    match filter {
+        None => log::LevelFilter::Trace,
+        Some(LevelFilter::OFF) => log::LevelFilter::Off,
+        Some(LevelFilter::ERROR) => log::LevelFilter::Error,
+        Some(LevelFilter::WARN) => log::LevelFilter::Warn,
+        Some(LevelFilter::INFO) => log::LevelFilter::Info,
+        Some(LevelFilter::DEBUG) => log::LevelFilter::Debug,
+        Some(_) => log::LevelFilter::Trace,
+    }
 }
 
 struct SinkLayer;
@@ -100,5 +120,29 @@ impl Visit for Message {
         } else {
             let _ = write!(self.0, " {}={value}", field.name());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependencies_log_records_stop_at_the_filters_level() {
+        init();
+        // What `init` installed, when this test process is the one that installed it.
+        if std::env::var_os("MIZULIVE_LOG").is_none() && tracing::dispatcher::has_been_set() {
+            assert_eq!(log::max_level(), log::LevelFilter::Info);
+            assert!(!log::log_enabled!(target: "tungstenite::protocol", log::Level::Trace));
+        }
+    }
+
+    #[test]
+    fn log_levels_match_tracing_levels() {
+        use tracing::level_filters::LevelFilter;
+        assert_eq!(log_level(Some(LevelFilter::OFF)), log::LevelFilter::Off);
+        assert_eq!(log_level(Some(LevelFilter::WARN)), log::LevelFilter::Warn);
+        assert_eq!(log_level(Some(LevelFilter::TRACE)), log::LevelFilter::Trace);
+        assert_eq!(log_level(None), log::LevelFilter::Trace);
     }
 }
