@@ -78,13 +78,19 @@ pub struct Join {
     pub seq: u64,
 }
 
+/// What every frame is read for first: its type.
 #[derive(Deserialize)]
-struct EventFrame {
+struct Tag<'a> {
+    #[serde(borrow, default)]
+    t: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// An event frame's numbers; its other fields are the [`Event`].
+#[derive(Deserialize)]
+struct EventIds {
     r#ref: u64,
     #[serde(default)]
     eid: Option<u64>,
-    #[serde(flatten)]
-    event: Event,
 }
 
 /// Why a frame was refused; becomes an `error` frame.
@@ -95,23 +101,40 @@ pub struct FrameError {
 }
 
 impl ClientFrame {
+    /// Reads a frame straight into its typed form: each field is parsed once, with no
+    /// intermediate JSON tree (the frame is scanned once for its type, then once for
+    /// that type's fields).
     pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
         let bad = |message: String| FrameError { code: "bad_frame", message };
-        let value: Value = serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
-        let kind = match value.get("t") {
-            Some(Value::String(t)) => t.clone(),
-            _ => return Err(bad("expected a JSON object with a string \"t\" field".into())),
+        // Serde would also read a struct from an array (`["heartbeat"]`); frames are objects.
+        if !text.trim_start().starts_with('{') {
+            return match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                Ok(_) => Err(bad("expected a JSON object with a string \"t\" field".into())),
+                Err(e) => Err(bad(format!("not valid JSON: {e}"))),
+            };
+        }
+        let kind = match serde_json::from_str::<Tag>(text) {
+            Ok(Tag { t: Some(t) }) => t,
+            Ok(Tag { t: None }) => {
+                return Err(bad("expected a JSON object with a string \"t\" field".into()))
+            }
+            Err(e) if e.is_data() => {
+                return Err(bad(format!("expected a JSON object with a string \"t\" field: {e}")))
+            }
+            Err(e) => return Err(bad(format!("not valid JSON: {e}"))),
         };
-        match kind.as_str() {
+        match &*kind {
             "join" => {
-                serde_json::from_value(value).map(ClientFrame::Join).map_err(|e| bad(format!("join: {e}")))
+                serde_json::from_str(text).map(ClientFrame::Join).map_err(|e| bad(format!("join: {e}")))
             }
             "event" => {
-                let f: EventFrame = serde_json::from_value(value).map_err(|e| bad(format!("event: {e}")))?;
-                if f.event.name.is_empty() {
+                let event = |e: serde_json::Error| bad(format!("event: {e}"));
+                let ids: EventIds = serde_json::from_str(text).map_err(event)?;
+                let event: Event = serde_json::from_str(text).map_err(event)?;
+                if event.name.is_empty() {
                     return Err(bad("event: \"name\" must not be empty".into()));
                 }
-                Ok(ClientFrame::Event { r#ref: f.r#ref, eid: f.eid, event: f.event })
+                Ok(ClientFrame::Event { r#ref: ids.r#ref, eid: ids.eid, event })
             }
             "heartbeat" => Ok(ClientFrame::Heartbeat),
             other => {
@@ -231,6 +254,22 @@ mod tests {
         );
         assert_eq!(ClientFrame::parse("nope").unwrap_err().code, "bad_frame");
         assert_eq!(ClientFrame::parse("[1]").unwrap_err().code, "bad_frame");
+        assert_eq!(ClientFrame::parse(r#"["heartbeat"]"#).unwrap_err().code, "bad_frame");
+        assert_eq!(ClientFrame::parse(r#"{"t":7}"#).unwrap_err().code, "bad_frame");
+        assert_eq!(ClientFrame::parse(r#"{"t":"heartbeat""#).unwrap_err().code, "bad_frame");
+        assert_eq!(
+            ClientFrame::parse(r#"{"t":"event","ref":1,"name":"x","values":[]}"#).unwrap_err().code,
+            "bad_frame"
+        );
+        assert!(matches!(ClientFrame::parse(r#" {"n":1,"t":"heartbeat"}"#), Ok(ClientFrame::Heartbeat)));
+        match ClientFrame::parse(r#"{"name":"a\"b","ref":2,"t":"ev\u0065nt","values":{"k":"v"},"x":[1]}"#)
+            .unwrap()
+        {
+            ClientFrame::Event { r#ref, event, .. } => {
+                assert_eq!((r#ref, event.name.as_str(), event.get("k").as_deref()), (2, "a\"b", Some("v")))
+            }
+            other => panic!("unexpected {other:?}"),
+        }
         assert_eq!(ClientFrame::parse(r#"{"t":"dance"}"#).unwrap_err().code, "unknown_type");
         assert_eq!(ClientFrame::parse(r#"{"t":"event","ref":"x"}"#).unwrap_err().code, "bad_frame");
     }
