@@ -259,7 +259,7 @@ pub(crate) fn context(data: &SessionData, env: &SessionEnv, extra: Option<TplVal
     let _ = env;
     let (page, data) = (&data.page, data);
     let base = context! {
-        state => TplValue::from_serialize(&*page.state),
+        state => crate::views::json::value(&page.state),
         flash => TplValue::from_serialize(&page.flash),
         params => TplValue::from_serialize(&page.params),
         session => context! { id => page.id.clone(), user_id => page.user_id.clone() },

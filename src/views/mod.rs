@@ -6,6 +6,7 @@
 
 pub mod helpers;
 pub(crate) mod html;
+pub(crate) mod json;
 
 use minijinja::{path_loader, AutoEscape, Environment, State, Value};
 use std::path::{Path, PathBuf};
