@@ -159,7 +159,7 @@ fn event_attrs(call: &Call, kind: &str, args: &[Value], options: &[EventOption])
     }
     let reserved: Vec<&str> = options.iter().map(|o| o.kwarg()).collect();
     for (name, value) in call.values(&kwargs, &reserved)? {
-        attrs.push(&format!("data-lv-value-{name}"), &value);
+        attrs.push_value(name, &value);
     }
     call.finish(&kwargs)?;
     Ok(attrs.into_string())
@@ -177,20 +177,20 @@ fn click(call: &Call, args: &[Value]) -> Result<String, Error> {
     let values = call.values(&kwargs, &[])?;
     call.finish(&kwargs)?;
 
-    let mut button_value = event.clone();
+    let mut attrs = Attrs(String::with_capacity(128));
+    attrs.push("data-lv-click", &event);
+    for (name, value) in &values {
+        attrs.push_value(name, value);
+    }
+    attrs.push("name", "_lv_click");
+
+    let mut button_value = event;
     for (i, (name, value)) in values.iter().enumerate() {
         button_value.push(if i == 0 { '?' } else { '&' });
         push_form_urlencoded(&mut button_value, name);
         button_value.push('=');
         push_form_urlencoded(&mut button_value, value);
     }
-
-    let mut attrs = Attrs::default();
-    attrs.push("data-lv-click", &event);
-    for (name, value) in &values {
-        attrs.push(&format!("data-lv-value-{name}"), value);
-    }
-    attrs.push("name", "_lv_click");
     attrs.push("value", &button_value);
     Ok(attrs.into_string())
 }
@@ -347,15 +347,16 @@ impl PageContext {
 
 /// One helper invocation: the helper's name for error messages, and whether the
 /// environment wants undefined values to be errors.
-struct Call {
-    helper: String,
+struct Call<'m> {
+    /// The helper's method name (`click` for `lv.click`); errors name it.
+    method: &'m str,
     strict: bool,
 }
 
-impl Call {
-    fn new(state: &State<'_, '_>, method: &str) -> Call {
+impl<'m> Call<'m> {
+    fn new(state: &State<'_, '_>, method: &'m str) -> Call<'m> {
         Call {
-            helper: format!("lv.{method}"),
+            method,
             strict: matches!(
                 state.undefined_behavior(),
                 UndefinedBehavior::Strict | UndefinedBehavior::SemiStrict
@@ -380,7 +381,11 @@ impl Call {
             [value] => Ok((Some(value.clone()), kwargs)),
             _ => Err(Error::new(
                 ErrorKind::TooManyArguments,
-                format!("{}: takes at most one positional argument, got {}", self.helper, positional.len()),
+                format!(
+                    "lv.{}: takes at most one positional argument, got {}",
+                    self.method,
+                    positional.len()
+                ),
             )),
         }
     }
@@ -435,7 +440,7 @@ impl Call {
     }
 
     /// The value kwargs (everything not in `reserved`), validated, converted and sorted.
-    fn values(&self, kwargs: &Kwargs, reserved: &[&str]) -> Result<Vec<(String, String)>, Error> {
+    fn values<'k>(&self, kwargs: &'k Kwargs, reserved: &[&str]) -> Result<Vec<(&'k str, String)>, Error> {
         let mut names: Vec<&str> = kwargs.args().filter(|name| !reserved.contains(name)).collect();
         names.sort_unstable();
         let mut out = Vec::with_capacity(names.len());
@@ -447,7 +452,7 @@ impl Call {
             }
             let value: Value = kwargs.get(name).map_err(|err| self.rewrap(err))?;
             let text = self.scalar_text(&format!("value `{name}`"), &value)?;
-            out.push((name.to_owned(), text.unwrap_or_default()));
+            out.push((name, text.unwrap_or_default()));
         }
         Ok(out)
     }
@@ -481,15 +486,15 @@ impl Call {
     }
 
     fn invalid(&self, message: String) -> Error {
-        Error::new(ErrorKind::InvalidOperation, format!("{}: {message}", self.helper))
+        Error::new(ErrorKind::InvalidOperation, format!("lv.{}: {message}", self.method))
     }
 
     fn missing(&self, what: &str) -> Error {
-        Error::new(ErrorKind::MissingArgument, format!("{}: expected {what}", self.helper))
+        Error::new(ErrorKind::MissingArgument, format!("lv.{}: expected {what}", self.method))
     }
 
     fn undefined(&self, what: &str) -> Error {
-        Error::new(ErrorKind::UndefinedError, format!("{}: {what} is undefined", self.helper))
+        Error::new(ErrorKind::UndefinedError, format!("lv.{}: {what} is undefined", self.method))
     }
 
     /// Keeps the kind of a minijinja argument error but names the helper, since
@@ -499,7 +504,7 @@ impl Call {
             Some(detail) => detail.to_owned(),
             None => err.kind().to_string(),
         };
-        Error::new(err.kind(), format!("{}: {detail}", self.helper))
+        Error::new(err.kind(), format!("lv.{}: {detail}", self.method))
     }
 }
 
@@ -511,6 +516,17 @@ impl Attrs {
     /// `name` must already be validated: only values are escaped.
     fn push(&mut self, name: &str, value: &str) {
         self.push_bare(name);
+        self.push_quoted(value);
+    }
+
+    /// `data-lv-value-<name>="value"`.
+    fn push_value(&mut self, name: &str, value: &str) {
+        self.push_bare("data-lv-value-");
+        self.0.push_str(name);
+        self.push_quoted(value);
+    }
+
+    fn push_quoted(&mut self, value: &str) {
         self.0.push_str("=\"");
         push_escaped(&mut self.0, value);
         self.0.push('"');
@@ -557,16 +573,22 @@ fn describe(value: &Value) -> String {
 }
 
 fn push_escaped(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+    // The five are ASCII, so every cut below falls on a character boundary.
+    let mut plain = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let entity = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        out.push_str(&s[plain..i]);
+        out.push_str(entity);
+        plain = i + 1;
     }
+    out.push_str(&s[plain..]);
 }
 
 /// application/x-www-form-urlencoded byte serialization (WHATWG URL standard): what a

@@ -357,6 +357,8 @@ fn splatted_values() {
 fn escape_attr_escapes_all_five() {
     assert_eq!(escape_attr(r#"a&b<c>d"e'f"#), "a&amp;b&lt;c&gt;d&quot;e&#39;f");
     assert_eq!(escape_attr("plain ü"), "plain ü");
+    assert_eq!(escape_attr("ü&ü<"), "ü&amp;ü&lt;");
+    assert_eq!(escape_attr("'"), "&#39;");
 }
 
 #[test]
