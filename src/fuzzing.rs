@@ -22,7 +22,7 @@ pub fn client_frame(data: &[u8]) {
     if let Ok(ClientFrame::Event { event, .. }) = ClientFrame::parse(text) {
         let json = serde_json::to_string(&event).expect("an event serializes");
         let back: Event = serde_json::from_str(&json).expect("the host's copy of an event parses");
-        assert_eq!(back, event);
+        assert_eq!(back, *event);
     }
 }
 

@@ -64,7 +64,9 @@ pub enum ClientFrame {
     Event {
         r#ref: u64,
         eid: Option<u64>,
-        event: Event,
+        /// Boxed: it travels on to the session as it is, and the socket's task keeps
+        /// room only for a pointer.
+        event: Box<Event>,
     },
     Heartbeat,
 }
@@ -130,7 +132,7 @@ impl ClientFrame {
             "event" => {
                 let event = |e: serde_json::Error| bad(format!("event: {e}"));
                 let ids: EventIds = serde_json::from_str(text).map_err(event)?;
-                let event: Event = serde_json::from_str(text).map_err(event)?;
+                let event: Box<Event> = serde_json::from_str(text).map_err(event)?;
                 if event.name.is_empty() {
                     return Err(bad("event: \"name\" must not be empty".into()));
                 }

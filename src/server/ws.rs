@@ -70,8 +70,11 @@ pub(crate) async fn upgrade(shared: Arc<Shared>, req: Request<Incoming>) -> Resp
         headers: req.headers().clone(),
         browser: guard::browser_of(&shared.opts, req.headers()),
     };
+    // Only the upgrade is kept, not the request: the task keeps room for what it
+    // captures for as long as the socket lives.
+    let upgrade = hyper::upgrade::on(req);
     tokio::spawn(UPGRADE.scope(RefCell::new(Some(request)), async move {
-        let upgraded = match hyper::upgrade::on(req).await {
+        let upgraded = match upgrade.await {
             Ok(u) => u,
             Err(e) => {
                 tracing::debug!("upgrade failed: {e}");
@@ -87,7 +90,8 @@ pub(crate) async fn upgrade(shared: Arc<Shared>, req: Request<Incoming>) -> Resp
             .max_message_size(Some(max))
             .max_frame_size(Some(max));
         let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-        run(shared, ws).await;
+        let (sink, stream) = ws.split();
+        run(shared, sink, stream).await;
     }));
     finish(
         Response::builder()
@@ -129,8 +133,7 @@ enum ReadEnd {
 /// bounded queue, so a client that does not read fills it and is dropped (by the
 /// session, or here for heartbeats and errors), and no write can keep the socket from
 /// seeing `kill` or its idle timeout.
-async fn run(shared: Arc<Shared>, ws: Socket) {
-    let (sink, stream) = ws.split();
+async fn run(shared: Arc<Shared>, sink: Sink, stream: Stream) {
     let (out_tx, out_rx) = frame_queue(shared.opts.outbound_queue);
     let kill = Arc::new(Notify::new());
     let conn_id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
@@ -307,7 +310,7 @@ async fn read(
                 }
             }
             (ClientFrame::Event { r#ref, eid, event }, Some(handle)) => {
-                let msg = SessionMsg::Event { conn_id, r#ref, eid, event: Box::new(event) };
+                let msg = SessionMsg::Event { conn_id, r#ref, eid, event };
                 if handle.tx.send(msg).await.is_err() {
                     let _ = queue(out_tx, protocol::close("session_closed", true));
                     queue_close(out_tx, CloseCode::Normal, "session closed");

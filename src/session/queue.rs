@@ -73,7 +73,17 @@ impl<T> QueueTx<T> {
 
     /// Queues `item`, waiting while the queue is full; gives it back when the
     /// receiver is gone.
-    pub async fn send(&self, mut item: T) -> Result<(), T> {
+    pub async fn send(&self, item: T) -> Result<(), T> {
+        match self.try_send(item) {
+            Ok(()) => Ok(()),
+            Err(TrySend::Closed(back)) => Err(back),
+            // Boxed: a full queue is rare, and the wait's future inline would take
+            // room in every task that sends (each session's, each socket's).
+            Err(TrySend::Full(back)) => Box::pin(self.send_when_room(back)).await,
+        }
+    }
+
+    async fn send_when_room(&self, mut item: T) -> Result<(), T> {
         loop {
             let room = self.0.room.notified();
             tokio::pin!(room);

@@ -15,7 +15,7 @@ use crate::views::html::keyed_children;
 /// What the job should do.
 pub(crate) enum Call {
     Mount,
-    Event(Event),
+    Event(Box<Event>),
     Info(Info),
     /// Render the page body for a client that needs all of it.
     Root,
@@ -57,6 +57,16 @@ impl CallOutcome {
 }
 
 pub(crate) fn run(
+    data: Box<SessionData>,
+    env: &SessionEnv,
+    call: Call,
+    deliver: bool,
+) -> (Box<SessionData>, Box<CallOutcome>) {
+    let (data, outcome) = run_call(data, env, call, deliver);
+    (data, Box::new(outcome))
+}
+
+fn run_call(
     mut data: Box<SessionData>,
     env: &SessionEnv,
     call: Call,
@@ -97,7 +107,7 @@ pub(crate) fn run(
     let handler = page.route.spec.handler.clone();
     let (result, fx) = {
         let (event, info) = match &call {
-            Call::Event(e) => (Some(e), None),
+            Call::Event(e) => (Some(&**e), None),
             Call::Info(i) => (None, Some(i)),
             _ => (None, None),
         };

@@ -4,6 +4,7 @@
 //! `persist`: how it writes its snapshot to the session store; `end`: how a session
 //! ends, or stops here to go on elsewhere.
 
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::{oneshot, watch};
@@ -101,18 +102,48 @@ impl Actor {
         actor
     }
 
+    // Every session's task is as large as the largest state its future can be in,
+    // for its whole life, though it spends that life waiting for a message. So what
+    // happens once (mount, close) or rarely (a lag report) is boxed where it is
+    // awaited, and these two are plain functions returning `async move` blocks:
+    // an `async fn` would keep a second copy of the actor beside its argument.
+
     /// Runs a restored session: no mount (it happened on the node that made it).
-    pub(super) async fn resume(mut self, mut rx: QueueRx<SessionMsg>) {
-        let reason = self.serve(&mut rx).await;
-        self.close(reason).await;
-        self.refuse_queued(&mut rx);
-        self.finish();
+    #[allow(clippy::manual_async_fn, reason = "an async fn would hold the actor twice")]
+    pub(super) fn resume(mut self, mut rx: QueueRx<SessionMsg>) -> impl Future<Output = ()> + Send {
+        async move {
+            let reason = self.serve(&mut rx).await;
+            Box::pin(self.close(reason)).await;
+            self.refuse_queued(&mut rx);
+            self.finish();
+        }
     }
 
-    pub(super) async fn run(mut self, mut rx: QueueRx<SessionMsg>, mounted: oneshot::Sender<Result<()>>) {
+    #[allow(clippy::manual_async_fn, reason = "an async fn would hold the actor twice")]
+    pub(super) fn run(
+        mut self,
+        mut rx: QueueRx<SessionMsg>,
+        mounted: oneshot::Sender<Result<()>>,
+    ) -> impl Future<Output = ()> + Send {
+        async move {
+            let mount_result = Box::pin(self.mount()).await;
+            let ok = mount_result.is_ok();
+            // Nobody waiting (the request that mounted it went away): nobody can join it.
+            let wanted = mounted.send(mount_result).is_ok();
+            if ok {
+                let reason = if wanted { self.serve(&mut rx).await } else { "abandoned" };
+                Box::pin(self.close(reason)).await;
+            }
+            self.refuse_queued(&mut rx);
+            self.finish();
+        }
+    }
+
+    /// Runs the page's mount, then writes the first snapshot.
+    async fn mount(&mut self) -> Result<()> {
         // A mount is a new visitor's work: refused, not queued, when the host is busy.
         let outcome = self.call_in(Lane::New, Call::Mount).await;
-        let mount_result = match outcome {
+        let mount_result = match outcome.map(|o| *o) {
             Ok(CallOutcome { error: None, .. }) => Ok(()),
             Ok(CallOutcome { error: Some((_, msg)), .. }) => Err(Error::Callback(format!("mount: {msg}"))),
             Err(Refused::Full) => {
@@ -124,19 +155,11 @@ impl Actor {
             }
             Err(Refused::Closed) => Err(Error::State("the server is shutting down".into())),
         };
-        let ok = mount_result.is_ok();
-        if ok {
+        if mount_result.is_ok() {
             // The first snapshot: from now on another node can carry the session on.
             self.persist().await;
         }
-        // Nobody waiting (the request that mounted it went away): nobody can join it.
-        let wanted = mounted.send(mount_result).is_ok();
-        if ok {
-            let reason = if wanted { self.serve(&mut rx).await } else { "abandoned" };
-            self.close(reason).await;
-        }
-        self.refuse_queued(&mut rx);
-        self.finish();
+        mount_result
     }
 
     /// Handles messages until the session ends; returns why it ended.
@@ -154,6 +177,14 @@ impl Actor {
             let attached = self.conn.is_some();
             let unsaved = self.unsaved;
             let deadline = self.detached_at + grace;
+            // One timer for both: the retry of a failed save, the end of the grace
+            // period (a timer is a tenth of an idle session's task).
+            let retry_at = Instant::now() + SAVE_RETRY;
+            let wake_at = match (unsaved, attached) {
+                (true, true) => retry_at,
+                (true, false) => retry_at.min(deadline),
+                (false, _) => deadline,
+            };
             let mut retry_save = false;
             // Biased: shutdown first; then a message (a join) over the grace period.
             let msg = tokio::select! {
@@ -168,13 +199,13 @@ impl Actor {
                     return "expired";
                 }
                 msg = rx.recv() => msg,
-                () = tokio::time::sleep(SAVE_RETRY), if unsaved => {
+                () = tokio::time::sleep_until(wake_at), if unsaved || !attached => {
+                    if !attached && Instant::now() >= deadline {
+                        tracing::debug!("grace period over; ending session");
+                        return "expired";
+                    }
                     retry_save = true;
                     None
-                }
-                _ = tokio::time::sleep_until(deadline), if !attached => {
-                    tracing::debug!("grace period over; ending session");
-                    return "expired";
                 }
             };
             if retry_save {
@@ -191,7 +222,9 @@ impl Actor {
             if self.data.is_none() {
                 return "shutdown";
             }
-            self.report_lag().await;
+            if self.env.mailbox.lagged.load(Ordering::Relaxed) > 0 {
+                Box::pin(self.report_lag()).await;
+            }
             match msg {
                 SessionMsg::Attach { conn, last_seq, fresh } => {
                     self.mark_joined();
@@ -204,7 +237,7 @@ impl Actor {
                 }
                 SessionMsg::Event { conn_id, r#ref, eid, event } => {
                     if self.conn.as_ref().is_some_and(|c| c.id == conn_id) {
-                        self.event(r#ref, eid, *event).await;
+                        self.event(r#ref, eid, event).await;
                     }
                 }
                 SessionMsg::Post { event, reply } => {
@@ -216,7 +249,7 @@ impl Actor {
                             .send(PostOutcome { rate_limited: true, ..PostOutcome::failed("rate limited") });
                         continue;
                     }
-                    let out = self.call(Call::Event(*event)).await;
+                    let out = self.call(Call::Event(event)).await;
                     if out.is_some() && !self.persist().await {
                         let _ = reply.send(PostOutcome::retry("the session moved to another node"));
                         continue;
@@ -309,14 +342,17 @@ impl Actor {
 
     /// Runs one callback (or render) on the host pool and waits for it. `None` when
     /// the pool is gone (shutdown).
-    async fn call(&mut self, call: Call) -> Option<CallOutcome> {
+    async fn call(&mut self, call: Call) -> Option<Box<CallOutcome>> {
         self.call_in(Lane::Live, call).await.ok()
     }
 
     /// [`Actor::call`] in a given lane of the host pool; an error when the pool
     /// refused the job (its data is then gone: only a mount, which ends the session
     /// on refusal, uses a lane that can refuse).
-    async fn call_in(&mut self, lane: Lane, call: Call) -> std::result::Result<CallOutcome, Refused> {
+    ///
+    /// The outcome is boxed: callers hold it across the snapshot's write, and inline
+    /// it would make room for itself in every session's task.
+    async fn call_in(&mut self, lane: Lane, call: Call) -> std::result::Result<Box<CallOutcome>, Refused> {
         let data = self.data.take().ok_or(Refused::Closed)?;
         let env = self.env.clone();
         let deliver = self.conn.is_some();
@@ -340,7 +376,7 @@ impl Actor {
         }
     }
 
-    async fn event(&mut self, r#ref: u64, eid: Option<u64>, event: Event) {
+    async fn event(&mut self, r#ref: u64, eid: Option<u64>, event: Box<Event>) {
         let metrics = self.env.core.metrics.clone();
         if let Some(eid) = eid {
             if self.replay(r#ref, eid) {
@@ -425,7 +461,7 @@ impl Actor {
     /// With `reply`, the patch also answers that event (see [`protocol::patch_replying`]);
     /// the resume buffer keeps it without: a replayed patch answers nothing on the
     /// socket it is replayed to.
-    fn deliver(&mut self, outcome: CallOutcome, reply: Option<u64>) {
+    fn deliver(&mut self, outcome: Box<CallOutcome>, reply: Option<u64>) {
         if let Some(patch) = outcome.patch {
             metrics::inc(&self.env.core.metrics.patches);
             self.seq += 1;
@@ -470,7 +506,7 @@ impl Actor {
             return;
         }
         // Too far behind (or a fresh mount): the client gets the whole body.
-        match self.call(Call::Root).await {
+        match self.call(Call::Root).await.map(|o| *o) {
             Some(CallOutcome { root: Some(root), .. }) => {
                 let token = if fresh { self.data.as_ref().map(|d| d.token.clone()) } else { None };
                 self.send(

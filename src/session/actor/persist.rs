@@ -1,10 +1,13 @@
 //! The actor's side of the session store: after each committed callback it writes
 //! its snapshot, and only then sends what the callback produced.
 
+use std::sync::Arc;
+
 use super::{Actor, SAVE_TIMEOUT};
 use crate::error::Error;
 use crate::metrics;
 use crate::session::snapshot::{Snapshot, TimerSnapshot, SNAPSHOT_FORMAT};
+use crate::session::SessionStore;
 
 /// How many times a stopping node tries to write a session's last snapshot.
 const FINAL_SAVE_TRIES: u32 = 3;
@@ -34,6 +37,12 @@ impl Actor {
     /// goes on meanwhile.
     pub(super) async fn persist(&mut self) -> bool {
         let Some(store) = self.env.core.store.clone() else { return true };
+        // Boxed: inline, the store's write would enlarge every session's task, with a
+        // store or without one.
+        Box::pin(self.save(store)).await
+    }
+
+    async fn save(&mut self, store: Arc<dyn SessionStore>) -> bool {
         let Some(snapshot) = self.snapshot() else { return true };
         let metrics = self.env.core.metrics.clone();
         let result = if store.is_up() {
