@@ -12,7 +12,9 @@
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
-use super::render::html_hash;
+use std::hash::BuildHasher;
+
+use super::render::{hash_keys, html_hash};
 use crate::views::html::KeyedChild;
 
 /// A keyed child as last sent: its id and the hash of its markup.
@@ -21,7 +23,9 @@ pub(crate) type SentChild = (Box<str>, u64);
 /// What a session remembers of the HTML it last sent for a region.
 #[derive(Debug, Default)]
 pub(crate) struct Sent {
-    /// Hash of the whole HTML ([`html_hash`]).
+    /// Hash of the HTML: [`html_hash`] of all of it, or for keyed children, a hash of
+    /// their ids and hashes (whitespace between them, which is never sent, aside), so
+    /// that no byte of a keyed region is hashed twice.
     pub hash: u64,
     /// Each keyed child's id and hash, in order, when the HTML is keyed children.
     pub children: Option<Box<[SentChild]>>,
@@ -30,15 +34,15 @@ pub(crate) struct Sent {
 impl Sent {
     /// The memory of `html`, whose keyed children (if any) are `children`.
     pub fn of(html: &str, children: Option<&[KeyedChild<'_>]>) -> Sent {
-        Sent::hashed(html_hash(html), children)
-    }
-
-    /// [`Sent::of`] for HTML whose hash is known.
-    pub fn hashed(hash: u64, children: Option<&[KeyedChild<'_>]>) -> Sent {
-        Sent {
-            hash,
-            children: children
-                .map(|kids| kids.iter().map(|c| (Box::from(c.id), html_hash(c.html))).collect()),
+        match children {
+            None => Sent { hash: html_hash(html), children: None },
+            Some(kids) => {
+                let children: Box<[SentChild]> =
+                    kids.iter().map(|c| (Box::from(c.id), html_hash(c.html))).collect();
+                // Tagged: its input is never the same as a whole HTML's.
+                let hash = hash_keys().hash_one(("keyed", &children));
+                Sent { hash, children: Some(children) }
+            }
         }
     }
 }
@@ -83,23 +87,36 @@ pub(crate) fn diff(
     hashes: &[SentChild],
     html: &str,
 ) -> Option<RegionParts> {
-    let wanted: HashMap<&str, usize> = new.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
     let mut parts = RegionParts::default();
+    // A child with form controls is sent even when its markup is the same: as with a
+    // whole region, the server's rendering of a control wins over what the user left
+    // in it.
+    let keep = |parts: &mut RegionParts, id: &str, hash: u64, i: usize| {
+        if new[i].controls || hash != hashes[i].1 {
+            parts.set.insert(id.to_string(), new[i].html.to_string());
+        }
+    };
+    // Most changes leave every child where it was (a row updated, items appended):
+    // then the old children are the first new ones, and no lookup is needed.
+    let in_place = old.len() <= new.len() && old.iter().zip(new).all(|((id, _), c)| **id == *c.id);
     // The children kept must stay in their order, ahead of any new one.
     let mut kept = 0;
-    for (id, hash) in old {
-        match wanted.get(&**id) {
-            None => parts.remove.push(id.to_string()),
-            Some(&i) if i == kept => {
-                // A child with form controls is sent even when its markup is the same:
-                // as with a whole region, the server's rendering of a control wins
-                // over what the user left in it.
-                if new[i].controls || *hash != hashes[i].1 {
-                    parts.set.insert(id.to_string(), new[i].html.to_string());
+    if in_place {
+        for (i, (id, hash)) in old.iter().enumerate() {
+            keep(&mut parts, id, *hash, i);
+        }
+        kept = old.len();
+    } else {
+        let wanted: HashMap<&str, usize> = new.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+        for (id, hash) in old {
+            match wanted.get(&**id) {
+                None => parts.remove.push(id.to_string()),
+                Some(&i) if i == kept => {
+                    keep(&mut parts, id, *hash, i);
+                    kept += 1;
                 }
-                kept += 1;
+                Some(_) => return None,
             }
-            Some(_) => return None,
         }
     }
     for child in &new[kept..] {

@@ -4,6 +4,7 @@
 use minijinja::{context, Value as TplValue};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -177,12 +178,11 @@ fn run_call(
             let Some(partial) = spec.regions.get(id) else { continue };
             let html = views.render_partial(partial, &ctx).map_err(|e| e.to_string())?;
             let before = data.rendered.get(id.as_str());
-            let hash = html_hash(&html);
-            if before.is_some_and(|b| b.hash == hash) {
+            let children = keyed_children(&html);
+            let now = Sent::of(&html, children.as_deref());
+            if before.is_some_and(|b| b.hash == now.hash) {
                 continue;
             }
-            let children = keyed_children(&html);
-            let now = Sent::hashed(hash, children.as_deref());
             let old_children = before.and_then(|b| b.children.as_deref());
             let new_children = children.as_deref().zip(now.children.as_deref());
             let parts_of =
@@ -259,9 +259,13 @@ fn remember_regions(rendered: &mut HashMap<String, Sent>, spec: &PageSpec, env: 
 /// last sent. Keyed with random keys drawn once per process, so nobody can make two
 /// different renders collide on purpose; by chance that happens once in 2^64.
 pub(crate) fn html_hash(html: &str) -> u64 {
+    hash_keys().hash_one(html)
+}
+
+/// The keys of [`html_hash`], drawn once per process.
+pub(crate) fn hash_keys() -> &'static std::hash::RandomState {
     static KEYS: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
-    use std::hash::BuildHasher;
-    KEYS.get_or_init(std::hash::RandomState::new).hash_one(html)
+    KEYS.get_or_init(std::hash::RandomState::new)
 }
 
 /// The one context shape every template of a session sees.

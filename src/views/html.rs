@@ -38,16 +38,16 @@ pub(crate) struct KeyedChild<'a> {
 pub(crate) fn keyed_children(html: &str) -> Option<Vec<KeyedChild<'_>>> {
     let mut scanner = Scanner { src: html.as_bytes(), at: 0 };
     let mut children: Vec<KeyedChild<'_>> = Vec::new();
-    let mut ids = std::collections::HashSet::new();
     let mut depth = 0usize;
     // Where the current top-level element starts, and its id.
     let mut open: Option<(usize, &str)> = None;
     let mut controls = false;
     loop {
         let text_start = scanner.at;
-        let Some(i) = scanner.src[scanner.at..].iter().position(|b| *b == b'<') else {
+        let Some(i) = memchr::memchr(b'<', &scanner.src[scanner.at..]) else {
             let rest = &scanner.src[text_start..];
-            return (depth == 0 && rest.iter().all(|b| is_space(*b))).then_some(children);
+            return (depth == 0 && rest.iter().all(|b| is_space(*b)) && distinct(&children))
+                .then_some(children);
         };
         if depth == 0 && !scanner.src[text_start..text_start + i].iter().all(|b| is_space(*b)) {
             return None;
@@ -74,7 +74,7 @@ pub(crate) fn keyed_children(html: &str) -> Option<Vec<KeyedChild<'_>>> {
                 return None;
             }
             if depth == 0 {
-                let id = id.filter(|id| !id.is_empty() && ids.insert(*id))?;
+                let id = id.filter(|id| !id.is_empty())?;
                 open = Some((tag_start, id));
                 controls = false;
             }
@@ -100,6 +100,13 @@ pub(crate) fn keyed_children(html: &str) -> Option<Vec<KeyedChild<'_>>> {
             scanner.skip_past(b">");
         }
     }
+}
+
+/// Whether no two children share an id (a browser would find only the first).
+fn distinct(children: &[KeyedChild<'_>]) -> bool {
+    let mut ids: Vec<&str> = children.iter().map(|c| c.id).collect();
+    ids.sort_unstable();
+    ids.windows(2).all(|pair| pair[0] != pair[1])
 }
 
 /// Form controls: what the user changes in place.
@@ -140,7 +147,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn find_attribute(&mut self, wanted: &[u8]) -> bool {
-        while let Some(i) = self.src[self.at..].iter().position(|b| *b == b'<') {
+        while let Some(i) = memchr::memchr(b'<', &self.src[self.at..]) {
             self.at += i + 1;
             if self.starts_with(b"!--") {
                 self.at += 3;
@@ -275,7 +282,7 @@ fn is_space(b: u8) -> bool {
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     match needle {
         // The common case (a closing quote, `>`): a plain byte search.
-        [b] if !b.is_ascii_alphabetic() => haystack.iter().position(|h| h == b),
+        [b] if !b.is_ascii_alphabetic() => memchr::memchr(*b, haystack),
         _ => haystack.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle)),
     }
 }
