@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export MIZULIVE_ADDR ?= 127.0.0.1:3000
 
-.PHONY: demo demo-c feed lib examples test lint test-rust test-c-sanitize header bench bench-flood bench-redis bench-peers soak soak-smoke clean \
+.PHONY: demo demo-c feed lib examples test lint test-rust test-c-sanitize header bench bench-flood bench-redis bench-peers bench-instructions soak soak-smoke clean \
 	python demo-python lint-python test-python test-go go-counter go-chat e2e \
 	fuzz fuzz-build fuzz-smoke
 
@@ -132,6 +132,14 @@ PEERS_ARGS ?=
 bench-peers: lib
 	$(MAKE) -s -C bench/peers/mizulive/c
 	$(CARGO) run --release --manifest-path bench/Cargo.toml -- --peers $(PEERS_ARGS)
+
+# Instructions per event of mizulive's C, Python and Go hosts on the peer pages, counted by
+# callgrind (needs valgrind): steady where CPU time on a shared machine is not.
+# INSTRUCTIONS_ARGS="--only mizulive-c" for some servers.
+INSTRUCTIONS_ARGS ?=
+bench-instructions: lib
+	$(MAKE) -s -C bench/peers/mizulive/c
+	$(CARGO) run --release --manifest-path bench/Cargo.toml -- --instructions $(INSTRUCTIONS_ARGS)
 
 clean:
 	$(CARGO) clean

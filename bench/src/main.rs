@@ -8,6 +8,7 @@
 //!   cargo run --release -p mizulive-bench -- --soak     (the soak test, `make soak`)
 //!   cargo run --release -p mizulive-bench -- --redis    (cost of Redis, fan-out on two nodes, `make bench-redis`)
 //!   cargo run --release -p mizulive-bench -- --peers    (mizulive against its peers, `make bench-peers`)
+//!   cargo run --release -p mizulive-bench -- --instructions (instructions per event, `make bench-instructions`)
 //!
 //! See bench/README.md for what each number means.
 
@@ -82,7 +83,13 @@ mizulive-bench --peers [--quick] [--only NAME,...]
 
   --peers              the peer benchmark (`make bench-peers`): echo, mizulive's C, Python and Go
                        hosts and the peer frameworks serve the pages of bench/peers/PAGES.md; see
-                       bench/README.md";
+                       bench/README.md
+
+mizulive-bench --instructions [--only NAME,...]
+
+  --instructions       instructions per event of mizulive's C, Python and Go hosts on those pages,
+                       counted by valgrind's callgrind (`make bench-instructions`): a measure that
+                       does not move with the machine's load, to weigh a change before a peer run";
 
 /// How much of each test to run.
 #[derive(Debug, Clone)]
@@ -183,6 +190,9 @@ fn main() -> ExitCode {
     }
     if args.iter().any(|a| a == "--redis") {
         return redis_main(&args);
+    }
+    if args.iter().any(|a| a == "--instructions") {
+        return peers::instructions::main(&args);
     }
     if args.iter().any(|a| a == "--peers") {
         return peers::run::main(&args);

@@ -134,17 +134,21 @@ fn install_c(root: &Path) -> Result<(), String> {
 }
 
 fn start_c(root: &Path) -> Result<Server, String> {
-    let mut cmd = Command::new(mizulive_dir(root).join("c/bench-pages"));
-    mizulive_env(&mut cmd, root);
-    Server::peer("mizulive-c", cmd)
+    Server::peer("mizulive-c", c_cmd(root, false))
 }
 
 /// The C app with `inline_callbacks` on.
 fn start_c_inline(root: &Path) -> Result<Server, String> {
+    Server::peer("mizulive-c-inline", c_cmd(root, true))
+}
+
+fn c_cmd(root: &Path, inline: bool) -> Command {
     let mut cmd = Command::new(mizulive_dir(root).join("c/bench-pages"));
     mizulive_env(&mut cmd, root);
-    cmd.env("BENCH_INLINE", "1");
-    Server::peer("mizulive-c-inline", cmd)
+    if inline {
+        cmd.env("BENCH_INLINE", "1");
+    }
+    cmd
 }
 
 /// The app runs from the source tree: the bindings by PYTHONPATH, the library by path.
@@ -160,11 +164,15 @@ fn install_python(root: &Path) -> Result<(), String> {
     procs::run_bounded(cmd, Duration::from_secs(30)).map_err(|e| format!("import mizulive failed: {e}"))
 }
 
-fn start_python(root: &Path) -> Result<Server, String> {
+fn python_app_cmd(root: &Path) -> Result<Command, String> {
     let mut cmd = python_cmd(root)?;
     cmd.arg(mizulive_dir(root).join("app.py"));
     mizulive_env(&mut cmd, root);
-    Server::peer("mizulive-python", cmd)
+    Ok(cmd)
+}
+
+fn start_python(root: &Path) -> Result<Server, String> {
+    Server::peer("mizulive-python", python_app_cmd(root)?)
 }
 
 fn go_exe(root: &Path) -> std::path::PathBuf {
@@ -175,10 +183,26 @@ fn install_go(root: &Path) -> Result<(), String> {
     procs::build_go(root, &mizulive_dir(root).join("go"), ".", &go_exe(root))
 }
 
-fn start_go(root: &Path) -> Result<Server, String> {
+fn go_cmd(root: &Path) -> Command {
     let mut cmd = Command::new(go_exe(root));
     mizulive_env(&mut cmd, root);
-    Server::peer("mizulive-go", cmd)
+    cmd
+}
+
+fn start_go(root: &Path) -> Result<Server, String> {
+    Server::peer("mizulive-go", go_cmd(root))
+}
+
+/// The command that runs mizulive's server `name` (an entry of [`registry`]), for
+/// measurements that run it under a tool; `None` for the other servers.
+pub fn mizulive_command(name: &str, root: &Path) -> Option<Result<Command, String>> {
+    match name {
+        "mizulive-c" => Some(Ok(c_cmd(root, false))),
+        "mizulive-c-inline" => Some(Ok(c_cmd(root, true))),
+        "mizulive-python" => Some(python_app_cmd(root)),
+        "mizulive-go" => Some(Ok(go_cmd(root))),
+        _ => None,
+    }
 }
 
 // ---- the plan ----
