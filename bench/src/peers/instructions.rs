@@ -52,13 +52,8 @@ pub fn main(args: &[String]) -> ExitCode {
         eprintln!("valgrind is not installed (Debian: apt-get install valgrind)");
         return ExitCode::FAILURE;
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("building the tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("building the tokio runtime");
     let root = crate::root_dir();
     let commit = super::report::Machine::read(&root).line();
     println!("{commit}");
