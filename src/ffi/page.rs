@@ -124,7 +124,7 @@ pub(crate) struct FfiPage {
 type Callback = unsafe extern "C" fn(*mut lv_ctx, *const c_char, *mut c_void) -> c_int;
 
 impl FfiPage {
-    fn call(&self, kind: &str, cb: Callback, ctx: &mut Ctx<'_>, json: &str) -> Result<(), HostError> {
+    fn call(&self, kind: &str, cb: Callback, ctx: &mut Ctx<'_>, json: Vec<u8>) -> Result<(), HostError> {
         // JSON text escapes NUL, so this cannot fail; fall back to "{}" regardless.
         let json = CString::new(json).unwrap_or_else(|_| CString::from(c"{}"));
         let ptr = ctx as *mut Ctx<'_> as *mut lv_ctx;
@@ -144,22 +144,22 @@ impl FfiPage {
 impl Page for FfiPage {
     fn mount(&self, ctx: &mut Ctx<'_>) -> Result<(), HostError> {
         let Some(cb) = self.on_mount else { return Ok(()) };
-        let params = serde_json::Value::Object(ctx.params().clone()).to_string();
-        self.call("on_mount", cb, ctx, &params)
+        let params = serde_json::to_vec(ctx.params()).unwrap_or_else(|_| b"{}".to_vec());
+        self.call("on_mount", cb, ctx, params)
     }
 
     fn event(&self, ctx: &mut Ctx<'_>, event: &Event) -> Result<(), HostError> {
         let Some(cb) = self.on_event else {
             return Err(HostError("the page has no on_event".into()));
         };
-        let json = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
-        self.call("on_event", cb, ctx, &json)
+        // Written straight into the buffer the C string then takes over.
+        let json = serde_json::to_vec(event).unwrap_or_else(|_| b"{}".to_vec());
+        self.call("on_event", cb, ctx, json)
     }
 
     fn info(&self, ctx: &mut Ctx<'_>, info: &Info) -> Result<(), HostError> {
         let Some(cb) = self.on_info else { return Ok(()) };
-        let data = info.data.clone();
-        self.call("on_info", cb, ctx, &data)
+        self.call("on_info", cb, ctx, info.data.as_bytes().to_vec())
     }
 
     fn close(&self, ctx: &mut Ctx<'_>, reason: &str) {

@@ -397,10 +397,12 @@ impl Actor {
                 }
                 let error =
                     outcome.error.as_ref().map(|(code, msg)| (code.to_string(), self.public_message(msg)));
-                let reply = match &error {
+                // Written only when sent: most replies fold into their patch.
+                let reply = |error: &Option<(String, String)>| match error {
                     None => protocol::reply_ok(r#ref),
                     Some((code, msg)) => protocol::reply_error(r#ref, code, msg),
                 };
+                let reply = (!(error.is_none() && outcome.only_patch())).then(|| reply(&error));
                 if let Some(eid) = eid {
                     Applied::record(&mut self.applied, eid, error);
                 }
@@ -412,9 +414,8 @@ impl Actor {
                     return;
                 }
                 // An event whose only effect is a patch is answered by that patch.
-                let folds = outcome.error.is_none() && outcome.only_patch();
-                self.deliver(outcome, folds.then_some(r#ref));
-                if !folds {
+                self.deliver(outcome, reply.is_none().then_some(r#ref));
+                if let Some(reply) = reply {
                     self.send(reply.into());
                 }
             }
