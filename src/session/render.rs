@@ -1,7 +1,10 @@
 //! One job on the host pool: run a callback against the session's data, then render
 //! what it marked. Runs on a host thread, never on an IO thread.
 
+use minijinja::value::{Enumerator, Object};
 use minijinja::{context, Value as TplValue};
+
+use crate::views::CONTEXT_KEYS;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
@@ -151,7 +154,7 @@ fn run_call(
         return (data, out);
     }
 
-    let ctx = context(&data, env, None);
+    let ctx = context(&data);
     let views = &env.core.views;
     let spec = &data.page.route.spec;
     let mut regions = BTreeMap::new();
@@ -217,7 +220,7 @@ fn run_call(
 }
 
 fn render_root(data: &mut SessionData, env: &SessionEnv) -> Result<String, String> {
-    let ctx = context(data, env, None);
+    let ctx = context(data);
     let html = env.core.views.render_body(&data.page.route.spec, &ctx).map_err(|e| e.to_string())?;
     data.rendered_root = Some(html_hash(&html));
     remember_regions(&mut data.rendered, &data.page.route.spec, env, &ctx);
@@ -226,7 +229,7 @@ fn render_root(data: &mut SessionData, env: &SessionEnv) -> Result<String, Strin
 }
 
 fn render_document(data: &mut SessionData, env: &SessionEnv, seq: u64, eid: u64) -> Result<String, String> {
-    let ctx = context(data, env, None);
+    let ctx = context(data);
     let boot = serde_json::json!({
         "token": data.token, "seq": seq, "csrf": data.csrf, "dev": env.core.opts.dev, "eid": eid,
     });
@@ -268,24 +271,72 @@ pub(crate) fn hash_keys() -> &'static std::hash::RandomState {
     KEYS.get_or_init(std::hash::RandomState::new)
 }
 
-/// The one context shape every template of a session sees.
-pub(crate) fn context(data: &SessionData, env: &SessionEnv, extra: Option<TplValue>) -> TplValue {
-    let _ = env;
-    let (page, data) = (&data.page, data);
-    let base = context! {
-        state => crate::views::json::value(&page.state),
-        flash => TplValue::from_serialize(&page.flash),
-        params => TplValue::from_serialize(&page.params),
-        session => context! { id => page.id.clone(), user_id => page.user_id.clone() },
-        user_id => page.user_id.clone(),
-        title => page.title.clone(),
-        page => context! { path => page.path.clone(), route => page.route.pattern.clone() },
-        csrf => data.csrf.clone(),
-        _lv => context! { token => data.token.clone(), csrf => data.csrf.clone(), action => page.path.clone() },
-    };
-    match extra {
-        Some(extra) => context! { ..extra, ..base },
-        None => base,
+/// The one context shape every template of a session sees ([`CONTEXT_KEYS`]).
+pub(crate) fn context(data: &SessionData) -> TplValue {
+    let page = &data.page;
+    TplValue::from_object(RenderContext {
+        state: Arc::clone(&page.state),
+        flash: page.flash.clone(),
+        params: page.params.clone(),
+        id: page.id.clone(),
+        user_id: page.user_id.clone(),
+        title: page.title.clone(),
+        path: page.path.clone(),
+        route: Arc::clone(&page.route),
+        csrf: data.csrf.clone(),
+        token: data.token.clone(),
+    })
+}
+
+/// A render's context: each variable becomes a template value only when a template
+/// reads it, so a region that reads `state` alone does not pay for the rest.
+struct RenderContext {
+    state: Arc<Value>,
+    flash: serde_json::Map<String, Value>,
+    params: serde_json::Map<String, Value>,
+    id: String,
+    user_id: Option<String>,
+    title: Option<String>,
+    path: String,
+    route: Arc<crate::page::Route>,
+    csrf: String,
+    token: String,
+}
+
+impl std::fmt::Debug for RenderContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenderContext")
+            .field("session", &self.id)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Object for RenderContext {
+    fn get_value(self: &Arc<Self>, key: &TplValue) -> Option<TplValue> {
+        self.get_value_by_str(key.as_str()?)
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<TplValue> {
+        let text = |s: &str| TplValue::from(s);
+        Some(match key {
+            "state" => crate::views::json::value(&self.state),
+            "flash" => TplValue::from_serialize(&self.flash),
+            "params" => TplValue::from_serialize(&self.params),
+            "session" => context! { id => text(&self.id), user_id => self.user_id.as_deref().map(text) },
+            "user_id" => TplValue::from(self.user_id.as_deref().map(text)),
+            "title" => TplValue::from(self.title.as_deref().map(text)),
+            "page" => context! { path => text(&self.path), route => text(&self.route.pattern) },
+            "csrf" => text(&self.csrf),
+            "_lv" => {
+                context! { token => text(&self.token), csrf => text(&self.csrf), action => text(&self.path) }
+            }
+            _ => return None,
+        })
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(CONTEXT_KEYS)
     }
 }
 
