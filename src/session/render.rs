@@ -349,3 +349,60 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         "unknown panic".into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::page::{HostError, Page, Route};
+
+    struct Nothing;
+    impl Page for Nothing {
+        fn mount(&self, _: &mut Ctx<'_>) -> Result<(), HostError> {
+            Ok(())
+        }
+        fn event(&self, _: &mut Ctx<'_>, _: &Event) -> Result<(), HostError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn every_context_variable_reads_as_it_did_as_a_map() {
+        let route = Arc::new(Route {
+            pattern: "/boards/{id}".into(),
+            spec: PageSpec {
+                template: "t".into(),
+                regions: Default::default(),
+                layout: None,
+                handler: Arc::new(Nothing),
+            },
+        });
+        let map = |v: Value| match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        let ctx = TplValue::from_object(RenderContext {
+            state: Arc::new(serde_json::json!({"n": 3})),
+            flash: map(serde_json::json!({"info": "Saved"})),
+            params: map(serde_json::json!({"id": "b7"})),
+            id: "sid".into(),
+            user_id: Some("u1".into()),
+            title: None,
+            path: "/boards/b7".into(),
+            route,
+            csrf: "c".into(),
+            token: "tok".into(),
+        });
+        let env = minijinja::Environment::new();
+        let template =
+            "{{ state.n }}|{{ flash.info }}|{{ params.id }}|{{ session.id }}|{{ session.user_id }}|\
+            {{ user_id }}|{{ title is none }}|{{ page.path }}|{{ page.route }}|{{ csrf }}|\
+            {{ _lv.token }}|{{ _lv.csrf }}|{{ _lv.action }}|{{ nope is undefined }}";
+        assert_eq!(
+            env.render_str(template, &ctx).unwrap(),
+            "3|Saved|b7|sid|u1|u1|True|/boards/b7|/boards/{id}|c|tok|c|/boards/b7|True"
+        );
+        // `partial()` and the layout's `content` spread walk the keys.
+        let keys: Vec<String> = ctx.try_iter().unwrap().map(|k| k.to_string()).collect();
+        assert_eq!(keys, CONTEXT_KEYS);
+    }
+}
