@@ -1,5 +1,8 @@
-//! `mizulive-bench --instructions [--only NAME,...]` (`make bench-instructions`):
+//! `mizulive-bench --instructions [--only NAME,...] [--keep DIR]` (`make bench-instructions`):
 //! instructions per event of mizulive's servers, counted by valgrind's callgrind.
+//! With `--keep DIR` the profiles are kept in DIR (`NAME-PAGE-EVENTS.callgrind.N`, one
+//! per dump) for `callgrind_annotate`; what differs between the two runs of a page is
+//! what its events cost.
 //!
 //! CPU time per event moves by 15 to 25 % between runs of one build on a shared VM;
 //! an instruction count does not (two runs of one build agree within a fraction of a
@@ -48,6 +51,22 @@ pub fn main(args: &[String]) -> ExitCode {
         eprintln!("--only: no server {unknown:?}; known: {}", SERVERS.join(", "));
         return ExitCode::from(2);
     }
+    let keep = match args.iter().position(|a| a == "--keep") {
+        Some(i) => match args.get(i + 1) {
+            Some(dir) => Some(std::path::PathBuf::from(dir)),
+            None => {
+                eprintln!("--keep needs a folder to keep the profiles in");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    if let Some(dir) = &keep {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("--keep: creating {}: {e}", dir.display());
+            return ExitCode::FAILURE;
+        }
+    }
     if Command::new("valgrind").arg("--version").output().is_err() {
         eprintln!("valgrind is not installed (Debian: apt-get install valgrind)");
         return ExitCode::FAILURE;
@@ -67,7 +86,7 @@ pub fn main(args: &[String]) -> ExitCode {
         for &page in PAGES {
             let cell = match &installed {
                 Err(why) => Err(why.clone()),
-                Ok(()) => per_event(&rt, entry.name, &root, page),
+                Ok(()) => per_event(&rt, entry.name, &root, page, keep.as_deref()),
             };
             cells.push(match cell {
                 Ok(n) => crate::report::num(n as f64),
@@ -93,9 +112,13 @@ fn per_event(
     name: &'static str,
     root: &Path,
     page: Page,
+    keep: Option<&Path>,
 ) -> Result<u64, String> {
-    let base = count(rt, name, root, page, WARMUP)?;
-    let more = count(rt, name, root, page, WARMUP + EVENTS)?;
+    let kept = |events: usize| {
+        keep.map(|dir| dir.join(format!("{name}-{}-{events}.callgrind", page.path().trim_start_matches('/'))))
+    };
+    let base = count(rt, name, root, page, WARMUP, kept(WARMUP).as_deref())?;
+    let more = count(rt, name, root, page, WARMUP + EVENTS, kept(WARMUP + EVENTS).as_deref())?;
     more.checked_sub(base)
         .map(|d| d / EVENTS as u64)
         .ok_or_else(|| format!("the longer run counted fewer instructions ({more} < {base})"))
@@ -108,6 +131,7 @@ fn count(
     root: &Path,
     page: Page,
     events: usize,
+    keep: Option<&Path>,
 ) -> Result<u64, String> {
     let plain =
         mizulive_command(name, root).ok_or_else(|| format!("{name} is not one of mizulive's servers"))??;
@@ -153,6 +177,9 @@ fn count(
     let dumped = driven.and_then(|()| dump(server.pid()));
     let stopped = procs::stop_cleanly(server);
     let counted = dumped.and_then(|()| read_counts(&out));
+    if let Some(kept) = keep {
+        keep_counts(&out, kept);
+    }
     remove_counts(&out);
     let counted = counted?;
     if let Err(e) = stopped {
@@ -200,6 +227,19 @@ fn dump_files(out: &Path) -> Vec<std::path::PathBuf> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Moves the dumps of `out` to `kept.1`, `kept.2`, ... and says where they are.
+fn keep_counts(out: &Path, kept: &Path) {
+    let mut dumps = dump_files(out);
+    dumps.sort();
+    for (i, file) in dumps.iter().enumerate() {
+        let to = kept.with_extension(format!("callgrind.{}", i + 1));
+        match std::fs::rename(file, &to).or_else(|_| std::fs::copy(file, &to).map(drop)) {
+            Ok(()) => eprintln!("kept {}", to.display()),
+            Err(e) => eprintln!("could not keep {}: {e}", file.display()),
+        }
+    }
 }
 
 fn remove_counts(out: &Path) {
