@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import itertools
-import json
 import logging
 import threading
 from typing import TYPE_CHECKING, Any, Callable
@@ -110,16 +109,16 @@ class PageBinding:
     def event(self, ctx: int, raw: bytes | None) -> int:
         s = Session(self.app, ctx)
         try:
-            e = Event.from_json(json.loads(raw or b"{}"))
+            e = Event.from_json(_lib.from_json(raw or b"{}"))
         except BaseException as exc:
             s._ctx = None
             return self._fail(ctx, "handle", exc)
-        return self._run(ctx, s, f"handle({e.name!r})", self.page.handle, s, e)
+        return self._run(ctx, s, e, self.page.handle, s, e)
 
     def info(self, ctx: int, raw: bytes | None) -> int:
         s = Session(self.app, ctx, dec(lib.lv_info_topic(ctx)))
         try:
-            msg = json.loads(raw or b"null")
+            msg = _lib.from_json(raw or b"null")
         except BaseException as exc:
             s._ctx = None
             return self._fail(ctx, "info", exc)
@@ -134,7 +133,7 @@ class PageBinding:
         finally:
             s._ctx = None
 
-    def _run(self, ctx: int, s: Session, what: str, fn: Callable[..., Any], *args: Any) -> int:
+    def _run(self, ctx: int, s: Session, what: str | Event, fn: Callable[..., Any], *args: Any) -> int:
         try:
             fn(*args)
             s._finish(write_back=True)
@@ -144,7 +143,10 @@ class PageBinding:
         finally:
             s._ctx = None
 
-    def _fail(self, ctx: int, what: str, exc: BaseException) -> int:
+    def _fail(self, ctx: int, what: str | Event, exc: BaseException) -> int:
+        # An event is named only when it failed: most events succeed.
+        if isinstance(what, Event):
+            what = f"handle({what.name!r})"
         if isinstance(exc, CallbackError):
             log.warning("%s %s.%s failed: %s", self.route, type(self.page).__name__, what, exc)
             message = str(exc)
@@ -175,7 +177,7 @@ class AuthBinding:
 
     def __call__(self, req: int, raw: bytes | None) -> int:
         try:
-            request = Request.from_json(json.loads(raw or b"{}"))
+            request = Request.from_json(_lib.from_json(raw or b"{}"))
             result = self.hook(request)
             if result is None or result is True:
                 return LV_OK

@@ -30,6 +30,7 @@ from ctypes import (
     c_void_p,
 )
 from pathlib import Path
+from typing import Any, Callable, Iterable
 
 from .errors import LibraryError, MizuliveError
 
@@ -238,27 +239,100 @@ def dec(raw: bytes | None) -> str | None:
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def _make_c_encode() -> Callable[[object], str] | None:
+    """The C encoder behind ``_encoder`` without ``JSONEncoder.encode``'s Python layers
+    (which rebuild it on every call), or ``None`` when this Python has none or it does
+    not take the arguments ``JSONEncoder`` gives it here. A fresh circular-reference
+    memo per call: a shared one could see another thread's objects."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    e = _encoder
+
+    def encode(value: object) -> str:
+        chunks = make(
+            {},
+            e.default,
+            json.encoder.encode_basestring,
+            None,
+            e.key_separator,
+            e.item_separator,
+            e.sort_keys,
+            e.skipkeys,
+            e.allow_nan,
+        )(value, 0)
+        return "".join(chunks)
+
+    probe = {"a": [1, -2.5, 'é\n"', None, True], "b": {}}
+    try:
+        same = encode(probe) == e.encode(probe)
+    except (TypeError, ValueError):
+        same = False
+    return encode if same else None
+
+
+_encode: Callable[[object], str] = _make_c_encode() or _encoder.encode
+
+# The decoder's C scanner: the library hands over compact UTF-8 JSON, so ``json.loads``'
+# encoding detection and whitespace matching are not needed.
+_scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def from_json(raw: bytes) -> Any:
+    """Decodes one JSON value written by the library."""
+    text = raw.decode("utf-8")
+    try:
+        value, end = _scan_once(text, 0)
+    except StopIteration:
+        return json.loads(text)  # raises the JSONDecodeError that says where
+    if end != len(text):
+        return json.loads(text)
+    return value
+
+
 _INT_MIN, _INT_END = -(2**63), 2**64
 _LEAVES = frozenset((str, float, bool, type(None)))
+_LEAVES_AND_INT = _LEAVES | {int}
+_STR = frozenset((str,))
+_INT = frozenset((int,))
+
+
+def _check_ints(items: Iterable[Any], all_ints: bool) -> None:
+    # min and max run in C; only a mixed container needs a Python loop to pick its ints.
+    ints = items if all_ints else [v for v in items if type(v) is int]
+    if ints and not (min(ints) >= _INT_MIN and max(ints) < _INT_END):
+        big = next(v for v in ints if not _INT_MIN <= v < _INT_END)
+        raise ValueError(f"integer {big} does not fit in 64 bits")
 
 
 def _check(value: object) -> None:
     """Refuses what ``json`` would change on the way instead of failing: object keys
     that are not strings (``{7: 1}`` would come back as ``{"7": 1}``) and integers
-    the library cannot hold exactly (it keeps 64-bit integers, else floats)."""
+    the library cannot hold exactly (it keeps 64-bit integers, else floats).
+    Containers are checked a whole level at a time by type (``set(map(type, ...))``
+    runs in C), so a list of a thousand numbers or strings costs no Python loop."""
     stack = [value]
     while stack:
         v = stack.pop()
         if isinstance(v, dict):
-            for key, item in v.items():
-                if type(key) is not str and not isinstance(key, str):
+            if not set(map(type, v)) <= _STR:
+                key = next((k for k in v if not isinstance(k, str)), None)
+                if key is not None:
                     raise TypeError(f"object key {key!r} is not a string (JSON object keys are strings)")
-                if type(item) not in _LEAVES:
-                    stack.append(item)
+            items: Iterable[Any] = v.values()
         elif isinstance(v, (list, tuple)):
-            stack.extend(item for item in v if type(item) not in _LEAVES)
-        elif isinstance(v, int) and not isinstance(v, bool) and not _INT_MIN <= v < _INT_END:
-            raise ValueError(f"integer {v} does not fit in 64 bits")
+            items = v
+        else:
+            if isinstance(v, int) and not isinstance(v, bool):
+                _check_ints((int(v),), True)
+            continue
+        types = set(map(type, items))
+        if types <= _LEAVES:
+            continue
+        if int in types:
+            _check_ints(items, types == _INT)
+        if not types <= _LEAVES_AND_INT:
+            stack.extend(item for item in items if type(item) not in _LEAVES_AND_INT)
 
 
 def to_json(value: object, what: str = "value") -> bytes:
@@ -267,7 +341,7 @@ def to_json(value: object, what: str = "value") -> bytes:
     infinities, non-string object keys, integers beyond 64 bits."""
     try:
         _check(value)
-        text = _encoder.encode(value)
+        text = _encode(value)
     except (TypeError, ValueError) as e:
         raise type(e)(f"{what} is not JSON-serializable: {e}") from e
     return text.encode("utf-8")

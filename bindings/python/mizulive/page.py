@@ -127,10 +127,10 @@ class Event:
     def from_json(cls, raw: Mapping[str, Any]) -> Event:
         """Builds an event from the library's event JSON."""
         values = raw.get("values") or {}
-        if not all(type(v) is str for v in values.values()):
+        if values and not all(type(v) is str for v in values.values()):
             values = {str(k): _text(v) for k, v in values.items()}
         form = raw.get("form") or {}
-        if not all(type(v) is list and all(type(x) is str for x in v) for v in form.values()):
+        if form and not all(type(v) is list and all(type(x) is str for x in v) for v in form.values()):
             form = {str(k): [_text(x) for x in v] if isinstance(v, list) else [_text(v)] for k, v in form.items()}
         return cls(
             raw.get("type") or "",
@@ -266,7 +266,7 @@ class Session:
             raw = lib.lv_get_state(self._live())
             if raw is None:
                 raise MizuliveError(ErrorCode.STATE, _lib.last_error())
-            self._state = json.loads(raw)
+            self._state = _lib.from_json(raw)
             self._dirty = True
         state: dict[str, Any] = self._state
         return state
@@ -298,7 +298,7 @@ class Session:
     def params(self) -> dict[str, str]:
         """The route params, e.g. ``{"room": "lobby"}`` for ``/rooms/{room}``."""
         raw = lib.lv_params(self._live())
-        return json.loads(raw) if raw else {}
+        return _lib.from_json(raw) if raw else {}
 
     def param(self, name: str, default: str | None = None) -> str | None:
         """One route param, or ``default``."""

@@ -100,15 +100,44 @@ def test_state_is_written_back_only_when_the_callback_succeeds(serve: Any) -> No
                 s.state["votes"] = {7: 1}
             if e.name == "huge":  # more than the library's 64-bit integers hold
                 s.state["big"] = 2**70
+            if e.name == "huge-among-strings":
+                s.state["big"] = ["a", 1.5, [None, 3, -(2**64)]]
+            if e.name == "float-key-deep":
+                s.state["deep"] = [{"ok": {3.5: 1}}]
+            if e.name == "rich":
+                s.state["rich"] = RICH
+            if e.name == "check" and s.state["rich"] != RICH:
+                raise AssertionError(f"state came back as {s.state['rich']!r}")
 
-    _, client = serve(Page)
+    _, client = serve(Page, dev=True)  # dev mode: the reason reaches the reply
     with client.live("/probe") as live:
         assert "count=100" in live.event("inc").regions["main"]
-        for name in ("boom", "unserializable", "int-key", "huge"):
+        refusals = {
+            "boom": "after changing the state",
+            "unserializable": "not JSON serializable",
+            "int-key": "object key 7 is not a string",
+            "huge": "integer 1180591620717411303424 does not fit in 64 bits",
+            "huge-among-strings": "integer -18446744073709551616 does not fit in 64 bits",
+            "float-key-deep": "object key 3.5 is not a string",
+        }
+        for name, why in refusals.items():
             reply = live.event(name)
             assert not reply.ok and reply.error["code"] == "host_error", name
+            assert why in reply.error.get("message", ""), reply.error
             assert reply.patches == []
         assert "count=200" in live.event("inc").regions["main"]
+        # What JSON can carry comes back from the library as it went in.
+        assert live.event("rich").ok
+        assert live.event("check").ok
+
+
+# The edges of what state may hold: 64-bit integers at both ends, floats, text with
+# escapes and non-ASCII, nesting, empty containers.
+RICH = {
+    "ints": [2**64 - 1, -(2**63), 0, True, False],
+    "mixed": ['é\n"\u2028', 1.25, None, {"k": [[], {}]}],
+    "nested": {"a": {"b": {"c": [1, "2", 3.5e300]}}},
+}
 
 
 def test_pipelined_events_each_get_their_own_reply_and_patches(serve: Any) -> None:
