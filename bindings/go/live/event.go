@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // Event is a browser event (or a form post with JavaScript off), as
@@ -134,7 +135,22 @@ type wireEvent struct {
 	} `json:"meta"`
 }
 
+// decodeEvent reads the event JSON the library hands to on_event.
 func decodeEvent(text string) (Event, error) {
+	if e, ok := readEvent(text); ok {
+		return e, nil
+	}
+	slowEvents.Add(1)
+	return unmarshalEvent(text)
+}
+
+// slowEvents counts the events readEvent left to encoding/json, so a test can tell
+// that the library's events take the fast path.
+var slowEvents atomic.Int64
+
+// unmarshalEvent reads any event JSON with encoding/json: the general path behind
+// readEvent, and the one that explains malformed text.
+func unmarshalEvent(text string) (Event, error) {
 	var w wireEvent
 	if err := json.Unmarshal([]byte(text), &w); err != nil {
 		return Event{}, fmt.Errorf("live: decoding the event: %w", err)

@@ -6,3 +6,12 @@ func LiveHandles() int64 { return liveHandles.Load() }
 
 // MuxPattern exposes muxPattern to the tests.
 var MuxPattern = muxPattern
+
+// ReadEvent and UnmarshalEvent expose the two event decoders, so tests can check
+// that they agree.
+func ReadEvent(text string) (Event, bool) { return readEvent(text) }
+
+func UnmarshalEvent(text string) (Event, error) { return unmarshalEvent(text) }
+
+// SlowEvents reports how many events were read by encoding/json instead of readEvent.
+func SlowEvents() int64 { return slowEvents.Load() }
