@@ -194,10 +194,16 @@ impl ClientFrame {
     }
 }
 
-/// The `patch` frame; `P` is how a region changed child by child.
+/// The `patch` frame; `P` is how a region changed child by child. With `ref`, it
+/// also answers that event (`"ok": true`): an event that changed the page costs one
+/// frame, not a patch and a reply.
 #[derive(Debug, Serialize)]
 pub struct Patch<'a, P: Serialize> {
     pub t: &'static str,
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub reply: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ok: Option<bool>,
     pub seq: u64,
     pub regions: &'a BTreeMap<String, String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -212,19 +218,26 @@ pub fn patch<P: Serialize>(
     parts: &BTreeMap<String, P>,
     root: Option<&str>,
     title: Option<&str>,
+    reply: Option<u64>,
 ) -> String {
-    to_text(&Patch { t: "patch", seq, regions, parts, root, title })
+    let ok = reply.map(|_| true);
+    to_text(&Patch { t: "patch", reply, ok, seq, regions, parts, root, title })
 }
 
 /// What every `patch` frame starts with (the `t` field is serialized first).
 const PATCH_HEAD: &str = r#"{"t":"patch","#;
 
-/// `frame` (a [`patch`]) as the answer to event `ref` as well: the event's reply
-/// folded into its patch, so an event that changed the page costs one frame.
-pub fn patch_replying(frame: &str, r#ref: u64) -> String {
-    let rest = frame.strip_prefix(PATCH_HEAD).unwrap_or(frame);
-    debug_assert!(rest.len() < frame.len(), "not a patch frame: {frame}");
-    format!(r#"{PATCH_HEAD}"ref":{ref},"ok":true,{rest}"#)
+/// A patch frame without the reply [`patch`] folded into it (others as they are):
+/// a patch replayed to a client that rejoins answers no event of that connection.
+pub fn without_reply(frame: &Frame) -> Frame {
+    let text: &str = frame;
+    if let Some(rest) = text.strip_prefix(PATCH_HEAD).and_then(|r| r.strip_prefix(r#""ref":"#)) {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if let Some(rest) = rest[digits..].strip_prefix(r#","ok":true,"#) {
+            return Frame::from(format!("{PATCH_HEAD}{rest}"));
+        }
+    }
+    frame.clone()
 }
 
 pub fn joined(seq: u64, eid: u64, resumed: bool, root: Option<&str>, token: Option<&str>) -> String {
@@ -361,13 +374,19 @@ mod tests {
     }
 
     #[test]
-    fn a_reply_folds_into_its_patch() {
+    fn a_reply_folds_into_its_patch_and_leaves_it_for_a_replay() {
         let regions = BTreeMap::from([("stats".to_string(), "<b>3</b>".to_string())]);
-        let plain = patch(5, &regions, &BTreeMap::<String, ()>::new(), None, None);
-        let folded: Value = serde_json::from_str(&patch_replying(&plain, 7)).unwrap();
+        let parts = BTreeMap::<String, ()>::new();
+        let plain = patch(5, &regions, &parts, None, Some("T"), None);
+        let replying = patch(5, &regions, &parts, None, Some("T"), Some(17));
+        let folded: Value = serde_json::from_str(&replying).unwrap();
         let mut expected: Value = serde_json::from_str(&plain).unwrap();
-        expected["ref"] = 7.into();
+        expected["ref"] = 17.into();
         expected["ok"] = true.into();
         assert_eq!(folded, expected);
+        assert_eq!(without_reply(&Frame::from(replying)).as_str(), plain);
+        assert_eq!(without_reply(&Frame::from(plain.clone())).as_str(), plain);
+        let other = Frame::from(r#"{"t":"reply","ref":3,"ok":true}"#);
+        assert_eq!(without_reply(&other), other);
     }
 }

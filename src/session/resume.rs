@@ -1,7 +1,7 @@
 //! The patches a session sent recently, so a client that reconnects behind gets
 //! exactly what it missed instead of the whole body (DESIGN contract "resume").
 
-use crate::protocol::Frame;
+use crate::protocol::{self, Frame};
 use std::collections::VecDeque;
 
 /// Recent patch frames by `seq`, bounded in count and in bytes.
@@ -28,19 +28,44 @@ impl ResumeBuffer {
 
     /// The frames a client that saw patches up to `last_seq` missed, when all of them
     /// are still kept; `None` when it is too far behind (or claims to be ahead of
-    /// `seq`, the last patch sent) and needs the whole body.
+    /// `seq`, the last patch sent) and needs the whole body. Patches are kept as sent,
+    /// and replayed without the reply to an event that some of them carry.
     pub fn missed(&self, last_seq: u64, seq: u64) -> Option<Vec<Frame>> {
         let oldest = self.sent.front().map_or(seq + 1, |(s, _)| *s);
         if last_seq > seq || last_seq + 1 < oldest {
             return None;
         }
-        Some(self.sent.iter().filter(|(s, _)| *s > last_seq).map(|(_, f)| f.clone()).collect())
+        Some(
+            self.sent
+                .iter()
+                .filter(|(s, _)| *s > last_seq)
+                .map(|(_, f)| protocol::without_reply(f))
+                .collect(),
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replay_answers_no_event() {
+        let regions = std::collections::BTreeMap::from([("n".to_string(), "1".to_string())]);
+        let parts = std::collections::BTreeMap::<String, ()>::new();
+        let mut buf = ResumeBuffer::default();
+        buf.push(1, Frame::from(protocol::patch(1, &regions, &parts, None, None, Some(9))), 8, 1 << 20);
+        buf.push(2, Frame::from(protocol::patch(2, &regions, &parts, None, None, None)), 8, 1 << 20);
+        let replayed: Vec<String> = buf.missed(0, 2).unwrap().iter().map(|f| f.to_string()).collect();
+        assert_eq!(
+            replayed,
+            [
+                protocol::patch(1, &regions, &parts, None, None, None),
+                protocol::patch(2, &regions, &parts, None, None, None)
+            ]
+        );
+        assert!(!replayed[0].contains("\"ref\""), "{}", replayed[0]);
+    }
 
     #[test]
     fn replays_only_what_is_kept() {

@@ -459,25 +459,25 @@ impl Actor {
     }
 
     /// Sends what one callback produced: one patch, then commands and navigation.
-    /// With `reply`, the patch also answers that event (see [`protocol::patch_replying`]);
-    /// the resume buffer keeps it without: a replayed patch answers nothing on the
-    /// socket it is replayed to.
+    /// With `reply`, the patch also answers that event (see [`protocol::Patch`]);
+    /// the resume buffer keeps the frame as sent and replays it without the reply, so
+    /// a replayed patch answers nothing on the socket it is replayed to.
     fn deliver(&mut self, outcome: Box<CallOutcome>, reply: Option<u64>) {
         if let Some(patch) = outcome.patch {
             metrics::inc(&self.env.core.metrics.patches);
             self.seq += 1;
-            let text = protocol::patch(
+            let frame = Frame::from(protocol::patch(
                 self.seq,
                 &patch.regions,
                 &patch.parts,
                 patch.root.as_deref(),
                 patch.title.as_deref(),
-            );
-            let live = reply.map(|r| Frame::from(protocol::patch_replying(&text, r)));
-            let kept = Frame::from(text);
+                reply,
+            ));
+            // Kept as sent: a replay takes the reply out (see `ResumeBuffer::missed`).
             let opts = &self.env.core.opts;
-            self.sent.push(self.seq, kept.clone(), opts.resume_buffer, opts.resume_buffer_bytes);
-            self.send(live.unwrap_or(kept));
+            self.sent.push(self.seq, frame.clone(), opts.resume_buffer, opts.resume_buffer_bytes);
+            self.send(frame);
         }
         if !outcome.commands.is_empty() {
             self.send(protocol::commands(&outcome.commands).into());
