@@ -5,6 +5,7 @@
 //! implement it directly. The core never knows which host it talks to.
 
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -246,7 +247,7 @@ impl<'a> Ctx<'a> {
 
     /// The value at a JSON pointer (`/count`, `/items/0/title`).
     pub fn get(&self, pointer: &str) -> Option<&Value> {
-        self.data.state.pointer(pointer)
+        json_get(&self.data.state, pointer)
     }
 
     /// Sets the value at a JSON pointer, creating objects along the way. A last
@@ -255,7 +256,7 @@ impl<'a> Ctx<'a> {
         // The most this can add: the value, and per token a key, its quotes, colon and
         // comma and an object created for it.
         let tokens = pointer.matches('/').count();
-        let grow = json_len(&value) + json_len(&Value::String(pointer.to_string())) + 6 * tokens;
+        let grow = json_len(&value) + json_len(pointer) + 6 * tokens;
         self.data.state_bytes = self.data.state_bytes.saturating_add(grow);
         json_set(Arc::make_mut(&mut self.data.state), pointer, value)
     }
@@ -263,11 +264,11 @@ impl<'a> Ctx<'a> {
     /// Removes the value at a JSON pointer; returns it, or `None` when absent.
     pub fn remove(&mut self, pointer: &str) -> Option<Value> {
         let (parent, last) = pointer.rsplit_once('/')?;
-        let last = last.replace("~1", "/").replace("~0", "~");
+        let last = unescape(last);
         // Nothing to remove: no copy of a shared state for nothing.
-        self.data.state.pointer(parent)?;
-        match Arc::make_mut(&mut self.data.state).pointer_mut(parent)? {
-            Value::Object(map) => map.remove(&last),
+        json_get(&self.data.state, parent)?;
+        match json_get_mut(Arc::make_mut(&mut self.data.state), parent)? {
+            Value::Object(map) => map.remove(&*last),
             Value::Array(items) => {
                 let i: usize = last.parse().ok()?;
                 (i < items.len()).then(|| items.remove(i))
@@ -456,7 +457,7 @@ pub(crate) fn check_state_size(state: &Value, limit: usize) -> Result<usize> {
 }
 
 /// The length of `value` as compact JSON, counted without building the text.
-fn json_len(value: &Value) -> usize {
+fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
     struct Counter(usize);
     impl std::io::Write for Counter {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -473,6 +474,48 @@ fn json_len(value: &Value) -> usize {
     counter.0
 }
 
+/// One token of a JSON pointer unescaped (`~1` is `/`, `~0` is `~`), borrowed when it
+/// has no escape, which is nearly always.
+fn unescape(token: &str) -> Cow<'_, str> {
+    if token.contains('~') {
+        Cow::Owned(token.replace("~1", "/").replace("~0", "~"))
+    } else {
+        Cow::Borrowed(token)
+    }
+}
+
+/// An array index token as RFC 6901 spells it: digits, no leading zero.
+fn array_index(token: &str) -> Option<usize> {
+    if token.starts_with('+') || (token.starts_with('0') && token.len() > 1) {
+        return None;
+    }
+    token.parse().ok()
+}
+
+/// `Value::pointer` without its two string copies per token.
+pub(crate) fn json_get<'v>(root: &'v Value, pointer: &str) -> Option<&'v Value> {
+    if pointer.is_empty() {
+        return Some(root);
+    }
+    pointer.strip_prefix('/')?.split('/').try_fold(root, |cur, token| match cur {
+        Value::Object(map) => map.get(&*unescape(token)),
+        Value::Array(items) => array_index(token).and_then(|i| items.get(i)),
+        _ => None,
+    })
+}
+
+/// `Value::pointer_mut` without its two string copies per token.
+fn json_get_mut<'v>(root: &'v mut Value, pointer: &str) -> Option<&'v mut Value> {
+    if pointer.is_empty() {
+        return Some(root);
+    }
+    pointer.strip_prefix('/')?.split('/').try_fold(root, |cur, token| match cur {
+        Value::Object(map) => map.get_mut(&*unescape(token)),
+        Value::Array(items) => array_index(token).and_then(|i| items.get_mut(i)),
+        _ => None,
+    })
+}
+
 /// Sets `value` at `pointer` in `root`, creating intermediate objects; `-` appends.
 pub(crate) fn json_set(root: &mut Value, pointer: &str, value: Value) -> Result<()> {
     if pointer.is_empty() {
@@ -482,20 +525,21 @@ pub(crate) fn json_set(root: &mut Value, pointer: &str, value: Value) -> Result<
     let rest = pointer
         .strip_prefix('/')
         .ok_or_else(|| Error::Json(format!("JSON pointer {pointer:?} must start with '/'")))?;
-    let tokens: Vec<String> = rest.split('/').map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
     let mut cur = root;
-    for (i, token) in tokens.iter().enumerate() {
-        let last = i + 1 == tokens.len();
+    let mut tokens = rest.split('/').peekable();
+    while let Some(token) = tokens.next() {
+        let token = unescape(token);
+        let last = tokens.peek().is_none();
         if cur.is_null() {
             *cur = Value::Object(Map::new());
         }
         cur = match cur {
             Value::Object(map) => {
                 if last {
-                    map.insert(token.clone(), value);
+                    map.insert(token.into_owned(), value);
                     return Ok(());
                 }
-                map.entry(token.clone()).or_insert(Value::Null)
+                map.entry(token.into_owned()).or_insert(Value::Null)
             }
             Value::Array(items) => {
                 let index = if token == "-" {
@@ -541,6 +585,44 @@ pub(crate) fn json_set(root: &mut Value, pointer: &str, value: Value) -> Result<
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The pointer lookups read what serde_json's do, escapes and array indexes
+    /// included.
+    #[test]
+    fn pointers_read_as_serde_json_reads_them() {
+        let mut state = json!({
+            "a": {"b/c": [10, {"d~e": true}], "": {"": 1}},
+            "list": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+            "n": null,
+        });
+        let pointers = [
+            "",
+            "/",
+            "/a",
+            "/a/b~1c",
+            "/a/b~1c/0",
+            "/a/b~1c/1/d~0e",
+            "/a/b~1c/2",
+            "/a//",
+            "/list/11",
+            "/list/01",
+            "/list/+1",
+            "/list/-",
+            "/list/ 1",
+            "/list/1/x",
+            "/n",
+            "/n/x",
+            "a",
+            "/a/b/c",
+            "/a/b~1c/1/d~01e",
+            "/missing",
+        ];
+        for p in pointers {
+            assert_eq!(json_get(&state, p), state.pointer(p), "{p}");
+            let expected = state.clone().pointer_mut(p).map(|v| v.clone());
+            assert_eq!(json_get_mut(&mut state, p).map(|v| v.clone()), expected, "{p}");
+        }
+    }
 
     #[test]
     fn pointer_set_creates_and_appends() {
