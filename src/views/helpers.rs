@@ -280,7 +280,7 @@ fn form(call: &Call, state: &State<'_, '_>, args: &[Value]) -> Result<String, Er
             }
             continue;
         }
-        if let Some(text) = call.scalar_text(&format!("attribute `{name}`"), &value)? {
+        if let Some(text) = call.scalar_text(|| format!("attribute `{name}`"), &value)? {
             attrs.push(name, &text);
         }
     }
@@ -451,7 +451,7 @@ impl<'m> Call<'m> {
                 return Err(self.invalid(format!("value name {name:?} must match [a-z0-9_-]+")));
             }
             let value: Value = kwargs.get(name).map_err(|err| self.rewrap(err))?;
-            let text = self.scalar_text(&format!("value `{name}`"), &value)?;
+            let text = self.scalar_text(|| format!("value `{name}`"), &value)?;
             out.push((name, text.unwrap_or_default()));
         }
         Ok(out)
@@ -460,11 +460,11 @@ impl<'m> Call<'m> {
     /// The string form of a value or attribute, `None` for `none`/undefined. The
     /// protocol carries every value as one string, so containers have no faithful
     /// encoding and are rejected.
-    fn scalar_text(&self, what: &str, value: &Value) -> Result<Option<String>, Error> {
+    fn scalar_text(&self, what: impl Fn() -> String, value: &Value) -> Result<Option<String>, Error> {
         match value.kind() {
             ValueKind::String => match value.as_str() {
                 Some(s) => Ok(Some(s.to_owned())),
-                None => Err(self.invalid(format!("{what} is not valid text"))),
+                None => Err(self.invalid(format!("{} is not valid text", what()))),
             },
             // minijinja displays booleans the Python way (`True`); the protocol and the
             // browser runtime use JSON's `true`/`false`.
@@ -472,10 +472,10 @@ impl<'m> Call<'m> {
             ValueKind::Bool => Ok(Some("false".to_owned())),
             ValueKind::Number => Ok(Some(value.to_string())),
             ValueKind::None => Ok(None),
-            ValueKind::Undefined if self.strict => Err(self.undefined(what)),
+            ValueKind::Undefined if self.strict => Err(self.undefined(&what())),
             ValueKind::Undefined => Ok(None),
             kind => {
-                Err(self.invalid(format!("{what} must be a string, number, boolean or none, got {kind}")))
+                Err(self.invalid(format!("{} must be a string, number, boolean or none, got {kind}", what())))
             }
         }
     }
