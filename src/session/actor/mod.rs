@@ -473,11 +473,13 @@ impl Actor {
                 patch.root.as_deref(),
                 patch.title.as_deref(),
             );
-            let live = reply.map(|r| Frame::from(protocol::patch_replying(&text, r)));
-            let kept = Frame::from(text);
             let opts = &self.env.core.opts;
-            self.sent.push(self.seq, kept.clone(), opts.resume_buffer, opts.resume_buffer_bytes);
-            self.send(live.unwrap_or(kept));
+            self.sent.push(self.seq, &text, opts.resume_buffer, opts.resume_buffer_bytes);
+            let frame = match reply {
+                Some(r) => protocol::patch_replying(&text, r),
+                None => text,
+            };
+            self.send(frame.into());
         }
         if !outcome.commands.is_empty() {
             self.send(protocol::commands(&outcome.commands).into());
