@@ -181,4 +181,41 @@ mod tests {
         assert_eq!(window_mean(&samples, total, 0.9, 1.01), Some(950.0));
         assert_eq!(window_mean(&[], total, 0.1, 0.2), None);
     }
+
+    /// A smoke run's samples, one a second, RSS in KB from the second of the run.
+    fn smoke_series(rss: impl Fn(u64) -> u64) -> Vec<(Duration, u64)> {
+        (0..=60).map(|s| (Duration::from_secs(s), rss(s))).collect()
+    }
+
+    fn smoke() -> SoakSpec {
+        SoakSpec { duration: Duration::from_secs(60), ..SoakSpec::full() }
+    }
+
+    fn ran() -> Driven {
+        Driven { events: 300_000, ..Driven::default() }
+    }
+
+    #[test]
+    fn flat_memory_passes_and_steady_growth_fails() {
+        // Levelled off, a few KB of noise: what the counter does once its resume
+        // buffers are full.
+        assert_eq!(verdict(&smoke(), 1000, &smoke_series(|s| 46_000 + s % 3 * 8), &ran()), 0);
+        // 300 bytes leaked per event, 5,000 events a second.
+        assert_eq!(verdict(&smoke(), 1000, &smoke_series(|s| 92_000 + s * 1_500), &ran()), 1);
+        // 32 bytes per event.
+        assert_eq!(verdict(&smoke(), 1000, &smoke_series(|s| 46_000 + s * 160), &ran()), 1);
+        // A one-time step of 20 MB between the two tenths fails too: memory that has
+        // not levelled off by the end of the warm-up is what the soak is there to
+        // catch (src/session/resume.rs says how the resume buffers once did it).
+        let step = smoke_series(|s| if s < 30 { 46_000 } else { 66_000 });
+        assert_eq!(verdict(&smoke(), 1000, &step, &ran()), 1);
+    }
+
+    #[test]
+    fn lost_patches_and_missing_sessions_fail_with_flat_memory() {
+        let flat = smoke_series(|_| 46_000);
+        assert_eq!(verdict(&smoke(), 1000, &flat, &Driven { seq_gaps: 2, ..ran() }), 2);
+        assert_eq!(verdict(&smoke(), 999, &flat, &ran()), 1);
+        assert_eq!(verdict(&smoke(), 1000, &flat[..5], &ran()), 1, "no sample in the last tenth");
+    }
 }

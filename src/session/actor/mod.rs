@@ -460,24 +460,25 @@ impl Actor {
 
     /// Sends what one callback produced: one patch, then commands and navigation.
     /// With `reply`, the patch also answers that event (see [`protocol::Patch`]);
-    /// the resume buffer keeps the frame as sent and replays it without the reply, so
-    /// a replayed patch answers nothing on the socket it is replayed to.
+    /// the resume buffer keeps a copy without the reply, so a replayed patch answers
+    /// nothing on the socket it is replayed to.
     fn deliver(&mut self, outcome: Box<CallOutcome>, reply: Option<u64>) {
         if let Some(patch) = outcome.patch {
             metrics::inc(&self.env.core.metrics.patches);
             self.seq += 1;
-            let frame = Frame::from(protocol::patch(
+            let text = protocol::patch(
                 self.seq,
                 &patch.regions,
                 &patch.parts,
                 patch.root.as_deref(),
                 patch.title.as_deref(),
                 reply,
-            ));
-            // Kept as sent: a replay takes the reply out (see `ResumeBuffer::missed`).
+            );
+            // Kept without the reply: a replayed patch answers no event.
             let opts = &self.env.core.opts;
-            self.sent.push(self.seq, frame.clone(), opts.resume_buffer, opts.resume_buffer_bytes);
-            self.send(frame);
+            let kept = protocol::without_reply(&text);
+            self.sent.push_parts(self.seq, &kept, opts.resume_buffer, opts.resume_buffer_bytes);
+            self.send(text.into());
         }
         if !outcome.commands.is_empty() {
             self.send(protocol::commands(&outcome.commands).into());
