@@ -10,13 +10,23 @@
 //! `host_queue` such jobs wait, so a flood of page requests is answered with "busy"
 //! instead of a growing queue. A free thread takes a live job first: new visitors are
 //! turned away before live pages slow down.
+//!
+//! Threads are woken as cores can use them: a job is handed to a sleeping thread only
+//! while fewer threads than the process has cores are making progress; otherwise it
+//! waits for one of the running threads, which takes it as soon as its callback
+//! returns, without sleeping in between. Every thread woken on a core that another
+//! one is using costs two context switches and the cache, for no parallelism: four
+//! threads on one core took turns on every event. A callback that runs longer than
+//! [`STUCK`] (it waits on a database, say) no longer counts as progress, and a
+//! sleeping thread takes the queued work: one that watches while jobs run wakes every
+//! [`STUCK`] to look (contract 1: a blocked callback holds up its own session only).
 
-use crossbeam_channel::{Receiver, Sender};
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{JoinHandle, Thread};
+use std::time::{Duration, Instant};
 
 use crate::metrics::Metrics;
 
@@ -68,34 +78,189 @@ pub enum Refused {
     Closed,
 }
 
-/// The two lanes' senders; dropped together at shutdown.
-struct Senders {
-    live: Sender<Job>,
-    new: Sender<Job>,
+/// How long a callback may run before its thread stops counting as making progress,
+/// and another thread takes the work queued behind it.
+pub const STUCK: Duration = Duration::from_millis(2);
+
+/// One pool thread, as the queue sees it.
+#[derive(Default)]
+struct Slot {
+    /// Set once the thread runs, to wake it.
+    thread: Option<Thread>,
+    /// When its current job started; `None` between jobs.
+    started: Option<Instant>,
+    /// Woken to take a job and not yet at the queue: counts as progress.
+    called: bool,
 }
 
-/// What each pool thread takes jobs from.
-struct Lanes {
-    live: Receiver<Job>,
-    new: Receiver<Job>,
+/// The queue and what every thread is doing, under one lock.
+struct State {
+    live: VecDeque<Job>,
+    new: VecDeque<Job>,
+    /// No more jobs come: threads run what is queued, then end.
+    closed: bool,
+    slots: Vec<Slot>,
+    /// Threads asleep until called, the most recent last (its cache is the warmest).
+    idle: Vec<usize>,
+    /// The thread asleep with a timeout, looking for stuck callbacks while jobs run.
+    watcher: Option<usize>,
+    /// Threads allowed to make progress at once: the cores the process may use.
+    parallel: usize,
+}
+
+impl State {
+    fn queued(&self) -> bool {
+        !self.live.is_empty() || !self.new.is_empty()
+    }
+
+    /// The next job, a live one whenever one waits.
+    fn pop(&mut self) -> Option<Job> {
+        self.live.pop_front().or_else(|| self.new.pop_front())
+    }
+
+    /// Threads running a job that started less than [`STUCK`] ago, or called to take
+    /// one.
+    fn progressing(&self, now: Instant) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| s.called || s.started.is_some_and(|t| now.saturating_duration_since(t) < STUCK))
+            .count()
+    }
+
+    fn running(&self) -> bool {
+        self.slots.iter().any(|s| s.started.is_some())
+    }
+
+    /// After a job was queued: calls a sleeping thread when a core is free for it,
+    /// else makes sure one watches for stuck callbacks.
+    fn dispatch(&mut self, now: Instant) {
+        if self.progressing(now) < self.parallel {
+            if let Some(i) = self.idle.pop().or(self.watcher) {
+                self.slots[i].called = true;
+                wake(&self.slots[i]);
+                return;
+            }
+        }
+        if self.watcher.is_none() {
+            if let Some(i) = self.idle.pop() {
+                self.watcher = Some(i);
+                wake(&self.slots[i]);
+            }
+        }
+    }
+
+    /// Whether thread `i`, not running a job, takes the next one: when it was called
+    /// for it, when it just finished one (it is one of the threads making progress),
+    /// when a core is free, or when the pool is draining.
+    fn takes_job(&self, i: usize, finished: bool, now: Instant) -> bool {
+        self.queued()
+            && (self.closed || finished || self.slots[i].called || self.progressing(now) < self.parallel)
+    }
+}
+
+fn wake(slot: &Slot) {
+    if let Some(t) = &slot.thread {
+        t.unpark();
+    }
+}
+
+/// What the pool's threads and its submitters share.
+struct Queue {
+    state: Mutex<State>,
     metrics: Arc<Metrics>,
 }
 
-impl Lanes {
-    /// The next job, a live one whenever one waits; `None` once the pool has shut
-    /// down and both lanes are drained.
-    fn next(&self) -> Option<Job> {
-        let job = self.live.try_recv().ok().or_else(|| {
-            let picked = crossbeam_channel::select! {
-                recv(self.live) -> job => job,
-                recv(self.new) -> job => job,
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn gauge(&self, state: &State) {
+        gauge(&self.metrics, state.live.len(), state.new.len());
+    }
+
+    /// Thread `i`'s next job; `None` once the pool is closed and drained. Between
+    /// jobs the thread sleeps: until called, or (as the watcher) for [`STUCK`] at a
+    /// time while other threads run jobs.
+    fn next(&self, i: usize, mut finished: bool) -> Option<Job> {
+        let mut state = self.lock();
+        state.slots[i].started = None;
+        loop {
+            let now = Instant::now();
+            if state.takes_job(i, finished, now) {
+                let job = state.pop();
+                let slot = &mut state.slots[i];
+                slot.called = false;
+                slot.started = Some(now);
+                if state.watcher == Some(i) {
+                    state.watcher = None;
+                    // The watcher took work from a stuck thread: another one watches
+                    // while more waits.
+                    if state.queued() {
+                        state.dispatch(now);
+                    }
+                }
+                self.gauge(&state);
+                return job;
+            }
+            finished = false;
+            state.slots[i].called = false;
+            if state.closed && !state.queued() {
+                return None;
+            }
+            let watch = if state.watcher == Some(i) {
+                state.running()
+            } else if state.watcher.is_none() && state.queued() {
+                state.watcher = Some(i);
+                true
+            } else {
+                false
             };
-            // An error means both senders are gone (they go together): drain what is
-            // left, live jobs first.
-            picked.or_else(|_| self.live.try_recv()).or_else(|_| self.new.try_recv()).ok()
-        });
-        gauge(&self.metrics, self.live.len(), self.new.len());
-        job
+            if watch {
+                drop(state);
+                std::thread::park_timeout(STUCK);
+            } else {
+                if state.watcher == Some(i) {
+                    state.watcher = None;
+                }
+                if !state.idle.contains(&i) {
+                    state.idle.push(i);
+                }
+                drop(state);
+                std::thread::park();
+            }
+            state = self.lock();
+            // Woken by a call, a timeout or spuriously: off the idle list either way,
+            // and the loop decides again.
+            state.idle.retain(|&t| t != i);
+        }
+    }
+
+    /// Queues a job in `lane`. A refused job is dropped unrun.
+    fn submit(&self, lane: Lane, job: Job, new_limit: usize) -> Result<(), Refused> {
+        let mut state = self.lock();
+        if state.closed {
+            return Err(Refused::Closed);
+        }
+        match lane {
+            Lane::Live => state.live.push_back(job),
+            Lane::New if state.new.len() >= new_limit => return Err(Refused::Full),
+            Lane::New => state.new.push_back(job),
+        }
+        state.dispatch(Instant::now());
+        self.gauge(&state);
+        Ok(())
+    }
+
+    /// No more jobs: every thread wakes to run what is queued and end.
+    fn close(&self) {
+        let mut state = self.lock();
+        state.closed = true;
+        state.idle.clear();
+        state.watcher = None;
+        for slot in &state.slots {
+            wake(slot);
+        }
     }
 }
 
@@ -112,11 +277,10 @@ struct Running {
 }
 
 pub struct HostPool {
-    tx: Mutex<Option<Senders>>,
+    queue: Arc<Queue>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     exit_hook: Arc<Mutex<Option<ExitHook>>>,
     new_limit: usize,
-    metrics: Arc<Metrics>,
     /// Threads not yet ended, so shutdown can wait for them with a bound (a
     /// `JoinHandle` can only be joined without one).
     running: Arc<(Mutex<Running>, Condvar)>,
@@ -127,23 +291,49 @@ pub struct HostPool {
 
 impl HostPool {
     /// `size` threads; at most `new_limit` new-visitor jobs wait at once. The
-    /// queues' lengths are kept in `metrics`.
+    /// queues' lengths are kept in `metrics`. As many threads run at once as the
+    /// process has cores (see the module docs).
     pub fn new(size: usize, new_limit: usize, metrics: Arc<Metrics>, name: &str) -> std::io::Result<Self> {
-        let (live_tx, live_rx) = crossbeam_channel::unbounded::<Job>();
-        let (new_tx, new_rx) = crossbeam_channel::unbounded::<Job>();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::with_parallelism(size, cores, new_limit, metrics, name)
+    }
+
+    /// [`new`](Self::new) with `parallel` threads making progress at once.
+    pub fn with_parallelism(
+        size: usize,
+        parallel: usize,
+        new_limit: usize,
+        metrics: Arc<Metrics>,
+        name: &str,
+    ) -> std::io::Result<Self> {
+        let queue = Arc::new(Queue {
+            state: Mutex::new(State {
+                live: VecDeque::new(),
+                new: VecDeque::new(),
+                closed: false,
+                slots: (0..size).map(|_| Slot::default()).collect(),
+                idle: Vec::with_capacity(size),
+                watcher: None,
+                parallel: parallel.max(1),
+            }),
+            metrics,
+        });
         let exit_hook: Arc<Mutex<Option<ExitHook>>> = Arc::default();
         let running = Arc::new((Mutex::new(Running::default()), Condvar::new()));
         let abandoned = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::with_capacity(size);
         for i in 0..size {
-            let lanes = Lanes { live: live_rx.clone(), new: new_rx.clone(), metrics: metrics.clone() };
+            let queue = queue.clone();
             let exit_hook = exit_hook.clone();
             let counted = running.clone();
             let abandoned = abandoned.clone();
             running.0.lock().unwrap_or_else(|e| e.into_inner()).threads += 1;
             let spawned = std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
                 ON_HOST_THREAD.with(|f| f.set(true));
-                while let Some(job) = lanes.next() {
+                queue.lock().slots[i].thread = Some(std::thread::current());
+                let mut finished = false;
+                while let Some(job) = queue.next(i, finished) {
+                    finished = true;
                     if abandoned.load(Ordering::SeqCst) {
                         // Shutdown gave up on this thread: what is queued behind its
                         // late callback is dropped unrun.
@@ -183,15 +373,7 @@ impl HostPool {
                 }
             }
         }
-        Ok(HostPool {
-            tx: Mutex::new(Some(Senders { live: live_tx, new: new_tx })),
-            threads: Mutex::new(threads),
-            exit_hook,
-            new_limit,
-            metrics,
-            running,
-            abandoned,
-        })
+        Ok(HostPool { queue, threads: Mutex::new(threads), exit_hook, new_limit, running, abandoned })
     }
 
     /// Sets what each pool thread runs as it ends (at shutdown, after its last job):
@@ -220,17 +402,7 @@ impl HostPool {
 
     /// Queues a job in `lane`. A refused job is dropped unrun.
     pub fn submit_to(&self, lane: Lane, job: impl FnOnce() + Send + 'static) -> Result<(), Refused> {
-        let guard = self.tx.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(senders) = guard.as_ref() else { return Err(Refused::Closed) };
-        // Submitters take turns on the lock and threads only take jobs out, so the
-        // length checked here can only shrink before the send.
-        let sent = match lane {
-            Lane::Live => senders.live.send(Box::new(job)),
-            Lane::New if senders.new.len() >= self.new_limit => return Err(Refused::Full),
-            Lane::New => senders.new.send(Box::new(job)),
-        };
-        gauge(&self.metrics, senders.live.len(), senders.new.len());
-        sent.map_err(|_| Refused::Closed)
+        self.queue.submit(lane, Box::new(job), self.new_limit)
     }
 
     /// Runs the jobs already queued and lets every thread end, waiting until
@@ -239,7 +411,7 @@ impl HostPool {
     /// dropping the jobs queued behind it. Returns how many were left running.
     /// Idempotent (a second call finds no threads).
     pub fn shutdown(&self, deadline: Option<Instant>) -> usize {
-        drop(self.tx.lock().unwrap_or_else(|e| e.into_inner()).take());
+        self.queue.close();
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
         if threads.is_empty() {
             return 0;
@@ -279,5 +451,132 @@ impl Drop for HostPool {
         // own threads, waiting would wait for itself: the threads are detached.
         let deadline = on_host_thread().then(Instant::now);
         self.shutdown(deadline);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    fn state(parallel: usize, threads: usize) -> State {
+        State {
+            live: VecDeque::new(),
+            new: VecDeque::new(),
+            closed: false,
+            slots: (0..threads).map(|_| Slot::default()).collect(),
+            idle: Vec::new(),
+            watcher: None,
+            parallel,
+        }
+    }
+
+    fn called(state: &State) -> Vec<usize> {
+        (0..state.slots.len()).filter(|&i| state.slots[i].called).collect()
+    }
+
+    /// The pool wakes a thread for a job only while a core is free for it; a thread
+    /// whose callback has run past STUCK does not count.
+    #[test]
+    fn a_job_wakes_a_thread_only_when_a_core_is_free() {
+        let now = Instant::now();
+        // One core, one thread running a job that just started: nobody is called,
+        // one idle thread becomes the watcher.
+        let mut s = state(1, 4);
+        s.slots[0].started = Some(now);
+        s.idle = vec![1, 2, 3];
+        s.live.push_back(Box::new(|| {}));
+        s.dispatch(now);
+        assert_eq!(called(&s), Vec::<usize>::new());
+        assert_eq!(s.watcher, Some(3), "the most recently idle thread watches");
+        assert_eq!(s.idle, [1, 2]);
+        // A second job: still nobody called, the watcher stays.
+        s.dispatch(now);
+        assert_eq!((called(&s), s.watcher), (vec![], Some(3)));
+        // Once the running job has taken longer than STUCK, the next job calls a thread.
+        let later = now + STUCK + Duration::from_millis(1);
+        s.dispatch(later);
+        assert_eq!(called(&s), [2]);
+        // The called thread will take it, so the watcher leaves it; without the call
+        // the watcher takes it itself once the running job is stuck, not before.
+        assert!(!s.takes_job(3, false, later));
+        s.slots[2].called = false;
+        assert!(s.takes_job(3, false, later));
+        assert!(!s.takes_job(3, false, now + Duration::from_micros(10)));
+
+        // Two cores: the second job gets the second core at once.
+        let mut s = state(2, 4);
+        s.slots[0].started = Some(now);
+        s.idle = vec![1, 2, 3];
+        s.live.push_back(Box::new(|| {}));
+        s.dispatch(now);
+        assert_eq!(called(&s), [3]);
+        // A called thread counts as making progress: the next job waits.
+        s.dispatch(now);
+        assert_eq!(called(&s), [3]);
+        assert_eq!(s.watcher, Some(2));
+    }
+
+    /// A thread that finishes a job takes the next one without sleeping; an idle one
+    /// not called leaves it to the threads making progress.
+    #[test]
+    fn the_running_thread_takes_what_queued_behind_it() {
+        let now = Instant::now();
+        let mut s = state(1, 2);
+        s.slots[1].started = Some(now);
+        s.live.push_back(Box::new(|| {}));
+        assert!(s.takes_job(0, true, now), "just finished: takes it");
+        assert!(!s.takes_job(0, false, now), "idle, not called, the core is busy");
+        s.slots[0].called = true;
+        assert!(s.takes_job(0, false, now), "called");
+        s.slots[0].called = false;
+        s.closed = true;
+        assert!(s.takes_job(0, false, now), "draining at shutdown");
+    }
+
+    /// A job queued behind a callback that does not return still runs (contract 1):
+    /// on one core with two threads, the watcher takes it once STUCK has passed.
+    #[test]
+    fn a_blocked_callback_does_not_hold_back_the_queue() {
+        let pool = HostPool::with_parallelism(2, 1, 8, Arc::new(Metrics::default()), "test-host").unwrap();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let (started_tx, started_rx) = mpsc::channel::<()>();
+        pool.submit_to(Lane::Live, move || {
+            started_tx.send(()).unwrap();
+            // Blocked until the test lets go (or gives up).
+            let _ = release_rx.recv_timeout(Duration::from_secs(30));
+        })
+        .unwrap();
+        started_rx.recv_timeout(Duration::from_secs(10)).expect("the first job starts");
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        pool.submit_to(Lane::Live, move || done_tx.send(()).unwrap()).unwrap();
+        let ran = done_rx.recv_timeout(Duration::from_secs(10));
+        release_tx.send(()).unwrap();
+        ran.expect("the second job ran while the first was blocked");
+        assert_eq!(pool.shutdown(Some(Instant::now() + Duration::from_secs(10))), 0);
+    }
+
+    /// Live jobs go first, new ones are refused beyond the limit, and shutdown runs
+    /// what was queued before the threads end.
+    #[test]
+    fn lanes_limits_and_shutdown_keep_their_order() {
+        let pool = HostPool::with_parallelism(1, 1, 2, Arc::new(Metrics::default()), "test-host").unwrap();
+        let (gate_tx, gate_rx) = mpsc::channel::<()>();
+        let (order_tx, order_rx) = mpsc::channel::<&'static str>();
+        pool.submit_to(Lane::Live, move || {
+            let _ = gate_rx.recv_timeout(Duration::from_secs(30));
+        })
+        .unwrap();
+        for name in ["new-1", "new-2"] {
+            let tx = order_tx.clone();
+            pool.submit_to(Lane::New, move || tx.send(name).unwrap()).unwrap();
+        }
+        assert_eq!(pool.submit_to(Lane::New, || {}), Err(Refused::Full));
+        let tx = order_tx.clone();
+        pool.submit_to(Lane::Live, move || tx.send("live").unwrap()).unwrap();
+        gate_tx.send(()).unwrap();
+        assert_eq!(pool.shutdown(Some(Instant::now() + Duration::from_secs(10))), 0);
+        assert_eq!(order_rx.try_iter().collect::<Vec<_>>(), ["live", "new-1", "new-2"]);
+        assert_eq!(pool.submit_to(Lane::Live, || {}), Err(Refused::Closed));
     }
 }

@@ -24,7 +24,9 @@ pub struct Options {
     /// URL. When left out, the environment variable `MIZULIVE_REDIS` is used (see
     /// [`Options::with_env`]). Default none: a single node.
     pub redis: Option<String>,
-    /// Threads that run host callbacks. Default 4.
+    /// Threads that run host callbacks. Default 4. Only as many run at once as the
+    /// process has cores; one whose callback runs past 2 ms lets another take the
+    /// queued work (docs/deployment.md).
     pub host_threads: usize,
     /// Run session callbacks (mount, events, infos, timers) and their renders inline,
     /// on the IO thread that handles the session, instead of handing each one to a
