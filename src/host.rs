@@ -102,8 +102,6 @@ struct State {
     slots: Vec<Slot>,
     /// Threads asleep until called, the most recent last (its cache is the warmest).
     idle: Vec<usize>,
-    /// The thread asleep with a timeout, looking for stuck callbacks while jobs run.
-    watcher: Option<usize>,
     /// Threads allowed to make progress at once: the cores the process may use.
     parallel: usize,
 }
@@ -127,23 +125,11 @@ impl State {
             .count()
     }
 
-    fn running(&self) -> bool {
-        self.slots.iter().any(|s| s.started.is_some())
-    }
-
-    /// After a job was queued: calls a sleeping thread when a core is free for it,
-    /// else makes sure one watches for stuck callbacks.
+    /// With a job queued: calls a sleeping thread when a core is free for it.
     fn dispatch(&mut self, now: Instant) {
-        if self.progressing(now) < self.parallel {
-            if let Some(i) = self.idle.pop().or(self.watcher) {
-                self.slots[i].called = true;
-                wake(&self.slots[i]);
-                return;
-            }
-        }
-        if self.watcher.is_none() {
+        if self.queued() && self.progressing(now) < self.parallel {
             if let Some(i) = self.idle.pop() {
-                self.watcher = Some(i);
+                self.slots[i].called = true;
                 wake(&self.slots[i]);
             }
         }
@@ -180,8 +166,7 @@ impl Queue {
     }
 
     /// Thread `i`'s next job; `None` once the pool is closed and drained. Between
-    /// jobs the thread sleeps: until called, or (as the watcher) for [`STUCK`] at a
-    /// time while other threads run jobs.
+    /// jobs the thread sleeps until called.
     fn next(&self, i: usize, mut finished: bool) -> Option<Job> {
         let mut state = self.lock();
         state.slots[i].started = None;
@@ -192,14 +177,6 @@ impl Queue {
                 let slot = &mut state.slots[i];
                 slot.called = false;
                 slot.started = Some(now);
-                if state.watcher == Some(i) {
-                    state.watcher = None;
-                    // The watcher took work from a stuck thread: another one watches
-                    // while more waits.
-                    if state.queued() {
-                        state.dispatch(now);
-                    }
-                }
                 self.gauge(&state);
                 return job;
             }
@@ -208,30 +185,12 @@ impl Queue {
             if state.closed && !state.queued() {
                 return None;
             }
-            let watch = if state.watcher == Some(i) {
-                state.running()
-            } else if state.watcher.is_none() && state.queued() {
-                state.watcher = Some(i);
-                true
-            } else {
-                false
-            };
-            if watch {
-                drop(state);
-                std::thread::park_timeout(STUCK);
-            } else {
-                if state.watcher == Some(i) {
-                    state.watcher = None;
-                }
-                if !state.idle.contains(&i) {
-                    state.idle.push(i);
-                }
-                drop(state);
-                std::thread::park();
-            }
+            state.idle.push(i);
+            drop(state);
+            std::thread::park();
             state = self.lock();
-            // Woken by a call, a timeout or spuriously: off the idle list either way,
-            // and the loop decides again.
+            // Woken by a call or spuriously: off the idle list either way, and the
+            // loop decides again.
             state.idle.retain(|&t| t != i);
         }
     }
@@ -252,12 +211,17 @@ impl Queue {
         Ok(())
     }
 
+    /// Looks again for a core free for queued work: a running callback may have
+    /// passed [`STUCK`] since the work was queued.
+    fn unstick(&self) {
+        self.lock().dispatch(Instant::now());
+    }
+
     /// No more jobs: every thread wakes to run what is queued and end.
     fn close(&self) {
         let mut state = self.lock();
         state.closed = true;
         state.idle.clear();
-        state.watcher = None;
         for slot in &state.slots {
             wake(slot);
         }
@@ -313,7 +277,6 @@ impl HostPool {
                 closed: false,
                 slots: (0..size).map(|_| Slot::default()).collect(),
                 idle: Vec::with_capacity(size),
-                watcher: None,
                 parallel: parallel.max(1),
             }),
             metrics,
@@ -405,6 +368,34 @@ impl HostPool {
         self.queue.submit(lane, Box::new(job), self.new_limit)
     }
 
+    /// Runs `job` on the pool and waits for what it returns. Every [`STUCK`] it is
+    /// still waiting, the pool looks again for a thread to take queued work: the job
+    /// may be queued behind a callback that blocks. `Closed` when the pool shut down
+    /// before running it.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        lane: Lane,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Refused> {
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        self.submit_to(lane, move || {
+            let _ = tx.send(job());
+        })?;
+        // Boxed: the waiter (a session's task) keeps room for its largest await for
+        // its whole life.
+        let mut stuck = Box::pin(tokio::time::sleep(STUCK));
+        loop {
+            tokio::select! {
+                biased;
+                done = &mut rx => return done.map_err(|_| Refused::Closed),
+                () = &mut stuck => {
+                    self.queue.unstick();
+                    stuck.as_mut().reset(tokio::time::Instant::now() + STUCK);
+                }
+            }
+        }
+    }
+
     /// Runs the jobs already queued and lets every thread end, waiting until
     /// `deadline` (None: without a limit). Threads still running a job then are
     /// detached, not joined: they end on their own once their callback returns,
@@ -466,7 +457,6 @@ mod tests {
             closed: false,
             slots: (0..threads).map(|_| Slot::default()).collect(),
             idle: Vec::new(),
-            watcher: None,
             parallel,
         }
     }
@@ -480,29 +470,20 @@ mod tests {
     #[test]
     fn a_job_wakes_a_thread_only_when_a_core_is_free() {
         let now = Instant::now();
-        // One core, one thread running a job that just started: nobody is called,
-        // one idle thread becomes the watcher.
+        // One core, one thread running a job that just started: nobody is called.
         let mut s = state(1, 4);
         s.slots[0].started = Some(now);
         s.idle = vec![1, 2, 3];
         s.live.push_back(Box::new(|| {}));
         s.dispatch(now);
         assert_eq!(called(&s), Vec::<usize>::new());
-        assert_eq!(s.watcher, Some(3), "the most recently idle thread watches");
-        assert_eq!(s.idle, [1, 2]);
-        // A second job: still nobody called, the watcher stays.
-        s.dispatch(now);
-        assert_eq!((called(&s), s.watcher), (vec![], Some(3)));
-        // Once the running job has taken longer than STUCK, the next job calls a thread.
+        // Once the running job has taken longer than STUCK, a look calls the most
+        // recently idle thread (its cache is the warmest), and only one.
         let later = now + STUCK + Duration::from_millis(1);
         s.dispatch(later);
-        assert_eq!(called(&s), [2]);
-        // The called thread will take it, so the watcher leaves it; without the call
-        // the watcher takes it itself once the running job is stuck, not before.
-        assert!(!s.takes_job(3, false, later));
-        s.slots[2].called = false;
-        assert!(s.takes_job(3, false, later));
-        assert!(!s.takes_job(3, false, now + Duration::from_micros(10)));
+        assert_eq!(called(&s), [3]);
+        s.dispatch(later);
+        assert_eq!(called(&s), [3], "a called thread counts as making progress");
 
         // Two cores: the second job gets the second core at once.
         let mut s = state(2, 4);
@@ -511,10 +492,13 @@ mod tests {
         s.live.push_back(Box::new(|| {}));
         s.dispatch(now);
         assert_eq!(called(&s), [3]);
-        // A called thread counts as making progress: the next job waits.
         s.dispatch(now);
         assert_eq!(called(&s), [3]);
-        assert_eq!(s.watcher, Some(2));
+        // Nothing queued: nobody is called.
+        let mut s = state(2, 2);
+        s.idle = vec![0, 1];
+        s.dispatch(now);
+        assert_eq!(called(&s), Vec::<usize>::new());
     }
 
     /// A thread that finishes a job takes the next one without sleeping; an idle one
@@ -535,24 +519,28 @@ mod tests {
     }
 
     /// A job queued behind a callback that does not return still runs (contract 1):
-    /// on one core with two threads, the watcher takes it once STUCK has passed.
-    #[test]
-    fn a_blocked_callback_does_not_hold_back_the_queue() {
+    /// on one core with two threads, its waiter's look after STUCK calls the other.
+    #[tokio::test]
+    async fn a_blocked_callback_does_not_hold_back_the_queue() {
         let pool = HostPool::with_parallelism(2, 1, 8, Arc::new(Metrics::default()), "test-host").unwrap();
+        // Both threads asleep first, so neither finds the second job on its own.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pool.queue.lock().idle.len() < 2 {
+            assert!(Instant::now() < deadline, "the pool's threads did not start");
+            tokio::task::yield_now().await;
+        }
         let (release_tx, release_rx) = mpsc::channel::<()>();
-        let (started_tx, started_rx) = mpsc::channel::<()>();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
         pool.submit_to(Lane::Live, move || {
-            started_tx.send(()).unwrap();
+            let _ = started_tx.send(());
             // Blocked until the test lets go (or gives up).
             let _ = release_rx.recv_timeout(Duration::from_secs(30));
         })
         .unwrap();
-        started_rx.recv_timeout(Duration::from_secs(10)).expect("the first job starts");
-        let (done_tx, done_rx) = mpsc::channel::<()>();
-        pool.submit_to(Lane::Live, move || done_tx.send(()).unwrap()).unwrap();
-        let ran = done_rx.recv_timeout(Duration::from_secs(10));
+        tokio::time::timeout(Duration::from_secs(10), started_rx).await.unwrap().unwrap();
+        let ran = tokio::time::timeout(Duration::from_secs(10), pool.run(Lane::Live, || 7)).await;
         release_tx.send(()).unwrap();
-        ran.expect("the second job ran while the first was blocked");
+        assert_eq!(ran.expect("the second job ran while the first was blocked"), Ok(7));
         assert_eq!(pool.shutdown(Some(Instant::now() + Duration::from_secs(10))), 0);
     }
 

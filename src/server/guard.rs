@@ -12,7 +12,6 @@ use hyper::header::{self, HeaderMap};
 use hyper::Method;
 use serde_json::{Map, Value};
 use std::sync::Arc;
-use tokio::sync::oneshot;
 
 use crate::app::{AuthDecision, RequestInfo, Shared};
 use crate::host::{Lane, Refused};
@@ -149,22 +148,21 @@ pub(crate) async fn authenticate(
 ) -> Result<AuthDecision, Refused> {
     let auth = shared.auth.read().unwrap_or_else(|e| e.into_inner()).clone();
     let Some(auth) = auth else { return Ok(AuthDecision::Allow(None)) };
-    let (tx, rx) = oneshot::channel();
     let lane = match sid {
         Some(sid) if shared.sessions.get(sid).is_some() => Lane::Live,
         _ => Lane::New,
     };
-    let submitted = shared.host.submit_to(lane, move || {
-        let decision = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| auth.authenticate(&info)));
-        let _ = tx.send(decision.unwrap_or(AuthDecision::Deny));
-    });
-    if let Err(refused) = submitted {
-        if refused == Refused::Full {
-            crate::metrics::inc(&shared.metrics.host_queue_rejections);
-        }
-        return Err(refused);
+    let decided = shared
+        .host
+        .run(lane, move || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| auth.authenticate(&info)))
+                .unwrap_or(AuthDecision::Deny)
+        })
+        .await;
+    if decided == Err(Refused::Full) {
+        crate::metrics::inc(&shared.metrics.host_queue_rejections);
     }
-    rx.await.map_err(|_| Refused::Closed)
+    decided
 }
 
 #[cfg(test)]

@@ -362,18 +362,11 @@ impl Actor {
             self.data = Some(data);
             return Ok(outcome);
         }
-        let (tx, rx) = oneshot::channel();
-        self.env.core.host.submit_to(lane, move || {
-            let result = render::run(data, &env, call, deliver);
-            let _ = tx.send(result);
-        })?;
-        match rx.await {
-            Ok((data, outcome)) => {
-                self.data = Some(data);
-                Ok(outcome)
-            }
-            Err(_) => Err(Refused::Closed),
-        }
+        let job_env = env.clone();
+        let (data, outcome) =
+            env.core.host.run(lane, move || render::run(data, &job_env, call, deliver)).await?;
+        self.data = Some(data);
+        Ok(outcome)
     }
 
     async fn event(&mut self, r#ref: u64, eid: Option<u64>, event: Box<Event>) {
