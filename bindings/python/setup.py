@@ -5,10 +5,11 @@
 already built) and copies ``target/release/libmizulive.so`` into the ``mizulive``
 package, so ``import mizulive`` needs no environment variable. The wheel is tagged
 for this platform (it carries a native library) but for any Python 3 (the binding is
-ctypes, not a C extension): ``py3-none-linux_x86_64``.
+ctypes, not a C extension): ``py3-none-linux_x86_64``; ``make wheel`` retags it
+``manylinux_2_X`` with auditwheel.
 
 ``MIZULIVE_BUNDLE_LIB=/path/to/libmizulive.so`` bundles that file instead of running
-cargo (for packagers who built the library elsewhere).
+cargo (for packagers who built the library elsewhere, and ``make wheel``).
 
 Nothing is written into the source tree: setuptools' ``build/`` and
 ``mizulive.egg-info/`` go to a temporary folder that is removed when the build ends.
