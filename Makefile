@@ -45,12 +45,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 RUFF   := $(PY) -m ruff --config bindings/python/pyproject.toml
+MYPY   := $(PY) -m mypy --config-file bindings/python/pyproject.toml
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 python: lib $(PY)
-	$(PY) -m pip install -q --disable-pip-version-check "./bindings/python[test]" ruff
+	$(PY) -m pip install -q --disable-pip-version-check "./bindings/python[test]" ruff mypy
 
 demo-python: python
 	$(PY) examples-python/gallery.py
@@ -58,6 +59,7 @@ demo-python: python
 lint-python: python
 	$(RUFF) check bindings/python examples-python e2e/apps/python bench/peers/mizulive/app.py bench/peers/pyview
 	$(RUFF) format --check bindings/python examples-python e2e/apps/python bench/peers/mizulive/app.py bench/peers/pyview
+	$(MYPY) bindings/python/mizulive examples-python e2e/apps/python bench/peers/mizulive/app.py
 
 test-python: python
 	$(PY) -m pytest -q bindings/python/tests
