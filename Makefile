@@ -145,3 +145,57 @@ clean:
 	$(CARGO) clean
 	$(MAKE) -C examples-c/counter clean
 	$(MAKE) -C examples-c/feed clean
+
+# ---- make install: the C library where C toolchains and pkg-config look ----
+#   make install [PREFIX=/usr/local] [DESTDIR=] [LIBDIR=$(PREFIX)/lib] [INCLUDEDIR=$(PREFIX)/include]
+# installs libmizulive.so.$(VERSION) with its SONAME and dev links, libmizulive.a (only
+# lv_ symbols global), mizulive.h, and lib/pkgconfig/mizulive.pc + mizulive-static.pc
+# (docs/c-api.md). Without DESTDIR it then runs $(LDCONFIG), failures ignored, so the
+# loader finds a library installed into a system directory.
+.PHONY: install uninstall
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+LDCONFIG   ?= ldconfig
+OBJCOPY    ?= objcopy
+NM         ?= nm
+RELEASE    := target/release
+VERSION    := $(shell sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -n 1)
+# A directory under PREFIX as a .pc file writes it, relative to ${prefix}.
+pc_dir      = $(if $(filter $(PREFIX)/%,$(1)),$${prefix}/$(patsubst $(PREFIX)/%,%,$(1)),$(1))
+
+# libmizulive.a as installed: the archive's objects that the lv_ functions need, linked
+# into one object whose only global symbols are the lv_ functions (the list is what the
+# shared library exports). Rust's std and the crates inside become local, so they cannot
+# clash with another Rust static library in the same program; the COMDAT group goes so
+# that no section of it stands in for another library's copy. Debug info (std's) and
+# std's embedded LLVM bitcode go as well: the release .so has neither.
+$(RELEASE)/sealed/libmizulive.a: lib
+	@mkdir -p $(@D)
+	$(NM) -D --defined-only --format=posix $(RELEASE)/libmizulive.so | awk '$$1 ~ /^lv_/ {print $$1}' >$(@D)/symbols
+	$(LD) -r -o $(@D)/mizulive.o $$(sed 's/^/-u /' $(@D)/symbols) $(RELEASE)/libmizulive.a
+	$(OBJCOPY) --keep-global-symbols=$(@D)/symbols --strip-debug -R .llvmbc -R .llvmcmd -R .group $(@D)/mizulive.o
+	rm -f $@ && $(AR) rcs $@ $(@D)/mizulive.o
+
+install: lib $(RELEASE)/sealed/libmizulive.a
+	@soname=$$(readelf -d $(RELEASE)/libmizulive.so | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'); \
+	test -n "$$soname" || { echo "$(RELEASE)/libmizulive.so has no SONAME (build.rs sets it)" >&2; exit 1; }; \
+	set -ex; \
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR); \
+	install -m 644 include/mizulive.h $(DESTDIR)$(INCLUDEDIR)/mizulive.h; \
+	install -m 755 $(RELEASE)/libmizulive.so $(DESTDIR)$(LIBDIR)/libmizulive.so.$(VERSION); \
+	ln -sfn libmizulive.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$$soname; \
+	ln -sfn $$soname $(DESTDIR)$(LIBDIR)/libmizulive.so; \
+	install -m 644 $(RELEASE)/sealed/libmizulive.a $(DESTDIR)$(LIBDIR)/libmizulive.a; \
+	for pc in mizulive mizulive-static; do \
+	  sed -e 's|^prefix=.*|prefix=$(PREFIX)|' -e 's|^libdir=.*|libdir=$(call pc_dir,$(LIBDIR))|' \
+	    -e 's|^includedir=.*|includedir=$(call pc_dir,$(INCLUDEDIR))|' \
+	    $(RELEASE)/pkgconfig/$$pc.pc >$(DESTDIR)$(LIBDIR)/pkgconfig/$$pc.pc; \
+	done
+	@if [ -z "$(DESTDIR)" ]; then $(LDCONFIG) >/dev/null 2>&1 || true; fi
+
+# Removes what install wrote, then the links to libmizulive.so.$(VERSION) it left dangling.
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/mizulive.h $(DESTDIR)$(LIBDIR)/libmizulive.a $(DESTDIR)$(LIBDIR)/libmizulive.so.$(VERSION) \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig/mizulive.pc $(DESTDIR)$(LIBDIR)/pkgconfig/mizulive-static.pc
+	find -L $(DESTDIR)$(LIBDIR) -maxdepth 1 -name 'libmizulive.so*' -type l -delete
