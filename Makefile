@@ -62,7 +62,11 @@ lint-python: python
 test-python: python
 	$(PY) -m pytest -q bindings/python/tests
 
-# Go: the cgo package, linked statically against target/release/libmizulive.a.
+# Go: the cgo package, linked statically against target/release/libmizulive.a, which
+# cgo finds through target/release/pkgconfig/mizulive-static.pc (written by build.rs).
+GO_PKG_CONFIG_PATH := $(CURDIR)/target/release/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
+test-go go-counter go-chat: export PKG_CONFIG_PATH := $(GO_PKG_CONFIG_PATH)
+
 test-go: lib
 	test -z "$$(gofmt -l bindings/go e2e/apps/go bench/peers)" || { gofmt -l bindings/go e2e/apps/go bench/peers; exit 1; }
 	cd e2e/apps/go && go vet ./...
