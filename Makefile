@@ -155,7 +155,9 @@ clean:
 # installs libmizulive.so.$(VERSION) with its SONAME and dev links, libmizulive.a (only
 # lv_ symbols global), mizulive.h, and lib/pkgconfig/mizulive.pc + mizulive-static.pc
 # (docs/c-api.md). Without DESTDIR it then runs $(LDCONFIG), failures ignored, so the
-# loader finds a library installed into a system directory.
+# loader finds a library installed into a system directory. It builds the library first;
+# NO_BUILD=1 installs the last build as it is, so root need not run cargo:
+#   make lib && sudo make install NO_BUILD=1
 .PHONY: install uninstall
 PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
@@ -173,24 +175,25 @@ pc_dir      = $(if $(filter $(PREFIX)/%,$(1)),$${prefix}/$(patsubst $(PREFIX)/%,
 # shared library exports). Rust's std and the crates inside become local, so they cannot
 # clash with another Rust static library in the same program; the COMDAT group goes so
 # that no section of it stands in for another library's copy. Debug info (std's) and
-# std's embedded LLVM bitcode go as well: the release .so has neither.
-$(RELEASE)/sealed/libmizulive.a: lib
-	@mkdir -p $(@D)
-	$(NM) -D --defined-only --format=posix $(RELEASE)/libmizulive.so | awk '$$1 ~ /^lv_/ {print $$1}' >$(@D)/symbols
-	$(LD) -r -o $(@D)/mizulive.o $$(sed 's/^/-u /' $(@D)/symbols) $(RELEASE)/libmizulive.a
-	$(OBJCOPY) --keep-global-symbols=$(@D)/symbols --strip-debug -R .llvmbc -R .llvmcmd -R .group $(@D)/mizulive.o
-	rm -f $@ && $(AR) rcs $@ $(@D)/mizulive.o
+# std's embedded LLVM bitcode go as well: the release .so has neither. Made in a scratch
+# folder: install writes nothing into the tree (sudo would leave it root's).
+INSTALL_BUILD := $(if $(NO_BUILD),,lib)
 
-install: lib $(RELEASE)/sealed/libmizulive.a
+install: $(INSTALL_BUILD)
+	@test -f $(RELEASE)/libmizulive.so -a -f $(RELEASE)/libmizulive.a || { echo "no library in $(RELEASE): make lib first" >&2; exit 1; }
 	@soname=$$(readelf -d $(RELEASE)/libmizulive.so | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'); \
 	test -n "$$soname" || { echo "$(RELEASE)/libmizulive.so has no SONAME (build.rs sets it)" >&2; exit 1; }; \
-	set -ex; \
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && set -ex; \
+	$(NM) -D --defined-only --format=posix $(RELEASE)/libmizulive.so | awk '$$1 ~ /^lv_/ {print $$1}' >$$tmp/symbols; \
+	$(LD) -r -o $$tmp/mizulive.o $$(sed 's/^/-u /' $$tmp/symbols) $(RELEASE)/libmizulive.a; \
+	$(OBJCOPY) --keep-global-symbols=$$tmp/symbols --strip-debug -R .llvmbc -R .llvmcmd -R .group $$tmp/mizulive.o; \
+	$(AR) rcs $$tmp/libmizulive.a $$tmp/mizulive.o; \
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR); \
 	install -m 644 include/mizulive.h $(DESTDIR)$(INCLUDEDIR)/mizulive.h; \
 	install -m 755 $(RELEASE)/libmizulive.so $(DESTDIR)$(LIBDIR)/libmizulive.so.$(VERSION); \
 	ln -sfn libmizulive.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$$soname; \
 	ln -sfn $$soname $(DESTDIR)$(LIBDIR)/libmizulive.so; \
-	install -m 644 $(RELEASE)/sealed/libmizulive.a $(DESTDIR)$(LIBDIR)/libmizulive.a; \
+	install -m 644 $$tmp/libmizulive.a $(DESTDIR)$(LIBDIR)/libmizulive.a; \
 	for pc in mizulive mizulive-static; do \
 	  sed -e 's|^prefix=.*|prefix=$(PREFIX)|' -e 's|^libdir=.*|libdir=$(call pc_dir,$(LIBDIR))|' \
 	    -e 's|^includedir=.*|includedir=$(call pc_dir,$(INCLUDEDIR))|' \

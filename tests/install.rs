@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{mpsc, Mutex};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// How long a server may take to print its address, and to stop after SIGINT.
@@ -132,21 +132,17 @@ fn sh(dir: &Path, line: &str, env: &[(&str, &Path)]) -> Command {
     cmd
 }
 
-/// `make install` writes target/release/sealed/ on its way: one at a time.
-static INSTALLING: Mutex<()> = Mutex::new(());
-
 /// `make install PREFIX=<a scratch prefix>`; the prefix lives as long as the result.
 fn install() -> Scratch {
     let prefix = Scratch::new("prefix");
-    let _one = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
     let built = root().join("target/release/libmizulive.so");
     assert!(built.is_file(), "{} is missing: cargo build --release first (make test does)", built.display());
     let mut make = Command::new("make");
-    // CARGO=true: install the library as `cargo build --release` left it, as the C
+    // NO_BUILD=1: install the library as `cargo build --release` left it, as the C
     // examples' test runs it (make test builds it first). A build from here would build it
     // again without the dev-dependencies' features, and the next `cargo test` once more.
     // LDCONFIG=true: the prefix is no system directory, leave the loader's cache alone.
-    make.args(["-s", "install", "CARGO=true", "LDCONFIG=true"])
+    make.args(["-s", "install", "NO_BUILD=1", "LDCONFIG=true"])
         .arg(format!("PREFIX={}", prefix.path().display()));
     make.current_dir(root());
     run_ok(make, INSTALL_LIMIT);
