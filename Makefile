@@ -77,7 +77,11 @@ wheel: lib $(PY)
 	MIZULIVE_BUNDLE_LIB="$(WHEEL_LIB)" $(PY) -m pip wheel -q --disable-pip-version-check --no-deps -w "$$scratch" ./bindings/python && \
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m auditwheel repair -w $(DIST) "$$scratch"/mizulive-*.whl
 
-# Go: the cgo package, linked statically against target/release/libmizulive.a.
+# Go: the cgo package, linked statically against target/release/libmizulive.a, which
+# cgo finds through target/release/pkgconfig/mizulive-static.pc (written by build.rs).
+GO_PKG_CONFIG_PATH := $(CURDIR)/target/release/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
+test-go go-counter go-chat: export PKG_CONFIG_PATH := $(GO_PKG_CONFIG_PATH)
+
 test-go: lib
 	test -z "$$(gofmt -l bindings/go e2e/apps/go bench/peers)" || { gofmt -l bindings/go e2e/apps/go bench/peers; exit 1; }
 	cd e2e/apps/go && go vet ./...
@@ -160,3 +164,60 @@ clean:
 	$(CARGO) clean
 	$(MAKE) -C examples-c/counter clean
 	$(MAKE) -C examples-c/feed clean
+
+# ---- make install: the C library where C toolchains and pkg-config look ----
+#   make install [PREFIX=/usr/local] [DESTDIR=] [LIBDIR=$(PREFIX)/lib] [INCLUDEDIR=$(PREFIX)/include]
+# installs libmizulive.so.$(VERSION) with its SONAME and dev links, libmizulive.a (only
+# lv_ symbols global), mizulive.h, and lib/pkgconfig/mizulive.pc + mizulive-static.pc
+# (docs/c-api.md). Without DESTDIR it then runs $(LDCONFIG), failures ignored, so the
+# loader finds a library installed into a system directory. It builds the library first;
+# NO_BUILD=1 installs the last build as it is, so root need not run cargo:
+#   make lib && sudo make install NO_BUILD=1
+.PHONY: install uninstall
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+LDCONFIG   ?= ldconfig
+OBJCOPY    ?= objcopy
+NM         ?= nm
+RELEASE    := target/release
+VERSION    := $(shell sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -n 1)
+# A directory under PREFIX as a .pc file writes it, relative to ${prefix}.
+pc_dir      = $(if $(filter $(PREFIX)/%,$(1)),$${prefix}/$(patsubst $(PREFIX)/%,%,$(1)),$(1))
+
+# libmizulive.a as installed: the archive's objects that the lv_ functions need, linked
+# into one object whose only global symbols are the lv_ functions (the list is what the
+# shared library exports). Rust's std and the crates inside become local, so they cannot
+# clash with another Rust static library in the same program; the COMDAT group goes so
+# that no section of it stands in for another library's copy. Debug info (std's) and
+# std's embedded LLVM bitcode go as well: the release .so has neither. Made in a scratch
+# folder: install writes nothing into the tree (sudo would leave it root's).
+INSTALL_BUILD := $(if $(NO_BUILD),,lib)
+
+install: $(INSTALL_BUILD)
+	@test -f $(RELEASE)/libmizulive.so -a -f $(RELEASE)/libmizulive.a || { echo "no library in $(RELEASE): make lib first" >&2; exit 1; }
+	@soname=$$(readelf -d $(RELEASE)/libmizulive.so | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'); \
+	test -n "$$soname" || { echo "$(RELEASE)/libmizulive.so has no SONAME (build.rs sets it)" >&2; exit 1; }; \
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && set -ex; \
+	$(NM) -D --defined-only --format=posix $(RELEASE)/libmizulive.so | awk '$$1 ~ /^lv_/ {print $$1}' >$$tmp/symbols; \
+	$(LD) -r -o $$tmp/mizulive.o $$(sed 's/^/-u /' $$tmp/symbols) $(RELEASE)/libmizulive.a; \
+	$(OBJCOPY) --keep-global-symbols=$$tmp/symbols --strip-debug -R .llvmbc -R .llvmcmd -R .group $$tmp/mizulive.o; \
+	$(AR) rcs $$tmp/libmizulive.a $$tmp/mizulive.o; \
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR); \
+	install -m 644 include/mizulive.h $(DESTDIR)$(INCLUDEDIR)/mizulive.h; \
+	install -m 755 $(RELEASE)/libmizulive.so $(DESTDIR)$(LIBDIR)/libmizulive.so.$(VERSION); \
+	ln -sfn libmizulive.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$$soname; \
+	ln -sfn $$soname $(DESTDIR)$(LIBDIR)/libmizulive.so; \
+	install -m 644 $$tmp/libmizulive.a $(DESTDIR)$(LIBDIR)/libmizulive.a; \
+	for pc in mizulive mizulive-static; do \
+	  sed -e 's|^prefix=.*|prefix=$(PREFIX)|' -e 's|^libdir=.*|libdir=$(call pc_dir,$(LIBDIR))|' \
+	    -e 's|^includedir=.*|includedir=$(call pc_dir,$(INCLUDEDIR))|' \
+	    $(RELEASE)/pkgconfig/$$pc.pc >$(DESTDIR)$(LIBDIR)/pkgconfig/$$pc.pc; \
+	done
+	@if [ -z "$(DESTDIR)" ]; then $(LDCONFIG) >/dev/null 2>&1 || true; fi
+
+# Removes what install wrote, then the links to libmizulive.so.$(VERSION) it left dangling.
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/mizulive.h $(DESTDIR)$(LIBDIR)/libmizulive.a $(DESTDIR)$(LIBDIR)/libmizulive.so.$(VERSION) \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig/mizulive.pc $(DESTDIR)$(LIBDIR)/pkgconfig/mizulive-static.pc
+	find -L $(DESTDIR)$(LIBDIR) -maxdepth 1 -name 'libmizulive.so*' -type l -delete

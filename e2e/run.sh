@@ -78,7 +78,8 @@ build() {
       [ -x "$py" ] || py=python3
       PYTHONPATH="$ROOT/bindings/python${PYTHONPATH:+:$PYTHONPATH}" "$py" -c 'import mizulive'
       ;;
-    go) (cd "$E2E/apps/go" && go build -o conformance .) ;;
+    # cgo finds libmizulive through the pkg-config files cargo build wrote.
+    go) (cd "$E2E/apps/go" && PKG_CONFIG_PATH="$ROOT/target/release/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" go build -o conformance .) ;;
   esac
 }
 for h in "${hosts[@]}"; do

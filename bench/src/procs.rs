@@ -86,7 +86,9 @@ pub fn build_go_counter(root: &Path) -> Result<PathBuf, String> {
 }
 
 /// `go build -o exe package` in `module` (a Go module that uses the cgo package and so
-/// links `target/release/libmizulive.a`), relinking when the library is newer.
+/// links `target/release/libmizulive.a`, found through the pkg-config files that
+/// `cargo build --release` writes to `target/release/pkgconfig`), relinking when the
+/// library is newer.
 pub fn build_go(root: &Path, module: &Path, package: &str, exe: &Path) -> Result<(), String> {
     let go = find_executable("go")
         .or_else(|| is_executable(Path::new(GO_FALLBACK)).then(|| GO_FALLBACK.into()))
@@ -101,10 +103,17 @@ pub fn build_go(root: &Path, module: &Path, package: &str, exe: &Path) -> Result
     if modified(exe).is_some_and(|built| modified(&lib).is_some_and(|lib| built < lib)) {
         let _ = std::fs::remove_file(exe);
     }
+    let pkg_config = root.join("target/release/pkgconfig");
+    if !pkg_config.join("mizulive-static.pc").is_file() {
+        return Err(format!("{} is missing (cargo build --release writes it)", pkg_config.display()));
+    }
+    let mut search = vec![pkg_config];
+    search.extend(std::env::var_os("PKG_CONFIG_PATH").iter().flat_map(std::env::split_paths));
+    let search = std::env::join_paths(search).map_err(|e| format!("PKG_CONFIG_PATH: {e}"))?;
     let mut cmd = Command::new(go);
     cmd.args(["build", "-buildvcs=false", "-o"]).arg(exe).arg(package);
     // GOTOOLCHAIN=local: use the Go that is installed, never download another one.
-    cmd.current_dir(module).env("GOTOOLCHAIN", "local");
+    cmd.current_dir(module).env("GOTOOLCHAIN", "local").env("PKG_CONFIG_PATH", search);
     run_bounded(cmd, GO_BUILD_TIMEOUT).map_err(|e| format!("go build failed: {e}"))
 }
 

@@ -81,7 +81,10 @@
 //
 // # Building
 //
-// The package links target/release/libmizulive.a of the repository it lives
-// in: run `cargo build --release` at the repository root first. Binaries need
-// no LD_LIBRARY_PATH.
+// The package needs cgo; it finds libmizulive through pkg-config (the
+// mizulive-static package, libmizulive.a) and links it statically, so binaries
+// need no LD_LIBRARY_PATH. `make install` at the repository root installs the
+// library and its .pc files (under /usr/local by default, which pkg-config
+// searches); in a checkout, `cargo build --release` writes them to
+// target/release/pkgconfig: set PKG_CONFIG_PATH to that folder.
 package live

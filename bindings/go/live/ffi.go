@@ -1,12 +1,13 @@
 package live
 
-// The cgo flags live here, once for the package. libmizulive is linked statically
-// from the crate's release build, so a Go binary needs no LD_LIBRARY_PATH; build it
-// first with `cargo build --release` at the repository root.
+// The cgo flags live here, once for the package, and come from pkg-config:
+// mizulive-static.pc names libmizulive.a, so a Go binary links the library statically
+// and needs no LD_LIBRARY_PATH. `make install` puts the .pc files in PREFIX/lib/pkgconfig;
+// in a checkout, `cargo build --release` writes them to target/release/pkgconfig
+// (PKG_CONFIG_PATH=$PWD/target/release/pkgconfig at the repository root).
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../../include
-#cgo LDFLAGS: -L${SRCDIR}/../../../target/release -l:libmizulive.a -lpthread -ldl -lm
+#cgo pkg-config: mizulive-static
 #include "shim.h"
 */
 import "C"

@@ -1,7 +1,8 @@
 // The mizulive chat in Go: rooms at /rooms/{room}, messages through pub/sub, who
 // is here. Same views and behaviour as examples-python/chat.py.
 //
-//	cd bindings/go && go run ./examples/chat
+//	make go-chat    # at the repository root; or, after cargo build --release there:
+//	PKG_CONFIG_PATH=$PWD/target/release/pkgconfig go -C bindings/go run ./examples/chat
 //
 // It listens on $MIZULIVE_ADDR (default 127.0.0.1:3000) and prints
 // "chat listening on http://ADDR/rooms/lobby" first; Ctrl-C stops it gracefully.

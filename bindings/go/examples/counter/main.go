@@ -1,6 +1,7 @@
 // The mizulive counter in Go: the seed's Page[T] over libmizulive.
 //
-//	cd bindings/go && go run ./examples/counter
+//	make go-counter    # at the repository root; or, after cargo build --release there:
+//	PKG_CONFIG_PATH=$PWD/target/release/pkgconfig go -C bindings/go run ./examples/counter
 //
 // It listens on $MIZULIVE_ADDR (default 127.0.0.1:3000) and prints
 // "counter listening on http://ADDR/counter" first; Ctrl-C stops it gracefully.
