@@ -30,8 +30,17 @@ lint:
 # Everything runs against one release build of the crate.
 test: lint lint-python test-rust test-c-sanitize soak-smoke fuzz-smoke test-python test-go e2e
 
+# The integration tests that attack pages, forms and sockets run twice more behind
+# a host's own web server (tests/common/host.rs): sockets handed over, then carried
+# frame by frame. (The listener's own limits, tests/hardening_conn.rs, are the host
+# server's business there.)
+HOST_SERVED_TESTS := --test security --test live --test hardening_auth --test hardening_output \
+	--test robustness --test exactly_once --test server
+
 test-rust: lib
 	$(CARGO) test --release
+	MIZULIVE_TEST_SERVER=adopt $(CARGO) test --release $(HOST_SERVED_TESTS)
+	MIZULIVE_TEST_SERVER=frames $(CARGO) test --release $(HOST_SERVED_TESTS)
 
 # The C ABI test programs (tests/c) and the C examples' smoke test, built with
 # AddressSanitizer + UBSan and run under valgrind (tests/c/valgrind.supp).

@@ -58,10 +58,12 @@
 #define LV_VERSION_PATCH 0
 
 
+#define LV_ERR_REQUEST (int)LV_ERR_REQUEST
+
 /*
  ABI version; a binding built for another value must refuse to load the library.
  */
-#define LV_ABI_VERSION 1
+#define LV_ABI_VERSION 2
 
 /*
  A status: what every `int`-returning function returns. Callbacks return `int`
@@ -132,6 +134,11 @@ typedef enum lv_status {
    */
   LV_ERR_BUSY = 14,
   /*
+   A request the host's server handed in is malformed (a bad method, path or
+   header line, a text frame that is not UTF-8).
+   */
+  LV_ERR_REQUEST = 15,
+  /*
    A bug in mizulive: a panic was caught at the boundary.
    */
   LV_ERR_PANIC = 99,
@@ -158,6 +165,18 @@ typedef struct lv_auth lv_auth;
  and only on that callback's thread.
  */
 typedef struct lv_ctx lv_ctx;
+
+/*
+ A response to send: status, header lines and body. From `lv_http` (or a refused
+ `lv_ws_open`); the caller releases it with `lv_response_free`.
+ */
+typedef struct lv_response lv_response;
+
+/*
+ The library's end of a WebSocket whose frames the host's server carries. From
+ `lv_ws_open`; released with `lv_ws_close`.
+ */
+typedef struct lv_ws lv_ws;
 
 /*
  `on_mount(ctx, params_json, user_data)`: set the initial state. `params_json` is
@@ -267,6 +286,55 @@ typedef void (*lv_thread_exit_fn)(void *user_data);
  one record at a time, never on a thread that serves sockets.
  */
 typedef void (*lv_log_fn)(int level, const char *target, const char *message, void *user_data);
+
+/*
+ A request the host's web server received, as `lv_http`, `lv_ws_adopt` and
+ `lv_ws_open` take it. Borrowed for the call; nothing is kept.
+ */
+typedef struct lv_http_request {
+  /*
+   "GET", "POST", ... Required.
+   */
+  const char *method;
+  /*
+   The request target as sent: path and query, "/counter?x=1". Required.
+   */
+  const char *target;
+  /*
+   The header lines, each "Name: value" ended by "\r\n" (or "\n"), in the order
+   received; repeated names stay repeated. Include `Host` (the Origin check
+   compares with it) and every `Cookie`. May be NULL when `headers_len` is 0.
+   */
+  const char *headers;
+  size_t headers_len;
+  /*
+   The whole request body (a form post's fields). May be NULL when `body_len` is 0.
+   */
+  const uint8_t *body;
+  size_t body_len;
+} lv_http_request;
+
+/*
+ A frame for one of the host's WebSockets, filled in by `lv_ws_next`.
+ */
+typedef struct lv_ws_frame {
+  /*
+   The tag the socket was opened with (`lv_ws_open`).
+   */
+  uint64_t tag;
+  /*
+   0 for a text frame to send. Otherwise the socket is done: send a close frame
+   with this code (and `data` as its reason), close the connection and release
+   the socket with `lv_ws_close`. Later frames for the tag, if any, are dropped.
+   */
+  uint16_t close_code;
+  /*
+   The frame's text (UTF-8, not NUL-terminated; `len` bytes). Owned by the
+   library, valid until the next `lv_ws_next` call on the same thread.
+   */
+  const char *data;
+  size_t len;
+} lv_ws_frame;
 
 #ifdef __cplusplus
 extern "C" {
@@ -616,6 +684,97 @@ int lv_auth_set_user(struct lv_auth *req, const char *user_id);
  Inside the auth hook: answer with a 303 to `location` (copied), e.g. a login page.
  */
 int lv_auth_redirect(struct lv_auth *req, const char *location);
+
+/*
+ Answers a request the host's own web server received, as the library's own
+ listener would: pages (the GET mounts a session), form posts, the client runtime
+ at /_live/runtime.js, metrics. Every check applies (tokens, CSRF, the form size
+ limit, the auth hook). A WebSocket upgrade goes to `lv_ws_adopt` or `lv_ws_open`
+ instead. Works without `lv_start`: a host that serves every request this way opens
+ no port of the library's.
+
+ Blocks until the response is ready. On `LV_OK`, `*out` is the response (of any
+ status, 404 for a path no page serves); the caller sends it and releases it with
+ `lv_response_free`. `LV_ERR_REQUEST` for a malformed request; `LV_ERR_STATE` once
+ the app is shut down; `LV_ERR_REENTRANT` from a callback.
+ */
+int lv_http(struct lv_app *app, const struct lv_http_request *req, struct lv_response **out);
+
+/*
+ The status code of a response; 0 for NULL.
+ */
+uint16_t lv_response_status(const struct lv_response *resp);
+
+/*
+ The header lines of a response, each "Name: value\r\n", in order (`Set-Cookie` may
+ repeat); `*len` gets their length. Not NUL-terminated. Owned by the response.
+ NULL (and `*len` 0) for a NULL response.
+ */
+const char *lv_response_headers(const struct lv_response *resp, size_t *len);
+
+/*
+ The body of a response; `*len` gets its length. Owned by the response. NULL (and
+ `*len` 0) for a NULL response.
+ */
+const uint8_t *lv_response_body(const struct lv_response *resp, size_t *len);
+
+/*
+ Releases a response. NULL is a no-op.
+ */
+void lv_response_free(struct lv_response *resp);
+
+/*
+ Takes over the socket `fd` on which the host's server read a WebSocket upgrade
+ request to /_live/websocket (`upgrade`; its body is ignored). `pending` holds any
+ bytes the server read past the request head (usually none; NULL with 0). The
+ library answers the upgrade on the socket (`101`, or the refusal: 403 for a
+ foreign Origin, 503 past `max_connections`) and serves the WebSocket on it.
+
+ The socket is the library's from this call on, on every path: it closes `fd` on
+ failure too, so the host must not use or close it again (in Go, pass a `dup`).
+ `LV_ERR_REQUEST` when `fd` is not a connected TCP socket or the request is
+ malformed; `LV_ERR_STATE` once the app is shut down.
+ */
+int lv_ws_adopt(struct lv_app *app, const struct lv_http_request *upgrade, int fd, const uint8_t *pending, size_t pending_len);
+
+/*
+ Opens a WebSocket whose frames the host's server carries (a server that cannot
+ hand over its socket: TLS it terminates itself, ASGI), for the upgrade request
+ `upgrade` to /_live/websocket. The library checks it as its own listener would.
+ On `LV_OK` exactly one of `*ws` and `*refusal` is set:
+  - `*ws`: accept the upgrade, hand every frame the client sends to
+    `lv_ws_receive`, send the frames `lv_ws_next` returns with this `tag`, and call
+    `lv_ws_close` once the connection is closed (by either side);
+  - `*refusal`: do not accept; answer this response (403 for a foreign Origin, 503
+    past `max_connections`) and release it with `lv_response_free`.
+ */
+int lv_ws_open(struct lv_app *app, const struct lv_http_request *upgrade, uint64_t tag, struct lv_ws **ws, struct lv_response **refusal);
+
+/*
+ Hands in a frame the client sent on a socket from `lv_ws_open`: `binary` 0 for a
+ text frame (UTF-8), non-zero for a binary one (which the protocol refuses, with an
+ error frame). Never blocks. A frame over `max_frame_bytes` closes the socket (a
+ close frame 1009 comes from `lv_ws_next`). `LV_ERR_BUSY` when the client sends
+ faster than its page is handled: the socket is then closed (a close frame follows).
+ `LV_ERR_STATE` once the socket is closed.
+ */
+int lv_ws_receive(struct lv_ws *ws, const uint8_t *data, size_t len, int binary);
+
+/*
+ Tells the library that a socket from `lv_ws_open` is closed (by the client, the
+ host, or after a close frame from `lv_ws_next`) and releases it: its session waits
+ for the browser to reconnect, as after any dropped socket. NULL is a no-op.
+ */
+void lv_ws_close(struct lv_ws *ws);
+
+/*
+ Waits at most `timeout_ms` for the next frame to send on any socket opened with
+ `lv_ws_open`, and fills `*out` with it: `LV_OK`, or `LV_ERR_TIMEOUT` when none
+ came. One thread should take the frames (a loop that hands each to the socket its
+ tag names), so each socket's frames go out in the order they are returned.
+ `LV_ERR_STATE` once the app is shut down: the loop ends there.
+ */
+int lv_ws_next(struct lv_app *app, uint32_t timeout_ms, struct lv_ws_frame *out);
 
 #ifdef __cplusplus
 }  // extern "C"

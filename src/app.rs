@@ -66,6 +66,13 @@ pub(crate) struct Shared {
     /// The Content-Security-Policy header of pages, built once from the options.
     pub csp: Option<hyper::header::HeaderValue>,
     pub next_conn: AtomicU64,
+    /// Connections (and host-carried sockets) alive, bounded by `max_connections`.
+    pub slots: Arc<tokio::sync::Semaphore>,
+    /// Frames for the WebSockets whose frames the host carries (`server::embed`).
+    pub host_frames: (
+        tokio::sync::mpsc::Sender<crate::server::embed::HostFrame>,
+        tokio::sync::Mutex<tokio::sync::mpsc::Receiver<crate::server::embed::HostFrame>>,
+    ),
 }
 
 impl std::ops::Deref for Shared {
@@ -172,6 +179,8 @@ impl App {
         if let Some(node) = &node {
             node.attach_core(&core);
         }
+        let max_connections = core.opts.max_connections;
+        let (frames_tx, frames_rx) = tokio::sync::mpsc::channel(crate::server::embed::HOST_FRAMES);
         let shared = Arc::new(Shared {
             core,
             node,
@@ -180,6 +189,8 @@ impl App {
             runtime_js: RuntimeAsset::new(),
             csp,
             next_conn: AtomicU64::new(1),
+            slots: Arc::new(tokio::sync::Semaphore::new(max_connections)),
+            host_frames: (frames_tx, tokio::sync::Mutex::new(frames_rx)),
         });
         Ok(App {
             shared,
@@ -289,6 +300,105 @@ impl App {
     pub fn render(&self, template: &str, context_json: &str) -> Result<String> {
         let ctx: Value = serde_json::from_str(context_json).map_err(Error::json)?;
         self.shared.views.render_file(template, &minijinja::Value::from_serialize(&ctx))
+    }
+
+    /// Answers a request the host's own web server received (anything but a
+    /// WebSocket upgrade: see [`App::adopt_websocket`] and [`App::open_websocket`]),
+    /// exactly as the library's listener would; build it with
+    /// [`crate::server::embed::request`]. Blocks until the answer is ready (a page GET
+    /// mounts its session first). Needs no `start`. Not from a host callback or from
+    /// inside an async runtime: it would wait for what it holds up.
+    pub fn handle_request(&self, req: hyper::Request<bytes::Bytes>) -> Result<hyper::Response<bytes::Bytes>> {
+        self.can_block("answering a request")?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let shared = self.shared.clone();
+        self.shared.rt.spawn(async move {
+            let _ = tx.send(crate::server::embed::respond(shared, req).await);
+        });
+        rx.blocking_recv().map_err(|_| Error::State("the app was shut down".into()))
+    }
+
+    /// Takes over a TCP socket on which the host's server read a WebSocket upgrade
+    /// request (`req`, its body ignored); `pending` holds any bytes read past the
+    /// request head. The library answers the upgrade on the socket (`101`, or the
+    /// refusal: 403 for a foreign Origin, ...) and runs the WebSocket there; the socket
+    /// is the library's from this call on, closed by it on every path.
+    pub fn adopt_websocket(
+        &self,
+        req: hyper::Request<()>,
+        socket: std::net::TcpStream,
+        pending: Vec<u8>,
+    ) -> Result<()> {
+        if let Err(e) = socket.peer_addr() {
+            return Err(Error::Request(format!("the handed-over socket is not a connected TCP socket: {e}")));
+        }
+        self.check_open()?;
+        let _guard = self.shared.rt.enter();
+        self.shared.rt.spawn(crate::server::embed::adopt(self.shared.clone(), req, socket, pending));
+        Ok(())
+    }
+
+    /// Opens a WebSocket whose frames the host's server carries, for the upgrade
+    /// request `req`: `Ok(Err(response))` is a refusal to answer instead of accepting.
+    /// The host hands in the client's frames with [`HostSocket::receive`], sends the
+    /// frames [`App::next_frame`] returns for `tag`, and drops the socket when its
+    /// connection closes.
+    ///
+    /// [`HostSocket::receive`]: crate::server::embed::HostSocket::receive
+    pub fn open_websocket(
+        &self,
+        req: &hyper::Request<()>,
+        tag: u64,
+    ) -> Result<std::result::Result<crate::server::embed::HostSocket, Box<hyper::Response<bytes::Bytes>>>>
+    {
+        self.check_open()?;
+        Ok(crate::server::embed::open(&self.shared, req, tag))
+    }
+
+    /// The next frame for any socket opened with [`App::open_websocket`], waiting at
+    /// most `timeout`; `None` when none came. One thread should take them, so that
+    /// each socket's frames go out in order.
+    ///
+    /// Frames queued as the app shuts down (each socket's close) still come out;
+    /// after the last of them it is an error.
+    pub fn next_frame(&self, timeout: Duration) -> Result<Option<crate::server::embed::HostFrame>> {
+        use crate::server::embed;
+        if on_host_thread() || tokio::runtime::Handle::try_current().is_ok() {
+            self.can_block("waiting for WebSocket frames")?;
+        }
+        if let Some(frame) = embed::try_next_frame(&self.shared) {
+            return Ok(Some(frame));
+        }
+        let shared = self.shared.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.shared.rt.spawn(async move {
+            let _ = tx.send(embed::next_frame(&shared, timeout).await);
+        });
+        match rx.blocking_recv() {
+            Ok(frame) => Ok(frame),
+            // The runtime is gone: what it queued before it went is still handed out.
+            Err(_) => embed::try_next_frame(&self.shared)
+                .map(Some)
+                .ok_or_else(|| Error::State("the app was shut down".into())),
+        }
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if *self.shared.closing.borrow() {
+            return Err(Error::State("the app was shut down".into()));
+        }
+        Ok(())
+    }
+
+    /// A blocking call must not run where it would hold up what it waits for.
+    fn can_block(&self, what: &str) -> Result<()> {
+        if on_host_thread() {
+            return Err(Error::State(format!("{what} cannot be done from a host callback")));
+        }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::State(format!("{what} blocks: not from inside an async runtime")));
+        }
+        self.check_open()
     }
 
     /// Number of live sessions (with or without a socket).

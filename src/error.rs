@@ -33,6 +33,10 @@ pub enum Error {
     /// A bounded wait ended first (shutdown with callbacks still running).
     #[error("timed out: {0}")]
     Timeout(String),
+    /// A request the host's server handed in is malformed (a bad method, path or
+    /// header line).
+    #[error("invalid request: {0}")]
+    Request(String),
     /// A limit (such as `max_sessions`) is reached; retrying later may succeed.
     #[error("server busy: {0}")]
     Busy(String),

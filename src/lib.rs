@@ -12,7 +12,8 @@
 //! - `session`: one actor per session, sequential callbacks, patches, resume; it sees
 //!   the node through `session::Core`, never the server
 //! - `cluster`: what several nodes share through Redis: pub/sub, session snapshots
-//! - `server`: HTTP routes, the client runtime, the WebSocket
+//! - `server`: HTTP routes, the client runtime, the WebSocket; `server::embed` the
+//!   same for a host's own web server
 //! - `host`: the host-thread pool callbacks run on
 //! - [`app`]: wiring: options, page registration, start and shutdown
 //! - `ffi`: the C ABI (the only `extern "C"` code)
@@ -43,3 +44,9 @@ pub use options::Options;
 pub use page::{Ctx, Event, HostError, Info, KeyMeta, Page, PageSpec, LAGGED_TOPIC};
 
 pub use logging::init as init_logging;
+
+/// Serving pages from the host's own web server: see [`App::handle_request`],
+/// [`App::adopt_websocket`] and [`App::open_websocket`].
+pub mod embed {
+    pub use crate::server::embed::{request, HostFrame, HostSocket};
+}

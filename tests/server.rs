@@ -53,7 +53,10 @@ async fn shutdown_tells_clients_to_reconnect_and_releases_pages_once() {
     ws.expect_end().await;
     shutting.await.expect("shutdown thread").expect("shutdown");
 
-    assert!(std::net::TcpStream::connect(t.addr).is_err(), "the port still accepts connections");
+    // A host's own server keeps its port; the library's listener closes.
+    if common::host::from_env().is_none() {
+        assert!(std::net::TcpStream::connect(t.addr).is_err(), "the port still accepts connections");
+    }
     assert_eq!(t.probe.drops(), 1, "the page was not released exactly once");
     assert_eq!(t.app().session_count(), 0);
     // Idempotent, and dropping the app releases nothing twice.

@@ -37,7 +37,7 @@ impl std::ops::Deref for AppRef {
     }
 }
 
-unsafe fn app_ref(app: *const lv_app) -> Result<AppRef, c_int> {
+pub(super) unsafe fn app_ref(app: *const lv_app) -> Result<AppRef, c_int> {
     if app.is_null() {
         set_last_error("app is NULL");
         return Err(LV_ERR_NULL);

@@ -12,6 +12,7 @@ mod app;
 mod ctx;
 mod log;
 mod page;
+mod transport;
 
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, CStr, CString};
@@ -56,6 +57,9 @@ pub enum lv_status {
     LV_ERR_BUFFER = 13,
     /// A limit (such as `max_sessions`) is reached; retrying later may succeed.
     LV_ERR_BUSY = 14,
+    /// A request the host's server handed in is malformed (a bad method, path or
+    /// header line, a text frame that is not UTF-8).
+    LV_ERR_REQUEST = 15,
     /// A bug in mizulive: a panic was caught at the boundary.
     LV_ERR_PANIC = 99,
 }
@@ -77,10 +81,11 @@ pub const LV_ERR_REENTRANT: c_int = lv_status::LV_ERR_REENTRANT as c_int;
 pub const LV_ERR_TIMEOUT: c_int = lv_status::LV_ERR_TIMEOUT as c_int;
 pub const LV_ERR_BUFFER: c_int = lv_status::LV_ERR_BUFFER as c_int;
 pub const LV_ERR_BUSY: c_int = lv_status::LV_ERR_BUSY as c_int;
+pub const LV_ERR_REQUEST: c_int = lv_status::LV_ERR_REQUEST as c_int;
 pub const LV_ERR_PANIC: c_int = lv_status::LV_ERR_PANIC as c_int;
 
 /// ABI version; a binding built for another value must refuse to load the library.
-pub const LV_ABI_VERSION: u32 = 1;
+pub const LV_ABI_VERSION: u32 = 2;
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -141,6 +146,7 @@ pub(crate) fn fail(err: Error) -> c_int {
         Error::Busy(_) => LV_ERR_BUSY,
         Error::Timeout(_) => LV_ERR_TIMEOUT,
         Error::NotFound(_) => LV_ERR_NOT_FOUND,
+        Error::Request(_) => LV_ERR_REQUEST,
     };
     set_last_error(err.to_string());
     code

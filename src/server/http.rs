@@ -25,10 +25,33 @@ pub(crate) type Body = Full<Bytes>;
 /// Cookie that carries a no-JS session from a POST to the GET it redirects to.
 const RESUME_COOKIE: &str = "lv_resume";
 
+/// What a request body must be for [`respond`]: hyper's own, or a host's whole body.
+pub(crate) trait RequestBody:
+    hyper::body::Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static
+{
+}
+impl<B: hyper::body::Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static> RequestBody for B {}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The WebSocket endpoint (fixed by the protocol).
+pub(crate) const WEBSOCKET_PATH: &str = "/_live/websocket";
+
+/// A request on the library's own listener: the WebSocket upgrade, or [`respond`].
 pub(crate) async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
+    if req.uri().path() == WEBSOCKET_PATH {
+        let resp = super::ws::upgrade(shared.clone(), req).await;
+        return Ok(security_headers(&shared, resp));
+    }
+    Ok(respond(shared, req).await)
+}
+
+/// Every request but a WebSocket upgrade, whichever server received it: pages, the
+/// no-JS form posts, the client runtime, metrics and the dev endpoints.
+pub(crate) async fn respond<B: RequestBody>(shared: Arc<Shared>, req: Request<B>) -> Response<Body> {
     let path = req.uri().path().to_string();
     let resp = match (req.method(), path.as_str()) {
         (&Method::GET | &Method::HEAD, "/_live/runtime.js") => runtime_js(&shared, &req),
@@ -38,7 +61,7 @@ pub(crate) async fn handle(
             Response::builder().header(header::CONTENT_TYPE, "text/plain; version=0.0.4"),
             Full::new(Bytes::from(shared.metrics.render(shared.sessions.len()))),
         ),
-        (_, "/_live/websocket") => super::ws::upgrade(shared.clone(), req).await,
+        (_, WEBSOCKET_PATH) => text(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade"),
         (m, _) => match shared.route(&path) {
             None => text(StatusCode::NOT_FOUND, "not found"),
             Some((route, params)) => match *m {
@@ -52,14 +75,14 @@ pub(crate) async fn handle(
             },
         },
     };
-    Ok(security_headers(&shared, resp))
+    security_headers(&shared, resp)
 }
 
 /// Headers every response gets: no MIME sniffing (a text error or a JSON boot block
 /// is never run as script), no full URLs leaked to other sites, and on anything a
 /// browser may show as a document, the Content-Security-Policy (which also keeps
 /// other sites from framing it).
-fn security_headers(shared: &Shared, mut resp: Response<Body>) -> Response<Body> {
+pub(crate) fn security_headers(shared: &Shared, mut resp: Response<Body>) -> Response<Body> {
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         return resp;
     }
@@ -97,7 +120,7 @@ async fn end_sessions(shared: &Shared) -> Response<Body> {
     text(StatusCode::OK, &format!("ended {} sessions", sessions.len()))
 }
 
-fn runtime_js(shared: &Shared, req: &Request<Incoming>) -> Response<Body> {
+fn runtime_js<B>(shared: &Shared, req: &Request<B>) -> Response<Body> {
     let asset = &shared.runtime_js;
     let etag = HeaderValue::from_str(&asset.etag).unwrap_or(HeaderValue::from_static("\"0\""));
     let mut builder = Response::builder()
@@ -143,9 +166,9 @@ fn accepts_gzip(value: &str) -> bool {
     wildcard.unwrap_or(false)
 }
 
-async fn page_get(
+async fn page_get<B>(
     shared: &Arc<Shared>,
-    req: Request<Incoming>,
+    req: Request<B>,
     route: Arc<Route>,
     params: Map<String, Value>,
 ) -> Response<Body> {
@@ -219,7 +242,11 @@ async fn render_document(handle: &SessionHandle) -> crate::error::Result<String>
 
 /// The no-JS path: a form POST runs the event against the session in the form's
 /// token, then 303s back to the page (contract 6).
-async fn page_post(shared: &Arc<Shared>, req: Request<Incoming>, route: Arc<Route>) -> Response<Body> {
+async fn page_post<B: RequestBody>(
+    shared: &Arc<Shared>,
+    req: Request<B>,
+    route: Arc<Route>,
+) -> Response<Body> {
     let path = req.uri().path().to_string();
     // A browser says where a form comes from; one from another site is refused before
     // anything else, so it cannot even learn whether its token would have worked.

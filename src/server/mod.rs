@@ -2,6 +2,7 @@
 
 pub mod asset;
 mod conn;
+pub(crate) mod embed;
 pub(crate) mod guard;
 pub(crate) mod http;
 mod ws;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 
 use crate::app::Shared;
 use crate::metrics;
@@ -24,7 +25,7 @@ Content-Type: text/plain; charset=utf-8\r\nContent-Length: 33\r\n\r\n503 too man
 
 /// Accepts connections until `stop` turns true.
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let slots = Arc::new(Semaphore::new(shared.opts.max_connections));
+    let slots = shared.slots.clone();
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,

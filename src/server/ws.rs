@@ -2,7 +2,7 @@
 //! that reads frames, forwards events to its session and writes what the session
 //! queues for it.
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, StreamExt};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap};
 use hyper::{Request, Response, StatusCode};
@@ -11,6 +11,7 @@ use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -39,7 +40,7 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 /// What a join needs of the upgrade request that opened its socket: the headers and
 /// cookies the auth hook sees, and the browser the cookie names. Kept in a task-local
 /// of the socket's task, taken by its one join, so the frame loop carries nothing.
-struct UpgradeRequest {
+pub(crate) struct UpgradeRequest {
     headers: HeaderMap,
     browser: Option<String>,
 }
@@ -48,51 +49,34 @@ tokio::task_local! {
     static UPGRADE: RefCell<Option<UpgradeRequest>>;
 }
 
-pub(crate) async fn upgrade(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
-    let headers = req.headers();
+/// The Sec-WebSocket-Accept value for a valid upgrade that passes the Origin check,
+/// and what its join will need; else the response that refuses it. Whichever server
+/// received the upgrade (this library's, or a host's) asks this first.
+pub(crate) fn check(
+    shared: &Shared,
+    headers: &HeaderMap,
+) -> Result<(String, UpgradeRequest), Box<Response<Body>>> {
     let is_upgrade = headers
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     let version_ok = headers.get(header::SEC_WEBSOCKET_VERSION).is_some_and(|v| v == "13");
-    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY).cloned() else {
-        return text(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade");
+    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
+        return Err(Box::new(text(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade")));
     };
     if !is_upgrade || !version_ok {
-        return text(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade (version 13)");
+        return Err(Box::new(text(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade (version 13)")));
     }
-    if !origin_allowed(&shared, &req) {
-        return text(StatusCode::FORBIDDEN, "cross-origin WebSocket refused");
+    if !origin_allowed(shared, headers) {
+        return Err(Box::new(text(StatusCode::FORBIDDEN, "cross-origin WebSocket refused")));
     }
-    let accept = derive_accept_key(key.as_bytes());
-    let max = shared.opts.max_frame_bytes;
-    let request = UpgradeRequest {
-        headers: req.headers().clone(),
-        browser: guard::browser_of(&shared.opts, req.headers()),
-    };
-    // Only the upgrade is kept, not the request: the task keeps room for what it
-    // captures for as long as the socket lives.
-    let upgrade = hyper::upgrade::on(req);
-    tokio::spawn(UPGRADE.scope(RefCell::new(Some(request)), async move {
-        let upgraded = match upgrade.await {
-            Ok(u) => u,
-            Err(e) => {
-                tracing::debug!("upgrade failed: {e}");
-                return;
-            }
-        };
-        // Small buffers: an idle socket then costs a few KiB instead of ~140 KB. Events
-        // are a few hundred bytes; a larger frame grows the buffer for itself.
-        let config = WebSocketConfig::default()
-            .read_buffer_size(1024)
-            .write_buffer_size(0)
-            .max_write_buffer_size(max.max(4096) * 4)
-            .max_message_size(Some(max))
-            .max_frame_size(Some(max));
-        let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-        let (sink, stream) = ws.split();
-        run(shared, sink, stream).await;
-    }));
+    let request =
+        UpgradeRequest { headers: headers.clone(), browser: guard::browser_of(&shared.opts, headers) };
+    Ok((derive_accept_key(key.as_bytes()), request))
+}
+
+/// The `101 Switching Protocols` that completes an upgrade.
+pub(crate) fn switching(accept: &str) -> Response<Body> {
     finish(
         Response::builder()
             .status(StatusCode::SWITCHING_PROTOCOLS)
@@ -103,19 +87,65 @@ pub(crate) async fn upgrade(shared: Arc<Shared>, req: Request<Incoming>) -> Resp
     )
 }
 
+pub(crate) async fn upgrade(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
+    let (accept, request) = match check(&shared, req.headers()) {
+        Ok(checked) => checked,
+        Err(refused) => return *refused,
+    };
+    // Only the upgrade is kept, not the request: the task keeps room for what it
+    // captures for as long as the socket lives.
+    let upgrade = hyper::upgrade::on(req);
+    tokio::spawn(async move {
+        let upgraded = match upgrade.await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!("upgrade failed: {e}");
+                return;
+            }
+        };
+        serve_io(shared, request, TokioIo::new(upgraded), Vec::new()).await;
+    });
+    switching(&accept)
+}
+
+/// Runs a socket over a byte stream whose upgrade was answered; `pending` holds bytes
+/// the client sent after its upgrade request that were already read.
+pub(crate) async fn serve_io<IO>(shared: Arc<Shared>, request: UpgradeRequest, io: IO, pending: Vec<u8>)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let max = shared.opts.max_frame_bytes;
+    // Small buffers: an idle socket then costs a few KiB instead of ~140 KB. Events
+    // are a few hundred bytes; a larger frame grows the buffer for itself.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(max.max(4096) * 4)
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max));
+    let ws = WebSocketStream::from_partially_read(io, pending, Role::Server, Some(config)).await;
+    let (sink, stream) = ws.split();
+    serve_frames(shared, request, sink, stream).await;
+}
+
+/// Runs a socket whose frames some other code reads and writes (a host's WebSocket).
+pub(crate) async fn serve_frames<S, R>(shared: Arc<Shared>, request: UpgradeRequest, sink: S, stream: R)
+where
+    S: Sink<Message, Error = WsError> + Unpin + Send,
+    R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin + Send,
+{
+    UPGRADE.scope(RefCell::new(Some(request)), run(shared, sink, stream)).await;
+}
+
 /// Same origin (scheme, host and port, the scheme as `secure_cookies` or a trusted
 /// `X-Forwarded-Proto` say) or on the allowlist. A missing Origin is refused: browsers
 /// always send one, and the check is what stops cross-site socket hijacking.
-fn origin_allowed(shared: &Shared, req: &Request<Incoming>) -> bool {
-    let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+fn origin_allowed(shared: &Shared, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    guard::origin_allowed(&shared.opts, req.headers(), origin)
+    guard::origin_allowed(&shared.opts, headers, origin)
 }
-
-type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
-type Sink = futures_util::stream::SplitSink<Socket, Message>;
-type Stream = futures_util::stream::SplitStream<Socket>;
 
 /// How long frames queued before the socket ends (an error, a close) may take to go out.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -133,7 +163,11 @@ enum ReadEnd {
 /// bounded queue, so a client that does not read fills it and is dropped (by the
 /// session, or here for heartbeats and errors), and no write can keep the socket from
 /// seeing `kill` or its idle timeout.
-async fn run(shared: Arc<Shared>, sink: Sink, stream: Stream) {
+async fn run<S, R>(shared: Arc<Shared>, sink: S, stream: R)
+where
+    S: Sink<Message, Error = WsError> + Unpin,
+    R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin,
+{
     let (out_tx, out_rx) = frame_queue(shared.opts.outbound_queue);
     let kill = Arc::new(Notify::new());
     let conn_id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
@@ -164,7 +198,7 @@ async fn run(shared: Arc<Shared>, sink: Sink, stream: Stream) {
 /// Writes queued frames until a close frame is written, a write fails, or the queue
 /// is closed. Frames queued together are fed, then flushed once. (With the write
 /// buffer at 0, set for small idle sockets, each frame is still its own write.)
-async fn write(mut sink: Sink, mut out_rx: QueueRx<Outbound>) {
+async fn write<S: Sink<Message, Error = WsError> + Unpin>(mut sink: S, mut out_rx: QueueRx<Outbound>) {
     while let Some(mut out) = out_rx.recv().await {
         loop {
             match out {
@@ -202,9 +236,9 @@ fn queue_close(out_tx: &QueueTx<Outbound>, code: CloseCode, reason: &'static str
 }
 
 /// Handles the client's frames until the socket should end.
-async fn read(
+async fn read<R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin>(
     shared: &Arc<Shared>,
-    mut stream: Stream,
+    mut stream: R,
     out_tx: &QueueTx<Outbound>,
     kill: &Arc<Notify>,
     conn_id: u64,

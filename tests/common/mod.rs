@@ -290,7 +290,21 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// On the library's own listener, or behind the host server `MIZULIVE_TEST_SERVER`
+    /// names (see [`host`]).
     pub fn start(configure: impl FnOnce(&mut Options)) -> TestApp {
+        match host::from_env() {
+            Some(mode) => TestApp::start_with(configure, |app| host::serve(app, mode)),
+            None => TestApp::start_with(configure, |app| app.start("127.0.0.1:0").expect("start")),
+        }
+    }
+
+    /// [`TestApp::start`] with another server in front: `listen` serves the app and
+    /// returns the address the tests reach it at.
+    pub fn start_with(
+        configure: impl FnOnce(&mut Options),
+        listen: impl FnOnce(&Arc<App>) -> SocketAddr,
+    ) -> TestApp {
         let mut opts = base_options();
         configure(&mut opts);
         let app = App::new(opts).expect("App::new");
@@ -298,8 +312,9 @@ impl TestApp {
         let handler: Arc<dyn Page> = Arc::new(Counter { probe: probe.clone() });
         app.register_page("/counter", counter_spec(handler.clone())).expect("register /counter");
         app.register_page("/other", other_spec(handler)).expect("register /other");
-        let addr = app.start("127.0.0.1:0").expect("start");
-        TestApp { app: Some(Arc::new(app)), addr, probe }
+        let app = Arc::new(app);
+        let addr = listen(&app);
+        TestApp { app: Some(app), addr, probe }
     }
 
     pub fn app(&self) -> &Arc<App> {
@@ -791,4 +806,5 @@ pub fn region_ids(patch: &Value) -> Vec<String> {
 pub fn region<'a>(patch: &'a Value, id: &str) -> &'a str {
     patch["regions"][id].as_str().unwrap_or_else(|| panic!("patch has no region {id}: {patch}"))
 }
+pub mod host;
 pub mod redis;

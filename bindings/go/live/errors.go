@@ -24,6 +24,7 @@ const (
 	ErrTimeout   Code = 12 // a wait timed out
 	ErrBuffer    Code = 13 // an output buffer was too small
 	ErrBusy      Code = 14 // a limit is reached; retrying later may succeed
+	ErrRequest   Code = 15 // a request handed in by the host's server is malformed
 	ErrPanic     Code = 99 // a bug in libmizulive, caught at its boundary
 )
 
@@ -31,7 +32,7 @@ var codeNames = map[Code]string{
 	ErrNull: "null argument", ErrUTF8: "invalid UTF-8", ErrJSON: "bad JSON", ErrConfig: "bad options",
 	ErrPage: "bad page", ErrTemplate: "template error", ErrIO: "I/O error", ErrState: "wrong state",
 	ErrNotFound: "not found", ErrCallback: "callback failed", ErrReentrant: "called from a callback",
-	ErrTimeout: "timed out", ErrBuffer: "buffer too small", ErrBusy: "busy", ErrPanic: "libmizulive panicked",
+	ErrTimeout: "timed out", ErrBuffer: "buffer too small", ErrBusy: "busy", ErrRequest: "bad request", ErrPanic: "libmizulive panicked",
 }
 
 func (c Code) Error() string {

@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable
 from .errors import LibraryError, MizuliveError
 
 #: The ABI version this binding speaks (``LV_ABI_VERSION`` in ``mizulive.h``).
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 LV_OK = 0
 LV_ERR_NOT_FOUND = 9

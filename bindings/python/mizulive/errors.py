@@ -24,6 +24,7 @@ class ErrorCode(enum.IntEnum):
     TIMEOUT = 12
     BUFFER = 13
     BUSY = 14
+    REQUEST = 15
     PANIC = 99
 
 
