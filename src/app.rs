@@ -139,6 +139,9 @@ impl App {
             .thread_name("mizulive-io")
             .enable_all()
             .build()?;
+        if let Some(dir) = opts.static_dir.as_ref().filter(|d| !d.is_dir()) {
+            return Err(Error::Config(format!("static_dir {} is not a folder", dir.display())));
+        }
         let views = Views::new(&opts.views, opts.dev, &opts.layout, &opts.root_id)?;
         let metrics = Arc::<crate::metrics::Metrics>::default();
         let node = match &opts.redis {
@@ -214,6 +217,12 @@ impl App {
         }
         if route.starts_with("/_live/") {
             return Err(Error::Page(format!("route {route:?} is reserved for mizulive")));
+        }
+        if self.shared.opts.static_dir.is_some() && route.starts_with(&self.shared.opts.static_prefix) {
+            return Err(Error::Page(format!(
+                "route {route:?} is under static_prefix {:?}, where static files are served",
+                self.shared.opts.static_prefix
+            )));
         }
         for id in spec.regions.keys() {
             if id.is_empty() || id == &self.shared.opts.root_id {

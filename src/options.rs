@@ -109,6 +109,12 @@ pub struct Options {
     /// Serve counters at `/_live/metrics` (Prometheus text). Default false: they
     /// describe the server, so expose them only where the network is trusted.
     pub metrics: bool,
+    /// A folder of static files (CSS, images, scripts) served under `static_prefix`,
+    /// so an app needs no second server for them. Default none.
+    pub static_dir: Option<PathBuf>,
+    /// The URL path the `static_dir` files are served under: starts and ends with `/`.
+    /// Pages cannot be registered below it. Default `/static/`.
+    pub static_prefix: String,
     /// DOM id of the live root; marking it re-renders the page body. Default `lv-root`.
     pub root_id: String,
     /// How long a client may take to send a request head, from its first byte.
@@ -182,6 +188,8 @@ impl Default for Options {
             layout: "default".into(),
             root_id: "lv-root".into(),
             metrics: false,
+            static_dir: None,
+            static_prefix: "/static/".into(),
             header_timeout_ms: 30_000,
             body_timeout_ms: 30_000,
             keep_alive_timeout_ms: 75_000,
@@ -231,6 +239,16 @@ impl Options {
             if secret.len() < 32 {
                 return Err(Error::Config("secret must be at least 32 bytes".into()));
             }
+        }
+        let prefix = &self.static_prefix;
+        if !prefix.starts_with('/')
+            || !prefix.ends_with('/')
+            || prefix == "/"
+            || prefix.starts_with("/_live/")
+        {
+            return Err(Error::Config(format!(
+                "static_prefix {prefix:?} must start and end with '/', name a folder (\"/static/\") and not be under /_live/"
+            )));
         }
         if let Some(url) = &self.redis {
             check_redis_url(url).map_err(|why| Error::Config(format!("redis: {why}")))?;

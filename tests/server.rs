@@ -3,7 +3,9 @@
 mod common;
 
 use common::*;
+use mizulive::Page;
 use std::io::Read;
+use std::sync::Arc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 #[tokio::test]
@@ -93,4 +95,45 @@ async fn runtime_asset_is_cached_and_gzipped() {
     assert!(cached.body.is_empty());
     let stale = http(t.addr, "GET", "/_live/runtime.js", &[("If-None-Match", "\"0000\"")], b"").await;
     assert_eq!(stale.status, 200);
+}
+
+#[tokio::test]
+async fn static_files_are_served_from_their_folder_only() {
+    let dir = std::env::temp_dir().join(format!("mizulive-static-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("public/css")).expect("static folder");
+    std::fs::write(dir.join("public/css/app.css"), "body { color: teal }").expect("css");
+    std::fs::write(dir.join("public/.env"), "SECRET=1").expect("hidden file");
+    std::fs::write(dir.join("secret.txt"), "not public").expect("outside file");
+    let public = dir.join("public");
+    let t = TestApp::start(|o| o.static_dir = Some(public.clone()));
+
+    let css = t.get("/static/css/app.css").await;
+    assert_eq!(css.status, 200, "{}", css.text());
+    assert_eq!(css.text(), "body { color: teal }");
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    assert_eq!(css.header("x-content-type-options"), Some("nosniff"));
+    let etag = css.header("etag").expect("an ETag").to_string();
+    let again = http(t.addr, "GET", "/static/css/app.css", &[("If-None-Match", &etag)], b"").await;
+    assert_eq!(again.status, 304);
+
+    for path in [
+        "/static/../secret.txt",
+        "/static/%2e%2e/secret.txt",
+        "/static/.env",
+        "/static/css/",
+        "/static/x.css",
+    ] {
+        let resp = t.get(path).await;
+        assert_eq!(resp.status, 404, "{path}: {}", resp.text());
+        assert!(!resp.text().contains("not public") && !resp.text().contains("SECRET"), "{path}");
+    }
+    let post = http(t.addr, "POST", "/static/css/app.css", &[], b"x").await;
+    assert_eq!(post.status, 405);
+    // Pages still work next to them, and none may hide under the prefix.
+    assert_eq!(t.get("/counter").await.status, 200);
+    let probe: Arc<dyn Page> = Arc::new(Counter { probe: t.probe.clone() });
+    let err = t.app().register_page("/static/page", counter_spec(probe)).expect_err("a page under /static/");
+    assert!(err.to_string().contains("static_prefix"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -62,6 +62,11 @@ pub(crate) async fn respond<B: RequestBody>(shared: Arc<Shared>, req: Request<B>
             Full::new(Bytes::from(shared.metrics.render(shared.sessions.len()))),
         ),
         (_, WEBSOCKET_PATH) => text(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade"),
+        (m, _) if is_static(&shared.opts, &path) => {
+            let rest = &path[shared.opts.static_prefix.len()..];
+            let dir = shared.opts.static_dir.as_deref().unwrap_or(std::path::Path::new("."));
+            super::files::serve(&shared.opts, dir, rest, m, req.headers()).await
+        }
         (m, _) => match shared.route(&path) {
             None => text(StatusCode::NOT_FOUND, "not found"),
             Some((route, params)) => match *m {
@@ -76,6 +81,11 @@ pub(crate) async fn respond<B: RequestBody>(shared: Arc<Shared>, req: Request<B>
         },
     };
     security_headers(&shared, resp)
+}
+
+/// Whether `path` is under `static_prefix` with a `static_dir` to serve.
+fn is_static(opts: &Options, path: &str) -> bool {
+    opts.static_dir.is_some() && path.starts_with(&opts.static_prefix)
 }
 
 /// Headers every response gets: no MIME sniffing (a text error or a JSON boot block

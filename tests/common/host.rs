@@ -186,7 +186,10 @@ fn response_bytes(resp: &hyper::Response<bytes::Bytes>) -> Vec<u8> {
     for (name, value) in resp.headers() {
         out.push_str(&format!("{name}: {}\r\n", value.to_str().expect("a visible ASCII header")));
     }
-    out.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", resp.body().len()));
+    if !resp.headers().contains_key("content-length") {
+        out.push_str(&format!("Content-Length: {}\r\n", resp.body().len()));
+    }
+    out.push_str("Connection: close\r\n\r\n");
     let mut bytes = out.into_bytes();
     bytes.extend_from_slice(resp.body());
     bytes
