@@ -360,7 +360,7 @@ uint32_t lv_abi_version(void);
 
 /*
  Creates an app from a JSON options document (NULL or "" means `{}`). Keys:
- `views` (folder, default "views"), `dev`, `secret` (≥ 32 bytes; default
+ `views` (see below), `dev`, `secret` (≥ 32 bytes; default
  `$MIZULIVE_SECRET`), `redis` (a `redis://` URL; default `$MIZULIVE_REDIS`, else
  none: a single node), `previous_secrets`,
  `previous_secrets_ttl_s`, `token_ttl_s`, `secure_cookies`, `trust_forwarded_proto`,
@@ -373,6 +373,13 @@ uint32_t lv_abi_version(void);
  `join_timeout_ms`, `shutdown_timeout_ms`, `layout`, `root_id`, `metrics`, `static_dir`,
  `static_prefix`. Unknown
  keys are an error. docs/c-api.md gives each one's default.
+
+ `views` is where the templates come from: a folder (a string, default "views",
+ relative to the working directory) with `layouts/`, `pages/` and `partials/`, which
+ dev mode reloads on change; or the templates themselves, a JSON object of name to
+ source (`{"pages/counter/index.html": "<p>{{ state.count }}</p>", ...}`), so a
+ program needs no folder at run time. `{}` starts with none: add them with
+ `lv_app_add_view`. A folder that does not exist is an error.
 
  Returns NULL on failure (see `lv_last_error`). The caller owns the app and must
  release it with `lv_app_free`.
@@ -390,6 +397,27 @@ struct lv_app *lv_app_new(const char *options_json);
  on `app` once `lv_app_free` has been called.
  */
 void lv_app_free(struct lv_app *app);
+
+/*
+ Adds a template held in memory, so a program can carry its views inside it
+ (string literals, `xxd -i`, C23 `#embed`) instead of reading a folder at run time.
+ `name` is the template's file name as under a views folder:
+ "layouts/default.html", "pages/counter/index.html", "partials/counter/stats.html"
+ (relative, under `layouts/`, `pages/` or `partials/`, `/`-separated, no `.` or
+ `..` parts). `name` and `source` are copied. A template of the same name already
+ added is replaced; one added here wins over a file of that name in the views
+ folder. Add a page's templates before `lv_register_page`, which checks that they
+ exist; a template added later shows on the next render.
+
+ ```c
+ lv_app *app = lv_app_new("{\"views\": {}}");
+ lv_app_add_view(app, "pages/hello.html", "<p>Hello {{ state.name }}</p>");
+ ```
+
+ Fails with `LV_ERR_TEMPLATE`, adding nothing, for a bad name (the message names
+ it) or a source that does not compile (the message gives the line).
+ */
+int lv_app_add_view(struct lv_app *app, const char *name, const char *source);
 
 /*
  Registers a page at `route` ("/counter", "/rooms/{room}"). Copies `page` and its

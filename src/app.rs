@@ -209,6 +209,14 @@ impl App {
         &self.shared.opts
     }
 
+    /// Adds (or replaces) a template held in memory, named as its file in a views
+    /// folder (`pages/counter/index.html`); it wins over a file of that name in the
+    /// views folder. Add a page's templates before registering it: registration
+    /// checks that they exist.
+    pub fn add_view(&self, name: &str, source: &str) -> Result<()> {
+        self.shared.views.add(name, source)
+    }
+
     /// Registers a page at a route such as `/counter` or `/rooms/{room}`. The page
     /// template and region partials must exist.
     pub fn register_page(&self, route: &str, spec: PageSpec) -> Result<()> {
@@ -304,7 +312,7 @@ impl App {
         Ok(())
     }
 
-    /// Renders a template of the views folder (`pages/x.html`, ...) with a JSON
+    /// Renders a template of the views (`pages/x.html`, ...) with a JSON
     /// context: a helper for tests and tools.
     pub fn render(&self, template: &str, context_json: &str) -> Result<String> {
         let ctx: Value = serde_json::from_str(context_json).map_err(Error::json)?;

@@ -40,7 +40,7 @@ mod views;
 
 pub use app::{App, Auth, AuthDecision, RequestInfo};
 pub use error::{Error, Result};
-pub use options::Options;
+pub use options::{Options, ViewsSource};
 pub use page::{Ctx, Event, HostError, Info, KeyMeta, Page, PageSpec, LAGGED_TOPIC};
 
 pub use logging::init as init_logging;

@@ -1,18 +1,20 @@
 //! App options, parsed from the JSON the host passes to `lv_app_new`.
 
 use serde::Deserialize;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+pub use crate::views::source::ViewsSource;
 
 /// Everything configurable about an app. Every field has a documented default, so
 /// `{}` is a valid options document.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Options {
-    /// Folder holding `layouts/`, `pages/` and `partials/`. Default `views`.
-    pub views: PathBuf,
+    /// Where the templates come from: a folder holding `layouts/`, `pages/` and
+    /// `partials/` (a JSON string), or the templates themselves (a JSON object of
+    /// name, such as `pages/counter/index.html`, to source). Default the folder `views`.
+    pub views: ViewsSource,
     /// Dev mode: detailed errors reach the browser, templates reload on change.
     pub dev: bool,
     /// Secret that signs tokens. At least 32 bytes. When left out, the environment
@@ -158,7 +160,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            views: PathBuf::from("views"),
+            views: ViewsSource::default(),
             dev: false,
             secret: None,
             redis: None,

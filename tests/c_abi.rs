@@ -50,3 +50,10 @@ fn freeing_an_app_while_other_threads_are_inside_calls() {
 fn shutdown_is_bounded_by_shutdown_timeout_ms() {
     build_and_run("shutdown_timeout");
 }
+
+/// Templates from the options JSON and `lv_app_add_view` serve a page from a working
+/// directory with no views folder; bad names and sources are refused by name.
+#[test]
+fn views_held_in_memory_serve_a_page() {
+    build_and_run("views_memory");
+}

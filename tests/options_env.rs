@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 fn options(json: &str) -> Options {
     let mut opts = Options::from_json(json).expect("valid options");
-    opts.views = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("views");
+    opts.views = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("views").into();
     opts.host_threads = 1;
     opts.io_threads = 1;
     opts

@@ -1,4 +1,5 @@
-//! Templates: minijinja over a views folder (`layouts/`, `pages/`, `partials/`).
+//! Templates: minijinja over a views folder (`layouts/`, `pages/`, `partials/`), or
+//! over templates held in memory under the same names (see [`source`]).
 //!
 //! Page, layout and region templates all render with one context shape
 //! ([`CONTEXT_KEYS`]), so a partial renders the same whether it is included by the
@@ -7,14 +8,18 @@
 pub mod helpers;
 pub(crate) mod html;
 pub(crate) mod json;
+pub mod source;
 
+use arc_swap::ArcSwap;
 use minijinja::{path_loader, AutoEscape, Environment, State, Value};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use crate::error::{Error, Result};
 use crate::page::PageSpec;
+use source::{check_view_name, ViewsSource};
 
 /// The variables every template sees.
 pub const CONTEXT_KEYS: &[&str] =
@@ -29,54 +34,83 @@ const FALLBACK_LAYOUT: &str = "<!doctype html>\n<html lang=\"en\">\n<head>\n<met
 const FALLBACK_NAME: &str = "mizulive/fallback-layout.html";
 
 pub struct Views {
-    dir: PathBuf,
+    /// The views folder, when the templates come from one.
+    dir: Option<PathBuf>,
+    dev: bool,
     default_layout: String,
     root_id: String,
-    env: Env,
-}
-
-/// The template environment.
-enum Env {
-    /// Built once: renders on every host thread share it without taking a lock.
-    Fixed(Arc<Environment<'static>>),
-    /// Dev mode: with the views folder's newest mtime it was built from; a newer file
-    /// rebuilds it, so edits show on the next render.
-    Reloading(Mutex<(Option<SystemTime>, Arc<Environment<'static>>)>),
+    /// Templates held in memory, by name: the `views` option's object and every
+    /// `add`. Rebuilds of a reloading folder add them again. Its lock also orders
+    /// writers of `env`.
+    memory: Mutex<BTreeMap<String, String>>,
+    /// The environment renders use: swapped whole, so renders on every host thread
+    /// share it without taking a lock.
+    env: ArcSwap<Environment<'static>>,
+    /// Dev mode with a folder: the folder's newest mtime when `env` was built; a
+    /// newer file rebuilds it, so edits show on the next render.
+    stamp: Mutex<Option<SystemTime>>,
 }
 
 impl Views {
-    pub fn new(dir: &Path, dev: bool, default_layout: &str, root_id: &str) -> Result<Self> {
-        if !dir.is_dir() {
-            return Err(Error::Config(format!(
-                "views folder {} does not exist (set \"views\" in the options)",
-                dir.display()
-            )));
-        }
-        let env = if dev {
-            Env::Reloading(Mutex::new((newest_mtime(dir), Arc::new(build_env(dir)))))
-        } else {
-            Env::Fixed(Arc::new(build_env(dir)))
+    pub fn new(source: &ViewsSource, dev: bool, default_layout: &str, root_id: &str) -> Result<Self> {
+        let (dir, memory) = match source {
+            ViewsSource::Dir(dir) if !dir.is_dir() => {
+                return Err(Error::Config(format!(
+                    "views folder {} does not exist (set \"views\" in the options to a folder, \
+                     or to an object of template name to source)",
+                    dir.display()
+                )));
+            }
+            ViewsSource::Dir(dir) => (Some(dir.clone()), BTreeMap::new()),
+            ViewsSource::Memory(memory) => {
+                for name in memory.keys() {
+                    check_view_name(name)?;
+                }
+                (None, memory.clone())
+            }
         };
+        let stamp = dir.as_deref().filter(|_| dev).and_then(newest_mtime);
+        let env = build_env(dir.as_deref(), &memory)?;
         Ok(Views {
-            dir: dir.to_path_buf(),
+            dir,
+            dev,
             default_layout: default_layout.to_string(),
             root_id: root_id.to_string(),
-            env,
+            memory: Mutex::new(memory),
+            env: ArcSwap::from_pointee(env),
+            stamp: Mutex::new(stamp),
         })
     }
 
+    /// Adds (or replaces) a template held in memory, named as its file in a views
+    /// folder ("pages/counter/index.html"). It wins over a file of that name in the
+    /// views folder. Fails, changing nothing, on a bad name or a source that does not
+    /// compile.
+    pub fn add(&self, name: &str, source: &str) -> Result<()> {
+        check_view_name(name)?;
+        let mut memory = self.memory.lock().unwrap_or_else(|e| e.into_inner());
+        let mut env = Environment::clone(&self.env.load());
+        env.add_template_owned(name.to_string(), source.to_string())?;
+        self.env.store(Arc::new(env));
+        memory.insert(name.to_string(), source.to_string());
+        Ok(())
+    }
+
     fn env(&self) -> Arc<Environment<'static>> {
-        match &self.env {
-            Env::Fixed(env) => env.clone(),
-            Env::Reloading(slot) => {
-                let mut guard = slot.lock().unwrap_or_else(|e| e.into_inner());
-                let stamp = newest_mtime(&self.dir);
-                if stamp != guard.0 {
-                    *guard = (stamp, Arc::new(build_env(&self.dir)));
+        if let (true, Some(dir)) = (self.dev, &self.dir) {
+            let mut stamp = self.stamp.lock().unwrap_or_else(|e| e.into_inner());
+            let newest = newest_mtime(dir);
+            if newest != *stamp {
+                let memory = self.memory.lock().unwrap_or_else(|e| e.into_inner());
+                match build_env(Some(dir), &memory) {
+                    Ok(env) => self.env.store(Arc::new(env)),
+                    // Each compiled when it was added; only a minijinja regression gets here.
+                    Err(e) => tracing::error!("rebuilding the views: {e}"),
                 }
-                guard.1.clone()
+                *stamp = newest;
             }
         }
+        self.env.load_full()
     }
 
     /// Fails unless the page template and every region partial exist and compile.
@@ -126,25 +160,32 @@ impl Views {
         Ok((inject_boot(&html, boot_json), body))
     }
 
-    /// Renders any template of the views folder by file name (`pages/x.html`).
+    /// Renders any template by its file name in the views (`pages/x.html`).
     pub fn render_file(&self, name: &str, ctx: &Value) -> Result<String> {
         Ok(self.env().get_template(name)?.render(ctx)?)
     }
 }
 
-fn build_env(dir: &Path) -> Environment<'static> {
+fn build_env(dir: Option<&Path>, memory: &BTreeMap<String, String>) -> Result<Environment<'static>> {
     let mut env = Environment::new();
     // Every template of a views folder ends up in an HTML page (or a patch of one),
     // whatever its file name says, so all of them escape for HTML.
     env.set_auto_escape_callback(|_| AutoEscape::Html);
-    env.set_loader(path_loader(dir));
+    if let Some(dir) = dir {
+        env.set_loader(path_loader(dir));
+    }
     if let Err(e) = env.add_template(FALLBACK_NAME, FALLBACK_LAYOUT) {
         // A constant that compiles in the tests; only a minijinja regression gets here.
         tracing::error!("the built-in fallback layout does not compile: {e}");
     }
+    // Held in the environment itself, which looks them up before asking the loader:
+    // a template in memory wins over a file of the same name.
+    for (name, source) in memory {
+        env.add_template_owned(name.clone(), source.clone())?;
+    }
     env.add_global("lv", helpers::lv());
     env.add_function("partial", partial);
-    env
+    Ok(env)
 }
 
 /// `partial("counter/stats")`: renders a partial with the caller's context.
@@ -212,13 +253,4 @@ fn newest_mtime(dir: &Path) -> Option<SystemTime> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn boot_is_script_safe_and_before_body_end() {
-        let html = inject_boot("<html><body><p>x</p></BODY></html>", r#"{"a":"</script><b>"}"#);
-        assert!(html.contains(r#"{"a":"\u003c/script\u003e\u003cb\u003e"}"#));
-        assert!(html.ends_with("</script>\n</BODY></html>"));
-    }
-}
+mod tests;

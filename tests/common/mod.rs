@@ -42,7 +42,7 @@ pub fn views_dir() -> PathBuf {
 
 /// Options every test app starts from: the test views, a fixed secret.
 pub fn base_options() -> Options {
-    Options { views: views_dir(), secret: Some(SECRET.to_string()), ..Options::default() }
+    Options { views: views_dir().into(), secret: Some(SECRET.to_string()), ..Options::default() }
 }
 
 // ---------------------------------------------------------------------------------

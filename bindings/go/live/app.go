@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http/httputil"
 	"runtime"
@@ -20,8 +21,14 @@ import (
 // Options configure an App. Zero values take the library's defaults (see
 // docs/c-api.md for each one).
 type Options struct {
-	// Views is the folder with layouts/, pages/ and partials/ (default "views").
+	// Views is the folder with layouts/, pages/ and partials/ (default "views"),
+	// read at run time; Dev reloads it when a file changes.
 	Views string
+	// ViewsFS, when set, holds the views instead of a folder: its layouts/, pages/
+	// and partials/ are read once, by New, and handed to the library, so the program
+	// needs no views folder where it runs. With //go:embed views, pass
+	// fs.Sub(files, "views"). Set Views or ViewsFS, not both.
+	ViewsFS fs.FS
 	// Dev shows detailed errors in the browser and reloads templates on change.
 	Dev bool
 	// Secret signs session tokens; at least 32 bytes. Set it in production: the
@@ -109,6 +116,16 @@ func (o Options) json() ([]byte, error) {
 		}
 	}
 	put("views", o.Views, o.Views != "")
+	if o.ViewsFS != nil {
+		if o.Views != "" {
+			return nil, &Error{Code: ErrConfig, Message: "set Views (a folder) or ViewsFS, not both"}
+		}
+		views, err := readViews(o.ViewsFS)
+		if err != nil {
+			return nil, err
+		}
+		put("views", views, true)
+	}
 	put("dev", o.Dev, o.Dev)
 	put("secret", o.Secret, o.Secret != "")
 	put("redis", o.Redis, o.Redis != "")
@@ -178,7 +195,7 @@ type App struct {
 }
 
 // New creates an app. It fails on unusable options (a short secret, a missing
-// views folder, an unknown layout).
+// views folder, an unknown layout, a ViewsFS without views).
 func New(opts Options) (*App, error) {
 	if err := checkABI(); err != nil {
 		return nil, err

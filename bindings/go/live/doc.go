@@ -56,6 +56,13 @@
 // Templates are minijinja (Jinja2 syntax) in the views folder: the state is
 // {{ state.count }}, a region is {{ partial("counter/stats") }}, and helpers
 // write the event attributes: {{ lv.click("inc", by=1) }}. See docs/c-api.md.
+// To ship the views inside the binary, embed them and pass Options.ViewsFS:
+//
+//	//go:embed views
+//	var files embed.FS
+//
+//	views, _ := fs.Sub(files, "views")
+//	lv, err := live.New(live.Options{ViewsFS: views})
 //
 // # State
 //

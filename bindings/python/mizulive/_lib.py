@@ -89,6 +89,7 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "lv_abi_version": (c_uint32, []),
     "lv_app_new": (_app, [_str]),
     "lv_app_free": (None, [_app]),
+    "lv_app_add_view": (c_int, [_app, _str, _str]),
     "lv_register_page": (c_int, [_app, _str, POINTER(LvPage)]),
     "lv_app_set_auth": (c_int, [_app, AUTH_FN, c_void_p, DROP_FN]),
     "lv_app_set_thread_exit": (c_int, [_app, THREAD_EXIT_FN, c_void_p, DROP_FN]),

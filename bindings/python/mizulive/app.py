@@ -6,7 +6,6 @@ import atexit
 import contextlib
 import ctypes
 import logging
-import os
 import signal
 import sys
 import threading
@@ -14,7 +13,7 @@ import time
 import weakref
 from typing import Any, Callable, Iterator, TypeVar, overload
 
-from . import _callbacks, _lib, _logbridge
+from . import _callbacks, _lib, _logbridge, _views
 from ._lib import LV_ERR_TIMEOUT, LV_OK, check, enc, lib
 from .auth import AuthHook
 from .errors import ErrorCode, MizuliveError
@@ -41,7 +40,10 @@ class App:
     """A mizulive application: a views folder, pages, and (once started) a server.
 
     ``views`` is the folder with ``layouts/``, ``pages/`` and ``partials/`` (a relative
-    path is taken from the current directory). The other keyword arguments are the
+    path is taken from the current directory; dev mode reloads it on change). To ship
+    the views inside a package, pass its resources, which also work from a zip file
+    or a wheel: ``views=importlib.resources.files("myapp") / "views"``. A dict of
+    template name (``"pages/counter/index.html"``) to source works too. The other keyword arguments are the
     library's options (``secret``, ``redis``, ``host_threads``, ``grace_ms``,
     ``allowed_origins``, ``metrics``, ... as listed in ``docs/c-api.md``); an unknown
     one raises :class:`MizuliveError`. Left out, ``secret`` and ``redis`` come from the
@@ -57,12 +59,12 @@ class App:
         app.run()    # $MIZULIVE_ADDR or 127.0.0.1:3000
     """
 
-    def __init__(self, views: str | os.PathLike[str] = "views", dev: bool = False, **options: Any) -> None:
+    def __init__(self, views: _views.Views = "views", dev: bool = False, **options: Any) -> None:
         self._lock = threading.Lock()
         self._state = _CLOSED
         self._closed = threading.Event()
         _logbridge.install()
-        opts = {"views": os.fspath(views), "dev": bool(dev), **options}
+        opts = {"views": _views.option(views), "dev": bool(dev), **options}
         ptr = lib.lv_app_new(_lib.to_json(opts, "options"))
         if not ptr:
             raise MizuliveError(ErrorCode.CONFIG, _lib.last_error())
