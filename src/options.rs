@@ -1,6 +1,7 @@
 //! App options, parsed from the JSON the host passes to `lv_app_new`.
 
 use serde::Deserialize;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
