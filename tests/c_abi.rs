@@ -57,3 +57,11 @@ fn shutdown_is_bounded_by_shutdown_timeout_ms() {
 fn views_held_in_memory_serve_a_page() {
     build_and_run("views_memory");
 }
+
+/// Requests and WebSockets handed in by a host's own server: malformed requests and
+/// NULLs refused by name, the descriptor owned by the library on every path, a
+/// frame-carried socket's frames and close, and every call refused after shutdown.
+#[test]
+fn a_host_server_hands_requests_and_sockets_to_the_library() {
+    build_and_run("transport");
+}

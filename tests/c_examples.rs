@@ -309,3 +309,74 @@ async fn feed_pushes_published_items_and_clock_ticks() {
     }
     interrupt_and_wait(&mut ex);
 }
+
+/// How many TCP sockets the process `pid` has listening (Linux: its socket inodes
+/// in /proc/net/tcp with state 0A).
+fn listening_sockets(pid: u32) -> usize {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("the example's fds")
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| l.to_str()?.strip_prefix("socket:[")?.strip_suffix(']').map(str::to_string))
+        .collect();
+    let mut count = 0;
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.get(3) == Some(&"0A") && cols.get(9).is_some_and(|i| inodes.iter().any(|x| x == i)) {
+                count += 1;
+            }
+        }
+    }
+    count
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embed_serves_the_counter_from_its_own_socket() {
+    let mut ex = build_and_start("embed");
+    let addr = ex.addr.clone();
+    // The program's own listener is the only one: the library opened none.
+    if sanitize() != Sanitize::Valgrind {
+        assert_eq!(listening_sockets(ex.child.id()), 1, "the process listens on one port");
+    }
+
+    let page = http(&addr, "GET", "/counter", &[], "");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(r#"<strong id="count">0</strong>"#), "{}", page.body);
+    assert!(page.head.to_ascii_lowercase().contains("content-security-policy"), "{}", page.head);
+    let runtime = http(&addr, "GET", "/_live/runtime.js", &[], "");
+    assert_eq!(runtime.status, 200);
+    assert_eq!(http(&addr, "GET", "/nope", &[], "").status, 404);
+    let token = boot(&page.body)["token"].as_str().expect("token").to_string();
+
+    // The WebSocket goes to the library on the program's socket.
+    let mut ws = join(&addr, "/counter", &token).await;
+    let (patch, reply) = click(&mut ws, 1, "inc").await;
+    assert_eq!(reply["ok"], true);
+    assert!(patch.expect("a patch")["regions"]["stats"].as_str().unwrap_or("").contains(">1<"));
+
+    // A socket opened from another site is refused by the library, on that socket.
+    let mut req = format!("ws://{addr}/_live/websocket").into_client_request().expect("request");
+    req.headers_mut().insert("Origin", "http://evil.example".parse().expect("origin"));
+    req.headers_mut().insert("Cookie", BROWSER.parse().expect("cookie"));
+    match tokio_tungstenite::connect_async(req).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 403),
+        other => panic!("a cross-origin socket was not refused: {other:?}"),
+    }
+
+    // Without JavaScript: the form POST runs against the same session; no CSRF, 403.
+    let csrf = between(&page.body, r#"name="_csrf" value=""#, "\"").to_string();
+    let form_type = ("Content-Type", "application/x-www-form-urlencoded");
+    let form = format!("_lv_token={token}&_csrf={csrf}&_lv_click=inc%3Fby%3D1");
+    let post = http(&addr, "POST", "/counter", &[form_type], &form);
+    assert_eq!(post.status, 303, "{}", post.head);
+    let pushed = recv(&mut ws).await;
+    assert!(pushed["regions"]["stats"].as_str().unwrap_or("").contains(">2<"), "{pushed}");
+    let bad = http(&addr, "POST", "/counter", &[form_type], &format!("_lv_token={token}&_lv_click=inc"));
+    assert_eq!(bad.status, 403);
+
+    interrupt_and_wait(&mut ex);
+    let close = recv(&mut ws).await;
+    assert_eq!(close["t"], "close", "{close}");
+    assert_eq!(close["reason"], "shutdown");
+}
