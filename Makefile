@@ -22,6 +22,7 @@ lib:
 examples: lib
 	$(MAKE) -C examples-c/counter
 	$(MAKE) -C examples-c/feed
+	$(MAKE) -C examples-c/embed
 
 lint:
 	$(CARGO) fmt --all -- --check
