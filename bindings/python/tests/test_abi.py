@@ -145,7 +145,7 @@ def test_import_refuses_a_library_of_another_abi(tmp_path: Path) -> None:
     done = import_with(str(fake))
     assert done.returncode != 0
     assert "mizulive.errors.LibraryError" in done.stderr
-    assert f"{fake} speaks mizulive ABI version 7, but this Python package speaks version 1" in done.stderr
+    assert f"{fake} speaks mizulive ABI version 7, but this Python package speaks version 2" in done.stderr
 
     source.write_text("int not_mizulive(void) { return 0; }\n")
     subprocess.run(["cc", "-shared", "-fPIC", "-o", str(fake), str(source)], check=True, timeout=60)
