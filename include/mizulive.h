@@ -265,8 +265,9 @@ typedef struct lv_page {
  `auth(req, request_json, user_data)`: decide who may load or use a page, on a
  page GET, a form POST (`"method":"POST"`) and a WebSocket join (asked as a `GET`
  of the page, with the upgrade's headers, `upgrade: websocket` among them).
- `request_json` is `{"method","path","query","headers":{...},"cookies":{...}}`
- (header names lower-case). Return `LV_OK` to allow (with the user id set by
+ `request_json` is `{"method","path","query","headers":{...},"cookies":{...},
+ "browser":{...}}` (header names lower-case; `browser` the browser session as the
+ request found it, see `lv_auth_browser_session`). Return `LV_OK` to allow (with the user id set by
  `lv_auth_set_user`, if any, or to the location set by `lv_auth_redirect`), or
  non-zero to refuse with 403 (a join: a `forbidden` error, close code 1008).
  */
@@ -573,6 +574,31 @@ int lv_set_str(struct lv_ctx *ctx, const char *pointer, const char *value);
 int lv_remove(struct lv_ctx *ctx, const char *pointer);
 
 /*
+ The browser session: a JSON object shared by every page session of this browser
+ (its signed `lv_bid` cookie), on every node, `{}` when the browser has none yet.
+ As it was when the callback started, with the callback's own writes. Owned by the
+ library, valid until the callback returns.
+ */
+const char *lv_browser_session(struct lv_ctx *ctx);
+
+/*
+ Sets `key` (copied) in the browser session to the JSON `json` (copied), e.g. a
+ voter id or who logged in. Stored when the callback succeeds (a failing callback's
+ writes are dropped, like its state) and seen by the next callback of every page
+ session of this browser: another page load, another tab, another node. Works in
+ `on_mount`, `on_event` (over the WebSocket and on a no-JS POST) and `on_info`.
+ `LV_ERR_JSON` on bad JSON; `LV_ERR_STATE` when the map would be over
+ `max_browser_session_bytes` as compact JSON. Either way nothing changes.
+ */
+int lv_browser_set(struct lv_ctx *ctx, const char *key, const char *json);
+
+/*
+ Removes `key` from the browser session, stored as `lv_browser_set` is.
+ `LV_ERR_NOT_FOUND` when there is no such key.
+ */
+int lv_browser_remove(struct lv_ctx *ctx, const char *key);
+
+/*
  The length of the array, object or string at a JSON pointer into `*out`.
  `LV_ERR_NOT_FOUND` when absent, `LV_ERR_JSON` for a number, boolean or null.
  */
@@ -706,6 +732,29 @@ int lv_set_log_callback(lv_log_fn log, void *user_data, lv_drop_fn drop);
  session token and is visible to callbacks (`lv_user_id`) and templates (`user_id`).
  */
 int lv_auth_set_user(struct lv_auth *req, const char *user_id);
+
+/*
+ Inside the auth hook: the browser session (a JSON object, `{}` when the browser
+ has none) with the hook's own writes, as JSON text. Owned by the library, valid
+ until the hook returns. NULL (see `lv_last_error`) when `req` is NULL or stale.
+ */
+const char *lv_auth_browser_session(struct lv_auth *req);
+
+/*
+ Inside the auth hook: sets `key` (copied) in the browser session to the JSON
+ `json` (copied), e.g. the user a login recognised. Stored unless the hook denies
+ the request (returns non-zero), before the page mounts or the event runs; every
+ page session of this browser sees it from its next callback. `LV_ERR_JSON` on bad
+ JSON, `LV_ERR_STATE` when the map would be over `max_browser_session_bytes`
+ (nothing changes then).
+ */
+int lv_auth_browser_set(struct lv_auth *req, const char *key, const char *json);
+
+/*
+ Inside the auth hook: removes `key` from the browser session (e.g. at logout),
+ stored as `lv_auth_browser_set` is. `LV_ERR_NOT_FOUND` when there is no such key.
+ */
+int lv_auth_browser_remove(struct lv_auth *req, const char *key);
 
 /*
  Inside the auth hook: answer with a 303 to `location` (copied), e.g. a login page.

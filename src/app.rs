@@ -11,7 +11,9 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
+use crate::browser::BrowserSession;
 use crate::cluster::broker::RedisBroker;
+use crate::cluster::browsers::RedisBrowsers;
 use crate::cluster::node::Node;
 use crate::cluster::store::RedisStore;
 use crate::error::{Error, Result};
@@ -20,6 +22,7 @@ use crate::options::Options;
 use crate::page::{PageSpec, Route};
 use crate::pubsub::PubSub;
 use crate::server::asset::RuntimeAsset;
+use crate::session::browser::{BrowserStore, MemoryBrowsers};
 use crate::session::snapshot::SessionStore;
 use crate::session::{Core, Registry};
 use crate::token::Signer;
@@ -33,6 +36,34 @@ pub struct RequestInfo {
     pub query: String,
     pub headers: Map<String, Value>,
     pub cookies: Map<String, Value>,
+    /// The browser session as the request found it (`{}` when the browser has none).
+    pub browser: Map<String, Value>,
+    /// The hook's own view of the browser session, with its writes.
+    #[serde(skip)]
+    pub(crate) browser_session: Arc<Mutex<BrowserSession>>,
+}
+
+impl RequestInfo {
+    /// The browser session with the hook's writes so far.
+    pub fn browser_session(&self) -> Map<String, Value> {
+        self.session().map().clone()
+    }
+
+    /// Sets `key` in the browser session, e.g. the user a login hook recognised.
+    /// Applied unless the hook denies the request, before the page mounts or the
+    /// event runs. Refused (nothing changes) over `max_browser_session_bytes`.
+    pub fn browser_set(&self, key: &str, value: Value) -> Result<()> {
+        self.session().set(key, value)
+    }
+
+    /// Removes `key` from the browser session (e.g. at logout); its value, if any.
+    pub fn browser_remove(&self, key: &str) -> Option<Value> {
+        self.session().remove(key)
+    }
+
+    fn session(&self) -> std::sync::MutexGuard<'_, BrowserSession> {
+        self.browser_session.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// The auth hook's verdict.
@@ -162,6 +193,18 @@ impl App {
             let ttl = (opts.grace() + crate::cluster::node::NODE_TTL).as_millis() as u64;
             Arc::new(RedisStore::new(node.clone(), ttl, runtime.handle())) as Arc<dyn SessionStore>
         });
+        let browsers: Arc<dyn BrowserStore> = match &node {
+            Some(node) => Arc::new(RedisBrowsers {
+                node: node.clone(),
+                ttl_s: opts.browser_session_ttl_s,
+                limit: opts.max_browser_session_bytes,
+            }),
+            None => Arc::new(MemoryBrowsers::new(
+                opts.max_sessions,
+                Duration::from_secs(opts.browser_session_ttl_s),
+                opts.max_browser_session_bytes,
+            )),
+        };
         let host = HostPool::new(opts.host_threads, opts.host_queue, metrics.clone(), "mizulive-host")?;
         // Checked by `Options::validate` to be printable ASCII, so this cannot fail.
         let csp = opts.content_security_policy().and_then(|p| hyper::header::HeaderValue::from_str(&p).ok());
@@ -176,6 +219,7 @@ impl App {
             closing: watch::channel(false).0,
             next_key: AtomicU64::new(1),
             store,
+            browsers,
             restoring: Default::default(),
             opts,
         });

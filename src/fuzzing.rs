@@ -55,7 +55,8 @@ pub fn cookie_header(data: &[u8]) {
         }
     }
     let opts = crate::Options::default();
-    let _ = guard::browser_of(&opts, &headers);
+    let _ =
+        guard::browser_of(&opts, &crate::token::Signer::new(b"0123456789abcdef0123456789abcdef"), &headers);
     let info = guard::request_info(&Method::GET, "/", "", &headers);
     for (name, value) in &info.cookies {
         let found = guard::cookie(&headers, name);

@@ -19,6 +19,7 @@
 //! - `ffi`: the C ABI (the only `extern "C"` code)
 
 pub mod app;
+pub mod browser;
 mod cluster;
 pub mod error;
 mod ffi;

@@ -85,6 +85,12 @@ pub struct Options {
     /// bigger state fails (its error names the size and the limit) and the state
     /// stays as it was before the callback. Default 1 MiB.
     pub max_state_bytes: usize,
+    /// Largest browser session map (compact JSON): a write that would make it bigger
+    /// is refused and changes nothing. Default 4096.
+    pub max_browser_session_bytes: usize,
+    /// How long a browser session map is kept after its browser last used it (a page
+    /// load, an event, the auth hook). Default 604 800 (7 days).
+    pub browser_session_ttl_s: u64,
     /// Sessions alive at once (mounted, with or without a socket). A page request
     /// beyond it gets `503 Service Unavailable` with `Retry-After`, a fresh mount over
     /// the WebSocket an `overloaded` error and close code 1013. Default 100 000.
@@ -183,6 +189,8 @@ impl Default for Options {
             resume_buffer: 64,
             resume_buffer_bytes: 256 * 1024,
             max_state_bytes: 1024 * 1024,
+            max_browser_session_bytes: 4096,
+            browser_session_ttl_s: 7 * 24 * 3600,
             max_sessions: 100_000,
             allowed_origins: Vec::new(),
             redirect_hosts: Vec::new(),
@@ -225,6 +233,8 @@ impl Options {
             ("mailbox", self.mailbox),
             ("max_sessions", self.max_sessions),
             ("max_state_bytes", self.max_state_bytes),
+            ("max_browser_session_bytes", self.max_browser_session_bytes),
+            ("browser_session_ttl_s", self.browser_session_ttl_s as usize),
             ("events_per_second", self.events_per_second as usize),
             ("event_burst", self.event_burst as usize),
             ("max_connections", self.max_connections),

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::browser::{BrowserMap, BrowserSession};
 use crate::error::{Error, Result};
 pub use crate::protocol::{Event, KeyMeta};
 pub use crate::pubsub::{Info, LAGGED_TOPIC};
@@ -164,6 +165,12 @@ pub(crate) struct PageData {
     pub timers: HashMap<u64, Timer>,
     pub next_timer: u64,
     pub topics: HashSet<String>,
+    /// The browser the session belongs to (`token::browser_hash`), which keys its
+    /// browser session.
+    pub browser: String,
+    /// The browser session as the current callback sees it (loaded before each
+    /// callback), with the callback's writes.
+    pub browser_session: BrowserSession,
 }
 
 /// A pending timer: what cancels it, and what a snapshot needs to re-arm it.
@@ -275,6 +282,32 @@ impl<'a> Ctx<'a> {
             }
             _ => None,
         }
+    }
+
+    /// The browser session: a JSON object shared by every page session of this
+    /// browser (its cookie), on every node. It is as it was when the callback
+    /// started, with the callback's own writes.
+    pub fn browser_session(&self) -> &BrowserMap {
+        self.data.browser_session.map()
+    }
+
+    /// Sets `key` in the browser session. Applied when the callback succeeds, and
+    /// seen by the next callback of any page session of this browser. Refused (and
+    /// nothing changes) when the map would be over `max_browser_session_bytes`.
+    pub fn browser_set(&mut self, key: &str, value: Value) -> Result<()> {
+        self.data.browser_session.set(key, value)
+    }
+
+    /// [`Ctx::browser_set`] with the value as JSON text.
+    pub fn browser_set_json(&mut self, key: &str, json: &str) -> Result<()> {
+        let value: Value = serde_json::from_str(json).map_err(Error::json)?;
+        self.browser_set(key, value)
+    }
+
+    /// Removes `key` from the browser session (when the callback succeeds); its
+    /// value, or `None` when there was none.
+    pub fn browser_remove(&mut self, key: &str) -> Option<Value> {
+        self.data.browser_session.remove(key)
     }
 
     /// Marks a region for re-rendering. The root id re-renders the page body.

@@ -122,12 +122,40 @@ impl Signer {
         URL_SAFE_NO_PAD.encode(self.current.mac(b"csrf\0", &csrf_data(sid, browser)).finalize().into_bytes())
     }
 
+    /// The value of a browser cookie for the browser id `id`: `<id>.<tag>`, the tag a
+    /// MAC of the id (128 bits, base64url), so a browser cannot choose its id and a
+    /// cookie made up elsewhere is worth nothing.
+    pub fn browser_cookie(&self, id: &str) -> String {
+        let tag = self.current.mac(b"browser\0", id.as_bytes()).finalize().into_bytes();
+        format!("{id}.{}", URL_SAFE_NO_PAD.encode(&tag[..BROWSER_TAG_BYTES]))
+    }
+
+    /// The browser id in a browser cookie's value, when we made it: `(id, current)`,
+    /// `current` false when a previous secret signed it (the cookie is then re-issued).
+    pub fn browser_id<'a>(&self, value: &'a str) -> Option<(&'a str, bool)> {
+        let (id, tag) = value.split_once('.')?;
+        if !is_random_id(id) {
+            return None;
+        }
+        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+        if tag.len() != BROWSER_TAG_BYTES {
+            return None;
+        }
+        let key = self
+            .verifying()
+            .position(|k| k.mac(b"browser\0", id.as_bytes()).verify_truncated_left(&tag).is_ok())?;
+        Some((id, key == 0))
+    }
+
     pub fn check_csrf(&self, sid: &str, browser: &str, csrf: &str) -> bool {
         let Ok(tag) = URL_SAFE_NO_PAD.decode(csrf) else { return false };
         let data = csrf_data(sid, browser);
         self.verifying().any(|k| k.mac(b"csrf\0", &data).verify_slice(&tag).is_ok())
     }
 }
+
+/// Bytes of MAC a browser cookie keeps.
+const BROWSER_TAG_BYTES: usize = 16;
 
 fn csrf_data(sid: &str, browser: &str) -> Vec<u8> {
     // Neither part holds a NUL (hex and base64url), so the pair reads one way only.
@@ -237,6 +265,38 @@ mod tests {
         assert!(!s.check_csrf("b", "b1", &tag));
         assert!(!s.check_csrf("a", "b2", &tag));
         assert!(!s.check_csrf("a", "b1", "nope"));
+    }
+
+    #[test]
+    fn browser_cookies_are_signed() {
+        let s = Signer::new(SECRET);
+        let id = random_id();
+        let value = s.browser_cookie(&id);
+        assert_eq!(s.browser_id(&value), Some((id.as_str(), true)));
+        // Unsigned, another id under the tag, a cut tag, another key's tag: refused.
+        assert_eq!(s.browser_id(&id), None);
+        let other = random_id();
+        let tag = value.split_once('.').map(|(_, t)| t).unwrap_or_default();
+        assert_eq!(s.browser_id(&format!("{other}.{tag}")), None);
+        assert_eq!(s.browser_id(&value[..value.len() - 1]), None);
+        assert_eq!(s.browser_id(&format!("{value}A")), None);
+        assert_eq!(Signer::new(OLD).browser_id(&value), None);
+        assert_eq!(s.browser_id(&format!("chosen.{tag}")), None);
+        // Made with a previous secret: accepted while it verifies, marked not current.
+        let old = Signer::new(OLD).browser_cookie(&id);
+        let rotating = Signer::with_previous(SECRET, &[OLD], now_secs() + 60);
+        assert_eq!(rotating.browser_id(&old), Some((id.as_str(), false)));
+        assert_eq!(rotating.browser_id(&value), Some((id.as_str(), true)));
+    }
+
+    #[test]
+    fn the_c_tests_browser_cookie_is_signed_with_their_secret() {
+        // tests/c/abi.c and tests/c_examples.rs send this cookie to apps with this secret.
+        let s = Signer::new(b"0123456789abcdef0123456789abcdef");
+        assert_eq!(
+            s.browser_cookie("0123456789abcdef0123456789abcdef"),
+            "0123456789abcdef0123456789abcdef.-A697zMVFYhagKzWPEmZPw"
+        );
     }
 
     #[test]

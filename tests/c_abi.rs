@@ -65,3 +65,11 @@ fn views_held_in_memory_serve_a_page() {
 fn a_host_server_hands_requests_and_sockets_to_the_library() {
     build_and_run("transport");
 }
+
+/// The browser session from C: mount, a no-JS event and the auth hook read and write
+/// it, the next mount of the same browser sees it and no other browser does; NULLs,
+/// bad JSON, a missing key, the size limit and stale handles are refused by name.
+#[test]
+fn the_browser_session_from_c() {
+    build_and_run("browser");
+}

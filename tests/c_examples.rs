@@ -90,6 +90,7 @@ fn build_and_start(name: &str) -> Example {
     let mut child = command
         .current_dir(&dir)
         .env("MIZULIVE_ADDR", "127.0.0.1:0")
+        .env("MIZULIVE_SECRET", SECRET)
         .stdout(Stdio::piped())
         // A sanitizer's report goes to stderr: show it with the test's output.
         .stderr(if mode == Sanitize::None { Stdio::null() } else { Stdio::inherit() })
@@ -127,9 +128,13 @@ impl HttpResponse {
     }
 }
 
+/// The secret the examples run with (`MIZULIVE_SECRET`), so the browser cookie below
+/// is one they signed.
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
 /// The browser cookie every request carries, as a browser keeps the one its first
-/// page GET set (the server accepts any id of the right shape).
-const BROWSER: &str = "lv_bid=0123456789abcdef0123456789abcdef";
+/// page GET set: an id signed with [`SECRET`] (src/token.rs pins the value).
+const BROWSER: &str = "lv_bid=0123456789abcdef0123456789abcdef.-A697zMVFYhagKzWPEmZPw";
 
 fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> HttpResponse {
     let mut stream = TcpStream::connect(addr).expect("connect");

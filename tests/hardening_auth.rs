@@ -14,8 +14,25 @@ use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Error as WsError;
 
-const ALICE_BROWSER: &str = "lv_bid=a11ce000000000000000000000000000";
-const MALLORY_BROWSER: &str = "lv_bid=ba5e0000000000000000000000000000";
+const ALICE_ID: &str = "a11ce000000000000000000000000000";
+const MALLORY_ID: &str = "ba5e0000000000000000000000000000";
+
+/// `lv_bid=...` of a browser whose first page GET gave it the id `id` (signed with
+/// the tests' secret).
+fn browser(id: &str) -> &'static str {
+    let value = mizulive::testing::browser_cookie_value(common::SECRET, id);
+    Box::leak(format!("lv_bid={value}").into_boxed_str())
+}
+
+fn alice_browser() -> &'static str {
+    static COOKIE: std::sync::OnceLock<&str> = std::sync::OnceLock::new();
+    COOKIE.get_or_init(|| browser(ALICE_ID))
+}
+
+fn mallory_browser() -> &'static str {
+    static COOKIE: std::sync::OnceLock<&str> = std::sync::OnceLock::new();
+    COOKIE.get_or_init(|| browser(MALLORY_ID))
+}
 const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
 
 /// Who is logged in is the `user` cookie: `banned` is denied, none is sent to
@@ -109,7 +126,7 @@ fn now() -> u64 {
 async fn the_auth_hook_decides_every_post() {
     let t = TestApp::start(|_| {});
     let auth = with_auth(&t);
-    let alice = format!("{ALICE_BROWSER}; user=alice");
+    let alice = format!("{}; user=alice", alice_browser());
     let (token, csrf) = load(&t, "/counter", &alice).await;
 
     let ok = post(&t, &[("Cookie", &alice)], &token, &csrf).await;
@@ -118,12 +135,12 @@ async fn the_auth_hook_decides_every_post() {
     assert_eq!(count_after(&t, &ok, &alice).await, Some(START + 1));
 
     // Logged out: sent to the login page; banned: 403; someone else: 403. None runs.
-    let logged_out = post(&t, &[("Cookie", ALICE_BROWSER)], &token, &csrf).await;
+    let logged_out = post(&t, &[("Cookie", alice_browser())], &token, &csrf).await;
     assert_eq!(logged_out.status, 303, "{}", logged_out.text());
     assert_eq!(logged_out.header("location"), Some("/login"));
-    let banned = post(&t, &[("Cookie", &format!("{ALICE_BROWSER}; user=banned"))], &token, &csrf).await;
+    let banned = post(&t, &[("Cookie", &format!("{}; user=banned", alice_browser()))], &token, &csrf).await;
     assert_eq!(banned.status, 403, "{}", banned.text());
-    let bob = post(&t, &[("Cookie", &format!("{ALICE_BROWSER}; user=bob"))], &token, &csrf).await;
+    let bob = post(&t, &[("Cookie", &format!("{}; user=bob", alice_browser()))], &token, &csrf).await;
     assert_eq!(bob.status, 403, "{}", bob.text());
     let again = post(&t, &[("Cookie", &alice)], &token, &csrf).await;
     assert_eq!(count_after(&t, &again, &alice).await, Some(START + 2), "a refused POST ran its event");
@@ -132,7 +149,7 @@ async fn the_auth_hook_decides_every_post() {
     // the token's claims. Not for a user the hook does not say it is.
     let node2 = TestApp::start(|_| {});
     let _auth2 = with_auth(&node2);
-    let remount = post(&node2, &[("Cookie", &format!("{ALICE_BROWSER}; user=bob"))], &token, &csrf).await;
+    let remount = post(&node2, &[("Cookie", &format!("{}; user=bob", alice_browser()))], &token, &csrf).await;
     assert_eq!(remount.status, 403, "{}", remount.text());
     assert_eq!(node2.probe.mounts(), 0);
     let remount = post(&node2, &[("Cookie", &alice)], &token, &csrf).await;
@@ -144,15 +161,15 @@ async fn the_auth_hook_decides_every_post() {
 async fn the_auth_hook_decides_every_join() {
     let t = TestApp::start(|_| {});
     let auth = with_auth(&t);
-    let alice = format!("{ALICE_BROWSER}; user=alice");
+    let alice = format!("{}; user=alice", alice_browser());
     let (token, _) = load(&t, "/counter?tab=2", &alice).await;
 
     // Logged out, banned, another user: refused, not recoverable, 1008.
-    let mut ws = join_as(&t, Some(ALICE_BROWSER), &token).await;
+    let mut ws = join_as(&t, Some(alice_browser()), &token).await;
     expect_refused(&mut ws, "forbidden").await;
-    let mut ws = join_as(&t, Some(&format!("{ALICE_BROWSER}; user=banned")), &token).await;
+    let mut ws = join_as(&t, Some(&format!("{}; user=banned", alice_browser())), &token).await;
     expect_refused(&mut ws, "forbidden").await;
-    let mut ws = join_as(&t, Some(&format!("{ALICE_BROWSER}; user=bob")), &token).await;
+    let mut ws = join_as(&t, Some(&format!("{}; user=bob", alice_browser())), &token).await;
     expect_refused(&mut ws, "user_mismatch").await;
 
     // Alice herself joins; the hook saw her join as a GET of the page.
@@ -168,7 +185,7 @@ async fn the_auth_hook_decides_every_join() {
     // A join that finds no session mounts from the token's claims: only for its user.
     let node2 = TestApp::start(|_| {});
     let _auth2 = with_auth(&node2);
-    let mut ws = join_as(&node2, Some(&format!("{ALICE_BROWSER}; user=bob")), &token).await;
+    let mut ws = join_as(&node2, Some(&format!("{}; user=bob", alice_browser())), &token).await;
     expect_refused(&mut ws, "user_mismatch").await;
     assert_eq!(node2.probe.mounts(), 0);
     let mut ws = join_as(&node2, Some(&alice), &token).await;
@@ -181,13 +198,13 @@ async fn the_auth_hook_decides_every_join() {
 async fn the_resume_get_checks_the_user() {
     let t = TestApp::start(|_| {});
     let _auth = with_auth(&t);
-    let alice = format!("{ALICE_BROWSER}; user=alice");
+    let alice = format!("{}; user=alice", alice_browser());
     let (token, csrf) = load(&t, "/counter", &alice).await;
     let resp = post(&t, &[("Cookie", &alice)], &token, &csrf).await;
     assert_eq!(resp.status, 303, "{}", resp.text());
     // Bob, on the same computer after alice logged out, does not get her session.
     let resume = resp.header("set-cookie").and_then(|c| c.split(';').next()).expect("resume cookie");
-    let page = get(&t, "/counter", &format!("{ALICE_BROWSER}; user=bob; {resume}")).await;
+    let page = get(&t, "/counter", &format!("{}; user=bob; {resume}", alice_browser())).await;
     assert_eq!(page.status, 200);
     assert_ne!(boot(&page.text()).token, token);
     assert_eq!(count_in(&page.text()), Some(START));
@@ -227,9 +244,9 @@ async fn a_page_get_gives_the_browser_its_cookie() {
 #[tokio::test]
 async fn a_token_lifted_from_one_browser_fails_in_another() {
     let t = TestApp::start(|_| {});
-    let (token, csrf) = load(&t, "/counter", ALICE_BROWSER).await;
+    let (token, csrf) = load(&t, "/counter", alice_browser()).await;
 
-    for cookie in [Some(MALLORY_BROWSER), None, Some("lv_bid=not-an-id")] {
+    for cookie in [Some(mallory_browser()), None, Some("lv_bid=not-an-id")] {
         let mut ws = join_as(&t, cookie, &token).await;
         expect_refused(&mut ws, "browser_mismatch").await;
         let headers: Vec<(&str, &str)> = cookie.map(|c| ("Cookie", c)).into_iter().collect();
@@ -237,10 +254,10 @@ async fn a_token_lifted_from_one_browser_fails_in_another() {
         assert_eq!(resp.status, 403, "{cookie:?}: {}", resp.text());
     }
     // In the browser it was issued to, it works, on both paths.
-    let resp = post(&t, &[("Cookie", ALICE_BROWSER)], &token, &csrf).await;
+    let resp = post(&t, &[("Cookie", alice_browser())], &token, &csrf).await;
     assert_eq!(resp.status, 303, "{}", resp.text());
-    assert_eq!(count_after(&t, &resp, ALICE_BROWSER).await, Some(START + 1), "only this POST ran");
-    let mut ws = join_as(&t, Some(ALICE_BROWSER), &token).await;
+    assert_eq!(count_after(&t, &resp, alice_browser()).await, Some(START + 1), "only this POST ran");
+    let mut ws = join_as(&t, Some(alice_browser()), &token).await;
     ws.recv_type("joined").await;
 }
 
@@ -248,32 +265,32 @@ async fn a_token_lifted_from_one_browser_fails_in_another() {
 async fn a_cross_site_post_cannot_plant_a_session() {
     let t = TestApp::start(|_| {});
     // Mallory loads the page in her browser and takes its hidden fields to her site.
-    let (token, csrf) = load(&t, "/counter", MALLORY_BROWSER).await;
+    let (token, csrf) = load(&t, "/counter", mallory_browser()).await;
     let own = format!("http://{}", t.addr);
 
     // Her site's form, submitted in alice's browser (alice's cookie goes along).
-    let cross = [("Cookie", ALICE_BROWSER), ("Origin", "http://evil.example")];
+    let cross = [("Cookie", alice_browser()), ("Origin", "http://evil.example")];
     let resp = post(&t, &cross, &token, &csrf).await;
     assert_eq!(resp.status, 403, "{}", resp.text());
     assert_eq!(resp.header("set-cookie"), None, "a session was planted: {:?}", resp.headers);
     // A browser that sends Sec-Fetch-Site instead of Origin, and an https origin
     // for this plain-HTTP site: refused too.
-    let fetch_site = [("Cookie", ALICE_BROWSER), ("Sec-Fetch-Site", "cross-site")];
+    let fetch_site = [("Cookie", alice_browser()), ("Sec-Fetch-Site", "cross-site")];
     assert_eq!(post(&t, &fetch_site, &token, &csrf).await.status, 403);
     let https = format!("https://{}", t.addr);
-    let scheme = [("Cookie", MALLORY_BROWSER), ("Origin", https.as_str())];
+    let scheme = [("Cookie", mallory_browser()), ("Origin", https.as_str())];
     assert_eq!(post(&t, &scheme, &token, &csrf).await.status, 403);
     // Even from the site itself, the token is not alice's browser's.
-    let same_site = [("Cookie", ALICE_BROWSER), ("Origin", own.as_str())];
+    let same_site = [("Cookie", alice_browser()), ("Origin", own.as_str())];
     assert_eq!(post(&t, &same_site, &token, &csrf).await.status, 403);
     // Mallory's own same-origin post works: the refusals above were not blanket ones.
-    let hers = [("Cookie", MALLORY_BROWSER), ("Origin", own.as_str()), ("Sec-Fetch-Site", "same-origin")];
+    let hers = [("Cookie", mallory_browser()), ("Origin", own.as_str()), ("Sec-Fetch-Site", "same-origin")];
     let resp = post(&t, &hers, &token, &csrf).await;
     assert_eq!(resp.status, 303, "{}", resp.text());
 
     // Her session's resume cookie, planted in alice's browser, is not adopted.
     let resume = resp.header("set-cookie").and_then(|c| c.split(';').next()).expect("resume cookie");
-    let page = get(&t, "/counter", &format!("{ALICE_BROWSER}; {resume}")).await;
+    let page = get(&t, "/counter", &format!("{}; {resume}", alice_browser())).await;
     assert_eq!(page.status, 200);
     assert_ne!(boot(&page.text()).token, token, "alice's browser adopted mallory's session");
     assert_eq!(count_in(&page.text()), Some(START));
@@ -283,7 +300,7 @@ async fn a_cross_site_post_cannot_plant_a_session() {
 async fn upgrades_compare_the_origin_scheme() {
     let plain = TestApp::start(|_| {});
     let https = format!("https://{}", plain.addr);
-    match connect_ws_with(plain.addr, Some(&https), Some(ALICE_BROWSER)).await {
+    match connect_ws_with(plain.addr, Some(&https), Some(alice_browser())).await {
         Err(WsError::Http(resp)) => assert_eq!(resp.status(), 403),
         Err(e) => panic!("expected 403, got {e}"),
         Ok(_) => panic!("an https origin opened a socket on a plain-HTTP site"),
@@ -293,7 +310,7 @@ async fn upgrades_compare_the_origin_scheme() {
     let http_origin = format!("http://{}", tls.addr);
     assert!(connect_ws_with(tls.addr, Some(&http_origin), None).await.is_err(), "http origin accepted");
     let https = format!("https://{}", tls.addr);
-    let cookie = "__Host-lv_bid=a11ce000000000000000000000000000";
+    let cookie = &*format!("__Host-{}", alice_browser());
     let (token, _) = load(&tls, "/counter", cookie).await;
     let mut ws = connect_ws_with(tls.addr, Some(&https), Some(cookie)).await.expect("https origin");
     ws.join(&token, &tls.url("/counter"), 0).await;
@@ -303,20 +320,20 @@ async fn upgrades_compare_the_origin_scheme() {
 async fn previous_secrets_verify_for_their_while() {
     const NEW: &str = "a new secret for the rotation test, 32+ bytes";
     let old = TestApp::start(|_| {});
-    let (token, csrf) = load(&old, "/counter", ALICE_BROWSER).await;
+    let (token, csrf) = load(&old, "/counter", alice_browser()).await;
 
     // The secret rotated: what the old one signed still works, on a join and a POST.
     let rotated = TestApp::start(|o| {
         o.previous_secrets = vec![o.secret.take().expect("test secret")];
         o.secret = Some(NEW.into());
     });
-    let mut ws = join_as(&rotated, Some(ALICE_BROWSER), &token).await;
+    let mut ws = join_as(&rotated, Some(alice_browser()), &token).await;
     let joined = ws.recv_type("joined").await;
     assert_eq!(joined["resumed"], false, "{joined}");
     // The session it mounted has a token signed with the new secret.
     let fresh = joined["token"].as_str().expect("a new token").to_string();
     assert_ne!(fresh.split('.').next(), token.split('.').next(), "same key id");
-    let resp = post(&rotated, &[("Cookie", ALICE_BROWSER)], &token, &csrf).await;
+    let resp = post(&rotated, &[("Cookie", alice_browser())], &token, &csrf).await;
     assert_eq!(resp.status, 303, "{}", resp.text());
 
     // Past previous_secrets_ttl_s they do not.
@@ -325,25 +342,25 @@ async fn previous_secrets_verify_for_their_while() {
         o.secret = Some(NEW.into());
         o.previous_secrets_ttl_s = Some(0);
     });
-    let mut ws = join_as(&expired, Some(ALICE_BROWSER), &token).await;
+    let mut ws = join_as(&expired, Some(alice_browser()), &token).await;
     expect_refused(&mut ws, "token_invalid").await;
-    let resp = post(&expired, &[("Cookie", ALICE_BROWSER)], &token, &csrf).await;
+    let resp = post(&expired, &[("Cookie", alice_browser())], &token, &csrf).await;
     assert_eq!(resp.status, 403, "{}", resp.text());
     // A new secret alone (no previous) refuses the old token too.
     let fresh_app = TestApp::start(|o| o.secret = Some(NEW.into()));
-    let mut ws = join_as(&fresh_app, Some(ALICE_BROWSER), &token).await;
+    let mut ws = join_as(&fresh_app, Some(alice_browser()), &token).await;
     expect_refused(&mut ws, "token_invalid").await;
 }
 
 #[tokio::test]
 async fn token_ttl_s_bounds_every_token() {
     let t = TestApp::start(|o| o.token_ttl_s = 1);
-    let (token, csrf) = load(&t, "/counter", ALICE_BROWSER).await;
+    let (token, csrf) = load(&t, "/counter", alice_browser()).await;
     let exp = claims(&token)["exp"].as_u64().expect("exp");
     assert!(exp <= now() + 1, "GET token lives past token_ttl_s: {exp}");
     // The token a fresh mount hands out (another node) is bounded too.
     let node2 = TestApp::start(|o| o.token_ttl_s = 1);
-    let mut ws = join_as(&node2, Some(ALICE_BROWSER), &token).await;
+    let mut ws = join_as(&node2, Some(alice_browser()), &token).await;
     let joined = ws.recv_type("joined").await;
     let exp = claims(joined["token"].as_str().expect("token"))["exp"].as_u64().expect("exp");
     assert!(exp <= now() + 1, "joined token lives past token_ttl_s: {exp}");
@@ -352,7 +369,7 @@ async fn token_ttl_s_bounds_every_token() {
     // Once expired: the join says so, the POST starts over with the page.
     let deadline = Instant::now() + Duration::from_secs(4);
     loop {
-        let mut ws = join_as(&t, Some(ALICE_BROWSER), &token).await;
+        let mut ws = join_as(&t, Some(alice_browser()), &token).await;
         let frame = ws.recv_json(WAIT).await;
         if frame["t"] == "error" {
             assert_eq!(frame["code"], "token_expired", "{frame}");
@@ -361,7 +378,7 @@ async fn token_ttl_s_bounds_every_token() {
         assert!(Instant::now() < deadline, "the token never expired");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let resp = post(&t, &[("Cookie", ALICE_BROWSER)], &token, &csrf).await;
+    let resp = post(&t, &[("Cookie", alice_browser())], &token, &csrf).await;
     assert_eq!(resp.status, 303, "{}", resp.text());
     assert_eq!(resp.header("set-cookie"), None, "an expired token's POST ran: {:?}", resp.headers);
 }
@@ -408,7 +425,7 @@ async fn a_full_host_queue_lets_a_live_session_reconnect() {
         o.host_queue = 1;
     });
     let _auth = with_auth(&t);
-    let cookie = format!("{ALICE_BROWSER}; user=alice");
+    let cookie = format!("{}; user=alice", alice_browser());
     let (token, _) = load(&t, "/counter", &cookie).await;
     let (busy_token, _) = load(&t, "/counter", &cookie).await;
     let mut busy = join_as(&t, Some(&cookie), &busy_token).await;

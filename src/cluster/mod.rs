@@ -3,6 +3,7 @@
 //! (connections, outages, resubscription).
 
 pub(crate) mod broker;
+pub(crate) mod browsers;
 pub(crate) mod link;
 pub(crate) mod node;
 pub(crate) mod store;

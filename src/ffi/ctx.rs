@@ -213,6 +213,46 @@ pub unsafe extern "C" fn lv_remove(ctx: *mut lv_ctx, pointer: *const c_char) -> 
     })
 }
 
+/// The browser session: a JSON object shared by every page session of this browser
+/// (its signed `lv_bid` cookie), on every node, `{}` when the browser has none yet.
+/// As it was when the callback started, with the callback's own writes. Owned by the
+/// library, valid until the callback returns.
+#[no_mangle]
+pub unsafe extern "C" fn lv_browser_session(ctx: *mut lv_ctx) -> *const c_char {
+    call_str(ctx, |c| Some(Value::Object(c.browser_session().clone()).to_string()))
+}
+
+/// Sets `key` (copied) in the browser session to the JSON `json` (copied), e.g. a
+/// voter id or who logged in. Stored when the callback succeeds (a failing callback's
+/// writes are dropped, like its state) and seen by the next callback of every page
+/// session of this browser: another page load, another tab, another node. Works in
+/// `on_mount`, `on_event` (over the WebSocket and on a no-JS POST) and `on_info`.
+/// `LV_ERR_JSON` on bad JSON; `LV_ERR_STATE` when the map would be over
+/// `max_browser_session_bytes` as compact JSON. Either way nothing changes.
+#[no_mangle]
+pub unsafe extern "C" fn lv_browser_set(ctx: *mut lv_ctx, key: *const c_char, json: *const c_char) -> c_int {
+    call(ctx, |c| match (arg(key, "key"), arg(json, "json")) {
+        (Ok(k), Ok(j)) => status(c.browser_set_json(k, j)),
+        (Err(code), _) | (_, Err(code)) => code,
+    })
+}
+
+/// Removes `key` from the browser session, stored as `lv_browser_set` is.
+/// `LV_ERR_NOT_FOUND` when there is no such key.
+#[no_mangle]
+pub unsafe extern "C" fn lv_browser_remove(ctx: *mut lv_ctx, key: *const c_char) -> c_int {
+    call(ctx, |c| {
+        let k = match arg(key, "key") {
+            Ok(k) => k,
+            Err(code) => return code,
+        };
+        match c.browser_remove(k) {
+            Some(_) => LV_OK,
+            None => fail(Error::NotFound(format!("no key {k:?} in the browser session"))),
+        }
+    })
+}
+
 /// The length of the array, object or string at a JSON pointer into `*out`.
 /// `LV_ERR_NOT_FOUND` when absent, `LV_ERR_JSON` for a number, boolean or null.
 #[no_mangle]

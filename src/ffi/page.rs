@@ -6,6 +6,7 @@ use std::ffi::{c_char, c_int, c_void, CString};
 use super::{arg, set_last_error, LV_ERR_NULL, LV_ERR_STATE, LV_OK};
 use crate::app::{Auth, AuthDecision, RequestInfo};
 use crate::page::{Ctx, Event, HostError, Info, Page};
+use serde_json::Value;
 
 /// A callback's view of its session. Valid only during the callback it was passed to,
 /// and only on that callback's thread.
@@ -177,13 +178,17 @@ impl Page for FfiPage {
 /// a stale or foreign `lv_auth*` is refused with `LV_ERR_STATE`.
 pub struct lv_auth {
     decision: AuthDecision,
+    request: *const RequestInfo,
+    /// Strings lent to the hook; they live until it returns.
+    lent: Vec<CString>,
 }
 
 /// `auth(req, request_json, user_data)`: decide who may load or use a page, on a
 /// page GET, a form POST (`"method":"POST"`) and a WebSocket join (asked as a `GET`
 /// of the page, with the upgrade's headers, `upgrade: websocket` among them).
-/// `request_json` is `{"method","path","query","headers":{...},"cookies":{...}}`
-/// (header names lower-case). Return `LV_OK` to allow (with the user id set by
+/// `request_json` is `{"method","path","query","headers":{...},"cookies":{...},
+/// "browser":{...}}` (header names lower-case; `browser` the browser session as the
+/// request found it, see `lv_auth_browser_session`). Return `LV_OK` to allow (with the user id set by
 /// `lv_auth_set_user`, if any, or to the location set by `lv_auth_redirect`), or
 /// non-zero to refuse with 403 (a join: a `forbidden` error, close code 1008).
 pub type lv_auth_fn = Option<
@@ -199,7 +204,7 @@ impl Auth for FfiAuth {
     fn authenticate(&self, request: &RequestInfo) -> AuthDecision {
         let json = serde_json::to_string(request).unwrap_or_else(|_| "{}".into());
         let json = CString::new(json).unwrap_or_else(|_| CString::from(c"{}"));
-        let mut req = lv_auth { decision: AuthDecision::Allow(None) };
+        let mut req = lv_auth { decision: AuthDecision::Allow(None), request, lent: Vec::new() };
         let ptr: *mut lv_auth = &mut req;
         let previous = CURRENT_AUTH.with(|c| c.replace(ptr));
         // SAFETY: as for page callbacks.
@@ -242,6 +247,75 @@ pub unsafe extern "C" fn lv_auth_set_user(req: *mut lv_auth, user_id: *const c_c
                 LV_OK
             }
             Err(code) => code,
+        }
+    })
+}
+
+/// Inside the auth hook: the browser session (a JSON object, `{}` when the browser
+/// has none) with the hook's own writes, as JSON text. Owned by the library, valid
+/// until the hook returns. NULL (see `lv_last_error`) when `req` is NULL or stale.
+#[no_mangle]
+pub unsafe extern "C" fn lv_auth_browser_session(req: *mut lv_auth) -> *const c_char {
+    super::boundary(std::ptr::null(), || {
+        let Ok(req) = auth(req) else { return std::ptr::null() };
+        // SAFETY: `request` is the hook's request, alive while the hook runs.
+        let json = Value::Object(unsafe { &*req.request }.browser_session()).to_string();
+        let s = CString::new(json).unwrap_or_default();
+        let ptr = s.as_ptr();
+        req.lent.push(s);
+        ptr
+    })
+}
+
+/// Inside the auth hook: sets `key` (copied) in the browser session to the JSON
+/// `json` (copied), e.g. the user a login recognised. Stored unless the hook denies
+/// the request (returns non-zero), before the page mounts or the event runs; every
+/// page session of this browser sees it from its next callback. `LV_ERR_JSON` on bad
+/// JSON, `LV_ERR_STATE` when the map would be over `max_browser_session_bytes`
+/// (nothing changes then).
+#[no_mangle]
+pub unsafe extern "C" fn lv_auth_browser_set(
+    req: *mut lv_auth,
+    key: *const c_char,
+    json: *const c_char,
+) -> c_int {
+    super::boundary(super::LV_ERR_PANIC, || {
+        let req = match auth(req) {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
+        let (key, json) = match (arg(key, "key"), arg(json, "json")) {
+            (Ok(k), Ok(j)) => (k, j),
+            (Err(code), _) | (_, Err(code)) => return code,
+        };
+        let value = match serde_json::from_str::<Value>(json) {
+            Ok(v) => v,
+            Err(e) => return super::fail(crate::error::Error::json(e)),
+        };
+        // SAFETY: as in `lv_auth_browser_session`.
+        super::status(unsafe { &*req.request }.browser_set(key, value))
+    })
+}
+
+/// Inside the auth hook: removes `key` from the browser session (e.g. at logout),
+/// stored as `lv_auth_browser_set` is. `LV_ERR_NOT_FOUND` when there is no such key.
+#[no_mangle]
+pub unsafe extern "C" fn lv_auth_browser_remove(req: *mut lv_auth, key: *const c_char) -> c_int {
+    super::boundary(super::LV_ERR_PANIC, || {
+        let req = match auth(req) {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
+        let key = match arg(key, "key") {
+            Ok(k) => k,
+            Err(code) => return code,
+        };
+        // SAFETY: as in `lv_auth_browser_session`.
+        match unsafe { &*req.request }.browser_remove(key) {
+            Some(_) => LV_OK,
+            None => {
+                super::fail(crate::error::Error::NotFound(format!("no key {key:?} in the browser session")))
+            }
         }
     })
 }

@@ -11,12 +11,14 @@ use cookie::{Cookie, SameSite};
 use hyper::header::{self, HeaderMap};
 use hyper::Method;
 use serde_json::{Map, Value};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::app::{AuthDecision, RequestInfo, Shared};
+use crate::browser::BrowserSession;
 use crate::host::{Lane, Refused};
 use crate::options::Options;
-use crate::token::{browser_hash, is_random_id, random_id};
+use crate::token::{browser_hash, random_id, Signer};
 
 /// The browser cookie over plain HTTP.
 const BROWSER_COOKIE: &str = "lv_bid";
@@ -24,6 +26,9 @@ const BROWSER_COOKIE: &str = "lv_bid";
 /// unless it is `Secure`, has `Path=/` and no `Domain`, so a sibling subdomain cannot
 /// set it for this host.
 const BROWSER_COOKIE_SECURE: &str = "__Host-lv_bid";
+
+/// How long the browser session store may take to answer for the auth hook.
+const BROWSER_STORE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Whether the browser reached the site over HTTPS. The server itself speaks plain
 /// HTTP, so this is what the options say: `X-Forwarded-Proto` when the proxy is
@@ -60,23 +65,33 @@ fn browser_cookie_name(secure: bool) -> &'static str {
     }
 }
 
-/// The hash of the request's browser id (what token claims hold), if it has a valid
-/// browser cookie.
-pub(crate) fn browser_of(opts: &Options, headers: &HeaderMap) -> Option<String> {
-    let id = cookie(headers, browser_cookie_name(is_secure(opts, headers)))?;
-    is_random_id(&id).then(|| browser_hash(&id))
+/// The hash of the request's browser id (what token claims hold), if it has a
+/// browser cookie we signed.
+pub(crate) fn browser_of(opts: &Options, signer: &Signer, headers: &HeaderMap) -> Option<String> {
+    let value = cookie(headers, browser_cookie_name(is_secure(opts, headers)))?;
+    signer.browser_id(&value).map(|(id, _)| browser_hash(id))
 }
 
 /// The request's browser (the hash of its id) for a page GET, and the `Set-Cookie`
-/// that gives it one when it has none yet (or one that is not ours).
-pub(crate) fn browser_for_page(opts: &Options, headers: &HeaderMap) -> (String, Option<String>) {
-    if let Some(hash) = browser_of(opts, headers) {
-        return (hash, None);
-    }
+/// that gives it one when it has none yet, or one we did not sign (made up, or
+/// signed with a secret no longer in use): a fresh id then, so nothing kept for
+/// another browser is reached. A cookie signed with a previous secret still in
+/// use keeps its id and is signed again with the current one.
+pub(crate) fn browser_for_page(
+    opts: &Options,
+    signer: &Signer,
+    headers: &HeaderMap,
+) -> (String, Option<String>) {
     let secure = is_secure(opts, headers);
-    let id = random_id();
+    let known = cookie(headers, browser_cookie_name(secure))
+        .and_then(|value| signer.browser_id(&value).map(|(id, current)| (id.to_string(), current)));
+    let id = match known {
+        Some((id, true)) => return (browser_hash(&id), None),
+        Some((id, false)) => id,
+        None => random_id(),
+    };
     // A session cookie: it lives as long as the browser, tokens at most token_ttl_s.
-    let cookie = Cookie::build((browser_cookie_name(secure), id.clone()))
+    let cookie = Cookie::build((browser_cookie_name(secure), signer.browser_cookie(&id)))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -133,6 +148,8 @@ pub(crate) fn request_info(method: &Method, path: &str, query: &str, headers: &H
         query: query.to_string(),
         headers: names,
         cookies: jar,
+        browser: Map::new(),
+        browser_session: Default::default(),
     }
 }
 
@@ -141,13 +158,32 @@ pub(crate) fn request_info(method: &Method, path: &str, query: &str, headers: &H
 /// is refused (`Refused::Full`, counted) rather than queued when that lane is full, so
 /// a flood of page requests cannot starve live sessions nor keep their browsers from
 /// reconnecting. A hook that panics denies.
+///
+/// The hook sees the session map of `browser` (the hash of the request's browser
+/// id) and may write to it: its writes are stored unless it denies the request.
 pub(crate) async fn authenticate(
     shared: &Arc<Shared>,
-    info: RequestInfo,
+    mut info: RequestInfo,
     sid: Option<&str>,
+    browser: &str,
 ) -> Result<AuthDecision, Refused> {
     let auth = shared.auth.read().unwrap_or_else(|e| e.into_inner()).clone();
     let Some(auth) = auth else { return Ok(AuthDecision::Allow(None)) };
+    let store = &shared.browsers;
+    let map = match tokio::time::timeout(BROWSER_STORE_TIMEOUT, store.load(browser)).await {
+        Ok(Ok(map)) => map,
+        Ok(Err(e)) => {
+            tracing::warn!("reading the browser session for the auth hook failed: {e}");
+            Arc::default()
+        }
+        Err(_) => {
+            tracing::warn!("reading the browser session for the auth hook timed out");
+            Arc::default()
+        }
+    };
+    info.browser = (*map).clone();
+    let session = Arc::new(Mutex::new(BrowserSession::new(map, shared.opts.max_browser_session_bytes)));
+    info.browser_session = session.clone();
     let lane = match sid {
         Some(sid) if shared.sessions.get(sid).is_some() => Lane::Live,
         _ => Lane::New,
@@ -161,6 +197,16 @@ pub(crate) async fn authenticate(
         .await;
     if decided == Err(Refused::Full) {
         crate::metrics::inc(&shared.metrics.host_queue_rejections);
+    }
+    if matches!(decided, Ok(AuthDecision::Allow(_) | AuthDecision::Redirect(_))) {
+        let writes = session.lock().unwrap_or_else(|e| e.into_inner()).take_writes();
+        if !writes.is_empty() {
+            match tokio::time::timeout(BROWSER_STORE_TIMEOUT, store.apply(browser, writes)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!("storing the auth hook's browser session writes failed: {e}"),
+                Err(_) => tracing::warn!("storing the auth hook's browser session writes timed out"),
+            }
+        }
     }
     decided
 }
@@ -221,7 +267,8 @@ mod tests {
     #[test]
     fn browser_cookie() {
         let o = Options::default();
-        let (hash, set) = browser_for_page(&o, &headers(&[]));
+        let signer = Signer::new(b"0123456789abcdef0123456789abcdef");
+        let (hash, set) = browser_for_page(&o, &signer, &headers(&[]));
         let set = set.expect("a new browser gets a cookie");
         assert!(set.starts_with("lv_bid="), "{set}");
         for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
@@ -231,14 +278,21 @@ mod tests {
         let pair = set.split(';').next().unwrap_or_default().to_string();
         let mut h = HeaderMap::new();
         h.insert(header::COOKIE, HeaderValue::from_str(&format!("a=1; {pair}")).expect("value"));
-        assert_eq!(browser_for_page(&o, &h), (hash, None));
+        assert_eq!(browser_for_page(&o, &signer, &h), (hash.clone(), None));
+        assert_eq!(browser_of(&o, &signer, &h), Some(hash.clone()));
 
-        // Not an id we would make: replaced.
-        let (_, set) = browser_for_page(&o, &headers(&[("cookie", "lv_bid=chosen")]));
-        assert!(set.is_some());
+        // Not an id we made (unsigned, or signed with another key): replaced.
+        for forged in ["lv_bid=chosen", "lv_bid=0123456789abcdef0123456789abcdef"] {
+            let (other, set) = browser_for_page(&o, &signer, &headers(&[("cookie", forged)]));
+            assert!(set.is_some());
+            assert_ne!(other, hash);
+            assert_eq!(browser_of(&o, &signer, &headers(&[("cookie", forged)])), None);
+        }
+        let elsewhere = Signer::new(b"another secret another secret 00");
+        assert_eq!(browser_of(&o, &elsewhere, &h), None);
 
         let tls = Options { secure_cookies: true, ..Options::default() };
-        let (_, set) = browser_for_page(&tls, &headers(&[]));
+        let (_, set) = browser_for_page(&tls, &signer, &headers(&[]));
         let set = set.expect("cookie");
         assert!(set.starts_with("__Host-lv_bid=") && set.contains("Secure"), "{set}");
     }

@@ -184,14 +184,14 @@ async fn page_get<B>(
 ) -> Response<Body> {
     let path = req.uri().path().to_string();
     let head = req.method() == Method::HEAD;
+    let (browser, browser_cookie) = guard::browser_for_page(&shared.opts, &shared.signer, req.headers());
     let info = guard::request_info(req.method(), &path, req.uri().query().unwrap_or(""), req.headers());
-    let user_id = match guard::authenticate(shared, info, None).await {
+    let user_id = match guard::authenticate(shared, info, None, &browser).await {
         Ok(AuthDecision::Allow(uid)) => uid,
         Ok(AuthDecision::Deny) => return text(StatusCode::FORBIDDEN, "forbidden"),
         Ok(AuthDecision::Redirect(to)) => return see_other(&to, None),
         Err(refused) => return auth_refused(shared, refused),
     };
-    let (browser, browser_cookie) = guard::browser_for_page(&shared.opts, req.headers());
     let mut cookies: Vec<String> = browser_cookie.into_iter().collect();
 
     // A HEAD asks whether the page is there, not for a session: nothing is mounted
@@ -283,7 +283,8 @@ async fn page_post<B: RequestBody>(
     if claims.route != route.pattern || claims.path != path {
         return text(StatusCode::FORBIDDEN, "session token belongs to another page");
     }
-    if guard::browser_of(&shared.opts, &parts.headers).as_deref() != Some(claims.br.as_str()) {
+    if guard::browser_of(&shared.opts, &shared.signer, &parts.headers).as_deref() != Some(claims.br.as_str())
+    {
         return text(StatusCode::FORBIDDEN, "session token belongs to another browser; reload the page");
     }
     if !shared.signer.check_csrf(&claims.sid, &claims.br, &csrf) {
@@ -292,7 +293,7 @@ async fn page_post<B: RequestBody>(
     // The hook decides now, not when the page was loaded: a logout or a ban counts
     // at once, and a session belongs to the user it was mounted for.
     let info = guard::request_info(&parts.method, &path, parts.uri.query().unwrap_or(""), &parts.headers);
-    match guard::authenticate(shared, info, Some(&claims.sid)).await {
+    match guard::authenticate(shared, info, Some(&claims.sid), &claims.br).await {
         Ok(AuthDecision::Allow(uid)) if uid == claims.uid => {}
         Ok(AuthDecision::Allow(_)) => {
             return text(StatusCode::FORBIDDEN, "the session belongs to another user; reload the page")

@@ -70,8 +70,10 @@ pub(crate) fn check(
     if !origin_allowed(shared, headers) {
         return Err(Box::new(text(StatusCode::FORBIDDEN, "cross-origin WebSocket refused")));
     }
-    let request =
-        UpgradeRequest { headers: headers.clone(), browser: guard::browser_of(&shared.opts, headers) };
+    let request = UpgradeRequest {
+        headers: headers.clone(),
+        browser: guard::browser_of(&shared.opts, &shared.signer, headers),
+    };
     Ok((derive_accept_key(key.as_bytes()), request))
 }
 
@@ -465,7 +467,7 @@ async fn check_request(
         ));
     }
     let info = guard::request_info(&hyper::Method::GET, path, query, &request.headers);
-    match guard::authenticate(shared, info, Some(&claims.sid)).await {
+    match guard::authenticate(shared, info, Some(&claims.sid), &claims.br).await {
         Ok(AuthDecision::Allow(uid)) if uid == claims.uid => Ok(()),
         Ok(AuthDecision::Allow(_)) => {
             Err(("user_mismatch", "the session belongs to another user; reload the page".into()))

@@ -20,6 +20,7 @@
 
 mod actor;
 mod applied;
+pub(crate) mod browser;
 mod env;
 mod mailbox;
 mod parts;
@@ -70,6 +71,8 @@ pub(crate) struct Core {
     /// Where sessions' snapshots go, so another node can carry them on; `None` on a
     /// single node.
     pub store: Option<Arc<dyn SessionStore>>,
+    /// Where browsers' session maps live (this node's memory, or Redis).
+    pub browsers: Arc<dyn browser::BrowserStore>,
     /// Sessions being restored on this node, so two requests for one session
     /// restore it once.
     pub restoring: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -142,6 +145,8 @@ pub(crate) async fn spawn(core: &Arc<Core>, origin: Origin) -> Result<(String, S
             timers: HashMap::new(),
             next_timer: 0,
             topics: HashSet::new(),
+            browser: origin.browser,
+            browser_session: Default::default(),
         },
         token,
         csrf,

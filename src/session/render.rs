@@ -51,6 +51,8 @@ pub(crate) struct CallOutcome {
     pub navigate: Option<(String, bool)>,
     pub root: Option<String>,
     pub document: Option<String>,
+    /// The browser session writes of a callback that succeeded, for the store.
+    pub browser_writes: Vec<crate::browser::Write>,
 }
 
 impl CallOutcome {
@@ -108,6 +110,7 @@ fn run_call(
     // shared, not copied: only a callback that changes it pays for a copy.
     let page = &mut data.page;
     let saved = (Arc::clone(&page.state), page.state_bytes, page.flash.clone(), page.title.clone());
+    let saved_browser = page.browser_session.clone();
     let handler = page.route.spec.handler.clone();
     let (result, fx) = {
         let (event, info) = match &call {
@@ -143,10 +146,12 @@ fn run_call(
     };
     if let Some(msg) = failure {
         (page.state, page.state_bytes, page.flash, page.title) = saved;
+        page.browser_session = saved_browser;
         page.undo(env, fx.undo);
         out.error = Some(("host_error", msg));
         return (data, out);
     }
+    out.browser_writes = page.browser_session.take_writes();
     out.commands = fx.commands;
     out.redirect = fx.redirect;
     out.navigate = fx.navigate;
@@ -285,6 +290,7 @@ pub(crate) fn context(data: &SessionData) -> TplValue {
         route: Arc::clone(&page.route),
         csrf: data.csrf.clone(),
         token: data.token.clone(),
+        browser: page.browser_session.shared(),
     })
 }
 
@@ -301,6 +307,7 @@ struct RenderContext {
     route: Arc<crate::page::Route>,
     csrf: String,
     token: String,
+    browser: Arc<crate::browser::BrowserMap>,
 }
 
 impl std::fmt::Debug for RenderContext {
@@ -328,6 +335,7 @@ impl Object for RenderContext {
             "title" => TplValue::from(self.title.as_deref().map(text)),
             "page" => context! { path => text(&self.path), route => text(&self.route.pattern) },
             "csrf" => text(&self.csrf),
+            "browser" => TplValue::from_serialize(&*self.browser),
             "_lv" => {
                 context! { token => text(&self.token), csrf => text(&self.csrf), action => text(&self.path) }
             }
@@ -391,15 +399,16 @@ mod tests {
             route,
             csrf: "c".into(),
             token: "tok".into(),
+            browser: Arc::new(map(serde_json::json!({"voter": "v1"}))),
         });
         let env = minijinja::Environment::new();
         let template =
             "{{ state.n }}|{{ flash.info }}|{{ params.id }}|{{ session.id }}|{{ session.user_id }}|\
             {{ user_id }}|{{ title is none }}|{{ page.path }}|{{ page.route }}|{{ csrf }}|\
-            {{ _lv.token }}|{{ _lv.csrf }}|{{ _lv.action }}|{{ nope is undefined }}";
+            {{ _lv.token }}|{{ _lv.csrf }}|{{ _lv.action }}|{{ nope is undefined }}|{{ browser.voter }}";
         assert_eq!(
             env.render_str(template, &ctx).unwrap(),
-            "3|Saved|b7|sid|u1|u1|True|/boards/b7|/boards/{id}|c|tok|c|/boards/b7|True"
+            "3|Saved|b7|sid|u1|u1|True|/boards/b7|/boards/{id}|c|tok|c|/boards/b7|True|v1"
         );
         // `partial()` and the layout's `content` spread walk the keys.
         let keys: Vec<String> = ctx.try_iter().unwrap().map(|k| k.to_string()).collect();

@@ -134,6 +134,10 @@ async fn start_restored(core: &Arc<Core>, snap: Snapshot, route: &Arc<Route>) ->
         env.subscribe(topic);
     }
     let state_bytes = serde_json::to_string(&*snap.state).map_or(0, |s| s.len());
+    let browser = match snap.browser {
+        b if !b.is_empty() => b,
+        _ => core.signer.verify(&snap.token).map(|c| c.br).unwrap_or_default(),
+    };
     let data = Box::new(SessionData {
         page: PageData {
             id: snap.id.clone(),
@@ -148,6 +152,8 @@ async fn start_restored(core: &Arc<Core>, snap: Snapshot, route: &Arc<Route>) ->
             timers,
             next_timer: snap.next_timer,
             topics,
+            browser,
+            browser_session: Default::default(),
         },
         token: snap.token.clone(),
         csrf: snap.csrf,

@@ -38,6 +38,10 @@ pub(crate) struct Snapshot {
     pub topics: Vec<String>,
     /// The last client events applied, so a re-sent one is answered, not re-run.
     pub applied: Option<Applied>,
+    /// The browser the session belongs to (`token::browser_hash`); absent from
+    /// snapshots of older nodes, which the token's claims then supply.
+    #[serde(default)]
+    pub browser: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -124,6 +128,7 @@ mod tests {
                 error: Some(("host_error".into(), "boom".into())),
                 ..Applied::default()
             }),
+            browser: "b".into(),
         };
         let back = Snapshot::from_bytes(&snap.to_bytes()).unwrap();
         assert_eq!(back, snap);

@@ -23,7 +23,7 @@ use source::{check_view_name, ViewsSource};
 
 /// The variables every template sees.
 pub const CONTEXT_KEYS: &[&str] =
-    &["state", "flash", "params", "session", "user_id", "title", "page", "csrf", "_lv"];
+    &["state", "flash", "params", "session", "browser", "user_id", "title", "page", "csrf", "_lv"];
 
 /// Used when the views folder has no `layouts/<default>.html`, so a first page needs
 /// no layout file. Registered under [`FALLBACK_NAME`] like any other template, so it

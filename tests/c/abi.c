@@ -127,8 +127,9 @@ static void on_close(lv_ctx *ctx, const char *reason, void *user) {
     atomic_fetch_add(&closes, 1);
 }
 
-/* A browser's id cookie, as the first page GET would set it (any id of this shape works). */
-#define BROWSER "lv_bid=0123456789abcdef0123456789abcdef"
+/* A browser's id cookie, as the first page GET would set it: the id, signed with this
+ * app's secret (token.rs pins the value). */
+#define BROWSER "lv_bid=0123456789abcdef0123456789abcdef.-A697zMVFYhagKzWPEmZPw"
 
 static int auth(lv_auth *req, const char *request_json, void *user) {
     (void)user;

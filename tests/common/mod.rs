@@ -416,8 +416,8 @@ impl HttpResponse {
 }
 
 /// The browser id every test request carries in its `lv_bid` cookie, as a browser
-/// keeps the one its first page GET set. One per test process: the server accepts
-/// any id of the right shape, and parallel tests then never race to store theirs.
+/// keeps the one its first page GET set. One per test process, so parallel tests
+/// never race to store theirs.
 pub fn browser_id() -> &'static str {
     static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     ID.get_or_init(|| {
@@ -429,9 +429,9 @@ pub fn browser_id() -> &'static str {
     })
 }
 
-/// `name=value` of the test browser's cookie.
+/// `name=value` of the test browser's cookie, signed as apps with [`SECRET`] sign it.
 pub fn browser_cookie() -> String {
-    format!("lv_bid={}", browser_id())
+    format!("lv_bid={}", mizulive::testing::browser_cookie_value(SECRET, browser_id()))
 }
 
 /// `headers` with the test browser's cookie added (to a `Cookie` header already there).

@@ -14,6 +14,7 @@ use super::applied::Applied;
 use super::render::{self, Call, CallOutcome};
 use super::resume::ResumeBuffer;
 use super::{Conn, Outbound, PostOutcome, QueueRx, SessionData, SessionEnv, SessionMsg, TrySend};
+use crate::browser::BrowserSession;
 use crate::error::{Error, Result};
 use crate::host::{Lane, Refused};
 use crate::metrics;
@@ -353,20 +354,59 @@ impl Actor {
     /// The outcome is boxed: callers hold it across the snapshot's write, and inline
     /// it would make room for itself in every session's task.
     async fn call_in(&mut self, lane: Lane, call: Call) -> std::result::Result<Box<CallOutcome>, Refused> {
+        if !matches!(call, Call::Close(_)) {
+            self.load_browser().await;
+        }
         let data = self.data.take().ok_or(Refused::Closed)?;
         let env = self.env.clone();
         let deliver = self.conn.is_some();
-        if env.core.opts.inline_callbacks {
+        let (data, mut outcome) = if env.core.opts.inline_callbacks {
             // The host promised short, non-blocking callbacks: no hop to a host thread.
-            let (data, outcome) = crate::host::run_inline(|| render::run(data, &env, call, deliver));
-            self.data = Some(data);
-            return Ok(outcome);
-        }
-        let job_env = env.clone();
-        let (data, outcome) =
-            env.core.host.run(lane, move || render::run(data, &job_env, call, deliver)).await?;
+            crate::host::run_inline(|| render::run(data, &env, call, deliver))
+        } else {
+            let job_env = env.clone();
+            env.core.host.run(lane, move || render::run(data, &job_env, call, deliver)).await?
+        };
+        let browser = data.page.browser.clone();
         self.data = Some(data);
+        let writes = std::mem::take(&mut outcome.browser_writes);
+        if !writes.is_empty() {
+            // Stored before anything of the callback is sent: a page the browser loads
+            // next sees what this one wrote.
+            let stored = tokio::time::timeout(SAVE_TIMEOUT, env.core.browsers.apply(&browser, writes)).await;
+            let err = match stored {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some("the store did not answer in time".into()),
+            };
+            if let Some(e) = err {
+                tracing::warn!(session = self.id(), "storing the browser session failed: {e}");
+            }
+        }
         Ok(outcome)
+    }
+
+    /// Reads the browser session before a callback or render, so it sees what other
+    /// page sessions of its browser wrote. When the store cannot be read, the last map
+    /// read stays.
+    async fn load_browser(&mut self) {
+        let env = self.env.clone();
+        let Some(data) = self.data.as_mut() else { return };
+        let limit = env.core.opts.max_browser_session_bytes;
+        let page = &mut data.page;
+        let loaded = tokio::time::timeout(SAVE_TIMEOUT, env.core.browsers.load(&page.browser)).await;
+        let map = match loaded {
+            Ok(Ok(map)) => map,
+            failed => {
+                let why = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "the store did not answer in time".into(),
+                };
+                tracing::warn!(session = page.id, "reading the browser session failed: {why}");
+                page.browser_session.shared()
+            }
+        };
+        page.browser_session = BrowserSession::new(map, limit);
     }
 
     async fn event(&mut self, r#ref: u64, eid: Option<u64>, event: Box<Event>) {

@@ -101,6 +101,7 @@ impl Actor {
             next_timer: page.next_timer,
             topics: page.topics.iter().cloned().collect(),
             applied: self.applied.clone(),
+            browser: page.browser.clone(),
         })
     }
 }
