@@ -58,8 +58,6 @@
 #define LV_VERSION_PATCH 0
 
 
-#define LV_ERR_REQUEST (int)LV_ERR_REQUEST
-
 /*
  ABI version; a binding built for another value must refuse to load the library.
  */
