@@ -1,76 +1,143 @@
 package live_test
 
 import (
-	"context"
+	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/mizulive/mizulive/bindings/go/internal/livetest"
 	"github.com/mizulive/mizulive/bindings/go/live"
 )
 
-// A Go program mounts live pages in its own router next to its own routes; pages,
-// the runtime script, the WebSocket and no-JS form posts all work through it.
-func TestHandlerMounting(t *testing.T) {
+// countingCounter is the counter page, counting its mounts.
+type countingCounter struct {
+	CounterPage
+	mounts atomic.Int64
+}
+
+func (p *countingCounter) Mount(ctx *live.Ctx, s *live.Session[CounterState]) error {
+	p.mounts.Add(1)
+	return p.CounterPage.Mount(ctx, s)
+}
+
+// wrappedListener hands out conns of its own type, as a listener that limits or
+// counts connections does: the handler cannot take their sockets and carries
+// their WebSockets frame by frame.
+type wrappedListener struct{ net.Listener }
+
+type wrappedConn struct{ net.Conn }
+
+func (l wrappedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return wrappedConn{c}, nil
+}
+
+// A Go program serves live pages from its own net/http ServeMux, in process: the
+// page handler and Mount's /_live/ routes behind the program's middleware, on the
+// program's one port. A plain TCP connection's WebSocket is handed to the library;
+// TLS that Go terminates and a wrapped listener's conns are carried frame by frame.
+func TestHandlerServeMux(t *testing.T) {
+	for _, server := range []string{"tcp", "wrapped listener", "tls"} {
+		t.Run(server, func(t *testing.T) {
+			before := livetest.ListeningPorts(t)
+			opts := testOptions(false)
+			opts.SecureCookies = server == "tls"
+			lv, err := live.New(opts)
+			must(t, err)
+			t.Cleanup(func() { must(t, lv.Close()) })
+			counter := &countingCounter{}
+			h, err := live.PageHandler(lv, "/counter", counter)
+			must(t, err)
+			must(t, live.Register(lv, "/rooms/{room}", NewProbe()))
+
+			mux := http.NewServeMux()
+			mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("hello from Go")) })
+			mux.Handle("/counter", h)
+			lv.Mount(mux) // /_live/ and /rooms/{room}; /counter is already the program's
+			srv := httptest.NewUnstartedServer(livetest.Gate(mux))
+			switch server {
+			case "tls":
+				srv.StartTLS()
+			case "wrapped listener":
+				srv.Listener = wrappedListener{srv.Listener}
+				srv.Start()
+			default:
+				srv.Start()
+			}
+			t.Cleanup(srv.Close)
+
+			livetest.Embedded(t, srv.URL, counter.mounts.Load)
+			contains(t, "own route", livetest.Get(t, srv.URL+"/hello").HTML, "hello from Go")
+			if p := livetest.Get(t, srv.URL+"/nothing-here"); p.Status != http.StatusNotFound {
+				t.Fatalf("unmounted path: %d", p.Status)
+			}
+			contains(t, "a page Mount mounted", livetest.Get(t, srv.URL+"/rooms/lobby").HTML, "room=lobby")
+
+			// The library opened no port: only the program's server listens.
+			if _, err := lv.Addr(); !errors.Is(err, live.ErrState) {
+				t.Fatalf("the app has an address of its own: %v", err)
+			}
+			var opened []int
+			for _, port := range livetest.ListeningPorts(t) {
+				if !slices.Contains(before, port) {
+					opened = append(opened, port)
+				}
+			}
+			if want := []int{livetest.Port(t, srv.URL)}; !slices.Equal(opened, want) {
+				t.Fatalf("ports opened: %v, want only the server's %v", opened, want)
+			}
+		})
+	}
+}
+
+// A WebSocket upgrade whose connection cannot be taken over (HTTP/2, or a
+// middleware's ResponseWriter that hides Hijack) is answered 501, naming why.
+func TestHandlerWithoutHijack(t *testing.T) {
 	lv, err := live.New(testOptions(false))
 	must(t, err)
 	t.Cleanup(func() { must(t, lv.Close()) })
-	must(t, live.Register(lv, "/counter", &CounterPage{}))
-	probe := NewProbe()
-	must(t, live.Register(lv, "/rooms/{room}", probe))
+	req := httptest.NewRequest(http.MethodGet, "/_live/websocket", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	rec := httptest.NewRecorder()
+	lv.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotImplemented || !strings.Contains(rec.Body.String(), "HTTP/1.1") {
+		t.Fatalf("an upgrade without Hijack: %d %q", rec.Code, rec.Body.String())
+	}
+}
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("hello from Go")) })
-	lv.Mount(mux) // starts the library on a private loopback port
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-
-	core, err := lv.Addr()
+// PageHandler fails like Register, with no handler.
+func TestPageHandlerError(t *testing.T) {
+	lv, err := live.New(testOptions(false))
 	must(t, err)
-	if "http://"+core == srv.URL {
-		t.Fatal("the Go server and the library share an address")
+	t.Cleanup(func() { must(t, lv.Close()) })
+	h, err := live.PageHandler(lv, "no-slash", &CounterPage{})
+	if err == nil || h != nil {
+		t.Fatalf("a bad route: %v, %v", h, err)
 	}
-	contains(t, "own route", livetest.Get(t, srv.URL+"/hello").HTML, "hello from Go")
-	if p := livetest.Get(t, srv.URL+"/nothing-here"); p.Status != http.StatusNotFound {
-		t.Fatalf("unmounted path: %d", p.Status)
+	if !errors.Is(err, live.ErrPage) {
+		t.Fatalf("a bad route: %v, want ErrPage", err)
 	}
-	js := livetest.Get(t, srv.URL+"/_live/runtime.js")
-	if js.Status != http.StatusOK || len(js.HTML) < 100 {
-		t.Fatalf("runtime.js through the handler: %d, %d bytes", js.Status, len(js.HTML))
-	}
-	contains(t, "room page", livetest.Get(t, srv.URL+"/rooms/lobby").HTML, "room=lobby")
+}
 
-	// The socket goes through the Go server, with the Go server's origin.
-	c := livetest.Open(t, srv.URL+"/counter")
-	r := c.MustClick("inc", map[string]string{"by": "3"})
-	contains(t, "stats", region(t, r, "stats"), `<strong id="count">3</strong>`)
-
-	// Another origin is still refused.
-	ctx, cancel := context.WithTimeout(context.Background(), livetest.Wait)
-	defer cancel()
-	ws, resp, err := livetest.Dial(ctx, srv.URL+"/counter", "http://evil.example")
-	if err == nil {
-		ws.CloseNow()
-		t.Fatal("a cross-origin WebSocket was accepted through the handler")
-	}
-	if resp == nil || resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("cross-origin WebSocket: %v (%v)", resp, err)
-	}
-
-	// With JavaScript off, a button posts the form; the event runs and the
-	// answer is a 303 back to the page.
-	page := livetest.Get(t, srv.URL+"/counter")
-	post := livetest.PostForm(t, srv.URL+"/counter", url.Values{
-		"_lv_token": {page.Boot.Token}, "_csrf": {page.Boot.CSRF}, "_lv_click": {"inc?by=1"},
-	})
-	if post.Status != http.StatusSeeOther {
-		t.Fatalf("no-JS post: %d %.200q", post.Status, post.HTML)
-	}
-	bad := livetest.PostForm(t, srv.URL+"/counter", url.Values{"_lv_token": {page.Boot.Token}, "_lv_click": {"inc?by=1"}})
-	if bad.Status != http.StatusForbidden {
-		t.Fatalf("no-JS post without CSRF: %d", bad.Status)
+// After Close the handler answers 503 and says why.
+func TestHandlerAfterClose(t *testing.T) {
+	lv, err := live.New(testOptions(false))
+	must(t, err)
+	must(t, live.Register(lv, "/counter", &CounterPage{}))
+	must(t, lv.Close())
+	rec := httptest.NewRecorder()
+	lv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/counter", nil))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "closed") {
+		t.Fatalf("after Close: %d %q", rec.Code, rec.Body.String())
 	}
 }
 
@@ -84,6 +151,16 @@ func TestMuxPattern(t *testing.T) {
 	} {
 		if got := live.MuxPattern(route); got != want {
 			t.Errorf("MuxPattern(%q) = %q, want %q", route, got, want)
+		}
+	}
+	for route, want := range map[string]string{
+		"/counter":       "/counter",
+		"/rooms/{room}":  "/rooms/{room}",
+		"/":              "/",
+		"/files/{*path}": "/files/*",
+	} {
+		if got := live.ChiPattern(route); got != want {
+			t.Errorf("ChiPattern(%q) = %q, want %q", route, got, want)
 		}
 	}
 }
