@@ -95,6 +95,8 @@ test-go: lib
 	test -z "$$(gofmt -l bindings/go e2e/apps/go bench/peers)" || { gofmt -l bindings/go e2e/apps/go bench/peers; exit 1; }
 	cd e2e/apps/go && go vet ./...
 	cd bindings/go && go vet ./... && GOEXPERIMENT=cgocheck2 go test -count=1 ./... && go test -race -count=1 ./live
+# The pages inside chi and gin: a module of its own, so the package needs neither.
+	cd bindings/go/routertest && go vet ./... && GOEXPERIMENT=cgocheck2 go test -count=1 ./...
 
 # The real-browser suite (e2e/): the conformance app in C, Python and Go, each driven by
 # Debian's Chromium. Installs chromium and playwright-core when missing.
