@@ -2,6 +2,7 @@ package livetest
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -110,23 +111,35 @@ func Embedded(t testing.TB, base string, mounts func() int64) {
 	}
 }
 
-// ListeningPorts returns the TCP ports this process listens on, read from
-// /proc/self: the sockets among its file descriptors in state LISTEN.
+// ListeningPorts returns the TCP ports this process listens on.
 func ListeningPorts(t testing.TB) []int {
 	t.Helper()
-	fds, err := os.ReadDir("/proc/self/fd")
+	return listeningPorts(t, "/proc/self")
+}
+
+// Ports returns the TCP ports the running example listens on.
+func (e *Example) Ports(t testing.TB) []int {
+	t.Helper()
+	return listeningPorts(t, fmt.Sprintf("/proc/%d", e.cmd.Process.Pid))
+}
+
+// listeningPorts reads a process's listening TCP ports from its /proc folder: the
+// sockets among its file descriptors in state LISTEN.
+func listeningPorts(t testing.TB, proc string) []int {
+	t.Helper()
+	fds, err := os.ReadDir(filepath.Join(proc, "fd"))
 	if err != nil {
-		t.Fatalf("listing /proc/self/fd: %v", err)
+		t.Fatalf("listing %s/fd: %v", proc, err)
 	}
 	mine := map[string]bool{}
 	for _, fd := range fds {
-		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		target, err := os.Readlink(filepath.Join(proc, "fd", fd.Name()))
 		if err == nil && strings.HasPrefix(target, "socket:[") {
 			mine[strings.TrimSuffix(strings.TrimPrefix(target, "socket:["), "]")] = true
 		}
 	}
 	var ports []int
-	for _, table := range []string{"/proc/self/net/tcp", "/proc/self/net/tcp6"} {
+	for _, table := range []string{filepath.Join(proc, "net", "tcp"), filepath.Join(proc, "net", "tcp6")} {
 		data, err := os.ReadFile(table)
 		if err != nil {
 			continue // no IPv6
