@@ -164,3 +164,32 @@ func TestMuxPattern(t *testing.T) {
 		}
 	}
 }
+
+// A form post past MaxFormBytes is refused with 413, however the body comes.
+func TestHandlerFormLimit(t *testing.T) {
+	opts := testOptions(false)
+	opts.MaxFormBytes = 1024
+	lv, err := live.New(opts)
+	must(t, err)
+	t.Cleanup(func() { must(t, lv.Close()) })
+	must(t, live.Register(lv, "/counter", &CounterPage{}))
+	mux := http.NewServeMux()
+	lv.Mount(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	page := livetest.Get(t, srv.URL+"/counter")
+	form := "_lv_token=" + page.Boot.Token + "&_csrf=" + page.Boot.CSRF + "&_lv_click=inc%3Fby%3D1&pad="
+	for _, size := range []int{1024, 1025, 1 << 20} {
+		body := form + strings.Repeat("x", size-len(form))
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/counter", strings.NewReader(body))
+		must(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if size > 1024 {
+			req.ContentLength = -1 // chunked: the limit cannot come from Content-Length
+		}
+		got := livetest.Do(t, req)
+		if want := map[bool]int{true: http.StatusSeeOther, false: http.StatusRequestEntityTooLarge}[size <= 1024]; got.Status != want {
+			t.Fatalf("a %d-byte form: %d, want %d (%.200q)", size, got.Status, want, got.HTML)
+		}
+	}
+}
