@@ -1,6 +1,7 @@
 package live_test
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -138,6 +139,21 @@ func TestHandlerAfterClose(t *testing.T) {
 	lv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/counter", nil))
 	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "closed") {
 		t.Fatalf("after Close: %d %q", rec.Code, rec.Body.String())
+	}
+	// A WebSocket's socket, taken from the Go server but refused by the closed
+	// app, is closed at once: the browser sees the end and retries, and no
+	// descriptor is left open.
+	srv := httptest.NewServer(lv.Handler())
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), livetest.Wait)
+	defer cancel()
+	ws, _, err := livetest.Dial(ctx, srv.URL+"/counter", srv.URL)
+	if err == nil {
+		ws.CloseNow()
+		t.Fatal("a closed app accepted a WebSocket")
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("a WebSocket to a closed app was left hanging: %v", err)
 	}
 }
 

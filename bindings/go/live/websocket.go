@@ -57,11 +57,17 @@ func (a *App) adopt(tcp *net.TCPConn, brw *bufio.ReadWriter, h *head) {
 	tcp.Close()
 	hdr, hdrLen := h.cHeaders()
 	pend, pendLen := bytesArg(pending)
+	handed := false
 	err = a.with(func(p *C.lv_app) C.int {
+		handed = true
 		return C.lvgo_ws_adopt(p, h.cMethod(), h.cTarget(), hdr, hdrLen, C.int(fd), pend, pendLen)
 	})
 	runtime.KeepAlive(h)
 	runtime.KeepAlive(pending)
+	if !handed {
+		// The app was closed before the call: the descriptor is still ours.
+		syscall.Close(fd)
+	}
 	if err != nil {
 		// The library closed fd: the browser sees the connection end, and retries.
 		a.logger.Error("mizulive: the library refused a WebSocket handed over", "err", err)
