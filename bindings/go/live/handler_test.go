@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/coder/websocket"
+
 	"github.com/mizulive/mizulive/bindings/go/internal/livetest"
 	"github.com/mizulive/mizulive/bindings/go/live"
 )
@@ -206,6 +208,50 @@ func TestHandlerFormLimit(t *testing.T) {
 		got := livetest.Do(t, req)
 		if want := map[bool]int{true: http.StatusSeeOther, false: http.StatusRequestEntityTooLarge}[size <= 1024]; got.Status != want {
 			t.Fatalf("a %d-byte form: %d, want %d (%.200q)", size, got.Status, want, got.HTML)
+		}
+	}
+}
+
+// Frames up to MaxFrameBytes (64 KiB by default) reach the page, and a frame past
+// it closes the socket (with 1009 where the close frame gets through), whether the
+// library holds the socket or Go carries it.
+func TestHandlerFrameLimit(t *testing.T) {
+	for _, wrapped := range []bool{false, true} {
+		lv, err := live.New(testOptions(false))
+		must(t, err)
+		t.Cleanup(func() { must(t, lv.Close()) })
+		must(t, live.Register(lv, "/counter", &CounterPage{}))
+		mux := http.NewServeMux()
+		lv.Mount(mux)
+		srv := httptest.NewUnstartedServer(mux)
+		if wrapped {
+			srv.Listener = wrappedListener{srv.Listener}
+		}
+		srv.Start()
+		t.Cleanup(srv.Close)
+
+		ctx, cancel := context.WithTimeout(context.Background(), livetest.Wait)
+		defer cancel()
+		ws, _, err := livetest.Dial(ctx, srv.URL+"/counter", srv.URL)
+		must(t, err)
+		defer ws.CloseNow()
+		ws.SetReadLimit(1 << 20)
+		// 40000 bytes: over coder/websocket's default read limit, under the library's.
+		must(t, ws.Write(ctx, websocket.MessageText, []byte(strings.Repeat("x", 40000))))
+		typ, answer, err := ws.Read(ctx)
+		if err != nil || typ != websocket.MessageText || !strings.Contains(string(answer), `"bad_frame"`) {
+			t.Fatalf("wrapped=%v: a 40000-byte frame did not reach the library: %v %.200q", wrapped, err, answer)
+		}
+		// The library's own socket may be reset under a frame it did not read: the
+		// write, or the read, then fails without a close frame.
+		_ = ws.Write(ctx, websocket.MessageText, []byte(strings.Repeat("x", 64<<10+1)))
+		_, _, err = ws.Read(ctx)
+		got := websocket.CloseStatus(err)
+		switch {
+		case ctx.Err() != nil || err == nil:
+			t.Fatalf("wrapped=%v: a socket stayed open after a frame past the limit: %v", wrapped, err)
+		case got != websocket.StatusMessageTooBig && (wrapped || got != -1):
+			t.Fatalf("wrapped=%v: a frame past the limit: %v (status %d), want a 1009 close", wrapped, err, got)
 		}
 	}
 }
