@@ -5,7 +5,7 @@ CARGO ?= cargo
 export MIZULIVE_ADDR ?= 127.0.0.1:3000
 
 .PHONY: demo demo-c feed lib examples test lint test-rust test-c-sanitize header bench bench-flood bench-redis bench-peers bench-instructions soak soak-smoke clean \
-	python demo-python lint-python test-python test-go go-counter go-chat e2e \
+	python demo-python lint-python test-python test-go go-counter go-chat go-embed e2e \
 	fuzz fuzz-build fuzz-smoke
 
 demo: demo-python
@@ -90,12 +90,14 @@ wheel: lib $(PY)
 # Go: the cgo package, linked statically against target/release/libmizulive.a, which
 # cgo finds through target/release/pkgconfig/mizulive-static.pc (written by build.rs).
 GO_PKG_CONFIG_PATH := $(CURDIR)/target/release/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
-test-go go-counter go-chat: export PKG_CONFIG_PATH := $(GO_PKG_CONFIG_PATH)
+test-go go-counter go-chat go-embed: export PKG_CONFIG_PATH := $(GO_PKG_CONFIG_PATH)
 
 test-go: lib
 	test -z "$$(gofmt -l bindings/go e2e/apps/go bench/peers)" || { gofmt -l bindings/go e2e/apps/go bench/peers; exit 1; }
 	cd e2e/apps/go && go vet ./...
 	cd bindings/go && go vet ./... && GOEXPERIMENT=cgocheck2 go test -count=1 ./... && go test -race -count=1 ./live
+# The pages inside chi and gin: a module of its own, so the package needs neither.
+	cd bindings/go/routertest && go vet ./... && GOEXPERIMENT=cgocheck2 go test -count=1 ./...
 
 # The real-browser suite (e2e/): the conformance app in C, Python and Go, each driven by
 # Debian's Chromium. Installs chromium and playwright-core when missing.
@@ -131,6 +133,9 @@ go-counter: lib
 
 go-chat: lib
 	cd bindings/go && go run ./examples/chat
+
+go-embed: lib
+	cd bindings/go && go run ./examples/embed
 
 header: lib
 

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net/http/httputil"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -102,7 +101,8 @@ type Options struct {
 
 	// Auth, when set, decides who may load each page.
 	Auth AuthFunc
-	// Logger receives what this package reports (recovered panics, proxy errors).
+	// Logger receives what this package reports (recovered panics, requests the
+	// in-process handler could not serve).
 	// nil means slog.Default(). The library's own logs go to stderr unless
 	// SetLogger says otherwise.
 	Logger *slog.Logger
@@ -169,7 +169,8 @@ func (o Options) json() ([]byte, error) {
 
 // App is a mizulive application: its pages and, once started, its server. Create
 // it with New, register pages with Register, then Serve (or Start, or mount
-// Handler in your own router), and Close it when done. Its methods are safe
+// Handler in your own router, which opens no port of the library's), and Close
+// it when done. Its methods are safe
 // from any goroutine.
 //
 // A started App is a running server, and only Close stops it: an App never
@@ -189,9 +190,16 @@ type App struct {
 
 	routesMu sync.Mutex
 	routes   []string
+	// byHand are the routes PageHandler returned a handler for: the user mounts
+	// those, so Mount leaves them out.
+	byHand map[string]bool
 
-	proxyMu sync.Mutex
-	proxy   *httputil.ReverseProxy
+	// What the in-process handler needs of the options (handler.go).
+	maxForm, maxFrame int64
+	https             bool
+	tlsWarning        sync.Once
+	// The WebSockets carried frame by frame (carry.go).
+	carried carriedSockets
 }
 
 // New creates an app. It fails on unusable options (a short secret, a missing
@@ -219,7 +227,14 @@ func New(opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{ptr: ptr, logger: opts.Logger, done: make(chan struct{})}
+	a := &App{ptr: ptr, logger: opts.Logger, done: make(chan struct{}),
+		maxForm: 1 << 20, maxFrame: 64 << 10, https: opts.SecureCookies || opts.TrustForwardedProto}
+	if opts.MaxFormBytes > 0 {
+		a.maxForm = int64(opts.MaxFormBytes)
+	}
+	if opts.MaxFrameBytes > 0 {
+		a.maxFrame = int64(opts.MaxFrameBytes)
+	}
 	if a.logger == nil {
 		a.logger = slog.Default()
 	}

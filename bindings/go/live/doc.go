@@ -82,9 +82,25 @@
 //
 // # Serving
 //
-// App.Serve and App.Start run the library's own server. App.Handler (or
-// App.Mount) instead mounts the live pages in a Go router, proxying to that
-// server on a loopback port, WebSocket included.
+// App.Serve and App.Start run the library's own server. Or serve the pages from
+// the program's own web server, in process, with no port of the library's:
+// PageHandler registers a page and returns its http.Handler, Handler serves the
+// whole app, and Mount puts /_live/ (the runtime script and the WebSocket) and
+// the pages registered with Register in a router:
+//
+//	counter, err := live.PageHandler(lv, "/counter", &CounterPage{})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	mux.Handle("/counter", counter) // chi: r.Handle("/counter", counter)
+//	lv.Mount(mux)                   // chi: lv.Mount(r)
+//
+// gin takes the same handlers through gin.WrapH:
+//
+//	r.Any("/counter", gin.WrapH(counter))
+//	r.Any("/_live/*any", gin.WrapH(lv.Handler()))
+//
+// The router's middleware wraps every request, the WebSocket's included.
 //
 // # Building
 //

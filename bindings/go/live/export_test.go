@@ -7,6 +7,9 @@ func LiveHandles() int64 { return liveHandles.Load() }
 // MuxPattern exposes muxPattern to the tests.
 var MuxPattern = muxPattern
 
+// ChiPattern exposes chiPattern to the tests.
+var ChiPattern = chiPattern
+
 // ReadEvent and UnmarshalEvent expose the two event decoders, so tests can check
 // that they agree.
 func ReadEvent(text string) (Event, bool) { return readEvent(text) }

@@ -42,6 +42,7 @@ const (
 	_ = uint(int(ErrTimeout)-C.LV_ERR_TIMEOUT) + uint(C.LV_ERR_TIMEOUT-int(ErrTimeout))
 	_ = uint(int(ErrBuffer)-C.LV_ERR_BUFFER) + uint(C.LV_ERR_BUFFER-int(ErrBuffer))
 	_ = uint(int(ErrBusy)-C.LV_ERR_BUSY) + uint(C.LV_ERR_BUSY-int(ErrBusy))
+	_ = uint(int(ErrRequest)-C.LV_ERR_REQUEST) + uint(C.LV_ERR_REQUEST-int(ErrRequest))
 	_ = uint(int(ErrPanic)-C.LV_ERR_PANIC) + uint(C.LV_ERR_PANIC-int(ErrPanic))
 )
 

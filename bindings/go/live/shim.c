@@ -53,3 +53,34 @@ int lvgo_set_auth(lv_app *app, uintptr_t handle) {
 int lvgo_set_log(uintptr_t handle) {
     return lv_set_log_callback(on_log, (void *)handle, on_drop);
 }
+
+static lv_http_request http_request(const char *method, const char *target, const char *headers,
+                                    size_t headers_len, const uint8_t *body, size_t body_len) {
+    lv_http_request req = {
+        .method = method,
+        .target = target,
+        .headers = headers,
+        .headers_len = headers_len,
+        .body = body,
+        .body_len = body_len,
+    };
+    return req;
+}
+
+int lvgo_http(lv_app *app, const char *method, const char *target, const char *headers,
+              size_t headers_len, const uint8_t *body, size_t body_len, lv_response **out) {
+    lv_http_request req = http_request(method, target, headers, headers_len, body, body_len);
+    return lv_http(app, &req, out);
+}
+
+int lvgo_ws_adopt(lv_app *app, const char *method, const char *target, const char *headers,
+                  size_t headers_len, int fd, const uint8_t *pending, size_t pending_len) {
+    lv_http_request req = http_request(method, target, headers, headers_len, NULL, 0);
+    return lv_ws_adopt(app, &req, fd, pending, pending_len);
+}
+
+int lvgo_ws_open(lv_app *app, const char *method, const char *target, const char *headers,
+                 size_t headers_len, uint64_t tag, lv_ws **ws, lv_response **refusal) {
+    lv_http_request req = http_request(method, target, headers, headers_len, NULL, 0);
+    return lv_ws_open(app, &req, tag, ws, refusal);
+}

@@ -25,4 +25,14 @@ int lvgo_set_auth(lv_app *app, uintptr_t handle);
 /* lv_set_log_callback with the Go trampoline. */
 int lvgo_set_log(uintptr_t handle);
 
+/* lv_http, lv_ws_adopt and lv_ws_open with the request's parts as arguments: the
+ * lv_http_request is built on the C stack, because a Go struct holding pointers to Go
+ * memory may not be passed to C. Every pointer is borrowed for the call only. */
+int lvgo_http(lv_app *app, const char *method, const char *target, const char *headers,
+              size_t headers_len, const uint8_t *body, size_t body_len, lv_response **out);
+int lvgo_ws_adopt(lv_app *app, const char *method, const char *target, const char *headers,
+                  size_t headers_len, int fd, const uint8_t *pending, size_t pending_len);
+int lvgo_ws_open(lv_app *app, const char *method, const char *target, const char *headers,
+                 size_t headers_len, uint64_t tag, lv_ws **ws, lv_response **refusal);
+
 #endif

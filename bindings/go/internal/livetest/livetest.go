@@ -6,6 +6,7 @@ package livetest
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"debug/elf"
 	"encoding/json"
 	"fmt"
@@ -52,10 +53,15 @@ var bootRE = regexp.MustCompile(`<script id="lv-boot" type="application/json">(.
 // through a cookie. Like a browser's, it is shared by every server on a host.
 var jar, _ = cookiejar.New(nil)
 
+// transport trusts any certificate: tests serve https from httptest.NewTLSServer
+// on loopback, each with a certificate of its own.
+var transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+
 // client never follows redirects, so tests see the 303s themselves.
 var client = &http.Client{
 	Timeout:       Wait,
 	Jar:           jar,
+	Transport:     transport,
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
@@ -163,16 +169,27 @@ func Origin(u string) string {
 	return p.Scheme + "://" + p.Host
 }
 
-// WebSocketURL is the live socket's URL for a page URL.
+// WebSocketURL is the live socket's URL for a page URL (wss:// for an https page).
 func WebSocketURL(pageURL string) string {
 	p, _ := url.Parse(pageURL)
+	if p.Scheme == "https" {
+		return "wss://" + p.Host + "/_live/websocket"
+	}
 	return "ws://" + p.Host + "/_live/websocket"
 }
 
 // Dial opens the live socket of pageURL's host with the given Origin header and the
 // cookies the test client keeps for that host.
 func Dial(ctx context.Context, pageURL, origin string) (*websocket.Conn, *http.Response, error) {
-	h := http.Header{}
+	return DialWith(ctx, pageURL, origin, nil)
+}
+
+// DialWith is Dial with more request headers.
+func DialWith(ctx context.Context, pageURL, origin string, extra http.Header) (*websocket.Conn, *http.Response, error) {
+	h := extra.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
 	if origin != "" {
 		h.Set("Origin", origin)
 	}
@@ -181,7 +198,8 @@ func Dial(ctx context.Context, pageURL, origin string) (*websocket.Conn, *http.R
 			h.Add("Cookie", c.String())
 		}
 	}
-	return websocket.Dial(ctx, WebSocketURL(pageURL), &websocket.DialOptions{HTTPHeader: h})
+	return websocket.Dial(ctx, WebSocketURL(pageURL), &websocket.DialOptions{
+		HTTPHeader: h, HTTPClient: &http.Client{Transport: transport}})
 }
 
 // Open loads pageURL and joins its session over the WebSocket, as the runtime does.
