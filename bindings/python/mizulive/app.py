@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator, TypeVar, overload
 
 from . import _callbacks, _lib, _logbridge
 from ._lib import LV_ERR_TIMEOUT, LV_OK, check, enc, lib
+from .asgi import DEFAULT_MAX_FORM_BYTES, ASGIApp
 from .auth import AuthHook
 from .errors import ErrorCode, MizuliveError
 from .page import Page
@@ -71,6 +72,8 @@ class App:
         self._ptr: int | None = ptr
         self._state = _OPEN
         self._pages: dict[str, Page] = {}
+        self._options = opts
+        self._asgi: ASGIApp | None = None
         _open_apps.add(self)
 
     # -- pages and hooks
@@ -147,6 +150,30 @@ class App:
         return hook
 
     # -- serving
+
+    def asgi(self) -> ASGIApp:
+        """This app as an ASGI 3 application, to serve its pages from the host's own
+        web server (Starlette, FastAPI, any ASGI server on asyncio) instead of
+        :meth:`start`/:meth:`run`: the library then opens no port of its own.
+        Pages and ``/_live/`` live at the root of the site, so mount it at ``/``
+        after the site's own routes::
+
+            live = app.asgi()
+            site = Starlette(routes=[Route("/hello", hello),
+                                     Mount("/static", StaticFiles(directory="static")),
+                                     Mount("/", app=live)])
+
+        Every defence holds as on the built-in server (tokens, CSRF, the Origin
+        check, limits, the auth hook). The same object comes back on every call.
+        Close the app when the site stops (``await live.aclose()`` in its lifespan);
+        as the server's top-level app, its lifespan shutdown does that itself.
+        """
+        with self._lock:
+            if self._asgi is None:
+                # lv_app_new checked it; the body is read up to one byte past it.
+                limit = self._options.get("max_form_bytes", DEFAULT_MAX_FORM_BYTES)
+                self._asgi = ASGIApp(self, max_body=int(limit))
+            return self._asgi
 
     def start(self, addr: str | None = None) -> str:
         """Binds ``addr`` (``"127.0.0.1:3000"``; port 0 picks a free one; ``None`` uses
@@ -260,6 +287,9 @@ class App:
         finally:
             with self._lock:
                 self._state = _CLOSED
+                asgi = self._asgi
+            if asgi is not None:
+                asgi._closed()
             # The shut-down handle only holds memory now. It is freed once this App
             # is garbage: a call needs the App, so none can be on its way in then.
             weakref.finalize(self, lib.lv_app_free, ptr)
