@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
+import signal
 import socket
 import threading
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Any, Iterator
 import counter
 import pytest
 import uvicorn
-from conftest import SECRET
+from conftest import EXAMPLES, SECRET
 from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -24,6 +26,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
+from test_run import Proc, assert_clean
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 import mizulive
@@ -311,3 +314,49 @@ def test_as_the_servers_own_app_its_lifespan_closes_the_app() -> None:
         assert not dispatcher.is_alive()
     finally:
         app.close()
+
+
+def listening_ports(pid: int) -> set[int]:
+    """The TCP ports process ``pid`` listens on (Linux: its socket inodes in /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            m = re.fullmatch(r"socket:\[(\d+)\]", os.readlink(fd))
+            if m:
+                inodes.add(m.group(1))
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as f:
+            for row in f.readlines()[1:]:
+                cols = row.split()
+                if cols[3] == "0A" and cols[9] in inodes:  # LISTEN
+                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads listening sockets from /proc")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_the_asgi_example_serves_the_counter_from_the_sites_own_port(sig: signal.Signals) -> None:
+    proc = Proc([str(EXAMPLES / "asgi.py")])
+    try:
+        line = proc.line()
+        m = re.fullmatch(r"counter listening on (http://127\.0\.0\.1:(\d+))/counter", line)
+        assert m, line
+        assert listening_ports(proc.popen.pid) == {int(m.group(2))}, "a port besides the site's"
+        client = Client(m.group(1))
+        assert client.get("/hello").text.startswith("hello from the site's own route")
+        assert client.get("/static/app.css").text == (EXAMPLES / "static" / "app.css").read_text()
+        page = client.get("/counter")
+        assert page.status == 200 and 'id="lv-root"' in page.text and 'data-lv-click="inc"' in page.text
+        with client.live("/counter") as live:
+            reply = live.event("inc", values={"by": 2})
+            assert count_in(reply.regions["stats"]) == 2
+            proc.popen.send_signal(sig)
+            with pytest.raises(ConnectionClosed):
+                live.wait_for(lambda f: False, timeout=5, what="the close")
+        code, _, err, took = proc.finish()
+        assert code == 0, err
+        assert took < 5
+        assert_clean(err)
+    finally:
+        proc.close()
