@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, TypeVar, overload
 
 from . import _callbacks, _lib, _logbridge
 from ._lib import LV_ERR_TIMEOUT, LV_OK, check, enc, lib
-from .asgi import DEFAULT_MAX_FORM_BYTES, ASGIApp
+from .asgi import DEFAULT_MAX_FORM_BYTES, DEFAULT_OUTBOUND_QUEUE, ASGIApp
 from .auth import AuthHook
 from .errors import ErrorCode, MizuliveError
 from .page import Page
@@ -170,9 +170,12 @@ class App:
         """
         with self._lock:
             if self._asgi is None:
-                # lv_app_new checked it; the body is read up to one byte past it.
+                # lv_app_new checked both: a body is read up to one byte past the
+                # form limit, and a socket's client that lets more frames than the
+                # outbound queue wait is closed.
                 limit = self._options.get("max_form_bytes", DEFAULT_MAX_FORM_BYTES)
-                self._asgi = ASGIApp(self, max_body=int(limit))
+                queued = self._options.get("outbound_queue", DEFAULT_OUTBOUND_QUEUE)
+                self._asgi = ASGIApp(self, max_body=int(limit), max_queued=int(queued))
             return self._asgi
 
     def start(self, addr: str | None = None) -> str:

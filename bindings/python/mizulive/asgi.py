@@ -50,6 +50,10 @@ WEBSOCKET_PATH = "/_live/websocket"
 #: byte past the limit, enough for the library to answer 413, and no further.
 DEFAULT_MAX_FORM_BYTES = 1024 * 1024
 
+#: The library's default ``outbound_queue``: frames waiting for one socket before its
+#: client counts as not reading and is closed.
+DEFAULT_OUTBOUND_QUEUE = 256
+
 #: Threads that wait in ``lv_http`` for the library's answers.
 HTTP_THREADS = 16
 
@@ -62,6 +66,9 @@ _CLOSE_INVALID_PAYLOAD = 1007
 _CLOSE_POLICY = 1008
 _CLOSE_INTERNAL = 1011
 _CLOSE_GOING_AWAY = 1001
+
+# How long the close of a client that does not read may wait to be written.
+_CLOSE_TIMEOUT = 5.0
 
 # Characters a path keeps unquoted (RFC 3986 pchar and "/"); anything else, "%"
 # included, is percent-encoded again from ASGI's decoded path.
@@ -77,19 +84,39 @@ class _Frame:
 
 
 class _Socket:
-    """One carried WebSocket as the dispatcher sees it: where its frames go."""
+    """One carried WebSocket: the frames waiting for its connection, at most ``limit``.
 
-    __slots__ = ("loop", "queue")
+    The library hands a host's frames out as fast as they come (``lv_ws_next`` never
+    waits for a connection), so the bound on what a client that does not read may
+    pile up is kept here: past ``limit`` frames the socket is closed, as the library's
+    own listener drops such a client (its ``outbound_queue`` option)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    __slots__ = ("done", "limit", "loop", "overflow", "queue")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, limit: int) -> None:
         self.loop = loop
+        self.limit = limit
         self.queue: asyncio.Queue[_Frame] = asyncio.Queue()
+        self.overflow = asyncio.Event()
+        self.done = False
 
     def post(self, frame: _Frame) -> None:
         """Hands ``frame`` to the socket's loop; safe from any thread."""
         # A closed loop (RuntimeError) took its connection with it.
         with contextlib.suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, frame)
+            self.loop.call_soon_threadsafe(self.deliver, frame)
+
+    def deliver(self, frame: _Frame) -> None:
+        """Queues ``frame`` for the writer (on the loop); nothing after a close."""
+        if self.done:
+            return
+        if frame.close_code:
+            self.done = True
+        elif self.queue.qsize() >= self.limit:
+            self.done = True
+            self.overflow.set()
+            return
+        self.queue.put_nowait(frame)
 
 
 class _Dispatcher:
@@ -165,9 +192,10 @@ class ASGIApp:
     ``await live.aclose()``.
     """
 
-    def __init__(self, app: App, max_body: int, threads: int = HTTP_THREADS) -> None:
+    def __init__(self, app: App, max_body: int, max_queued: int, threads: int = HTTP_THREADS) -> None:
         self.app = app
         self._max_body = max_body
+        self._max_queued = max_queued
         self._lock = threading.Lock()
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._threads = threads
@@ -276,7 +304,7 @@ class ASGIApp:
             await _refuse(scope, send, 503, [], b"the app is shut down")
             return
         tag = next(self._tags)
-        socket = _Socket(asyncio.get_running_loop())
+        socket = _Socket(asyncio.get_running_loop(), self._max_queued)
         # Registered before the socket exists, so not even its first frame is missed.
         if not dispatcher.register(tag, socket):
             await _refuse(scope, send, 503, [], b"the app is shut down")
@@ -357,13 +385,20 @@ async def _carry(ws: int, socket: _Socket, receive: Receive, send: Send) -> None
     the library, the library's frames (from the dispatcher) out."""
     reader = asyncio.ensure_future(_read_frames(ws, socket, receive))
     writer = asyncio.ensure_future(_write_frames(socket, send))
+    overflow = asyncio.ensure_future(socket.overflow.wait())
     try:
-        await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({reader, writer, overflow}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (reader, writer):
+        for task in (reader, writer, overflow):
             task.cancel()
         # Both are done before the caller releases ``ws`` (lv_ws_close).
-        await asyncio.gather(reader, writer, return_exceptions=True)
+        await asyncio.gather(reader, writer, overflow, return_exceptions=True)
+    if socket.overflow.is_set():
+        # The writer waited on a client that does not read: close it instead.
+        log.warning("closing a WebSocket: the client does not read (%d frames waiting)", socket.limit)
+        close = send({"type": "websocket.close", "code": _CLOSE_POLICY, "reason": "the client does not read"})
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(close, _CLOSE_TIMEOUT)
     if not reader.cancelled() and reader.exception() is not None:
         log.error("carrying a WebSocket failed", exc_info=reader.exception())
     if not writer.cancelled() and writer.exception() is not None:
@@ -386,7 +421,7 @@ async def _read_frames(ws: int, socket: _Socket, receive: Receive) -> None:
             try:
                 data, binary = text.encode("utf-8"), 0
             except UnicodeEncodeError:
-                socket.queue.put_nowait(_Frame(_CLOSE_INVALID_PAYLOAD, "a text frame must be UTF-8"))
+                socket.deliver(_Frame(_CLOSE_INVALID_PAYLOAD, "a text frame must be UTF-8"))
                 live = False
                 continue
         else:
@@ -400,12 +435,12 @@ async def _read_frames(ws: int, socket: _Socket, receive: Receive) -> None:
             # page takes the frames already queued (perhaps a slow callback later):
             # the flooding client is closed now.
             log.warning("closing a WebSocket: %s", _lib.last_error())
-            socket.queue.put_nowait(_Frame(_CLOSE_POLICY, "too many frames"))
+            socket.deliver(_Frame(_CLOSE_POLICY, "too many frames"))
         elif rc != ErrorCode.STATE:
             why = _lib.last_error()
             log.warning("closing a WebSocket: %s", why)
             code = _CLOSE_INVALID_PAYLOAD if rc == ErrorCode.REQUEST else _CLOSE_INTERNAL
-            socket.queue.put_nowait(_Frame(code, why[:120]))
+            socket.deliver(_Frame(code, why[:120]))
 
 
 async def _write_frames(socket: _Socket, send: Send) -> None:

@@ -4,20 +4,24 @@ port of its own: every request goes through the site."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import logging
 import os
 import re
 import signal
 import socket
+import struct
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import counter
 import pytest
 import uvicorn
-from conftest import EXAMPLES, SECRET
+from conftest import EXAMPLES, SECRET, ProbePage
 from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -279,6 +283,105 @@ def test_a_client_flooding_frames_is_closed(static_dir: Path, caplog: pytest.Log
             Blocking.release.set()
             with Client(url).live("/counter") as other:
                 assert other.event("inc").ok
+
+
+class Pushy(ProbePage):
+    """Every message published on "tick" changes a large region: a patch of 64 KB."""
+
+    def mount(self, s: mizulive.Session) -> None:
+        s.state = {"count": 0, "extra": ""}
+        s.subscribe("tick")
+
+    def handle(self, s: mizulive.Session, e: mizulive.Event) -> None:
+        pass
+
+    def info(self, s: mizulive.Session, msg: Any) -> None:
+        s.state["extra"] = f"{msg}:" + "x" * 65536
+        s.mark("extra")
+
+
+class RawSocket:
+    """A WebSocket client on a bare TCP socket that reads only when told to: a client
+    that stops reading, down to the kernel (a small receive buffer)."""
+
+    def __init__(self, url: str, cookie: str) -> None:
+        port = int(url.rsplit(":", 1)[1])
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.settimeout(10)
+        self.sock.connect(("127.0.0.1", port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            f"GET /_live/websocket HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Origin: {url}\r\nCookie: {cookie}\r\n\r\n".encode()
+        )
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            byte = self.sock.recv(1)
+            assert byte, f"closed during the handshake: {head!r}"
+            head += byte
+        assert head.startswith(b"HTTP/1.1 101 "), head
+
+    def send_text(self, text: str) -> None:
+        data = text.encode()
+        assert len(data) < 65536
+        mask = os.urandom(4)
+        size = bytes([0x80 | len(data)]) if len(data) < 126 else bytes([0x80 | 126]) + struct.pack("!H", len(data))
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+        self.sock.sendall(b"\x81" + size + mask + masked)
+
+    def _exactly(self, n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            chunk = self.sock.recv(n - len(out))
+            assert chunk, "the connection ended without a close frame"
+            out += chunk
+        return out
+
+    def read_until_close(self) -> int:
+        """Reads (and drops) frames up to the server's close frame; its code."""
+        while True:
+            first, second = self._exactly(2)
+            size = second & 0x7F
+            if size == 126:
+                size = struct.unpack("!H", self._exactly(2))[0]
+            elif size == 127:
+                size = struct.unpack("!Q", self._exactly(8))[0]
+            payload = self._exactly(size)
+            if first & 0x0F == 0x8:
+                code: int = struct.unpack("!H", payload[:2])[0]
+                return code
+
+
+def test_a_client_that_does_not_read_is_closed(views: Path, caplog: pytest.LogCaptureFixture) -> None:
+    options: dict[str, Any] = {"outbound_queue": 32, "mailbox": 100000}
+    with mizulive.App(views=views, secret=SECRET, **options) as app:
+        app.page("/probe", Pushy)
+        with serving(app.asgi(), lifespan="off") as url, caplog.at_level(logging.WARNING, "mizulive.asgi"):
+            client = Client(url)
+            page = client.get("/probe")
+            raw = RawSocket(url, "; ".join(f"{k}={v}" for k, v in client.cookies.items()))
+            try:
+                raw.send_text(
+                    json.dumps({"t": "join", "v": 1, "token": page.boot["token"], "url": url + "/probe", "seq": 0})
+                )
+                # The frames wait in the kernel's buffers, then in uvicorn's, then in
+                # the site's queue, until that is full.
+                deadline = time.monotonic() + 20
+                sent = 0
+                while "the client does not read" not in caplog.text:
+                    assert time.monotonic() < deadline, f"still open after {sent} patches of 64 KB"
+                    for _ in range(10):
+                        app.publish("tick", sent)
+                        sent += 1
+                    time.sleep(0.01)
+                # What the client has not read yet, then the close.
+                assert raw.read_until_close() == 1008
+            finally:
+                raw.sock.close()
+            # Everyone else is served as before.
+            assert client.get("/probe").status == 200
 
 
 def test_closing_the_app_closes_its_sockets_and_ends_the_dispatcher(
