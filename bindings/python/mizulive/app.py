@@ -42,7 +42,9 @@ class App:
     """A mizulive application: a views folder, pages, and (once started) a server.
 
     ``views`` is the folder with ``layouts/``, ``pages/`` and ``partials/`` (a relative
-    path is taken from the current directory). The other keyword arguments are the
+    path is taken from the current directory). ``static`` is a folder whose files the
+    built-in server (:meth:`start`, :meth:`run`) serves at ``static_prefix``:
+    ``/static/app.css`` is ``static/app.css``. The other keyword arguments are the
     library's options (``secret``, ``redis``, ``host_threads``, ``grace_ms``,
     ``allowed_origins``, ``metrics``, ... as listed in ``docs/c-api.md``); an unknown
     one raises :class:`MizuliveError`. Left out, ``secret`` and ``redis`` come from the
@@ -58,12 +60,27 @@ class App:
         app.run()    # $MIZULIVE_ADDR or 127.0.0.1:3000
     """
 
-    def __init__(self, views: str | os.PathLike[str] = "views", dev: bool = False, **options: Any) -> None:
+    def __init__(
+        self,
+        views: str | os.PathLike[str] = "views",
+        dev: bool = False,
+        *,
+        static: str | os.PathLike[str] | None = None,
+        static_prefix: str = "/static/",
+        **options: Any,
+    ) -> None:
         self._lock = threading.Lock()
         self._state = _CLOSED
         self._closed = threading.Event()
         _logbridge.install()
         opts = {"views": os.fspath(views), "dev": bool(dev), **options}
+        if static is not None:
+            # The built-in server's static files (the "static_dir" and "static_prefix"
+            # options): the folder's files at static_prefix + their path.
+            opts["static_dir"] = os.fspath(static)
+            opts["static_prefix"] = static_prefix
+        elif static_prefix != "/static/":
+            raise ValueError("static_prefix needs static: the folder to serve there")
         ptr = lib.lv_app_new(_lib.to_json(opts, "options"))
         if not ptr:
             raise MizuliveError(ErrorCode.CONFIG, _lib.last_error())
