@@ -23,6 +23,9 @@ a dict of state; :class:`App` serves it over HTTP and WebSocket through the nati
     app.run()    # $MIZULIVE_ADDR or 127.0.0.1:3000
 
 The library is found through ``MIZULIVE_LIB``, else the copy bundled with the package.
+Inside the host's own web server (Starlette, FastAPI, any ASGI server), ``app.asgi()``
+serves the pages instead of ``app.run()``.
+
 Importing ``mizulive`` fails with :class:`LibraryError` when it is missing or speaks
 another ABI version.
 """
@@ -33,6 +36,7 @@ from ._lib import ABI_VERSION
 from ._lib import lib as _cdll
 from ._lib import path as library_path
 from .app import App
+from .asgi import ASGIApp
 from .auth import AuthHook, AuthResult, Redirect, Request
 from .errors import CallbackError, ErrorCode, LibraryError, MizuliveError
 from .page import Event, KeyMeta, Page, Session
@@ -44,6 +48,7 @@ library_version: str = _cdll.lv_version().decode()
 
 __all__ = [
     "ABI_VERSION",
+    "ASGIApp",
     "App",
     "AuthHook",
     "AuthResult",

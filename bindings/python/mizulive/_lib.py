@@ -25,6 +25,7 @@ from ctypes import (
     c_int,
     c_int64,
     c_size_t,
+    c_uint16,
     c_uint32,
     c_uint64,
     c_void_p,
@@ -42,6 +43,8 @@ LV_ERR_NOT_FOUND = 9
 LV_ERR_CALLBACK = 10
 LV_ERR_REENTRANT = 11
 LV_ERR_TIMEOUT = 12
+LV_ERR_BUSY = 14
+LV_ERR_REQUEST = 15
 
 if sys.platform == "darwin":
     LIBRARY_NAME = "libmizulive.dylib"
@@ -77,9 +80,38 @@ class LvPage(Structure):
     ]
 
 
+class LvHttpRequest(Structure):
+    """``struct lv_http_request``: a request the host's web server received. The
+    header lines and the body are bytes with their lengths (``c_char_p`` only carries
+    the pointer; the struct keeps the ``bytes`` alive)."""
+
+    _fields_ = [
+        ("method", c_char_p),
+        ("target", c_char_p),
+        ("headers", c_char_p),
+        ("headers_len", c_size_t),
+        ("body", c_char_p),
+        ("body_len", c_size_t),
+    ]
+
+
+class LvWsFrame(Structure):
+    """``struct lv_ws_frame``: a frame for one of the host's WebSockets. ``data`` is
+    not NUL-terminated, hence a plain pointer read with ``len``."""
+
+    _fields_ = [
+        ("tag", c_uint64),
+        ("close_code", c_uint16),
+        ("data", c_void_p),
+        ("len", c_size_t),
+    ]
+
+
 _app = c_void_p
 _ctx = c_void_p
 _auth = c_void_p
+_resp = c_void_p
+_ws = c_void_p
 _str = c_char_p
 
 #: name -> (restype, argtypes), in the header's order.
@@ -137,6 +169,17 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "lv_set_log_callback": (c_int, [LOG_FN, c_void_p, DROP_FN]),
     "lv_auth_set_user": (c_int, [_auth, _str]),
     "lv_auth_redirect": (c_int, [_auth, _str]),
+    "lv_http": (c_int, [_app, POINTER(LvHttpRequest), POINTER(_resp)]),
+    "lv_response_status": (c_uint16, [_resp]),
+    # Not NUL-terminated: a pointer read with its length (ctypes.string_at).
+    "lv_response_headers": (c_void_p, [_resp, POINTER(c_size_t)]),
+    "lv_response_body": (c_void_p, [_resp, POINTER(c_size_t)]),
+    "lv_response_free": (None, [_resp]),
+    "lv_ws_adopt": (c_int, [_app, POINTER(LvHttpRequest), c_int, c_char_p, c_size_t]),
+    "lv_ws_open": (c_int, [_app, POINTER(LvHttpRequest), c_uint64, POINTER(_ws), POINTER(_resp)]),
+    "lv_ws_receive": (c_int, [_ws, c_char_p, c_size_t, c_int]),
+    "lv_ws_close": (None, [_ws]),
+    "lv_ws_next": (c_int, [_app, c_uint32, POINTER(LvWsFrame)]),
 }
 
 

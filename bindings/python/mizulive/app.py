@@ -6,6 +6,7 @@ import atexit
 import contextlib
 import ctypes
 import logging
+import os
 import signal
 import sys
 import threading
@@ -15,6 +16,7 @@ from typing import Any, Callable, Iterator, TypeVar, overload
 
 from . import _callbacks, _lib, _logbridge, _views
 from ._lib import LV_ERR_TIMEOUT, LV_OK, check, enc, lib
+from .asgi import DEFAULT_MAX_FORM_BYTES, DEFAULT_OUTBOUND_QUEUE, ASGIApp
 from .auth import AuthHook
 from .errors import ErrorCode, MizuliveError
 from .page import Page
@@ -43,7 +45,9 @@ class App:
     path is taken from the current directory; dev mode reloads it on change). To ship
     the views inside a package, pass its resources, which also work from a zip file
     or a wheel: ``views=importlib.resources.files("myapp") / "views"``. A dict of
-    template name (``"pages/counter/index.html"``) to source works too. The other keyword arguments are the
+    template name (``"pages/counter/index.html"``) to source works too. ``static`` is a
+    folder whose files the app serves at ``static_prefix``: ``/static/app.css`` is
+    ``static/app.css``. The other keyword arguments are the
     library's options (``secret``, ``redis``, ``host_threads``, ``grace_ms``,
     ``allowed_origins``, ``metrics``, ... as listed in ``docs/c-api.md``); an unknown
     one raises :class:`MizuliveError`. Left out, ``secret`` and ``redis`` come from the
@@ -59,12 +63,27 @@ class App:
         app.run()    # $MIZULIVE_ADDR or 127.0.0.1:3000
     """
 
-    def __init__(self, views: _views.Views = "views", dev: bool = False, **options: Any) -> None:
+    def __init__(
+        self,
+        views: _views.Views = "views",
+        dev: bool = False,
+        *,
+        static: str | os.PathLike[str] | None = None,
+        static_prefix: str = "/static/",
+        **options: Any,
+    ) -> None:
         self._lock = threading.Lock()
         self._state = _CLOSED
         self._closed = threading.Event()
         _logbridge.install()
         opts = {"views": _views.option(views), "dev": bool(dev), **options}
+        if static is not None:
+            # The built-in server's static files (the "static_dir" and "static_prefix"
+            # options): the folder's files at static_prefix + their path.
+            opts["static_dir"] = os.fspath(static)
+            opts["static_prefix"] = static_prefix
+        elif static_prefix != "/static/":
+            raise ValueError("static_prefix needs static: the folder to serve there")
         ptr = lib.lv_app_new(_lib.to_json(opts, "options"))
         if not ptr:
             raise MizuliveError(ErrorCode.CONFIG, _lib.last_error())
@@ -73,6 +92,8 @@ class App:
         self._ptr: int | None = ptr
         self._state = _OPEN
         self._pages: dict[str, Page] = {}
+        self._options = opts
+        self._asgi: ASGIApp | None = None
         _open_apps.add(self)
 
     # -- pages and hooks
@@ -149,6 +170,33 @@ class App:
         return hook
 
     # -- serving
+
+    def asgi(self) -> ASGIApp:
+        """This app as an ASGI 3 application, to serve its pages from the host's own
+        web server (Starlette, FastAPI, any ASGI server on asyncio) instead of
+        :meth:`start`/:meth:`run`: the library then opens no port of its own.
+        Pages and ``/_live/`` live at the root of the site, so mount it at ``/``
+        after the site's own routes::
+
+            live = app.asgi()
+            site = Starlette(routes=[Route("/hello", hello),
+                                     Mount("/static", StaticFiles(directory="static")),
+                                     Mount("/", app=live)])
+
+        Every defence holds as on the built-in server (tokens, CSRF, the Origin
+        check, limits, the auth hook). The same object comes back on every call.
+        Close the app when the site stops (``await live.aclose()`` in its lifespan);
+        as the server's top-level app, its lifespan shutdown does that itself.
+        """
+        with self._lock:
+            if self._asgi is None:
+                # lv_app_new checked both: a body is read up to one byte past the
+                # form limit, and a socket's client that lets more frames than the
+                # outbound queue wait is closed.
+                limit = self._options.get("max_form_bytes", DEFAULT_MAX_FORM_BYTES)
+                queued = self._options.get("outbound_queue", DEFAULT_OUTBOUND_QUEUE)
+                self._asgi = ASGIApp(self, max_body=int(limit), max_queued=int(queued))
+            return self._asgi
 
     def start(self, addr: str | None = None) -> str:
         """Binds ``addr`` (``"127.0.0.1:3000"``; port 0 picks a free one; ``None`` uses
@@ -262,6 +310,9 @@ class App:
         finally:
             with self._lock:
                 self._state = _CLOSED
+                asgi = self._asgi
+            if asgi is not None:
+                asgi._closed()
             # The shut-down handle only holds memory now. It is freed once this App
             # is garbage: a call needs the App, so none can be on its way in then.
             weakref.finalize(self, lib.lv_app_free, ptr)

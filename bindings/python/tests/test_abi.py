@@ -25,6 +25,7 @@ _SCALARS = {
     "int64_t": ctypes.c_int64,
     "uint64_t": ctypes.c_uint64,
     "uint32_t": ctypes.c_uint32,
+    "uint16_t": ctypes.c_uint16,
     "size_t": ctypes.c_size_t,
     "double": ctypes.c_double,
     "const char *": ctypes.c_char_p,
@@ -44,11 +45,17 @@ _SCALARS = {
 def ctype_of(c: str) -> object:
     """The ctypes type the binding must use for C type ``c``."""
     c = " ".join(c.replace("*", " * ").split())  # "char **" -> "char * *"
-    if re.fullmatch(r"(const )?struct lv_(app|ctx|auth) \*", c):
+    if re.fullmatch(r"(const )?struct lv_(app|ctx|auth|response|ws) \*", c):
         return ctypes.c_void_p
     if c == "const struct lv_page *":
         return ctypes.POINTER(_lib.LvPage)
-    if c == "char * *":
+    if c == "const struct lv_http_request *":
+        return ctypes.POINTER(_lib.LvHttpRequest)
+    if c == "struct lv_ws_frame *":
+        return ctypes.POINTER(_lib.LvWsFrame)
+    if c == "const uint8_t *":
+        return ctypes.c_char_p  # bytes in, with their length
+    if c == "char * *" or re.fullmatch(r"struct lv_(response|ws) \* \*", c):
         return ctypes.POINTER(ctypes.c_void_p)
     if c in _SCALARS:
         return _SCALARS[c]
@@ -81,7 +88,12 @@ def test_every_header_function_is_declared_with_matching_types() -> None:
     assert set(functions) == set(_lib.SIGNATURES), "declarations differ from include/mizulive.h"
     for name, (ret, args) in functions.items():
         restype, argtypes = _lib.SIGNATURES[name]
-        assert restype is ctype_of(ret) or (ret == "const char *" and restype is ctypes.c_char_p), name
+        if args and args[-1] == "size_t *" and ret.endswith("*"):
+            # A buffer and its length (lv_response_headers, lv_response_body): read
+            # with ctypes.string_at, never as a NUL-terminated string.
+            assert restype is ctypes.c_void_p, name
+        else:
+            assert restype is ctype_of(ret) or (ret == "const char *" and restype is ctypes.c_char_p), name
         assert [ctype_of(a) for a in args] == argtypes, name
         fn = getattr(_lib.lib, name)
         assert fn.restype is restype and fn.argtypes == argtypes, name
@@ -111,6 +123,21 @@ def test_the_page_struct_and_callback_types_match_the_header() -> None:
         args = [ctype_of(split_param(p)) for p in m.group(2).split(",")]
         args = [ctypes.c_char_p if a is ctypes.c_char_p else a for a in args]
         assert list(ctype._argtypes_) == args, name  # type: ignore[attr-defined]
+
+
+def test_the_transport_structs_match_the_header() -> None:
+    text = HEADER.read_text()
+    for name, struct in [("lv_http_request", _lib.LvHttpRequest), ("lv_ws_frame", _lib.LvWsFrame)]:
+        body = re.search(rf"typedef struct {name} \{{(.*?)\}} {name};", text, re.S)
+        assert body, name
+        fields = re.findall(r"^\s*(\w[\w ]*?[\s*]+)(\w+);", body.group(1), re.M)
+        assert [f for _, f in fields] == [f for f, _ in struct._fields_], name
+        for (ctype, field), (_, ours) in zip(fields, struct._fields_):
+            expected = ctype_of(ctype.strip())
+            # The frame's text is not NUL-terminated: a plain pointer read with `len`.
+            if (name, field) == ("lv_ws_frame", "data"):
+                expected = ctypes.c_void_p
+            assert ours is expected, f"{name}.{field}"
 
 
 def test_the_header_abi_version_is_ours() -> None:
@@ -145,7 +172,10 @@ def test_import_refuses_a_library_of_another_abi(tmp_path: Path) -> None:
     done = import_with(str(fake))
     assert done.returncode != 0
     assert "mizulive.errors.LibraryError" in done.stderr
-    assert f"{fake} speaks mizulive ABI version 7, but this Python package speaks version 2" in done.stderr
+    assert (
+        f"{fake} speaks mizulive ABI version 7, but this Python package speaks version {_lib.ABI_VERSION}"
+        in done.stderr
+    )
 
     source.write_text("int not_mizulive(void) { return 0; }\n")
     subprocess.run(["cc", "-shared", "-fPIC", "-o", str(fake), str(source)], check=True, timeout=60)

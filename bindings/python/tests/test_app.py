@@ -276,3 +276,26 @@ def test_closed_apps_leave_no_python_thread_states_behind(views: Path) -> None:
     for _ in range(4):
         serve_and_close()
     assert interpreter_thread_states() == before
+
+
+def test_the_built_in_server_serves_a_static_folder(tmp_path: Path, views: Path) -> None:
+    static = tmp_path / "public"
+    (static / "css").mkdir(parents=True)
+    (static / "css" / "app.css").write_text("body { color: teal; }\n")
+    (tmp_path / "secret.txt").write_text("not for the web")
+    with mizulive.App(views=views, secret=SECRET, static=static) as app:
+        app.start("127.0.0.1:0")
+        client = Client(app.url)
+        css = client.get("/static/css/app.css")
+        assert css.status == 200 and css.text == "body { color: teal; }\n"
+        assert client.get("/static/missing.css").status == 404
+        assert client.get("/static/../secret.txt").status == 404
+        assert client.get("/static/%2e%2e/secret.txt").status == 404
+    with mizulive.App(views=views, secret=SECRET, static=static, static_prefix="/assets/") as app:
+        app.start("127.0.0.1:0")
+        assert Client(app.url).get("/assets/css/app.css").status == 200
+
+
+def test_static_prefix_without_a_folder_is_refused(views: Path) -> None:
+    with pytest.raises(ValueError, match="static_prefix needs static"):
+        mizulive.App(views=views, secret=SECRET, static_prefix="/assets/")
