@@ -36,7 +36,7 @@ test: lint lint-python test-rust test-c-sanitize soak-smoke fuzz-smoke test-pyth
 # frame by frame. (The listener's own limits, tests/hardening_conn.rs, are the host
 # server's business there.)
 HOST_SERVED_TESTS := --test security --test live --test hardening_auth --test hardening_output \
-	--test robustness --test exactly_once --test server
+	--test robustness --test exactly_once --test server --test browser_session
 
 test-rust: lib
 	$(CARGO) test --release

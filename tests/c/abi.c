@@ -20,13 +20,6 @@
 
 static atomic_int log_records, log_drops, log_warnings;
 
-#define CHECK_ERR(expr, code, needle)                                                              \
-    do {                                                                                           \
-        int rc_ = (expr);                                                                          \
-        CHECK(rc_ == (code));                                                                      \
-        CHECK(strstr(lv_last_error(), (needle)) != NULL);                                          \
-    } while (0)
-
 static lv_app *app;
 static atomic_int drops;
 static atomic_int mounts;

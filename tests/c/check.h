@@ -29,6 +29,14 @@ static int passed, failed;
         }                                                                                           \
     } while (0)
 
+/* CHECK that `expr` returns `code` and that the last error mentions `needle`. */
+#define CHECK_ERR(expr, code, needle)                                                              \
+    do {                                                                                           \
+        int rc_ = (expr);                                                                          \
+        CHECK(rc_ == (code));                                                                      \
+        CHECK(strstr(lv_last_error(), (needle)) != NULL);                                          \
+    } while (0)
+
 /* GETs `path` from `addr` ("127.0.0.1:port") and reads the answer to its end,
  * waiting at most 10 s for each read; what it says does not matter. */
 static inline void http_get_discard(const char *addr, const char *path) {

@@ -13,13 +13,6 @@
 
 #include "check.h"
 
-#define CHECK_ERR(expr, code, needle)                                                              \
-    do {                                                                                           \
-        int rc_ = (expr);                                                                          \
-        CHECK(rc_ == (code));                                                                      \
-        CHECK(strstr(lv_last_error(), (needle)) != NULL);                                          \
-    } while (0)
-
 static int on_mount(lv_ctx *ctx, const char *params_json, void *user) {
     (void)params_json;
     (void)user;

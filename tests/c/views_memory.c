@@ -10,13 +10,6 @@
 
 #define SECRET "\"secret\": \"0123456789abcdef0123456789abcdef\""
 
-#define CHECK_ERR(expr, code, needle)                                                              \
-    do {                                                                                           \
-        int rc_ = (expr);                                                                          \
-        CHECK(rc_ == (code));                                                                      \
-        CHECK(strstr(lv_last_error(), (needle)) != NULL);                                          \
-    } while (0)
-
 /* What a program might compile in, e.g. with `xxd -i` or C23 #embed. */
 static const char LAYOUT[] = "<!doctype html>\n<html><head><title>{{ title or \"mem\" }}</title></head>\n"
                              "<body class=\"from-memory\">{{ content }}</body></html>\n";
