@@ -32,6 +32,7 @@ another ABI version.
 
 from __future__ import annotations
 
+from ._browser import BrowserSession
 from ._lib import ABI_VERSION
 from ._lib import lib as _cdll
 from ._lib import path as library_path
@@ -52,6 +53,7 @@ __all__ = [
     "App",
     "AuthHook",
     "AuthResult",
+    "BrowserSession",
     "CallbackError",
     "ErrorCode",
     "Event",

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import itertools
 import logging
 import threading
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import _lib
+from ._browser import BrowserSession
 from ._lib import LV_ERR_CALLBACK, LV_OK, dec, enc, lib
 from .auth import AuthHook, Redirect, Request
 from .errors import CallbackError
@@ -177,7 +179,12 @@ class AuthBinding:
 
     def __call__(self, req: int, raw: bytes | None) -> int:
         try:
-            request = Request.from_json(_lib.from_json(raw or b"{}"))
+            browser = BrowserSession(
+                lambda: lib.lv_auth_browser_session(req),
+                lambda key, value: lib.lv_auth_browser_set(req, key, value),
+                lambda key: lib.lv_auth_browser_remove(req, key),
+            )
+            request = dataclasses.replace(Request.from_json(_lib.from_json(raw or b"{}")), browser=browser)
             result = self.hook(request)
             if result is None or result is True:
                 return LV_OK

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Union
+from typing import Any, Callable, Mapping, MutableMapping, Union
 from urllib.parse import parse_qs
 
 __all__ = ["AuthHook", "AuthResult", "Redirect", "Request"]
@@ -18,6 +18,9 @@ class Request:
     query: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
     cookies: Mapping[str, str] = field(default_factory=dict)
+    #: This browser's session map: read it, and set or delete keys (stored unless the
+    #: hook refuses the request), e.g. ``req.browser["user"] = "ada"`` on login.
+    browser: MutableMapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Request:

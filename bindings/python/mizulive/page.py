@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from . import _lib
+from ._browser import BrowserSession
 from ._lib import check, dec, enc, lib
 from .errors import CallbackError, ErrorCode, MizuliveError
 
@@ -293,6 +294,17 @@ class Session:
     def user_id(self) -> str | None:
         """The user id the auth hook gave this session, or ``None``."""
         return dec(lib.lv_user_id(self._live()))
+
+    @property
+    def browser(self) -> BrowserSession:
+        """This browser's session map (see :class:`BrowserSession`): ``s.browser["voted"]
+        = True`` here is seen by the next page this browser loads."""
+        self._live()
+        return BrowserSession(
+            lambda: lib.lv_browser_session(self._live()),
+            lambda key, value: lib.lv_browser_set(self._live(), key, value),
+            lambda key: lib.lv_browser_remove(self._live(), key),
+        )
 
     @property
     def params(self) -> dict[str, str]:
