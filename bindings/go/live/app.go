@@ -98,6 +98,11 @@ type Options struct {
 	// ControlFramesPerSecond and ControlFrameBurst limit heartbeats and refused
 	// frames per socket (2 and 20).
 	ControlFramesPerSecond, ControlFrameBurst int
+	// MaxBrowserSessionBytes bounds the browser session as compact JSON (4096): a
+	// write beyond it fails with ErrState. BrowserSessionTTL is how long after its
+	// browser last used it a browser session is kept (7 days).
+	MaxBrowserSessionBytes int
+	BrowserSessionTTL      time.Duration
 
 	// Auth, when set, decides who may load each page.
 	Auth AuthFunc
@@ -164,6 +169,8 @@ func (o Options) json() ([]byte, error) {
 	put("join_timeout_ms", o.JoinTimeout.Milliseconds(), o.JoinTimeout != 0)
 	put("control_frames_per_second", o.ControlFramesPerSecond, o.ControlFramesPerSecond != 0)
 	put("control_frame_burst", o.ControlFrameBurst, o.ControlFrameBurst != 0)
+	put("max_browser_session_bytes", o.MaxBrowserSessionBytes, o.MaxBrowserSessionBytes != 0)
+	put("browser_session_ttl_s", int64(o.BrowserSessionTTL/time.Second), o.BrowserSessionTTL != 0)
 	return json.Marshal(m)
 }
 

@@ -17,7 +17,8 @@ import (
 // a library thread for every page GET, no-JS form POST (r.Method "POST") and
 // WebSocket join (asked as a GET of the page, with the upgrade's headers). The user
 // id it picks travels in the signed session token; a POST or join for which it
-// picks another user than the token's is refused.
+// picks another user than the token's is refused. During the call, AuthBrowser,
+// AuthSetBrowser and AuthDeleteBrowser reach the browser session of r.
 type AuthFunc func(r *http.Request) AuthResult
 
 // AuthResult is an AuthFunc's verdict: Allow, Deny or RedirectTo. The zero value
@@ -58,7 +59,9 @@ func (h *authHook) run(req *C.lv_auth, text string) C.int {
 		h.app.logger.Error("mizulive: unreadable auth request; refusing it", "err", err)
 		return C.LV_ERR_CALLBACK
 	}
+	r, end := withAuthReq(r, req)
 	verdict := h.fn(r)
+	end()
 	switch {
 	case verdict.deny:
 		return C.LV_ERR_CALLBACK
