@@ -11,7 +11,7 @@ const E2E = path.resolve(__dirname, '..');
 const ROOT = path.resolve(E2E, '..');
 const VIEWS = path.join(E2E, 'views');
 const SHOTS = path.join(E2E, 'screenshots');
-const HOSTS = ['c', 'python', 'go'];
+const HOSTS = ['c', 'python', 'go', 'go-embed'];
 
 // How each host's app is started (built beforehand by run.sh). E2E_APP_CMD overrides
 // the conformance app (whitespace-separated argv), for trying the suite against another
@@ -30,6 +30,9 @@ function appCommand(host, name = 'conformance') {
       return { cmd: path.join(E2E, 'apps/c/conformance'), args: [], env: {} };
     case 'go':
       return { cmd: path.join(E2E, 'apps/go/conformance'), args: [], env: {} };
+    // The same Go app, its pages served from its own net/http server (lv.Mount).
+    case 'go-embed':
+      return { cmd: path.join(E2E, 'apps/go/conformance'), args: [], env: { E2E_EMBED: '1' } };
     case 'python':
       return pythonCommand(name);
     default:

@@ -8,11 +8,18 @@
 // $MIZULIVE_VIEWS (default: e2e/views of this checkout), runs in dev mode when
 // $MIZULIVE_DEV is "1", and prints "conformance listening on http://ADDR/" as its
 // first stdout line. SIGINT or SIGTERM stops it gracefully with exit status 0.
+//
+// With $E2E_EMBED set to "1" the same pages are served from the program's own
+// net/http server (lv.Mount on a ServeMux), the library opening no port: the suite
+// then checks the embedded path in a real browser.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -47,10 +54,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if err := lv.Start(""); err != nil { // "" = $MIZULIVE_ADDR, else 127.0.0.1:3000
-		return err
-	}
-	addr, err := lv.Addr()
+	addr, stopServing, err := serve(lv)
 	if err != nil {
 		return err
 	}
@@ -68,7 +72,42 @@ func run() error {
 	<-ctx.Done()
 	close(done)
 	wg.Wait() // no publish races the shutdown
+	stopServing()
 	return lv.Close()
+}
+
+// serve starts serving on $MIZULIVE_ADDR (else 127.0.0.1:3000): with the library's
+// own listener, or with $E2E_EMBED=1 from a net/http server of the program's own.
+// It returns the bound address and what stops the program's server.
+func serve(lv *live.App) (string, func(), error) {
+	if os.Getenv("E2E_EMBED") != "1" {
+		if err := lv.Start(""); err != nil { // "" = $MIZULIVE_ADDR, else 127.0.0.1:3000
+			return "", nil, err
+		}
+		addr, err := lv.Addr()
+		return addr, func() {}, err
+	}
+	want := os.Getenv("MIZULIVE_ADDR")
+	if want == "" {
+		want = "127.0.0.1:3000"
+	}
+	ln, err := net.Listen("tcp", want)
+	if err != nil {
+		return "", nil, err
+	}
+	mux := http.NewServeMux()
+	lv.Mount(mux)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintln(os.Stderr, "conformance:", err)
+		}
+	}()
+	return ln.Addr().String(), func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+	}, nil
 }
 
 // FeedItem is what the publisher sends on feedTopic.
