@@ -2,7 +2,7 @@
 # The real-browser conformance suite: e2e/tests/ against the conformance app of each
 # host (e2e/SPEC.md), in Debian's Chromium through playwright-core.
 #
-#   bash e2e/run.sh [c|python|go|go-embed|runtime|all]     (default: all)
+#   bash e2e/run.sh [c|python|go|go-embed|python-asgi|runtime|all]     (default: all)
 #
 # Installs Chromium with apt-get when /usr/bin/chromium is missing, installs the npm
 # dependencies, builds what each host needs, runs the suite once per host
@@ -22,9 +22,9 @@ export DEBIAN_FRONTEND=noninteractive
 
 want="${1:-all}"
 case "$want" in
-  all) hosts=(c python go go-embed runtime) ;;
-  c | python | go | go-embed | runtime) hosts=("$want") ;;
-  *) echo "usage: bash e2e/run.sh [c|python|go|go-embed|runtime|all]" >&2; exit 2 ;;
+  all) hosts=(c python go go-embed python-asgi runtime) ;;
+  c | python | go | go-embed | python-asgi | runtime) hosts=("$want") ;;
+  *) echo "usage: bash e2e/run.sh [c|python|go|go-embed|python-asgi|runtime|all]" >&2; exit 2 ;;
 esac
 
 step() { printf '\n== %s\n' "$*"; }
@@ -73,7 +73,7 @@ declare -A built
 build() {
   case "$1" in
     c) make -s -C "$E2E/apps/c" ;;
-    python | runtime)
+    python | python-asgi | runtime)
       local py="$ROOT/.venv/bin/python"
       [ -x "$py" ] || py=python3
       PYTHONPATH="$ROOT/bindings/python${PYTHONPATH:+:$PYTHONPATH}" "$py" -c 'import mizulive'
@@ -101,6 +101,7 @@ for h in "${hosts[@]}"; do
   [ "$h" = runtime ] && suites=(runtime)
   # The embedded Go app: the whole conformance suite through its own server.
   [ "$h" = go-embed ] && suites=(conformance)
+  [ "$h" = python-asgi ] && suites=(conformance)
   status[$h]=pass
   # One file at a time, in this order (node --test would sort them and may run them
   # side by side); the table gets their rows in the same order.

@@ -1,6 +1,6 @@
 'use strict';
 // The conformance app (e2e/SPEC.md) in a real browser, for the host named by E2E_HOST
-// (c, python, go or go-embed). Run through e2e/run.sh, or: E2E_HOST=c node --test tests/
+// (c, python, go, go-embed or python-asgi). Run through e2e/run.sh, or: E2E_HOST=c node --test tests/
 //
 // Every wait is a condition with a timeout; the few fixed pauses (`quiet`) only show
 // that something does NOT happen.

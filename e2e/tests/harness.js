@@ -11,7 +11,7 @@ const E2E = path.resolve(__dirname, '..');
 const ROOT = path.resolve(E2E, '..');
 const VIEWS = path.join(E2E, 'views');
 const SHOTS = path.join(E2E, 'screenshots');
-const HOSTS = ['c', 'python', 'go', 'go-embed'];
+const HOSTS = ['c', 'python', 'go', 'go-embed', 'python-asgi'];
 
 // How each host's app is started (built beforehand by run.sh). E2E_APP_CMD overrides
 // the conformance app (whitespace-separated argv), for trying the suite against another
@@ -35,6 +35,11 @@ function appCommand(host, name = 'conformance') {
       return { cmd: path.join(E2E, 'apps/go/conformance'), args: [], env: { E2E_EMBED: '1' } };
     case 'python':
       return pythonCommand(name);
+    // The same Python app, served by uvicorn through app.asgi().
+    case 'python-asgi': {
+      const command = pythonCommand(name);
+      return { ...command, env: { ...command.env, E2E_EMBED: '1' } };
+    }
     default:
       throw new Error(`E2E_HOST must be one of ${HOSTS.join(', ')} (got ${JSON.stringify(host)})`);
   }

@@ -8,6 +8,10 @@ It listens on $MIZULIVE_ADDR (default 127.0.0.1:3000), reads its views from
 $MIZULIVE_VIEWS (default: e2e/views of this checkout), runs in dev mode when
 $MIZULIVE_DEV is "1", and prints "conformance listening on http://ADDR/" as its first
 stdout line. SIGINT or SIGTERM stops it gracefully with exit status 0.
+
+With $E2E_EMBED set to "1" the same pages are served by uvicorn through
+``app.asgi()``, the library opening no port: the suite then checks the ASGI path in
+a real browser.
 """
 
 from __future__ import annotations
@@ -215,8 +219,61 @@ def publish_feed(app: mizulive.App, stop: threading.Event) -> None:
             log.error("publishing on %s: %s", FEED_TOPIC, exc)
 
 
+def serve_asgi(app: mizulive.App, stop: threading.Event) -> None:
+    """Serves the app from uvicorn on $MIZULIVE_ADDR until SIGINT or SIGTERM; the
+    publisher stops, then the app closes, in the server's lifespan shutdown."""
+    import asyncio
+    import contextlib
+    import socket
+
+    import uvicorn
+
+    live = app.asgi()
+    publisher = threading.Thread(target=publish_feed, args=(app, stop), name="feed-publisher")
+
+    async def site(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await live(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                publisher.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                stop.set()
+                await asyncio.to_thread(publisher.join)  # no publish races the shutdown
+                await live.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    host, _, port = (os.environ.get("MIZULIVE_ADDR") or "127.0.0.1:3000").rpartition(":")
+    sock = socket.create_server((host.strip("[]"), int(port)))
+    bound = sock.getsockname()
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if not self.should_exit:
+                print(f"conformance listening on http://{bound[0]}:{bound[1]}/", flush=True)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # uvicorn handles both signals while it serves, then raises them again: as Ctrl-C.
+    signal.signal(signal.SIGTERM, interrupt)
+    with contextlib.suppress(KeyboardInterrupt):
+        Server(uvicorn.Config(site, log_level="warning")).run(sockets=[sock])
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if os.environ.get("E2E_EMBED") == "1":
+        views = os.environ.get("MIZULIVE_VIEWS") or VIEWS
+        with mizulive.App(views=views, dev=os.environ.get("MIZULIVE_DEV") == "1") as app:
+            register(app)
+            serve_asgi(app, threading.Event())
+        return 0
     # Handlers first, so a signal that comes right after the banner still stops the
     # app cleanly.
     stop = threading.Event()
