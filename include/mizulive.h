@@ -689,6 +689,13 @@ int lv_error(struct lv_ctx *ctx, const char *message);
 const char *lv_session_id(struct lv_ctx *ctx);
 
 /*
+ This browser's stable id (22 URL-safe characters): the same in every page
+ session of the browser, on every node; another browser's differs. A pseudonym
+ of the browser cookie, not the cookie itself.
+ */
+const char *lv_browser_id(struct lv_ctx *ctx);
+
+/*
  The user id from the auth hook, or NULL.
  */
 const char *lv_user_id(struct lv_ctx *ctx);

@@ -284,6 +284,14 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// This browser's stable id: the same for every page session of the browser (its
+    /// signed cookie), on every node; another browser's differs. A pseudonym (a hash
+    /// of the cookie's secret id, 22 URL-safe characters), fit to key "one vote per
+    /// browser" and the like.
+    pub fn browser_id(&self) -> &str {
+        &self.data.browser
+    }
+
     /// The browser session: a JSON object shared by every page session of this
     /// browser (its cookie), on every node. It is as it was when the callback
     /// started, with the callback's own writes.

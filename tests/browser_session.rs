@@ -22,6 +22,8 @@ const PAGE: &str = r#"<div id="lv-root" data-lv>
 #[derive(Default)]
 struct Voter {
     mounts: Mutex<Vec<Map<String, Value>>>,
+    /// The browser id each mount saw.
+    ids: Mutex<Vec<String>>,
     errors: Mutex<Vec<String>>,
 }
 
@@ -38,6 +40,7 @@ fn text(event: &Event, key: &str) -> String {
 impl Page for Voter {
     fn mount(&self, ctx: &mut Ctx<'_>) -> Result<(), HostError> {
         self.mounts.lock().unwrap().push(ctx.browser_session().clone());
+        self.ids.lock().unwrap().push(ctx.browser_id().to_string());
         Ok(())
     }
 
@@ -261,4 +264,19 @@ async fn an_idle_map_expires() {
     let used = Instant::now();
     tokio::time::sleep_until((used + Duration::from_millis(1100)).into()).await;
     assert_eq!(shown(&t).await, "");
+}
+
+#[tokio::test]
+async fn every_page_of_a_browser_sees_one_browser_id() {
+    let t = TestApp::start(|_| {});
+    let voter = with_voter(&t);
+    shown(&t).await;
+    shown(&t).await;
+    shown_to(&t, &other_browser()).await;
+    let ids = voter.ids.lock().unwrap().clone();
+    assert_eq!(ids.len(), 3);
+    assert_eq!(ids[0], ids[1], "two page loads of one browser");
+    assert_ne!(ids[0], ids[2], "another browser");
+    assert_eq!(ids[0].len(), 22, "{ids:?}");
+    assert!(!ids[0].contains(browser_id()), "the id is a pseudonym, not the cookie's id");
 }

@@ -455,6 +455,14 @@ pub unsafe extern "C" fn lv_session_id(ctx: *mut lv_ctx) -> *const c_char {
     call_str(ctx, |c| Some(c.session_id().to_string()))
 }
 
+/// This browser's stable id (22 URL-safe characters): the same in every page
+/// session of the browser, on every node; another browser's differs. A pseudonym
+/// of the browser cookie, not the cookie itself.
+#[no_mangle]
+pub unsafe extern "C" fn lv_browser_id(ctx: *mut lv_ctx) -> *const c_char {
+    call_str(ctx, |c| Some(c.browser_id().to_string()))
+}
+
 /// The user id from the auth hook, or NULL.
 #[no_mangle]
 pub unsafe extern "C" fn lv_user_id(ctx: *mut lv_ctx) -> *const c_char {

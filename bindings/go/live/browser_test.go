@@ -25,6 +25,7 @@ type BrowserState struct {
 type BrowserPage struct {
 	mu   sync.Mutex
 	kept *live.Ctx
+	ids  []string // the browser id each Mount saw
 }
 
 func browserString(t map[string]json.RawMessage, key string) (string, error) {
@@ -48,6 +49,7 @@ func (p *BrowserPage) Mount(ctx *live.Ctx, s *live.Session[BrowserState]) error 
 	s.State.Login, err = browserString(m, "login")
 	p.mu.Lock()
 	p.kept = ctx
+	p.ids = append(p.ids, ctx.BrowserID())
 	p.mu.Unlock()
 	return err
 }
@@ -137,6 +139,12 @@ func TestBrowserSession(t *testing.T) {
 
 	contains(t, "next load", livetest.Get(t, base+"/browser").HTML, "voter=v7 login= err= template=v7")
 	contains(t, "another browser", getFresh(t, base+"/browser"), "voter= login= err= template=</p>")
+	page.mu.Lock()
+	ids := append([]string(nil), page.ids...)
+	page.mu.Unlock()
+	if len(ids) != 3 || ids[0] != ids[1] || ids[1] == ids[2] || len(ids[0]) != 22 {
+		t.Fatalf("browser ids of two loads in one browser, then another browser: %q", ids)
+	}
 
 	// Over MaxBrowserSessionBytes: an error naming the limit, and nothing stored.
 	r = c.MustClick("big", nil)

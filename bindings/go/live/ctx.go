@@ -78,6 +78,17 @@ func (c *Ctx) SessionID() string {
 	return goStringOrEmpty(C.lv_session_id(p))
 }
 
+// BrowserID returns this browser's stable id: the same in every page session of
+// the browser (its signed cookie), on every node; another browser's differs. A
+// pseudonym of the cookie, fit to key "one vote per browser". "" outside a callback.
+func (c *Ctx) BrowserID() string {
+	p, err := c.ptr()
+	if err != nil {
+		return ""
+	}
+	return goStringOrEmpty(C.lv_browser_id(p))
+}
+
 // UserID returns the user id the auth hook set, or "".
 func (c *Ctx) UserID() string {
 	p, err := c.ptr()

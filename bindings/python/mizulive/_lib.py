@@ -167,6 +167,7 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "lv_event_get": (_str, [_ctx, _str]),
     "lv_info_topic": (_str, [_ctx]),
     "lv_set_log_callback": (c_int, [LOG_FN, c_void_p, DROP_FN]),
+    "lv_browser_id": (_str, [_ctx]),
     "lv_browser_session": (_str, [_ctx]),
     "lv_browser_set": (c_int, [_ctx, _str, _str]),
     "lv_browser_remove": (c_int, [_ctx, _str]),

@@ -291,6 +291,13 @@ class Session:
         return dec(lib.lv_session_id(self._live())) or ""
 
     @property
+    def browser_id(self) -> str:
+        """This browser's stable id: the same in every page session of the browser
+        (its signed cookie), on every node; another browser's differs. A pseudonym
+        of the cookie, fit to key "one vote per browser"."""
+        return dec(lib.lv_browser_id(self._live())) or ""
+
+    @property
     def user_id(self) -> str | None:
         """The user id the auth hook gave this session, or ``None``."""
         return dec(lib.lv_user_id(self._live()))

@@ -16,10 +16,12 @@ def test_a_value_set_in_an_event_reaches_the_next_mount_in_the_same_browser(
     serve: Callable[..., tuple[mizulive.App, Client]],
 ) -> None:
     seen = Signal()
+    ids: list[str] = []
 
     class Voting(ProbePage):
         def mount(self, s: mizulive.Session) -> None:
             seen.put(dict(s.browser))
+            ids.append(s.browser_id)
             s.state = {"count": 0}
 
         def handle(self, s: mizulive.Session, e: mizulive.Event) -> None:
@@ -46,6 +48,8 @@ def test_a_value_set_in_an_event_reaches_the_next_mount_in_the_same_browser(
     # Another browser (a fresh cookie jar) has its own, empty map.
     Client(app.url).get("/probe")
     assert seen.wait_for(lambda v: len(v) == 3)[2] == {}
+    # One browser, one stable id; another browser, another.
+    assert ids[0] == ids[1] != ids[2] and len(ids[0]) == 22
 
 
 def test_the_auth_hook_records_a_login_that_mount_sees(
