@@ -119,10 +119,54 @@ impl Shared {
     pub fn route(&self, path: &str) -> Option<(Arc<Route>, Map<String, Value>)> {
         let router = self.router.read().unwrap_or_else(|e| e.into_inner());
         let matched = router.at(path).ok()?;
-        let params =
-            matched.params.iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect();
+        // A param arrives as the browser sent it, percent-encoded: `/boards/%61` and
+        // `/boards/a` are one board, `/boards/%C3%A9t%C3%A9` is `été`.
+        let params = matched
+            .params
+            .iter()
+            .map(|(k, v)| {
+                let decoded = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
+                (k.to_string(), Value::String(decoded.into_owned()))
+            })
+            .collect();
         Some((matched.value.clone(), params))
     }
+}
+
+/// Refuses a route written in another framework's syntax (`/q/:id`, `/p/<pid>`,
+/// `/files/*rest`), naming the spelling this one uses, and a route that names one
+/// parameter twice: either would register and then never match as meant.
+fn check_route_syntax(route: &str) -> Result<()> {
+    let mut spelled = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    let mut foreign = false;
+    for segment in route.split('/') {
+        let fixed = if let Some(name) = segment.strip_prefix(':').filter(|n| !n.is_empty()) {
+            format!("{{{name}}}")
+        } else if let Some(name) = segment.strip_prefix('<').and_then(|s| s.strip_suffix('>')) {
+            // Flask's `<int:id>` names the parameter after the converter.
+            format!("{{{}}}", name.rsplit(':').next().unwrap_or(name))
+        } else if let Some(name) = segment.strip_prefix('*').filter(|n| !n.is_empty()) {
+            format!("{{*{name}}}")
+        } else {
+            segment.to_string()
+        };
+        foreign |= fixed != segment;
+        if let Some(name) = fixed.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            let name = name.trim_start_matches('*');
+            if !names.insert(name.to_string()) {
+                return Err(Error::Page(format!("route {route:?} names the parameter {{{name}}} twice")));
+            }
+        }
+        spelled.push(fixed);
+    }
+    if foreign {
+        return Err(Error::Page(format!(
+            "route {route:?} uses another framework's parameter syntax; write {:?}",
+            spelled.join("/")
+        )));
+    }
+    Ok(())
 }
 
 /// The token signer: `secret` signs; `previous_secrets` verify for a while after start.
@@ -270,6 +314,7 @@ impl App {
         if route.starts_with("/_live/") {
             return Err(Error::Page(format!("route {route:?} is reserved for mizulive")));
         }
+        check_route_syntax(route)?;
         if self.shared.opts.static_dir.is_some() && route.starts_with(&self.shared.opts.static_prefix) {
             return Err(Error::Page(format!(
                 "route {route:?} is under static_prefix {:?}, where static files are served",
@@ -550,6 +595,30 @@ impl Drop for App {
     fn drop(&mut self) {
         if !on_host_thread() {
             let _ = self.shutdown();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_route_syntax;
+
+    #[test]
+    fn routes_in_another_frameworks_syntax_are_refused_with_ours() {
+        for (route, ours) in [
+            ("/q/:id", "/q/{id}"),
+            ("/p/<pid>", "/p/{pid}"),
+            ("/p/<int:pid>/edit", "/p/{pid}/edit"),
+            ("/files/*rest", "/files/{*rest}"),
+            ("/a/:x/b/:y", "/a/{x}/b/{y}"),
+        ] {
+            let err = check_route_syntax(route).expect_err(route).to_string();
+            assert!(err.contains(&format!("write {ours:?}")), "{route}: {err}");
+        }
+        let twice = check_route_syntax("/x/{a}/{a}").expect_err("a parameter named twice").to_string();
+        assert!(twice.contains("names the parameter {a} twice"), "{twice}");
+        for fine in ["/", "/counter", "/rooms/{room}", "/files/{*rest}", "/a:b", "/x/{a}/y/{b}"] {
+            check_route_syntax(fine).unwrap_or_else(|e| panic!("{fine}: {e}"));
         }
     }
 }

@@ -244,6 +244,18 @@ impl<'a> Ctx<'a> {
     /// `max_state_bytes`, the state is unchanged.
     pub fn set_state_json(&mut self, json: &str) -> Result<()> {
         let state: Value = serde_json::from_str(json).map_err(Error::json)?;
+        if !state.is_object() {
+            let kind = match state {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                _ => "null",
+            };
+            return Err(Error::Json(format!(
+                "the state must be a JSON object ({{\"count\": 0}}), not {kind}: templates read it as state.<key>"
+            )));
+        }
         self.data.state_bytes = check_state_size(&state, self.env.max_state_bytes())?;
         self.data.state = Arc::new(state);
         // Measured just now: unless something changes it again, the check at the end

@@ -137,3 +137,35 @@ async fn static_files_are_served_from_their_folder_only() {
     assert!(err.to_string().contains("static_prefix"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Records the route params each mount saw.
+#[derive(Default)]
+struct Params(std::sync::Mutex<Vec<serde_json::Value>>);
+
+impl Page for Params {
+    fn mount(&self, ctx: &mut mizulive::Ctx<'_>) -> Result<(), mizulive::HostError> {
+        self.0.lock().unwrap().push(serde_json::Value::Object(ctx.params().clone()));
+        ctx.set_state(serde_json::json!({"count": 0, "log": []}));
+        Ok(())
+    }
+
+    fn event(&self, _: &mut mizulive::Ctx<'_>, _: &mizulive::Event) -> Result<(), mizulive::HostError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn route_params_arrive_percent_decoded() {
+    let t = TestApp::start(|_| {});
+    let seen = Arc::new(Params::default());
+    t.app().register_page("/boards/{board}", counter_spec(seen.clone())).expect("register /boards/{board}");
+    for path in ["/boards/a", "/boards/%61", "/boards/%C3%A9t%C3%A9", "/boards/a%20b", "/boards/%FF"] {
+        assert_eq!(t.get(path).await.status, 200, "{path}");
+    }
+    let boards: Vec<String> =
+        seen.0.lock().unwrap().iter().map(|p| p["board"].as_str().unwrap_or("?").to_string()).collect();
+    assert_eq!(boards, ["a", "a", "été", "a b", "\u{fffd}"]);
+    // A route in another framework's syntax is refused, naming ours.
+    let err = t.app().register_page("/q/:id", counter_spec(seen.clone())).expect_err("/q/:id");
+    assert!(err.to_string().contains("write \"/q/{id}\""), "{err}");
+}

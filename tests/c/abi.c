@@ -50,6 +50,8 @@ static int on_mount(lv_ctx *ctx, const char *params_json, void *user) {
     atomic_fetch_add(&mounts, 1);
     /* Bad JSON fails the call and leaves the state alone. */
     CHECK_ERR(lv_set_state(ctx, "{\"count\": "), LV_ERR_JSON, "invalid JSON");
+    CHECK_ERR(lv_set_state(ctx, "[1, 2]"), LV_ERR_JSON, "must be a JSON object");
+    CHECK_ERR(lv_set_state(ctx, "null"), LV_ERR_JSON, "not null");
     CHECK(strcmp(lv_get_state(ctx), "{}") == 0);
     CHECK(lv_set_state(ctx, "{\"count\": 0, \"log\": [], \"name\": \"x\"}") == LV_OK);
 

@@ -419,3 +419,26 @@ def test_page_instances_and_the_decorator_form(make_app: Any) -> None:
     assert client.get("/a").status == 200 and client.get("/b").status == 200
     with pytest.raises(TypeError):
         app.page("/c", object)  # type: ignore[arg-type]
+
+
+def test_state_that_is_not_a_dict_fails_the_callback_by_name(
+    serve: Any,
+) -> None:
+    class Listy(ProbePage):
+        def mount(self, s: mizulive.Session) -> None:
+            s.state = {"count": 1}
+
+        def handle(self, s: mizulive.Session, e: mizulive.Event) -> None:
+            if e.name == "bad":
+                s.state = s.state.update(count=2)  # type: ignore[func-returns-value]
+            else:
+                s.state["count"] += 10
+                s.mark("main")
+
+    _, client = serve(Listy, dev=True)
+    with client.live("/probe") as live:
+        reply = live.event("bad")
+        assert not reply.ok
+        assert "the state must be a JSON object" in str(reply.error)
+        # The session kept the state it had.
+        assert "count=11" in live.event("good").regions["main"]
