@@ -169,3 +169,23 @@ async fn route_params_arrive_percent_decoded() {
     let err = t.app().register_page("/q/:id", counter_spec(seen.clone())).expect_err("/q/:id");
     assert!(err.to_string().contains("write \"/q/{id}\""), "{err}");
 }
+
+#[tokio::test]
+async fn a_template_error_on_the_page_get_names_the_template_once() {
+    let t = TestApp::start(|o| o.dev = true);
+    let view = r#"<div id="lv-root" data-lv>{{ state.nope.deeper }}</div>"#;
+    t.app().add_view("pages/broken.html", view).expect("add the view");
+    let probe: Arc<dyn Page> = Arc::new(Counter { probe: t.probe.clone() });
+    let spec = mizulive::PageSpec {
+        template: "broken".into(),
+        regions: Default::default(),
+        layout: None,
+        handler: probe,
+    };
+    t.app().register_page("/broken", spec).expect("register /broken");
+    let resp = t.get("/broken").await;
+    assert_eq!(resp.status, 500);
+    let body = resp.text();
+    assert_eq!(body.matches("template error").count(), 1, "{body}");
+    assert!(body.contains("pages/broken.html"), "{body}");
+}

@@ -280,7 +280,10 @@ impl Actor {
                     let result = match out {
                         Some(o) => match (o.document, o.error) {
                             (Some(html), None) => Ok(html),
-                            (_, Some((_, msg))) => Err(Error::Template(msg)),
+                            // Already a whole message ("template error: ..."): not prefixed twice.
+                            (_, Some((_, msg))) => Err(Error::Template(
+                                msg.strip_prefix("template error: ").map(str::to_string).unwrap_or(msg),
+                            )),
                             (None, None) => Err(Error::State("no document rendered".into())),
                         },
                         None => Err(Error::State("the server is shutting down".into())),
