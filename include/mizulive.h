@@ -769,6 +769,17 @@ int lv_auth_browser_remove(struct lv_auth *req, const char *key);
 int lv_auth_redirect(struct lv_auth *req, const char *location);
 
 /*
+ Writes a new app called `name` in `lang` (`"c"`, `"python"` or `"go"`) into the
+ folder `dir`, which must not exist or be empty: a counter at `/counter`, a live
+ list at `/list`, their views, a test and a README whose two commands are
+ `make run` and `make test`. `go_module_dir` (Go only, may be NULL) is a local copy
+ of the Go module (`bindings/go` of a checkout) for go.mod's `replace` line.
+ `LV_ERR_CONFIG` for a name, language or folder it will not use (the message
+ says why), `LV_ERR_IO` when writing fails.
+ */
+int lv_scaffold_write(const char *name, const char *lang, const char *dir, const char *go_module_dir);
+
+/*
  Answers a request the host's own web server received, as the library's own
  listener would: pages (the GET mounts a session), form posts, the client runtime
  at /_live/runtime.js, metrics. Every check applies (tokens, CSRF, the form size

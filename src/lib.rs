@@ -32,6 +32,7 @@ pub mod options;
 pub mod page;
 pub mod protocol;
 pub mod pubsub;
+pub mod scaffold;
 mod server;
 mod session;
 #[doc(hidden)]

@@ -4,16 +4,16 @@
 //! another Rust static library, and a Go module of its own that uses the Go package
 //! (built as it is and vendored). Each program serves its page on 127.0.0.1.
 
+mod common;
+
+use common::process::{run, run_ok, sh, start, stop, Scratch, Server, WAIT};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-/// How long a server may take to print its address, and to stop after SIGINT.
-const WAIT: Duration = Duration::from_secs(30);
 /// `make install`: seals libmizulive.a and copies files.
 const INSTALL_LIMIT: Duration = Duration::from_secs(120);
 /// A C compile and link.
@@ -33,103 +33,6 @@ fn soname() -> String {
         "0" => format!("libmizulive.so.0.{}", env!("CARGO_PKG_VERSION_MINOR")),
         major => format!("libmizulive.so.{major}"),
     }
-}
-
-/// A fresh directory under the system's temporary directory, outside the checkout;
-/// removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!("mizulive-{name}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create a scratch directory");
-        Scratch(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Runs `cmd` to completion within `limit`, killing it (and failing the test) past it.
-fn run(mut cmd: Command, limit: Duration) -> Output {
-    let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {what}: {e}"));
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = pipe.read_to_end(&mut buf);
-            buf
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
-    let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for a child") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Output { status, stdout: stdout.join().expect("stdout"), stderr: stderr.join().expect("stderr") }
-}
-
-/// Like [`run`], and fails the test with the output unless the command succeeded.
-fn run_ok(cmd: Command, limit: Duration) -> Output {
-    let what = format!("{cmd:?}");
-    let out = run(cmd, limit);
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// A shell command line in `dir`, as a user would type it, with no compiler or linker
-/// paths from this process's environment: only what `env` sets.
-fn sh(dir: &Path, line: &str, env: &[(&str, &Path)]) -> Command {
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(line).current_dir(dir);
-    for var in [
-        "PKG_CONFIG_PATH",
-        "PKG_CONFIG_LIBDIR",
-        "LD_LIBRARY_PATH",
-        "LIBRARY_PATH",
-        "CPATH",
-        "C_INCLUDE_PATH",
-        "CFLAGS",
-        "LDFLAGS",
-        "CGO_CFLAGS",
-        "CGO_LDFLAGS",
-        "GOFLAGS",
-    ] {
-        cmd.env_remove(var);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
 }
 
 /// `make install PREFIX=<a scratch prefix>`; the prefix lives as long as the result.
@@ -206,52 +109,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// A running server; killed if the test fails before stopping it.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `exe` in `dir` on a free port of 127.0.0.1 and reads the address from its
-/// first line ("counter listening on http://ADDR/counter").
-fn start(exe: &Path, dir: &Path, env: &[(&str, &Path)]) -> Server {
-    let mut cmd = Command::new(exe);
-    cmd.current_dir(dir).env("MIZULIVE_ADDR", "127.0.0.1:0").env_remove("LD_LIBRARY_PATH");
-    cmd.env_remove("MIZULIVE_VIEWS").env_remove("MIZULIVE_DEV");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {}: {e}", exe.display()));
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    // Made before the wait, so a server that prints nothing is killed too.
-    let mut server = Server { child, addr: String::new() };
-    let line = rx.recv_timeout(WAIT).unwrap_or_else(|_| panic!("{} printed no address", exe.display()));
-    server.addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
-    server
-}
-
 /// GET /counter: the counter's page, with its count and buttons.
 fn assert_serves_counter(server: &Server) {
     let mut stream = TcpStream::connect(&server.addr).expect("connect to the counter");
@@ -264,21 +121,6 @@ fn assert_serves_counter(server: &Server) {
     assert!(response.contains(r#"<div id="lv-root" data-lv>"#), "{response}");
     assert!(response.contains(r#"<strong id="count">0</strong>"#), "{response}");
     assert!(response.contains(r#"data-lv-click="inc" data-lv-value-by="1""#), "{response}");
-}
-
-/// SIGINT, then a clean exit within [`WAIT`].
-fn stop(mut server: Server) {
-    // SAFETY: kill(2) on our own child's pid.
-    assert_eq!(unsafe { libc::kill(server.child.id() as libc::pid_t, libc::SIGINT) }, 0);
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(status) = server.child.try_wait().expect("wait") {
-            assert!(status.success(), "the server exits cleanly on SIGINT: {status}");
-            return;
-        }
-        assert!(Instant::now() < deadline, "the server did not stop within {WAIT:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 const C_WARNINGS: &str = "-std=c11 -O2 -Wall -Wextra -Wpedantic -Werror";

@@ -807,4 +807,5 @@ pub fn region<'a>(patch: &'a Value, id: &str) -> &'a str {
     patch["regions"][id].as_str().unwrap_or_else(|| panic!("patch has no region {id}: {patch}"))
 }
 pub mod host;
+pub mod process;
 pub mod redis;

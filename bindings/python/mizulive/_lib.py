@@ -187,6 +187,7 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "lv_ws_receive": (c_int, [_ws, c_char_p, c_size_t, c_int]),
     "lv_ws_close": (None, [_ws]),
     "lv_ws_next": (c_int, [_app, c_uint32, POINTER(LvWsFrame)]),
+    "lv_scaffold_write": (c_int, [_str, _str, _str, _str]),
 }
 
 
