@@ -18,9 +18,11 @@
 //		return nil
 //	}
 //
-//	func (p *CounterPage) Render(ctx *live.Ctx, s *live.Session[CounterState]) (live.View, error) {
+//	// View names the templates: views/pages/counter/index.html, and the
+//	// partials re-rendered into the elements id="stats" and id="log".
+//	func (p *CounterPage) View() live.View {
 //		return live.View{Page: "counter/index",
-//			Regions: map[string]string{"stats": "counter/stats", "log": "counter/log"}}, nil
+//			Regions: map[string]string{"stats": "counter/stats", "log": "counter/log"}}
 //	}
 //
 //	func (p *CounterPage) Handle(ctx *live.Ctx, s *live.Session[CounterState], e live.Event) error {
