@@ -28,7 +28,7 @@ func TestCounterHandle(t *testing.T) {
 	if got := livetest.Marks(s); !slices.Equal(got, []string{"stats", "log"}) {
 		t.Fatalf("marks: %v", got)
 	}
-	if err := livetest.CheckMarks[CounterState](page, s); err != nil {
+	if err := livetest.CheckMarks(page, s); err != nil {
 		t.Fatal(err)
 	}
 

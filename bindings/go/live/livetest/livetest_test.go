@@ -134,7 +134,7 @@ func TestRecordingCtx(t *testing.T) {
 	if len(rec.Published) != 1 || rec.Published[0].Topic != "room:lobby" || rec.Published[0].Decode(&pub) != nil || pub.Line != "ana: hello" {
 		t.Errorf("published: %+v", rec.Published)
 	}
-	if err := livetest.CheckMarks[roomState](page, s); err != nil {
+	if err := livetest.CheckMarks(page, s); err != nil {
 		t.Errorf("CheckMarks: %v", err)
 	}
 
@@ -195,7 +195,7 @@ func TestCheckMarks(t *testing.T) {
 	if err := (roomPage{}).Handle(ctx, s, live.Event{Name: "typo"}); err != nil {
 		t.Fatal(err)
 	}
-	err := livetest.CheckMarks[roomState](roomPage{}, s)
+	err := livetest.CheckMarks(roomPage{}, s)
 	if err == nil || !strings.Contains(err.Error(), `marked region "lnes", which its View does not declare (it declares [head lines])`) {
 		t.Fatalf("CheckMarks: %v", err)
 	}
