@@ -12,9 +12,11 @@ benchmarks drive both.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
+from typing import List
 
 import mizulive
 
@@ -24,26 +26,34 @@ VIEWS = Path(__file__).resolve().parent / "views"
 LOG_MAX = 10
 
 
-class Counter(mizulive.Page):
-    """A count and a log of the last changes, per session."""
+@dataclasses.dataclass
+class CounterState:
+    """The state of one session; templates see {{ state.count }} and {{ state.log }}."""
+
+    count: int = 0
+    log: List[str] = dataclasses.field(default_factory=list)
+
+
+class Counter(mizulive.Page[CounterState]):
+    """A count and a log of the last changes, per session. A new session starts
+    from ``CounterState()``; an event neither method claims is refused."""
 
     template = "counter/index"
     regions = {"stats": "counter/stats", "log": "counter/log"}
 
-    def mount(self, s: mizulive.Session) -> None:
-        s.state = {"count": 0, "log": []}
+    @mizulive.on("inc")
+    def inc(self, s: mizulive.Session[CounterState], e: mizulive.Event) -> None:
+        self._count(s, e, 1)
 
-    def handle(self, s: mizulive.Session, e: mizulive.Event) -> None:
-        if e.name == "inc":
-            sign = 1
-        elif e.name == "dec":
-            sign = -1
-        else:
-            raise mizulive.CallbackError(f"unknown event {e.name!r}")
+    @mizulive.on("dec")
+    def dec(self, s: mizulive.Session[CounterState], e: mizulive.Event) -> None:
+        self._count(s, e, -1)
+
+    def _count(self, s: mizulive.Session[CounterState], e: mizulive.Event, sign: int) -> None:
         by = e.int("by", 1)
         state = s.state
-        state["count"] += sign * by
-        state["log"] = [*state["log"], f"{e.name} {by} → {state['count']}"][-LOG_MAX:]
+        state.count += sign * by
+        state.log = [*state.log, f"{e.name} {by} → {state.count}"][-LOG_MAX:]
         s.mark("stats", "log")
 
 

@@ -106,10 +106,10 @@ type Options struct {
 
 	// Auth, when set, decides who may load each page.
 	Auth AuthFunc
-	// Logger receives what this package reports (recovered panics, requests the
-	// in-process handler could not serve).
-	// nil means slog.Default(). The library's own logs go to stderr unless
-	// SetLogger says otherwise.
+	// Logger receives what this package reports for this app (recovered panics,
+	// requests the in-process handler could not serve); nil means slog.Default().
+	// The library's own records go to slog.Default() too, process-wide, unless
+	// SetLogger names another logger.
 	Logger *slog.Logger
 }
 
@@ -215,6 +215,7 @@ func New(opts Options) (*App, error) {
 	if err := checkABI(); err != nil {
 		return nil, err
 	}
+	defaultLogs()
 	text, err := opts.json()
 	if err != nil {
 		return nil, err

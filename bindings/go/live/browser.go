@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+
+	"github.com/mizulive/mizulive/bindings/go/live/internal/record"
 )
 
 // The browser session: a small JSON object shared by every page session of one
@@ -24,6 +26,16 @@ import (
 // the callback's own writes: one JSON value per key, empty when the browser has
 // none yet. Decode a value with json.Unmarshal.
 func (c *Ctx) Browser() (map[string]json.RawMessage, error) {
+	if c.recorder() != nil {
+		m := map[string]json.RawMessage{}
+		err := c.record(nil, func(r *record.Recorder) error {
+			for k, v := range r.Browser {
+				m[k] = v
+			}
+			return nil
+		})
+		return m, err
+	}
 	p, err := c.ptr()
 	if err != nil {
 		return nil, err
@@ -38,6 +50,21 @@ func (c *Ctx) Browser() (map[string]json.RawMessage, error) {
 // over Options.MaxBrowserSessionBytes as compact JSON fails with ErrState and
 // changes nothing.
 func (c *Ctx) SetBrowser(key string, v any) error {
+	if c.recorder() != nil {
+		data, err := json.Marshal(v)
+		if err != nil {
+			err = fmt.Errorf("live: encoding browser session key %q: %w", key, err)
+		} else {
+			err = checkNUL("browser session key", key)
+		}
+		return c.record(err, func(r *record.Recorder) error {
+			if r.Browser == nil {
+				r.Browser = map[string]json.RawMessage{}
+			}
+			r.Browser[key] = data
+			return nil
+		})
+	}
 	p, err := c.ptr()
 	if err != nil {
 		return err
@@ -48,7 +75,16 @@ func (c *Ctx) SetBrowser(key string, v any) error {
 // DeleteBrowser removes key from the browser session, stored as SetBrowser's
 // writes are. It fails with ErrNotFound when there is no such key.
 func (c *Ctx) DeleteBrowser(key string) error {
-	return c.withStr("browser session key", key, func(p *C.lv_ctx, s *C.char) C.int { return C.lv_browser_remove(p, s) })
+	if c.recorder() != nil {
+		return c.record(checkNUL("browser session key", key), func(r *record.Recorder) error {
+			if _, ok := r.Browser[key]; !ok {
+				return &Error{Code: ErrNotFound, Message: fmt.Sprintf("no browser session key %q", key)}
+			}
+			delete(r.Browser, key)
+			return nil
+		})
+	}
+	return c.withStr("browser session key", key, nil, func(p *C.lv_ctx, s *C.char) C.int { return C.lv_browser_remove(p, s) })
 }
 
 // authReq is the library's request handle, reachable from the *http.Request an

@@ -54,8 +54,8 @@ func (p *BrowserPage) Mount(ctx *live.Ctx, s *live.Session[BrowserState]) error 
 	return err
 }
 
-func (p *BrowserPage) Render(ctx *live.Ctx, s *live.Session[BrowserState]) (live.View, error) {
-	return live.View{Page: "browser/index"}, nil
+func (p *BrowserPage) View() live.View {
+	return live.View{Page: "browser/index"}
 }
 
 func (p *BrowserPage) Handle(ctx *live.Ctx, s *live.Session[BrowserState], e live.Event) error {

@@ -9,17 +9,29 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/mizulive/mizulive/bindings/go/live/internal/record"
 )
 
 // Ctx is a callback's handle on its session's server side: subscriptions, timers,
 // navigation and the route params. It is valid only during the callback it was
-// passed to, and only on the callback's goroutine: after the callback returns
-// every method fails with ErrState (hand long work to a goroutine that calls
-// App.Publish when done instead).
+// passed to, and only on the callback's goroutine. A Ctx kept past its callback
+// refuses everything: each method that returns an error returns one matching
+// ErrState (Publish included), and SessionID, BrowserID, UserID, Params and Param
+// answer empty. Only App still answers, so hand long work to a goroutine that
+// reports back through the App (lv.Publish) when done.
+//
+// To unit-test a callback without a server, package livetest makes a recording
+// Ctx: its methods record what they were asked instead of doing it.
 type Ctx struct {
 	app *App
+	// rec, when set, makes this a recording Ctx (package livetest). It is set
+	// when the Ctx is made and never changes, so it is read without mu.
+	rec *record.Recorder
 	// c and params behind mu: a goroutine that kept the Ctx past its callback
 	// gets ErrState, not a data race.
 	mu     sync.Mutex
@@ -29,6 +41,57 @@ type Ctx struct {
 
 func newCtx(app *App, c *C.lv_ctx) *Ctx {
 	return &Ctx{app: app, c: c}
+}
+
+func init() {
+	record.NewCtx = func(r *record.Recorder) any { return &Ctx{rec: r} }
+	record.Of = func(ctx any) *record.Recorder {
+		if c, ok := ctx.(*Ctx); ok && c != nil {
+			return c.rec
+		}
+		return nil
+	}
+	record.Session = func(s any) (marks []string, all bool, kinds, messages []string, ok bool) {
+		v, ok := s.(interface {
+			effects() ([]string, bool, []string, []string)
+		})
+		if !ok {
+			return nil, false, nil, nil, false
+		}
+		marks, all, kinds, messages = v.effects()
+		return marks, all, kinds, messages, true
+	}
+}
+
+// recorder is the Ctx's recorder when it is a recording Ctx, else nil.
+func (c *Ctx) recorder() *record.Recorder {
+	if c == nil {
+		return nil
+	}
+	return c.rec
+}
+
+// record runs f on the recorder under its lock and returns err, recording it when
+// it is not nil.
+func (c *Ctx) record(err error, f func(r *record.Recorder) error) error {
+	r := c.rec
+	r.Mu.Lock()
+	defer r.Mu.Unlock()
+	if err == nil && f != nil {
+		err = f(r)
+	}
+	if err != nil {
+		r.Errors = append(r.Errors, err)
+	}
+	return err
+}
+
+// checkNUL refuses what cString would: a NUL byte cuts a C string short.
+func checkNUL(what, s string) error {
+	if strings.IndexByte(s, 0) >= 0 {
+		return &Error{Code: ErrUTF8, Message: fmt.Sprintf("%s %q contains a NUL byte", what, s)}
+	}
+	return nil
 }
 
 // TimerID names a pending timer for Ctx.CancelTimer. It is a plain number, so it
@@ -52,8 +115,17 @@ func (c *Ctx) end() {
 	c.mu.Unlock()
 }
 
-// withStr runs a ctx call that takes one string argument.
-func (c *Ctx) withStr(what, s string, f func(*C.lv_ctx, *C.char) C.int) error {
+// withStr runs a ctx call that takes one string argument; a recording Ctx runs rec
+// instead.
+func (c *Ctx) withStr(what, s string, rec func(*record.Recorder, string), f func(*C.lv_ctx, *C.char) C.int) error {
+	if c.recorder() != nil {
+		return c.record(checkNUL(what, s), func(r *record.Recorder) error {
+			if rec != nil {
+				rec(r, s)
+			}
+			return nil
+		})
+	}
 	p, err := c.ptr()
 	if err != nil {
 		return err
@@ -66,11 +138,16 @@ func (c *Ctx) withStr(what, s string, f func(*C.lv_ctx, *C.char) C.int) error {
 	return callC(func() C.int { return f(p, cs) })
 }
 
-// App returns the app this callback runs in.
+// App returns the app this callback runs in (nil for a recording Ctx). It is the
+// one method that still answers after the callback: App.Publish is safe from any
+// goroutine.
 func (c *Ctx) App() *App { return c.app }
 
 // SessionID returns the session id, or "" outside a callback.
 func (c *Ctx) SessionID() string {
+	if r := c.recorder(); r != nil {
+		return r.SessionID
+	}
 	p, err := c.ptr()
 	if err != nil {
 		return ""
@@ -82,6 +159,9 @@ func (c *Ctx) SessionID() string {
 // the browser (its signed cookie), on every node; another browser's differs. A
 // pseudonym of the cookie, fit to key "one vote per browser". "" outside a callback.
 func (c *Ctx) BrowserID() string {
+	if r := c.recorder(); r != nil {
+		return r.BrowserID
+	}
 	p, err := c.ptr()
 	if err != nil {
 		return ""
@@ -91,6 +171,9 @@ func (c *Ctx) BrowserID() string {
 
 // UserID returns the user id the auth hook set, or "".
 func (c *Ctx) UserID() string {
+	if r := c.recorder(); r != nil {
+		return r.UserID
+	}
 	p, err := c.ptr()
 	if err != nil {
 		return ""
@@ -101,9 +184,23 @@ func (c *Ctx) UserID() string {
 // Params returns the route params: {"room": "lobby"} for route "/rooms/{room}" at
 // /rooms/lobby. Empty outside a callback.
 func (c *Ctx) Params() map[string]string {
+	if r := c.recorder(); r != nil {
+		r.Mu.Lock()
+		defer r.Mu.Unlock()
+		if r.Params == nil {
+			r.Params = map[string]string{}
+		}
+		return r.Params
+	}
+	if c == nil {
+		return map[string]string{}
+	}
 	c.mu.Lock()
-	params := c.params
+	params, live := c.params, c.c != nil
 	c.mu.Unlock()
+	if !live {
+		return map[string]string{}
+	}
 	if params != nil {
 		return params
 	}
@@ -130,20 +227,65 @@ func (c *Ctx) Param(name string) string { return c.Params()[name] }
 // Subscribe subscribes the session to a topic: what App.Publish sends there
 // arrives through the page's Info. Subscriptions end with the session.
 func (c *Ctx) Subscribe(topic string) error {
-	return c.withStr("topic", topic, func(p *C.lv_ctx, s *C.char) C.int { return C.lv_subscribe(p, s) })
+	return c.withStr("topic", topic, recSubscribe, func(p *C.lv_ctx, s *C.char) C.int { return C.lv_subscribe(p, s) })
+}
+
+func recSubscribe(r *record.Recorder, topic string) {
+	if !slices.Contains(r.Subscriptions, topic) {
+		r.Subscriptions = append(r.Subscriptions, topic)
+	}
+}
+
+func recUnsubscribe(r *record.Recorder, topic string) {
+	r.Subscriptions = slices.DeleteFunc(r.Subscriptions, func(t string) bool { return t == topic })
 }
 
 // Unsubscribe ends a subscription (a no-op when there is none).
 func (c *Ctx) Unsubscribe(topic string) error {
-	return c.withStr("topic", topic, func(p *C.lv_ctx, s *C.char) C.int { return C.lv_unsubscribe(p, s) })
+	return c.withStr("topic", topic, recUnsubscribe, func(p *C.lv_ctx, s *C.char) C.int { return C.lv_unsubscribe(p, s) })
 }
 
-// Publish publishes v as JSON on a topic, as App.Publish.
-func (c *Ctx) Publish(topic string, v any) error { return c.app.Publish(topic, v) }
+// Publish publishes v as JSON on a topic, as App.Publish. After the callback it
+// fails with ErrState, as every method does: a goroutine publishes through the App.
+func (c *Ctx) Publish(topic string, v any) error {
+	if c.recorder() != nil {
+		data, err := json.Marshal(v)
+		if err != nil {
+			err = fmt.Errorf("live: encoding a message for %q: %w", topic, err)
+		} else {
+			err = checkNUL("topic", topic)
+		}
+		return c.record(err, func(r *record.Recorder) error {
+			r.Published = append(r.Published, record.Message{Topic: topic, Data: data})
+			return nil
+		})
+	}
+	if _, err := c.ptr(); err != nil {
+		return err
+	}
+	return c.app.Publish(topic, v)
+}
 
 // SendAfter delivers msg (encoded as JSON) to this session's Info after d, as a
 // Message whose Topic is "". Timers end with the session; CancelTimer stops one.
 func (c *Ctx) SendAfter(d time.Duration, msg any) (TimerID, error) {
+	if d < 0 {
+		d = 0
+	}
+	if c.recorder() != nil {
+		var id uint64
+		data, err := json.Marshal(msg)
+		if err != nil {
+			err = fmt.Errorf("live: encoding a timer message: %w", err)
+		}
+		err = c.record(err, func(r *record.Recorder) error {
+			r.LastTimer++
+			id = r.LastTimer
+			r.Timers = append(r.Timers, record.Timer{ID: id, After: d, Data: data})
+			return nil
+		})
+		return TimerID(id), err
+	}
 	p, err := c.ptr()
 	if err != nil {
 		return 0, err
@@ -151,9 +293,6 @@ func (c *Ctx) SendAfter(d time.Duration, msg any) (TimerID, error) {
 	data, err := json.Marshal(msg)
 	if err != nil {
 		return 0, fmt.Errorf("live: encoding a timer message: %w", err)
-	}
-	if d < 0 {
-		d = 0
 	}
 	buf := nulTerminated(data)
 	var id C.uint64_t
@@ -168,6 +307,16 @@ func (c *Ctx) SendAfter(d time.Duration, msg any) (TimerID, error) {
 // CancelTimer cancels a pending timer of this session. It fails with ErrNotFound
 // when the timer already fired, was cancelled, or never was.
 func (c *Ctx) CancelTimer(id TimerID) error {
+	if c.recorder() != nil {
+		return c.record(nil, func(r *record.Recorder) error {
+			i := slices.IndexFunc(r.Timers, func(t record.Timer) bool { return t.ID == uint64(id) })
+			if i < 0 {
+				return &Error{Code: ErrNotFound, Message: fmt.Sprintf("no pending timer %d", id)}
+			}
+			r.Timers = slices.Delete(r.Timers, i, i+1)
+			return nil
+		})
+	}
 	p, err := c.ptr()
 	if err != nil {
 		return err
@@ -178,32 +327,47 @@ func (c *Ctx) CancelTimer(id TimerID) error {
 // Redirect loads url in the browser after the callback (a full page load; after
 // a no-JavaScript form post, the 303 goes there).
 func (c *Ctx) Redirect(url string) error {
-	return c.withStr("url", url, func(p *C.lv_ctx, s *C.char) C.int { return C.lv_redirect(p, s) })
+	return c.withStr("url", url, func(r *record.Recorder, url string) { r.Redirect = url },
+		func(p *C.lv_ctx, s *C.char) C.int { return C.lv_redirect(p, s) })
 }
 
 // Navigate moves the browser to another page of this app after the callback,
 // without a full load (history.pushState, or replaceState when replace is true).
 func (c *Ctx) Navigate(url string, replace bool) error {
+	if c.recorder() != nil {
+		return c.record(checkNUL("url", url), func(r *record.Recorder) error {
+			r.Navigate, r.NavigateReplace = url, replace
+			return nil
+		})
+	}
 	r := C.int(0)
 	if replace {
 		r = 1
 	}
-	return c.withStr("url", url, func(p *C.lv_ctx, s *C.char) C.int { return C.lv_navigate(p, s, r) })
+	return c.withStr("url", url, nil, func(p *C.lv_ctx, s *C.char) C.int { return C.lv_navigate(p, s, r) })
 }
 
 // SetTitle sets document.title (sent with the next patch, kept for later renders).
 func (c *Ctx) SetTitle(title string) error {
-	return c.withStr("title", title, func(p *C.lv_ctx, s *C.char) C.int { return C.lv_set_title(p, s) })
+	return c.withStr("title", title, func(r *record.Recorder, title string) { r.Title, r.TitleSet = title, true },
+		func(p *C.lv_ctx, s *C.char) C.int { return C.lv_set_title(p, s) })
 }
 
 // Focus focuses the element matching a CSS selector after the callback.
 func (c *Ctx) Focus(selector string) error {
-	return c.withStr("selector", selector, func(p *C.lv_ctx, s *C.char) C.int { return C.lv_focus(p, s) })
+	return c.withStr("selector", selector, func(r *record.Recorder, sel string) { r.Focus = sel },
+		func(p *C.lv_ctx, s *C.char) C.int { return C.lv_focus(p, s) })
 }
 
 // Scroll scrolls the element matching selector into view after the callback (its
 // end when end is true); "" scrolls the page to the top.
 func (c *Ctx) Scroll(selector string, end bool) error {
+	if c.recorder() != nil {
+		return c.record(checkNUL("selector", selector), func(r *record.Recorder) error {
+			r.Scrolled, r.ScrollSelector, r.ScrollEnd = true, selector, end
+			return nil
+		})
+	}
 	p, err := c.ptr()
 	if err != nil {
 		return err
@@ -239,7 +403,7 @@ func (c *Ctx) flash(kind, message string) error {
 }
 
 func (c *Ctx) mark(id string) error {
-	return c.withStr("region id", id, func(p *C.lv_ctx, s *C.char) C.int { return C.lv_mark(p, s) })
+	return c.withStr("region id", id, nil, func(p *C.lv_ctx, s *C.char) C.int { return C.lv_mark(p, s) })
 }
 
 func goStringOrEmpty(p *C.char) string {

@@ -18,9 +18,11 @@
 //		return nil
 //	}
 //
-//	func (p *CounterPage) Render(ctx *live.Ctx, s *live.Session[CounterState]) (live.View, error) {
+//	// View names the templates: views/pages/counter/index.html, and the
+//	// partials re-rendered into the elements id="stats" and id="log".
+//	func (p *CounterPage) View() live.View {
 //		return live.View{Page: "counter/index",
-//			Regions: map[string]string{"stats": "counter/stats", "log": "counter/log"}}, nil
+//			Regions: map[string]string{"stats": "counter/stats", "log": "counter/log"}}
 //	}
 //
 //	func (p *CounterPage) Handle(ctx *live.Ctx, s *live.Session[CounterState], e live.Event) error {
@@ -77,8 +79,26 @@
 // Callbacks run on the library's threads, one at a time per session and in
 // order; different sessions run in parallel. Keep callbacks short: a blocked
 // callback holds up its session and one of the library's host threads. Ctx and
-// Session are valid during their callback only. App methods, Publish included,
-// are safe from any goroutine.
+// Session are valid during their callback only: a kept Ctx refuses every method
+// with ErrState. App methods, Publish included, are safe from any goroutine.
+//
+// # Testing
+//
+// Package livetest makes a recording Ctx, so a test calls one callback directly,
+// with no server, and checks the state and what the callback asked for:
+//
+//	ctx := livetest.NewCtx(nil)
+//	s := livetest.NewSession(ctx, CounterState{})
+//	err := page.Handle(ctx, s, live.Event{Name: "inc", Values: map[string]string{"by": "1"}})
+//	// s.State.Count, livetest.Marks(s), livetest.Recorded(ctx).Published ...
+//
+// # Logs
+//
+// The library's own records (a server listening, a callback that failed) go to
+// slog.Default(), levels mapped, with the library module as "target" and the
+// session id and route as "session" and "route" when the record names them.
+// SetLogger names another logger; Options.Logger receives what this package
+// reports for one app (recovered panics, with their stack).
 //
 // # Serving
 //

@@ -18,3 +18,11 @@ func UnmarshalEvent(text string) (Event, error) { return unmarshalEvent(text) }
 
 // SlowEvents reports how many events were read by encoding/json instead of readEvent.
 func SlowEvents() int64 { return slowEvents.Load() }
+
+// LogSinkInstalled reports whether the library's log sink is this package's yet
+// (New and SetLogger install it; the first one holds a handle from then on).
+func LogSinkInstalled() bool {
+	logMu.Lock()
+	defer logMu.Unlock()
+	return logChosen
+}

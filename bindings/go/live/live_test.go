@@ -326,12 +326,11 @@ func TestRegisterErrors(t *testing.T) {
 	if err = live.Register(lv, "/x", &viewPage{}); !errors.Is(err, live.ErrPage) {
 		t.Fatalf("empty View: %v", err)
 	}
-	if err = live.Register(lv, "/x", &viewPage{err: errors.New("no view today")}); err == nil ||
-		!strings.Contains(err.Error(), "no view today") {
-		t.Fatalf("Render error: %v", err)
+	if err = live.Register(lv, "/x", &viewPage{}); err == nil || !strings.Contains(err.Error(), "/x: *live_test.viewPage.View() names no Page template") {
+		t.Fatalf("empty View: %v", err)
 	}
-	if err = live.Register(lv, "/x", &viewPage{panics: true}); err == nil || !strings.Contains(err.Error(), "Render panicked") {
-		t.Fatalf("Render panic: %v", err)
+	if err = live.Register(lv, "/x", &viewPage{panics: true}); err == nil || !strings.Contains(err.Error(), "*live_test.viewPage.View() panicked: no view") {
+		t.Fatalf("View panic: %v", err)
 	}
 	if got := live.LiveHandles(); got != before {
 		t.Fatalf("handles after failed registrations: %d, want %d", got, before)
@@ -355,16 +354,15 @@ func TestRegisterErrors(t *testing.T) {
 // viewPage is a page that only describes itself.
 type viewPage struct {
 	view   live.View
-	err    error
 	panics bool
 }
 
 func (p *viewPage) Mount(*live.Ctx, *live.Session[struct{}]) error { return nil }
-func (p *viewPage) Render(*live.Ctx, *live.Session[struct{}]) (live.View, error) {
+func (p *viewPage) View() live.View {
 	if p.panics {
 		panic("no view")
 	}
-	return p.view, p.err
+	return p.view
 }
 func (p *viewPage) Handle(*live.Ctx, *live.Session[struct{}], live.Event) error { return nil }
 func (p *viewPage) Info(*live.Ctx, *live.Session[struct{}], live.Message) error { return nil }

@@ -28,13 +28,11 @@ type Page[T any] interface {
 	// comes back after its session expired). An error answers the GET with 500.
 	Mount(ctx *Ctx, s *Session[T]) error
 
-	// Render describes the page's templates: the page template, its regions and
-	// the layout. It is called once, by Register, with a Ctx that is not in a
-	// callback and a zero Session, and the View is handed to the library, which
-	// renders the templates with the state on every change. A View that varies
-	// with the state or the session is therefore not supported: vary the markup
-	// in the templates instead.
-	Render(ctx *Ctx, s *Session[T]) (View, error)
+	// View names the page's templates: the page template, its regions and the
+	// layout. Register calls it once and hands the View to the library, which
+	// renders those templates with the session's state on every change; vary the
+	// markup with the state in the templates, not here.
+	View() View
 
 	// Handle handles a browser event: change State, then Mark the regions that
 	// show what changed.
@@ -70,7 +68,7 @@ type View struct {
 //
 //	live.Register(lv, "/counter", &CounterPage{})
 //
-// It calls page.Render once to learn the templates, which must exist and compile.
+// It calls page.View once to learn the templates, which must exist and compile.
 // Pages may be registered before or after Start.
 func Register[T any](a *App, route string, page Page[T]) error {
 	if page == nil {
@@ -81,7 +79,7 @@ func Register[T any](a *App, route string, page Page[T]) error {
 		return fmt.Errorf("live: %s: %w", route, err)
 	}
 	if view.Page == "" {
-		return &Error{Code: ErrPage, Message: fmt.Sprintf("%s: Render returned a View without a Page template", route)}
+		return &Error{Code: ErrPage, Message: fmt.Sprintf("%s: %T.View() names no Page template", route, page)}
 	}
 	regions, err := json.Marshal(view.Regions)
 	if err != nil {
@@ -130,14 +128,14 @@ func Register[T any](a *App, route string, page Page[T]) error {
 	return nil
 }
 
-// describe calls Render outside any callback, turning a panic into an error.
+// describe calls View, turning a panic into an error.
 func describe[T any](page Page[T]) (v View, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("Render panicked: %v", r)
+			err = fmt.Errorf("%T.View() panicked: %v", page, r)
 		}
 	}()
-	return page.Render(&Ctx{}, &Session[T]{})
+	return page.View(), nil
 }
 
 // callbacks is what the exported trampolines see of a registered page: the

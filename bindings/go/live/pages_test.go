@@ -26,11 +26,11 @@ func (p *CounterPage) Mount(ctx *live.Ctx, s *live.Session[CounterState]) error 
 	return nil
 }
 
-func (p *CounterPage) Render(ctx *live.Ctx, s *live.Session[CounterState]) (live.View, error) {
+func (p *CounterPage) View() live.View {
 	return live.View{
 		Page:    "counter/index",
 		Regions: map[string]string{"stats": "counter/stats", "log": "counter/log"},
-	}, nil
+	}
 }
 
 func (p *CounterPage) Handle(ctx *live.Ctx, s *live.Session[CounterState], e live.Event) error {
@@ -98,10 +98,10 @@ type ProbePage struct {
 
 func NewProbe() *ProbePage { return &ProbePage{terminated: make(chan string, 16)} }
 
-func (p *ProbePage) Render(ctx *live.Ctx, s *live.Session[ProbeState]) (live.View, error) {
+func (p *ProbePage) View() live.View {
 	return live.View{Page: "probe/index", Regions: map[string]string{
 		"n": "probe/n", "items": "probe/items", "got": "probe/got", "flash": "probe/flash", "errors": "probe/errors",
-	}}, nil
+	}}
 }
 
 func (p *ProbePage) Mount(ctx *live.Ctx, s *live.Session[ProbeState]) error {

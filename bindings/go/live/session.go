@@ -72,6 +72,11 @@ func (f *Flash) Info(message string) { f.Set("info", message) }
 // Error sets flash.error.
 func (f *Flash) Error(message string) { f.Set("error", message) }
 
+// effects is what a callback collected in s, for package livetest.
+func (s *Session[T]) effects() (marks []string, all bool, kinds, messages []string) {
+	return s.marks, s.markAll, s.Flash.kinds, s.Flash.messages
+}
+
 // newSession builds the session a callback works on. With load, State is decoded
 // from the library's copy; the JSON text read is returned so commit can skip
 // storing a state that did not change.

@@ -74,8 +74,8 @@ func TestViewsFromMapFS(t *testing.T) {
 // mapCounter is the counter over TestViewsFromMapFS's templates.
 type mapCounter struct{ CounterPage }
 
-func (p *mapCounter) Render(ctx *live.Ctx, s *live.Session[CounterState]) (live.View, error) {
-	return live.View{Page: "deep/er/counter", Regions: map[string]string{"stats": "n"}}, nil
+func (p *mapCounter) View() live.View {
+	return live.View{Page: "deep/er/counter", Regions: map[string]string{"stats": "n"}}
 }
 
 func (p *mapCounter) Handle(ctx *live.Ctx, s *live.Session[CounterState], e live.Event) error {

@@ -22,8 +22,8 @@ func (p *counterPage) Mount(ctx *live.Ctx, s *live.Session[counterState]) error 
 	return nil
 }
 
-func (p *counterPage) Render(ctx *live.Ctx, s *live.Session[counterState]) (live.View, error) {
-	return live.View{Page: "counter/index", Regions: map[string]string{"stats": "counter/stats", "log": "counter/log"}}, nil
+func (p *counterPage) View() live.View {
+	return live.View{Page: "counter/index", Regions: map[string]string{"stats": "counter/stats", "log": "counter/log"}}
 }
 
 func (p *counterPage) Handle(ctx *live.Ctx, s *live.Session[counterState], e live.Event) error {

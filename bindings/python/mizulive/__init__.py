@@ -1,22 +1,24 @@
 """mizulive: live, server-rendered web pages from Python.
 
 A page is a :class:`Page` subclass with a template, regions and a few callbacks over
-a dict of state; :class:`App` serves it over HTTP and WebSocket through the native
-``libmizulive`` library::
+its state (a dict, or a dataclass); :class:`App` serves it over HTTP and WebSocket
+through the native ``libmizulive`` library::
 
+    import dataclasses
     import mizulive
 
-    class Counter(mizulive.Page):
+    @dataclasses.dataclass
+    class CounterState:
+        count: int = 0
+
+    class Counter(mizulive.Page[CounterState]):
         template = "counter/index"
         regions = {"stats": "counter/stats"}
 
-        def mount(self, s):
-            s.state = {"count": 0}
-
-        def handle(self, s, e):
-            if e.name == "inc":
-                s.state["count"] += e.int("by", 1)
-                s.mark("stats")
+        @mizulive.on("inc")
+        def inc(self, s: mizulive.Session[CounterState], e: mizulive.Event) -> None:
+            s.state.count += e.int("by", 1)
+            s.mark("stats")
 
     app = mizulive.App(views="views", dev=True)
     app.page("/counter", Counter)
@@ -40,7 +42,7 @@ from .app import App
 from .asgi import ASGIApp
 from .auth import AuthHook, AuthResult, Redirect, Request
 from .errors import CallbackError, ErrorCode, LibraryError, MizuliveError
-from .page import Event, KeyMeta, Page, Session
+from .page import Event, KeyMeta, Page, Session, on, on_info
 
 __version__ = "0.1.0"
 
@@ -67,4 +69,6 @@ __all__ = [
     "__version__",
     "library_path",
     "library_version",
+    "on",
+    "on_info",
 ]

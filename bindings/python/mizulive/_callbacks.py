@@ -97,37 +97,50 @@ def _last_resort(where: str) -> None:
 class PageBinding:
     """Runs one registered page's callbacks against its :class:`Page` instance."""
 
-    __slots__ = ("app", "page", "route")
+    __slots__ = ("app", "codec", "events", "page", "route", "topics")
 
-    def __init__(self, app: App, route: str, page: Page) -> None:
+    def __init__(self, app: App, route: str, page: Page[Any]) -> None:
         self.app = app
         self.route = route
         self.page = page
+        cls = type(page)
+        self.codec = cls._state_codec
+        # Bound once: the event's and the topic's method, by name.
+        self.events: dict[str, Callable[..., Any]] = {n: getattr(page, m) for n, m in cls._event_routes.items()}
+        self.topics: dict[str, Callable[..., Any]] = {n: getattr(page, m) for n, m in cls._topic_routes.items()}
 
     def mount(self, ctx: int, params: bytes | None) -> int:
-        s = Session(self.app, ctx)
-        return self._run(ctx, s, "mount", self.page.mount, s)
+        s: Session[Any] = Session(self.app, ctx, None, self.codec)
+        return self._run(ctx, s, "mount", self.page.mount if self.codec is None else self._mount_typed, s)
+
+    def _mount_typed(self, s: Session[Any]) -> None:
+        self.page.mount(s)
+        # A state the mount did not set starts as the dataclass's defaults (the
+        # library's new state is {}), so the first render sees every field.
+        s.state  # noqa: B018
 
     def event(self, ctx: int, raw: bytes | None) -> int:
-        s = Session(self.app, ctx)
+        s: Session[Any] = Session(self.app, ctx, None, self.codec)
         try:
             e = Event.from_json(_lib.from_json(raw or b"{}"))
         except BaseException as exc:
             s._ctx = None
             return self._fail(ctx, "handle", exc)
-        return self._run(ctx, s, e, self.page.handle, s, e)
+        return self._run(ctx, s, e, self.events.get(e.name, self.page.handle), s, e)
 
     def info(self, ctx: int, raw: bytes | None) -> int:
-        s = Session(self.app, ctx, dec(lib.lv_info_topic(ctx)))
+        topic = dec(lib.lv_info_topic(ctx))
+        s: Session[Any] = Session(self.app, ctx, topic, self.codec)
         try:
             msg = _lib.from_json(raw or b"null")
         except BaseException as exc:
             s._ctx = None
             return self._fail(ctx, "info", exc)
-        return self._run(ctx, s, "info", self.page.info, s, msg)
+        fn = self.page.info if topic is None else self.topics.get(topic, self.page.info)
+        return self._run(ctx, s, "info", fn, s, msg)
 
     def close(self, ctx: int, reason: bytes | None) -> None:
-        s = Session(self.app, ctx)
+        s: Session[Any] = Session(self.app, ctx, None, self.codec)
         try:
             self.page.close(s, dec(reason) or "")
         except BaseException:

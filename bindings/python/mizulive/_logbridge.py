@@ -3,8 +3,10 @@
 The library hands each record to :func:`_log` on a thread of its own (never a socket
 thread). A record of target ``mizulive::session`` goes to the logger
 ``mizulive.lib.session``; another crate's target ``x::y`` to ``mizulive.lib.x.y``.
-Levels filter twice: in the library (``MIZULIVE_LOG``, default ``info``), then in the
-logger.
+Levels map to :mod:`logging`'s (error, warning, info, debug; trace is level 5) and
+filter twice: in the library (``MIZULIVE_LOG``, default ``info``), then in the
+logger. A record naming a session or a route carries it as ``record.session`` and
+``record.route`` too (the message keeps it, for the plain formatters).
 
 Before the interpreter shuts down, :func:`uninstall` takes the sink back and waits
 until the library has dropped it, so no record arrives while Python finalizes.
@@ -40,13 +42,30 @@ def _logger(target: str) -> logging.Logger:
     return logger
 
 
+def _fields(message: str) -> dict[str, str] | None:
+    """The fields the library appends to a message as `` key=value`` that a handler
+    may want apart: ``session`` (the session id) and ``route``."""
+    fields: dict[str, str] | None = None
+    rest = message
+    while True:
+        head, sp, last = rest.rpartition(" ")
+        key, eq, value = last.partition("=")
+        if not sp or not eq or not value or key not in ("session", "route"):
+            return fields
+        if fields is None:
+            fields = {}
+        fields[key] = value
+        rest = head
+
+
 def _log(level: int, target: bytes | None, message: bytes | None, user: int | None) -> None:
     # A log record must never take the library down: nothing escapes.
     with contextlib.suppress(BaseException):
         logger = _logger((target or b"mizulive").decode("utf-8", "replace"))
         lvl = _LEVELS.get(level, logging.INFO)
         if logger.isEnabledFor(lvl):
-            logger.log(lvl, "%s", (message or b"").decode("utf-8", "replace"))
+            text = (message or b"").decode("utf-8", "replace")
+            logger.log(lvl, "%s", text, extra=_fields(text))
 
 
 def _drop(user: int | None) -> None:

@@ -25,7 +25,7 @@ __all__ = ["App"]
 
 log = logging.getLogger("mizulive")
 
-P = TypeVar("P", bound=Page)
+P = TypeVar("P", bound="Page[Any]")
 
 # App states. Calls are allowed while OPEN or CLOSING (lv_shutdown runs callbacks that
 # may publish). The handle is never freed while the App object lives: the library
@@ -91,7 +91,7 @@ class App:
         lib.lv_app_set_thread_exit(ptr, _callbacks.on_thread_exit, None, _lib.DROP_FN())
         self._ptr: int | None = ptr
         self._state = _OPEN
-        self._pages: dict[str, Page] = {}
+        self._pages: dict[str, Page[Any]] = {}
         self._options = opts
         self._asgi: ASGIApp | None = None
         _open_apps.add(self)
@@ -104,7 +104,7 @@ class App:
     @overload
     def page(self, route: str, page: None = None) -> Callable[[type[P]], type[P]]: ...
 
-    def page(self, route: str, page: Page | type[Page] | None = None) -> Any:
+    def page(self, route: str, page: Page[Any] | type[Page[Any]] | None = None) -> Any:
         """Registers ``page`` (a :class:`Page` subclass or instance) at ``route``
         (``"/counter"``, ``"/rooms/{room}"``) and returns the instance. Without
         ``page`` it is a class decorator::

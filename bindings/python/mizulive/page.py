@@ -4,22 +4,84 @@ from __future__ import annotations
 
 import json
 import math
+import typing
 from ctypes import c_uint64
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Generic, Mapping
 
-from . import _lib
+from . import _lib, _state
 from ._browser import BrowserSession
 from ._lib import check, dec, enc, lib
 from .errors import CallbackError, ErrorCode, MizuliveError
 
 if TYPE_CHECKING:
+    from typing_extensions import TypeVar
+
     from .app import App
 
-__all__ = ["Event", "KeyMeta", "Page", "Session"]
+    #: The state's type: a dict unless the page says ``Page[SomeDataclass]``.
+    S = TypeVar("S", default=Dict[str, Any])
+    F = TypeVar("F", bound=Callable[..., Any])
+else:
+    from typing import TypeVar
+
+    S = TypeVar("S")
+    F = TypeVar("F")
+
+__all__ = ["Event", "KeyMeta", "Page", "Session", "on", "on_info"]
 
 
-class Page:
+def on(*names: str) -> Callable[[F], F]:
+    """Routes the browser events ``names`` to the decorated method of a page, which
+    is called as ``method(s, e)`` instead of :meth:`Page.handle`::
+
+        @mizulive.on("inc", "dec")
+        def count(self, s, e): ...
+
+    An event no method claims goes to ``handle`` when the page defines one; else the
+    reply is an error naming the event and the events the page has. Two methods of
+    one class claiming one name fail when the class is defined (a subclass may
+    take over a name from its base)."""
+    return _route("_mizulive_events", "on", names)
+
+
+def on_info(*topics: str) -> Callable[[F], F]:
+    """Routes messages published on ``topics`` to the decorated method of a page,
+    called as ``method(s, msg)`` instead of :meth:`Page.info`. Timers and other
+    topics go to ``info``."""
+    return _route("_mizulive_topics", "on_info", topics)
+
+
+def _route(attr: str, what: str, names: tuple[str, ...]) -> Callable[[F], F]:
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise TypeError(f"@mizulive.{what}() takes one or more non-empty names, not {names!r}")
+
+    def decorate(fn: F) -> F:
+        setattr(fn, attr, (*getattr(fn, attr, ()), *names))
+        return fn
+
+    return decorate
+
+
+def _routes(cls: type, attr: str, what: str) -> dict[str, str]:
+    """Name -> method name for the methods of ``cls`` and its bases marked by
+    :func:`on` (``attr``); a subclass's claim wins over its base's."""
+    routes: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        own: dict[str, str] = {}
+        for method, value in vars(klass).items():
+            for name in getattr(value, attr, ()):
+                if name in own and own[name] != method:
+                    raise TypeError(
+                        f"{klass.__name__}: {own[name]}() and {method}() both handle the {what} {name!r}; "
+                        "one name, one handler"
+                    )
+                own[name] = method
+        routes.update(own)
+    return routes
+
+
+class Page(Generic[S]):
     """A live page. Subclass it, name its templates, and override the callbacks.
 
     One instance serves every session of its route, possibly from several threads at
@@ -35,10 +97,15 @@ class Page:
             def mount(self, s):
                 s.state = {"count": 0}
 
-            def handle(self, s, e):
-                if e.name == "inc":
-                    s.state["count"] += e.int("by", 1)
-                    s.mark("stats")
+            @mizulive.on("inc")
+            def inc(self, s, e):
+                s.state["count"] += e.int("by", 1)
+                s.mark("stats")
+
+    The state is a dict unless the page names a dataclass as its state type:
+    ``class Counter(mizulive.Page[CounterState])`` makes ``s.state`` a
+    ``CounterState`` (annotate ``s: mizulive.Session[CounterState]``), converted
+    from and to JSON around each callback and checked field by field.
     """
 
     #: Page template: ``"counter/index"`` is ``views/pages/counter/index.html``.
@@ -48,23 +115,51 @@ class Page:
     #: Layout name (``views/layouts/<name>.html``); ``None`` uses the app's default.
     layout: ClassVar[str | None] = None
 
-    def mount(self, s: Session) -> None:
+    #: Set for each subclass: the state's codec (``None``: a dict), and the event
+    #: names and topics routed to methods by :func:`on` and :func:`on_info`.
+    _state_codec: ClassVar[_state.Codec | None] = None
+    _event_routes: ClassVar[Mapping[str, str]] = {}
+    _topic_routes: ClassVar[Mapping[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in cls.__dict__.get("__orig_bases__", ()):
+            origin = typing.get_origin(base)
+            if isinstance(origin, type) and issubclass(origin, Page):
+                (arg,) = typing.get_args(base)
+                if isinstance(arg, TypeVar):
+                    continue  # a generic base page: its subclasses name the type
+                if arg is Any or arg is dict or typing.get_origin(arg) in (dict, Dict):
+                    cls._state_codec = None
+                else:
+                    cls._state_codec = _state.codec(arg)
+        cls._event_routes = _routes(cls, "_mizulive_events", "event")
+        cls._topic_routes = _routes(cls, "_mizulive_topics", "topic")
+
+    def mount(self, s: Session[S]) -> None:
         """Sets the initial state (``s.state``) of a new session; ``s.params`` holds
         the route params. Runs on the first GET of a page (and when a browser comes
-        back after its session expired). The default leaves the state ``{}``."""
+        back after its session expired). The default leaves the state ``{}``, or for
+        a dataclass state type an instance made from its defaults."""
 
-    def handle(self, s: Session, e: Event) -> None:
-        """Handles a browser event (or a no-JS form post). The default refuses every
-        event."""
+    def handle(self, s: Session[S], e: Event) -> None:
+        """Handles a browser event (or a no-JS form post) that no :func:`on` method
+        claims. The default refuses it, naming the events the page handles."""
+        names = sorted(type(self)._event_routes)
+        if names:
+            raise CallbackError(
+                f"{type(self).__name__} has no handler for the event {e.name!r}; "
+                f"it handles {', '.join(repr(n) for n in names)}"
+            )
         raise CallbackError(f"{type(self).__name__} does not handle the event {e.name!r}")
 
-    def info(self, s: Session, msg: Any) -> None:
+    def info(self, s: Session[S], msg: Any) -> None:
         """Handles a message published on a subscribed topic (``s.topic`` names it)
         or a timer's payload (``s.topic`` is ``None``). After the session's mailbox
         overflowed, one message on topic ``"mizulive:lagged"`` says how many were
         missed (``{"missed": N}``): reload what the page shows. The default ignores it."""
 
-    def close(self, s: Session, reason: str) -> None:
+    def close(self, s: Session[S], reason: str) -> None:
         """The session is ending: ``reason`` is ``"expired"`` (its browser did not come
         back in time) or ``"shutdown"`` (without ``redis``; with it a stopping node hands
         its sessions to the other nodes instead). Changes to the state are not
@@ -240,41 +335,50 @@ def _text(value: Any) -> str:
     return json.dumps(value)
 
 
-class Session:
+class Session(Generic[S]):
     """A callback's view of its session: the state, and what the callback may ask for.
 
     A ``Session`` is valid only during the callback it was passed to; using it
     afterwards raises :class:`MizuliveError`. ``state`` is read from the library the
     first time it is touched and written back when the callback returns normally;
     after an exception nothing is written and the session keeps its previous state.
+    ``Session`` is a ``Session[dict[str, Any]]``; a page with a dataclass state type
+    gets a ``Session[ThatDataclass]``.
     """
 
-    __slots__ = ("_app", "_ctx", "_dirty", "_state", "_topic")
+    __slots__ = ("_app", "_codec", "_ctx", "_dirty", "_state", "_topic")
 
-    def __init__(self, app: App, ctx: int, topic: str | None = None) -> None:
+    def __init__(self, app: App, ctx: int, topic: str | None = None, codec: _state.Codec | None = None) -> None:
         self._app = app
         self._ctx: int | None = ctx
         self._state: Any = None
         self._dirty = False
         self._topic = topic
+        self._codec = codec
 
     # -- state
 
     @property
-    def state(self) -> dict[str, Any]:
-        """The session state: a JSON-compatible dict, written back after the callback."""
+    def state(self) -> S:
+        """The session state, written back after the callback: a JSON-compatible
+        dict, or an instance of the page's state dataclass."""
         if not self._dirty:
             raw = lib.lv_get_state(self._live())
             if raw is None:
                 raise MizuliveError(ErrorCode.STATE, _lib.last_error())
-            self._state = _lib.from_json(raw)
+            state = _lib.from_json(raw)
+            codec = self._codec
+            self._state = state if codec is None else codec.load(state, "state")
             self._dirty = True
-        state: dict[str, Any] = self._state
-        return state
+        value: S = self._state
+        return value
 
     @state.setter
-    def state(self, value: dict[str, Any]) -> None:
+    def state(self, value: S) -> None:
         self._live()
+        codec = self._codec
+        if codec is not None and not isinstance(value, codec.cls):
+            raise TypeError(f"s.state must be a {codec.cls.__name__}, not {type(value).__name__} {value!r:.60}")
         self._state = value
         self._dirty = True
 
@@ -419,6 +523,7 @@ class Session:
         """Ends the callback: writes the state back (when touched) and retires the ctx."""
         try:
             if write_back and self._dirty:
-                check(lib.lv_set_state(self._live(), _lib.to_json(self._state, "state")))
+                state = self._state if self._codec is None else self._codec.dump(self._state, "state")
+                check(lib.lv_set_state(self._live(), _lib.to_json(state, "state")))
         finally:
             self._ctx = None

@@ -61,11 +61,11 @@ func (p *CounterPage) Mount(ctx *live.Ctx, s *live.Session[CounterState]) error 
 	return nil
 }
 
-func (p *CounterPage) Render(ctx *live.Ctx, s *live.Session[CounterState]) (live.View, error) {
+func (p *CounterPage) View() live.View {
 	return live.View{
 		Page:    "counter/index",
 		Regions: map[string]string{"stats": "counter/stats", "log": "counter/log"},
-	}, nil
+	}
 }
 
 func (p *CounterPage) Handle(ctx *live.Ctx, s *live.Session[CounterState], e live.Event) error {
@@ -134,7 +134,7 @@ func (p *FormPage) Mount(ctx *live.Ctx, s *live.Session[FormState]) error {
 	return err
 }
 
-func (p *FormPage) Render(ctx *live.Ctx, s *live.Session[FormState]) (live.View, error) {
+func (p *FormPage) View() live.View {
 	return live.View{
 		Page: "form/index",
 		Regions: map[string]string{
@@ -143,7 +143,7 @@ func (p *FormPage) Render(ctx *live.Ctx, s *live.Session[FormState]) (live.View,
 			"count":  "form/count",
 			"clock":  "form/clock",
 		},
-	}, nil
+	}
 }
 
 func (p *FormPage) Handle(ctx *live.Ctx, s *live.Session[FormState], e live.Event) error {
@@ -215,8 +215,8 @@ func (p *FeedPage) Mount(ctx *live.Ctx, s *live.Session[FeedState]) error {
 	return ctx.Subscribe(feedTopic)
 }
 
-func (p *FeedPage) Render(ctx *live.Ctx, s *live.Session[FeedState]) (live.View, error) {
-	return live.View{Page: "feed/index", Regions: map[string]string{"items": "feed/items"}}, nil
+func (p *FeedPage) View() live.View {
+	return live.View{Page: "feed/index", Regions: map[string]string{"items": "feed/items"}}
 }
 
 func (p *FeedPage) Handle(ctx *live.Ctx, s *live.Session[FeedState], e live.Event) error {
@@ -258,8 +258,8 @@ func (p *RoomPage) Mount(ctx *live.Ctx, s *live.Session[RoomState]) error {
 	return ctx.Subscribe(roomTopic(room))
 }
 
-func (p *RoomPage) Render(ctx *live.Ctx, s *live.Session[RoomState]) (live.View, error) {
-	return live.View{Page: "room/index", Regions: map[string]string{"messages": "room/messages"}}, nil
+func (p *RoomPage) View() live.View {
+	return live.View{Page: "room/index", Regions: map[string]string{"messages": "room/messages"}}
 }
 
 func (p *RoomPage) Handle(ctx *live.Ctx, s *live.Session[RoomState], e live.Event) error {

@@ -36,11 +36,11 @@ func (counterPage) Mount(ctx *live.Ctx, s *live.Session[counterState]) error {
 	return ctx.Subscribe(topic)
 }
 
-func (counterPage) Render(ctx *live.Ctx, s *live.Session[counterState]) (live.View, error) {
+func (counterPage) View() live.View {
 	return live.View{
 		Page:    "bench/counter",
 		Regions: map[string]string{"count": "bench/count", "bcast": "bench/bcast"},
-	}, nil
+	}
 }
 
 func (counterPage) Handle(ctx *live.Ctx, s *live.Session[counterState], e live.Event) error {
@@ -80,8 +80,8 @@ func (tablePage) Mount(ctx *live.Ctx, s *live.Session[tableState]) error {
 	return nil
 }
 
-func (tablePage) Render(ctx *live.Ctx, s *live.Session[tableState]) (live.View, error) {
-	return live.View{Page: "bench/table", Regions: map[string]string{"rows": "bench/rows"}}, nil
+func (tablePage) View() live.View {
+	return live.View{Page: "bench/table", Regions: map[string]string{"rows": "bench/rows"}}
 }
 
 func (tablePage) Handle(ctx *live.Ctx, s *live.Session[tableState], e live.Event) error {
@@ -115,8 +115,8 @@ func (listPage) Mount(ctx *live.Ctx, s *live.Session[listState]) error {
 	return nil
 }
 
-func (listPage) Render(ctx *live.Ctx, s *live.Session[listState]) (live.View, error) {
-	return live.View{Page: "bench/list", Regions: map[string]string{"items": "bench/items"}}, nil
+func (listPage) View() live.View {
+	return live.View{Page: "bench/list", Regions: map[string]string{"items": "bench/items"}}
 }
 
 func (listPage) Handle(ctx *live.Ctx, s *live.Session[listState], e live.Event) error {

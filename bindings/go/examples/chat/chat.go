@@ -160,10 +160,10 @@ type RoomState struct {
 // so the chat works with JavaScript off as well.
 type RoomPage struct{ dir *Directory }
 
-func (p *RoomPage) Render(ctx *live.Ctx, s *live.Session[RoomState]) (live.View, error) {
+func (p *RoomPage) View() live.View {
 	return live.View{Page: "chat/room", Regions: map[string]string{
 		"messages": "chat/messages", "members": "chat/members", "composer": "chat/composer",
-	}}, nil
+	}}
 }
 
 func (p *RoomPage) Mount(ctx *live.Ctx, s *live.Session[RoomState]) error {
@@ -278,10 +278,10 @@ type LobbyState struct {
 // LobbyPage lists the rooms with how many are in each, and opens any room.
 type LobbyPage struct{ dir *Directory }
 
-func (p *LobbyPage) Render(ctx *live.Ctx, s *live.Session[LobbyState]) (live.View, error) {
+func (p *LobbyPage) View() live.View {
 	return live.View{Page: "chat/lobby", Regions: map[string]string{
 		"rooms": "chat/rooms", "join-error": "chat/join_error",
-	}}, nil
+	}}
 }
 
 func (p *LobbyPage) Mount(ctx *live.Ctx, s *live.Session[LobbyState]) error {

@@ -26,14 +26,14 @@ func (p *CounterPage) Mount(ctx *live.Ctx, s *live.Session[CounterState]) error 
 	return nil
 }
 
-func (p *CounterPage) Render(ctx *live.Ctx, s *live.Session[CounterState]) (live.View, error) {
+func (p *CounterPage) View() live.View {
 	return live.View{
 		Page: "counter/index",
 		Regions: map[string]string{
 			"stats": "counter/stats",
 			"log":   "counter/log",
 		},
-	}, nil
+	}
 }
 
 func (p *CounterPage) Handle(ctx *live.Ctx, s *live.Session[CounterState], e live.Event) error {
