@@ -29,11 +29,11 @@ func (p *CounterPage) Mount(ctx *live.Ctx, s *live.Session[CounterState]) error 
 	return nil
 }
 
-func (p *CounterPage) Render(ctx *live.Ctx, s *live.Session[CounterState]) (live.View, error) {
+func (p *CounterPage) View() live.View {
 	return live.View{
 		Page:    "counter/index",
 		Regions: map[string]string{"stats": "counter/stats", "log": "counter/log"},
-	}, nil
+	}
 }
 
 func (p *CounterPage) Handle(ctx *live.Ctx, s *live.Session[CounterState], e live.Event) error {
@@ -112,11 +112,11 @@ func (p *ListPage) Mount(ctx *live.Ctx, s *live.Session[ListState]) error {
 	return ctx.Subscribe("list")
 }
 
-func (p *ListPage) Render(ctx *live.Ctx, s *live.Session[ListState]) (live.View, error) {
+func (p *ListPage) View() live.View {
 	return live.View{
 		Page:    "list/index",
 		Regions: map[string]string{"new": "list/new", "items": "list/items"},
-	}, nil
+	}
 }
 
 func (p *ListPage) Handle(ctx *live.Ctx, s *live.Session[ListState], e live.Event) error {

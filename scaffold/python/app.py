@@ -5,11 +5,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import List, Optional
 
 import mizulive
 
@@ -20,23 +21,47 @@ ITEMS_MAX = 50
 TEXT_MAX = 80
 
 
-class Counter(mizulive.Page):
-    """+ and - buttons, the count and a short log, one count per page session."""
+@dataclasses.dataclass
+class CounterState:
+    """One page session's count; templates read {{ state.count }}, {{ state.log }}."""
+
+    count: int = 0
+    log: List[str] = dataclasses.field(default_factory=list)
+
+
+class Counter(mizulive.Page[CounterState]):
+    """+ and - buttons, the count and a short log. A new session starts from
+    ``CounterState()``."""
 
     template = "counter/index"
     regions = {"stats": "counter/stats", "log": "counter/log"}
 
-    def mount(self, s: mizulive.Session) -> None:
-        s.state = {"count": 0, "log": []}
+    @mizulive.on("inc")
+    def inc(self, s: mizulive.Session[CounterState], e: mizulive.Event) -> None:
+        self._count(s, e, 1)
 
-    def handle(self, s: mizulive.Session, e: mizulive.Event) -> None:
-        if e.name not in ("inc", "dec"):
-            raise mizulive.CallbackError(f"unknown event {e.name!r}")
+    @mizulive.on("dec")
+    def dec(self, s: mizulive.Session[CounterState], e: mizulive.Event) -> None:
+        self._count(s, e, -1)
+
+    def _count(self, s: mizulive.Session[CounterState], e: mizulive.Event, sign: int) -> None:
         by = e.int("by", 1)
-        state = s.state
-        state["count"] += by if e.name == "inc" else -by
-        state["log"] = [*state["log"], f"{e.name} {by} → {state['count']}"][-LOG_MAX:]
+        s.state.count += sign * by
+        s.state.log = [*s.state.log, f"{e.name} {by} → {s.state.count}"][-LOG_MAX:]
         s.mark("stats", "log")
+
+
+@dataclasses.dataclass
+class Item:
+    id: int
+    text: str
+
+
+@dataclasses.dataclass
+class ListState:
+    items: List[Item] = dataclasses.field(default_factory=list)
+    added: int = 0
+    error: Optional[str] = None
 
 
 class Shared:
@@ -44,22 +69,22 @@ class Shared:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._items: list[dict[str, Any]] = []
+        self._items: list[Item] = []
         self._next_id = 1
 
-    def items(self) -> list[dict[str, Any]]:
+    def items(self) -> list[Item]:
         with self._lock:
             return list(self._items)
 
-    def add(self, text: str) -> dict[str, Any]:
+    def add(self, text: str) -> Item:
         with self._lock:
-            item = {"id": self._next_id, "text": text}
+            item = Item(self._next_id, text)
             self._next_id += 1
             self._items = [*self._items, item][-ITEMS_MAX:]
             return item
 
 
-class List(mizulive.Page):
+class LiveList(mizulive.Page[ListState]):
     """A list every open page sees grow: an added item is published on the topic
     "list" and every page subscribed to it appends it."""
 
@@ -70,27 +95,27 @@ class List(mizulive.Page):
         self.app = app
         self.shared = shared
 
-    def mount(self, s: mizulive.Session) -> None:
-        s.state = {"items": self.shared.items(), "added": 0, "error": None}
+    def mount(self, s: mizulive.Session[ListState]) -> None:
+        s.state = ListState(items=self.shared.items())
         s.subscribe("list")
 
-    def handle(self, s: mizulive.Session, e: mizulive.Event) -> None:
-        if e.name != "add":
-            raise mizulive.CallbackError(f"unknown event {e.name!r}")
+    @mizulive.on("add")
+    def add(self, s: mizulive.Session[ListState], e: mizulive.Event) -> None:
         text = e.text("text")
         s.mark("new")
         if not text:
-            s.state["error"] = "Write something first."
+            s.state.error = "Write something first."
         elif len(text) > TEXT_MAX:
-            s.state["error"] = f"At most {TEXT_MAX} characters, please."
+            s.state.error = f"At most {TEXT_MAX} characters, please."
         else:
-            s.state["error"] = None
-            s.state["added"] += 1
-            # Every page on the topic, this one included, appends it in info().
-            self.app.publish("list", self.shared.add(text))
+            s.state.error = None
+            s.state.added += 1
+            # Every page on the topic, this one included, appends it in appended().
+            self.app.publish("list", dataclasses.asdict(self.shared.add(text)))
 
-    def info(self, s: mizulive.Session, msg: Any) -> None:
-        s.state["items"] = [*s.state["items"], msg][-ITEMS_MAX:]
+    @mizulive.on_info("list")
+    def appended(self, s: mizulive.Session[ListState], msg: dict[str, object]) -> None:
+        s.state.items = [*s.state.items, Item(int(str(msg["id"])), str(msg["text"]))][-ITEMS_MAX:]
         s.mark("items")
 
 
@@ -98,7 +123,7 @@ def create_app(dev: bool = False) -> mizulive.App:
     """The app with both pages registered; the tests build theirs with it too."""
     app = mizulive.App(views=VIEWS, dev=dev)
     app.page("/counter", Counter)
-    app.page("/list", List(app, Shared()))
+    app.page("/list", LiveList(app, Shared()))
     return app
 
 
