@@ -67,9 +67,10 @@ demo-python: python
 	$(PY) examples-python/gallery.py
 
 lint-python: python
-	$(RUFF) check bindings/python examples-python e2e/apps/python bench/peers/mizulive/app.py bench/peers/pyview
-	$(RUFF) format --check bindings/python examples-python e2e/apps/python bench/peers/mizulive/app.py bench/peers/pyview
+	$(RUFF) check bindings/python examples-python scaffold/python e2e/apps/python bench/peers/mizulive/app.py bench/peers/pyview
+	$(RUFF) format --check bindings/python examples-python scaffold/python e2e/apps/python bench/peers/mizulive/app.py bench/peers/pyview
 	$(MYPY) bindings/python/mizulive examples-python e2e/apps/python bench/peers/mizulive/app.py
+	$(MYPY) scaffold/python
 
 test-python: python
 	$(PY) -m pytest -q bindings/python/tests

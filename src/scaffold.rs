@@ -109,6 +109,7 @@ const PYTHON: &[File] = files![
     "README.md" => "python/README.md",
     "Makefile" => "python/Makefile",
     "app.py" => "python/app.py",
+    "test_app.py" => "python/test_app.py",
     ".gitignore" => "python/gitignore",
 ];
 
@@ -120,6 +121,7 @@ const GO: &[File] = files![
     "go.sum" => "../bindings/go/go.sum",
     "main.go" => "go/main.go",
     "pages.go" => "go/pages.go",
+    "pages_test.go" => "go/pages_test.go",
     ".gitignore" => "go/gitignore",
 ];
 

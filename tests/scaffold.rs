@@ -130,10 +130,11 @@ fn a_new_c_app_builds_with_pkg_config_and_serves_both_pages() {
 fn a_new_go_app_runs_with_go_run_and_serves_both_pages() {
     let scratch = Scratch::new("scaffold-go");
     let dir = new_app(&scratch, "go");
-    // `go vet` as a user's CI would run it, then the app as `make run` does.
-    let mut vet = sh(&dir, "go vet ./...", &[("PKG_CONFIG_PATH", &pkg_config_path())]);
-    go_env(&mut vet);
-    run_ok(vet, GO_LIMIT);
+    // `go vet` as a user's CI would run it, the README's `make test`, then the app.
+    let mut check = sh(&dir, "go vet ./... && make test", &[("PKG_CONFIG_PATH", &pkg_config_path())]);
+    go_env(&mut check);
+    let out = run_ok(check, GO_LIMIT);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok  \tapp"), "{}", String::from_utf8_lossy(&out.stdout));
     let mut build = sh(&dir, "go build -o app .", &[("PKG_CONFIG_PATH", &pkg_config_path())]);
     go_env(&mut build);
     run_ok(build, GO_LIMIT);

@@ -103,7 +103,6 @@ func (sh *Shared) Add(text string) Item {
 // ListPage is a list every open page sees grow: an added item is published on
 // the topic "list" and every page subscribed to it appends it.
 type ListPage struct {
-	App    *live.App
 	Shared *Shared
 }
 
@@ -139,7 +138,7 @@ func (p *ListPage) Handle(ctx *live.Ctx, s *live.Session[ListState], e live.Even
 	s.State.Error = nil
 	s.State.Added++
 	// Every page on the topic, this one included, appends it in Info.
-	return p.App.Publish("list", p.Shared.Add(text))
+	return ctx.Publish("list", p.Shared.Add(text))
 }
 
 func (p *ListPage) Info(ctx *live.Ctx, s *live.Session[ListState], msg live.Message) error {
@@ -166,7 +165,7 @@ func newApp(views string, dev bool) (*live.App, error) {
 		lv.Close()
 		return nil, err
 	}
-	if err := live.Register(lv, "/list", &ListPage{App: lv, Shared: &Shared{}}); err != nil {
+	if err := live.Register(lv, "/list", &ListPage{Shared: &Shared{}}); err != nil {
 		lv.Close()
 		return nil, err
 	}

@@ -1,6 +1,6 @@
 """__NAME__: a counter at /counter and a live list at /list.
 
-    make run    (serves on $MIZULIVE_ADDR, default 127.0.0.1:3000; MIZULIVE_DEV=1 for dev mode)
+make run    (serves on $MIZULIVE_ADDR, default 127.0.0.1:3000; MIZULIVE_DEV=1 for dev mode)
 """
 
 from __future__ import annotations
