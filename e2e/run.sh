@@ -2,14 +2,16 @@
 # The real-browser conformance suite: e2e/tests/ against the conformance app of each
 # host (e2e/SPEC.md), in Debian's Chromium through playwright-core.
 #
-#   bash e2e/run.sh [c|python|go|go-embed|python-asgi|runtime|all]     (default: all)
+#   bash e2e/run.sh [c|python|go|go-embed|python-asgi|runtime|scaffold|all]     (default: all)
 #
 # Installs Chromium with apt-get when /usr/bin/chromium is missing, installs the npm
 # dependencies, builds what each host needs, runs the suite once per host
 # (E2E_HOST=<host>): tests/conformance.test.js, then tests/cluster.test.js (two nodes
 # on one redis-server that the test starts on a free port, behind tests/proxy.js, one
 # node killed), then the client runtime's own tests (tests/runtime.test.js, one app in
-# Python: the runtime is the same for every host), prints a per-host, per-scenario
+# Python: the runtime is the same for every host), and for host `scaffold` the apps
+# `mizulive new` writes in C, Go and Python (generated into a temporary folder, built,
+# their own `make test` run, then tests/scaffold.test.js), prints a per-host, per-scenario
 # table, and fails if anything fails.
 # Screenshots land in e2e/screenshots/. E2E_UPDATE_DOCS=1 also copies the C host's
 # counter screenshot to docs/screenshot-counter.png.
@@ -22,9 +24,9 @@ export DEBIAN_FRONTEND=noninteractive
 
 want="${1:-all}"
 case "$want" in
-  all) hosts=(c python go go-embed python-asgi runtime) ;;
-  c | python | go | go-embed | python-asgi | runtime) hosts=("$want") ;;
-  *) echo "usage: bash e2e/run.sh [c|python|go|go-embed|python-asgi|runtime|all]" >&2; exit 2 ;;
+  all) hosts=(c python go go-embed python-asgi runtime scaffold) ;;
+  c | python | go | go-embed | python-asgi | runtime | scaffold) hosts=("$want") ;;
+  *) echo "usage: bash e2e/run.sh [c|python|go|go-embed|python-asgi|runtime|scaffold|all]" >&2; exit 2 ;;
 esac
 
 step() { printf '\n== %s\n' "$*"; }
@@ -69,6 +71,25 @@ step "npm dependencies"
 step "cargo build --release"
 (cd "$ROOT" && cargo build --release --quiet) || die "cargo build failed"
 
+# The scaffolds: written by the mizulive binary as a user would, built with pkg-config.
+SCAFFOLDS="$(mktemp -d)"
+export E2E_SCAFFOLD_DIR="$SCAFFOLDS"
+scaffolds() {
+  local py="$ROOT/.venv/bin/python" lang
+  [ -x "$py" ] || py=python3
+  export E2E_PYTHON="$py"
+  for lang in c go python; do
+    "$ROOT/target/release/mizulive" new app --lang "$lang" --dir "$SCAFFOLDS/$lang" \
+      --go-module "$ROOT/bindings/go" >/dev/null || return 1
+  done
+  (
+    export PKG_CONFIG_PATH="$ROOT/target/release/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+    make -s -C "$SCAFFOLDS/c" &&
+      (cd "$SCAFFOLDS/go" && go build -o app . && make -s test) &&
+      PYTHONPATH="$ROOT/bindings/python${PYTHONPATH:+:$PYTHONPATH}" make -s -C "$SCAFFOLDS/python" test PYTHON="$py"
+  )
+}
+
 declare -A built
 build() {
   case "$1" in
@@ -80,6 +101,7 @@ build() {
       ;;
     # cgo finds libmizulive through the pkg-config files cargo build wrote.
     go | go-embed) (cd "$E2E/apps/go" && PKG_CONFIG_PATH="$ROOT/target/release/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" go build -o conformance .) ;;
+    scaffold) scaffolds ;;
   esac
 }
 for h in "${hosts[@]}"; do
@@ -89,7 +111,7 @@ done
 
 # 4. the suite, once per host
 results="$(mktemp -d)"
-trap 'rm -rf "$results"' EXIT
+trap 'rm -rf "$results" "$SCAFFOLDS"' EXIT
 declare -A status
 for h in "${hosts[@]}"; do
   if [ "${built[$h]}" != 1 ]; then
@@ -102,6 +124,7 @@ for h in "${hosts[@]}"; do
   # The embedded Go app: the whole conformance suite through its own server.
   [ "$h" = go-embed ] && suites=(conformance)
   [ "$h" = python-asgi ] && suites=(conformance)
+  [ "$h" = scaffold ] && suites=(scaffold)
   status[$h]=pass
   # One file at a time, in this order (node --test would sort them and may run them
   # side by side); the table gets their rows in the same order.

@@ -129,4 +129,4 @@ def create_app(dev: bool = False) -> mizulive.App:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    create_app(dev=bool(os.environ.get("MIZULIVE_DEV"))).run()
+    create_app(dev=bool(os.environ.get("MIZULIVE_DEV"))).run(banner="__NAME__ on {url}/counter and {url}/list")
