@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SECRET, ProbePage
 
 import mizulive
-
-from conftest import SECRET, ProbePage
 
 
 def test_a_region_without_its_element_is_refused_naming_it_and_the_page(views: Path) -> None:
