@@ -31,6 +31,7 @@ impl Folder {
             "{% if state.n > 0 %}\n{{ state.colums }}\n{% endif %}{{ state.columns }}",
         );
         f.write("pages/typo.html", "<div data-lv>\n<p>{{ state.colums }}</p>\n</div>");
+        f.write("pages/other.html", "<div data-lv><p>other</p></div>");
         f
     }
 
@@ -98,6 +99,7 @@ fn start(folder: &Folder, dev: bool) -> Arc<App> {
     let app = App::new(opts).expect("App::new");
     app.register_page("/board", spec("board", &[("cells", "board/cells")], None)).expect("register /board");
     app.register_page("/typo", spec("typo", &[], None)).expect("register /typo");
+    app.register_page("/other", spec("other", &[], None)).expect("register /other");
     app.register_page("/bad", spec("typo", &[], Some(SCRIPT))).expect("register /bad");
     app.start("127.0.0.1:0").expect("start");
     Arc::new(app)
@@ -215,6 +217,7 @@ async fn an_edited_template_reaches_open_pages_and_a_broken_one_shows_its_error(
     let folder = Folder::new("reload");
     let app = start(&folder, true);
     let mut ws = live(app.local_addr().unwrap(), "/board").await;
+    let mut other = live(app.local_addr().unwrap(), "/other").await;
     folder.edit(
         "pages/board.html",
         "<div id=\"lv-root\" data-lv>\n<h1>Board v2</h1>\n<div id=\"cells\"></div>\n</div>",
@@ -223,6 +226,8 @@ async fn an_edited_template_reaches_open_pages_and_a_broken_one_shows_its_error(
     let patch = next_of_type(&mut ws, "patch").await;
     let root = patch["root"].as_str().unwrap_or_default();
     assert!(root.contains("<h1>Board v2</h1>"), "{patch}");
+    // A page the edit does not change gets nothing.
+    other.expect_no_frame(QUIET).await;
 
     folder.edit("pages/board.html", "<div data-lv>{% if %}</div>", 20);
     let error = next_of_type(&mut ws, "error").await;

@@ -1,5 +1,6 @@
 //! Dev mode: the views changed (see `session::reload`), so the open page gets its
-//! body rendered anew, or the error of the edit that does not compile.
+//! body rendered anew (when it changed), or the error of the edit that does not
+//! compile.
 
 use std::sync::Arc;
 
@@ -17,7 +18,13 @@ impl Actor {
             self.send(protocol::error("render_error", &msg, true).into());
             return;
         }
+        let before = self.data.as_ref().and_then(|d| d.rendered_root);
         let Some(mut outcome) = self.call(Call::Root).await else { return };
+        let after = self.data.as_ref().and_then(|d| d.rendered_root);
+        if before.is_some() && before == after && outcome.error.is_none() {
+            // A page the edit does not reach renders as it did: nothing to send.
+            return;
+        }
         if let Some(root) = outcome.root.take() {
             outcome.patch = Some(PatchParts {
                 regions: Default::default(),
