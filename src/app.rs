@@ -270,6 +270,7 @@ impl App {
         if let Some(node) = &node {
             node.attach_core(&core);
         }
+        crate::session::watch_views(&core);
         let max_connections = core.opts.max_connections;
         let (frames_tx, frames_rx) = tokio::sync::mpsc::channel(crate::server::embed::HOST_FRAMES);
         let shared = Arc::new(Shared {

@@ -53,14 +53,8 @@ impl Error {
 
 impl From<minijinja::Error> for Error {
     fn from(err: minijinja::Error) -> Self {
-        // The alternate form includes the template name, line and source excerpt.
-        let mut msg = format!("{err:#}");
-        let mut source = std::error::Error::source(&err);
-        while let Some(inner) = source {
-            msg.push_str(&format!("\ncaused by: {inner}"));
-            source = inner.source();
-        }
-        Error::Template(msg)
+        // The template, its line and that line of it, as every template error reads.
+        Error::Template(crate::views::errors::describe(&err, None, None))
     }
 }
 

@@ -16,7 +16,11 @@ pub struct Options {
     /// `partials/` (a JSON string), or the templates themselves (a JSON object of
     /// name, such as `pages/counter/index.html`, to source). Default the folder `views`.
     pub views: ViewsSource,
-    /// Dev mode: detailed errors reach the browser, templates reload on change.
+    /// Dev mode, for a developer's machine: detailed errors reach the browser (the
+    /// overlay, also as the HTML of a failing page GET); an undefined template value
+    /// is an error naming it and its line (without dev mode it prints as nothing, so a
+    /// page that renders in dev mode renders the same without); a views folder is
+    /// watched and an edited template re-renders the open pages. Default false.
     pub dev: bool,
     /// Secret that signs tokens. At least 32 bytes. When left out, the environment
     /// variable `MIZULIVE_SECRET` is used (see [`Options::with_env`]); without either a

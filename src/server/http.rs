@@ -235,9 +235,20 @@ async fn page_get<B>(
         Ok(html) => with_cookies(html_response(html, head, None), cookies),
         Err(e) => {
             tracing::error!(%path, "page failed: {e}");
-            server_error(shared, &e)
+            page_error(shared, &e)
         }
     }
+}
+
+/// A page GET that failed: 503 when a limit is reached (as [`server_error`]), else a
+/// 500 HTML page, with the error in dev mode (see `error_page`).
+fn page_error(shared: &Shared, err: &crate::error::Error) -> Response<Body> {
+    if let crate::error::Error::Busy(_) = err {
+        return server_error(shared, err);
+    }
+    let mut resp = html_response(super::error_page::page(err, shared.opts.dev), false, None);
+    *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    resp
 }
 
 async fn render_document(handle: &SessionHandle) -> crate::error::Result<String> {

@@ -3,6 +3,7 @@
 pub mod asset;
 mod conn;
 pub(crate) mod embed;
+mod error_page;
 mod files;
 pub(crate) mod guard;
 pub(crate) mod http;

@@ -69,6 +69,11 @@ pub(crate) enum SessionMsg {
     },
     /// Writes the session's snapshot now (the store lost it: Redis restarted).
     Persist,
+    /// Dev mode: the views changed; the page's body is rendered anew, or `error` (an
+    /// edit that does not compile) is shown.
+    Reload {
+        error: Option<Arc<str>>,
+    },
     /// Dev mode: end the session now, as if its grace period ran out; its socket is
     /// told to reconnect, and the join then mounts a fresh session.
     End,

@@ -26,6 +26,7 @@ mod mailbox;
 mod parts;
 mod queue;
 mod registry;
+mod reload;
 mod render;
 mod restore;
 mod resume;
@@ -50,6 +51,7 @@ pub(crate) use env::SessionEnv;
 pub(crate) use mailbox::{Conn, Mailbox, Outbound, PostOutcome, SessionMsg};
 pub(crate) use queue::{queue, QueueRx, QueueTx, TrySend};
 pub(crate) use registry::Registry;
+pub(crate) use reload::watch_views;
 pub(crate) use restore::restore;
 use snapshot::SessionStore;
 

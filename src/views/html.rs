@@ -14,6 +14,36 @@ pub(crate) fn has_live_root(html: &str) -> bool {
     scanner.find_attribute(b"data-lv")
 }
 
+/// The `id` of every element in `html` (as [`keyed_children`] reads them), in order.
+pub(crate) fn element_ids(html: &str) -> Vec<&str> {
+    let mut scanner = Scanner { src: html.as_bytes(), at: 0 };
+    let mut ids = Vec::new();
+    while let Some(i) = memchr::memchr(b'<', &scanner.src[scanner.at..]) {
+        scanner.at += i + 1;
+        if scanner.starts_with(b"!--") {
+            scanner.at += 3;
+            scanner.skip_past(b"-->");
+        } else if matches!(scanner.peek(0), Some(b'!' | b'?')) {
+            scanner.skip_past(b">");
+        } else if scanner.peek(0) == Some(b'/') && scanner.peek(1).is_some_and(|b| b.is_ascii_alphabetic()) {
+            scanner.skip_tag(None);
+        } else if scanner.peek(0).is_some_and(|b| b.is_ascii_alphabetic()) {
+            let name_start = scanner.at;
+            while scanner.peek(0).is_some_and(|b| !is_space(b) && b != b'/' && b != b'>') {
+                scanner.at += 1;
+            }
+            let name = &scanner.src[name_start..scanner.at];
+            if let Some(id) = scanner.tag_id() {
+                ids.push(id);
+            }
+            if let Some(raw) = RAW_TEXT.iter().find(|raw| name.eq_ignore_ascii_case(raw)) {
+                scanner.skip_raw_text(raw);
+            }
+        }
+    }
+    ids
+}
+
 /// One top-level element of a region's HTML that carries an `id`: what a patch can
 /// replace, remove or append on its own (see [`keyed_children`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

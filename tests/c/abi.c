@@ -248,6 +248,18 @@ int main(void) {
     bad = page;
     bad.on_event = NULL;
     CHECK_ERR(lv_register_page(app, "/abi", &bad), LV_ERR_PAGE, "on_event");
+    /* A region whose id no element of the page carries is refused, naming both. */
+    bad = page;
+    bad.regions = "{\"count\": \"count\", \"log\": \"count\"}";
+    CHECK_ERR(lv_register_page(app, "/abi", &bad), LV_ERR_PAGE,
+              "region \"log\" has no element with id=\"log\" in pages/abi.html");
+    /* The page template named as its file is the same page. */
+    bad = page;
+    bad.template = "pages/abi.html";
+    bad.regions = "{\"count\": \"partials/count.html\"}";
+    bad.user_data = NULL;
+    bad.drop = NULL;
+    CHECK(lv_register_page(app, "/abi-file-names", &bad) == LV_OK);
     CHECK(atomic_load(&drops) == 0); /* failed registrations keep user_data the caller's */
     CHECK(lv_register_page(app, "/abi", &page) == LV_OK);
     CHECK(lv_register_page(app, "/private", &page) == LV_OK);

@@ -32,14 +32,16 @@ PAGE = """<div id="lv-root" data-lv>
 <div id="extra">{{ partial("probe/extra") }}</div>
 </div>
 """
+# Values a page may not have print as nothing through `default`: dev mode (as some
+# tests run) refuses to print an undefined value.
 MAIN = (
-    "count={{ state.count }} "
-    "text={{ state.text }} "
-    "flash={{ flash.info }} "
-    "room={{ params.room }} "
+    'count={{ state.count | default("") }} '
+    'text={{ state.text | default("") }} '
+    'flash={{ flash.info | default("") }} '
+    'room={{ params.room | default("") }} '
     'user={{ user_id or "" }}'
 )
-EXTRA = "extra={{ state.extra }}"
+EXTRA = 'extra={{ state.extra | default("") }}'
 
 
 @pytest.fixture(scope="session")

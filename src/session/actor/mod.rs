@@ -23,6 +23,7 @@ use crate::protocol::{self, Frame};
 
 mod end;
 mod persist;
+mod reload;
 
 pub(super) struct Actor {
     /// The session's id, kept outside `data` so the registry entry always goes.
@@ -307,6 +308,7 @@ impl Actor {
                 SessionMsg::Persist => {
                     self.persist().await;
                 }
+                SessionMsg::Reload { error } => self.reload(error).await,
                 SessionMsg::End => {
                     // Told to reconnect: its join then finds no session and mounts afresh.
                     if let Some(conn) = self.conn.take() {
