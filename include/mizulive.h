@@ -335,6 +335,13 @@ typedef struct lv_ws_frame {
   size_t len;
 } lv_ws_frame;
 
+/*
+ A node's index in its [`Dom`].
+ */
+typedef size_t NodeId;
+
+#define Dom_ROOT 0
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

@@ -6,6 +6,7 @@ pub(crate) mod embed;
 mod files;
 pub(crate) mod guard;
 pub(crate) mod http;
+pub(crate) mod memory;
 mod ws;
 
 use hyper::server::conn::http1;
