@@ -12,6 +12,7 @@ mod app;
 mod ctx;
 mod log;
 mod page;
+mod testing;
 mod transport;
 
 use std::cell::RefCell;

@@ -10,8 +10,9 @@
 //! It does not synthesize `html`/`head`/`body` or apply the table and formatting
 //! adoption rules.
 
-/// A node's index in its [`Dom`].
-pub(crate) type NodeId = usize;
+/// A node's index in its [`Dom`] (an import, not a type alias: the header generator
+/// would export an alias).
+pub(crate) use std::primitive::usize as NodeId;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum NodeData {
@@ -81,7 +82,7 @@ const CLOSES_P: &[&str] = &[
 const SCOPE: &[&str] = &["html", "table", "td", "th", "caption", "template", "button", "object"];
 
 impl Dom {
-    pub const ROOT: NodeId = 0;
+    pub(crate) const ROOT: NodeId = 0;
 
     /// Parses a whole document.
     pub fn parse(html: &str) -> Dom {
@@ -632,10 +633,25 @@ impl Builder<'_, '_> {
                     self.stack.pop();
                 }
             }
-            "tr" => close_in_scope(self, &["tr"], &["tbody", "thead", "tfoot", "table"]),
-            "td" | "th" => close_in_scope(self, &["td", "th"], &["tr", "table"]),
-            "tbody" | "thead" | "tfoot" => close_in_scope(self, &["tbody", "thead", "tfoot"], &["table"]),
+            "tr" => self.close_table_part(&["tr"], &["tbody", "thead", "tfoot", "table"]),
+            "td" | "th" => self.close_table_part(&["td", "th"], &["tr", "table"]),
+            "tbody" | "thead" | "tfoot" => self.close_table_part(&["tbody", "thead", "tfoot"], &["table"]),
             _ => {}
+        }
+    }
+
+    /// Closes the nearest open element of `targets` (and whatever it holds) unless a
+    /// `barrier` comes first: a new row ends the open row and its cells.
+    fn close_table_part(&mut self, targets: &[&str], barrier: &[&str]) {
+        for depth in (1..self.stack.len()).rev() {
+            let n = self.dom.name(self.stack[depth]).unwrap_or("");
+            if targets.contains(&n) {
+                self.stack.truncate(depth);
+                return;
+            }
+            if barrier.contains(&n) {
+                return;
+            }
         }
     }
 
