@@ -80,8 +80,9 @@ impl Page for Todo {
                 ctx.focus("#q");
             }
             "del" => {
-                let id = e.values.get("id").and_then(Value::as_str).unwrap_or("").to_string();
-                items(ctx).retain(|i| i["id"].to_string() != id);
+                let id: i64 =
+                    e.values.get("id").and_then(Value::as_str).and_then(|v| v.parse().ok()).unwrap_or(-1);
+                items(ctx).retain(|i| i["id"] != id);
                 ctx.mark("items")?;
                 ctx.mark("stats")?;
             }
@@ -370,4 +371,54 @@ fn a_page_that_is_not_there_or_not_live_fails_to_open() {
     let opts = TestOptions { host: "example.test".into(), ..TestOptions::default() };
     let page = TestClient::open_with(&app, "/todo", opts).expect("any host: the origin follows it");
     assert_eq!(page.path(), Some("/todo"));
+}
+
+#[test]
+fn the_clients_frames_never_reach_the_hosts_frame_queue() {
+    let app = app();
+    let mut page = TestClient::open(&app, "/todo").expect("open");
+    page.click("#add").expect("click");
+    app.publish("todo", r#"{"text":"x"}"#).expect("publish");
+    assert_eq!(page.next_push(WAIT).expect("command")["t"], "command");
+    assert_eq!(page.next_push(WAIT).expect("patch")["t"], "patch");
+    let stolen = app.next_frame(Duration::from_millis(200)).expect("next_frame");
+    assert_eq!(stolen, None, "a host's embedding loop sees none of the test socket's frames");
+}
+
+struct LoginCookie;
+
+impl mizulive::Auth for LoginCookie {
+    fn authenticate(&self, request: &mizulive::RequestInfo) -> mizulive::AuthDecision {
+        match request.cookies.get("login").and_then(Value::as_str) {
+            Some(user) => mizulive::AuthDecision::Allow(Some(user.to_string())),
+            None => mizulive::AuthDecision::Redirect("/login".into()),
+        }
+    }
+}
+
+#[test]
+fn cookies_reach_the_auth_hook_and_https_origins_pass() {
+    let views: BTreeMap<String, String> =
+        [("pages/other.html", OTHER)].into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let opts = Options {
+        views: ViewsSource::Memory(views),
+        secure_cookies: true,
+        secret: Some("testclient-tests-secret-0123456789abcdef".into()),
+        layout: String::new(),
+        ..Options::default()
+    };
+    let app = App::new(opts).expect("app");
+    let spec = PageSpec {
+        template: "other".into(),
+        regions: BTreeMap::new(),
+        layout: None,
+        handler: Arc::new(Other),
+    };
+    app.register_page("/other", spec).expect("register");
+    app.set_auth(Some(Arc::new(LoginCookie)));
+    let err = TestClient::open(&app, "/other").expect_err("redirected to log in").to_string();
+    assert!(err.contains("GET /login answered 404"), "the hook's redirect was followed: {err}");
+    let opts = TestOptions { cookies: vec![("login".into(), "ann".into())], ..TestOptions::default() };
+    let mut page = TestClient::open_with(&app, "/other", opts).expect("logged in, over https");
+    assert_eq!(page.text_of("#where").expect("where"), "the other page");
 }

@@ -7,7 +7,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::app::{app_ref, lv_app};
-use super::{arg, boundary, fail, opt_arg, set_last_error, LV_ERR_NULL, LV_ERR_PANIC, LV_ERR_REENTRANT, LV_OK};
+use super::{
+    arg, boundary, fail, opt_arg, set_last_error, LV_ERR_NULL, LV_ERR_PANIC, LV_ERR_REENTRANT, LV_OK,
+};
 use crate::error::{Error, Result};
 use crate::testing::{TestClient, TestOptions};
 
@@ -208,7 +210,11 @@ pub unsafe extern "C" fn lv_test_submit(
 /// select); for a checkbox or radio its own value or "true" checks it, "" or "false"
 /// unchecks it. Errors as `lv_test_click`.
 #[no_mangle]
-pub unsafe extern "C" fn lv_test_change(t: *mut lv_test, selector: *const c_char, value: *const c_char) -> c_int {
+pub unsafe extern "C" fn lv_test_change(
+    t: *mut lv_test,
+    selector: *const c_char,
+    value: *const c_char,
+) -> c_int {
     boundary(LV_ERR_PANIC, || {
         let (selector, value) = match (arg(selector, "selector"), arg(value, "value")) {
             (Ok(s), Ok(v)) => (s, v),
@@ -256,7 +262,11 @@ pub unsafe extern "C" fn lv_test_event(t: *mut lv_test, event_json: *const c_cha
 /// `LV_OK` `*out_json` is the frame as JSON (`{"t":"patch",...}`), the caller's to
 /// free with `lv_string_free`. `LV_ERR_TIMEOUT` when none came.
 #[no_mangle]
-pub unsafe extern "C" fn lv_test_next_push(t: *mut lv_test, timeout_ms: u32, out_json: *mut *mut c_char) -> c_int {
+pub unsafe extern "C" fn lv_test_next_push(
+    t: *mut lv_test,
+    timeout_ms: u32,
+    out_json: *mut *mut c_char,
+) -> c_int {
     boundary(LV_ERR_PANIC, || {
         if let Err(c) = out_arg(out_json, "out_json") {
             return c;
@@ -281,7 +291,11 @@ pub unsafe extern "C" fn lv_test_refute_push(t: *mut lv_test, ms: u32) -> c_int 
 /// `selector`, else the inner HTML of the first element it matches
 /// (`LV_ERR_NOT_FOUND` for none). `*out` is the caller's, freed with `lv_string_free`.
 #[no_mangle]
-pub unsafe extern "C" fn lv_test_html(t: *mut lv_test, selector: *const c_char, out: *mut *mut c_char) -> c_int {
+pub unsafe extern "C" fn lv_test_html(
+    t: *mut lv_test,
+    selector: *const c_char,
+    out: *mut *mut c_char,
+) -> c_int {
     boundary(LV_ERR_PANIC, || {
         if let Err(c) = out_arg(out, "out") {
             return c;
@@ -303,7 +317,11 @@ pub unsafe extern "C" fn lv_test_html(t: *mut lv_test, selector: *const c_char, 
 /// The text content of the first element `selector` matches (`LV_ERR_NOT_FOUND` for
 /// none). `*out` is the caller's, freed with `lv_string_free`.
 #[no_mangle]
-pub unsafe extern "C" fn lv_test_text(t: *mut lv_test, selector: *const c_char, out: *mut *mut c_char) -> c_int {
+pub unsafe extern "C" fn lv_test_text(
+    t: *mut lv_test,
+    selector: *const c_char,
+    out: *mut *mut c_char,
+) -> c_int {
     boundary(LV_ERR_PANIC, || {
         if let Err(c) = out_arg(out, "out") {
             return c;
