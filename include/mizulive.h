@@ -852,12 +852,12 @@ int lv_test_submit(struct lv_test *t, const char *selector, const char *fields_j
 int lv_test_change(struct lv_test *t, const char *selector, const char *value);
 
 /*
- A key event: `type` "keydown" or "keyup", `key` as `KeyboardEvent.key` ("Enter",
- "a", " "), on the element or its nearest ancestor with `data-lv-<type>`. A key the
+ A key event: `event_type` "keydown" or "keyup", `key` as `KeyboardEvent.key` ("Enter",
+ "a", " "), on the element or its nearest ancestor with `data-lv-<event_type>`. A key the
  element's `data-lv-key` filters out is not sent, as in a browser:
  `LV_ERR_NOT_FOUND` naming the filter. Otherwise errors as `lv_test_click`.
  */
-int lv_test_key(struct lv_test *t, const char *selector, const char *type_, const char *key);
+int lv_test_key(struct lv_test *t, const char *selector, const char *event_type, const char *key);
 
 /*
  Sends an event written by hand: a JSON object with at least "type" and "name"

@@ -23,7 +23,7 @@ const PAGE: &str = r#"<div id="lv-root" data-lv>
   <button id="add" {{ lv.click("add") }}>Add</button>
   <div {{ lv.target("toolbar") }}><button class="go" {{ lv.click("go") }}>Go</button></div>
   <button class="fail" {{ lv.click("fail") }}>Fail</button>
-  <input id="q" name="q" value="hi &amp; bye" {{ lv.keydown("typed", key="Enter") }}>
+  <input id="q" name="q" value="hi &amp; bye" {{ lv.keydown("typed", key="Enter") }} {{ lv.focus("focused") }}>
   {{ lv.form("save") }}
     <input name="title" value="draft">
     <label><input type="checkbox" name="tags" value="a"> A</label>
@@ -90,6 +90,7 @@ impl Page for Todo {
                 ctx.state_mut()["typed"] = json!(e.values.get("value"));
                 ctx.mark("stats")?;
             }
+            "focused" => {}
             "save" | "picked" => {
                 ctx.state_mut()["saved"] = Value::Object(e.form.clone());
                 ctx.flash("info", "saved");
@@ -296,7 +297,7 @@ fn a_failing_callback_is_the_events_error() {
     let err = page.click(".fail").expect_err("the callback fails");
     assert!(matches!(err, Error::Callback(_)), "{err:?}");
     let msg = err.to_string();
-    assert!(msg.contains("host_error") && msg.contains("the disk is full") && msg.contains(".fail"), "{msg}");
+    assert_eq!(msg, "callback failed: host_error: the disk is full (the click \"fail\" on \".fail\")");
     page.refute_push(QUIET).expect("a failed event sends nothing");
     page.click("#add").expect("the session goes on");
 }
@@ -421,4 +422,19 @@ fn cookies_reach_the_auth_hook_and_https_origins_pass() {
     let opts = TestOptions { cookies: vec![("login".into(), "ann".into())], ..TestOptions::default() };
     let mut page = TestClient::open_with(&app, "/other", opts).expect("logged in, over https");
     assert_eq!(page.text_of("#where").expect("where"), "the other page");
+}
+
+#[test]
+fn focus_and_blur_use_their_attributes() {
+    let app = app();
+    let mut page = TestClient::open(&app, "/todo").expect("open");
+    page.focus("#q").expect("focus");
+    let last = page.state().expect("state")["last"].clone();
+    assert_eq!((last["type"].as_str(), last["name"].as_str()), (Some("focus"), Some("focused")));
+    assert_eq!(last["values"]["value"], "hi & bye");
+    let err = page.blur("#q").expect_err("no data-lv-blur").to_string();
+    assert!(
+        err.contains("has no data-lv-blur on it") && err.contains("the page has no data-lv-blur elements"),
+        "{err}"
+    );
 }

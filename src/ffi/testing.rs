@@ -21,6 +21,12 @@ pub struct lv_test {
     client: Mutex<TestClient>,
 }
 
+/// Calls may come from any thread: the client must be movable between them.
+const _: fn() = || {
+    fn send<T: Send>() {}
+    send::<TestClient>();
+};
+
 /// The handle checked, the calling thread checked, `f` run on the client.
 unsafe fn with_client(t: *mut lv_test, what: &str, f: impl FnOnce(&mut TestClient) -> Result<()>) -> c_int {
     // SAFETY: NULL or a handle from `lv_test_open` that was not closed.
@@ -224,22 +230,23 @@ pub unsafe extern "C" fn lv_test_change(
     })
 }
 
-/// A key event: `type` "keydown" or "keyup", `key` as `KeyboardEvent.key` ("Enter",
-/// "a", " "), on the element or its nearest ancestor with `data-lv-<type>`. A key the
+/// A key event: `event_type` "keydown" or "keyup", `key` as `KeyboardEvent.key` ("Enter",
+/// "a", " "), on the element or its nearest ancestor with `data-lv-<event_type>`. A key the
 /// element's `data-lv-key` filters out is not sent, as in a browser:
 /// `LV_ERR_NOT_FOUND` naming the filter. Otherwise errors as `lv_test_click`.
 #[no_mangle]
 pub unsafe extern "C" fn lv_test_key(
     t: *mut lv_test,
     selector: *const c_char,
-    type_: *const c_char,
+    event_type: *const c_char,
     key: *const c_char,
 ) -> c_int {
     boundary(LV_ERR_PANIC, || {
-        let (selector, kind, key) = match (arg(selector, "selector"), arg(type_, "type"), arg(key, "key")) {
-            (Ok(s), Ok(k), Ok(v)) => (s, k, v),
-            (Err(c), _, _) | (_, Err(c), _) | (_, _, Err(c)) => return c,
-        };
+        let (selector, kind, key) =
+            match (arg(selector, "selector"), arg(event_type, "event_type"), arg(key, "key")) {
+                (Ok(s), Ok(k), Ok(v)) => (s, k, v),
+                (Err(c), _, _) | (_, Err(c), _) | (_, _, Err(c)) => return c,
+            };
         with_client(t, "lv_test_key", |c| c.key(selector, kind, key))
     })
 }

@@ -189,6 +189,16 @@ struct About<'a> {
     selector: &'a str,
 }
 
+impl About<'_> {
+    fn on(&self) -> String {
+        if self.selector.is_empty() {
+            "sent by hand".into()
+        } else {
+            format!("on {:?}", self.selector)
+        }
+    }
+}
+
 impl TestClient {
     /// Loads the page at `path` (a path of the app, with its query if any) and joins
     /// its live session.
@@ -569,12 +579,15 @@ impl TestClient {
 
     /// Takes every frame already waiting, as pushes.
     fn drain(&mut self) -> Result<()> {
+        self.check_blocking()?;
         loop {
             let waiting =
                 self.page.as_ref().and_then(|p| p.socket.as_ref()).and_then(|s| s.outbound.try_recv().ok());
             let Some(frame) = waiting else { return Ok(()) };
             let f = match frame {
-                MemoryFrame::Text(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
+                MemoryFrame::Text(text) => serde_json::from_str(&text).map_err(|e| {
+                    Error::State(format!("the server sent a frame that is not JSON ({e}): {text}"))
+                })?,
                 MemoryFrame::Close(code, reason) => {
                     if let Some(page) = self.page.as_mut() {
                         page.socket = None;
@@ -654,12 +667,14 @@ impl TestClient {
                 Ok(Some(f)) => f,
                 Ok(None) => {
                     break Err(Error::Timeout(format!(
-                        "no reply to the {} {name:?} ({}) within {:?}",
-                        about.kind, about.selector, self.opts.timeout
+                        "no reply to the {} {name:?} {} within {:?}",
+                        about.kind,
+                        about.on(),
+                        self.opts.timeout
                     )))
                 }
                 Err(e) => {
-                    break Err(Error::State(format!("{} {name:?} ({}): {e}", about.kind, about.selector)))
+                    break Err(Error::State(format!("the {} {name:?} {}: {e}", about.kind, about.on())))
                 }
             };
             let answers = f["ref"].as_u64() == Some(r#ref);
@@ -683,11 +698,11 @@ impl TestClient {
                     }
                     let err = &f["error"];
                     break Err(Error::Callback(format!(
-                        "the {} {name:?} ({}) failed: {}: {}",
-                        about.kind,
-                        about.selector,
+                        "{}: {} (the {} {name:?} {})",
                         err["code"].as_str().unwrap_or("?"),
-                        err["message"].as_str().unwrap_or("")
+                        err["message"].as_str().unwrap_or(""),
+                        about.kind,
+                        about.on()
                     )));
                 }
                 Some("redirect") | Some("navigate") => {
@@ -916,7 +931,7 @@ impl TestClient {
         };
         frame.extend(given);
         let kind = frame["type"].as_str().unwrap_or("event").to_string();
-        self.send_event(frame, &About { kind: &kind, selector: "event" })
+        self.send_event(frame, &About { kind: &kind, selector: "" })
     }
 
     // -- pushes

@@ -185,10 +185,16 @@ int main(void) {
     CHECK_ERR(lv_test_key(t, "#q", "keypress", "a"), LV_ERR_REQUEST, "expected \"keydown\" or \"keyup\"");
     CHECK_ERR(lv_test_change(t, "[name=title]", "x"), LV_ERR_NOT_FOUND, "has no data-lv-change");
 
+    /* A client still open at shutdown: its calls are refused, its close still frees it. */
+    lv_test *late = NULL;
+    CHECK(lv_test_open(app, "/counter", NULL, &late) == LV_OK);
     lv_test_close(t);
     shared_t = NULL;
     CHECK(lv_shutdown(app) == LV_OK);
+    CHECK_ERR(lv_test_click(late, "[data-lv-click=inc]"), LV_ERR_STATE, "shut down");
+    CHECK_ERR(lv_test_open(app, "/counter", NULL, &t), LV_ERR_STATE, "shut down");
     lv_app_free(app);
+    lv_test_close(late);
     printf("testclient: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
