@@ -23,6 +23,7 @@ const PAGE: &str = r#"<div id="lv-root" data-lv>
   <button id="add" {{ lv.click("add") }}>Add</button>
   <div {{ lv.target("toolbar") }}><button class="go" {{ lv.click("go") }}>Go</button></div>
   <button class="fail" {{ lv.click("fail") }}>Fail</button>
+  <a class="nav" {{ lv.click("nav") }}>Next</a> <button class="later" {{ lv.click("later") }}>Later</button>
   <input id="q" name="q" value="hi &amp; bye" {{ lv.keydown("typed", key="Enter") }} {{ lv.focus("focused") }}>
   {{ lv.form("save") }}
     <input name="title" value="draft">
@@ -96,6 +97,10 @@ impl Page for Todo {
                 ctx.flash("info", "saved");
             }
             "go" => ctx.redirect("/other")?,
+            "nav" => ctx.navigate("/other?from=todo", false)?,
+            "later" => {
+                ctx.send_after(Duration::from_millis(50), r#"{"text":"from a timer"}"#)?;
+            }
             "fail" => return Err(HostError("the disk is full".into())),
             other => return Err(HostError(format!("unknown event {other}"))),
         }
@@ -437,4 +442,23 @@ fn focus_and_blur_use_their_attributes() {
         err.contains("has no data-lv-blur on it") && err.contains("the page has no data-lv-blur elements"),
         "{err}"
     );
+}
+
+#[test]
+fn a_timer_pushes_and_a_navigation_is_followed() {
+    let app = app();
+    let mut page = TestClient::open(&app, "/todo").expect("open");
+    page.click(".later").expect("set a timer");
+    let patch = page.next_push(WAIT).expect("the timer's patch");
+    assert_eq!(patch["t"], "patch");
+    assert!(page.region("items").expect("items").contains("from a timer"));
+    page.click("a.nav").expect("navigate");
+    assert_eq!(
+        page.next_push(WAIT).expect("navigate"),
+        json!({"t": "navigate", "to": "/other?from=todo", "replace": false})
+    );
+    assert_eq!(page.path(), Some("/other?from=todo"));
+    assert_eq!(page.text_of("#where").expect("the new page"), "the other page");
+    let err = page.click(".later").expect_err("the old page is gone").to_string();
+    assert!(err.contains("matches no element of /other?from=todo"), "{err}");
 }
