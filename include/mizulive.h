@@ -39,6 +39,8 @@
  *    ctx is refused with LV_ERR_STATE) and lv_publish. The auth hook's lv_auth is
  *    checked the same way. lv_shutdown, lv_wait and lv_app_free refuse to run
  *    inside a callback (LV_ERR_REENTRANT).
+ *  - An lv_test client may be used from any thread, one call at a time, never
+ *    from inside a callback (LV_ERR_REENTRANT); close it before lv_app_free.
  *  - No callback starts after lv_shutdown returns. lv_shutdown waits at most
  *    "shutdown_timeout_ms" (default 20000) for callbacks in flight; past it, it
  *    returns LV_ERR_TIMEOUT and leaves them to finish on their own threads.
