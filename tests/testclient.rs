@@ -116,7 +116,9 @@ impl Page for Todo {
 struct Other;
 
 impl Page for Other {
-    fn mount(&self, _ctx: &mut Ctx<'_>) -> Result<(), HostError> {
+    fn mount(&self, ctx: &mut Ctx<'_>) -> Result<(), HostError> {
+        let browser = ctx.browser_id().to_string();
+        ctx.set_state(json!({"browser": browser}));
         Ok(())
     }
 
@@ -292,7 +294,7 @@ fn a_redirect_is_followed_to_the_next_page() {
     assert_eq!(page.text_of("#where").expect("where"), "the other page");
     let push = page.next_push(WAIT).expect("the redirect");
     assert_eq!(push, json!({"t": "redirect", "to": "/other"}));
-    assert_eq!(page.state().expect("state of the new page"), json!({}));
+    assert!(page.state().expect("state of the new page")["browser"].is_string());
 }
 
 #[test]
@@ -461,4 +463,15 @@ fn a_timer_pushes_and_a_navigation_is_followed() {
     assert_eq!(page.text_of("#where").expect("the new page"), "the other page");
     let err = page.click(".later").expect_err("the old page is gone").to_string();
     assert!(err.contains("matches no element of /other?from=todo"), "{err}");
+}
+
+#[test]
+fn one_client_is_one_browser() {
+    let app = app();
+    let mut page = TestClient::open(&app, "/other").expect("open");
+    let first = page.state().expect("state")["browser"].clone();
+    page.visit("/other").expect("load again");
+    assert_eq!(page.state().expect("state")["browser"], first, "the browser cookie was kept");
+    let mut other = TestClient::open(&app, "/other").expect("another browser");
+    assert_ne!(other.state().expect("state")["browser"], first);
 }
