@@ -43,8 +43,8 @@ pub(crate) fn open(shared: &Arc<Shared>, req: &Request<()>) -> Result<MemorySock
     let (_, request) = ws::check(shared, req.headers()).map_err(refusal)?;
     let (in_tx, mut in_rx) = mpsc::channel(INBOUND_FRAMES);
     let (out_tx, out_rx) = std_mpsc::channel();
-    // Unbounded, never blocking the writer: the session's own outbound queue
-    // (`outbound_queue`) still bounds what waits for a socket that is not read.
+    // Unbounded, never blocking the writer: a test that reads no pushes for a while
+    // is not dropped as a slow client; what the server sent waits here for it.
     let sink = Box::pin(futures_util::sink::unfold(out_tx.clone(), |tx, msg: Message| async move {
         let frame = match msg {
             Message::Text(t) => MemoryFrame::Text(t.as_str().to_string()),
