@@ -39,6 +39,8 @@
  *    ctx is refused with LV_ERR_STATE) and lv_publish. The auth hook's lv_auth is
  *    checked the same way. lv_shutdown, lv_wait and lv_app_free refuse to run
  *    inside a callback (LV_ERR_REENTRANT).
+ *  - An lv_test client may be used from any thread, one call at a time, never
+ *    from inside a callback (LV_ERR_REENTRANT); close it before lv_app_free.
  *  - No callback starts after lv_shutdown returns. lv_shutdown waits at most
  *    "shutdown_timeout_ms" (default 20000) for callbacks in flight; past it, it
  *    returns LV_ERR_TIMEOUT and leaves them to finish on their own threads.
@@ -169,6 +171,14 @@ typedef struct lv_ctx lv_ctx;
  `lv_ws_open`); the caller releases it with `lv_response_free`.
  */
 typedef struct lv_response lv_response;
+
+/*
+ A headless browser showing one page of an app, from `lv_test_open`; released with
+ `lv_test_close`. Its calls may come from any thread (one at a time: a second call
+ waits for the first), but never from inside a callback (`LV_ERR_REENTRANT`): they
+ wait for the app's sessions, which may need that callback's thread.
+ */
+typedef struct lv_test lv_test;
 
 /*
  The library's end of a WebSocket whose frames the host's server carries. From
@@ -778,6 +788,156 @@ int lv_auth_redirect(struct lv_auth *req, const char *location);
  says why), `LV_ERR_IO` when writing fails.
  */
 int lv_scaffold_write(const char *name, const char *lang, const char *dir, const char *go_module_dir);
+
+/*
+ Loads the page at `path` ("/counter", with a query if any) of `app` as a browser
+ would, in-process (no port, no `lv_start` needed): a GET through the app's request
+ path, cookies kept, then a WebSocket joined in memory with the page's boot data.
+ `options_json` may be NULL, or `{"timeout_ms": 5000, "headers": {"Name": "value"},
+ "cookies": {"name": "value"}, "host": "localhost"}` (each key optional): the time
+ an event waits for its reply, headers and cookies sent with every request (an auth
+ hook's login cookie), and the host the browser asks for.
+
+ On `LV_OK`, `*out` is the client; release it with `lv_test_close` (before
+ `lv_app_free`). `LV_ERR_NOT_FOUND` when the GET answers an error status (the
+ message has it), `LV_ERR_STATE` when the page is not live or its join is refused,
+ `LV_ERR_TIMEOUT` when the join is not answered in time, `LV_ERR_JSON` for bad
+ options, `LV_ERR_REENTRANT` from a callback.
+ */
+int lv_test_open(struct lv_app *app, const char *path, const char *options_json, struct lv_test **out);
+
+/*
+ Releases a test client: its socket closes (its session waits for a reconnect
+ that never comes, as after a closed tab). NULL is a no-op; the handle must not be
+ used afterwards.
+ */
+void lv_test_close(struct lv_test *t);
+
+/*
+ Loads another page of the app in the same browser (cookies kept), as typing its
+ URL would. Errors as `lv_test_open`.
+ */
+int lv_test_visit(struct lv_test *t, const char *path);
+
+/*
+ Clicks the one element `selector` matches (a CSS selector; docs/c-api.md lists
+ the subset): sends the `click` of the element or its nearest ancestor with
+ `data-lv-click`, with its `data-lv-value-*` and `data-lv-target`, and waits for
+ the reply. `LV_ERR_NOT_FOUND` when the selector matches nothing or the element has
+ no `data-lv-click` in reach (the message names the selector and lists the page's
+ `data-lv-click` names), `LV_ERR_REQUEST` for a selector that is malformed or
+ matches several elements, `LV_ERR_CALLBACK` when the reply is an error (its code
+ and message are in `lv_last_error`), `LV_ERR_TIMEOUT` when no reply comes in
+ time, `LV_ERR_STATE` when the page's socket is closed.
+ */
+int lv_test_click(struct lv_test *t, const char *selector);
+
+/*
+ Focus enters the element: its (or its nearest ancestor's) `data-lv-focus` event.
+ Errors as `lv_test_click`.
+ */
+int lv_test_focus(struct lv_test *t, const char *selector);
+
+/*
+ Focus leaves the element: its (or its nearest ancestor's) `data-lv-blur` event.
+ Errors as `lv_test_click`.
+ */
+int lv_test_blur(struct lv_test *t, const char *selector);
+
+/*
+ Submits a form as a browser does: `selector` names the form (with
+ `data-lv-submit`) or a submit button in it, which is then the submitter.
+ `fields_json` (NULL for none) fills fields first, as a user would: a JSON object of
+ field name to a string, an array of strings (checkboxes, a multiple select),
+ true/false (every checkbox of the name) or null. A name the form has no field for,
+ or a value no option or checkbox has, is `LV_ERR_NOT_FOUND`. Otherwise errors as
+ `lv_test_click`.
+ */
+int lv_test_submit(struct lv_test *t, const char *selector, const char *fields_json);
+
+/*
+ Sets a form field as a user would and sends the `change` of its nearest ancestor
+ with `data-lv-change`, with the form's fields and `field`. `value`: the text of a
+ text field or textarea; the option to select (a JSON array of them for a multiple
+ select); for a checkbox or radio its own value or "true" checks it, "" or "false"
+ unchecks it. Errors as `lv_test_click`.
+ */
+int lv_test_change(struct lv_test *t, const char *selector, const char *value);
+
+/*
+ A key event: `event_type` "keydown" or "keyup", `key` as `KeyboardEvent.key` ("Enter",
+ "a", " "), on the element or its nearest ancestor with `data-lv-<event_type>`. A key the
+ element's `data-lv-key` filters out is not sent, as in a browser:
+ `LV_ERR_NOT_FOUND` naming the filter. Otherwise errors as `lv_test_click`.
+ */
+int lv_test_key(struct lv_test *t, const char *selector, const char *event_type, const char *key);
+
+/*
+ Sends an event written by hand: a JSON object with at least "type" and "name"
+ (and any of "target", "values", "form", "field", "key", "meta", as in
+ docs/protocol.md), and waits for its reply. Errors as `lv_test_click`; bad JSON is
+ `LV_ERR_JSON`.
+ */
+int lv_test_event(struct lv_test *t, const char *event_json);
+
+/*
+ The next push: a frame the server sent that answers no event (a patch from
+ `lv_publish` or a timer, already applied to the page; a command; a redirect or
+ navigate, already followed; an error or close), waiting at most `timeout_ms`. On
+ `LV_OK` `*out_json` is the frame as JSON (`{"t":"patch",...}`), the caller's to
+ free with `lv_string_free`. `LV_ERR_TIMEOUT` when none came.
+ */
+int lv_test_next_push(struct lv_test *t, uint32_t timeout_ms, char **out_json);
+
+/*
+ Asserts that no push arrives within `ms` milliseconds (and none is queued):
+ `LV_OK`, or `LV_ERR_STATE` with the push that arrived in the message.
+ */
+int lv_test_refute_push(struct lv_test *t, uint32_t ms);
+
+/*
+ The page's HTML as a browser shows it now: the whole document for a NULL
+ `selector`, else the inner HTML of the first element it matches
+ (`LV_ERR_NOT_FOUND` for none). `*out` is the caller's, freed with `lv_string_free`.
+ */
+int lv_test_html(struct lv_test *t, const char *selector, char **out);
+
+/*
+ The text content of the first element `selector` matches (`LV_ERR_NOT_FOUND` for
+ none). `*out` is the caller's, freed with `lv_string_free`.
+ */
+int lv_test_text(struct lv_test *t, const char *selector, char **out);
+
+/*
+ The inner HTML of the element with id `id` (a region). `LV_ERR_NOT_FOUND` names
+ the ids the live root has. `*out` is the caller's, freed with `lv_string_free`.
+ */
+int lv_test_region(struct lv_test *t, const char *id, char **out);
+
+/*
+ The page's title. `*out` is the caller's, freed with `lv_string_free`.
+ */
+int lv_test_title(struct lv_test *t, char **out);
+
+/*
+ The path (and query) of the page the client shows, which a followed redirect
+ changes. `*out` is the caller's, freed with `lv_string_free`.
+ */
+int lv_test_path(struct lv_test *t, char **out);
+
+/*
+ The session's state as JSON, asked of the session (it is never sent to the
+ browser): what it holds after every callback so far. `*out_json` is the caller's,
+ freed with `lv_string_free`.
+ */
+int lv_test_state(struct lv_test *t, char **out_json);
+
+/*
+ The flash a callback set that no render has shown yet, as a JSON object (`{}` for
+ none): a render that reaches the browser shows it in the page and clears it.
+ `*out_json` is the caller's, freed with `lv_string_free`.
+ */
+int lv_test_flash(struct lv_test *t, char **out_json);
 
 /*
  Answers a request the host's own web server received, as the library's own

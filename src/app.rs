@@ -294,6 +294,11 @@ impl App {
         })
     }
 
+    /// What the server shares, for the test client (`crate::testing`).
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     pub fn options(&self) -> &Options {
         &self.shared.opts
     }

@@ -16,6 +16,7 @@
 //!   same for a host's own web server
 //! - `host`: the host-thread pool callbacks run on
 //! - [`app`]: wiring: options, page registration, start and shutdown
+//! - [`testing`]: a headless test client that drives a page in-process
 //! - `ffi`: the C ABI (the only `extern "C"` code)
 
 pub mod app;
@@ -35,7 +36,6 @@ pub mod pubsub;
 pub mod scaffold;
 mod server;
 mod session;
-#[doc(hidden)]
 pub mod testing;
 pub mod token;
 mod views;

@@ -73,3 +73,12 @@ fn a_host_server_hands_requests_and_sockets_to_the_library() {
 fn the_browser_session_from_c() {
     build_and_run("browser");
 }
+
+/// The test client from C: the counter and a form page driven in-process (clicks,
+/// a form with overrides, a key filter), a typo's error naming the selector and the
+/// page's event names, refute_push, the state, a publish seen with next_push, NULLs,
+/// a call from a callback refused and one from another thread served.
+#[test]
+fn the_test_client_from_c() {
+    build_and_run("testclient");
+}

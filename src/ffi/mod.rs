@@ -13,6 +13,7 @@ mod ctx;
 mod log;
 mod page;
 mod scaffold;
+mod testing;
 mod transport;
 
 use std::cell::RefCell;

@@ -78,7 +78,7 @@ pub(crate) async fn respond(shared: Arc<Shared>, req: Request<Bytes>) -> Respons
 }
 
 /// A response with its body in one piece.
-fn into_bytes(resp: Response<Body>) -> Response<Bytes> {
+pub(super) fn into_bytes(resp: Response<Body>) -> Response<Bytes> {
     let (parts, body) = resp.into_parts();
     // A `Full` body has its one frame ready: collecting it never waits.
     let body = body.collect().now_or_never().and_then(|b| b.ok()).map(|b| b.to_bytes()).unwrap_or_default();
@@ -86,7 +86,7 @@ fn into_bytes(resp: Response<Body>) -> Response<Bytes> {
 }
 
 /// A slot under `max_connections` for a host's socket, or the 503 that refuses it.
-fn slot(shared: &Shared) -> std::result::Result<Slot, Box<Response<Body>>> {
+pub(super) fn slot(shared: &Shared) -> std::result::Result<Slot, Box<Response<Body>>> {
     match shared.slots.clone().try_acquire_owned() {
         Ok(permit) => Ok(Slot::new(permit, shared.metrics.clone())),
         Err(_) => {

@@ -7,6 +7,7 @@ mod error_page;
 mod files;
 pub(crate) mod guard;
 pub(crate) mod http;
+pub(crate) mod memory;
 mod ws;
 
 use hyper::server::conn::http1;

@@ -57,6 +57,10 @@ pub(crate) enum SessionMsg {
     RenderDocument {
         reply: oneshot::Sender<Result<String>>,
     },
+    /// The test client asks what the session holds (never sent on the wire).
+    Inspect {
+        reply: oneshot::Sender<Inspection>,
+    },
     /// Dev mode: drop the socket abruptly (no `close` frame), as a network failure
     /// would, so reconnect and resume can be exercised.
     DropSocket,
@@ -77,6 +81,14 @@ pub(crate) enum SessionMsg {
     /// Dev mode: end the session now, as if its grace period ran out; its socket is
     /// told to reconnect, and the join then mounts a fresh session.
     End,
+}
+
+/// What the test client reads of a session: its state, a flash not yet shown by a
+/// render.
+#[derive(Debug, Clone)]
+pub(crate) struct Inspection {
+    pub state: Arc<serde_json::Value>,
+    pub flash: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The result of a no-JS form POST.

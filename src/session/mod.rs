@@ -48,7 +48,7 @@ use crate::token::{now_secs, random_id, Claims, Signer};
 use crate::views::Views;
 
 pub(crate) use env::SessionEnv;
-pub(crate) use mailbox::{Conn, Mailbox, Outbound, PostOutcome, SessionMsg};
+pub(crate) use mailbox::{Conn, Inspection, Mailbox, Outbound, PostOutcome, SessionMsg};
 pub(crate) use queue::{queue, QueueRx, QueueTx, TrySend};
 pub(crate) use registry::Registry;
 pub(crate) use reload::watch_views;
@@ -189,4 +189,17 @@ fn new_env(core: &Arc<Core>) -> (Arc<SessionEnv>, QueueTx<SessionMsg>, QueueRx<S
         }),
     });
     (env, tx, rx)
+}
+
+/// What the session `id` on this node holds now, read by its actor between two
+/// callbacks (so never half-way through one). For the test client only: the state
+/// is never sent on the wire.
+pub(crate) async fn inspect(core: &Core, id: &str) -> Result<Inspection> {
+    let handle =
+        core.sessions.get(id).ok_or_else(|| Error::NotFound(format!("no session {id} on this node")))?;
+    let (tx, rx) = oneshot::channel();
+    if handle.tx.send(SessionMsg::Inspect { reply: tx }).await.is_err() {
+        return Err(Error::NotFound(format!("the session {id} has ended")));
+    }
+    rx.await.map_err(|_| Error::NotFound(format!("the session {id} has ended")))
 }

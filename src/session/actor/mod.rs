@@ -291,6 +291,13 @@ impl Actor {
                     };
                     let _ = reply.send(result);
                 }
+                SessionMsg::Inspect { reply } => {
+                    if let Some(data) = &self.data {
+                        let page = &data.page;
+                        let _ = reply
+                            .send(super::Inspection { state: page.state.clone(), flash: page.flash.clone() });
+                    }
+                }
                 SessionMsg::DropSocket => {
                     if let Some(conn) = self.conn.take() {
                         conn.kill.notify_one();
