@@ -2,6 +2,7 @@
 //! Redis (`cluster::browsers`) when several nodes share the browsers.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,12 @@ pub(crate) trait BrowserStore: Send + Sync + 'static {
     /// The map of `browser` (empty when it has none, or it expired). Using it keeps
     /// it alive for another `browser_session_ttl_s`.
     fn load(&self, browser: &str) -> StoreFuture<'_, Arc<BrowserMap>>;
+    /// What [`BrowserStore::load`] gives, when the store can tell without waiting
+    /// (this node's memory): no boxed future and no timer before every callback.
+    /// `None` sends the caller to `load`.
+    fn load_ready(&self, _browser: &str) -> Option<Arc<BrowserMap>> {
+        None
+    }
     /// Applies a successful callback's writes to the map of `browser`.
     fn apply(&self, browser: &str, writes: Vec<Write>) -> StoreFuture<'_, ()>;
 }
@@ -25,6 +32,11 @@ pub(crate) struct MemoryBrowsers {
     max: usize,
     ttl: Duration,
     limit: usize,
+    /// Whether a map was ever stored: until then every browser's map is empty, and
+    /// loads answer without the lock and the lookup (most apps never write one).
+    stored: AtomicBool,
+    /// The empty map, shared by every browser that has none.
+    empty: Arc<BrowserMap>,
 }
 
 struct Entry {
@@ -34,10 +46,20 @@ struct Entry {
 
 impl MemoryBrowsers {
     pub fn new(max: usize, ttl: Duration, limit: usize) -> Self {
-        MemoryBrowsers { entries: Mutex::new(HashMap::new()), max, ttl, limit }
+        MemoryBrowsers {
+            entries: Mutex::new(HashMap::new()),
+            max,
+            ttl,
+            limit,
+            stored: AtomicBool::new(false),
+            empty: Arc::default(),
+        }
     }
 
     fn load_now(&self, browser: &str) -> Arc<BrowserMap> {
+        if !self.stored.load(Ordering::SeqCst) {
+            return self.empty.clone();
+        }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         match entries.get_mut(browser) {
@@ -47,9 +69,9 @@ impl MemoryBrowsers {
             }
             Some(_) => {
                 entries.remove(browser);
-                Arc::default()
+                self.empty.clone()
             }
-            None => Arc::default(),
+            None => self.empty.clone(),
         }
     }
 
@@ -76,6 +98,8 @@ impl MemoryBrowsers {
             }
         }
         entries.insert(browser.to_string(), Entry { map: Arc::new(map), used: now });
+        // Under the lock, after the insert: a load that sees it finds the map.
+        self.stored.store(true, Ordering::SeqCst);
         Ok(())
     }
 }
@@ -84,6 +108,10 @@ impl BrowserStore for MemoryBrowsers {
     fn load(&self, browser: &str) -> StoreFuture<'_, Arc<BrowserMap>> {
         let map = self.load_now(browser);
         Box::pin(async move { Ok(map) })
+    }
+
+    fn load_ready(&self, browser: &str) -> Option<Arc<BrowserMap>> {
+        Some(self.load_now(browser))
     }
 
     fn apply(&self, browser: &str, writes: Vec<Write>) -> StoreFuture<'_, ()> {
@@ -100,6 +128,7 @@ mod tests {
     #[test]
     fn memory_keeps_at_most_max_browsers() {
         let m = MemoryBrowsers::new(2, Duration::from_secs(60), 100);
+        assert!(m.load_now("a").is_empty(), "nothing stored yet");
         for b in ["a", "b", "c"] {
             m.apply_now(b, &[("k".into(), Some(json!(b)))]).unwrap();
         }

@@ -389,3 +389,54 @@ fn undefined_follows_the_environment() {
         r#"data-lv-click="x" data-lv-value-id="1" name="_lv_click" value="x?id=1""#
     );
 }
+
+#[test]
+fn click_fast_path_writes_what_click_writes() {
+    let kw = |pairs: &[(&str, Value)]| Value::from(pairs.iter().cloned().collect::<Kwargs>());
+    let call = Call { method: "click", strict: false };
+    let cases: Vec<Vec<Value>> = vec![
+        vec![Value::from("inc")],
+        vec![Value::from("a&b\"<c>'")],
+        vec![Value::from("bump"), kw(&[("row", Value::from(7))])],
+        vec![Value::from("bump"), kw(&[("row", Value::from(-42i64)), ("at", Value::from(i64::MIN))])],
+        vec![
+            Value::from("go"),
+            kw(&[
+                ("z", Value::from("a b&c=d")),
+                ("m", Value::from(true)),
+                ("f", Value::from(false)),
+                ("n", Value::from(())),
+                ("user-id", Value::from("é/x<'\">")),
+                ("b_2", Value::from("")),
+            ]),
+        ],
+        // Left to the general path (and its errors): floats, containers, undefined,
+        // bad names, bad events.
+        vec![Value::from("go"), kw(&[("a", Value::from(1.5))])],
+        vec![Value::from("bump"), kw(&[("n", Value::from(u64::MAX)), ("z", Value::from(0))])],
+        vec![Value::from("go"), kw(&[("a", Value::from(vec![1, 2]))])],
+        vec![Value::from("go"), kw(&[("a", Value::UNDEFINED)])],
+        vec![Value::from("go"), kw(&[("Up", Value::from(1))])],
+        vec![Value::from("go"), kw(&[("a b", Value::from(1))])],
+        vec![Value::from("go?x")],
+        vec![Value::from("")],
+        vec![Value::from(1)],
+        vec![Value::from(())],
+        vec![],
+        vec![kw(&[("a", Value::from(1))])],
+        vec![Value::from("a"), Value::from("b")],
+    ];
+    let mut fast = 0;
+    for args in &cases {
+        let general = click(&call, args);
+        match click_fast(args) {
+            Some(html) => {
+                fast += 1;
+                assert_eq!(Some(html), general.ok(), "{args:?}");
+            }
+            // The general path still writes these (or refuses them with its error).
+            None => assert!(fast == 5, "{args:?} should take the fast path: {general:?}"),
+        }
+    }
+    assert_eq!(fast, 5, "the first five cases take the fast path");
+}

@@ -406,7 +406,10 @@ impl Actor {
         let Some(data) = self.data.as_mut() else { return };
         let limit = env.core.opts.max_browser_session_bytes;
         let page = &mut data.page;
-        let loaded = tokio::time::timeout(SAVE_TIMEOUT, env.core.browsers.load(&page.browser)).await;
+        let loaded = match env.core.browsers.load_ready(&page.browser) {
+            Some(map) => Ok(Ok(map)),
+            None => tokio::time::timeout(SAVE_TIMEOUT, env.core.browsers.load(&page.browser)).await,
+        };
         let map = match loaded {
             Ok(Ok(map)) => map,
             failed => {
