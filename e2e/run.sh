@@ -84,7 +84,7 @@ scaffolds() {
   done
   (
     export PKG_CONFIG_PATH="$ROOT/target/release/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
-    make -s -C "$SCAFFOLDS/c" &&
+    make -s -C "$SCAFFOLDS/c" && make -s -C "$SCAFFOLDS/c" test &&
       (cd "$SCAFFOLDS/go" && go build -o app . && make -s test) &&
       PYTHONPATH="$ROOT/bindings/python${PYTHONPATH:+:$PYTHONPATH}" make -s -C "$SCAFFOLDS/python" test PYTHON="$py"
   )

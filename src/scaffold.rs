@@ -102,6 +102,7 @@ const C: &[File] = files![
     "pages.h" => "c/pages.h",
     "pages.c" => "c/pages.c",
     "main.c" => "c/main.c",
+    "test.c" => "c/test.c",
     ".gitignore" => "c/gitignore",
 ];
 

@@ -1,5 +1,6 @@
 //! `mizulive new NAME --lang c|go`: the app it writes builds outside the checkout the
-//! way its README says (the library found through pkg-config), serves the counter at
+//! way its README says (the library found through pkg-config), passes its own
+//! `make test`, serves the counter at
 //! /counter and the live list at /list, and works without JavaScript: a form post
 //! adds an item that the next page shows. (`python -m mizulive new` is tested with the
 //! Python package, bindings/python/tests/test_scaffold.py.)
@@ -121,6 +122,9 @@ fn a_new_c_app_builds_with_pkg_config_and_serves_both_pages() {
     let scratch = Scratch::new("scaffold-c");
     let dir = new_app(&scratch, "c");
     run_ok(sh(&dir, "make", &[("PKG_CONFIG_PATH", &pkg_config_path())]), BUILD_LIMIT);
+    // The README's `make test`: test.c drives both pages through the test client.
+    let out = run_ok(sh(&dir, "make test", &[("PKG_CONFIG_PATH", &pkg_config_path())]), BUILD_LIMIT);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok: the counter and the list"));
     let server = serve(&dir, "exec ./app", common::process::WAIT);
     assert_serves_counter_and_list(&server);
     stop(server);
