@@ -6,6 +6,11 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn build_and_run(program: &str) -> String {
+    build_and_run_with(program).0
+}
+
+/// Builds and runs `program`; its stdout and stderr.
+fn build_and_run_with(program: &str) -> (String, String) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/c");
     let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
     let build = Command::new("make")
@@ -24,10 +29,10 @@ fn build_and_run(program: &str) -> String {
         .output()
         .expect("the program runs");
     let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&run.stderr);
+    let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
     assert!(run.status.success(), "{program}.c failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
-    stdout
+    (stdout, stderr)
 }
 
 #[test]
@@ -73,3 +78,13 @@ fn a_host_server_hands_requests_and_sockets_to_the_library() {
 fn the_browser_session_from_c() {
     build_and_run("browser");
 }
+
+/// The C conveniences: lv_errstr for every code, booleans, lv_pointer_append,
+/// lv_len in bytes, pointer errors that name the pointer (LV_ERR_POINTER), and every
+/// part of an event (type, target, field, key, raw JSON, each value of a repeated
+/// field) from a no-JS POST and a live WebSocket event.
+#[test]
+fn the_c_conveniences() {
+    build_and_run("capi");
+}
+

@@ -49,6 +49,8 @@ pub(crate) struct CallOutcome {
     pub commands: Vec<Value>,
     pub redirect: Option<String>,
     pub navigate: Option<(String, bool)>,
+    /// The HTTP status a mount asked for (`Ctx::set_status`), failed or not.
+    pub status: Option<u16>,
     pub root: Option<String>,
     pub document: Option<String>,
     /// The browser session writes of a callback that succeeded, for the store.
@@ -144,6 +146,9 @@ fn run_call(
         Ok(Err(e)) => Some(e.0),
         Err(panic) => Some(format!("callback panicked: {}", panic_message(&panic))),
     };
+    if matches!(call, Call::Mount) {
+        out.status = fx.status;
+    }
     if let Some(msg) = failure {
         (page.state, page.state_bytes, page.flash, page.title) = saved;
         page.browser_session = saved_browser;

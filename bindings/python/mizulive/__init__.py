@@ -39,7 +39,7 @@ from ._lib import path as library_path
 from .app import App
 from .asgi import ASGIApp
 from .auth import AuthHook, AuthResult, Redirect, Request
-from .errors import CallbackError, ErrorCode, LibraryError, MizuliveError
+from .errors import CallbackError, ErrorCode, LibraryError, MizuliveError, NotFound
 from .page import Event, KeyMeta, Page, Session
 
 __version__ = "0.1.0"
@@ -55,6 +55,7 @@ __all__ = [
     "AuthResult",
     "BrowserSession",
     "CallbackError",
+    "NotFound",
     "ErrorCode",
     "Event",
     "KeyMeta",

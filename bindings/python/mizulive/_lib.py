@@ -5,7 +5,7 @@ Every function of ``include/mizulive.h`` gets its ``argtypes`` and ``restype`` h
 ``restype`` is a C ``int``, which would truncate pointers.
 
 The library is loaded with :class:`ctypes.CDLL`, never ``PyDLL``: ``CDLL`` releases
-the GIL around each call, so a call that waits (``lv_wait``, ``lv_shutdown``) lets
+the GIL around each call, so a call that waits (``lv_app_wait``, ``lv_app_shutdown``) lets
 the library's threads run Python callbacks meanwhile.
 """
 
@@ -117,14 +117,26 @@ _str = c_char_p
 #: name -> (restype, argtypes), in the header's order.
 SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "lv_last_error": (_str, []),
+    "lv_errstr": (_str, [c_int]),
     "lv_version": (_str, []),
     "lv_abi_version": (c_uint32, []),
     "lv_app_new": (_app, [_str]),
     "lv_app_free": (None, [_app]),
     "lv_app_add_view": (c_int, [_app, _str, _str]),
-    "lv_register_page": (c_int, [_app, _str, POINTER(LvPage)]),
+    "lv_app_register_page": (c_int, [_app, _str, POINTER(LvPage)]),
     "lv_app_set_auth": (c_int, [_app, AUTH_FN, c_void_p, DROP_FN]),
     "lv_app_set_thread_exit": (c_int, [_app, THREAD_EXIT_FN, c_void_p, DROP_FN]),
+    "lv_app_start": (c_int, [_app, _str]),
+    "lv_app_serve": (c_int, [_app, _str]),
+    "lv_app_wait": (c_int, [_app, c_int64]),
+    "lv_app_local_addr": (c_int, [_app, c_void_p, c_size_t]),
+    "lv_app_shutdown": (c_int, [_app]),
+    "lv_app_publish": (c_int, [_app, _str, _str]),
+    "lv_app_session_count": (c_size_t, [_app]),
+    "lv_app_render": (c_int, [_app, _str, _str, POINTER(c_void_p)]),
+    "lv_string_free": (None, [c_void_p]),
+    # Deprecated names of the lv_app_* functions above, kept by the library.
+    "lv_register_page": (c_int, [_app, _str, POINTER(LvPage)]),
     "lv_start": (c_int, [_app, _str]),
     "lv_serve": (c_int, [_app, _str]),
     "lv_wait": (c_int, [_app, c_int64]),
@@ -133,19 +145,21 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "lv_publish": (c_int, [_app, _str, _str]),
     "lv_session_count": (c_size_t, [_app]),
     "lv_render": (c_int, [_app, _str, _str, POINTER(c_void_p)]),
-    "lv_string_free": (None, [c_void_p]),
     "lv_get_state": (_str, [_ctx]),
     "lv_set_state": (c_int, [_ctx, _str]),
     "lv_get": (_str, [_ctx, _str]),
     "lv_get_int": (c_int, [_ctx, _str, POINTER(c_int64)]),
     "lv_get_double": (c_int, [_ctx, _str, POINTER(c_double)]),
+    "lv_get_bool": (c_int, [_ctx, _str, POINTER(c_int)]),
     "lv_get_str": (_str, [_ctx, _str]),
     "lv_set": (c_int, [_ctx, _str, _str]),
     "lv_set_int": (c_int, [_ctx, _str, c_int64]),
     "lv_set_double": (c_int, [_ctx, _str, c_double]),
+    "lv_set_bool": (c_int, [_ctx, _str, c_int]),
     "lv_set_str": (c_int, [_ctx, _str, _str]),
     "lv_remove": (c_int, [_ctx, _str]),
     "lv_len": (c_int, [_ctx, _str, POINTER(c_size_t)]),
+    "lv_pointer_append": (c_int, [c_void_p, c_size_t, _str]),
     "lv_mark": (c_int, [_ctx, _str]),
     "lv_mark_all": (c_int, [_ctx]),
     "lv_subscribe": (c_int, [_ctx, _str]),
@@ -156,6 +170,8 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "lv_redirect": (c_int, [_ctx, _str]),
     "lv_navigate": (c_int, [_ctx, _str, c_int]),
     "lv_set_title": (c_int, [_ctx, _str]),
+    "lv_set_status": (c_int, [_ctx, c_int]),
+    "lv_not_found": (c_int, [_ctx]),
     "lv_focus": (c_int, [_ctx, _str]),
     "lv_scroll": (c_int, [_ctx, _str, c_int]),
     "lv_error": (c_int, [_ctx, _str]),
@@ -165,6 +181,13 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "lv_param": (_str, [_ctx, _str]),
     "lv_event_name": (_str, [_ctx]),
     "lv_event_get": (_str, [_ctx, _str]),
+    "lv_event_count": (c_int, [_ctx, _str, POINTER(c_size_t)]),
+    "lv_event_get_at": (_str, [_ctx, _str, c_size_t]),
+    "lv_event_type": (_str, [_ctx]),
+    "lv_event_target": (_str, [_ctx]),
+    "lv_event_field": (_str, [_ctx]),
+    "lv_event_key": (_str, [_ctx]),
+    "lv_event_json": (_str, [_ctx]),
     "lv_info_topic": (_str, [_ctx]),
     "lv_set_log_callback": (c_int, [LOG_FN, c_void_p, DROP_FN]),
     "lv_browser_id": (_str, [_ctx]),

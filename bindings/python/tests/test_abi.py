@@ -29,7 +29,7 @@ _SCALARS = {
     "size_t": ctypes.c_size_t,
     "double": ctypes.c_double,
     "const char *": ctypes.c_char_p,
-    "char *": ctypes.c_void_p,  # an output buffer (lv_local_addr)
+    "char *": ctypes.c_void_p,  # an output buffer (lv_app_local_addr)
     "lv_auth_fn": _lib.AUTH_FN,
     "lv_drop_fn": _lib.DROP_FN,
     "lv_log_fn": _lib.LOG_FN,
