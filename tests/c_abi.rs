@@ -88,3 +88,38 @@ fn the_c_conveniences() {
     build_and_run("capi");
 }
 
+/// Every failed callback is logged at warn with its message, session and route, dev
+/// mode off (through lv_set_log_callback); with "log_format": "json" every line the
+/// library writes to stderr is one JSON object with time, level and message, and the
+/// lines about a session carry its id and route.
+#[test]
+fn failures_are_logged_and_logs_can_be_json_lines() {
+    let (_, stderr) = build_and_run_with("logs");
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    assert!(!lines.is_empty(), "nothing logged to stderr");
+    for line in &lines {
+        let time = line["time"].as_str().unwrap_or_else(|| panic!("no time: {line}"));
+        assert!(time.len() >= 20 && time.ends_with('Z') && time.as_bytes()[10] == b'T', "{line}");
+        assert!(
+            ["ERROR", "WARN", "INFO", "DEBUG", "TRACE"].contains(&line["level"].as_str().unwrap_or("")),
+            "{line}"
+        );
+        assert!(line["message"].is_string() && line["target"].is_string(), "{line}");
+    }
+    let failed = lines
+        .iter()
+        .find(|l| l["message"].as_str().is_some_and(|m| m.contains("the sky fell")))
+        .unwrap_or_else(|| panic!("no line for the failed event in:\n{stderr}"));
+    assert_eq!(failed["level"], "WARN", "{failed}");
+    assert_eq!(failed["route"], "/l/{kind}", "{failed}");
+    let session = failed["session"].as_str().unwrap_or("");
+    assert!(session.len() == 32 && session.bytes().all(|b| b.is_ascii_hexdigit()), "{failed}");
+    assert!(
+        lines.iter().any(|l| l["message"].as_str().is_some_and(|m| m.contains("mount went wrong"))),
+        "{stderr}"
+    );
+}

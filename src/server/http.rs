@@ -366,7 +366,8 @@ async fn page_post<B: RequestBody>(
         return r;
     }
     if let Some(err) = &outcome.error {
-        tracing::warn!(%path, "no-JS event failed: {err}");
+        // A failed callback was logged at warn where it ran.
+        tracing::debug!(%path, "no-JS event not applied: {err}");
     }
     let cookie = resume_cookie(&shared.opts, &parts.headers, &path, session_token, 120);
     see_other(outcome.redirect.as_deref().unwrap_or(&path), Some(cookie))

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use super::parts::{diff, RegionParts, Sent};
 use super::{SessionData, SessionEnv};
+use crate::metrics::CallbackKind;
 use crate::page::{check_state_size, Ctx, Event, Info, PageSpec};
 use crate::views::html::keyed_children;
 
@@ -64,6 +65,24 @@ impl CallOutcome {
     }
 }
 
+/// Logs a failed callback with its message, dev mode or not: the browser sees the
+/// message in dev mode only, so without this line it would be lost. A mount that
+/// failed on purpose with a status (`lv_not_found`) is an answer, logged at info.
+fn log_failure(page: &crate::page::PageData, call: &Call, status: Option<u16>, msg: &str) {
+    let (session, route) = (page.id.as_str(), page.route.pattern.as_str());
+    match call {
+        Call::Event(e) => tracing::warn!(session, route, "event {:?} failed: {msg}", e.name),
+        Call::Info(i) => match &i.topic {
+            Some(topic) => tracing::warn!(session, route, "info on topic {topic:?} failed: {msg}"),
+            None => tracing::warn!(session, route, "info (a timer) failed: {msg}"),
+        },
+        _ => match status {
+            Some(status) => tracing::info!(session, route, "mount answered {status}: {msg}"),
+            None => tracing::warn!(session, route, "mount failed: {msg}"),
+        },
+    }
+}
+
 pub(crate) fn run(
     data: Box<SessionData>,
     env: &SessionEnv,
@@ -99,8 +118,12 @@ fn run_call(
         Call::Close(reason) => {
             let handler = data.page.route.spec.handler.clone();
             let mut ctx = Ctx::new(&mut data.page, env, None, None);
-            if catch_unwind(AssertUnwindSafe(|| handler.close(&mut ctx, reason))).is_err() {
-                tracing::warn!("close callback panicked");
+            let started = std::time::Instant::now();
+            let closed = catch_unwind(AssertUnwindSafe(|| handler.close(&mut ctx, reason)));
+            env.core.metrics.callback_took(CallbackKind::Close, started.elapsed());
+            if let Err(panic) = closed {
+                let (session, route) = (ctx.session_id(), ctx.data.route.pattern.as_str());
+                tracing::warn!(session, route, "close callback panicked: {}", panic_message(&panic));
             }
             drop(ctx);
             return (data, out);
@@ -121,11 +144,18 @@ fn run_call(
             _ => (None, None),
         };
         let mut ctx = Ctx::new(page, env, event, info);
+        let kind = match &call {
+            Call::Event(_) => CallbackKind::Event,
+            Call::Info(_) => CallbackKind::Info,
+            _ => CallbackKind::Mount,
+        };
+        let started = std::time::Instant::now();
         let result = catch_unwind(AssertUnwindSafe(|| match &call {
             Call::Event(e) => handler.event(&mut ctx, e),
             Call::Info(i) => handler.info(&mut ctx, i),
             _ => handler.mount(&mut ctx),
         }));
+        env.core.metrics.callback_took(kind, started.elapsed());
         (result, std::mem::take(&mut ctx.fx))
     };
     let failure = match result {
@@ -148,6 +178,9 @@ fn run_call(
     };
     if matches!(call, Call::Mount) {
         out.status = fx.status;
+    }
+    if let Some(msg) = &failure {
+        log_failure(page, &call, fx.status, msg);
     }
     if let Some(msg) = failure {
         (page.state, page.state_bytes, page.flash, page.title) = saved;

@@ -482,9 +482,8 @@ impl Actor {
             if !self.persist().await {
                 return;
             }
-            if let Some((_, msg)) = &outcome.error {
+            if outcome.error.is_some() {
                 metrics::inc(&self.env.core.metrics.callback_errors);
-                tracing::warn!(session = self.id(), "on_info failed: {msg}");
             }
             self.deliver(outcome, None);
         }
