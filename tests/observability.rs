@@ -1,12 +1,15 @@
 //! What an operator sees: the metrics endpoint's callback-latency histogram (by
-//! callback kind) and live-sessions gauge, scraped after real events over a socket.
+//! callback kind) and live-sessions gauge, scraped after real events over a socket;
+//! the log records of a panicking callback and auth hook.
 
 mod common;
 
 use common::*;
+use mizulive::{Auth, AuthDecision, RequestInfo};
 use serde_json::json;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The value of the metric line that is exactly `series` (name and labels).
 fn value(text: &str, series: &str) -> f64 {
@@ -51,5 +54,51 @@ async fn metrics_time_every_callback_by_kind_and_count_live_sessions() {
     let sum = value(&text, &format!("{name}_sum{{kind=\"event\"}}"));
     assert!((0.15..5.0).contains(&sum), "sum {sum}");
     assert_eq!(value(&text, "mizulive_sessions"), 2.0, "the live page and /other");
+    t.shutdown().await;
+}
+
+/// Panics on a request whose query says so; allows the others.
+struct PanickyAuth;
+
+impl Auth for PanickyAuth {
+    fn authenticate(&self, request: &RequestInfo) -> AuthDecision {
+        if request.query.contains("panic=1") {
+            panic!("boom in auth");
+        }
+        AuthDecision::Allow(None)
+    }
+}
+
+/// A panicking event callback and a panicking auth hook are logged at warn with the
+/// panic's message (dev mode off: the browser sees neither), the event's line with
+/// its session and route.
+#[tokio::test]
+async fn panics_in_callbacks_and_the_auth_hook_are_logged_with_their_message() {
+    let (tx, rx) = crossbeam_channel::bounded(4096);
+    mizulive::testing::set_sink(Some(tx));
+    let t = TestApp::start(|o| o.dev = false);
+    t.app().set_auth(Some(Arc::new(PanickyAuth)));
+    let (mut ws, _, _) = t.live("/counter").await;
+    let r = ws.event("panic", json!({})).await;
+    let error = ws.expect_error(r).await;
+    assert!(!error.to_string().contains(PANIC_DETAIL), "dev mode is off: {error}");
+    assert_eq!(t.get("/counter?panic=1").await.status, 403);
+
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let wanted = |lines: &[(u8, String)]| {
+        let has = |needle: &str| lines.iter().any(|(level, m)| *level == 2 && m.contains(needle));
+        has(&format!("event \"panic\" failed: callback panicked: {PANIC_DETAIL}"))
+            && has("the auth hook panicked: boom in auth")
+    };
+    while !wanted(&lines) && Instant::now() < deadline {
+        if let Ok(record) = rx.recv_timeout(Duration::from_millis(100)) {
+            lines.push((record.level, record.message));
+        }
+    }
+    mizulive::testing::set_sink(None);
+    assert!(wanted(&lines), "missing warn lines in {lines:#?}");
+    let event = lines.iter().find(|(_, m)| m.contains("event \"panic\" failed")).map(|(_, m)| m.as_str());
+    assert!(event.is_some_and(|m| m.contains("route=/counter") && m.contains("session=")), "{event:?}");
     t.shutdown().await;
 }
