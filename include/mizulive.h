@@ -6,13 +6,20 @@
  *    library never keeps a pointer to host memory.
  *  - Strings passed to callbacks, and strings returned by the lv_ctx functions,
  *    belong to the library and stay valid until the callback returns.
- *  - lv_render hands out a string the caller frees with lv_string_free.
+ *  - lv_app_render hands out a string the caller frees with lv_string_free.
  *  - lv_version and lv_last_error return library-owned strings; never free them.
  *  - A page's (or the auth hook's) user_data stays the host's; if a drop function
  *    is given and registration succeeds, the library calls it exactly once, after
- *    the last callback that could see user_data, and before lv_shutdown returns
+ *    the last callback that could see user_data, and before lv_app_shutdown returns
  *    (after a shutdown that timed out, a late callback's page is released when that
  *    callback ends).
+ *
+ * NAMES
+ *  - Functions on an app are lv_app_<verb> (lv_app_start, lv_app_publish, ...).
+ *    The earlier names lv_start, lv_serve, lv_wait, lv_local_addr, lv_shutdown,
+ *    lv_publish, lv_session_count and lv_render are deprecated aliases that call
+ *    them; they stay, so existing programs build. lv_register_page (the design's
+ *    name) and lv_app_register_page are the same function.
  *
  * ERRORS
  *  - Functions return LV_OK (0) or an LV_ERR_* code (the constants of enum
@@ -26,22 +33,22 @@
  *  - JSON from the host is validated: bad JSON fails that call and changes nothing.
  *
  * THREADS
- *  - Every lv_app function, lv_register_page and lv_publish may be called from any
- *    thread. lv_app_free may run while other threads are still inside calls on the
- *    same app (blocked in lv_wait or lv_serve, publishing from a callback): it shuts
+ *  - Every lv_app function may be called from any thread. lv_app_free may run
+ *    while other threads are still inside calls on the same app (blocked in
+ *    lv_app_wait or lv_app_serve, publishing from a callback): it shuts
  *    the app down, those calls return, and the last one out frees the app. No call
  *    may start on an app once lv_app_free has been called on it.
  *  - Callbacks run on library-owned host threads ("host_threads" in the options,
  *    default 4), never on the IO threads and never on the thread that called
- *    lv_start. Callbacks of one session run one at a time, in order; callbacks of
+ *    lv_app_start. Callbacks of one session run one at a time, in order; callbacks of
  *    different sessions may run at the same time on different threads.
  *  - Inside a callback, use its lv_ctx (only there, only on that thread; a stale
- *    ctx is refused with LV_ERR_STATE) and lv_publish. The auth hook's lv_auth is
- *    checked the same way. lv_shutdown, lv_wait and lv_app_free refuse to run
+ *    ctx is refused with LV_ERR_STATE) and lv_app_publish. The auth hook's lv_auth is
+ *    checked the same way. lv_app_shutdown, lv_app_wait and lv_app_free refuse to run
  *    inside a callback (LV_ERR_REENTRANT).
  *  - An lv_test client may be used from any thread, one call at a time, never
  *    from inside a callback (LV_ERR_REENTRANT); close it before lv_app_free.
- *  - No callback starts after lv_shutdown returns. lv_shutdown waits at most
+ *  - No callback starts after lv_app_shutdown returns. lv_app_shutdown waits at most
  *    "shutdown_timeout_ms" (default 20000) for callbacks in flight; past it, it
  *    returns LV_ERR_TIMEOUT and leaves them to finish on their own threads.
  *  - Create the app after fork(), never before.
@@ -63,7 +70,7 @@
 /*
  ABI version; a binding built for another value must refuse to load the library.
  */
-#define LV_ABI_VERSION 2
+#define LV_ABI_VERSION 3
 
 /*
  A status: what every `int`-returning function returns. Callbacks return `int`
@@ -84,7 +91,8 @@ typedef enum lv_status {
    */
   LV_ERR_UTF8 = 2,
   /*
-   JSON from the host did not parse, or a JSON pointer did not fit the state.
+   JSON from the host did not parse, or a value is not of the type asked for
+   (`lv_get_int` on a string).
    */
   LV_ERR_JSON = 3,
   /*
@@ -121,7 +129,7 @@ typedef enum lv_status {
    */
   LV_ERR_REENTRANT = 11,
   /*
-   `lv_wait` timed out, or `lv_shutdown` gave up waiting for callbacks still
+   `lv_app_wait` timed out, or `lv_app_shutdown` gave up waiting for callbacks still
    running after `shutdown_timeout_ms`.
    */
   LV_ERR_TIMEOUT = 12,
@@ -139,6 +147,12 @@ typedef enum lv_status {
    */
   LV_ERR_REQUEST = 15,
   /*
+   A JSON pointer into the state is malformed (`"count"` without its leading
+   `/`, a `~` not in `~0`/`~1`), or a write leads through a string, number or
+   boolean or past the end of an array. The JSON is fine; the pointer is not.
+   */
+  LV_ERR_POINTER = 16,
+  /*
    A bug in mizulive: a panic was caught at the boundary.
    */
   LV_ERR_PANIC = 99,
@@ -147,9 +161,9 @@ typedef enum lv_status {
 /*
  An application: its options, pages and (once started) its server. Create with
  `lv_app_new`, release with `lv_app_free`. Thread-safe: every `lv_app_*` function,
- `lv_register_page` and `lv_publish` may be called from any thread, and
+ `lv_app_register_page` and `lv_app_publish` may be called from any thread, and
  `lv_app_free` may run while other threads are still inside such calls (blocked in
- `lv_wait` or `lv_serve`, publishing): the app is reference-counted inside the
+ `lv_app_wait` or `lv_app_serve`, publishing): the app is reference-counted inside the
  library and the last call out releases it.
  */
 typedef struct lv_app lv_app;
@@ -189,7 +203,8 @@ typedef struct lv_ws lv_ws;
 /*
  `on_mount(ctx, params_json, user_data)`: set the initial state. `params_json` is
  the route params as a JSON object, e.g. `{"room":"lobby"}`. Return `LV_OK`, or
- any non-zero value for failure (the GET answers 500).
+ any non-zero value for failure: the GET answers 500, or the status set with
+ `lv_set_status` (`return lv_not_found(ctx);` answers 404).
  */
 typedef int (*lv_mount_fn)(struct lv_ctx *ctx, const char *params_json, void *user_data);
 
@@ -218,13 +233,13 @@ typedef void (*lv_close_fn)(struct lv_ctx *ctx, const char *reason, void *user_d
 
 /*
  Releases a `user_data`. Called exactly once, after the last callback that could
- see it, at the latest before `lv_shutdown`/`lv_app_free` returns.
+ see it, at the latest before `lv_app_shutdown`/`lv_app_free` returns.
  */
 typedef void (*lv_drop_fn)(void *user_data);
 
 /*
  A page: templates plus callbacks. The struct and its strings are copied by
- `lv_register_page`; they need not outlive the call.
+ `lv_app_register_page`; they need not outlive the call.
  */
 typedef struct lv_page {
   /*
@@ -359,6 +374,15 @@ extern "C" {
 const char *lv_last_error(void);
 
 /*
+ The name and meaning of a status code, e.g. `lv_errstr(LV_ERR_JSON)` is
+ "LV_ERR_JSON: invalid JSON, or a value of another type than asked for". For an
+ unknown code, a string saying so ("unknown mizulive status code"). Static, never
+ NULL, never free it; the same text on every thread. `lv_last_error` holds the
+ message of the call that failed; this names its kind.
+ */
+const char *lv_errstr(int code);
+
+/*
  The library version, e.g. "0.1.0". Static; never free it.
  */
 const char *lv_version(void);
@@ -381,7 +405,7 @@ uint32_t lv_abi_version(void);
  `control_frame_burst`, `outbound_queue`, `mailbox`, `resume_buffer`,
  `resume_buffer_bytes`, `max_state_bytes`, `max_sessions`, `max_unjoined_sessions`,
  `max_connections`, `header_timeout_ms`, `body_timeout_ms`, `keep_alive_timeout_ms`,
- `join_timeout_ms`, `shutdown_timeout_ms`, `layout`, `root_id`, `metrics`, `static_dir`,
+ `join_timeout_ms`, `shutdown_timeout_ms`, `layout`, `root_id`, `metrics`, `log_format`, `static_dir`,
  `static_prefix`. Unknown
  keys are an error. docs/c-api.md gives each one's default.
 
@@ -398,12 +422,12 @@ uint32_t lv_abi_version(void);
 struct lv_app *lv_app_new(const char *options_json);
 
 /*
- Shuts the app down (as `lv_shutdown`) and releases the caller's handle. NULL is a
+ Shuts the app down (as `lv_app_shutdown`) and releases the caller's handle. NULL is a
  no-op. Must not be called from a callback: it then does nothing and records
  `LV_ERR_REENTRANT`.
 
- Other threads may be inside calls on `app` meanwhile (blocked in `lv_wait` or
- `lv_serve`, in `lv_publish`, ...): the shutdown makes the waits return, and the
+ Other threads may be inside calls on `app` meanwhile (blocked in `lv_app_wait` or
+ `lv_app_serve`, in `lv_app_publish`, ...): the shutdown makes the waits return, and the
  memory is freed when the last of those calls has returned. No call may *start*
  on `app` once `lv_app_free` has been called.
  */
@@ -417,7 +441,7 @@ void lv_app_free(struct lv_app *app);
  (relative, under `layouts/`, `pages/` or `partials/`, `/`-separated, no `.` or
  `..` parts). `name` and `source` are copied. A template of the same name already
  added is replaced; one added here wins over a file of that name in the views
- folder. Add a page's templates before `lv_register_page`, which checks that they
+ folder. Add a page's templates before `lv_app_register_page`, which checks that they
  exist; a template added later shows on the next render.
 
  ```c
@@ -436,7 +460,7 @@ int lv_app_add_view(struct lv_app *app, const char *name, const char *source);
  callback, `LV_ERR_TEMPLATE` when a template is missing or does not compile.
  On success the app owns `page->user_data` and calls `page->drop` once.
  */
-int lv_register_page(struct lv_app *app, const char *route, const struct lv_page *page);
+int lv_app_register_page(struct lv_app *app, const char *route, const struct lv_page *page);
 
 /*
  Installs the auth hook (NULL removes it). Runs on a host thread for every page
@@ -450,10 +474,10 @@ int lv_app_set_auth(struct lv_app *app, lv_auth_fn auth, void *user_data, lv_dro
 
 /*
  Installs a function each host thread of `app` calls once as it ends: during
- `lv_shutdown`, after its last callback, on that thread. A host releases there what
+ `lv_app_shutdown`, after its last callback, on that thread. A host releases there what
  it keeps per thread (CPython: a thread state kept between callbacks). NULL removes
  it. On success the app owns `user_data` and calls `drop` once, when the hook is
- replaced or the app is freed. Call it before `lv_shutdown`; afterwards the threads
+ replaced or the app is freed. Call it before `lv_app_shutdown`; afterwards the threads
  are gone and it has no effect.
  */
 int lv_app_set_thread_exit(struct lv_app *app, lv_thread_exit_fn thread_exit, void *user_data, lv_drop_fn drop);
@@ -461,28 +485,28 @@ int lv_app_set_thread_exit(struct lv_app *app, lv_thread_exit_fn thread_exit, vo
 /*
  Binds `addr` ("127.0.0.1:3000"; port 0 picks a free one; NULL uses
  `$MIZULIVE_ADDR`, else 127.0.0.1:3000) and serves in the background. Returns at
- once; see `lv_local_addr`, `lv_wait`, `lv_shutdown`.
+ once; see `lv_app_local_addr`, `lv_app_wait`, `lv_app_shutdown`.
  */
-int lv_start(struct lv_app *app, const char *addr);
+int lv_app_start(struct lv_app *app, const char *addr);
 
 /*
- `lv_start`, then blocks until the app is shut down (by `lv_shutdown` or
+ `lv_app_start`, then blocks until the app is shut down (by `lv_app_shutdown` or
  `lv_app_free` from another thread). Returns `LV_OK` after a clean shutdown.
  */
-int lv_serve(struct lv_app *app, const char *addr);
+int lv_app_serve(struct lv_app *app, const char *addr);
 
 /*
  Waits up to `timeout_ms` (negative: forever) for the app to shut down. Returns
  `LV_OK` once it has, `LV_ERR_TIMEOUT` otherwise. Bindings loop on short waits so
  their own signal handling (Ctrl-C) stays responsive.
  */
-int lv_wait(struct lv_app *app, int64_t timeout_ms);
+int lv_app_wait(struct lv_app *app, int64_t timeout_ms);
 
 /*
  Writes the bound address ("127.0.0.1:41234", NUL-terminated) into `buf` of `len`
- bytes. `LV_ERR_STATE` before `lv_start`, `LV_ERR_BUFFER` if `buf` is too small.
+ bytes. `LV_ERR_STATE` before `lv_app_start`, `LV_ERR_BUFFER` if `buf` is too small.
  */
-int lv_local_addr(const struct lv_app *app, char *buf, size_t len);
+int lv_app_local_addr(const struct lv_app *app, char *buf, size_t len);
 
 /*
  Stops the server gracefully: stops accepting, tells browsers to reconnect,
@@ -495,33 +519,78 @@ int lv_local_addr(const struct lv_app *app, char *buf, size_t len);
  (the message and a log line say how many) and leaves them to finish on their own
  threads; what was queued behind them never runs, and their page's drop runs when
  they end. `lv_app_free` then leaves the app to the last of those threads, so such
- a late callback may still call `lv_publish` (or use its `lv_ctx`) safely.
+ a late callback may still call `lv_app_publish` (or use its `lv_ctx`) safely.
  */
-int lv_shutdown(struct lv_app *app);
+int lv_app_shutdown(struct lv_app *app);
 
 /*
  Publishes `json` (copied; must be valid JSON) on `topic`. Every session
  subscribed to it gets the message through `on_info`, in publish order. Safe from
  any thread, callbacks included; never blocks on sessions.
  */
-int lv_publish(struct lv_app *app, const char *topic, const char *json);
+int lv_app_publish(struct lv_app *app, const char *topic, const char *json);
 
 /*
  Number of live sessions (with or without a socket), or 0 for NULL.
  */
-size_t lv_session_count(const struct lv_app *app);
+size_t lv_app_session_count(const struct lv_app *app);
 
 /*
  Renders a template of the views folder ("pages/counter/index.html") with a JSON
  context, without a session: for tests and tools. On success `*out_html` receives a
  NUL-terminated string the caller owns and frees with `lv_string_free`.
  */
-int lv_render(struct lv_app *app, const char *template_name, const char *context_json, char **out_html);
+int lv_app_render(struct lv_app *app, const char *template_name, const char *context_json, char **out_html);
 
 /*
- Frees a string returned by `lv_render`. NULL is a no-op.
+ Frees a string returned by `lv_app_render`. NULL is a no-op.
  */
 void lv_string_free(char *s);
+
+/*
+ The same as `lv_app_register_page` (the design card's name for it; both stay).
+ */
+int lv_register_page(struct lv_app *app, const char *route, const struct lv_page *page);
+
+/*
+ Deprecated: use `lv_app_start`, which it calls.
+ */
+int lv_start(struct lv_app *app, const char *addr);
+
+/*
+ Deprecated: use `lv_app_serve`, which it calls.
+ */
+int lv_serve(struct lv_app *app, const char *addr);
+
+/*
+ Deprecated: use `lv_app_wait`, which it calls.
+ */
+int lv_wait(struct lv_app *app, int64_t timeout_ms);
+
+/*
+ Deprecated: use `lv_app_local_addr`, which it calls.
+ */
+int lv_local_addr(const struct lv_app *app, char *buf, size_t len);
+
+/*
+ Deprecated: use `lv_app_shutdown`, which it calls.
+ */
+int lv_shutdown(struct lv_app *app);
+
+/*
+ Deprecated: use `lv_app_publish`, which it calls.
+ */
+int lv_publish(struct lv_app *app, const char *topic, const char *json);
+
+/*
+ Deprecated: use `lv_app_session_count`, which it calls.
+ */
+size_t lv_session_count(const struct lv_app *app);
+
+/*
+ Deprecated: use `lv_app_render`, which it calls.
+ */
+int lv_render(struct lv_app *app, const char *template_name, const char *context_json, char **out_html);
 
 /*
  The session state as JSON text.
@@ -535,8 +604,11 @@ const char *lv_get_state(struct lv_ctx *ctx);
 int lv_set_state(struct lv_ctx *ctx, const char *json);
 
 /*
- The value at a JSON pointer ("/count", "/items/0") as JSON text, or NULL (with
- `LV_ERR_NOT_FOUND` in `lv_last_error`) when there is none.
+ The value at a JSON pointer ("/count", "/items/0"; "" is the whole state) as JSON
+ text, or NULL when there is none (`lv_last_error` says so, and which step of the
+ way is not an object or array) or the pointer is misspelt ("count": the message
+ says to write "/count"). Every `lv_get_*` reads pointers alike; those returning a
+ status return `LV_ERR_NOT_FOUND` and `LV_ERR_POINTER` for these two cases.
  */
 const char *lv_get(struct lv_ctx *ctx, const char *pointer);
 
@@ -552,13 +624,23 @@ int lv_get_int(struct lv_ctx *ctx, const char *pointer, int64_t *out);
 int lv_get_double(struct lv_ctx *ctx, const char *pointer, double *out);
 
 /*
+ The boolean at a JSON pointer into `*out` (1 for true, 0 for false).
+ `LV_ERR_NOT_FOUND` when absent, `LV_ERR_JSON` when not a boolean (a 0 or "false"
+ is not one); `*out` is written only on success.
+ */
+int lv_get_bool(struct lv_ctx *ctx, const char *pointer, int *out);
+
+/*
  The string at a JSON pointer, or NULL when absent or not a string.
  */
 const char *lv_get_str(struct lv_ctx *ctx, const char *pointer);
 
 /*
  Sets the value at a JSON pointer to parsed `json`, creating objects on the way;
- a last token "-" appends to an array ("/log/-").
+ a last token "-" appends to an array ("/log/-"). `LV_ERR_JSON` for bad JSON;
+ `LV_ERR_POINTER` for a misspelt pointer ("count" for "/count"), or one that leads
+ through a string, number or boolean or past the end of an array (the message says
+ where). The same for every `lv_set_*`; the state is then unchanged.
  */
 int lv_set(struct lv_ctx *ctx, const char *pointer, const char *json);
 
@@ -566,6 +648,11 @@ int lv_set(struct lv_ctx *ctx, const char *pointer, const char *json);
  Sets an integer at a JSON pointer.
  */
 int lv_set_int(struct lv_ctx *ctx, const char *pointer, int64_t value);
+
+/*
+ Sets a boolean at a JSON pointer: true for any non-zero `value`, false for 0.
+ */
+int lv_set_bool(struct lv_ctx *ctx, const char *pointer, int value);
 
 /*
  Sets a number at a JSON pointer. NaN and infinities are refused (`LV_ERR_JSON`).
@@ -609,10 +696,29 @@ int lv_browser_set(struct lv_ctx *ctx, const char *key, const char *json);
 int lv_browser_remove(struct lv_ctx *ctx, const char *key);
 
 /*
- The length of the array, object or string at a JSON pointer into `*out`.
- `LV_ERR_NOT_FOUND` when absent, `LV_ERR_JSON` for a number, boolean or null.
+ The length of the value at a JSON pointer into `*out`: for a string its length in
+ bytes of UTF-8, as `strlen` of `lv_get_str` gives it ("été" is 5); for an array
+ its items; for an object its keys. `LV_ERR_NOT_FOUND` when absent, `LV_ERR_JSON`
+ for a number, boolean or null.
  */
 int lv_len(struct lv_ctx *ctx, const char *pointer, size_t *out);
+
+/*
+ Appends one token to the JSON pointer held in `buf` (NUL-terminated, `len` bytes
+ in all): a `/`, then `token` with `~` written `~0` and `/` written `~1`, so a key
+ from user input ("a/b") cannot step into another one. Start from `buf[0] = '\0'`
+ (the whole state). On `LV_ERR_BUFFER` (it would not fit) `buf` is unchanged.
+
+ ```c
+ char p[128] = "";
+ lv_pointer_append(p, sizeof p, "boards");   // "/boards"
+ lv_pointer_append(p, sizeof p, name);       // "/boards/a~1b" for "a/b"
+ ```
+
+ An index needs no escaping: `snprintf(p, sizeof p, "/items/%zu/done", i)` is a
+ pointer too (check that its result is below `sizeof p`).
+ */
+int lv_pointer_append(char *buf, size_t len, const char *token);
 
 /*
  Marks region `id` for re-rendering after the callback; the root id (default
@@ -656,12 +762,41 @@ int lv_cancel_timer(struct lv_ctx *ctx, uint64_t timer);
 
 /*
  After the callback, loads `url` in the browser (a full page load). After a no-JS
- POST, the 303 goes there. `url` must be a path of this app (one leading `/`) or an
+ POST, the 303 goes there. From `on_mount`, the page GET answers 303 (or the 3xx
+ of `lv_set_status`) with `Location: url` and keeps no session. `url` must be a path of this app (one leading `/`) or an
  http(s) URL whose host is listed in the `redirect_hosts` option; anything else
  (`javascript:`, `//other.example`, another host) returns `LV_ERR_STATE` and fails
  the callback, whatever it returns.
  */
 int lv_redirect(struct lv_ctx *ctx, const char *url);
+
+/*
+ Inside `on_mount`: the HTTP status the page GET answers with. With `LV_OK` from
+ the mount, the page renders as usual under that status (a live "no such board"
+ page with 404); when the mount fails after it (`return lv_error(ctx, "gone")`),
+ the GET answers the status with a short text ("410 Gone", plus the message in dev
+ mode) instead of a 500, and no session is kept. With `lv_redirect` in the mount, a
+ 3xx status (301, 302, 307, 308) replaces the default 303. `code` is 200 to 599,
+ else `LV_ERR_STATE`; so is a call outside `on_mount`.
+
+ A WebSocket join that finds no session (it expired) mounts afresh: if that mount
+ fails with a status, the browser is sent to its page's URL (a full load), whose GET
+ answers the status; if it redirects, the browser goes there.
+ */
+int lv_set_status(struct lv_ctx *ctx, int code);
+
+/*
+ Inside `on_mount`: fails the mount so that the page GET answers 404 Not Found
+ (`lv_set_status(ctx, 404)`, then `lv_error(ctx, "not found")`); returns
+ `LV_ERR_NOT_FOUND` for the mount to return:
+
+ ```c
+ if (!board_exists(name)) return lv_not_found(ctx);
+ ```
+
+ No session is kept. Outside `on_mount` it records `LV_ERR_STATE` and returns it.
+ */
+int lv_not_found(struct lv_ctx *ctx);
 
 /*
  After the callback, moves the browser to another route of this app without a full
@@ -727,9 +862,62 @@ const char *lv_event_name(struct lv_ctx *ctx);
 
 /*
  Inside `on_event`: the value named `key` — a `data-lv-value-*` first, else the
- first form value — or NULL when the event has none.
+ first form value — or NULL when the event has none. The same as
+ `lv_event_get_at(ctx, key, 0)`.
  */
 const char *lv_event_get(struct lv_ctx *ctx, const char *key);
+
+/*
+ Inside `on_event`: how many values are named `key` into `*out`: the
+ `data-lv-value-*` of that name (if any), then every value of the form field (a
+ `<select multiple>` or checkboxes named alike send several: `sel=a&sel=b` is 2).
+ 0 when there is none. `LV_ERR_STATE` outside `on_event`.
+ */
+int lv_event_count(struct lv_ctx *ctx, const char *key, size_t *out);
+
+/*
+ Inside `on_event`: value `index` (from 0) of those `lv_event_count` counts for
+ `key`, in the order the browser sent them, or NULL (`LV_ERR_NOT_FOUND` in
+ `lv_last_error`) past the last. Owned by the library until the callback returns.
+
+ ```c
+ size_t n = 0;
+ lv_event_count(ctx, "sel", &n);
+ for (size_t i = 0; i < n; i++) puts(lv_event_get_at(ctx, "sel", i));
+ ```
+ */
+const char *lv_event_get_at(struct lv_ctx *ctx, const char *key, size_t index);
+
+/*
+ Inside `on_event`: the event's type: "click", "submit", "change", "keyup",
+ "keydown", "focus", "blur" (a no-JS form POST is a "submit"). NULL elsewhere.
+ */
+const char *lv_event_type(struct lv_ctx *ctx);
+
+/*
+ Inside `on_event`: the `data-lv-target` of the element, or NULL when it has none
+ (or outside `on_event`).
+ */
+const char *lv_event_target(struct lv_ctx *ctx);
+
+/*
+ Inside `on_event`: for a change event, the `name` of the form field that changed;
+ NULL otherwise.
+ */
+const char *lv_event_field(struct lv_ctx *ctx);
+
+/*
+ Inside `on_event`: for a key event, the key ("Enter", "a", "ArrowUp", as the
+ browser's `KeyboardEvent.key`); NULL otherwise.
+ */
+const char *lv_event_key(struct lv_ctx *ctx);
+
+/*
+ Inside `on_event`: the whole event as JSON text, as `on_event` received it
+ (docs/protocol.md: `type`, `name`, `target`, `values`, `form`, `field`, `key`,
+ `meta`), for a host that reads it with its own JSON parser. NULL elsewhere.
+ */
+const char *lv_event_json(struct lv_ctx *ctx);
 
 /*
  Inside `on_info`: the topic of a published message, or NULL for a timer.
@@ -944,7 +1132,7 @@ int lv_test_flash(struct lv_test *t, char **out_json);
  listener would: pages (the GET mounts a session), form posts, the client runtime
  at /_live/runtime.js, metrics. Every check applies (tokens, CSRF, the form size
  limit, the auth hook). A WebSocket upgrade goes to `lv_ws_adopt` or `lv_ws_open`
- instead. Works without `lv_start`: a host that serves every request this way opens
+ instead. Works without `lv_app_start`: a host that serves every request this way opens
  no port of the library's.
 
  Blocks until the response is ready. On `LV_OK`, `*out` is the response (of any

@@ -190,6 +190,7 @@ impl App {
     pub fn new(opts: Options) -> Result<Self> {
         let opts = opts.with_env()?;
         opts.validate()?;
+        crate::logging::set_json(opts.json_logs());
         let secret = match &opts.secret {
             Some(s) => s.as_bytes().to_vec(),
             None if opts.redis.is_some() => {

@@ -15,12 +15,21 @@ pub enum Error {
     /// JSON from a host (state, payload, options) did not parse.
     #[error("invalid JSON: {0}")]
     Json(String),
+    /// A JSON pointer into the state is malformed (`count` without its leading
+    /// `/`) or leads through a value that is not an object or array. The JSON itself
+    /// is fine: the message names the pointer and how to write it.
+    #[error("bad state pointer {0}")]
+    Pointer(String),
     /// A template failed to load or render.
     #[error("template error: {0}")]
     Template(String),
     /// Binding, accepting or serving failed.
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
+    /// A page's mount failed and asked for this HTTP status (a `/boards/{name}` whose
+    /// board does not exist: 404). The page GET answers with it instead of a 500.
+    #[error("callback failed: mount: {message} (answered {status})")]
+    Answered { status: u16, message: String },
     /// A host callback reported failure or did not complete.
     #[error("callback failed: {0}")]
     Callback(String),

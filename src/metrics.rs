@@ -3,6 +3,68 @@
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The kinds of host callback timed by [`Metrics::callback_seconds`], as labelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallbackKind {
+    Mount = 0,
+    Event = 1,
+    Info = 2,
+    Close = 3,
+}
+
+impl CallbackKind {
+    const ALL: [CallbackKind; 4] =
+        [CallbackKind::Mount, CallbackKind::Event, CallbackKind::Info, CallbackKind::Close];
+
+    fn label(self) -> &'static str {
+        match self {
+            CallbackKind::Mount => "mount",
+            CallbackKind::Event => "event",
+            CallbackKind::Info => "info",
+            CallbackKind::Close => "close",
+        }
+    }
+}
+
+/// Upper bounds of the callback-latency buckets, in seconds: from half a millisecond
+/// (an inline C callback) to ten seconds (a host stuck on I/O).
+const BUCKETS: [f64; 14] =
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// A Prometheus histogram: a count per bucket (not cumulative; summed when
+/// rendered), the count and the sum in microseconds.
+#[derive(Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|&le| secs <= le) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(took.as_micros().min(u64::MAX as u128) as u64, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        for (le, bucket) in BUCKETS.iter().zip(&self.buckets) {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+    }
+}
 
 #[derive(Default)]
 pub struct Metrics {
@@ -41,6 +103,8 @@ pub struct Metrics {
     pub redis_reconnects: AtomicU64,
     /// Events re-sent by a client (by `eid`) and answered without running again.
     pub duplicate_events: AtomicU64,
+    /// How long host callbacks took, by [`CallbackKind`].
+    pub callback_seconds: [Histogram; 4],
 }
 
 pub fn inc(counter: &AtomicU64) {
@@ -48,6 +112,11 @@ pub fn inc(counter: &AtomicU64) {
 }
 
 impl Metrics {
+    /// Records how long a host callback of `kind` took.
+    pub fn callback_took(&self, kind: CallbackKind, took: Duration) {
+        self.callback_seconds[kind as usize].observe(took);
+    }
+
     pub fn render(&self, sessions: usize) -> String {
         let mut out = String::new();
         let mut line = |name: &str, kind: &str, help: &str, value: String| {
@@ -198,6 +267,47 @@ impl Metrics {
             "Events a client sent again (same eid) and got the first reply for, without a second run.",
             get(&self.duplicate_events),
         );
+        let name = "mizulive_callback_duration_seconds";
+        let _ = write!(
+            out,
+            "# HELP {name} How long host callbacks took (mount, event, info, close), rendering excluded.\n\
+             # TYPE {name} histogram\n"
+        );
+        for kind in CallbackKind::ALL {
+            self.callback_seconds[kind as usize].render(
+                &mut out,
+                name,
+                &format!("kind=\"{}\"", kind.label()),
+            );
+        }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_histogram_renders_cumulative_buckets() {
+        let m = Metrics::default();
+        m.callback_took(CallbackKind::Event, Duration::from_micros(300));
+        m.callback_took(CallbackKind::Event, Duration::from_millis(20));
+        m.callback_took(CallbackKind::Event, Duration::from_secs(60));
+        let text = m.render(0);
+        let name = "mizulive_callback_duration_seconds";
+        for line in [
+            format!("{name}_bucket{{kind=\"event\",le=\"0.0005\"}} 1"),
+            format!("{name}_bucket{{kind=\"event\",le=\"0.01\"}} 1"),
+            format!("{name}_bucket{{kind=\"event\",le=\"0.025\"}} 2"),
+            format!("{name}_bucket{{kind=\"event\",le=\"10\"}} 2"),
+            format!("{name}_bucket{{kind=\"event\",le=\"+Inf\"}} 3"),
+            format!("{name}_sum{{kind=\"event\"}} 60.0203"),
+            format!("{name}_count{{kind=\"event\"}} 3"),
+            format!("{name}_count{{kind=\"mount\"}} 0"),
+            format!("# TYPE {name} histogram"),
+        ] {
+            assert!(text.lines().any(|l| l == line), "no line {line:?} in:\n{text}");
+        }
     }
 }

@@ -119,6 +119,13 @@ pub struct Options {
     pub csp_extra: Option<String>,
     /// Layout used when a page names none. Default `default`.
     pub layout: String,
+    /// How the library writes its logs to stderr: `"text"` (one readable line each) or
+    /// `"json"` (one JSON object per line: `time`, `level`, `target`, `message`, and
+    /// `session` and `route` on lines about a session). When left out,
+    /// `MIZULIVE_LOG_FORMAT` is used, else text. Logging is process-wide: the last app
+    /// created sets it. A host's log callback (`lv_set_log_callback`) gets the records
+    /// themselves either way.
+    pub log_format: Option<String>,
     /// Serve counters at `/_live/metrics` (Prometheus text). Default false: they
     /// describe the server, so expose them only where the network is trusted.
     pub metrics: bool,
@@ -203,6 +210,7 @@ impl Default for Options {
             layout: "default".into(),
             root_id: "lv-root".into(),
             metrics: false,
+            log_format: None,
             static_dir: None,
             static_prefix: "/static/".into(),
             header_timeout_ms: 30_000,
@@ -267,6 +275,9 @@ impl Options {
                 "static_prefix {prefix:?} must start and end with '/', name a folder (\"/static/\") and not be under /_live/"
             )));
         }
+        if let Some(format) = &self.log_format {
+            check_log_format(format).map_err(|why| Error::Config(format!("log_format: {why}")))?;
+        }
         if let Some(url) = &self.redis {
             check_redis_url(url).map_err(|why| Error::Config(format!("redis: {why}")))?;
         }
@@ -313,7 +324,8 @@ impl Options {
         Ok(())
     }
 
-    /// Fills `secret` and `redis` from `MIZULIVE_SECRET` and `MIZULIVE_REDIS` when
+    /// Fills `secret`, `redis` and `log_format` from `MIZULIVE_SECRET`, `MIZULIVE_REDIS`
+    /// and `MIZULIVE_LOG_FORMAT` when
     /// the options leave them out, so one program runs as one node or as several by
     /// its environment alone. Options win over the environment; an empty variable
     /// counts as unset. A bad value is an error naming the variable.
@@ -324,6 +336,13 @@ impl Options {
                     return Err(Error::Config("MIZULIVE_SECRET must be at least 32 bytes".into()));
                 }
                 self.secret = Some(secret);
+            }
+        }
+        if self.log_format.is_none() {
+            if let Some(format) = env_var("MIZULIVE_LOG_FORMAT")? {
+                check_log_format(&format)
+                    .map_err(|why| Error::Config(format!("MIZULIVE_LOG_FORMAT: {why}")))?;
+                self.log_format = Some(format);
             }
         }
         if self.redis.is_none() {
@@ -401,6 +420,22 @@ impl Options {
             )
             .collect();
         Some(parts.join("; "))
+    }
+}
+
+/// Why `format` is not a log format this library writes.
+fn check_log_format(format: &str) -> Result<(), String> {
+    match format {
+        "text" | "json" => Ok(()),
+        other => Err(format!("{other:?} is not a log format: write \"text\" or \"json\"")),
+    }
+}
+
+/// Whether the options (or `MIZULIVE_LOG_FORMAT`, applied by [`Options::with_env`])
+/// ask for JSON log lines.
+impl Options {
+    pub(crate) fn json_logs(&self) -> bool {
+        self.log_format.as_deref() == Some("json")
     }
 }
 

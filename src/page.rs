@@ -109,6 +109,8 @@ pub(crate) struct Effects {
     /// A request the core refused (an unsafe redirect). It fails the callback even
     /// when the host ignored the error status, so nothing half-done is committed.
     pub refused: Option<String>,
+    /// The HTTP status a mount asked its page GET to answer with.
+    pub status: Option<u16>,
 }
 
 /// One change to undo when a callback fails.
@@ -429,6 +431,25 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
+    /// Inside `mount`: the HTTP status the page GET answers with (the page is rendered
+    /// as usual: a "no such board" page with 404). When the mount then fails, the GET
+    /// answers this status with a short text instead of a 500; with a redirect, a 3xx
+    /// status replaces the default 303. 200 to 599; refused outside a mount.
+    pub fn set_status(&mut self, status: u16) -> Result<()> {
+        if self.event.is_some() || self.info.is_some() {
+            return Err(Error::State(
+                "the HTTP status can only be set in mount (an event or info has no HTTP answer)".into(),
+            ));
+        }
+        if !(200..=599).contains(&status) {
+            return Err(Error::State(format!(
+                "{status} is not an HTTP status a page can answer (200 to 599)"
+            )));
+        }
+        self.fx.status = Some(status);
+        Ok(())
+    }
+
     pub fn set_title(&mut self, title: &str) {
         self.data.title = Some(title.to_string());
         self.fx.title = Some(title.to_string());
@@ -545,6 +566,39 @@ fn array_index(token: &str) -> Option<usize> {
     token.parse().ok()
 }
 
+/// Checks a JSON pointer's spelling (RFC 6901): empty (the whole state) or `/` then
+/// tokens, with `~` only in `~0` (a `~`) and `~1` (a `/`). The error says how to write
+/// it, so a C host that wrote `"count"` reads `write "/count"`.
+pub(crate) fn check_pointer(pointer: &str) -> Result<()> {
+    if !pointer.is_empty() && !pointer.starts_with('/') {
+        return Err(Error::Pointer(format!(
+            "{pointer:?}: a pointer starts with \"/\" (write \"/{pointer}\")"
+        )));
+    }
+    let mut rest = pointer;
+    while let Some(i) = rest.find('~') {
+        if !matches!(rest.as_bytes().get(i + 1), Some(b'0' | b'1')) {
+            return Err(Error::Pointer(format!(
+                "{pointer:?}: \"~\" must be followed by 0 or 1 (\"~0\" is a \"~\", \"~1\" a \"/\" inside a key)"
+            )));
+        }
+        rest = &rest[i + 2..];
+    }
+    Ok(())
+}
+
+/// What a JSON value is, for messages ("a number").
+pub(crate) fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Object(_) => "an object",
+        Value::Array(_) => "an array",
+        Value::String(_) => "a string",
+        Value::Number(_) => "a number",
+        Value::Bool(_) => "a boolean",
+        Value::Null => "null",
+    }
+}
+
 /// `Value::pointer` without its two string copies per token.
 pub(crate) fn json_get<'v>(root: &'v Value, pointer: &str) -> Option<&'v Value> {
     if pointer.is_empty() {
@@ -570,18 +624,22 @@ fn json_get_mut<'v>(root: &'v mut Value, pointer: &str) -> Option<&'v mut Value>
 }
 
 /// Sets `value` at `pointer` in `root`, creating intermediate objects; `-` appends.
+/// A pointer that is misspelt, or leads through a string, number or boolean, or to an
+/// array index past the end, is an [`Error::Pointer`] naming where it went wrong.
 pub(crate) fn json_set(root: &mut Value, pointer: &str, value: Value) -> Result<()> {
+    check_pointer(pointer)?;
     if pointer.is_empty() {
         *root = value;
         return Ok(());
     }
-    let rest = pointer
-        .strip_prefix('/')
-        .ok_or_else(|| Error::Json(format!("JSON pointer {pointer:?} must start with '/'")))?;
     let mut cur = root;
-    let mut tokens = rest.split('/').peekable();
-    while let Some(token) = tokens.next() {
-        let token = unescape(token);
+    // The pointer up to the value `cur` is, for messages.
+    let mut walked = 0;
+    let mut tokens = pointer[1..].split('/').peekable();
+    while let Some(raw) = tokens.next() {
+        let at = &pointer[..walked];
+        walked += 1 + raw.len();
+        let token = unescape(raw);
         let last = tokens.peek().is_none();
         if cur.is_null() {
             *cur = Value::Object(Map::new());
@@ -598,12 +656,19 @@ pub(crate) fn json_set(root: &mut Value, pointer: &str, value: Value) -> Result<
                 let index = if token == "-" {
                     items.len()
                 } else {
-                    token
-                        .parse::<usize>()
-                        .map_err(|_| Error::Json(format!("{pointer:?}: {token:?} is not an array index")))?
+                    array_index(&token).ok_or_else(|| {
+                        Error::Pointer(format!(
+                            "{pointer:?}: {at:?} is an array and {token:?} is not an index (0, 1, ... or - to append)"
+                        ))
+                    })?
                 };
                 if index > items.len() {
-                    return Err(Error::Json(format!("{pointer:?}: index {index} out of range")));
+                    return Err(Error::Pointer(format!(
+                        "{pointer:?}: index {index} is past the end of {at:?}, which has {} items \
+                         (use {} or - to append)",
+                        items.len(),
+                        items.len()
+                    )));
                 }
                 if last {
                     if index == items.len() {
@@ -619,14 +684,9 @@ pub(crate) fn json_set(root: &mut Value, pointer: &str, value: Value) -> Result<
                 &mut items[index]
             }
             other => {
-                return Err(Error::Json(format!(
-                    "{pointer:?}: cannot descend into {}",
-                    match other {
-                        Value::String(_) => "a string",
-                        Value::Number(_) => "a number",
-                        Value::Bool(_) => "a boolean",
-                        _ => "a value",
-                    }
+                return Err(Error::Pointer(format!(
+                    "{pointer:?}: {at:?} is {}, not an object or array",
+                    kind_of(other)
                 )))
             }
         };
@@ -689,6 +749,15 @@ mod tests {
         assert!(json_set(&mut v, "/count/x", json!(1)).is_err());
         assert!(json_set(&mut v, "/log/9", json!(1)).is_err());
         assert!(json_set(&mut v, "count", json!(1)).is_err());
+        let msg =
+            |p: &str| json_set(&mut json!({"count": 1, "log": []}), p, json!(1)).unwrap_err().to_string();
+        assert_eq!(msg("count"), r#"bad state pointer "count": a pointer starts with "/" (write "/count")"#);
+        assert_eq!(
+            msg("/count/x"),
+            r#"bad state pointer "/count/x": "/count" is a number, not an object or array"#
+        );
+        assert!(msg("/log/3").contains("past the end of \"/log\", which has 0 items"), "{}", msg("/log/3"));
+        assert!(msg("/a~2b").contains("must be followed by 0 or 1"), "{}", msg("/a~2b"));
     }
 
     #[test]

@@ -50,6 +50,23 @@ impl Event {
         })
     }
 
+    /// Every value named `key`, as text: the `data-lv-value-*` first (if any), then
+    /// each value of the form field, in the order the browser sent them.
+    pub fn all(&self, key: &str) -> Vec<String> {
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        let mut out: Vec<String> = self.values.get(key).map(text).into_iter().collect();
+        match self.form.get(key) {
+            Some(Value::Array(items)) => out.extend(items.iter().map(text)),
+            Some(v) => out.push(text(v)),
+            None => {}
+        }
+        out
+    }
+
     /// `get(key)` as an integer, or `default` when missing or not a number.
     pub fn int(&self, key: &str, default: i64) -> i64 {
         self.get(key).and_then(|s| s.trim().parse().ok()).unwrap_or(default)

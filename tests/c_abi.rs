@@ -6,6 +6,11 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn build_and_run(program: &str) -> String {
+    build_and_run_with(program).0
+}
+
+/// Builds and runs `program`; its stdout and stderr.
+fn build_and_run_with(program: &str) -> (String, String) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/c");
     let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
     let build = Command::new("make")
@@ -24,10 +29,10 @@ fn build_and_run(program: &str) -> String {
         .output()
         .expect("the program runs");
     let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&run.stderr);
+    let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
     assert!(run.status.success(), "{program}.c failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
-    stdout
+    (stdout, stderr)
 }
 
 #[test]
@@ -81,4 +86,49 @@ fn the_browser_session_from_c() {
 #[test]
 fn the_test_client_from_c() {
     build_and_run("testclient");
+}
+
+/// The C conveniences: lv_errstr for every code, booleans, lv_pointer_append,
+/// lv_len in bytes, pointer errors that name the pointer (LV_ERR_POINTER), and every
+/// part of an event (type, target, field, key, raw JSON, each value of a repeated
+/// field) from a no-JS POST and a live WebSocket event.
+#[test]
+fn the_c_conveniences() {
+    build_and_run("capi");
+}
+
+/// Every failed callback is logged at warn with its message, session and route, dev
+/// mode off (through lv_set_log_callback); with "log_format": "json" every line the
+/// library writes to stderr is one JSON object with time, level and message, and the
+/// lines about a session carry its id and route.
+#[test]
+fn failures_are_logged_and_logs_can_be_json_lines() {
+    let (_, stderr) = build_and_run_with("logs");
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    assert!(!lines.is_empty(), "nothing logged to stderr");
+    for line in &lines {
+        let time = line["time"].as_str().unwrap_or_else(|| panic!("no time: {line}"));
+        assert!(time.len() >= 20 && time.ends_with('Z') && time.as_bytes()[10] == b'T', "{line}");
+        assert!(
+            ["ERROR", "WARN", "INFO", "DEBUG", "TRACE"].contains(&line["level"].as_str().unwrap_or("")),
+            "{line}"
+        );
+        assert!(line["message"].is_string() && line["target"].is_string(), "{line}");
+    }
+    let failed = lines
+        .iter()
+        .find(|l| l["message"].as_str().is_some_and(|m| m.contains("the sky fell")))
+        .unwrap_or_else(|| panic!("no line for the failed event in:\n{stderr}"));
+    assert_eq!(failed["level"], "WARN", "{failed}");
+    assert_eq!(failed["route"], "/l/{kind}", "{failed}");
+    let session = failed["session"].as_str().unwrap_or("");
+    assert!(session.len() == 32 && session.bytes().all(|b| b.is_ascii_hexdigit()), "{failed}");
+    assert!(
+        lines.iter().any(|l| l["message"].as_str().is_some_and(|m| m.contains("mount went wrong"))),
+        "{stderr}"
+    );
 }

@@ -1,4 +1,5 @@
-//! `secret` and `redis` fall back to `MIZULIVE_SECRET` and `MIZULIVE_REDIS`. The only
+//! `secret`, `redis` and `log_format` fall back to `MIZULIVE_SECRET`, `MIZULIVE_REDIS`
+//! and `MIZULIVE_LOG_FORMAT`. The only
 //! test in its binary, as it changes the process environment; its steps run in order
 //! in one test for the same reason.
 
@@ -64,4 +65,19 @@ fn secret_and_redis_come_from_the_environment_when_the_options_leave_them_out() 
     let err = Options::from_json(r#"{"redis": "127.0.0.1:6379"}"#).expect_err("a URL without scheme");
     assert!(err.to_string().contains("redis://"), "{err}");
     assert!(Options::from_json(r#"{"redis": "redis://"}"#).is_err(), "a URL without host");
+
+    // log_format: from MIZULIVE_LOG_FORMAT unless the options say; checked by name.
+    std::env::set_var("MIZULIVE_LOG_FORMAT", "json");
+    let app = App::new(options("{}")).expect("JSON logs from the environment");
+    assert_eq!(app.options().log_format.as_deref(), Some("json"));
+    drop(app);
+    let app = App::new(options(r#"{"log_format": "text"}"#)).expect("text logs from the options");
+    assert_eq!(app.options().log_format.as_deref(), Some("text"));
+    drop(app);
+    std::env::set_var("MIZULIVE_LOG_FORMAT", "xml");
+    let msg = config_error(options("{}"));
+    assert!(msg.contains("MIZULIVE_LOG_FORMAT") && msg.contains(r#"write "text" or "json""#), "{msg}");
+    std::env::set_var("MIZULIVE_LOG_FORMAT", "");
+    let err = Options::from_json(r#"{"log_format": "yaml"}"#).expect_err("an unknown format");
+    assert!(err.to_string().contains(r#"log_format: "yaml" is not a log format"#), "{err}");
 }

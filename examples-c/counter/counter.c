@@ -85,21 +85,21 @@ int main(void) {
         .on_mount = on_mount,
         .on_event = on_event,
     };
-    if (lv_register_page(app, "/counter", &page) != LV_OK || lv_register_page(app, "/", &page) != LV_OK ||
-        lv_start(app, NULL) != LV_OK) {
+    if (lv_app_register_page(app, "/counter", &page) != LV_OK || lv_app_register_page(app, "/", &page) != LV_OK ||
+        lv_app_start(app, NULL) != LV_OK) {
         fprintf(stderr, "mizulive: %s\n", lv_last_error());
         lv_app_free(app);
         return 1;
     }
     char addr[64];
-    if (lv_local_addr(app, addr, sizeof addr) == LV_OK) {
+    if (lv_app_local_addr(app, addr, sizeof addr) == LV_OK) {
         printf("counter listening on http://%s/counter\n", addr);
         fflush(stdout);
     }
     int sig = 0;
     sigwait(&stop, &sig);
     printf("stopping\n");
-    lv_shutdown(app);
+    lv_app_shutdown(app);
     lv_app_free(app);
     return 0;
 }

@@ -288,7 +288,7 @@ int main(void) {
         .on_mount = on_mount,
         .on_event = on_event,
     };
-    if (lv_register_page(app, "/counter", &page) != LV_OK) {
+    if (lv_app_register_page(app, "/counter", &page) != LV_OK) {
         fprintf(stderr, "mizulive: %s\n", lv_last_error());
         lv_app_free(app);
         return 1;
@@ -318,7 +318,7 @@ int main(void) {
     for (int i = 0; i < (IDLE_SECONDS + 5) * 50 && atomic_load(&connections) > 0; i++) {
         nanosleep(&tick, NULL);
     }
-    lv_shutdown(app); /* adopted WebSockets are told to reconnect and closed */
+    lv_app_shutdown(app); /* adopted WebSockets are told to reconnect and closed */
     lv_app_free(app);
     return 0;
 }

@@ -92,7 +92,7 @@ static void *publisher(void *arg) {
         nanosleep(&second, NULL);
         char msg[128];
         snprintf(msg, sizeof msg, "{\"n\": %ld, \"text\": \"%s\"}", n, words[n % 5]);
-        if (lv_publish(app, "feed", msg) != LV_OK) {
+        if (lv_app_publish(app, "feed", msg) != LV_OK) {
             fprintf(stderr, "publish: %s\n", lv_last_error());
         }
     }
@@ -125,8 +125,8 @@ int main(void) {
         .on_event = on_event,
         .on_info = on_info,
     };
-    if (lv_register_page(app, "/feed", &page) != LV_OK || lv_register_page(app, "/", &page) != LV_OK ||
-        lv_start(app, NULL) != LV_OK) {
+    if (lv_app_register_page(app, "/feed", &page) != LV_OK || lv_app_register_page(app, "/", &page) != LV_OK ||
+        lv_app_start(app, NULL) != LV_OK) {
         fprintf(stderr, "mizulive: %s\n", lv_last_error());
         lv_app_free(app);
         return 1;
@@ -134,7 +134,7 @@ int main(void) {
     pthread_t thread;
     pthread_create(&thread, NULL, publisher, app);
     char addr[64];
-    if (lv_local_addr(app, addr, sizeof addr) == LV_OK) {
+    if (lv_app_local_addr(app, addr, sizeof addr) == LV_OK) {
         printf("feed listening on http://%s/feed\n", addr);
         fflush(stdout);
     }
@@ -142,7 +142,7 @@ int main(void) {
     sigwait(&stop, &sig);
     atomic_store(&running, false);
     pthread_join(thread, NULL);
-    lv_shutdown(app);
+    lv_app_shutdown(app);
     lv_app_free(app);
     return 0;
 }

@@ -17,9 +17,9 @@ use crate::page::PageSpec;
 
 /// An application: its options, pages and (once started) its server. Create with
 /// `lv_app_new`, release with `lv_app_free`. Thread-safe: every `lv_app_*` function,
-/// `lv_register_page` and `lv_publish` may be called from any thread, and
+/// `lv_app_register_page` and `lv_app_publish` may be called from any thread, and
 /// `lv_app_free` may run while other threads are still inside such calls (blocked in
-/// `lv_wait` or `lv_serve`, publishing): the app is reference-counted inside the
+/// `lv_app_wait` or `lv_app_serve`, publishing): the app is reference-counted inside the
 /// library and the last call out releases it.
 pub struct lv_app {
     app: App,
@@ -59,7 +59,7 @@ pub(super) unsafe fn app_ref(app: *const lv_app) -> Result<AppRef, c_int> {
 /// `control_frame_burst`, `outbound_queue`, `mailbox`, `resume_buffer`,
 /// `resume_buffer_bytes`, `max_state_bytes`, `max_sessions`, `max_unjoined_sessions`,
 /// `max_connections`, `header_timeout_ms`, `body_timeout_ms`, `keep_alive_timeout_ms`,
-/// `join_timeout_ms`, `shutdown_timeout_ms`, `layout`, `root_id`, `metrics`, `static_dir`,
+/// `join_timeout_ms`, `shutdown_timeout_ms`, `layout`, `root_id`, `metrics`, `log_format`, `static_dir`,
 /// `static_prefix`. Unknown
 /// keys are an error. docs/c-api.md gives each one's default.
 ///
@@ -90,12 +90,12 @@ pub unsafe extern "C" fn lv_app_new(options_json: *const c_char) -> *mut lv_app 
     })
 }
 
-/// Shuts the app down (as `lv_shutdown`) and releases the caller's handle. NULL is a
+/// Shuts the app down (as `lv_app_shutdown`) and releases the caller's handle. NULL is a
 /// no-op. Must not be called from a callback: it then does nothing and records
 /// `LV_ERR_REENTRANT`.
 ///
-/// Other threads may be inside calls on `app` meanwhile (blocked in `lv_wait` or
-/// `lv_serve`, in `lv_publish`, ...): the shutdown makes the waits return, and the
+/// Other threads may be inside calls on `app` meanwhile (blocked in `lv_app_wait` or
+/// `lv_app_serve`, in `lv_app_publish`, ...): the shutdown makes the waits return, and the
 /// memory is freed when the last of those calls has returned. No call may *start*
 /// on `app` once `lv_app_free` has been called.
 #[no_mangle]
@@ -111,13 +111,13 @@ pub unsafe extern "C" fn lv_app_free(app: *mut lv_app) {
         // SAFETY: `app` came from `Arc::into_raw` in `lv_app_new`; this takes back
         // the count the handle held.
         let owned = Arc::from_raw(app as *const lv_app);
-        // Shut down before letting go, so calls blocked in lv_wait/lv_serve return and
+        // Shut down before letting go, so calls blocked in lv_app_wait/lv_app_serve return and
         // drop their counts; whichever count goes last frees the app.
         if let Err(e) = owned.app.shutdown() {
             fail(e);
         }
         // After a shutdown that timed out, callbacks still running may call
-        // lv_publish(app) when they resume, holding no count yet: the handle's count
+        // lv_app_publish(app) when they resume, holding no count yet: the handle's count
         // passes to the last of their threads, which frees the app as it ends.
         let app = owned.clone();
         app.app.keep_until_host_threads_end(Box::new(owned));
@@ -132,7 +132,7 @@ pub unsafe extern "C" fn lv_app_free(app: *mut lv_app) {
 /// (relative, under `layouts/`, `pages/` or `partials/`, `/`-separated, no `.` or
 /// `..` parts). `name` and `source` are copied. A template of the same name already
 /// added is replaced; one added here wins over a file of that name in the views
-/// folder. Add a page's templates before `lv_register_page`, which checks that they
+/// folder. Add a page's templates before `lv_app_register_page`, which checks that they
 /// exist; a template added later shows on the next render.
 ///
 /// ```c
@@ -170,7 +170,7 @@ pub unsafe extern "C" fn lv_app_add_view(
 /// callback, `LV_ERR_TEMPLATE` when a template is missing or does not compile.
 /// On success the app owns `page->user_data` and calls `page->drop` once.
 #[no_mangle]
-pub unsafe extern "C" fn lv_register_page(
+pub unsafe extern "C" fn lv_app_register_page(
     app: *mut lv_app,
     route: *const c_char,
     page: *const lv_page,
@@ -268,10 +268,10 @@ pub unsafe extern "C" fn lv_app_set_auth(
 pub type lv_thread_exit_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 
 /// Installs a function each host thread of `app` calls once as it ends: during
-/// `lv_shutdown`, after its last callback, on that thread. A host releases there what
+/// `lv_app_shutdown`, after its last callback, on that thread. A host releases there what
 /// it keeps per thread (CPython: a thread state kept between callbacks). NULL removes
 /// it. On success the app owns `user_data` and calls `drop` once, when the hook is
-/// replaced or the app is freed. Call it before `lv_shutdown`; afterwards the threads
+/// replaced or the app is freed. Call it before `lv_app_shutdown`; afterwards the threads
 /// are gone and it has no effect.
 #[no_mangle]
 pub unsafe extern "C" fn lv_app_set_thread_exit(
@@ -310,9 +310,9 @@ fn listen_addr(addr: Option<&str>) -> String {
 
 /// Binds `addr` ("127.0.0.1:3000"; port 0 picks a free one; NULL uses
 /// `$MIZULIVE_ADDR`, else 127.0.0.1:3000) and serves in the background. Returns at
-/// once; see `lv_local_addr`, `lv_wait`, `lv_shutdown`.
+/// once; see `lv_app_local_addr`, `lv_app_wait`, `lv_app_shutdown`.
 #[no_mangle]
-pub unsafe extern "C" fn lv_start(app: *mut lv_app, addr: *const c_char) -> c_int {
+pub unsafe extern "C" fn lv_app_start(app: *mut lv_app, addr: *const c_char) -> c_int {
     boundary(LV_ERR_PANIC, || match app_ref(app) {
         Ok(app) => start(&app, addr),
         Err(c) => c,
@@ -330,10 +330,10 @@ unsafe fn start(app: &App, addr: *const c_char) -> c_int {
     }
 }
 
-/// `lv_start`, then blocks until the app is shut down (by `lv_shutdown` or
+/// `lv_app_start`, then blocks until the app is shut down (by `lv_app_shutdown` or
 /// `lv_app_free` from another thread). Returns `LV_OK` after a clean shutdown.
 #[no_mangle]
-pub unsafe extern "C" fn lv_serve(app: *mut lv_app, addr: *const c_char) -> c_int {
+pub unsafe extern "C" fn lv_app_serve(app: *mut lv_app, addr: *const c_char) -> c_int {
     boundary(LV_ERR_PANIC, || {
         // One reference for the whole call: lv_app_free may run while this waits.
         let app = match app_ref(app) {
@@ -353,14 +353,14 @@ pub unsafe extern "C" fn lv_serve(app: *mut lv_app, addr: *const c_char) -> c_in
 /// `LV_OK` once it has, `LV_ERR_TIMEOUT` otherwise. Bindings loop on short waits so
 /// their own signal handling (Ctrl-C) stays responsive.
 #[no_mangle]
-pub unsafe extern "C" fn lv_wait(app: *mut lv_app, timeout_ms: i64) -> c_int {
+pub unsafe extern "C" fn lv_app_wait(app: *mut lv_app, timeout_ms: i64) -> c_int {
     boundary(LV_ERR_PANIC, || {
         let app = match app_ref(app) {
             Ok(a) => a,
             Err(c) => return c,
         };
         if crate::host::on_host_thread() {
-            set_last_error("lv_wait cannot be called from a callback");
+            set_last_error("lv_app_wait cannot be called from a callback");
             return LV_ERR_REENTRANT;
         }
         let timeout = (timeout_ms >= 0).then(|| Duration::from_millis(timeout_ms as u64));
@@ -373,9 +373,9 @@ pub unsafe extern "C" fn lv_wait(app: *mut lv_app, timeout_ms: i64) -> c_int {
 }
 
 /// Writes the bound address ("127.0.0.1:41234", NUL-terminated) into `buf` of `len`
-/// bytes. `LV_ERR_STATE` before `lv_start`, `LV_ERR_BUFFER` if `buf` is too small.
+/// bytes. `LV_ERR_STATE` before `lv_app_start`, `LV_ERR_BUFFER` if `buf` is too small.
 #[no_mangle]
-pub unsafe extern "C" fn lv_local_addr(app: *const lv_app, buf: *mut c_char, len: usize) -> c_int {
+pub unsafe extern "C" fn lv_app_local_addr(app: *const lv_app, buf: *mut c_char, len: usize) -> c_int {
     boundary(LV_ERR_PANIC, || {
         let app = match app_ref(app) {
             Ok(a) => a,
@@ -410,16 +410,16 @@ pub unsafe extern "C" fn lv_local_addr(app: *const lv_app, buf: *mut c_char, len
 /// (the message and a log line say how many) and leaves them to finish on their own
 /// threads; what was queued behind them never runs, and their page's drop runs when
 /// they end. `lv_app_free` then leaves the app to the last of those threads, so such
-/// a late callback may still call `lv_publish` (or use its `lv_ctx`) safely.
+/// a late callback may still call `lv_app_publish` (or use its `lv_ctx`) safely.
 #[no_mangle]
-pub unsafe extern "C" fn lv_shutdown(app: *mut lv_app) -> c_int {
+pub unsafe extern "C" fn lv_app_shutdown(app: *mut lv_app) -> c_int {
     boundary(LV_ERR_PANIC, || {
         let app = match app_ref(app) {
             Ok(a) => a,
             Err(c) => return c,
         };
         if crate::host::on_host_thread() {
-            set_last_error("lv_shutdown cannot be called from a callback");
+            set_last_error("lv_app_shutdown cannot be called from a callback");
             return LV_ERR_REENTRANT;
         }
         status(app.shutdown())
@@ -430,7 +430,11 @@ pub unsafe extern "C" fn lv_shutdown(app: *mut lv_app) -> c_int {
 /// subscribed to it gets the message through `on_info`, in publish order. Safe from
 /// any thread, callbacks included; never blocks on sessions.
 #[no_mangle]
-pub unsafe extern "C" fn lv_publish(app: *mut lv_app, topic: *const c_char, json: *const c_char) -> c_int {
+pub unsafe extern "C" fn lv_app_publish(
+    app: *mut lv_app,
+    topic: *const c_char,
+    json: *const c_char,
+) -> c_int {
     boundary(LV_ERR_PANIC, || {
         let app = match app_ref(app) {
             Ok(a) => a,
@@ -450,7 +454,7 @@ pub unsafe extern "C" fn lv_publish(app: *mut lv_app, topic: *const c_char, json
 
 /// Number of live sessions (with or without a socket), or 0 for NULL.
 #[no_mangle]
-pub unsafe extern "C" fn lv_session_count(app: *const lv_app) -> usize {
+pub unsafe extern "C" fn lv_app_session_count(app: *const lv_app) -> usize {
     boundary(0, || app_ref(app).map(|a| a.session_count()).unwrap_or(0))
 }
 
@@ -458,7 +462,7 @@ pub unsafe extern "C" fn lv_session_count(app: *const lv_app) -> usize {
 /// context, without a session: for tests and tools. On success `*out_html` receives a
 /// NUL-terminated string the caller owns and frees with `lv_string_free`.
 #[no_mangle]
-pub unsafe extern "C" fn lv_render(
+pub unsafe extern "C" fn lv_app_render(
     app: *mut lv_app,
     template_name: *const c_char,
     context_json: *const c_char,
@@ -494,7 +498,7 @@ pub unsafe extern "C" fn lv_render(
     })
 }
 
-/// Frees a string returned by `lv_render`. NULL is a no-op.
+/// Frees a string returned by `lv_app_render`. NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn lv_string_free(s: *mut c_char) {
     boundary((), || {
@@ -502,4 +506,70 @@ pub unsafe extern "C" fn lv_string_free(s: *mut c_char) {
             drop(CString::from_raw(s));
         }
     })
+}
+
+// The names before every app function took the `lv_app_` prefix. Kept so existing
+// programs build and link unchanged; each calls its `lv_app_*` twin.
+
+/// The same as `lv_app_register_page` (the design card's name for it; both stay).
+#[no_mangle]
+pub unsafe extern "C" fn lv_register_page(
+    app: *mut lv_app,
+    route: *const c_char,
+    page: *const lv_page,
+) -> c_int {
+    lv_app_register_page(app, route, page)
+}
+
+/// Deprecated: use `lv_app_start`, which it calls.
+#[no_mangle]
+pub unsafe extern "C" fn lv_start(app: *mut lv_app, addr: *const c_char) -> c_int {
+    lv_app_start(app, addr)
+}
+
+/// Deprecated: use `lv_app_serve`, which it calls.
+#[no_mangle]
+pub unsafe extern "C" fn lv_serve(app: *mut lv_app, addr: *const c_char) -> c_int {
+    lv_app_serve(app, addr)
+}
+
+/// Deprecated: use `lv_app_wait`, which it calls.
+#[no_mangle]
+pub unsafe extern "C" fn lv_wait(app: *mut lv_app, timeout_ms: i64) -> c_int {
+    lv_app_wait(app, timeout_ms)
+}
+
+/// Deprecated: use `lv_app_local_addr`, which it calls.
+#[no_mangle]
+pub unsafe extern "C" fn lv_local_addr(app: *const lv_app, buf: *mut c_char, len: usize) -> c_int {
+    lv_app_local_addr(app, buf, len)
+}
+
+/// Deprecated: use `lv_app_shutdown`, which it calls.
+#[no_mangle]
+pub unsafe extern "C" fn lv_shutdown(app: *mut lv_app) -> c_int {
+    lv_app_shutdown(app)
+}
+
+/// Deprecated: use `lv_app_publish`, which it calls.
+#[no_mangle]
+pub unsafe extern "C" fn lv_publish(app: *mut lv_app, topic: *const c_char, json: *const c_char) -> c_int {
+    lv_app_publish(app, topic, json)
+}
+
+/// Deprecated: use `lv_app_session_count`, which it calls.
+#[no_mangle]
+pub unsafe extern "C" fn lv_session_count(app: *const lv_app) -> usize {
+    lv_app_session_count(app)
+}
+
+/// Deprecated: use `lv_app_render`, which it calls.
+#[no_mangle]
+pub unsafe extern "C" fn lv_render(
+    app: *mut lv_app,
+    template_name: *const c_char,
+    context_json: *const c_char,
+    out_html: *mut *mut c_char,
+) -> c_int {
+    lv_app_render(app, template_name, context_json, out_html)
 }

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use super::page::{ctx, lv_ctx};
 use super::{
-    arg, boundary, fail, set_last_error, status, LV_ERR_CALLBACK, LV_ERR_JSON, LV_ERR_NOT_FOUND, LV_ERR_NULL,
-    LV_ERR_PANIC, LV_OK,
+    arg, boundary, fail, set_last_error, status, LV_ERR_BUFFER, LV_ERR_CALLBACK, LV_ERR_JSON,
+    LV_ERR_NOT_FOUND, LV_ERR_NULL, LV_ERR_PANIC, LV_OK,
 };
 use crate::error::Error;
-use crate::page::Ctx;
+use crate::page::{check_pointer, json_get, kind_of, Ctx};
 
 /// Lends `s` to C until the callback returns.
 fn lend(ctx: &mut Ctx<'_>, s: String) -> *const c_char {
@@ -44,6 +44,35 @@ unsafe fn call_str(ptr: *mut lv_ctx, f: impl FnOnce(&mut Ctx<'_>) -> Option<Stri
     })
 }
 
+/// Borrows a JSON pointer argument: NULL and bad UTF-8 as for any string, and a
+/// misspelt pointer (`"count"`) as `LV_ERR_POINTER` with how to write it.
+unsafe fn pointer_arg<'a>(ptr: *const c_char) -> Result<&'a str, c_int> {
+    let p = arg(ptr, "pointer")?;
+    check_pointer(p).map_err(fail)?;
+    Ok(p)
+}
+
+/// Why there is no value at `p`: absent, or a step of the way is not a container.
+fn no_value(state: &Value, p: &str) -> Error {
+    let mut end = 0;
+    for token in p.split('/').skip(1) {
+        let next = end + 1 + token.len();
+        match json_get(state, &p[..end]) {
+            Some(v @ (Value::String(_) | Value::Number(_) | Value::Bool(_))) if end > 0 => {
+                return Error::NotFound(format!("no value at {p:?}: {:?} is {}", &p[..end], kind_of(v)));
+            }
+            _ => {}
+        }
+        end = next;
+    }
+    Error::NotFound(format!("no value at {p:?}"))
+}
+
+/// The value at pointer `p` of the state, or the error saying why there is none.
+fn value_at<'c>(c: &'c Ctx<'_>, p: &str) -> Result<&'c Value, Error> {
+    c.get(p).ok_or_else(|| no_value(c.state(), p))
+}
+
 /// The session state as JSON text.
 #[no_mangle]
 pub unsafe extern "C" fn lv_get_state(ctx: *mut lv_ctx) -> *const c_char {
@@ -60,17 +89,22 @@ pub unsafe extern "C" fn lv_set_state(ctx: *mut lv_ctx, json: *const c_char) -> 
     })
 }
 
-/// The value at a JSON pointer ("/count", "/items/0") as JSON text, or NULL (with
-/// `LV_ERR_NOT_FOUND` in `lv_last_error`) when there is none.
+/// The value at a JSON pointer ("/count", "/items/0"; "" is the whole state) as JSON
+/// text, or NULL when there is none (`lv_last_error` says so, and which step of the
+/// way is not an object or array) or the pointer is misspelt ("count": the message
+/// says to write "/count"). Every `lv_get_*` reads pointers alike; those returning a
+/// status return `LV_ERR_NOT_FOUND` and `LV_ERR_POINTER` for these two cases.
 #[no_mangle]
 pub unsafe extern "C" fn lv_get(ctx: *mut lv_ctx, pointer: *const c_char) -> *const c_char {
     call_str(ctx, |c| {
-        let p = arg(pointer, "pointer").ok()?;
-        let v = c.get(p).map(Value::to_string);
-        if v.is_none() {
-            set_last_error(format!("no value at {p:?}"));
+        let p = pointer_arg(pointer).ok()?;
+        match value_at(c, p) {
+            Ok(v) => Some(v.to_string()),
+            Err(e) => {
+                fail(e);
+                None
+            }
         }
-        v
     })
 }
 
@@ -79,7 +113,7 @@ pub unsafe extern "C" fn lv_get(ctx: *mut lv_ctx, pointer: *const c_char) -> *co
 #[no_mangle]
 pub unsafe extern "C" fn lv_get_int(ctx: *mut lv_ctx, pointer: *const c_char, out: *mut i64) -> c_int {
     call(ctx, |c| {
-        let p = match arg(pointer, "pointer") {
+        let p = match pointer_arg(pointer) {
             Ok(p) => p,
             Err(code) => return code,
         };
@@ -87,9 +121,9 @@ pub unsafe extern "C" fn lv_get_int(ctx: *mut lv_ctx, pointer: *const c_char, ou
             set_last_error("out is NULL");
             return LV_ERR_NULL;
         }
-        match c.get(p) {
-            None => fail(Error::NotFound(format!("no value at {p:?}"))),
-            Some(v) => match v.as_i64() {
+        match value_at(c, p) {
+            Err(e) => fail(e),
+            Ok(v) => match v.as_i64() {
                 Some(n) => {
                     *out = n;
                     LV_OK
@@ -104,7 +138,7 @@ pub unsafe extern "C" fn lv_get_int(ctx: *mut lv_ctx, pointer: *const c_char, ou
 #[no_mangle]
 pub unsafe extern "C" fn lv_get_double(ctx: *mut lv_ctx, pointer: *const c_char, out: *mut f64) -> c_int {
     call(ctx, |c| {
-        let p = match arg(pointer, "pointer") {
+        let p = match pointer_arg(pointer) {
             Ok(p) => p,
             Err(code) => return code,
         };
@@ -112,9 +146,9 @@ pub unsafe extern "C" fn lv_get_double(ctx: *mut lv_ctx, pointer: *const c_char,
             set_last_error("out is NULL");
             return LV_ERR_NULL;
         }
-        match c.get(p) {
-            None => fail(Error::NotFound(format!("no value at {p:?}"))),
-            Some(v) => match v.as_f64() {
+        match value_at(c, p) {
+            Err(e) => fail(e),
+            Ok(v) => match v.as_f64() {
                 Some(n) => {
                     *out = n;
                     LV_OK
@@ -125,19 +159,44 @@ pub unsafe extern "C" fn lv_get_double(ctx: *mut lv_ctx, pointer: *const c_char,
     })
 }
 
+/// The boolean at a JSON pointer into `*out` (1 for true, 0 for false).
+/// `LV_ERR_NOT_FOUND` when absent, `LV_ERR_JSON` when not a boolean (a 0 or "false"
+/// is not one); `*out` is written only on success.
+#[no_mangle]
+pub unsafe extern "C" fn lv_get_bool(ctx: *mut lv_ctx, pointer: *const c_char, out: *mut c_int) -> c_int {
+    call(ctx, |c| {
+        let p = match pointer_arg(pointer) {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
+        if out.is_null() {
+            set_last_error("out is NULL");
+            return LV_ERR_NULL;
+        }
+        match value_at(c, p) {
+            Err(e) => fail(e),
+            Ok(Value::Bool(b)) => {
+                *out = c_int::from(*b);
+                LV_OK
+            }
+            Ok(v) => fail(Error::Json(format!("value at {p:?} is not a boolean: {v}"))),
+        }
+    })
+}
+
 /// The string at a JSON pointer, or NULL when absent or not a string.
 #[no_mangle]
 pub unsafe extern "C" fn lv_get_str(ctx: *mut lv_ctx, pointer: *const c_char) -> *const c_char {
     call_str(ctx, |c| {
-        let p = arg(pointer, "pointer").ok()?;
-        match c.get(p) {
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(other) => {
+        let p = pointer_arg(pointer).ok()?;
+        match value_at(c, p) {
+            Ok(Value::String(s)) => Some(s.clone()),
+            Ok(other) => {
                 set_last_error(format!("value at {p:?} is not a string: {other}"));
                 None
             }
-            None => {
-                set_last_error(format!("no value at {p:?}"));
+            Err(e) => {
+                fail(e);
                 None
             }
         }
@@ -150,7 +209,7 @@ unsafe fn set_value(
     value: impl FnOnce() -> Result<Value, c_int>,
 ) -> c_int {
     call(ctx, |c| {
-        let p = match arg(pointer, "pointer") {
+        let p = match pointer_arg(pointer) {
             Ok(p) => p,
             Err(code) => return code,
         };
@@ -162,7 +221,10 @@ unsafe fn set_value(
 }
 
 /// Sets the value at a JSON pointer to parsed `json`, creating objects on the way;
-/// a last token "-" appends to an array ("/log/-").
+/// a last token "-" appends to an array ("/log/-"). `LV_ERR_JSON` for bad JSON;
+/// `LV_ERR_POINTER` for a misspelt pointer ("count" for "/count"), or one that leads
+/// through a string, number or boolean or past the end of an array (the message says
+/// where). The same for every `lv_set_*`; the state is then unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn lv_set(ctx: *mut lv_ctx, pointer: *const c_char, json: *const c_char) -> c_int {
     set_value(ctx, pointer, || {
@@ -178,6 +240,12 @@ pub unsafe extern "C" fn lv_set(ctx: *mut lv_ctx, pointer: *const c_char, json: 
 #[no_mangle]
 pub unsafe extern "C" fn lv_set_int(ctx: *mut lv_ctx, pointer: *const c_char, value: i64) -> c_int {
     set_value(ctx, pointer, || Ok(Value::from(value)))
+}
+
+/// Sets a boolean at a JSON pointer: true for any non-zero `value`, false for 0.
+#[no_mangle]
+pub unsafe extern "C" fn lv_set_bool(ctx: *mut lv_ctx, pointer: *const c_char, value: c_int) -> c_int {
+    set_value(ctx, pointer, || Ok(Value::Bool(value != 0)))
 }
 
 /// Sets a number at a JSON pointer. NaN and infinities are refused (`LV_ERR_JSON`).
@@ -202,13 +270,17 @@ pub unsafe extern "C" fn lv_set_str(ctx: *mut lv_ctx, pointer: *const c_char, va
 #[no_mangle]
 pub unsafe extern "C" fn lv_remove(ctx: *mut lv_ctx, pointer: *const c_char) -> c_int {
     call(ctx, |c| {
-        let p = match arg(pointer, "pointer") {
+        let p = match pointer_arg(pointer) {
             Ok(p) => p,
             Err(code) => return code,
         };
+        if p.is_empty() {
+            set_last_error("the whole state cannot be removed (pointer \"\"); use lv_set_state(ctx, \"{}\")");
+            return LV_ERR_NOT_FOUND;
+        }
         match c.remove(p) {
             Some(_) => LV_OK,
-            None => fail(Error::NotFound(format!("no value at {p:?}"))),
+            None => fail(no_value(c.state(), p)),
         }
     })
 }
@@ -253,12 +325,14 @@ pub unsafe extern "C" fn lv_browser_remove(ctx: *mut lv_ctx, key: *const c_char)
     })
 }
 
-/// The length of the array, object or string at a JSON pointer into `*out`.
-/// `LV_ERR_NOT_FOUND` when absent, `LV_ERR_JSON` for a number, boolean or null.
+/// The length of the value at a JSON pointer into `*out`: for a string its length in
+/// bytes of UTF-8, as `strlen` of `lv_get_str` gives it ("été" is 5); for an array
+/// its items; for an object its keys. `LV_ERR_NOT_FOUND` when absent, `LV_ERR_JSON`
+/// for a number, boolean or null.
 #[no_mangle]
 pub unsafe extern "C" fn lv_len(ctx: *mut lv_ctx, pointer: *const c_char, out: *mut usize) -> c_int {
     call(ctx, |c| {
-        let p = match arg(pointer, "pointer") {
+        let p = match pointer_arg(pointer) {
             Ok(p) => p,
             Err(code) => return code,
         };
@@ -266,14 +340,58 @@ pub unsafe extern "C" fn lv_len(ctx: *mut lv_ctx, pointer: *const c_char, out: *
             set_last_error("out is NULL");
             return LV_ERR_NULL;
         }
-        let len = match c.get(p) {
-            None => return fail(Error::NotFound(format!("no value at {p:?}"))),
-            Some(Value::Array(a)) => a.len(),
-            Some(Value::Object(o)) => o.len(),
-            Some(Value::String(s)) => s.chars().count(),
-            Some(other) => return fail(Error::Json(format!("value at {p:?} has no length: {other}"))),
+        let len = match value_at(c, p) {
+            Err(e) => return fail(e),
+            Ok(Value::Array(a)) => a.len(),
+            Ok(Value::Object(o)) => o.len(),
+            Ok(Value::String(s)) => s.len(),
+            Ok(other) => return fail(Error::Json(format!("value at {p:?} has no length: {other}"))),
         };
         *out = len;
+        LV_OK
+    })
+}
+
+/// Appends one token to the JSON pointer held in `buf` (NUL-terminated, `len` bytes
+/// in all): a `/`, then `token` with `~` written `~0` and `/` written `~1`, so a key
+/// from user input ("a/b") cannot step into another one. Start from `buf[0] = '\0'`
+/// (the whole state). On `LV_ERR_BUFFER` (it would not fit) `buf` is unchanged.
+///
+/// ```c
+/// char p[128] = "";
+/// lv_pointer_append(p, sizeof p, "boards");   // "/boards"
+/// lv_pointer_append(p, sizeof p, name);       // "/boards/a~1b" for "a/b"
+/// ```
+///
+/// An index needs no escaping: `snprintf(p, sizeof p, "/items/%zu/done", i)` is a
+/// pointer too (check that its result is below `sizeof p`).
+#[no_mangle]
+pub unsafe extern "C" fn lv_pointer_append(buf: *mut c_char, len: usize, token: *const c_char) -> c_int {
+    boundary(LV_ERR_PANIC, || {
+        if buf.is_null() {
+            set_last_error("buf is NULL");
+            return LV_ERR_NULL;
+        }
+        let token = match arg(token, "token") {
+            Ok(t) => t,
+            Err(code) => return code,
+        };
+        // The current pointer: at most `len` bytes, NUL-terminated within them.
+        let bytes = std::slice::from_raw_parts(buf as *const u8, len);
+        let Some(used) = bytes.iter().position(|&b| b == 0) else {
+            set_last_error(format!("buf holds no NUL within its {len} bytes; start with buf[0] = '\\0'"));
+            return LV_ERR_BUFFER;
+        };
+        let escaped = format!("/{}", token.replace('~', "~0").replace('/', "~1"));
+        if used + escaped.len() + 1 > len {
+            set_last_error(format!(
+                "buffer of {len} bytes is too small for {:?}",
+                format!("{}{escaped}", String::from_utf8_lossy(&bytes[..used]))
+            ));
+            return LV_ERR_BUFFER;
+        }
+        std::ptr::copy_nonoverlapping(escaped.as_ptr(), (buf as *mut u8).add(used), escaped.len());
+        *buf.add(used + escaped.len()) = 0;
         LV_OK
     })
 }
@@ -373,7 +491,8 @@ pub unsafe extern "C" fn lv_cancel_timer(ctx: *mut lv_ctx, timer: u64) -> c_int 
 }
 
 /// After the callback, loads `url` in the browser (a full page load). After a no-JS
-/// POST, the 303 goes there. `url` must be a path of this app (one leading `/`) or an
+/// POST, the 303 goes there. From `on_mount`, the page GET answers 303 (or the 3xx
+/// of `lv_set_status`) with `Location: url` and keeps no session. `url` must be a path of this app (one leading `/`) or an
 /// http(s) URL whose host is listed in the `redirect_hosts` option; anything else
 /// (`javascript:`, `//other.example`, another host) returns `LV_ERR_STATE` and fails
 /// the callback, whatever it returns.
@@ -382,6 +501,45 @@ pub unsafe extern "C" fn lv_redirect(ctx: *mut lv_ctx, url: *const c_char) -> c_
     call(ctx, |c| match arg(url, "url") {
         Ok(u) => status(c.redirect(u)),
         Err(code) => code,
+    })
+}
+
+/// Inside `on_mount`: the HTTP status the page GET answers with. With `LV_OK` from
+/// the mount, the page renders as usual under that status (a live "no such board"
+/// page with 404); when the mount fails after it (`return lv_error(ctx, "gone")`),
+/// the GET answers the status with a short text ("410 Gone", plus the message in dev
+/// mode) instead of a 500, and no session is kept. With `lv_redirect` in the mount, a
+/// 3xx status (301, 302, 307, 308) replaces the default 303. `code` is 200 to 599,
+/// else `LV_ERR_STATE`; so is a call outside `on_mount`.
+///
+/// A WebSocket join that finds no session (it expired) mounts afresh: if that mount
+/// fails with a status, the browser is sent to its page's URL (a full load), whose GET
+/// answers the status; if it redirects, the browser goes there.
+#[no_mangle]
+pub unsafe extern "C" fn lv_set_status(ctx: *mut lv_ctx, code: c_int) -> c_int {
+    call(ctx, |c| match u16::try_from(code) {
+        Ok(code) => status(c.set_status(code)),
+        Err(_) => fail(Error::State(format!("{code} is not an HTTP status a page can answer (200 to 599)"))),
+    })
+}
+
+/// Inside `on_mount`: fails the mount so that the page GET answers 404 Not Found
+/// (`lv_set_status(ctx, 404)`, then `lv_error(ctx, "not found")`); returns
+/// `LV_ERR_NOT_FOUND` for the mount to return:
+///
+/// ```c
+/// if (!board_exists(name)) return lv_not_found(ctx);
+/// ```
+///
+/// No session is kept. Outside `on_mount` it records `LV_ERR_STATE` and returns it.
+#[no_mangle]
+pub unsafe extern "C" fn lv_not_found(ctx: *mut lv_ctx) -> c_int {
+    call(ctx, |c| {
+        if let Err(e) = c.set_status(404) {
+            return fail(e);
+        }
+        c.failure = Some("not found".to_string());
+        LV_ERR_NOT_FOUND
     })
 }
 
@@ -491,13 +649,103 @@ pub unsafe extern "C" fn lv_event_name(ctx: *mut lv_ctx) -> *const c_char {
 }
 
 /// Inside `on_event`: the value named `key` — a `data-lv-value-*` first, else the
-/// first form value — or NULL when the event has none.
+/// first form value — or NULL when the event has none. The same as
+/// `lv_event_get_at(ctx, key, 0)`.
 #[no_mangle]
 pub unsafe extern "C" fn lv_event_get(ctx: *mut lv_ctx, key: *const c_char) -> *const c_char {
     call_str(ctx, |c| {
         let k = arg(key, "key").ok()?;
         c.event().and_then(|e| e.get(k))
     })
+}
+
+/// Inside `on_event`: how many values are named `key` into `*out`: the
+/// `data-lv-value-*` of that name (if any), then every value of the form field (a
+/// `<select multiple>` or checkboxes named alike send several: `sel=a&sel=b` is 2).
+/// 0 when there is none. `LV_ERR_STATE` outside `on_event`.
+#[no_mangle]
+pub unsafe extern "C" fn lv_event_count(ctx: *mut lv_ctx, key: *const c_char, out: *mut usize) -> c_int {
+    call(ctx, |c| {
+        let k = match arg(key, "key") {
+            Ok(k) => k,
+            Err(code) => return code,
+        };
+        if out.is_null() {
+            set_last_error("out is NULL");
+            return LV_ERR_NULL;
+        }
+        let Some(e) = c.event() else {
+            return fail(Error::State("lv_event_count outside on_event".into()));
+        };
+        *out = e.all(k).len();
+        LV_OK
+    })
+}
+
+/// Inside `on_event`: value `index` (from 0) of those `lv_event_count` counts for
+/// `key`, in the order the browser sent them, or NULL (`LV_ERR_NOT_FOUND` in
+/// `lv_last_error`) past the last. Owned by the library until the callback returns.
+///
+/// ```c
+/// size_t n = 0;
+/// lv_event_count(ctx, "sel", &n);
+/// for (size_t i = 0; i < n; i++) puts(lv_event_get_at(ctx, "sel", i));
+/// ```
+#[no_mangle]
+pub unsafe extern "C" fn lv_event_get_at(
+    ctx: *mut lv_ctx,
+    key: *const c_char,
+    index: usize,
+) -> *const c_char {
+    call_str(ctx, |c| {
+        let k = arg(key, "key").ok()?;
+        let Some(e) = c.event() else {
+            set_last_error("lv_event_get_at outside on_event");
+            return None;
+        };
+        let mut all = e.all(k);
+        if index >= all.len() {
+            set_last_error(format!("the event has {} values named {k:?}, no value {index}", all.len()));
+            return None;
+        }
+        Some(all.swap_remove(index))
+    })
+}
+
+/// Inside `on_event`: the event's type: "click", "submit", "change", "keyup",
+/// "keydown", "focus", "blur" (a no-JS form POST is a "submit"). NULL elsewhere.
+#[no_mangle]
+pub unsafe extern "C" fn lv_event_type(ctx: *mut lv_ctx) -> *const c_char {
+    call_str(ctx, |c| c.event().map(|e| e.kind.clone()))
+}
+
+/// Inside `on_event`: the `data-lv-target` of the element, or NULL when it has none
+/// (or outside `on_event`).
+#[no_mangle]
+pub unsafe extern "C" fn lv_event_target(ctx: *mut lv_ctx) -> *const c_char {
+    call_str(ctx, |c| c.event().and_then(|e| e.target.clone()))
+}
+
+/// Inside `on_event`: for a change event, the `name` of the form field that changed;
+/// NULL otherwise.
+#[no_mangle]
+pub unsafe extern "C" fn lv_event_field(ctx: *mut lv_ctx) -> *const c_char {
+    call_str(ctx, |c| c.event().and_then(|e| e.field.clone()))
+}
+
+/// Inside `on_event`: for a key event, the key ("Enter", "a", "ArrowUp", as the
+/// browser's `KeyboardEvent.key`); NULL otherwise.
+#[no_mangle]
+pub unsafe extern "C" fn lv_event_key(ctx: *mut lv_ctx) -> *const c_char {
+    call_str(ctx, |c| c.event().and_then(|e| e.key.clone()))
+}
+
+/// Inside `on_event`: the whole event as JSON text, as `on_event` received it
+/// (docs/protocol.md: `type`, `name`, `target`, `values`, `form`, `field`, `key`,
+/// `meta`), for a host that reads it with its own JSON parser. NULL elsewhere.
+#[no_mangle]
+pub unsafe extern "C" fn lv_event_json(ctx: *mut lv_ctx) -> *const c_char {
+    call_str(ctx, |c| c.event().and_then(|e| serde_json::to_string(e).ok()))
 }
 
 /// Inside `on_info`: the topic of a published message, or NULL for a timer.

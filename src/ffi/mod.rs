@@ -33,7 +33,8 @@ pub enum lv_status {
     LV_ERR_NULL = 1,
     /// A string argument was not valid UTF-8.
     LV_ERR_UTF8 = 2,
-    /// JSON from the host did not parse, or a JSON pointer did not fit the state.
+    /// JSON from the host did not parse, or a value is not of the type asked for
+    /// (`lv_get_int` on a string).
     LV_ERR_JSON = 3,
     /// The options are unusable.
     LV_ERR_CONFIG = 4,
@@ -52,7 +53,7 @@ pub enum lv_status {
     LV_ERR_CALLBACK = 10,
     /// The call is not allowed from inside a callback (it would wait for itself).
     LV_ERR_REENTRANT = 11,
-    /// `lv_wait` timed out, or `lv_shutdown` gave up waiting for callbacks still
+    /// `lv_app_wait` timed out, or `lv_app_shutdown` gave up waiting for callbacks still
     /// running after `shutdown_timeout_ms`.
     LV_ERR_TIMEOUT = 12,
     /// An output buffer was too small.
@@ -62,6 +63,10 @@ pub enum lv_status {
     /// A request the host's server handed in is malformed (a bad method, path or
     /// header line, a text frame that is not UTF-8).
     LV_ERR_REQUEST = 15,
+    /// A JSON pointer into the state is malformed (`"count"` without its leading
+    /// `/`, a `~` not in `~0`/`~1`), or a write leads through a string, number or
+    /// boolean or past the end of an array. The JSON is fine; the pointer is not.
+    LV_ERR_POINTER = 16,
     /// A bug in mizulive: a panic was caught at the boundary.
     LV_ERR_PANIC = 99,
 }
@@ -84,10 +89,11 @@ pub const LV_ERR_TIMEOUT: c_int = lv_status::LV_ERR_TIMEOUT as c_int;
 pub const LV_ERR_BUFFER: c_int = lv_status::LV_ERR_BUFFER as c_int;
 pub const LV_ERR_BUSY: c_int = lv_status::LV_ERR_BUSY as c_int;
 pub const LV_ERR_REQUEST: c_int = lv_status::LV_ERR_REQUEST as c_int;
+pub const LV_ERR_POINTER: c_int = lv_status::LV_ERR_POINTER as c_int;
 pub const LV_ERR_PANIC: c_int = lv_status::LV_ERR_PANIC as c_int;
 
 /// ABI version; a binding built for another value must refuse to load the library.
-pub const LV_ABI_VERSION: u32 = 2;
+pub const LV_ABI_VERSION: u32 = 3;
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -140,10 +146,11 @@ pub(crate) fn fail(err: Error) -> c_int {
         Error::Config(_) => LV_ERR_CONFIG,
         Error::Page(_) => LV_ERR_PAGE,
         Error::Json(_) => LV_ERR_JSON,
+        Error::Pointer(_) => LV_ERR_POINTER,
         Error::Template(_) => LV_ERR_TEMPLATE,
         // Redis is reached over the network: a failure there is I/O to the caller.
         Error::Io(_) | Error::Redis(_) => LV_ERR_IO,
-        Error::Callback(_) => LV_ERR_CALLBACK,
+        Error::Callback(_) | Error::Answered { .. } => LV_ERR_CALLBACK,
         Error::State(_) => LV_ERR_STATE,
         Error::Busy(_) => LV_ERR_BUSY,
         Error::Timeout(_) => LV_ERR_TIMEOUT,
@@ -196,6 +203,40 @@ pub extern "C" fn lv_last_error() -> *const c_char {
         .unwrap_or(c"".as_ptr())
 }
 
+/// The name and meaning of a status code, e.g. `lv_errstr(LV_ERR_JSON)` is
+/// "LV_ERR_JSON: invalid JSON, or a value of another type than asked for". For an
+/// unknown code, a string saying so ("unknown mizulive status code"). Static, never
+/// NULL, never free it; the same text on every thread. `lv_last_error` holds the
+/// message of the call that failed; this names its kind.
+#[no_mangle]
+pub extern "C" fn lv_errstr(code: c_int) -> *const c_char {
+    errstr(code).as_ptr()
+}
+
+fn errstr(code: c_int) -> &'static CStr {
+    match code {
+        LV_OK => c"LV_OK: success",
+        LV_ERR_NULL => c"LV_ERR_NULL: a required pointer argument was NULL",
+        LV_ERR_UTF8 => c"LV_ERR_UTF8: a string argument was not valid UTF-8",
+        LV_ERR_JSON => c"LV_ERR_JSON: invalid JSON, or a value of another type than asked for",
+        LV_ERR_CONFIG => c"LV_ERR_CONFIG: the options are unusable",
+        LV_ERR_PAGE => c"LV_ERR_PAGE: a page route, template name or region map is unusable",
+        LV_ERR_TEMPLATE => c"LV_ERR_TEMPLATE: a template failed to load or render",
+        LV_ERR_IO => c"LV_ERR_IO: binding, serving or reaching Redis failed",
+        LV_ERR_STATE => c"LV_ERR_STATE: the call does not fit the current state (shut down, or a context used outside its callback)",
+        LV_ERR_NOT_FOUND => c"LV_ERR_NOT_FOUND: no such region, timer, key or value",
+        LV_ERR_CALLBACK => c"LV_ERR_CALLBACK: a callback failed",
+        LV_ERR_REENTRANT => c"LV_ERR_REENTRANT: not allowed from inside a callback",
+        LV_ERR_TIMEOUT => c"LV_ERR_TIMEOUT: a wait timed out",
+        LV_ERR_BUFFER => c"LV_ERR_BUFFER: an output buffer was too small",
+        LV_ERR_BUSY => c"LV_ERR_BUSY: a limit is reached; retrying later may succeed",
+        LV_ERR_REQUEST => c"LV_ERR_REQUEST: a request handed in by the host's server is malformed",
+        LV_ERR_POINTER => c"LV_ERR_POINTER: a JSON pointer is malformed or does not fit the state",
+        LV_ERR_PANIC => c"LV_ERR_PANIC: a bug in mizulive (a panic caught at its boundary)",
+        _ => c"unknown mizulive status code",
+    }
+}
+
 /// The library version, e.g. "0.1.0". Static; never free it.
 #[no_mangle]
 pub extern "C" fn lv_version() -> *const c_char {
@@ -220,5 +261,22 @@ mod tests {
         let msg = unsafe { CStr::from_ptr(lv_last_error()) };
         assert_eq!(msg.to_str().ok(), Some("shut down"));
         assert_eq!(fail(Error::Redis("connection refused".into())), LV_ERR_IO);
+    }
+
+    /// Every code of the enum has its own text, which starts with its name.
+    #[test]
+    fn errstr_names_every_code() {
+        for (code, name) in [
+            (LV_OK, "LV_OK"),
+            (LV_ERR_JSON, "LV_ERR_JSON: "),
+            (LV_ERR_POINTER, "LV_ERR_POINTER: "),
+            (LV_ERR_REQUEST, "LV_ERR_REQUEST: "),
+            (LV_ERR_PANIC, "LV_ERR_PANIC: "),
+        ] {
+            assert!(errstr(code).to_str().unwrap().starts_with(name), "{code}");
+        }
+        let texts: std::collections::HashSet<_> = (0..100).map(errstr).collect();
+        assert_eq!(texts.len(), 19, "18 codes and the unknown text");
+        assert_eq!(errstr(-1), c"unknown mizulive status code");
     }
 }

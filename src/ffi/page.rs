@@ -16,7 +16,8 @@ pub struct lv_ctx {
 
 /// `on_mount(ctx, params_json, user_data)`: set the initial state. `params_json` is
 /// the route params as a JSON object, e.g. `{"room":"lobby"}`. Return `LV_OK`, or
-/// any non-zero value for failure (the GET answers 500).
+/// any non-zero value for failure: the GET answers 500, or the status set with
+/// `lv_set_status` (`return lv_not_found(ctx);` answers 404).
 pub type lv_mount_fn = Option<
     unsafe extern "C" fn(ctx: *mut lv_ctx, params_json: *const c_char, user_data: *mut c_void) -> c_int,
 >;
@@ -43,11 +44,11 @@ pub type lv_close_fn =
     Option<unsafe extern "C" fn(ctx: *mut lv_ctx, reason: *const c_char, user_data: *mut c_void)>;
 
 /// Releases a `user_data`. Called exactly once, after the last callback that could
-/// see it, at the latest before `lv_shutdown`/`lv_app_free` returns.
+/// see it, at the latest before `lv_app_shutdown`/`lv_app_free` returns.
 pub type lv_drop_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 
 /// A page: templates plus callbacks. The struct and its strings are copied by
-/// `lv_register_page`; they need not outlive the call.
+/// `lv_app_register_page`; they need not outlive the call.
 #[repr(C)]
 pub struct lv_page {
     /// Page template name: "counter/index" is views/pages/counter/index.html. Required.

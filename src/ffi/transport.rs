@@ -114,7 +114,7 @@ fn response(resp: hyper::Response<Bytes>) -> *mut lv_response {
 /// listener would: pages (the GET mounts a session), form posts, the client runtime
 /// at /_live/runtime.js, metrics. Every check applies (tokens, CSRF, the form size
 /// limit, the auth hook). A WebSocket upgrade goes to `lv_ws_adopt` or `lv_ws_open`
-/// instead. Works without `lv_start`: a host that serves every request this way opens
+/// instead. Works without `lv_app_start`: a host that serves every request this way opens
 /// no port of the library's.
 ///
 /// Blocks until the response is ready. On `LV_OK`, `*out` is the response (of any

@@ -191,8 +191,17 @@ pub(crate) async fn authenticate(
     let decided = shared
         .host
         .run(lane, move || {
+            let path = info.path.clone();
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| auth.authenticate(&info)))
-                .unwrap_or(AuthDecision::Deny)
+                .unwrap_or_else(|panic| {
+                    let msg = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic without a message".into());
+                    tracing::warn!(%path, "the auth hook panicked: {msg}; refusing the request (403)");
+                    AuthDecision::Deny
+                })
         })
         .await;
     if decided == Err(Refused::Full) {

@@ -17,7 +17,7 @@ use crate::host::Refused;
 use crate::options::Options;
 use crate::page::Route;
 use crate::protocol::Event;
-use crate::session::{self, Origin, PostOutcome, SessionHandle, SessionMsg};
+use crate::session::{self, Answer, Origin, PostOutcome, SessionHandle, SessionMsg};
 use crate::token::TokenError;
 
 pub(crate) type Body = Full<Bytes>;
@@ -228,11 +228,18 @@ async fn page_get<B>(
 
     let origin = Origin { route, path: path.clone(), params, user_id, browser };
     let result = match session::spawn(&shared.core, origin).await {
-        Ok((_, handle)) => render_document(&handle).await,
+        Ok((_, _, Answer { status, redirect: Some(to) })) => {
+            return with_cookies(redirect_to(&to, status), cookies);
+        }
+        Ok((_, handle, answer)) => render_document(&handle).await.map(|html| (html, answer.status)),
         Err(e) => Err(e),
     };
     match result {
-        Ok(html) => with_cookies(html_response(html, head, None), cookies),
+        Ok((html, status)) => with_cookies(with_status(html_response(html, head, None), status), cookies),
+        Err(crate::error::Error::Answered { status, message }) => {
+            tracing::info!(%path, status, "the page's mount answered {status}: {message}");
+            with_cookies(answered(shared, status, &message), cookies)
+        }
         Err(e) => {
             tracing::error!(%path, "page failed: {e}");
             page_error(shared, &e)
@@ -338,7 +345,12 @@ async fn page_post<B: RequestBody>(
                     browser: claims.br.clone(),
                 };
                 match session::spawn(&shared.core, origin).await {
-                    Ok((_, h)) => {
+                    // The page is not there for it any more: the browser follows the mount.
+                    Ok((_, _, Answer { status, redirect: Some(to) })) => return redirect_to(&to, status),
+                    Err(crate::error::Error::Answered { status, message }) => {
+                        return answered(shared, status, &message)
+                    }
+                    Ok((_, h, _)) => {
                         let token = h.token.clone();
                         (h, token)
                     }
@@ -365,7 +377,8 @@ async fn page_post<B: RequestBody>(
         return r;
     }
     if let Some(err) = &outcome.error {
-        tracing::warn!(%path, "no-JS event failed: {err}");
+        // A failed callback was logged at warn where it ran.
+        tracing::debug!(%path, "no-JS event not applied: {err}");
     }
     let cookie = resume_cookie(&shared.opts, &parts.headers, &path, session_token, 120);
     see_other(outcome.redirect.as_deref().unwrap_or(&path), Some(cookie))
@@ -509,6 +522,33 @@ fn see_other(location: &str, cookie: Option<String>) -> Response<Body> {
         builder = builder.header(header::SET_COOKIE, c);
     }
     finish(builder, Body::default())
+}
+
+/// The answer to a page GET whose mount redirected: `status` when the mount set a
+/// 3xx one (301, 302, 307, 308), else 303.
+fn redirect_to(location: &str, status: Option<u16>) -> Response<Body> {
+    let mut resp = see_other(location, None);
+    if let Some(code) = status.filter(|s| (300..400).contains(s)).and_then(|s| StatusCode::from_u16(s).ok()) {
+        *resp.status_mut() = code;
+    }
+    resp
+}
+
+/// A rendered page with the status its mount set (200 when none).
+fn with_status(mut resp: Response<Body>, status: Option<u16>) -> Response<Body> {
+    if let Some(code) = status.and_then(|s| StatusCode::from_u16(s).ok()) {
+        *resp.status_mut() = code;
+    }
+    resp
+}
+
+/// The answer to a page GET whose mount failed with a status (`lv_not_found`): that
+/// status and its reason ("404 Not Found"), with the mount's message in dev mode.
+fn answered(shared: &Shared, status: u16, message: &str) -> Response<Body> {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let title = format!("{} {}", code.as_u16(), code.canonical_reason().unwrap_or(""));
+    let body = if shared.opts.dev { format!("{}\n\n{message}", title.trim_end()) } else { title };
+    text(code, body.trim_end())
 }
 
 /// 503 with `Retry-After` when a limit is reached, else 500 (with the detail in dev mode).

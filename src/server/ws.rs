@@ -327,6 +327,13 @@ async fn read<R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin>(
                         // From now on only the idle deadline applies.
                         idle.as_mut().reset(Instant::now() + IDLE_TIMEOUT);
                     }
+                    Err((REDIRECT, to)) => {
+                        // A fresh mount sent the browser elsewhere (or back to its
+                        // page's GET, to answer the status it asked for).
+                        let _ = queue(out_tx, protocol::redirect(&to));
+                        queue_close(out_tx, CloseCode::Normal, "redirect");
+                        return ReadEnd::Flush;
+                    }
                     Err((code, message)) => {
                         let (recoverable, close) = join_error_kind(code);
                         let _ = queue(out_tx, protocol::error(code, &message, recoverable));
@@ -443,7 +450,11 @@ async fn join_session(
             Err(_) => return Err(("internal", "session ended".into())),
         }
     }
-    mount_fresh(shared, route, claims, conn).await
+    let here = match url_query(&join.url) {
+        "" => path.clone(),
+        query => format!("{path}?{query}"),
+    };
+    mount_fresh(shared, route, claims, conn, &here).await
 }
 
 /// The join's request (its upgrade) must come from the browser the token was issued
@@ -480,15 +491,29 @@ async fn check_request(
     }
 }
 
+/// A join's answer that is no error: the client is sent to this URL (a `redirect`
+/// frame) and the socket closes.
+const REDIRECT: &str = "redirect";
+
+/// Mounts a session for a join that found none. A mount that redirects sends the
+/// browser there; one that fails with a status (404) sends it to the page's own URL,
+/// whose GET then answers that status.
 async fn mount_fresh(
     shared: &Arc<Shared>,
     route: Arc<crate::page::Route>,
     claims: crate::token::Claims,
     conn: Conn,
+    url: &str,
 ) -> Result<SessionHandle, (&'static str, String)> {
     let origin =
         Origin { route, path: claims.path, params: claims.params, user_id: claims.uid, browser: claims.br };
-    let (_, handle) = session::spawn(&shared.core, origin).await.map_err(|e| match e {
+    let spawned = session::spawn(&shared.core, origin).await;
+    let spawned = match spawned {
+        Ok((_, _, session::Answer { redirect: Some(to), .. })) => return Err((REDIRECT, to)),
+        Err(crate::error::Error::Answered { .. }) => return Err((REDIRECT, url.to_string())),
+        other => other,
+    };
+    let (_, handle, _) = spawned.map_err(|e| match e {
         // Busy or shutting down: another try (perhaps on a restarted server) may work.
         crate::error::Error::Busy(_) => (OVERLOADED, "the server is busy; retrying".to_string()),
         crate::error::Error::State(_) => ("internal", "the session could not start; retrying".to_string()),

@@ -113,8 +113,19 @@ pub(crate) struct Origin {
     pub browser: String,
 }
 
-/// Creates a session, registers it and runs its mount. Returns its id and handle.
-pub(crate) async fn spawn(core: &Arc<Core>, origin: Origin) -> Result<(String, SessionHandle)> {
+/// How a mount asked the request that made it to be answered, besides with the page:
+/// a status (`Ctx::set_status`) and a redirect (`Ctx::redirect`; the session then
+/// ends at once, as nobody will join it).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Answer {
+    pub status: Option<u16>,
+    pub redirect: Option<String>,
+}
+
+/// Creates a session, registers it and runs its mount. Returns its id and handle, and
+/// how the mount asked to be answered. A mount that failed after setting a status is
+/// [`Error::Answered`].
+pub(crate) async fn spawn(core: &Arc<Core>, origin: Origin) -> Result<(String, SessionHandle, Answer)> {
     // Subscribed before the check: a shutdown that starts after it is still seen.
     let closing = core.closing.subscribe();
     if *closing.borrow() {
@@ -169,7 +180,7 @@ pub(crate) async fn spawn(core: &Arc<Core>, origin: Origin) -> Result<(String, S
     metrics::inc(&core.metrics.mounts);
     core.rt.spawn(actor.run(rx, mounted_tx));
     match mounted_rx.await {
-        Ok(Ok(())) => Ok((id, handle)),
+        Ok(Ok(answer)) => Ok((id, handle, answer)),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(Error::State("the server is shutting down".into())),
     }

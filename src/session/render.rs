@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use super::parts::{diff, RegionParts, Sent};
 use super::{SessionData, SessionEnv};
+use crate::metrics::CallbackKind;
 use crate::page::{check_state_size, Ctx, Event, Info, PageSpec};
 use crate::views::html::keyed_children;
 
@@ -49,6 +50,8 @@ pub(crate) struct CallOutcome {
     pub commands: Vec<Value>,
     pub redirect: Option<String>,
     pub navigate: Option<(String, bool)>,
+    /// The HTTP status a mount asked for (`Ctx::set_status`), failed or not.
+    pub status: Option<u16>,
     pub root: Option<String>,
     pub document: Option<String>,
     /// The browser session writes of a callback that succeeded, for the store.
@@ -59,6 +62,24 @@ impl CallOutcome {
     /// A patch and nothing else to send: no commands, redirect or navigation.
     pub fn only_patch(&self) -> bool {
         self.patch.is_some() && self.commands.is_empty() && self.redirect.is_none() && self.navigate.is_none()
+    }
+}
+
+/// Logs a failed callback with its message, dev mode or not: the browser sees the
+/// message in dev mode only, so without this line it would be lost. A mount that
+/// failed on purpose with a status (`lv_not_found`) is an answer, logged at info.
+fn log_failure(page: &crate::page::PageData, call: &Call, status: Option<u16>, msg: &str) {
+    let (session, route) = (page.id.as_str(), page.route.pattern.as_str());
+    match call {
+        Call::Event(e) => tracing::warn!(session, route, "event {:?} failed: {msg}", e.name),
+        Call::Info(i) => match &i.topic {
+            Some(topic) => tracing::warn!(session, route, "info on topic {topic:?} failed: {msg}"),
+            None => tracing::warn!(session, route, "info (a timer) failed: {msg}"),
+        },
+        _ => match status {
+            Some(status) => tracing::info!(session, route, "mount answered {status}: {msg}"),
+            None => tracing::warn!(session, route, "mount failed: {msg}"),
+        },
     }
 }
 
@@ -97,8 +118,12 @@ fn run_call(
         Call::Close(reason) => {
             let handler = data.page.route.spec.handler.clone();
             let mut ctx = Ctx::new(&mut data.page, env, None, None);
-            if catch_unwind(AssertUnwindSafe(|| handler.close(&mut ctx, reason))).is_err() {
-                tracing::warn!("close callback panicked");
+            let started = std::time::Instant::now();
+            let closed = catch_unwind(AssertUnwindSafe(|| handler.close(&mut ctx, reason)));
+            env.core.metrics.callback_took(CallbackKind::Close, started.elapsed());
+            if let Err(panic) = closed {
+                let (session, route) = (ctx.session_id(), ctx.data.route.pattern.as_str());
+                tracing::warn!(session, route, "close callback panicked: {}", panic_message(&panic));
             }
             drop(ctx);
             return (data, out);
@@ -119,11 +144,18 @@ fn run_call(
             _ => (None, None),
         };
         let mut ctx = Ctx::new(page, env, event, info);
+        let kind = match &call {
+            Call::Event(_) => CallbackKind::Event,
+            Call::Info(_) => CallbackKind::Info,
+            _ => CallbackKind::Mount,
+        };
+        let started = std::time::Instant::now();
         let result = catch_unwind(AssertUnwindSafe(|| match &call {
             Call::Event(e) => handler.event(&mut ctx, e),
             Call::Info(i) => handler.info(&mut ctx, i),
             _ => handler.mount(&mut ctx),
         }));
+        env.core.metrics.callback_took(kind, started.elapsed());
         (result, std::mem::take(&mut ctx.fx))
     };
     let failure = match result {
@@ -144,6 +176,12 @@ fn run_call(
         Ok(Err(e)) => Some(e.0),
         Err(panic) => Some(format!("callback panicked: {}", panic_message(&panic))),
     };
+    if matches!(call, Call::Mount) {
+        out.status = fx.status;
+    }
+    if let Some(msg) = &failure {
+        log_failure(page, &call, fx.status, msg);
+    }
     if let Some(msg) = failure {
         (page.state, page.state_bytes, page.flash, page.title) = saved;
         page.browser_session = saved_browser;

@@ -2,6 +2,7 @@
 //! redis-server). Not a stable API: it moves with the code it exposes.
 
 pub use crate::cluster::link::{OnMessage, RedisLink};
+pub use crate::logging::{set_sink, Record};
 pub use crate::metrics::Metrics;
 
 /// The value of a browser cookie (`lv_bid`) for the browser id `id` (32 hex digits),

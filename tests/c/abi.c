@@ -67,7 +67,7 @@ static int on_mount(lv_ctx *ctx, const char *params_json, void *user) {
     CHECK(lv_len(ctx, "/log", &len) == LV_OK && len == 2);
     CHECK(lv_remove(ctx, "/log/0") == LV_OK);
     CHECK(strcmp(lv_get(ctx, "/log"), "[\"b\"]") == 0);
-    CHECK_ERR(lv_set(ctx, "/count/deeper", "1"), LV_ERR_JSON, "cannot descend");
+    CHECK_ERR(lv_set(ctx, "/count/deeper", "1"), LV_ERR_POINTER, "\"/count\" is a number, not an object or array");
     CHECK_ERR(lv_set(ctx, "/x", "nope"), LV_ERR_JSON, "invalid JSON");
     CHECK(lv_set_double(ctx, "/ratio", 0.5) == LV_OK);
     /* lv_last_error()'s own string may be passed straight back in: it is read before

@@ -292,7 +292,7 @@ func (a *App) Start(addr string) error {
 		return err
 	}
 	defer freeC(cAddr)
-	return a.with(func(p *C.lv_app) C.int { return C.lv_start(p, cAddr) })
+	return a.with(func(p *C.lv_app) C.int { return C.lv_app_start(p, cAddr) })
 }
 
 // Serve is Start followed by Wait: it serves until Close is called.
@@ -311,7 +311,7 @@ func (a *App) Wait() { <-a.done }
 // with ErrState before Start.
 func (a *App) Addr() (string, error) {
 	var buf [128]C.char
-	err := a.with(func(p *C.lv_app) C.int { return C.lv_local_addr(p, &buf[0], C.size_t(len(buf))) })
+	err := a.with(func(p *C.lv_app) C.int { return C.lv_app_local_addr(p, &buf[0], C.size_t(len(buf))) })
 	if err != nil {
 		return "", err
 	}
@@ -333,7 +333,7 @@ func (a *App) Publish(topic string, v any) error {
 	}
 	defer freeC(cTopic)
 	buf := nulTerminated(data)
-	err = a.with(func(p *C.lv_app) C.int { return C.lv_publish(p, cTopic, bytesPtr(buf)) })
+	err = a.with(func(p *C.lv_app) C.int { return C.lv_app_publish(p, cTopic, bytesPtr(buf)) })
 	runtime.KeepAlive(buf)
 	return err
 }
@@ -342,7 +342,7 @@ func (a *App) Publish(topic string, v any) error {
 func (a *App) SessionCount() int {
 	n := 0
 	_ = a.with(func(p *C.lv_app) C.int {
-		n = int(C.lv_session_count(p))
+		n = int(C.lv_app_session_count(p))
 		return C.LV_OK
 	})
 	return n
@@ -363,7 +363,7 @@ func (a *App) Render(template string, data any) (string, error) {
 	defer freeC(cName)
 	buf := nulTerminated(text)
 	var out *C.char
-	err = a.with(func(p *C.lv_app) C.int { return C.lv_render(p, cName, bytesPtr(buf), &out) })
+	err = a.with(func(p *C.lv_app) C.int { return C.lv_app_render(p, cName, bytesPtr(buf), &out) })
 	runtime.KeepAlive(buf)
 	if err != nil {
 		return "", err
@@ -386,7 +386,7 @@ func (a *App) Close() error {
 	// until it returns.
 	// ErrTimeout still closes the app: the library stopped waiting for callbacks
 	// past ShutdownTimeout, and they finish on their own.
-	err := callC(func() C.int { return C.lv_shutdown(a.ptr) })
+	err := callC(func() C.int { return C.lv_app_shutdown(a.ptr) })
 	if err != nil && !errors.Is(err, ErrTimeout) {
 		return err
 	}

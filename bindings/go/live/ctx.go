@@ -353,6 +353,20 @@ func (c *Ctx) SetTitle(title string) error {
 		func(p *C.lv_ctx, s *C.char) C.int { return C.lv_set_title(p, s) })
 }
 
+// SetStatus, in Mount, sets the HTTP status the page GET answers with: the page
+// renders as usual under it (a live "no such board" page with 404). When Mount then
+// returns an error, the GET answers the status with a short text instead of a 500
+// and no session is kept; returning ErrNotFound (or an error wrapping it) does that
+// with 404. With Redirect in Mount, a 3xx status replaces the default 303. Codes
+// 200 to 599; an ErrState error outside Mount.
+func (c *Ctx) SetStatus(code int) error {
+	p, err := c.ptr()
+	if err != nil {
+		return err
+	}
+	return callC(func() C.int { return C.lv_set_status(p, C.int(code)) })
+}
+
 // Focus focuses the element matching a CSS selector after the callback.
 func (c *Ctx) Focus(selector string) error {
 	return c.withStr("selector", selector, func(r *record.Recorder, sel string) { r.Focus = sel },

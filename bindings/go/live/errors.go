@@ -25,6 +25,7 @@ const (
 	ErrBuffer    Code = 13 // an output buffer was too small
 	ErrBusy      Code = 14 // a limit is reached; retrying later may succeed
 	ErrRequest   Code = 15 // a request handed in by the host's server is malformed
+	ErrPointer   Code = 16 // a JSON pointer into the state is malformed or does not fit it
 	ErrPanic     Code = 99 // a bug in libmizulive, caught at its boundary
 )
 
@@ -32,7 +33,7 @@ var codeNames = map[Code]string{
 	ErrNull: "null argument", ErrUTF8: "invalid UTF-8", ErrJSON: "bad JSON", ErrConfig: "bad options",
 	ErrPage: "bad page", ErrTemplate: "template error", ErrIO: "I/O error", ErrState: "wrong state",
 	ErrNotFound: "not found", ErrCallback: "callback failed", ErrReentrant: "called from a callback",
-	ErrTimeout: "timed out", ErrBuffer: "buffer too small", ErrBusy: "busy", ErrRequest: "bad request", ErrPanic: "libmizulive panicked",
+	ErrTimeout: "timed out", ErrBuffer: "buffer too small", ErrBusy: "busy", ErrRequest: "bad request", ErrPointer: "bad state pointer", ErrPanic: "libmizulive panicked",
 }
 
 func (c Code) Error() string {

@@ -11,6 +11,7 @@ package live
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -37,7 +38,12 @@ func goLvMount(c *C.lv_ctx, params *C.char, user C.uintptr_t) (rc C.int) {
 			goexited(user, "Mount")
 		}
 	}()
-	rc = finish(c, cgo.Handle(user).Value().(callbacks).mount(c))
+	err := cgo.Handle(user).Value().(callbacks).mount(c)
+	if errors.Is(err, ErrNotFound) {
+		// Mount returned ErrNotFound (or wraps it): the page GET answers 404.
+		C.lv_set_status(c, 404)
+	}
+	rc = finish(c, err)
 	returned = true
 	return rc
 }

@@ -110,6 +110,19 @@ func (p *ProbePage) Mount(ctx *live.Ctx, s *live.Session[ProbeState]) error {
 		return errors.New(Detail)
 	case "panic":
 		panic(Detail)
+	case "missing":
+		return fmt.Errorf("no room %q: %w", ctx.Param("room"), live.ErrNotFound)
+	case "gone":
+		if err := ctx.SetStatus(410); err != nil {
+			return err
+		}
+		return errors.New("archived")
+	case "moved":
+		return ctx.Redirect("/rooms/lobby")
+	case "soft":
+		if err := ctx.SetStatus(404); err != nil {
+			return err
+		}
 	}
 	s.State = ProbeState{Tags: map[string]int{}, Who: s.UserID, Room: ctx.Param("room"), Seen: map[string]int{}}
 	if len(s.ID) != 32 {

@@ -43,7 +43,7 @@ int lvgo_register_page(lv_app *app, const char *route, const char *tmpl, const c
         .user_data = (void *)handle,
         .drop = on_drop,
     };
-    return lv_register_page(app, route, &page);
+    return lv_app_register_page(app, route, &page);
 }
 
 int lvgo_set_auth(lv_app *app, uintptr_t handle) {

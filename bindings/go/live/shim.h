@@ -14,7 +14,7 @@
 
 #include "mizulive.h"
 
-/* lv_register_page with the Go trampolines; on_close only when with_close. On
+/* lv_app_register_page with the Go trampolines; on_close only when with_close. On
  * success the library owns `handle` and drops it through goLvDrop. */
 int lvgo_register_page(lv_app *app, const char *route, const char *tmpl, const char *regions,
                        const char *layout, int with_close, uintptr_t handle);

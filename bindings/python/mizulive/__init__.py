@@ -41,7 +41,7 @@ from ._lib import path as library_path
 from .app import App
 from .asgi import ASGIApp
 from .auth import AuthHook, AuthResult, Redirect, Request
-from .errors import CallbackError, ErrorCode, LibraryError, MizuliveError
+from .errors import CallbackError, ErrorCode, LibraryError, MizuliveError, NotFound
 from .page import Event, KeyMeta, Page, Session, on, on_info
 
 __version__ = "0.1.0"
@@ -62,6 +62,7 @@ __all__ = [
     "KeyMeta",
     "LibraryError",
     "MizuliveError",
+    "NotFound",
     "Page",
     "Redirect",
     "Request",

@@ -24,7 +24,7 @@ from . import _lib
 from ._browser import BrowserSession
 from ._lib import LV_ERR_CALLBACK, LV_OK, dec, enc, lib
 from .auth import AuthHook, Redirect, Request
-from .errors import CallbackError
+from .errors import CallbackError, NotFound
 from .page import Event, Page, Session
 
 if TYPE_CHECKING:
@@ -162,7 +162,12 @@ class PageBinding:
         # An event is named only when it failed: most events succeed.
         if isinstance(what, Event):
             what = f"handle({what.name!r})"
-        if isinstance(exc, CallbackError):
+        if isinstance(exc, NotFound) and what == "mount":
+            # An answer, not a fault: the page GET answers 404.
+            log.info("%s %s.mount: not found: %s", self.route, type(self.page).__name__, exc)
+            lib.lv_set_status(ctx, 404)
+            message = str(exc)
+        elif isinstance(exc, CallbackError):
             log.warning("%s %s.%s failed: %s", self.route, type(self.page).__name__, what, exc)
             message = str(exc)
         else:

@@ -5,7 +5,7 @@ Every function of ``include/mizulive.h`` gets its ``argtypes`` and ``restype`` h
 ``restype`` is a C ``int``, which would truncate pointers.
 
 The library is loaded with :class:`ctypes.CDLL`, never ``PyDLL``: ``CDLL`` releases
-the GIL around each call, so a call that waits (``lv_wait``, ``lv_shutdown``) lets
+the GIL around each call, so a call that waits (``lv_app_wait``, ``lv_app_shutdown``) lets
 the library's threads run Python callbacks meanwhile.
 """
 
@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable
 from .errors import LibraryError, MizuliveError
 
 #: The ABI version this binding speaks (``LV_ABI_VERSION`` in ``mizulive.h``).
-ABI_VERSION = 2
+ABI_VERSION = 3
 
 LV_OK = 0
 LV_ERR_NOT_FOUND = 9
@@ -112,19 +112,32 @@ _ctx = c_void_p
 _auth = c_void_p
 _resp = c_void_p
 _ws = c_void_p
+_test = c_void_p
 _str = c_char_p
 
 #: name -> (restype, argtypes), in the header's order.
 SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "lv_last_error": (_str, []),
+    "lv_errstr": (_str, [c_int]),
     "lv_version": (_str, []),
     "lv_abi_version": (c_uint32, []),
     "lv_app_new": (_app, [_str]),
     "lv_app_free": (None, [_app]),
     "lv_app_add_view": (c_int, [_app, _str, _str]),
-    "lv_register_page": (c_int, [_app, _str, POINTER(LvPage)]),
+    "lv_app_register_page": (c_int, [_app, _str, POINTER(LvPage)]),
     "lv_app_set_auth": (c_int, [_app, AUTH_FN, c_void_p, DROP_FN]),
     "lv_app_set_thread_exit": (c_int, [_app, THREAD_EXIT_FN, c_void_p, DROP_FN]),
+    "lv_app_start": (c_int, [_app, _str]),
+    "lv_app_serve": (c_int, [_app, _str]),
+    "lv_app_wait": (c_int, [_app, c_int64]),
+    "lv_app_local_addr": (c_int, [_app, c_void_p, c_size_t]),
+    "lv_app_shutdown": (c_int, [_app]),
+    "lv_app_publish": (c_int, [_app, _str, _str]),
+    "lv_app_session_count": (c_size_t, [_app]),
+    "lv_app_render": (c_int, [_app, _str, _str, POINTER(c_void_p)]),
+    "lv_string_free": (None, [c_void_p]),
+    # Deprecated names of the lv_app_* functions above, kept by the library.
+    "lv_register_page": (c_int, [_app, _str, POINTER(LvPage)]),
     "lv_start": (c_int, [_app, _str]),
     "lv_serve": (c_int, [_app, _str]),
     "lv_wait": (c_int, [_app, c_int64]),
@@ -133,19 +146,21 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "lv_publish": (c_int, [_app, _str, _str]),
     "lv_session_count": (c_size_t, [_app]),
     "lv_render": (c_int, [_app, _str, _str, POINTER(c_void_p)]),
-    "lv_string_free": (None, [c_void_p]),
     "lv_get_state": (_str, [_ctx]),
     "lv_set_state": (c_int, [_ctx, _str]),
     "lv_get": (_str, [_ctx, _str]),
     "lv_get_int": (c_int, [_ctx, _str, POINTER(c_int64)]),
     "lv_get_double": (c_int, [_ctx, _str, POINTER(c_double)]),
+    "lv_get_bool": (c_int, [_ctx, _str, POINTER(c_int)]),
     "lv_get_str": (_str, [_ctx, _str]),
     "lv_set": (c_int, [_ctx, _str, _str]),
     "lv_set_int": (c_int, [_ctx, _str, c_int64]),
     "lv_set_double": (c_int, [_ctx, _str, c_double]),
+    "lv_set_bool": (c_int, [_ctx, _str, c_int]),
     "lv_set_str": (c_int, [_ctx, _str, _str]),
     "lv_remove": (c_int, [_ctx, _str]),
     "lv_len": (c_int, [_ctx, _str, POINTER(c_size_t)]),
+    "lv_pointer_append": (c_int, [c_void_p, c_size_t, _str]),
     "lv_mark": (c_int, [_ctx, _str]),
     "lv_mark_all": (c_int, [_ctx]),
     "lv_subscribe": (c_int, [_ctx, _str]),
@@ -156,6 +171,8 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "lv_redirect": (c_int, [_ctx, _str]),
     "lv_navigate": (c_int, [_ctx, _str, c_int]),
     "lv_set_title": (c_int, [_ctx, _str]),
+    "lv_set_status": (c_int, [_ctx, c_int]),
+    "lv_not_found": (c_int, [_ctx]),
     "lv_focus": (c_int, [_ctx, _str]),
     "lv_scroll": (c_int, [_ctx, _str, c_int]),
     "lv_error": (c_int, [_ctx, _str]),
@@ -165,6 +182,13 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "lv_param": (_str, [_ctx, _str]),
     "lv_event_name": (_str, [_ctx]),
     "lv_event_get": (_str, [_ctx, _str]),
+    "lv_event_count": (c_int, [_ctx, _str, POINTER(c_size_t)]),
+    "lv_event_get_at": (_str, [_ctx, _str, c_size_t]),
+    "lv_event_type": (_str, [_ctx]),
+    "lv_event_target": (_str, [_ctx]),
+    "lv_event_field": (_str, [_ctx]),
+    "lv_event_key": (_str, [_ctx]),
+    "lv_event_json": (_str, [_ctx]),
     "lv_info_topic": (_str, [_ctx]),
     "lv_set_log_callback": (c_int, [LOG_FN, c_void_p, DROP_FN]),
     "lv_browser_id": (_str, [_ctx]),
@@ -188,6 +212,25 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "lv_ws_close": (None, [_ws]),
     "lv_ws_next": (c_int, [_app, c_uint32, POINTER(LvWsFrame)]),
     "lv_scaffold_write": (c_int, [_str, _str, _str, _str]),
+    "lv_test_open": (c_int, [_app, _str, _str, POINTER(_test)]),
+    "lv_test_close": (None, [_test]),
+    "lv_test_visit": (c_int, [_test, _str]),
+    "lv_test_click": (c_int, [_test, _str]),
+    "lv_test_focus": (c_int, [_test, _str]),
+    "lv_test_blur": (c_int, [_test, _str]),
+    "lv_test_submit": (c_int, [_test, _str, _str]),
+    "lv_test_change": (c_int, [_test, _str, _str]),
+    "lv_test_key": (c_int, [_test, _str, _str, _str]),
+    "lv_test_event": (c_int, [_test, _str]),
+    "lv_test_next_push": (c_int, [_test, c_uint32, POINTER(c_void_p)]),
+    "lv_test_refute_push": (c_int, [_test, c_uint32]),
+    "lv_test_html": (c_int, [_test, _str, POINTER(c_void_p)]),
+    "lv_test_text": (c_int, [_test, _str, POINTER(c_void_p)]),
+    "lv_test_region": (c_int, [_test, _str, POINTER(c_void_p)]),
+    "lv_test_title": (c_int, [_test, POINTER(c_void_p)]),
+    "lv_test_path": (c_int, [_test, POINTER(c_void_p)]),
+    "lv_test_state": (c_int, [_test, POINTER(c_void_p)]),
+    "lv_test_flash": (c_int, [_test, POINTER(c_void_p)]),
 }
 
 

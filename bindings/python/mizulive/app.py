@@ -27,7 +27,7 @@ log = logging.getLogger("mizulive")
 
 P = TypeVar("P", bound="Page[Any]")
 
-# App states. Calls are allowed while OPEN or CLOSING (lv_shutdown runs callbacks that
+# App states. Calls are allowed while OPEN or CLOSING (lv_app_shutdown runs callbacks that
 # may publish). The handle is never freed while the App object lives: the library
 # keeps a shut-down app valid, and frees it when the App is garbage (see close()), so
 # no thread can be about to call in and no call needs counting.
@@ -142,7 +142,7 @@ class App:
             drop=_callbacks.on_drop,
         )
         with self._use() as ptr:
-            rc = lib.lv_register_page(ptr, enc(route, "route"), ctypes.byref(spec))
+            rc = lib.lv_app_register_page(ptr, enc(route, "route"), ctypes.byref(spec))
             if rc != LV_OK:
                 # The library did not take user_data: it is still ours to forget.
                 _callbacks.unregister(key)
@@ -203,7 +203,7 @@ class App:
         ``$MIZULIVE_ADDR``, else ``127.0.0.1:3000``) and serves in the background.
         Returns the bound address."""
         with self._use() as ptr:
-            check(lib.lv_start(ptr, None if addr is None else enc(addr, "addr")))
+            check(lib.lv_app_start(ptr, None if addr is None else enc(addr, "addr")))
         return self.address
 
     @property
@@ -211,7 +211,7 @@ class App:
         """The bound address, e.g. ``"127.0.0.1:41234"`` (after :meth:`start`)."""
         buf = ctypes.create_string_buffer(256)
         with self._use() as ptr:
-            check(lib.lv_local_addr(ptr, buf, len(buf)))
+            check(lib.lv_app_local_addr(ptr, buf, len(buf)))
         return buf.value.decode()
 
     @property
@@ -240,7 +240,7 @@ class App:
                 slice_ms = max(0, min(200, int((deadline - time.monotonic()) * 1000)))
             try:
                 with self._use() as ptr:
-                    rc = lib.lv_wait(ptr, slice_ms)
+                    rc = lib.lv_app_wait(ptr, slice_ms)
             except MizuliveError as e:
                 if e.code == ErrorCode.STATE and self._state == _CLOSED:
                     return True
@@ -305,8 +305,8 @@ class App:
             self._closed.wait()
             return
         try:
-            # Callbacks still run during lv_shutdown and may call in (publish).
-            lib.lv_shutdown(ptr)
+            # Callbacks still run during lv_app_shutdown and may call in (publish).
+            lib.lv_app_shutdown(ptr)
         finally:
             with self._lock:
                 self._state = _CLOSED
@@ -333,13 +333,13 @@ class App:
         sessions."""
         payload = _lib.to_json(msg, "msg")
         with self._use() as ptr:
-            check(lib.lv_publish(ptr, enc(topic, "topic"), payload))
+            check(lib.lv_app_publish(ptr, enc(topic, "topic"), payload))
 
     @property
     def session_count(self) -> int:
         """Live sessions (with or without a socket)."""
         with self._use() as ptr:
-            return int(lib.lv_session_count(ptr))
+            return int(lib.lv_app_session_count(ptr))
 
     def render(self, template: str, context: dict[str, Any] | None = None) -> str:
         """Renders a template of the views folder (``"pages/counter/index.html"``,
@@ -347,7 +347,7 @@ class App:
         and tools. ``context`` holds the template variables, e.g. ``{"state": {...}}``."""
         out = ctypes.c_void_p()
         with self._use() as ptr:
-            check(lib.lv_render(ptr, enc(template, "template"), _lib.to_json(context or {}, "context"), out))
+            check(lib.lv_app_render(ptr, enc(template, "template"), _lib.to_json(context or {}, "context"), out))
         try:
             return ctypes.string_at(out.value or 0).decode("utf-8")
         finally:

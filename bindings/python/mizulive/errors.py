@@ -25,6 +25,7 @@ class ErrorCode(enum.IntEnum):
     BUFFER = 13
     BUSY = 14
     REQUEST = 15
+    POINTER = 16
     PANIC = 99
 
 
@@ -56,3 +57,14 @@ class CallbackError(Exception):
     line without a traceback. Any other exception fails the callback the same way but
     is logged with its traceback.
     """
+
+
+class NotFound(CallbackError):
+    """Raise it in :meth:`Page.mount` when what the route names does not exist: the page
+    GET answers 404 Not Found (with ``message`` in dev mode) instead of 500, no
+    session is kept, and the log gets one info line. For another status, call
+    :meth:`Session.set_status` in ``mount`` and then raise :class:`CallbackError`.
+    """
+
+    def __init__(self, message: str = "not found") -> None:
+        super().__init__(message)

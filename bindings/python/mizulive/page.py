@@ -450,6 +450,15 @@ class Session(Generic[S]):
         """Sets the document title (sent with the next patch)."""
         check(lib.lv_set_title(self._live(), enc(title, "title")))
 
+    def set_status(self, code: int) -> None:
+        """In :meth:`Page.mount`: the HTTP status the page GET answers with. The page
+        renders as usual under it (a live "no such board" page with 404); when
+        ``mount`` then raises, the GET answers the status with a short text instead
+        of 500 and no session is kept (:class:`NotFound` does that with 404). With
+        :meth:`redirect` in ``mount``, a 3xx status replaces the default 303. 200 to
+        599; :class:`MizuliveError` (``STATE``) elsewhere."""
+        check(lib.lv_set_status(self._live(), int(code)))
+
     def flash(self, message: str, kind: str = "info") -> None:
         """Shows ``message`` as ``flash.<kind>`` in the next render that reaches the
         browser (mark the region that shows it), then clears it."""

@@ -29,7 +29,7 @@ _SCALARS = {
     "size_t": ctypes.c_size_t,
     "double": ctypes.c_double,
     "const char *": ctypes.c_char_p,
-    "char *": ctypes.c_void_p,  # an output buffer (lv_local_addr)
+    "char *": ctypes.c_void_p,  # an output buffer (lv_app_local_addr)
     "lv_auth_fn": _lib.AUTH_FN,
     "lv_drop_fn": _lib.DROP_FN,
     "lv_log_fn": _lib.LOG_FN,
@@ -45,7 +45,7 @@ _SCALARS = {
 def ctype_of(c: str) -> object:
     """The ctypes type the binding must use for C type ``c``."""
     c = " ".join(c.replace("*", " * ").split())  # "char **" -> "char * *"
-    if re.fullmatch(r"(const )?struct lv_(app|ctx|auth|response|ws) \*", c):
+    if re.fullmatch(r"(const )?struct lv_(app|ctx|auth|response|ws|test) \*", c):
         return ctypes.c_void_p
     if c == "const struct lv_page *":
         return ctypes.POINTER(_lib.LvPage)
@@ -55,7 +55,7 @@ def ctype_of(c: str) -> object:
         return ctypes.POINTER(_lib.LvWsFrame)
     if c == "const uint8_t *":
         return ctypes.c_char_p  # bytes in, with their length
-    if c == "char * *" or re.fullmatch(r"struct lv_(response|ws) \* \*", c):
+    if c == "char * *" or re.fullmatch(r"struct lv_(response|ws|test) \* \*", c):
         return ctypes.POINTER(ctypes.c_void_p)
     if c in _SCALARS:
         return _SCALARS[c]
@@ -146,8 +146,8 @@ def test_the_header_abi_version_is_ours() -> None:
 
 
 def test_another_abi_version_is_refused_with_a_clear_message() -> None:
-    with pytest.raises(mizulive.LibraryError, match="speaks mizulive ABI version 2, but this Python package"):
-        _lib.load(_lib.path, abi_version=3)
+    with pytest.raises(mizulive.LibraryError, match="speaks mizulive ABI version 3, but this Python package"):
+        _lib.load(_lib.path, abi_version=4)
 
 
 def import_with(lib: str) -> subprocess.CompletedProcess[str]:

@@ -4,6 +4,7 @@ and serves both pages as ``make run`` does."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -51,8 +52,9 @@ def test_a_new_python_app_passes_its_tests_and_serves_both_pages(tmp_path: Path)
     try:
         assert server.stdout is not None
         banner = server.stdout.readline()  # printed once it listens; EOF if it died
-        assert "http://" in banner, banner
-        url = banner.split()[-1]
+        found = re.search(r"http://[^/\s]+", banner)
+        assert found, banner
+        url = found.group(0)
         for path, needle in (("/counter", '<strong id="count">0</strong>'), ("/list", 'id="items"')):
             with urllib.request.urlopen(url + path, timeout=10) as page:
                 assert page.status == 200

@@ -426,7 +426,7 @@ static int room_event(lv_ctx *ctx, const char *event_json, void *user_data) {
     }
     strcpy(out, "\"}");
     free(raw);
-    rc = lv_publish(app, topic, msg);
+    rc = lv_app_publish(app, topic, msg);
     free(msg);
     TRY(rc);
     return LV_OK; /* no mark: the message comes back through room_info */
@@ -479,7 +479,7 @@ static void *publisher(void *arg) {
         pthread_mutex_unlock(&stop_lock);
         char msg[96];
         snprintf(msg, sizeof msg, "{\"n\": %lld, \"text\": \"item %lld\"}", n, n);
-        if (lv_publish(app, "feed", msg) != LV_OK) {
+        if (lv_app_publish(app, "feed", msg) != LV_OK) {
             fprintf(stderr, "conformance: publishing on feed: %s\n", lv_last_error());
         }
         pthread_mutex_lock(&stop_lock);
@@ -578,15 +578,15 @@ int main(void) {
         .on_info = room_info,
         .user_data = app, /* to publish; the app outlives every callback */
     };
-    if (lv_register_page(app, "/counter", &counter) != LV_OK || lv_register_page(app, "/", &counter) != LV_OK ||
-        lv_register_page(app, "/form", &form) != LV_OK || lv_register_page(app, "/feed", &feed) != LV_OK ||
-        lv_register_page(app, "/rooms/{room}", &room) != LV_OK || lv_start(app, NULL) != LV_OK) {
+    if (lv_app_register_page(app, "/counter", &counter) != LV_OK || lv_app_register_page(app, "/", &counter) != LV_OK ||
+        lv_app_register_page(app, "/form", &form) != LV_OK || lv_app_register_page(app, "/feed", &feed) != LV_OK ||
+        lv_app_register_page(app, "/rooms/{room}", &room) != LV_OK || lv_app_start(app, NULL) != LV_OK) {
         fprintf(stderr, "conformance: %s\n", lv_last_error());
         lv_app_free(app);
         return 1;
     }
     char addr[128];
-    if (lv_local_addr(app, addr, sizeof addr) != LV_OK) {
+    if (lv_app_local_addr(app, addr, sizeof addr) != LV_OK) {
         fprintf(stderr, "conformance: %s\n", lv_last_error());
         lv_app_free(app);
         return 1;
@@ -603,7 +603,7 @@ int main(void) {
     int sig = 0;
     sigwait(&stop, &sig);
     stop_publisher(thread); /* no publish races the shutdown */
-    int rc = lv_shutdown(app);
+    int rc = lv_app_shutdown(app);
     if (rc != LV_OK) {
         fprintf(stderr, "conformance: shutdown: %s\n", lv_last_error());
     }

@@ -125,15 +125,17 @@ impl Actor {
     pub(super) fn run(
         mut self,
         mut rx: QueueRx<SessionMsg>,
-        mounted: oneshot::Sender<Result<()>>,
+        mounted: oneshot::Sender<Result<super::Answer>>,
     ) -> impl Future<Output = ()> + Send {
         async move {
             let mount_result = Box::pin(self.mount()).await;
             let ok = mount_result.is_ok();
+            // A mount that redirects sends its browser elsewhere: nobody will join it.
+            let stays = matches!(&mount_result, Ok(a) if a.redirect.is_none());
             // Nobody waiting (the request that mounted it went away): nobody can join it.
             let wanted = mounted.send(mount_result).is_ok();
             if ok {
-                let reason = if wanted { self.serve(&mut rx).await } else { "abandoned" };
+                let reason = if wanted && stays { self.serve(&mut rx).await } else { "abandoned" };
                 Box::pin(self.close(reason)).await;
             }
             self.refuse_queued(&mut rx);
@@ -142,11 +144,14 @@ impl Actor {
     }
 
     /// Runs the page's mount, then writes the first snapshot.
-    async fn mount(&mut self) -> Result<()> {
+    async fn mount(&mut self) -> Result<super::Answer> {
         // A mount is a new visitor's work: refused, not queued, when the host is busy.
         let outcome = self.call_in(Lane::New, Call::Mount).await;
         let mount_result = match outcome.map(|o| *o) {
-            Ok(CallOutcome { error: None, .. }) => Ok(()),
+            Ok(CallOutcome { error: None, status, redirect, .. }) => Ok(super::Answer { status, redirect }),
+            Ok(CallOutcome { error: Some((_, message)), status: Some(status), .. }) => {
+                Err(Error::Answered { status, message })
+            }
             Ok(CallOutcome { error: Some((_, msg)), .. }) => Err(Error::Callback(format!("mount: {msg}"))),
             Err(Refused::Full) => {
                 metrics::inc(&self.env.core.metrics.host_queue_rejections);
@@ -489,9 +494,8 @@ impl Actor {
             if !self.persist().await {
                 return;
             }
-            if let Some((_, msg)) = &outcome.error {
+            if outcome.error.is_some() {
                 metrics::inc(&self.env.core.metrics.callback_errors);
-                tracing::warn!(session = self.id(), "on_info failed: {msg}");
             }
             self.deliver(outcome, None);
         }
