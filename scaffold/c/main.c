@@ -29,19 +29,19 @@ int main(void) {
         fprintf(stderr, "__NAME__: %s\n", lv_last_error());
         return 1;
     }
-    if (pages_register(app) != LV_OK || lv_start(app, NULL) != LV_OK) {
+    if (pages_register(app) != LV_OK || lv_app_start(app, NULL) != LV_OK) {
         fprintf(stderr, "__NAME__: %s\n", lv_last_error());
         lv_app_free(app);
         return 1;
     }
     char addr[64];
-    if (lv_local_addr(app, addr, sizeof addr) == LV_OK) {
+    if (lv_app_local_addr(app, addr, sizeof addr) == LV_OK) {
         printf("__NAME__ on http://%s/counter and http://%s/list\n", addr, addr);
         fflush(stdout);
     }
     int sig = 0;
     sigwait(&stop, &sig);
-    lv_shutdown(app);
+    lv_app_shutdown(app);
     lv_app_free(app);
     return 0;
 }

@@ -156,7 +156,7 @@ static int list_event(lv_ctx *ctx, const char *event_json, void *user_data) {
         return lv_error(ctx, "out of memory");
     }
     /* Every page on the topic, this one included, appends it in list_info. */
-    int rc = lv_publish(app, "list", item);
+    int rc = lv_app_publish(app, "list", item);
     free(item);
     return rc == LV_OK ? LV_OK : lv_error(ctx, lv_last_error());
 }

@@ -104,7 +104,7 @@ int main(void) {
     }
     test_counter(app);
     test_list(app);
-    lv_shutdown(app);
+    lv_app_shutdown(app);
     lv_app_free(app);
     if (failures == 0) {
         printf("ok: the counter and the list\n");
