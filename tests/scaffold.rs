@@ -138,7 +138,11 @@ fn a_new_go_app_runs_with_go_run_and_serves_both_pages() {
     let mut check = sh(&dir, "go vet ./... && make test", &[("PKG_CONFIG_PATH", &pkg_config_path())]);
     go_env(&mut check);
     let out = run_ok(check, GO_LIMIT);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ok  \tapp"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ok  \tapp"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let mut build = sh(&dir, "go build -o app .", &[("PKG_CONFIG_PATH", &pkg_config_path())]);
     go_env(&mut build);
     run_ok(build, GO_LIMIT);
