@@ -979,7 +979,7 @@ int lv_scaffold_write(const char *name, const char *lang, const char *dir, const
 
 /*
  Loads the page at `path` ("/counter", with a query if any) of `app` as a browser
- would, in-process (no port, no `lv_start` needed): a GET through the app's request
+ would, in-process (no port, no `lv_app_start` needed): a GET through the app's request
  path, cookies kept, then a WebSocket joined in memory with the page's boot data.
  `options_json` may be NULL, or `{"timeout_ms": 5000, "headers": {"Name": "value"},
  "cookies": {"name": "value"}, "host": "localhost"}` (each key optional): the time
@@ -1070,7 +1070,7 @@ int lv_test_event(struct lv_test *t, const char *event_json);
 
 /*
  The next push: a frame the server sent that answers no event (a patch from
- `lv_publish` or a timer, already applied to the page; a command; a redirect or
+ `lv_app_publish` or a timer, already applied to the page; a command; a redirect or
  navigate, already followed; an error or close), waiting at most `timeout_ms`. On
  `LV_OK` `*out_json` is the frame as JSON (`{"t":"patch",...}`), the caller's to
  free with `lv_string_free`. `LV_ERR_TIMEOUT` when none came.

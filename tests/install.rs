@@ -96,6 +96,21 @@ fn counter_sources(into: &Path) {
     copy_dir(&example.join("views"), &into.join("views"));
 }
 
+/// The Go package's folder and its sub-packages (`live/internal/...`, `live/livetest`)
+/// as a published module ships them: no tests, no test data.
+fn copy_package(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the package folder");
+    for entry in std::fs::read_dir(from).expect("read the package folder") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        if path.is_dir() && name != "testdata" {
+            copy_package(&path, &to.join(&name));
+        } else if path.is_file() && !name.ends_with("_test.go") {
+            std::fs::copy(&path, to.join(&name)).expect("copy a package file");
+        }
+    }
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create folder");
     for entry in std::fs::read_dir(from).expect("read folder") {
@@ -320,13 +335,7 @@ fn go_module_outside_the_repo_builds_against_the_installed_library_through_pkg_c
     for file in ["go.mod", "go.sum"] {
         std::fs::copy(bindings.join(file), package.join(file)).expect("copy go.mod, go.sum");
     }
-    for entry in std::fs::read_dir(bindings.join("live")).expect("read live/") {
-        let path = entry.expect("entry").path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-        if path.is_file() && !name.ends_with("_test.go") {
-            std::fs::copy(&path, package.join("live").join(&name)).expect("copy a package file");
-        }
-    }
+    copy_package(&bindings.join("live"), &package.join("live"));
 
     let app = work.path().join("app");
     std::fs::create_dir_all(&app).expect("create the module folder");
