@@ -140,7 +140,7 @@ type EventError struct {
 	Err *live.Error
 }
 
-func (e *EventError) Error() string { return "livetest: the event failed: " + e.Err.Message }
+func (e *EventError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the library's error.
 func (e *EventError) Unwrap() error { return e.Err }
