@@ -3,6 +3,7 @@ package livetest_test
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -366,4 +367,34 @@ func run(t *testing.T, body func(testing.TB)) *fakeT {
 		ft.cleanups[i]()
 	}
 	return ft
+}
+
+// Cookie and Header reach the auth hook on every request; Timeout bounds the
+// wait for a reply.
+func TestOpenOptionsReachTheAuthHook(t *testing.T) {
+	lv, _ := newShop(t)
+	seen := make(chan string, 4)
+	if err := lv.SetAuth(func(r *http.Request) live.AuthResult {
+		c, err := r.Cookie("login")
+		if err != nil || r.Header.Get("X-Team") != "blue" || r.Host != "shop.test" {
+			return live.Deny()
+		}
+		seen <- c.Value
+		return live.Allow(c.Value)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := livetest.TryOpen(t, lv, "/shop", livetest.Cookie("login", "ana")); !errors.Is(err, live.ErrNotFound) ||
+		!strings.Contains(err.Error(), "403") {
+		t.Fatalf("without the header: %v", err)
+	}
+	page := livetest.Open(t, lv, "/shop", livetest.Cookie("login", "ana"), livetest.Header("X-Team", "blue"),
+		livetest.Host("shop.test"), livetest.Timeout(2*time.Second))
+	if got := <-seen; got != "ana" {
+		t.Fatalf("the hook saw %q", got)
+	}
+	page.Click("#inc")
+	if got := page.Text("#stats"); got != "count=2" {
+		t.Fatalf("after a click: %q", got)
+	}
 }
