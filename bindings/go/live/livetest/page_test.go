@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 type shopState struct {
 	Count int      `json:"count"`
 	Items []string `json:"items"`
+	Seen  []string `json:"seen"`
 }
 
 // shopPage counts, fails on "boom", redirects on "away" and shares what is
@@ -54,6 +56,9 @@ func (p *shopPage) Handle(ctx *live.Ctx, s *live.Session[shopState], e live.Even
 		return ctx.Redirect("/other")
 	case "add":
 		return ctx.Publish("items", e.Text("text")+" "+e.Text("color"))
+	case "search", "key", "in", "out", "typed":
+		s.State.Seen = append(s.State.Seen, fmt.Sprintf("%s %s field=%s key=%s q=%s", e.Type, e.Name, e.Field, e.Key, e.Form.Get("q")))
+		return nil
 	case "reenter":
 		p.mu.Lock()
 		page := p.page
@@ -396,5 +401,37 @@ func TestOpenOptionsReachTheAuthHook(t *testing.T) {
 	page.Click("#inc")
 	if got := page.Text("#stats"); got != "count=2" {
 		t.Fatalf("after a click: %q", got)
+	}
+}
+
+// Change, Key, Focus, Blur and Event send what a browser would: the field, the
+// key (a key data-lv-key filters out is not sent), the form's values.
+func TestChangeKeyFocusBlurAndEvent(t *testing.T) {
+	lv, _ := newShop(t)
+	page := livetest.Open(t, lv, "/shop")
+	page.Focus("#q")
+	page.Change("#q", "tea")
+	page.Key("#q", "keydown", "Enter")
+	if err := page.TryKey("#q", "keydown", "a"); !errors.Is(err, live.ErrNotFound) || !strings.Contains(err.Error(), "Enter") {
+		t.Fatalf("a key the filter drops: %v", err)
+	}
+	page.Blur("#q")
+	page.Event(map[string]any{"type": "click", "name": "typed", "values": map[string]string{}})
+	page.Event(`{"type":"click","name":"typed"}`)
+	if err := page.TryEvent("{"); !errors.Is(err, live.ErrJSON) {
+		t.Fatalf("bad JSON: %v", err)
+	}
+	var st shopState
+	page.State(&st)
+	want := []string{
+		"focus in field= key= q=",
+		"change search field=q key= q=tea",
+		"keydown key field= key=Enter q=",
+		"blur out field= key= q=",
+		"click typed field= key= q=",
+		"click typed field= key= q=",
+	}
+	if !slices.Equal(st.Seen, want) {
+		t.Fatalf("seen:\n%q\nwant\n%q", st.Seen, want)
 	}
 }
