@@ -435,3 +435,27 @@ func TestChangeKeyFocusBlurAndEvent(t *testing.T) {
 		t.Fatalf("seen:\n%q\nwant\n%q", st.Seen, want)
 	}
 }
+
+// An App closed before its pages (a deferred lv.Close runs before t.Cleanup):
+// the pages' calls fail with ErrState and their Close still works.
+func TestAnAppClosedBeforeItsPage(t *testing.T) {
+	lv, _ := newShop(t)
+	page := livetest.Open(t, lv, "/shop")
+	done := make(chan error, 1)
+	go func() { done <- lv.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close waits for the open page")
+	}
+	if err := page.TryClick("#inc"); !errors.Is(err, live.ErrState) {
+		t.Fatalf("a click after the app closed: %v", err)
+	}
+	if _, err := livetest.TryOpen(t, lv, "/shop"); !errors.Is(err, live.ErrState) {
+		t.Fatalf("Open on a closed app: %v", err)
+	}
+	page.Close()
+}
