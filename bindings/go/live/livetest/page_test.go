@@ -63,6 +63,11 @@ func (p *shopPage) Handle(ctx *live.Ctx, s *live.Session[shopState], e live.Even
 		p.mu.Lock()
 		page := p.page
 		p.mu.Unlock()
+		if e.Values["x"] == "1" {
+			page.Click("#inc") // the X form: t.Errorf, not t.Fatalf, on this library thread
+			p.reentered <- nil
+			return nil
+		}
 		p.reentered <- page.TryClick("#inc")
 		return nil
 	}
@@ -458,4 +463,28 @@ func TestAnAppClosedBeforeItsPage(t *testing.T) {
 		t.Fatalf("Open on a closed app: %v", err)
 	}
 	page.Close()
+}
+
+// Click from a callback reports the refusal with t.Errorf: a t.Fatalf on the
+// library's thread would abort the process.
+func TestClickFromACallbackFailsTheTestWithoutAborting(t *testing.T) {
+	lv, shop := newShop(t)
+	page := livetest.Open(t, lv, "/shop")
+	ft := &fakeT{TB: t}
+	inner := livetest.Open(ft, lv, "/shop")
+	shop.mu.Lock()
+	shop.page = inner
+	shop.mu.Unlock()
+	page.Event(map[string]any{"type": "click", "name": "reenter", "values": map[string]string{"x": "1"}})
+	if err := <-shop.reentered; err != nil {
+		t.Fatal(err)
+	}
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	if !ft.failed || ft.fatal || !strings.Contains(ft.msg, "Page.Click was called from inside a page callback") {
+		t.Fatalf("failed=%v fatal=%v %q", ft.failed, ft.fatal, ft.msg)
+	}
+	for i := len(ft.cleanups) - 1; i >= 0; i-- {
+		ft.cleanups[i]()
+	}
 }
