@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mizulive/mizulive/bindings/go/live"
 	"github.com/mizulive/mizulive/bindings/go/live/livetest"
@@ -88,5 +89,64 @@ func TestListPublishesWhatIsAddedAndAppendsWhatArrives(t *testing.T) {
 	// A page mounted later starts from the shared list.
 	if got := page.Shared.Items(); len(got) != 1 || got[0] != item {
 		t.Fatalf("shared: %+v", got)
+	}
+}
+
+// testApp is the app as main serves it (dev mode: a failing callback's message
+// reaches the test), closed when the test ends.
+func testApp(t *testing.T) *live.App {
+	t.Helper()
+	lv, err := newApp("views", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lv.Close() })
+	return lv
+}
+
+// The counter as a browser shows it, headless and in-process: its buttons are
+// clicked as rendered, so a typo in the template's event name fails here.
+func TestCounterPage(t *testing.T) {
+	page := livetest.Open(t, testApp(t), "/counter")
+	page.Click("[data-lv-click=inc]")
+	page.Click("[data-lv-click=inc]")
+	page.Click("[data-lv-click=dec]")
+	if got := page.Text("#count"); got != "1" {
+		t.Fatalf("count after +, +, -: %q", got)
+	}
+	if got := page.Region("log"); !strings.Contains(got, "<li>dec 1 → 1</li>") {
+		t.Fatalf("log: %q", got)
+	}
+	var st CounterState
+	page.State(&st)
+	if st.Count != 1 || len(st.Log) != 3 {
+		t.Fatalf("state: %+v", st)
+	}
+}
+
+// Two list pages: what one submits, both show; an empty item is refused on the
+// page that sent it and reaches no one; a page opened later starts with the list.
+func TestListPagesShowWhatAnyoneAdds(t *testing.T) {
+	lv := testApp(t)
+	a := livetest.Open(t, lv, "/list")
+	b := livetest.Open(t, lv, "/list")
+	a.Submit("#new-item", map[string]any{"text": "milk"})
+	for name, page := range map[string]*livetest.Page{"a": a, "b": b} {
+		if push := page.NextPush(5 * time.Second); push.Regions["items"] == "" {
+			t.Fatalf("%s: the push does not change the items: %s", name, push)
+		}
+		if got := page.Text("#items li"); got != "milk" {
+			t.Fatalf("%s shows %q", name, got)
+		}
+	}
+
+	a.Submit("#new-item", map[string]any{"text": "   "})
+	if got := a.Text("#new .error"); !strings.Contains(got, "Write something") {
+		t.Fatalf("an empty item: %q", got)
+	}
+	b.NoPush(100 * time.Millisecond)
+
+	if got := livetest.Open(t, lv, "/list").Text("#items"); !strings.Contains(got, "milk") {
+		t.Fatalf("a later page shows %q", got)
 	}
 }

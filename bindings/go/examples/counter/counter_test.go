@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mizulive/mizulive/bindings/go/live"
 	"github.com/mizulive/mizulive/bindings/go/live/livetest"
@@ -69,4 +71,44 @@ func TestCounterHandle(t *testing.T) {
 	if err := page.Handle(ctx, s, live.Event{Type: "click", Name: "inc", Values: map[string]string{"by": "x"}}); err == nil || s.State.Count != 1 {
 		t.Fatalf("by=x: %v, count %d", err, s.State.Count)
 	}
+}
+
+// The whole page, headless and in-process: buttons clicked as rendered (a typo
+// in the template's event name would fail here), the regions a browser would
+// show after each click, and the session's typed state.
+func TestCounterPage(t *testing.T) {
+	lv, err := newApp(viewsDir(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lv.Close() })
+	page := livetest.Open(t, lv, "/counter")
+	if got := page.Text("#count"); got != "0" {
+		t.Fatalf("count at first: %q", got)
+	}
+	page.Click("[data-lv-click=inc]")
+	page.Click("[data-lv-click=inc]")
+	page.Click("[data-lv-click=dec]")
+	if got := page.Region("stats"); got != `<p>Count: <strong id="count">1</strong></p>` {
+		t.Fatalf("stats after +, +, -: %q", got)
+	}
+	if got := page.Region("log"); got != "<ol><li>inc 1 → 1</li><li>inc 1 → 2</li><li>dec 1 → 1</li></ol>" {
+		t.Fatalf("log: %q", got)
+	}
+	var st CounterState
+	page.State(&st)
+	if st.Count != 1 || len(st.Log) != 3 {
+		t.Fatalf("state: %+v", st)
+	}
+	// An event the page does not know fails with the page's own message.
+	var ee *livetest.EventError
+	if err := page.TryEvent(map[string]string{"type": "click", "name": "reset"}); !errors.As(err, &ee) ||
+		!strings.Contains(ee.Message, `unknown event "reset"`) {
+		t.Fatalf("an unknown event: %v", err)
+	}
+	// The same page at / is another session.
+	if root := livetest.Open(t, lv, "/"); root.Text("#count") != "0" {
+		t.Fatalf("/ starts at %q", root.Text("#count"))
+	}
+	page.NoPush(50 * time.Millisecond)
 }

@@ -27,6 +27,27 @@
 // publish reaches no session, a timer never fires, and the library's own checks
 // (a region the page does not declare, a redirect to another host) do not run.
 // CheckMarks checks marks against the page's View.
+//
+// Open drives a whole page headlessly instead, in-process (no port, no browser):
+// events are sent from the rendered element a CSS selector points at, and the
+// page's HTML, regions and typed state are read after each reply.
+//
+//	func TestCounterPage(t *testing.T) {
+//		lv := newTestApp(t) // a *live.App with the page registered, closed by t.Cleanup
+//		page := livetest.Open(t, lv, "/counter")
+//		page.Click("[data-lv-click=inc]")
+//		if got := page.Text("#count"); got != "1" {
+//			t.Errorf("count = %q", got)
+//		}
+//		var st CounterState
+//		page.State(&st)
+//		if err := page.TryClick("[data-lv-click=incr]"); !errors.Is(err, live.ErrNotFound) {
+//			t.Errorf("a typo: %v", err)
+//		}
+//	}
+//
+// Each Page method that can fail has a form that fails the test (Click) and one
+// that returns the error (TryClick); a failed reply is an *EventError.
 package livetest
 
 import (
