@@ -16,38 +16,18 @@ and every page it opened is closed after the test::
         assert page.state["count"] == 1
 
 ``live(path, cookies=..., headers=..., timeout=...)`` takes what
-:func:`mizulive.testing.open` takes; ``live.app`` is the app.
+:func:`mizulive.testing.open` takes; ``live.app`` is the app. Annotate the fixture
+as :class:`mizulive.testing.LiveOpener`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
 if TYPE_CHECKING:
-    from .app import App
-    from .testing import LivePage
-
-
-class LiveOpener:
-    """Opens pages of one app for one test; :meth:`close_all` closes them."""
-
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.pages: list[LivePage] = []
-
-    def __call__(self, path: str, **options: Any) -> LivePage:
-        from .testing import open as open_page
-
-        page = open_page(self.app, path, **options)
-        self.pages.append(page)
-        return page
-
-    def close_all(self) -> None:
-        for page in self.pages:
-            page.close()
-        self.pages.clear()
+    from .testing import LiveOpener
 
 
 @pytest.fixture
@@ -55,6 +35,7 @@ def live(request: pytest.FixtureRequest) -> Iterator[LiveOpener]:
     """``live(path)`` opens ``path`` of the test's ``app`` fixture in an in-process
     headless browser; the pages are closed after the test."""
     from .app import App
+    from .testing import LiveOpener
 
     try:
         app = request.getfixturevalue("app")

@@ -65,6 +65,7 @@ __all__ = [
     "ElementNotFound",
     "EventFailed",
     "Form",
+    "LiveOpener",
     "LivePage",
     "LiveSession",
     "ProtocolError",
@@ -752,3 +753,31 @@ def open(
     ``headers`` go with every request (the login cookie an auth hook reads);
     ``timeout`` bounds each wait for an event's reply. Same as ``app.test(path)``."""
     return LivePage(app, path, cookies=cookies, headers=headers, timeout=timeout, host=host)
+
+
+class LiveOpener:
+    """Opens pages of one app and closes them all at once: the ``live`` pytest
+    fixture (``live(path, **options)`` is :func:`open` of ``live.app``)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.pages: list[LivePage] = []
+
+    def __call__(
+        self,
+        path: str,
+        *,
+        cookies: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 5.0,
+        host: str | None = None,
+    ) -> LivePage:
+        page = LivePage(self.app, path, cookies=cookies, headers=headers, timeout=timeout, host=host)
+        self.pages.append(page)
+        return page
+
+    def close_all(self) -> None:
+        """Closes every page opened here."""
+        for page in self.pages:
+            page.close()
+        self.pages.clear()
