@@ -4,7 +4,7 @@ server, errors that say what went wrong, pushes, and the ``live`` pytest fixture
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Iterator
 
 import counter
 import pytest
@@ -268,3 +268,89 @@ def test_the_live_fixture_without_an_app_fixture_says_what_it_needs(pytester: py
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*the live fixture needs an `app` fixture*"])
+
+
+FIELDS_VIEWS = {
+    "layouts/default.html": "<!doctype html><html><head><title>{{ title or 'fields' }}</title></head>"
+    "<body>{{ content }}</body></html>",
+    "pages/fields/index.html": """<div id="lv-root" data-lv>
+<input id="agree" type="checkbox" name="agree" {{ lv.change("agree") }}>
+<input id="q" name="q" value="tea" {{ lv.keydown("search", key="Enter") }} {{ lv.focus("in") }} {{ lv.blur("out") }}>
+<button class="twin" {{ lv.click("a") }}>a</button><button class="twin" {{ lv.click("b") }}>b</button>
+<div id="seen">{{ partial("fields/seen") }}</div>
+</div>""",
+    "partials/fields/seen.html": "{% for s in state.seen %}<i>{{ s }}</i>{% endfor %}",
+}
+
+
+class Fields(mizulive.Page):
+    template = "fields/index"
+    regions = {"seen": "fields/seen"}
+
+    def mount(self, s: mizulive.Session) -> None:
+        s.state = {"seen": []}
+
+    def handle(self, s: mizulive.Session, e: mizulive.Event) -> None:
+        value = ",".join(e.form.get(e.field or "", [])) if e.type == "change" else e.values.get("value", "")
+        s.state["seen"] = [*s.state["seen"], f"{e.type}:{e.name}:{value}:{e.key or ''}"]
+        s.mark("seen")
+
+
+@pytest.fixture
+def fields_page() -> Iterator[LivePage]:
+    with mizulive.App(views=FIELDS_VIEWS, secret=SECRET) as app:
+        app.page("/fields", Fields)
+        with app.test("/fields") as page:
+            yield page
+
+
+def test_change_key_focus_blur_and_event_send_what_a_browser_sends(fields_page: LivePage) -> None:
+    page = fields_page
+    page.change("#agree", True)
+    page.change("#agree", False)
+    page.key("#q", "Enter")
+    page.focus("#q")
+    page.blur("#q")
+    page.event({"type": "click", "name": "by-hand", "values": {"value": "v"}})
+    assert page.state["seen"] == [
+        "change:agree:on:",
+        "change:agree::",
+        "keydown:search:tea:Enter",
+        "focus:in:tea:",
+        "blur:out:tea:",
+        "click:by-hand:v:",
+    ]
+    assert "<i>click:by-hand:v:</i>" in page.region("seen")
+
+
+def test_a_filtered_key_or_an_ambiguous_selector_is_refused_by_name(fields_page: LivePage) -> None:
+    page = fields_page
+    with pytest.raises(ElementNotFound, match='data-lv-key is "Enter"'):
+        page.key("#q", "Escape")
+    with pytest.raises(mizulive.MizuliveError, match="make it match one") as ambiguous:
+        page.click(".twin")
+    assert ambiguous.value.code == mizulive.ErrorCode.REQUEST
+    with pytest.raises(ValueError, match="keydown"):
+        page.key("#q", "Enter", type="keypress")
+    assert page.state["seen"] == []
+
+
+def test_visit_loads_another_page_in_the_same_browser(app: mizulive.App) -> None:
+    with app.test("/probe") as page:
+        page.visit("/other?x=1")
+        assert page.path == "/other?x=1"
+        page.click("#clicks button")
+        assert page.state["count"] == 1
+
+
+def test_cookies_and_headers_reach_the_auth_hook(app: mizulive.App) -> None:
+    @app.auth
+    def who(req: mizulive.Request) -> str | None | bool:
+        if req.headers.get("x-block") == "yes":
+            return False
+        return req.cookies.get("user")
+
+    with testing.open(app, "/probe", cookies={"user": "ann"}) as page:
+        assert "user=ann" in page.region("main")
+    with pytest.raises(mizulive.MizuliveError, match="403"):
+        app.test("/probe", headers={"X-Block": "yes"})
