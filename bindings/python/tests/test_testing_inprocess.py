@@ -345,7 +345,7 @@ def test_visit_loads_another_page_in_the_same_browser(app: mizulive.App) -> None
 
 def test_cookies_and_headers_reach_the_auth_hook(app: mizulive.App) -> None:
     @app.auth
-    def who(req: mizulive.Request) -> str | None | bool:
+    def who(req: mizulive.Request) -> str | bool | None:
         if req.headers.get("x-block") == "yes":
             return False
         return req.cookies.get("user")
