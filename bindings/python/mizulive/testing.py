@@ -579,7 +579,8 @@ class LivePage:
 
     def close(self) -> None:
         """Closes the page (its session ends as when a browser tab closes).
-        Idempotent."""
+        Idempotent. Not from a page callback (it would wait for the session)."""
+        self._check_thread()
         with self._lock:
             self._ptr = None
             self._finalizer()
