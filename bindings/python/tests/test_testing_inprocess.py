@@ -361,4 +361,3 @@ def test_cookies_and_headers_reach_the_auth_hook(app: mizulive.App) -> None:
         assert "user=ann" in page.region("main")
     with pytest.raises(mizulive.MizuliveError, match="403"):
         app.test("/probe", headers={"X-Block": "yes"})
-
