@@ -50,15 +50,17 @@ import time
 import weakref
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, TypeVar, Union
 from urllib.parse import urlencode, urlsplit
 
-from . import _callbacks, _lib
+from . import _callbacks, _lib, _state
 from ._lib import LV_OK, enc, lib
 from .errors import ErrorCode, MizuliveError
 
 if TYPE_CHECKING:
     from .app import App
+
+T = TypeVar("T")
 
 __all__ = [
     "Client",
@@ -732,6 +734,12 @@ class LivePage:
         """The session's state as JSON values (a dict), asked of the session. A
         dataclass state reads as its fields."""
         return json.loads(self._read(lib.lv_test_state))
+
+    def state_as(self, cls: type[T]) -> T:
+        """The session's state as an instance of the dataclass ``cls`` (a typed
+        page's ``Page[State]``), converted as the page's own callbacks get it."""
+        value: T = _state.codec(cls).load(self.state, cls.__name__)
+        return value
 
     @property
     def flash(self) -> dict[str, Any]:

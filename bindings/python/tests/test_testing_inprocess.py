@@ -153,6 +153,8 @@ def test_a_typed_state_page_reads_its_fields(make_app: AppFactory) -> None:
         page.click("[data-lv-click=dec]")
         assert '<strong id="count">1</strong>' in page.region("stats")
         assert page.state == {"count": 1, "log": ["inc 1 → 1", "inc 1 → 2", "dec 1 → 1"]}
+        typed = page.state_as(counter.CounterState)
+        assert typed == counter.CounterState(count=1, log=["inc 1 → 1", "inc 1 → 2", "dec 1 → 1"])
 
 
 def test_callbacks_run_in_python_while_a_click_waits(make_app: AppFactory) -> None:
