@@ -1,4 +1,9 @@
-"""The pages of __NAME__, driven as a browser drives them (``make test``)."""
+"""The pages of __NAME__, driven as a browser drives them (``make test``).
+
+``live`` (a pytest fixture the mizulive package installs) opens a page of the ``app``
+fixture in an in-process headless browser: no server to start. Events point at rendered
+elements with CSS selectors, so a typo in a template's event name fails a test.
+"""
 
 from __future__ import annotations
 
@@ -8,41 +13,43 @@ import pytest
 from app import create_app
 
 import mizulive
-from mizulive.testing import Client
+from mizulive.testing import Client, LiveOpener
 
 
 @pytest.fixture
 def app() -> Iterator[mizulive.App]:
     with create_app() as app:
-        app.start("127.0.0.1:0")
         yield app
 
 
-def test_the_counter_counts(app: mizulive.App) -> None:
-    with Client(app.url).live("/counter") as page:
-        for expected in (1, 2):
-            reply = page.event("inc", values={"by": "1"})
-            assert reply.ok
-            assert f'<strong id="count">{expected}</strong>' in reply.regions["stats"]
-        assert "inc 1 → 2" in reply.regions["log"]
+def test_the_counter_counts(live: LiveOpener) -> None:
+    page = live("/counter")
+    for expected in (1, 2):
+        page.click("[data-lv-click=inc]")
+        assert f'<strong id="count">{expected}</strong>' in page.region("stats")
+    page.click("[data-lv-click=dec]")
+    assert page.state["count"] == 1
+    assert "dec 1 → 1" in page.region("log")
 
 
-def test_an_added_item_reaches_every_open_page(app: mizulive.App) -> None:
-    client = Client(app.url)
-    with client.live("/list") as ann, client.live("/list") as bob:
-        refused = ann.event("add", type="submit", form={"text": "  "})
-        assert refused.ok
-        assert "Write something first." in refused.regions["new"]
+def test_an_added_item_reaches_every_open_page(live: LiveOpener) -> None:
+    ann, bob = live("/list"), live("/list")
+    ann.submit("#new-item", text="  ")
+    assert "Write something first." in ann.region("new")
+    bob.assert_no_push(within=0.1)
 
-        assert ann.event("add", type="submit", form={"text": "milk"}).ok
-        for page in (ann, bob):
-            patch = page.wait_for(lambda f: f.get("t") == "patch" and "milk" in str(f), what="the new item")
-            assert "milk" in str(patch)
+    ann.submit("#new-item", text="milk")
+    for page in (ann, bob):
+        # The new item is published: every page on the topic gets it as a push.
+        assert "milk" in str(page.next_push())
+        assert '<li id="item-1">milk</li>' in page.region("items")
     # A page opened later starts from the list.
-    assert "milk" in client.get("/list").text
+    assert "milk" in live("/list").region("items")
 
 
 def test_the_list_works_without_javascript(app: mizulive.App) -> None:
+    # The browser without JavaScript posts forms to a running server.
+    app.start("127.0.0.1:0")
     client = Client(app.url)
     page = client.get("/list")
     after = client.submit(page.form("new-item"), {"text": "eggs"})

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import weakref
-from typing import Any, Callable, Iterator, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar, overload
 
 from . import _callbacks, _lib, _logbridge, _views
 from ._lib import LV_ERR_TIMEOUT, LV_OK, check, enc, lib
@@ -24,6 +24,9 @@ from .page import Page
 __all__ = ["App"]
 
 log = logging.getLogger("mizulive")
+
+if TYPE_CHECKING:
+    from . import testing
 
 P = TypeVar("P", bound="Page[Any]")
 
@@ -94,6 +97,8 @@ class App:
         self._pages: dict[str, Page[Any]] = {}
         self._options = opts
         self._asgi: ASGIApp | None = None
+        # Open in-process test pages (mizulive.testing.LivePage), closed by close().
+        self._tests: weakref.WeakSet[Any] = weakref.WeakSet()
         _open_apps.add(self)
 
     # -- pages and hooks
@@ -304,6 +309,8 @@ class App:
         if not owner:
             self._closed.wait()
             return
+        for page in list(self._tests):
+            page.close()
         try:
             # Callbacks still run during lv_app_shutdown and may call in (publish).
             lib.lv_app_shutdown(ptr)
@@ -326,6 +333,21 @@ class App:
         self.close()
 
     # -- push and tools
+
+    def test(
+        self,
+        path: str,
+        *,
+        cookies: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 5.0,
+    ) -> testing.LivePage:
+        """Opens ``path`` in an in-process headless browser for a test (no server
+        needed): see :class:`mizulive.testing.LivePage`. Use it as a context manager,
+        or let :meth:`close` close it."""
+        from .testing import LivePage
+
+        return LivePage(self, path, cookies=cookies, headers=headers, timeout=timeout)
 
     def publish(self, topic: str, msg: Any) -> None:
         """Publishes ``msg`` (JSON-serializable) on ``topic``: every session subscribed

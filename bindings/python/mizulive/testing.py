@@ -1,5 +1,25 @@
-"""Test helpers: a client that speaks HTTP and ``docs/protocol.md`` to a running app.
+"""Test helpers: an in-process test client, and a client for a running server.
 
+:func:`open` (or :meth:`mizulive.App.test`) opens a page of an app in a headless
+browser inside the process: no server, no port, no WebSocket package. Events point at
+rendered elements with CSS selectors, so a typo in a template's event name fails the
+test::
+
+    with mizulive.App(views="views") as app:
+        app.page("/counter", Counter)
+        with app.test("/counter") as page:
+            page.click("[data-lv-click=inc]")        # waits for the reply
+            assert "<strong id=\"count\">1</strong>" in page.region("stats")
+            assert page.state["count"] == 1
+            app.publish("counter", {"set": 7})
+            assert page.next_push()["t"] == "patch"
+            page.assert_no_push(within=0.2)
+
+With pytest, the ``live`` fixture (a plugin this package installs) opens pages of the
+test's ``app`` fixture and closes them after the test: ``page = live("/counter")``.
+
+:class:`Client` talks to a running server over real HTTP and WebSocket: for the
+no-JavaScript path (page GETs, form posts) and for protocol-level tests.
 Plain HTTP (page GETs, no-JS form posts) needs nothing beyond the standard library;
 :meth:`Client.live` opens the WebSocket with the ``websockets`` package (install the
 ``test`` extra: ``pip install "mizulive[test]"``).
@@ -20,17 +40,43 @@ Every wait has a timeout (``Client(timeout=...)``, 5 s by default).
 
 from __future__ import annotations
 
+import ctypes
 import http.client
 import itertools
 import json
 import re
+import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Any, Callable, Iterable, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, TypeVar, Union
 from urllib.parse import urlencode, urlsplit
 
-__all__ = ["Client", "Form", "LiveSession", "ProtocolError", "Reply", "Response"]
+from . import _callbacks, _lib, _state
+from ._lib import LV_OK, enc, lib
+from .errors import ErrorCode, MizuliveError
+
+if TYPE_CHECKING:
+    from .app import App
+
+T = TypeVar("T")
+
+__all__ = [
+    "Client",
+    "ElementNotFound",
+    "EventFailed",
+    "Form",
+    "LiveOpener",
+    "LivePage",
+    "LiveSession",
+    "ProtocolError",
+    "Reply",
+    "Response",
+    "TimedOut",
+    "UnexpectedPush",
+    "open",
+]
 
 Fields = Union[Mapping[str, Any], Sequence[tuple[str, Any]]]
 
@@ -413,3 +459,334 @@ class LiveSession:
             raise ProtocolError(f"binary frame from the server: {raw[:80]!r}")
         frame: dict[str, Any] = json.loads(raw)
         return frame
+
+
+# -- the in-process test client (lv_test_* of the C ABI)
+
+
+class EventFailed(MizuliveError):
+    """An event's reply said it failed (the page's callback raised, or the event was
+    refused). ``reply_code`` is the reply's error code (``"host_error"`` for a failed
+    callback), ``reply_message`` its message; the session kept its state."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorCode.CALLBACK, message)
+        m = re.match(r"(?:callback failed: )?([a-z_]+): (.*)", message, re.S)
+        self.reply_code: str = m.group(1) if m else ""
+        self.reply_message: str = m.group(2) if m else message
+
+
+class ElementNotFound(MizuliveError, AssertionError):
+    """A selector matched no element of the page (or none with the event's
+    ``data-lv-*`` attribute in reach; or a form lacks a field). The message names the
+    selector and what the page offers instead."""
+
+
+class TimedOut(MizuliveError, AssertionError):
+    """An event's reply, or a push, did not come within the timeout."""
+
+
+class UnexpectedPush(MizuliveError, AssertionError):
+    """:meth:`LivePage.assert_no_push` saw a push arrive; the message shows it."""
+
+
+_RAISES: dict[int, type[MizuliveError]] = {
+    ErrorCode.CALLBACK: EventFailed,
+    ErrorCode.NOT_FOUND: ElementNotFound,
+    ErrorCode.TIMEOUT: TimedOut,
+}
+
+
+def _fail(rc: int) -> MizuliveError:
+    """The exception for a failed ``lv_test_*`` call (this thread's last error)."""
+    message = _lib.last_error()
+    if rc == ErrorCode.REENTRANT:
+        message += " (a test client waits for sessions; drive it from the test's thread, not from a page callback)"
+    cls = _RAISES.get(rc)
+    if cls is EventFailed:
+        return EventFailed(message)
+    if cls is not None:
+        return cls(rc, message)
+    return MizuliveError(rc, message)
+
+
+def _ms(seconds: float, what: str) -> int:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < 4_000_000:
+        raise ValueError(f"{what} must be a number of seconds >= 0, not {seconds!r}")
+    return round(seconds * 1000)
+
+
+def _take(out: ctypes.c_void_p) -> str:
+    try:
+        return ctypes.string_at(out.value or 0).decode("utf-8")
+    finally:
+        lib.lv_string_free(out)
+
+
+def _close_handle(ptr: int, app: object) -> None:
+    # ``app`` is only kept alive here: its handle must outlive this client's.
+    lib.lv_test_close(ptr)
+
+
+class LivePage:
+    """A headless browser showing one page of an app, in this process (``lv_test_*``
+    of ``docs/c-api.md``). Made by :func:`open` or :meth:`mizulive.App.test`.
+
+    Events point at one rendered element with a CSS selector (``"#save"``,
+    ``"[data-lv-click=inc]"``, ``"form#new-item"``, ``"li:nth-child"`` is refused) and
+    are built as the browser runtime builds them; each call waits for the event's reply
+    and raises :class:`EventFailed` when the reply is an error,
+    :class:`ElementNotFound` when the selector finds nothing to send it from, and
+    :class:`TimedOut` after the ``timeout`` given at open. The page's HTML is patched
+    as a browser's DOM is, so :meth:`region` and :meth:`html` read the page as a user
+    sees it. Redirects to the app's own pages are followed (see :attr:`path`).
+
+    Use it from the test's thread (any thread, one call at a time), never from a page
+    callback. Closing is idempotent; the app's :meth:`~mizulive.App.close` closes it.
+    """
+
+    def __init__(
+        self,
+        app: App,
+        path: str,
+        *,
+        cookies: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 5.0,
+        host: str | None = None,
+    ) -> None:
+        options: dict[str, Any] = {"timeout_ms": _ms(timeout, "timeout")}
+        if cookies:
+            options["cookies"] = {str(k): str(v) for k, v in cookies.items()}
+        if headers:
+            options["headers"] = {str(k): str(v) for k, v in headers.items()}
+        if host is not None:
+            options["host"] = host
+        self.app = app
+        self._lock = threading.Lock()
+        out = ctypes.c_void_p()
+        with app._use() as app_ptr:
+            rc = lib.lv_test_open(app_ptr, enc(path, "path"), _lib.to_json(options, "options"), ctypes.byref(out))
+            if rc != LV_OK:
+                raise _fail(rc)
+        ptr = out.value
+        if not ptr:
+            raise MizuliveError(ErrorCode.NULL, "lv_test_open returned no client")
+        self._ptr: int | None = ptr
+        # Closed when garbage at the latest; the finalizer keeps the app alive till then.
+        self._finalizer = weakref.finalize(self, _close_handle, ptr, app)
+        app._tests.add(self)
+
+    # -- life
+
+    def close(self) -> None:
+        """Closes the page (its session ends as when a browser tab closes).
+        Idempotent. Not from a page callback (it would wait for the session)."""
+        self._check_thread()
+        with self._lock:
+            self._ptr = None
+            self._finalizer()
+        self.app._tests.discard(self)
+
+    @property
+    def closed(self) -> bool:
+        return self._ptr is None
+
+    def __enter__(self) -> LivePage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self._ptr is None:
+            return "<mizulive.testing.LivePage closed>"
+        return f"<mizulive.testing.LivePage {self.path}>"
+
+    def _call(self, fn: Callable[..., int], *args: Any) -> None:
+        self._check_thread()
+        with self._lock:
+            if self._ptr is None:
+                raise MizuliveError(ErrorCode.STATE, "the test page is closed")
+            rc = fn(self._ptr, *args)
+            if rc != LV_OK:
+                raise _fail(rc)
+
+    @staticmethod
+    def _check_thread() -> None:
+        # Before the lock: the test thread may hold it, waiting for this very callback.
+        if _callbacks.in_callback():
+            raise MizuliveError(
+                ErrorCode.REENTRANT,
+                "a test page cannot be used from a page callback: it waits for sessions that may need "
+                "this thread; drive it from the test's thread",
+            )
+
+    def _read(self, fn: Callable[..., int], *args: Any) -> str:
+        out = ctypes.c_void_p()
+        self._call(fn, *args, ctypes.byref(out))
+        return _take(out)
+
+    # -- events (each waits for its reply)
+
+    def visit(self, path: str) -> None:
+        """Loads another page of the app in the same browser (cookies kept)."""
+        self._call(lib.lv_test_visit, enc(path, "path"))
+
+    def click(self, selector: str) -> None:
+        """Clicks the element ``selector`` names: sends the ``data-lv-click`` of it or
+        its nearest ancestor, with its ``data-lv-value-*``."""
+        self._call(lib.lv_test_click, enc(selector, "selector"))
+
+    def focus(self, selector: str) -> None:
+        """Sends the element's ``data-lv-focus``."""
+        self._call(lib.lv_test_focus, enc(selector, "selector"))
+
+    def blur(self, selector: str) -> None:
+        """Sends the element's ``data-lv-blur``."""
+        self._call(lib.lv_test_blur, enc(selector, "selector"))
+
+    def submit(self, selector: str, /, fields: Mapping[str, Any] | None = None, **more: Any) -> None:
+        """Submits the form ``selector`` names (or the form of the submit button it
+        names, then the submitter), after filling fields in as a user would:
+        ``page.submit("#new-item", text="milk")`` or ``fields={"tags": ["a", "c"]}``
+        (a list for a multiple select or several boxes, ``True``/``False`` for a
+        checkbox; a field called ``fields`` goes in the dict). A field the form lacks
+        raises :class:`ElementNotFound`."""
+        values = {**(fields or {}), **more}
+        self._call(lib.lv_test_submit, enc(selector, "selector"), _lib.to_json(values, "fields"))
+
+    def change(self, selector: str, value: str | bool | Sequence[str]) -> None:
+        """Sets the field ``selector`` names to ``value`` and sends its
+        ``data-lv-change`` (a checkbox takes ``True``/``False``, a multiple select a
+        list)."""
+        if isinstance(value, bool):
+            raw = "true" if value else "false"
+        elif isinstance(value, str):
+            raw = value
+        else:
+            raw = json.dumps(list(value))
+        self._call(lib.lv_test_change, enc(selector, "selector"), enc(raw, "value"))
+
+    def key(self, selector: str, key: str, type: str = "keydown") -> None:
+        """Presses ``key`` (``"Enter"``) on the element: sends its
+        ``data-lv-keydown`` (or ``data-lv-keyup`` with ``type="keyup"``). A key its
+        ``data-lv-key`` filters out raises :class:`ElementNotFound`."""
+        if type not in ("keydown", "keyup"):
+            raise ValueError(f'type must be "keydown" or "keyup", not {type!r}')
+        self._call(lib.lv_test_key, enc(selector, "selector"), enc(type, "type"), enc(key, "key"))
+
+    def event(self, event: Mapping[str, Any]) -> None:
+        """Sends a hand-written event (``{"type": "click", "name": "inc", "values":
+        {"by": "2"}}``, as ``docs/protocol.md`` describes) and waits for its reply."""
+        self._call(lib.lv_test_event, _lib.to_json(dict(event), "event"))
+
+    # -- pushes
+
+    def next_push(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The next frame no event of this page asked for: a patch from
+        ``app.publish`` or a timer (already applied to the page), a ``command``, a
+        followed ``redirect``/``navigate``, an ``error`` or ``close``. Raises
+        :class:`TimedOut` when none comes within ``timeout`` seconds."""
+        frame: dict[str, Any] = json.loads(self._read(lib.lv_test_next_push, _ms(timeout, "timeout")))
+        return frame
+
+    def assert_no_push(self, within: float = 0.2) -> None:
+        """Passes when nothing is pushed within ``within`` seconds (and nothing is
+        queued); raises :class:`UnexpectedPush` showing the frame otherwise."""
+        self._check_thread()
+        with self._lock:
+            if self._ptr is None:
+                raise MizuliveError(ErrorCode.STATE, "the test page is closed")
+            rc = lib.lv_test_refute_push(self._ptr, _ms(within, "within"))
+            if rc == ErrorCode.STATE:
+                raise UnexpectedPush(rc, _lib.last_error())
+            if rc != LV_OK:
+                raise _fail(rc)
+
+    # -- reading the page
+
+    def html(self, selector: str | None = None) -> str:
+        """The whole document, or the inner HTML of the element ``selector`` names,
+        as ``innerHTML`` reads it."""
+        return self._read(lib.lv_test_html, None if selector is None else enc(selector, "selector"))
+
+    def text(self, selector: str) -> str:
+        """The text of the element ``selector`` names."""
+        return self._read(lib.lv_test_text, enc(selector, "selector"))
+
+    def region(self, id: str) -> str:
+        """The current inner HTML of the region ``id``."""
+        return self._read(lib.lv_test_region, enc(id, "id"))
+
+    @property
+    def title(self) -> str:
+        """The document's title."""
+        return self._read(lib.lv_test_title)
+
+    @property
+    def path(self) -> str:
+        """The path of the page shown (after redirects), with its query."""
+        return self._read(lib.lv_test_path)
+
+    @property
+    def state(self) -> Any:
+        """The session's state as JSON values (a dict), asked of the session. A
+        dataclass state reads as its fields."""
+        return json.loads(self._read(lib.lv_test_state))
+
+    def state_as(self, cls: type[T]) -> T:
+        """The session's state as an instance of the dataclass ``cls`` (a typed
+        page's ``Page[State]``), converted as the page's own callbacks get it."""
+        value: T = _state.codec(cls).load(self.state, cls.__name__)
+        return value
+
+    @property
+    def flash(self) -> dict[str, Any]:
+        """The flash no render has shown yet (``{}`` when none)."""
+        raw = json.loads(self._read(lib.lv_test_flash))
+        return raw if isinstance(raw, dict) else {}
+
+
+def open(
+    app: App,
+    path: str,
+    *,
+    cookies: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 5.0,
+    host: str | None = None,
+) -> LivePage:
+    """Opens ``path`` of ``app`` in an in-process headless browser: the page GET, then
+    the session joined, as a browser does; no server is started. ``cookies`` and
+    ``headers`` go with every request (the login cookie an auth hook reads);
+    ``timeout`` bounds each wait for an event's reply. Same as ``app.test(path)``."""
+    return LivePage(app, path, cookies=cookies, headers=headers, timeout=timeout, host=host)
+
+
+class LiveOpener:
+    """Opens pages of one app and closes them all at once: the ``live`` pytest
+    fixture (``live(path, **options)`` is :func:`open` of ``live.app``)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.pages: list[LivePage] = []
+
+    def __call__(
+        self,
+        path: str,
+        *,
+        cookies: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 5.0,
+        host: str | None = None,
+    ) -> LivePage:
+        page = LivePage(self.app, path, cookies=cookies, headers=headers, timeout=timeout, host=host)
+        self.pages.append(page)
+        return page
+
+    def close_all(self) -> None:
+        """Closes every page opened here."""
+        for page in self.pages:
+            page.close()
+        self.pages.clear()

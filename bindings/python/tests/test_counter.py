@@ -10,7 +10,7 @@ import pytest
 from conftest import SECRET
 
 import mizulive
-from mizulive.testing import Client
+from mizulive.testing import Client, LiveOpener
 
 
 @pytest.fixture
@@ -90,3 +90,14 @@ def test_a_post_without_csrf_is_refused(app: mizulive.App) -> None:
     page = client.get("/counter")
     data = [(k, v) for k, v in page.form(button="inc").data(button=("_lv_click", "inc?by=1")) if k != "_csrf"]
     assert client.post("/counter", data).status == 403
+
+
+def test_the_buttons_count_in_process(live: LiveOpener) -> None:
+    # The same page through the in-process client: buttons found by their markup.
+    page = live("/counter")
+    page.click("[data-lv-click=inc]")
+    page.click("[data-lv-click=inc]")
+    page.click("[data-lv-click=dec]")
+    assert count_in(page.region("stats")) == 1
+    assert "dec 1 → 1" in page.region("log")
+    assert page.state["count"] == 1
