@@ -69,7 +69,7 @@ demo-python: python
 lint-python: python
 	$(RUFF) check bindings/python examples-python scaffold/python e2e/apps/python bench/peers/mizulive/app.py bench/peers/pyview
 	$(RUFF) format --check bindings/python examples-python scaffold/python e2e/apps/python bench/peers/mizulive/app.py bench/peers/pyview
-	$(MYPY) bindings/python/mizulive examples-python e2e/apps/python bench/peers/mizulive/app.py
+	$(MYPY) bindings/python/mizulive bindings/python/mizulive_pytest.py examples-python e2e/apps/python bench/peers/mizulive/app.py
 	$(MYPY) scaffold/python
 
 test-python: python

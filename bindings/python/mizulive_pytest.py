@@ -1,5 +1,9 @@
 """The pytest plugin of mizulive (installed with the package, entry point ``pytest11``).
 
+A module of its own, outside the ``mizulive`` package, so that pytest starting in an
+environment where the library cannot load still starts: the package (and the library)
+is imported only when a test asks for the fixture.
+
 It gives tests the ``live`` fixture: given the test's own ``app`` fixture (a
 :class:`mizulive.App` with its pages registered; no server needs to run), ``live(path)``
 opens that page in an in-process headless browser (:class:`mizulive.testing.LivePage`),
@@ -27,15 +31,15 @@ from typing import TYPE_CHECKING, Iterator
 import pytest
 
 if TYPE_CHECKING:
-    from .testing import LiveOpener
+    from mizulive.testing import LiveOpener
 
 
 @pytest.fixture
 def live(request: pytest.FixtureRequest) -> Iterator[LiveOpener]:
     """``live(path)`` opens ``path`` of the test's ``app`` fixture in an in-process
     headless browser; the pages are closed after the test."""
-    from .app import App
-    from .testing import LiveOpener
+    from mizulive.app import App
+    from mizulive.testing import LiveOpener
 
     try:
         app = request.getfixturevalue("app")
