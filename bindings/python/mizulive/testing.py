@@ -252,10 +252,10 @@ class Client:
     def request(
         self, method: str, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
     ) -> Response:
-        """One request on a fresh connection."""
-        h = dict(headers or {})
-        if self.cookies and "Cookie" not in h:
-            h["Cookie"] = self._cookie_header()
+        """One request on a fresh connection. A ``Cookie`` header in ``headers`` adds
+        to the client's cookies (a name in both: the header's value), as a browser
+        sends what it kept with any cookie a test sets."""
+        h = self._with_cookies(headers)
         conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
             conn.request(method, path, body=body, headers=h)
@@ -319,6 +319,20 @@ class Client:
 
     def _cookie_header(self) -> str:
         return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+
+    def _with_cookies(self, headers: Mapping[str, str] | None) -> dict[str, str]:
+        """``headers`` with the client's cookies merged into their ``Cookie`` header."""
+        h = {k: v for k, v in (headers or {}).items() if k.lower() != "cookie"}
+        jar = dict(self.cookies)
+        for name, value in (headers or {}).items():
+            if name.lower() == "cookie":
+                for pair in value.split(";"):
+                    key, _, val = pair.strip().partition("=")
+                    if key:
+                        jar[key] = val
+        if jar:
+            h["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+        return h
 
     def _remember(self, header: str) -> None:
         first, *attrs = header.split(";")

@@ -442,3 +442,22 @@ def test_state_that_is_not_a_dict_fails_the_callback_by_name(
         assert "the state must be a JSON object" in str(reply.error)
         # The session kept the state it had.
         assert "count=11" in live.event("good").regions["main"]
+
+
+def test_a_cookie_header_adds_to_the_clients_cookies(serve: Any) -> None:
+    """A test that sends its login cookie keeps the browser cookie the page set: the
+    no-JS post reaches the session instead of being refused as another browser's."""
+    app, client = serve(Counter)
+
+    @app.auth
+    def auth(req: mizulive.Request) -> mizulive.AuthResult:
+        return req.cookies.get("who") or None
+
+    login = {"Cookie": "who=ann"}
+    page = client.get("/probe", login)
+    assert "lv_bid" in client.cookies and "user=ann" in page.text
+    posted = client.submit(page.form("clicks"), button=("_lv_click", "inc?by=2"))
+    assert posted.status == 403, "without the login cookie the post is another user's"
+    posted = client.post(page.form("clicks").action, page.form("clicks").data(button=("_lv_click", "inc?by=2")), login)
+    assert posted.status == 303, posted.text
+    assert "count=2" in client.get(posted.location or "/probe", login).text
