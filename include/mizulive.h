@@ -1121,6 +1121,15 @@ int lv_test_path(struct lv_test *t, char **out);
 int lv_test_state(struct lv_test *t, char **out_json);
 
 /*
+ The answer to the last event this client sent, as JSON: `{"ok":true}`, or
+ `{"ok":false,"error":{"code":"host_error","message":"..."}}` as the reply carried
+ it (docs/protocol.md), for a test that checks a failed event's code and message
+ as fields. `LV_ERR_NOT_FOUND` before any event, and when the last one got no
+ answer (`LV_ERR_TIMEOUT`). `*out_json` is the caller's, freed with `lv_string_free`.
+ */
+int lv_test_reply(struct lv_test *t, char **out_json);
+
+/*
  The flash a callback set that no render has shown yet, as a JSON object (`{}` for
  none): a render that reaches the browser shows it in the page and clears it.
  `*out_json` is the caller's, freed with `lv_string_free`.

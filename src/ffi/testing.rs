@@ -394,6 +394,26 @@ pub unsafe extern "C" fn lv_test_state(t: *mut lv_test, out_json: *mut *mut c_ch
     })
 }
 
+/// The answer to the last event this client sent, as JSON: `{"ok":true}`, or
+/// `{"ok":false,"error":{"code":"host_error","message":"..."}}` as the reply carried
+/// it (docs/protocol.md), for a test that checks a failed event's code and message
+/// as fields. `LV_ERR_NOT_FOUND` before any event, and when the last one got no
+/// answer (`LV_ERR_TIMEOUT`). `*out_json` is the caller's, freed with `lv_string_free`.
+#[no_mangle]
+pub unsafe extern "C" fn lv_test_reply(t: *mut lv_test, out_json: *mut *mut c_char) -> c_int {
+    boundary(LV_ERR_PANIC, || {
+        if let Err(c) = out_arg(out_json, "out_json") {
+            return c;
+        }
+        with_client(t, "lv_test_reply", |c| match c.last_reply() {
+            Some(reply) => give(out_json, reply.to_string()),
+            None => {
+                Err(Error::NotFound("no answered event: none was sent yet, or the last got no reply".into()))
+            }
+        })
+    })
+}
+
 /// The flash a callback set that no render has shown yet, as a JSON object (`{}` for
 /// none): a render that reaches the browser shows it in the page and clears it.
 /// `*out_json` is the caller's, freed with `lv_string_free`.

@@ -178,6 +178,9 @@ pub struct TestClient {
     /// Where the page went when it left the app (a redirect to another site).
     left_for: Option<String>,
     pushes: VecDeque<Value>,
+    /// The answer to the last event: `{"ok": true}`, or `{"ok": false, "error":
+    /// {"code", "message"}}`; `None` before any, or when the last got none.
+    last_reply: Option<Value>,
     next_ref: u64,
     eid: u64,
     last_sent: Instant,
@@ -224,6 +227,7 @@ impl TestClient {
             page: None,
             left_for: None,
             pushes: VecDeque::new(),
+            last_reply: None,
             next_ref: 0,
             eid: 0,
             last_sent: Instant::now(),
@@ -654,6 +658,7 @@ impl TestClient {
     /// Sends an event frame and waits for its reply.
     fn send_event(&mut self, mut frame: Map<String, Value>, about: &About<'_>) -> Result<()> {
         self.drain()?;
+        self.last_reply = None;
         self.next_ref += 1;
         self.eid += 1;
         let r#ref = self.next_ref;
@@ -685,6 +690,7 @@ impl TestClient {
                 Some("patch") => {
                     self.apply_patch(&f)?;
                     if answers {
+                        self.last_reply = Some(json!({"ok": true}));
                         break Ok(());
                     }
                     if let Some(earlier) = own_patch.replace(f) {
@@ -692,7 +698,13 @@ impl TestClient {
                     }
                 }
                 Some("reply") if answers => {
-                    if f["ok"].as_bool() == Some(true) {
+                    let ok = f["ok"].as_bool() == Some(true);
+                    self.last_reply = Some(if ok {
+                        json!({"ok": true})
+                    } else {
+                        json!({"ok": false, "error": f["error"]})
+                    });
+                    if ok {
                         break Ok(());
                     }
                     // A failed event changes nothing: a patch before it came from elsewhere.
@@ -1071,6 +1083,14 @@ impl TestClient {
     /// wire): what it holds after every callback before now.
     pub fn state(&mut self) -> Result<Value> {
         Ok((*self.inspect()?.state).clone())
+    }
+
+    /// The answer to the last event sent: `{"ok": true}`, or `{"ok": false, "error":
+    /// {"code": .., "message": ..}}` as the reply carried it (docs/protocol.md); `None`
+    /// before any event, and when the last one got no answer (a timeout). What a
+    /// binding reads to give a failed event's code and message as fields.
+    pub fn last_reply(&self) -> Option<&Value> {
+        self.last_reply.as_ref()
     }
 
     /// The flash a callback set that no render has shown yet (a render that reaches

@@ -157,6 +157,12 @@ int main(void) {
     CHECK_ERR(lv_test_state(t, NULL), LV_ERR_NULL, "out_json is NULL");
     CHECK_ERR(lv_test_event(t, "{\"type\": \"click\""), LV_ERR_JSON, "invalid JSON");
     CHECK_ERR(lv_test_event(t, "{\"type\": \"click\", \"name\": \"nope\"}"), LV_ERR_CALLBACK, "host_error");
+    /* The failed reply's code and message as JSON fields (the generic message: dev mode is off). */
+    CHECK(lv_test_reply(t, &s) == LV_OK && contains(s, "{\"error\":{\"code\":\"host_error\",\"message\":\"something went wrong handling this event\"},\"ok\":false}"));
+    CHECK(lv_test_click(t, "[data-lv-click=inc]") == LV_OK);
+    CHECK(lv_test_reply(t, &s) == LV_OK && contains(s, "{\"ok\":true}"));
+    CHECK(lv_test_click(t, "[data-lv-click=dec]") == LV_OK);
+    CHECK_ERR(lv_test_reply(t, NULL), LV_ERR_NULL, "out_json is NULL");
 
     /* Nothing arrives by itself; a publish arrives as a push, already applied. */
     CHECK(lv_test_refute_push(t, 200) == LV_OK);

@@ -214,3 +214,7 @@ func (c *testClient) State() (string, error) {
 func (c *testClient) Flash() (string, error) {
 	return c.text(func(p *C.lv_test, out **C.char) C.int { return C.lv_test_flash(p, out) })
 }
+
+func (c *testClient) Reply() (string, error) {
+	return c.text(func(p *C.lv_test, out **C.char) C.int { return C.lv_test_reply(p, out) })
+}

@@ -230,6 +230,7 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "lv_test_title": (c_int, [_test, POINTER(c_void_p)]),
     "lv_test_path": (c_int, [_test, POINTER(c_void_p)]),
     "lv_test_state": (c_int, [_test, POINTER(c_void_p)]),
+    "lv_test_reply": (c_int, [_test, POINTER(c_void_p)]),
     "lv_test_flash": (c_int, [_test, POINTER(c_void_p)]),
 }
 

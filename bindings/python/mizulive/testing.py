@@ -483,11 +483,11 @@ class EventFailed(MizuliveError):
     refused). ``reply_code`` is the reply's error code (``"host_error"`` for a failed
     callback), ``reply_message`` its message; the session kept its state."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, reply: Mapping[str, Any] | None = None) -> None:
         super().__init__(ErrorCode.CALLBACK, message)
-        m = re.match(r"(?:callback failed: )?([a-z_]+): (.*)", message, re.S)
-        self.reply_code: str = m.group(1) if m else ""
-        self.reply_message: str = m.group(2) if m else message
+        error = (reply or {}).get("error") or {}
+        self.reply_code: str = str(error.get("code", ""))
+        self.reply_message: str = str(error.get("message", ""))
 
 
 class ElementNotFound(MizuliveError, AssertionError):
@@ -511,14 +511,19 @@ _RAISES: dict[int, type[MizuliveError]] = {
 }
 
 
-def _fail(rc: int) -> MizuliveError:
-    """The exception for a failed ``lv_test_*`` call (this thread's last error)."""
+def _fail(rc: int, ptr: int | None = None) -> MizuliveError:
+    """The exception for a failed ``lv_test_*`` call (this thread's last error); a
+    failed event's reply is read from the client ``ptr``."""
     message = _lib.last_error()
     if rc == ErrorCode.REENTRANT:
         message += " (a test client waits for sessions; drive it from the test's thread, not from a page callback)"
     cls = _RAISES.get(rc)
     if cls is EventFailed:
-        return EventFailed(message)
+        out = ctypes.c_void_p()
+        reply = None
+        if ptr is not None and lib.lv_test_reply(ptr, ctypes.byref(out)) == LV_OK:
+            reply = json.loads(_take(out))
+        return EventFailed(message, reply)
     if cls is not None:
         return cls(rc, message)
     return MizuliveError(rc, message)
@@ -624,7 +629,7 @@ class LivePage:
                 raise MizuliveError(ErrorCode.STATE, "the test page is closed")
             rc = fn(self._ptr, *args)
             if rc != LV_OK:
-                raise _fail(rc)
+                raise _fail(rc, self._ptr)
 
     @staticmethod
     def _check_thread() -> None:

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -114,7 +113,7 @@ func TryOpen(t testing.TB, lv *live.App, path string, opts ...OpenOption) (*Page
 	}
 	c, err := headless.Open(lv, path, text)
 	if err != nil {
-		return nil, explain("Open", err)
+		return nil, explain(nil, "Open", err)
 	}
 	p := &Page{t: t, c: c}
 	t.Cleanup(p.Close)
@@ -146,26 +145,25 @@ func (e *EventError) Error() string { return e.Err.Error() }
 func (e *EventError) Unwrap() error { return e.Err }
 
 // explain makes a library error a test can act on: a failed reply becomes an
-// *EventError, a call from a callback says what to do instead.
-func explain(method string, err error) error {
+// *EventError with the reply's code and message (read from c, the client that sent
+// the event), a call from a callback says what to do instead.
+func explain(c headless.Client, method string, err error) error {
 	var le *live.Error
 	if !errors.As(err, &le) {
 		return err
 	}
 	switch le.Code {
 	case live.ErrCallback:
-		if method == "Open" || method == "Visit" {
+		if c == nil || method == "Open" || method == "Visit" {
 			return err
 		}
-		rest := strings.TrimPrefix(le.Message, "callback failed: ")
-		code, msg, ok := strings.Cut(rest, ": ")
-		if !ok {
-			code, msg = "", rest
+		var reply struct {
+			Error struct{ Code, Message string }
 		}
-		if i := strings.LastIndex(msg, " (the "); i >= 0 {
-			msg = msg[:i]
+		if text, rerr := c.Reply(); rerr == nil {
+			_ = json.Unmarshal([]byte(text), &reply)
 		}
-		return &EventError{Code: code, Message: msg, Err: le}
+		return &EventError{Code: reply.Error.Code, Message: reply.Error.Message, Err: le}
 	case live.ErrReentrant:
 		return &live.Error{Code: live.ErrReentrant, Message: fmt.Sprintf(
 			"livetest: Page.%s was called from inside a page callback (Mount, Handle, Info, Terminate); "+
@@ -197,7 +195,7 @@ func (p *Page) Visit(path string) {
 }
 
 // TryVisit is Visit returning the error.
-func (p *Page) TryVisit(path string) error { return explain("Visit", p.c.Visit(path)) }
+func (p *Page) TryVisit(path string) error { return explain(p.c, "Visit", p.c.Visit(path)) }
 
 // Click clicks the one element selector matches: the click of it or its nearest
 // ancestor with data-lv-click, with its data-lv-value-* values.
@@ -209,7 +207,7 @@ func (p *Page) Click(selector string) {
 }
 
 // TryClick is Click returning the error.
-func (p *Page) TryClick(selector string) error { return explain("Click", p.c.Click(selector)) }
+func (p *Page) TryClick(selector string) error { return explain(p.c, "Click", p.c.Click(selector)) }
 
 // Focus moves focus into the element: its (or its nearest ancestor's)
 // data-lv-focus event.
@@ -221,7 +219,7 @@ func (p *Page) Focus(selector string) {
 }
 
 // TryFocus is Focus returning the error.
-func (p *Page) TryFocus(selector string) error { return explain("Focus", p.c.Focus(selector)) }
+func (p *Page) TryFocus(selector string) error { return explain(p.c, "Focus", p.c.Focus(selector)) }
 
 // Blur moves focus out of the element: its (or its nearest ancestor's)
 // data-lv-blur event.
@@ -233,7 +231,7 @@ func (p *Page) Blur(selector string) {
 }
 
 // TryBlur is Blur returning the error.
-func (p *Page) TryBlur(selector string) error { return explain("Blur", p.c.Blur(selector)) }
+func (p *Page) TryBlur(selector string) error { return explain(p.c, "Blur", p.c.Blur(selector)) }
 
 // Submit submits the form selector names (one with data-lv-submit, or a submit
 // button in it, which is then the submitter), after filling fields as a user
@@ -257,7 +255,7 @@ func (p *Page) TrySubmit(selector string, fields map[string]any) error {
 			return fmt.Errorf("livetest: Submit(%q): the fields do not encode: %w", selector, err)
 		}
 	}
-	return explain("Submit", p.c.Submit(selector, text))
+	return explain(p.c, "Submit", p.c.Submit(selector, text))
 }
 
 // Change sets a form field as a user would and sends its (or its nearest
@@ -272,7 +270,7 @@ func (p *Page) Change(selector, value string) {
 
 // TryChange is Change returning the error.
 func (p *Page) TryChange(selector, value string) error {
-	return explain("Change", p.c.Change(selector, value))
+	return explain(p.c, "Change", p.c.Change(selector, value))
 }
 
 // Key sends a key event: eventType "keydown" or "keyup", key as
@@ -287,7 +285,7 @@ func (p *Page) Key(selector, eventType, key string) {
 
 // TryKey is Key returning the error.
 func (p *Page) TryKey(selector, eventType, key string) error {
-	return explain("Key", p.c.Key(selector, eventType, key))
+	return explain(p.c, "Key", p.c.Key(selector, eventType, key))
 }
 
 // Event sends an event written by hand, with no element behind it: ev is a
@@ -317,7 +315,7 @@ func (p *Page) TryEvent(ev any) error {
 			return fmt.Errorf("livetest: Event: the event does not encode: %w", err)
 		}
 	}
-	return explain("Event", p.c.Event(text))
+	return explain(p.c, "Event", p.c.Event(text))
 }
 
 // Push is a frame the server sent that answers no event: a "patch" from a
@@ -354,7 +352,7 @@ func (p *Page) NextPush(timeout time.Duration) Push {
 func (p *Page) TryNextPush(timeout time.Duration) (Push, error) {
 	text, err := p.c.NextPush(timeout)
 	if err != nil {
-		return Push{}, explain("NextPush", err)
+		return Push{}, explain(p.c, "NextPush", err)
 	}
 	push := Push{Raw: json.RawMessage(text)}
 	var frame struct {
@@ -384,7 +382,7 @@ func (p *Page) NoPush(within time.Duration) {
 // TryNoPush is NoPush returning the error (live.ErrState, with the push in its
 // message).
 func (p *Page) TryNoPush(within time.Duration) error {
-	return explain("NoPush", p.c.RefutePush(within))
+	return explain(p.c, "NoPush", p.c.RefutePush(within))
 }
 
 // HTML returns the inner HTML of the first element selector matches, as
@@ -401,7 +399,7 @@ func (p *Page) HTML(selector string) string {
 // TryHTML is HTML returning the error.
 func (p *Page) TryHTML(selector string) (string, error) {
 	html, err := p.c.HTML(selector)
-	return html, explain("HTML", err)
+	return html, explain(p.c, "HTML", err)
 }
 
 // Text returns the text content of the first element selector matches.
@@ -417,7 +415,7 @@ func (p *Page) Text(selector string) string {
 // TryText is Text returning the error.
 func (p *Page) TryText(selector string) (string, error) {
 	text, err := p.c.Text(selector)
-	return text, explain("Text", err)
+	return text, explain(p.c, "Text", err)
 }
 
 // Region returns the inner HTML of the element with id id (a region), as the
@@ -434,7 +432,7 @@ func (p *Page) Region(id string) string {
 // TryRegion is Region returning the error.
 func (p *Page) TryRegion(id string) (string, error) {
 	html, err := p.c.Region(id)
-	return html, explain("Region", err)
+	return html, explain(p.c, "Region", err)
 }
 
 // Title returns the page's title.
@@ -442,7 +440,7 @@ func (p *Page) Title() string {
 	p.t.Helper()
 	title, err := p.c.Title()
 	if err != nil {
-		p.fail(explain("Title", err), "livetest: Title")
+		p.fail(explain(p.c, "Title", err), "livetest: Title")
 	}
 	return title
 }
@@ -453,7 +451,7 @@ func (p *Page) Path() string {
 	p.t.Helper()
 	path, err := p.c.Path()
 	if err != nil {
-		p.fail(explain("Path", err), "livetest: Path")
+		p.fail(explain(p.c, "Path", err), "livetest: Path")
 	}
 	return path
 }
@@ -472,7 +470,7 @@ func (p *Page) State(v any) {
 func (p *Page) TryState(v any) error {
 	text, err := p.c.State()
 	if err != nil {
-		return explain("State", err)
+		return explain(p.c, "State", err)
 	}
 	if err := json.Unmarshal([]byte(text), v); err != nil {
 		return fmt.Errorf("livetest: the state %s does not decode into %T: %w", text, v, err)
@@ -486,7 +484,7 @@ func (p *Page) Flash() map[string]string {
 	p.t.Helper()
 	text, err := p.c.Flash()
 	if err != nil {
-		p.fail(explain("Flash", err), "livetest: Flash")
+		p.fail(explain(p.c, "Flash", err), "livetest: Flash")
 		return nil
 	}
 	m := map[string]string{}

@@ -25,6 +25,9 @@ type Client interface {
 	Path() (string, error)
 	State() (string, error)
 	Flash() (string, error)
+	// Reply is the answer to the last event as JSON: {"ok":true}, or
+	// {"ok":false,"error":{"code":..,"message":..}}.
+	Reply() (string, error)
 	// Close releases the client; later calls fail with ErrState. Idempotent.
 	Close()
 }
