@@ -68,6 +68,28 @@ async fn shutdown_tells_clients_to_reconnect_and_releases_pages_once() {
     assert_eq!(probe.drops(), 1);
 }
 
+/// Every open socket hears the shutdown before the runtime stops: with many at once
+/// (and the host threads busy), none sees its connection reset instead of the
+/// `close` frame that tells it to reconnect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_reaches_every_open_socket_before_the_runtime_stops() {
+    // One IO thread: every session's goodbye and every socket's write take turns on it.
+    let t = TestApp::start(|o| o.io_threads = 1);
+    let mut sockets = Vec::new();
+    for _ in 0..200 {
+        sockets.push(t.live("/counter").await.0);
+    }
+    let app = t.app().clone();
+    let shutting = tokio::task::spawn_blocking(move || app.shutdown());
+    for ws in &mut sockets {
+        let close = ws.recv_type("close").await;
+        assert_eq!(close["reason"], "shutdown", "{close}");
+        let frame = ws.expect_closed().await.expect("a close frame");
+        assert_eq!(frame.code, CloseCode::Restart, "{frame:?}");
+    }
+    shutting.await.expect("shutdown thread").expect("shutdown");
+}
+
 #[tokio::test]
 async fn runtime_asset_is_cached_and_gzipped() {
     let t = TestApp::start(|_| {});
