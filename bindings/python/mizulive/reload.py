@@ -71,6 +71,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop_watching)
+    # Also when started with SIGINT ignored (a shell's background job, nohup): Python
+    # then leaves it ignored, and Ctrl-C would not stop the watcher.
+    signal.signal(signal.SIGINT, stop_watching)
     child = subprocess.Popen(command)
     stamps = _stamps(folders)
     try:

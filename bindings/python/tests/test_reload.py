@@ -50,6 +50,10 @@ def _wait_for(lines: queue.Queue[str], prefix: str, timeout: float = 20.0) -> st
     raise AssertionError(f"no line starting {prefix!r} within {timeout} s; got {seen!r}")
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def test_an_edited_script_restarts_and_ctrl_c_stops_it(views: Path, tmp_path: Path) -> None:
     app_py = tmp_path / "app.py"
     source = APP.replace("VIEWS", repr(str(views))).replace("SECRET", repr(SECRET))
@@ -61,6 +65,9 @@ def test_an_edited_script_restarts_and_ctrl_c_stops_it(views: Path, tmp_path: Pa
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        # Started as a shell starts a background job (SIGINT ignored): Ctrl-C must
+        # still stop it.
+        preexec_fn=_ignore_sigint,
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=_lines, args=(proc.stdout, lines), daemon=True).start()
