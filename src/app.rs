@@ -85,6 +85,10 @@ pub trait Auth: Send + Sync + 'static {
     fn authenticate(&self, request: &RequestInfo) -> AuthDecision;
 }
 
+/// How long a shutdown waits, at most, for open sockets to send the goodbye their
+/// sessions queued (a socket whose client stopped reading is dropped after it).
+const SOCKET_FLUSH: Duration = Duration::from_secs(2);
+
 /// What the server shares: the sessions' [`Core`] (reached through `Deref`), and
 /// what only the server uses (routes, the auth hook, assets).
 pub(crate) struct Shared {
@@ -564,6 +568,18 @@ impl App {
                             "sessions still running {} ms into shutdown; stopping anyway",
                             timeout.as_millis()
                         );
+                    }
+                    // Each session queued its goodbye (a `close` frame, then the close
+                    // that tells the browser to reconnect) before it ended; stopping the
+                    // runtime drops socket tasks that have not written theirs yet, and
+                    // their clients would see a reset instead. So wait, briefly, for the
+                    // sockets to end.
+                    let flush = SOCKET_FLUSH.min(deadline.saturating_duration_since(Instant::now()));
+                    let flushed_by = tokio::time::Instant::now() + flush;
+                    while shared.metrics.sockets.load(Ordering::Relaxed) > 0
+                        && tokio::time::Instant::now() < flushed_by
+                    {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
                     }
                     // After the sessions: each saved and released itself through it.
                     if let Some(node) = &shared.node {
