@@ -388,10 +388,16 @@ scenario('8 redirect, navigate and a flash that shows once', async ({ ctx, url }
     timeout: 5000,
   });
   assert.equal(await h.text(page, '#saved'), '1');
-  // A refused save re-renders the flash region: the flash does not come back.
+  // A refused save re-renders the flash region: the flash does not come back. Typing
+  // sends a (debounced) validate that shows the same error, so wait for it first, then
+  // for the save's own reply (one more validation) before looking at the flash.
   await page.fill('#name', 'x');
-  await page.click('#save');
   await page.waitForFunction(() => !!document.querySelector('#errors .error'), null, { timeout: 5000 });
+  const validations = Number(await h.text(page, '#validations'));
+  await page.click('#save');
+  await page.waitForFunction((v) => Number(document.querySelector('#validations')?.textContent) === v + 1, validations, {
+    timeout: 5000,
+  });
   assert.equal(await page.locator('#flash .flash').count(), 0, 'the flash shows once');
   await page.reload();
   await h.connected(page);
