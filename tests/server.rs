@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use mizulive::Page;
+use serde_json::json;
 use std::io::Read;
 use std::sync::Arc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -87,6 +88,66 @@ async fn shutdown_reaches_every_open_socket_before_the_runtime_stops() {
         let frame = ws.expect_closed().await.expect("a close frame");
         assert_eq!(frame.code, CloseCode::Restart, "{frame:?}");
     }
+    shutting.await.expect("shutdown thread").expect("shutdown");
+}
+
+/// `max_frame_bytes` bounds what clients send, not what pages render: a patch many
+/// times larger arrives whole, and the socket stays open.
+#[tokio::test]
+async fn a_patch_larger_than_the_frame_limit_reaches_the_client() {
+    let t = TestApp::start(|o| o.max_frame_bytes = 16 * 1024);
+    let (mut ws, _, _) = t.live("/counter").await;
+    let r = ws.event("sub", json!({"topic": "big"})).await;
+    ws.expect_ok(r).await;
+    let line = "y".repeat(300 * 1024);
+    t.app().publish("big", &json!({"msg": line}).to_string()).expect("publish");
+    let patch = ws.expect_patch().await;
+    assert_eq!(patch.to_string().matches(&line).count(), 1, "the patch carries the message");
+    // Still open: the next event is answered.
+    let patch = ws.event_patch("inc", json!({})).await;
+    assert!(
+        patch["regions"]["stats"].as_str().is_some_and(|s| s.contains(">42<")),
+        "{}",
+        patch["regions"]["stats"]
+    );
+}
+
+/// A socket whose client is behind (megabytes of patches queued and in the kernel's
+/// buffers when the shutdown starts) still gets every frame and the goodbye once its
+/// client reads again: the runtime is not stopped under its writer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_a_socket_that_is_behind_finish_its_goodbye() {
+    const MESSAGES: usize = 40;
+    let t = TestApp::start(|_| {});
+    let (mut ws, _, _) = t.live("/counter").await;
+    let r = ws.event("sub", json!({"topic": "news"})).await;
+    ws.expect_ok(r).await;
+    // Each message makes the whole log region grow by 20 KB (the state stays below
+    // `max_state_bytes`): about 16 MB of patches the client does not read yet.
+    let line = "x".repeat(20 * 1024);
+    for _ in 0..MESSAGES {
+        t.app().publish("news", &json!({"msg": line}).to_string()).expect("publish");
+    }
+    let probe = t.probe.clone();
+    common::wait_for("every message to be rendered", || probe.infos() == MESSAGES).await;
+
+    let app = t.app().clone();
+    let shutting = tokio::task::spawn_blocking(move || app.shutdown());
+    // Renders may have been folded together; the last patch shows the whole log.
+    let mut last = None;
+    let close = loop {
+        let frame = ws.recv_json(WAIT).await;
+        match frame["t"].as_str() {
+            Some("patch") => last = Some(frame.to_string()),
+            Some("close") => break frame,
+            _ => panic!("unexpected frame {frame}"),
+        }
+    };
+    let last = last.expect("a patch before the goodbye");
+    assert_eq!(last.matches(&line).count(), MESSAGES, "the last patch has every message");
+    assert_eq!(close["reason"], "shutdown", "{close}");
+    let frame = ws.expect_closed().await.expect("a close frame");
+    assert_eq!(frame.code, CloseCode::Restart, "{frame:?}");
     shutting.await.expect("shutdown thread").expect("shutdown");
 }
 

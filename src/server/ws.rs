@@ -119,10 +119,14 @@ where
     let max = shared.opts.max_frame_bytes;
     // Small buffers: an idle socket then costs a few KiB instead of ~140 KB. Events
     // are a few hundred bytes; a larger frame grows the buffer for itself.
+    // `max_frame_bytes` bounds what a client sends, not what a page renders: the write
+    // buffer holds at most the frame being written (the writer waits for it to drain
+    // before it feeds the next, and the socket's queue bounds the rest), so it is not
+    // capped; a cap would end the socket, without a word, on a patch larger than it.
     let config = WebSocketConfig::default()
         .read_buffer_size(1024)
         .write_buffer_size(0)
-        .max_write_buffer_size(max.max(4096) * 4)
+        .max_write_buffer_size(usize::MAX)
         .max_message_size(Some(max))
         .max_frame_size(Some(max));
     let ws = WebSocketStream::from_partially_read(io, pending, Role::Server, Some(config)).await;
