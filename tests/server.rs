@@ -91,6 +91,25 @@ async fn shutdown_reaches_every_open_socket_before_the_runtime_stops() {
     shutting.await.expect("shutdown thread").expect("shutdown");
 }
 
+/// A socket open but not joined yet (a page still loading its runtime) is told to
+/// reconnect too, instead of being cut when the runtime stops.
+#[tokio::test]
+async fn shutdown_tells_a_socket_not_joined_yet_to_reconnect() {
+    let t = TestApp::start(|_| {});
+    let (mut joined, _, _) = t.live("/counter").await;
+    let mut waiting = t.connect().await;
+    let app = t.app().clone();
+    let shutting = tokio::task::spawn_blocking(move || app.shutdown());
+    for ws in [&mut waiting, &mut joined] {
+        let close = ws.recv_type("close").await;
+        assert_eq!(close["reason"], "shutdown", "{close}");
+        assert_eq!(close["reconnect"], true, "{close}");
+        let frame = ws.expect_closed().await.expect("a close frame");
+        assert_eq!(frame.code, CloseCode::Restart, "{frame:?}");
+    }
+    shutting.await.expect("shutdown thread").expect("shutdown");
+}
+
 /// `max_frame_bytes` bounds what clients send, not what pages render: a patch many
 /// times larger arrives whole, and the socket stays open.
 #[tokio::test]

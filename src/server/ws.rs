@@ -258,9 +258,16 @@ async fn read<R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin>(
     // Frames that do no work for the page (heartbeats, pings, refused frames) are
     // limited on their own: answering them is the server's cost alone.
     let mut control = Bucket::new(opts.control_frames_per_second, opts.control_frame_burst);
+    // A joined socket hears of a shutdown from its session; one not joined yet, here.
+    let mut closing = shared.closing.subscribe();
     loop {
         let msg = tokio::select! {
             msg = stream.next() => msg,
+            _ = closing.wait_for(|c| *c), if joined.is_none() => {
+                let _ = queue(out_tx, protocol::close("shutdown", true));
+                queue_close(out_tx, CloseCode::Restart, "server restart");
+                return ReadEnd::Flush;
+            }
             () = &mut idle => {
                 if joined.is_none() && Instant::now() >= join_by {
                     metrics::inc(&shared.metrics.join_timeouts);
