@@ -222,10 +222,13 @@ pub struct Patch<'a, P: Serialize> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ok: Option<bool>,
     pub seq: u64,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub regions: &'a BTreeMap<String, String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub parts: &'a BTreeMap<String, P>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub root: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<&'a str>,
 }
 
