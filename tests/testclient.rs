@@ -87,6 +87,15 @@ impl Page for Todo {
                 ctx.mark("items")?;
                 ctx.mark("stats")?;
             }
+            "rename" => {
+                let id: i64 =
+                    e.values.get("id").and_then(Value::as_str).and_then(|v| v.parse().ok()).unwrap_or(-1);
+                let text = e.values.get("text").cloned().unwrap_or_default();
+                for item in items(ctx).iter_mut().filter(|i| i["id"] == id) {
+                    item["text"] = json!(text);
+                }
+                ctx.mark("items")?;
+            }
             "typed" => {
                 ctx.state_mut()["typed"] = json!(e.values.get("value"));
                 ctx.mark("stats")?;
@@ -217,11 +226,18 @@ fn keyed_list_patches_by_parts_are_applied() {
     // A removal in the middle.
     page.click("#item-2 [data-lv-click=del]").expect("delete");
     assert_eq!(ids(&page.region("items").expect("items")), ["item-1", "item-3", "item-4"]);
+    // A renamed item: only its text goes out, and lands in the right node.
+    page.event(r#"{"type":"click","name":"rename","values":{"id":"3","text":"rye & <spelt>"}}"#)
+        .expect("rename");
+    let items = page.region("items").expect("items");
+    assert!(items.contains("<li id=\"item-3\">rye &amp; &lt;spelt&gt; <button"), "{items}");
     // What the client shows is what a fresh render of the same state shows.
     let fresh =
         app.render("partials/todo/items.html", &json!({"state": page.state().expect("state")}).to_string());
     let fresh = fresh.expect("render");
-    assert_eq!(ids(&fresh), ids(&page.region("items").expect("items")));
+    // (Whitespace between the children aside: a removed child leaves its neighbour's.)
+    let shown = page.region("items").expect("items");
+    assert_eq!(fresh.replace('\n', ""), shown.replace('\n', ""));
 }
 
 #[test]

@@ -186,6 +186,28 @@ widgets('r9 a keyed region is patched child by child, and fetched whole when the
   assert.ok(page.__log.some((l) => /differs from the server/.test(l.text)), 'the resync is logged');
 });
 
+widgets('r10 a changed text is set in its node alone; a child changed by something else is fetched whole', async (page) => {
+  const lastItems = () => {
+    const p = page.__frames.patches.filter((f) => (f.parts && f.parts.items) || (f.regions && f.regions.items));
+    return p.length ? JSON.stringify(p[p.length - 1].parts || { whole: true }) : '';
+  };
+  const item = (id) => page.evaluate((id) => document.getElementById(`item-${id}`).textContent, id);
+  await page.evaluate(() => (document.getElementById('item-1').__kept = true));
+  await page.click('#rename-1');
+  await h.eventually(async () => (await item(1)) === 'item 1 <one> & only mark', { what: 'item 1 renamed' });
+  // Only the text: the item's text nodes are its label and its button's.
+  assert.equal(lastItems(), '{"items":{"text":{"item-1":[2,0,"item 1 <one> & only "]}}}');
+  assert.ok(await page.evaluate(() => document.getElementById('item-1').__kept), 'the same element');
+  assert.equal(await page.evaluate(() => document.querySelector('#item-1 button').id), 'mark-1');
+
+  // Something else added a text node to item 2: the server's text cannot be placed,
+  // so the runtime rejoins for the whole body.
+  await page.evaluate(() => document.getElementById('item-2').append(' (edited)'));
+  await page.click('#rename-2');
+  await h.eventually(async () => (await item(2)) === 'item 2 two mark', { what: 'item 2 as the server has it' });
+  assert.ok(page.__log.some((l) => /differs from the server/.test(l.text)), 'the resync is logged');
+});
+
 test('r8 a click while the socket is still joining is sent once it has joined', T, async () => {
   const context = await browser.newContext({ viewport: { width: 800, height: 600 } });
   try {

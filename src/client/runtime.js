@@ -260,8 +260,9 @@
     if (typeof f.ref === 'number') onReply(f);
   }
 
-  // A region patched child by child: remove, set (morph), then append. False when a
-  // child it names is not in the page (something else changed it).
+  // A region patched child by child: remove, set (morph), text, then append. False
+  // when a child it names is not in the page, or not as the server made it
+  // (something else changed it).
   function applyParts(el, p) {
     const kid = (id) => [...el.children].find((c) => c.id === id) || document.getElementById(id);
     for (const id of p.remove || []) {
@@ -273,6 +274,19 @@
       const next = parse(p.set[id]).firstElementChild;
       if (!c || !next) return false;
       morph(c, next);
+    }
+    // [count, index, text, index, text, ...]: new texts for some of the child's text
+    // nodes, counted in document order; a child with another count is not the
+    // server's.
+    for (const id of Object.keys(p.text || {})) {
+      const c = kid(id);
+      const t = p.text[id];
+      if (!c) return false;
+      const nodes = [];
+      const walk = document.createTreeWalker(c, NodeFilter.SHOW_TEXT);
+      while (walk.nextNode()) nodes.push(walk.currentNode);
+      if (nodes.length !== t[0]) return false;
+      for (let k = 1; k < t.length; k += 2) nodes[t[k]].nodeValue = t[k + 1];
     }
     if (p.append) el.append(parse(p.append));
     return true;

@@ -9,16 +9,26 @@
 //! form controls are always sent when their region is rendered, changed or not, so
 //! that the server's rendering of a control wins as it does for a whole region.
 
-use serde::Serialize;
+use serde::ser::SerializeSeq;
+use serde::{Serialize, Serializer};
 use std::collections::{BTreeMap, HashMap};
-
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 
 use super::render::{hash_keys, html_hash};
-use crate::views::html::KeyedChild;
+use crate::views::html::{decode_text, text_runs, KeyedChild};
 
-/// A keyed child as last sent: its id and the hash of its markup.
-pub(crate) type SentChild = (Box<str>, u64);
+/// A keyed child as last sent.
+#[derive(Debug, Clone)]
+pub(crate) struct SentChild {
+    pub id: Box<str>,
+    /// Hash of its markup.
+    pub hash: u64,
+    /// Its text nodes, when they can be changed in place ([`text_runs`]): the hash of
+    /// its markup without them, then the hash of each. Shared with the next render
+    /// while the child does not change.
+    pub texts: Option<Arc<[u64]>>,
+}
 
 /// What a session remembers of the HTML it last sent for a region.
 #[derive(Debug, Default)]
@@ -27,28 +37,87 @@ pub(crate) struct Sent {
     /// their ids and hashes (whitespace between them, which is never sent, aside), so
     /// that no byte of a keyed region is hashed twice.
     pub hash: u64,
-    /// Each keyed child's id and hash, in order, when the HTML is keyed children.
+    /// Each keyed child, in order, when the HTML is keyed children.
     pub children: Option<Box<[SentChild]>>,
 }
 
 impl Sent {
-    /// The memory of `html`, whose keyed children (if any) are `children`.
+    /// The memory of `html`, whose keyed children (if any) are `children`; their
+    /// texts are left to [`diff`] or [`Sent::with_texts`].
     pub fn of(html: &str, children: Option<&[KeyedChild<'_>]>) -> Sent {
         match children {
             None => Sent { hash: html_hash(html), children: None },
             Some(kids) => {
-                let children: Box<[SentChild]> =
-                    kids.iter().map(|c| (Box::from(c.id), html_hash(c.html))).collect();
+                let children: Box<[SentChild]> = kids
+                    .iter()
+                    .map(|c| SentChild { id: Box::from(c.id), hash: html_hash(c.html), texts: None })
+                    .collect();
                 // Tagged: its input is never the same as a whole HTML's.
-                let hash = hash_keys().hash_one(("keyed", &children));
-                Sent { hash, children: Some(children) }
+                let mut h = hash_keys().build_hasher();
+                h.write(b"keyed");
+                for c in &children {
+                    h.write(c.id.as_bytes());
+                    h.write_u8(0xff);
+                    h.write_u64(c.hash);
+                }
+                Sent { hash: h.finish(), children: Some(children) }
             }
         }
+    }
+
+    /// Records every child's texts: for a region sent whole, or first rendered.
+    pub fn with_texts(mut self, children: Option<&[KeyedChild<'_>]>) -> Sent {
+        if let (Some(sent), Some(kids)) = (self.children.as_mut(), children) {
+            for (s, c) in sent.iter_mut().zip(kids) {
+                s.texts = texts_of(c.html).map(|(t, _)| t);
+            }
+        }
+        self
+    }
+}
+
+/// Byte ranges of a child's text nodes in its markup.
+type Runs = Vec<std::ops::Range<usize>>;
+
+/// A child's text hashes (see [`SentChild::texts`]) and its text runs.
+fn texts_of(html: &str) -> Option<(Arc<[u64]>, Runs)> {
+    let runs = text_runs(html)?;
+    let mut shape = hash_keys().build_hasher();
+    let mut at = 0;
+    for r in &runs {
+        shape.write(&html.as_bytes()[at..r.start]);
+        shape.write_u8(0xff);
+        at = r.end;
+    }
+    shape.write(&html.as_bytes()[at..]);
+    let hashes: Arc<[u64]> =
+        std::iter::once(shape.finish()).chain(runs.iter().map(|r| html_hash(&html[r.clone()]))).collect();
+    Some((hashes, runs))
+}
+
+/// New texts for some of a child's text nodes: how many it has (the client checks
+/// that its copy has as many), then each changed node's index and text. Sent as one
+/// array: `[count, index, "text", index, "text", ...]`.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct TextSet {
+    pub count: usize,
+    pub changes: Vec<(usize, String)>,
+}
+
+impl Serialize for TextSet {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(1 + 2 * self.changes.len()))?;
+        seq.serialize_element(&self.count)?;
+        for (i, text) in &self.changes {
+            seq.serialize_element(i)?;
+            seq.serialize_element(text)?;
+        }
+        seq.end()
     }
 }
 
 /// The child-by-child change of one region (docs/protocol.md, `patch.parts`),
-/// applied in this order: remove, set, append.
+/// applied in this order: remove, set, text, append.
 #[derive(Debug, Default, Serialize, PartialEq)]
 pub(crate) struct RegionParts {
     /// Ids of children to remove.
@@ -57,6 +126,9 @@ pub(crate) struct RegionParts {
     /// Child id -> its new markup (the whole element), morphed into the old one.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub set: BTreeMap<String, String>,
+    /// Child id -> new texts of some of its text nodes, where nothing else changed.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub text: BTreeMap<String, TextSet>,
     /// Markup of new children, appended after the last one.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub append: String,
@@ -70,57 +142,97 @@ impl RegionParts {
         FRAME
             + self.remove.iter().map(|id| id.len() + 3).sum::<usize>()
             + self.set.iter().map(|(id, html)| id.len() + html.len() + 6).sum::<usize>()
+            + self
+                .text
+                .iter()
+                .map(|(id, t)| id.len() + 8 + t.changes.iter().map(|(_, s)| s.len() + 8).sum::<usize>())
+                .sum::<usize>()
             + self.append.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.remove.is_empty() && self.set.is_empty() && self.append.is_empty()
+        self.remove.is_empty() && self.set.is_empty() && self.text.is_empty() && self.append.is_empty()
+    }
+}
+
+/// How a changed child goes out: only its changed texts when nothing else in it
+/// changed and each can be read as a browser reads it, else whole. Records its texts
+/// in `now` either way.
+fn changed_child(parts: &mut RegionParts, old: &SentChild, now: &mut SentChild, child: &KeyedChild<'_>) {
+    let texts = texts_of(child.html);
+    now.texts = texts.as_ref().map(|(t, _)| t.clone());
+    let text_set = (|| {
+        let (new, runs) = texts?;
+        let old = old.texts.as_deref()?;
+        if old.len() != new.len() || old[0] != new[0] {
+            return None;
+        }
+        let mut set = TextSet { count: runs.len(), changes: Vec::new() };
+        for (i, run) in runs.iter().enumerate() {
+            if old[i + 1] != new[i + 1] {
+                set.changes.push((i, decode_text(&child.html[run.clone()])?.into_owned()));
+            }
+        }
+        Some(set)
+    })();
+    match text_set {
+        Some(set) => {
+            parts.text.insert(child.id.to_string(), set);
+        }
+        None => {
+            parts.set.insert(child.id.to_string(), child.html.to_string());
+        }
     }
 }
 
 /// The parts that turn the region last sent as `old` into `html`, whose keyed
-/// children are `new` and hash to `hashes` (its [`Sent::children`]), or `None` when
-/// the region should be sent whole.
+/// children are `new` and `now` (its [`Sent::children`], whose texts this records),
+/// or `None` when the region should be sent whole.
 pub(crate) fn diff(
     old: &[SentChild],
     new: &[KeyedChild<'_>],
-    hashes: &[SentChild],
+    now: &mut [SentChild],
     html: &str,
 ) -> Option<RegionParts> {
     let mut parts = RegionParts::default();
     // A child with form controls is sent even when its markup is the same: as with a
     // whole region, the server's rendering of a control wins over what the user left
     // in it.
-    let keep = |parts: &mut RegionParts, id: &str, hash: u64, i: usize| {
-        if new[i].controls || hash != hashes[i].1 {
-            parts.set.insert(id.to_string(), new[i].html.to_string());
+    let keep = |parts: &mut RegionParts, old: &SentChild, now: &mut SentChild, child: &KeyedChild<'_>| {
+        if child.controls {
+            parts.set.insert(child.id.to_string(), child.html.to_string());
+        } else if old.hash == now.hash {
+            now.texts = old.texts.clone();
+        } else {
+            changed_child(parts, old, now, child);
         }
     };
     // Most changes leave every child where it was (a row updated, items appended):
     // then the old children are the first new ones, and no lookup is needed.
-    let in_place = old.len() <= new.len() && old.iter().zip(new).all(|((id, _), c)| **id == *c.id);
+    let in_place = old.len() <= new.len() && old.iter().zip(new).all(|(o, c)| *o.id == *c.id);
     // The children kept must stay in their order, ahead of any new one.
     let mut kept = 0;
     if in_place {
-        for (i, (id, hash)) in old.iter().enumerate() {
-            keep(&mut parts, id, *hash, i);
+        for (i, o) in old.iter().enumerate() {
+            keep(&mut parts, o, &mut now[i], &new[i]);
         }
         kept = old.len();
     } else {
         let wanted: HashMap<&str, usize> = new.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
-        for (id, hash) in old {
-            match wanted.get(&**id) {
-                None => parts.remove.push(id.to_string()),
+        for o in old {
+            match wanted.get(&*o.id) {
+                None => parts.remove.push(o.id.to_string()),
                 Some(&i) if i == kept => {
-                    keep(&mut parts, id, *hash, i);
+                    keep(&mut parts, o, &mut now[i], &new[i]);
                     kept += 1;
                 }
                 Some(_) => return None,
             }
         }
     }
-    for child in &new[kept..] {
+    for (child, now) in new[kept..].iter().zip(&mut now[kept..]) {
         parts.append.push_str(child.html);
+        now.texts = texts_of(child.html).map(|(t, _)| t);
     }
     (parts.bytes() < html.len()).then_some(parts)
 }
@@ -131,11 +243,14 @@ mod tests {
     use crate::views::html::keyed_children;
 
     fn sent(html: &str) -> Box<[SentChild]> {
-        Sent::of(html, keyed_children(html).as_deref()).children.expect("keyed children")
+        let kids = keyed_children(html);
+        Sent::of(html, kids.as_deref()).with_texts(kids.as_deref()).children.expect("keyed children")
     }
 
     fn parts(old: &str, new: &str) -> Option<RegionParts> {
-        diff(&sent(old), &keyed_children(new).expect("keyed children"), &sent(new), new)
+        let kids = keyed_children(new).expect("keyed children");
+        let mut now = Sent::of(new, Some(&kids)).children.expect("keyed children");
+        diff(&sent(old), &kids, &mut now, new)
     }
 
     fn rows(values: &[u32]) -> String {
@@ -152,9 +267,62 @@ mod tests {
         let mut values = [0; 20];
         values[7] = 1;
         let p = parts(&before, &rows(&values)).expect("parts");
-        assert_eq!(p.set.keys().collect::<Vec<_>>(), ["r7"]);
-        assert_eq!(p.set["r7"], "<tr id=\"r7\"><td>row 7</td><td>1</td></tr>");
-        assert!(p.remove.is_empty() && p.append.is_empty());
+        // Only its text changed: only that text is sent.
+        let text = TextSet { count: 2, changes: vec![(1, "1".into())] };
+        assert_eq!(p, RegionParts { text: BTreeMap::from([("r7".into(), text)]), ..RegionParts::default() });
+        let frame = serde_json::to_string(&p).expect("json");
+        assert_eq!(frame, r#"{"text":{"r7":[2,1,"1"]}}"#);
+    }
+
+    /// A child's texts as a browser would show them, from the parts that change it.
+    fn texts(old: &str, new: &str) -> Result<TextSet, String> {
+        let pad = "<li id=\"pad\">a child long enough that parts are smaller than the whole</li>";
+        let new = format!("{new}{pad}");
+        if keyed_children(&new).is_none() {
+            return Err("not keyed children: the region goes whole".into());
+        }
+        let p = parts(&format!("{old}{pad}"), &new).expect("parts");
+        match (p.text.into_values().next(), p.set.into_values().next()) {
+            (Some(t), None) => Ok(t),
+            (None, Some(html)) => Err(html),
+            other => panic!("expected one text or one set part: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn texts_are_sent_as_a_browser_reads_them() {
+        let t = texts(
+            r#"<li id="a"><b>x</b> &amp; <i>y</i></li>"#,
+            r#"<li id="a"><b>&lt;3 &#x27;q&#39; a&amp;b & c</b> &amp; <i>z</i></li>"#,
+        )
+        .expect("text parts");
+        assert_eq!(t, TextSet { count: 3, changes: vec![(0, "<3 'q' a&b & c".into()), (2, "z".into())] });
+        // Whitespace between tags is a node too; comments separate nodes.
+        let t = texts("<li id=\"a\">\n <b>1</b><!-- c -->2</li>", "<li id=\"a\">\n <b>1</b><!-- c -->3</li>")
+            .expect("text parts");
+        assert_eq!(t, TextSet { count: 3, changes: vec![(2, "3".into())] });
+    }
+
+    #[test]
+    fn a_child_whose_texts_are_uncertain_is_sent_whole() {
+        let whole = |old: &str, new: &str| texts(old, new).expect_err("sent whole");
+        // Markup changed (an attribute, an element, a text node more or less).
+        whole(r#"<li id="a" class="x">1</li>"#, r#"<li id="a" class="y">2</li>"#);
+        whole(r#"<li id="a">1</li>"#, r#"<li id="a"><b>1</b></li>"#);
+        whole(r#"<li id="a"><b>1</b></li>"#, r#"<li id="a"><b>1</b>2</li>"#);
+        // A reference a browser reads otherwise, or one this does not know.
+        whole(r#"<li id="a">1</li>"#, r#"<li id="a">&nbsp;</li>"#);
+        whole(r#"<li id="a">1</li>"#, r#"<li id="a">&#128;</li>"#);
+        whole(r#"<li id="a">1</li>"#, r#"<li id="a">&copy</li>"#);
+        // Content whose nodes are not its text: pre's first newline, raw text, text
+        // a table moves out, a `<` that is text, an ignored element.
+        whole("<li id=\"a\"><pre>1</pre></li>", "<li id=\"a\"><pre>2</pre></li>");
+        whole("<li id=\"a\"><script>1</script></li>", "<li id=\"a\"><script>2</script></li>");
+        whole("<li id=\"a\"><table><tr>1</tr></table></li>", "<li id=\"a\"><table><tr>2</tr></table></li>");
+        whole("<li id=\"a\">1 < 2</li>", "<li id=\"a\">1 < 3</li>");
+        whole("<li id=\"a\"><p data-lv-ignore>1</p></li>", "<li id=\"a\"><p data-lv-ignore>2</p></li>");
+        whole("<li id=\"a\"><b>1</i></b></li>", "<li id=\"a\"><b>2</i></b></li>");
+        whole("<li id=\"a\"><div><td>1</td></div></li>", "<li id=\"a\"><div><td>2</td></div></li>");
     }
 
     #[test]
@@ -183,6 +351,8 @@ mod tests {
         assert_eq!(parts(&list(&[1, 2, 3, 4]), &list(&[2, 1, 3, 4])), None);
         assert_eq!(parts(&list(&[1, 2, 3, 4]), &list(&[0, 1, 2, 3, 4])), None);
         assert_eq!(parts(&list(&[1, 2, 3, 4]), &list(&[1, 2, 9, 3, 4])), None);
-        assert_eq!(parts(&rows(&[0, 0, 0]), &rows(&[1, 1, 1])), None, "parts no smaller than the whole");
+        let marked =
+            |m: &str| (0..3).map(|i| format!("<li id=\"i{i}\" class=\"{m}\">{i}</li>")).collect::<String>();
+        assert_eq!(parts(&marked("on"), &marked("off")), None, "parts no smaller than the whole");
     }
 }

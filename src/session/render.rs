@@ -225,24 +225,26 @@ fn run_call(
             let html = views.render_partial(partial, &ctx).map_err(|e| e.to_string())?;
             let before = data.rendered.get(id.as_str());
             let children = keyed_children(&html);
-            let now = Sent::of(&html, children.as_deref());
+            let mut now = Sent::of(&html, children.as_deref());
             if before.is_some_and(|b| b.hash == now.hash) {
                 continue;
             }
             let old_children = before.and_then(|b| b.children.as_deref());
-            let new_children = children.as_deref().zip(now.children.as_deref());
+            let new_children = children.as_deref().zip(now.children.as_deref_mut());
             let parts_of =
-                old_children.zip(new_children).and_then(|(old, (new, hashes))| diff(old, new, hashes, &html));
-            sent.push((id.clone(), now));
+                old_children.zip(new_children).and_then(|(old, (new, now))| diff(old, new, now, &html));
             match parts_of {
-                Some(p) if p.is_empty() => {}
                 Some(p) => {
-                    parts.insert(id.clone(), p);
+                    if !p.is_empty() {
+                        parts.insert(id.clone(), p);
+                    }
                 }
                 None => {
+                    now = now.with_texts(children.as_deref());
                     regions.insert(id.clone(), html);
                 }
             }
+            sent.push((id.clone(), now));
         }
         Ok(())
     })();
@@ -296,7 +298,8 @@ fn remember_regions(rendered: &mut HashMap<String, Sent>, spec: &PageSpec, env: 
     rendered.clear();
     for (id, partial) in &spec.regions {
         if let Ok(html) = env.core.views.render_partial(partial, ctx) {
-            rendered.insert(id.clone(), Sent::of(&html, keyed_children(&html).as_deref()));
+            let children = keyed_children(&html);
+            rendered.insert(id.clone(), Sent::of(&html, children.as_deref()).with_texts(children.as_deref()));
         }
     }
 }

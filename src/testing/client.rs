@@ -1140,8 +1140,8 @@ fn morph_root(dom: &mut Dom, html: &str) {
     }
 }
 
-/// Applies a region's `parts` (remove, set, append); false when a child it names is
-/// not in the page.
+/// Applies a region's `parts` (remove, set, text, append); false when a child it
+/// names is not in the page, or not as the server made it.
 fn apply_parts(dom: &mut Dom, el: NodeId, p: &Value) -> bool {
     let kid = |dom: &Dom, id: &str| {
         dom.element_children(el).find(|&c| dom.attr(c, "id") == Some(id)).or_else(|| dom.by_id(Dom::ROOT, id))
@@ -1157,6 +1157,24 @@ fn apply_parts(dom: &mut Dom, el: NodeId, p: &Value) -> bool {
             let frag = dom.fragment(html.as_str().unwrap_or(""));
             let Some(next) = dom.element_children(frag).next() else { return false };
             dom.replace(c, next);
+        }
+    }
+    // [count, index, text, index, text, ...], as the runtime applies it.
+    if let Some(text) = p["text"].as_object() {
+        for (id, t) in text {
+            let Some(c) = kid(dom, id) else { return false };
+            let t = t.as_array().map(Vec::as_slice).unwrap_or_default();
+            let nodes = dom.text_nodes(c);
+            if t.first().and_then(Value::as_u64) != Some(nodes.len() as u64) {
+                return false;
+            }
+            for pair in t[1..].chunks(2) {
+                let at = pair[0].as_u64().and_then(|i| nodes.get(usize::try_from(i).ok()?));
+                match (at, pair.get(1).and_then(Value::as_str)) {
+                    (Some(&node), Some(value)) => dom.set_node_text(node, value),
+                    _ => return false,
+                }
+            }
         }
     }
     if let Some(html) = p["append"].as_str() {

@@ -217,6 +217,26 @@ impl Dom {
         }
     }
 
+    /// The text nodes under `id`, in document order.
+    pub fn text_nodes(&self, id: NodeId) -> Vec<NodeId> {
+        let mut out = Vec::new();
+        let mut stack: Vec<NodeId> = self.nodes[id].children.iter().rev().copied().collect();
+        while let Some(n) = stack.pop() {
+            if matches!(self.nodes[n].data, NodeData::Text(_)) {
+                out.push(n);
+            }
+            stack.extend(self.nodes[n].children.iter().rev().copied());
+        }
+        out
+    }
+
+    /// Sets the value of a text node (nothing for another node).
+    pub fn set_node_text(&mut self, id: NodeId, text: &str) {
+        if let NodeData::Text(t) = &mut self.nodes[id].data {
+            *t = text.to_string();
+        }
+    }
+
     /// Every element under `id` (not `id` itself), in document order.
     pub fn descendants(&self, id: NodeId) -> Vec<NodeId> {
         let mut out = Vec::new();

@@ -144,6 +144,178 @@ pub(crate) fn keyed_children(html: &str) -> Option<Vec<KeyedChild<'_>>> {
     }
 }
 
+/// The text nodes a browser's parser makes of one keyed child's markup, in document
+/// order, as byte ranges of it (character references not decoded yet): each run of
+/// text between two tags or comments is one node, whitespace-only runs included.
+///
+/// `None` when the parser could build them otherwise than this walk assumes, so that
+/// a text can be changed in place only where its node is certain: end tags that do
+/// not close the element last opened, non-whitespace text where a table puts no text
+/// (a browser moves it out), table parts outside their table, a `<` that is text,
+/// raw-text and foreign content (`script`, `textarea`, `pre`, `template`, `svg`, ...),
+/// and `data-lv-ignore`, whose content the runtime leaves alone.
+pub(crate) fn text_runs(html: &str) -> Option<Vec<std::ops::Range<usize>>> {
+    let src = html.as_bytes();
+    let mut scanner = Scanner { src, at: 0 };
+    // The names of the open elements, as written.
+    let mut open: Vec<&[u8]> = Vec::new();
+    let mut runs = Vec::new();
+    loop {
+        let start = scanner.at;
+        let next = find_byte(b'<', &src[start..]).map(|i| start + i);
+        let end = next.unwrap_or(src.len());
+        if end > start {
+            let text = &src[start..end];
+            let parent = open.last()?;
+            if text.iter().any(|&b| b == b'\r' || b == 0) {
+                return None;
+            }
+            if NO_TEXT.iter().any(|t| parent.eq_ignore_ascii_case(t)) && !text.iter().all(|b| is_space(*b)) {
+                return None;
+            }
+            runs.push(start..end);
+        }
+        let Some(lt) = next else { break };
+        scanner.at = lt + 1;
+        match (scanner.peek(0), scanner.peek(1)) {
+            (Some(b'/'), Some(b)) if b.is_ascii_alphabetic() => {
+                scanner.at += 1;
+                let name_start = scanner.at;
+                scanner.skip_until(SPACE | SLASH | GT);
+                let name = &src[name_start..scanner.at];
+                scanner.skip_tag(None);
+                if !open.pop()?.eq_ignore_ascii_case(name) {
+                    return None;
+                }
+            }
+            (Some(b), _) if b.is_ascii_alphabetic() => {
+                let name_start = scanner.at;
+                scanner.skip_until(SPACE | SLASH | GT);
+                let name = &src[name_start..scanner.at];
+                let kind = TagKind::of(name);
+                if kind.raw_text.is_some() || UNCERTAIN.iter().any(|n| name.eq_ignore_ascii_case(n)) {
+                    return None;
+                }
+                if let Some(part) = TABLE_PARTS.iter().position(|t| name.eq_ignore_ascii_case(t)) {
+                    // The child's own element is where its region puts it; below it, a
+                    // table part must be where a table has it.
+                    let parent_ok = |names: &[&[u8]]| {
+                        open.last().is_some_and(|p| names.iter().any(|n| p.eq_ignore_ascii_case(n)))
+                    };
+                    let placed = open.is_empty()
+                        || match TABLE_PARTS[part] {
+                            b"tr" => parent_ok(&[b"tbody", b"thead", b"tfoot"]),
+                            b"td" | b"th" => parent_ok(&[b"tr"]),
+                            _ => parent_ok(&[b"table"]),
+                        };
+                    if !placed {
+                        return None;
+                    }
+                }
+                if scanner.skip_tag(Some(b"data-lv-ignore")) {
+                    return None;
+                }
+                let self_closing = scanner.at >= 2 && &src[scanner.at - 2..scanner.at] == b"/>";
+                if self_closing && !kind.void {
+                    return None;
+                }
+                if !kind.void {
+                    open.push(name);
+                }
+            }
+            (Some(b'!'), _) if scanner.starts_with(b"!--") => {
+                scanner.at += 3;
+                // `<!-->` and `<!--->` end where they start.
+                if scanner.peek(0) == Some(b'>') || scanner.starts_with(b"->") {
+                    return None;
+                }
+                scanner.skip_past(b"-->");
+            }
+            // A `<` that is text, a doctype or a bogus comment.
+            _ => return None,
+        }
+    }
+    open.is_empty().then_some(runs)
+}
+
+/// Table elements: outside a table a browser drops them.
+const TABLE_PARTS: &[&[u8]] =
+    &[b"table", b"tbody", b"thead", b"tfoot", b"tr", b"td", b"th", b"caption", b"colgroup"];
+
+/// Where a browser takes text other than whitespace out of the element (out of the
+/// table, before it).
+const NO_TEXT: &[&[u8]] = &[b"table", b"tbody", b"thead", b"tfoot", b"tr", b"colgroup"];
+
+/// Elements whose text nodes are not simply their markup's text: parsed as raw text
+/// with scripting on (`noscript`), kept out of the tree (`template`), a first newline
+/// dropped (`pre`, `listing`), foreign content, a tree rebuilt (`html`, `body`,
+/// `head`, `form` in a form), or content the browser ignores.
+const UNCERTAIN: &[&[u8]] = &[
+    b"noscript",
+    b"template",
+    b"pre",
+    b"listing",
+    b"svg",
+    b"math",
+    b"html",
+    b"head",
+    b"body",
+    b"form",
+    b"frameset",
+    b"frame",
+    b"col",
+    b"select",
+    b"option",
+    b"optgroup",
+    b"image",
+    b"object",
+];
+
+/// A text run's characters as a browser reads them: `&amp;`, `&lt;`, `&gt;`, `&quot;`,
+/// `&apos;` and numeric references of printable characters decoded, a `&` that starts
+/// no reference kept. `None` for any other reference (a name this does not know, a
+/// number a browser would replace), so that its node is sent whole instead.
+pub(crate) fn decode_text(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if !raw.contains('&') {
+        return Some(std::borrow::Cow::Borrowed(raw));
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i + 1..];
+        if !rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '#') {
+            out.push('&');
+            continue;
+        }
+        let end = rest.find(';')?;
+        let body = &rest[..end];
+        let ch = match body {
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "quot" => '"',
+            "apos" => '\'',
+            _ => {
+                let num = body.strip_prefix('#')?;
+                let n = match num.strip_prefix(['x', 'X']) {
+                    Some(hex) if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                        u32::from_str_radix(hex, 16).ok()?
+                    }
+                    None if !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) => num.parse().ok()?,
+                    _ => return None,
+                };
+                let printable = matches!(n, 0x20..=0x7e | 0xa0..=0xd7ff | 0xe000..=0xfdcf | 0xfdf0..=0xfffd | 0x10000..=0x10fffd);
+                char::from_u32(n).filter(|_| printable)?
+            }
+        };
+        out.push(ch);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Some(std::borrow::Cow::Owned(out))
+}
+
 /// FNV-1a, 64 bits: a digest that is cheap for short ids.
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))

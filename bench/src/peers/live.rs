@@ -55,23 +55,26 @@ impl LiveConn {
         Ok(LiveConn { ws, next_ref: 0, count: 0, rows: vec![0; ROWS], items: 0 })
     }
 
-    /// The event for `action`, and the text its patch must contain (none for a
-    /// broadcast, whose patch comes as a push, maybe after the reply).
-    fn event(&self, reference: u64, action: Action) -> Result<(String, Option<String>), ClickError> {
+    /// The event for `action`, and texts one of which its patch must contain (none
+    /// for a broadcast, whose patch comes as a push, maybe after the reply).
+    fn event(&self, reference: u64, action: Action) -> Result<(String, Vec<String>), ClickError> {
         Ok(match action {
             Action::Inc => {
-                (event_frame(reference, "inc", ""), Some(format!(r#""count":"{}""#, self.count + 1)))
+                (event_frame(reference, "inc", ""), vec![format!(r#""count":"{}""#, self.count + 1)])
             }
-            Action::Broadcast => (event_frame(reference, "broadcast", ""), None),
+            Action::Broadcast => (event_frame(reference, "broadcast", ""), vec![]),
             Action::Bump { row } => {
                 let value =
                     self.rows.get(row as usize).ok_or(ClickError::Rejected(format!("no row {row}")))?;
                 let values = format!(r#""row":"{row}""#);
+                // The row whole, or only its third cell's text (the third of its four
+                // text nodes).
                 let cells = format!("<td>row-{row}</td><td>name-{row}</td><td>{}</td>", value + 1);
-                (event_frame(reference, "bump", &values), Some(cells))
+                let text = format!(r#""row-{row}":[4,2,"{}"]"#, value + 1);
+                (event_frame(reference, "bump", &values), vec![cells, text])
             }
             Action::Add => {
-                (event_frame(reference, "add", ""), Some(format!(">item-{}</li>", self.items + 1)))
+                (event_frame(reference, "add", ""), vec![format!(">item-{}</li>", self.items + 1)])
             }
         })
     }
@@ -94,14 +97,14 @@ impl LiveConn {
         &mut self,
         event: String,
         reference: u64,
-        needle: Option<&str>,
+        needles: &[String],
     ) -> Result<Answer, ClickError> {
         let bytes_out = event.len() as u64;
         let sent = Instant::now();
         self.ws.send(Message::text(event)).await.map_err(|e| ClickError::Socket(e.to_string()))?;
         let mut answer = Answer { bytes_out, ..Answer::default() };
         let mut patch_at = None;
-        let mut found = needle.is_none();
+        let mut found = needles.is_empty();
         loop {
             let text = client::next_text(&mut self.ws).await?;
             answer.frames += 1;
@@ -110,7 +113,7 @@ impl LiveConn {
             match frame.t {
                 "patch" => {
                     patch_at.get_or_insert_with(|| sent.elapsed());
-                    found |= needle.is_some_and(|n| text.as_str().contains(n));
+                    found |= needles.iter().any(|n| text.as_str().contains(n.as_str()));
                     // A patch that answers the event is its reply as well.
                     if frame.reference == Some(reference) && frame.ok == Some(true) {
                         answer.done = sent.elapsed();
@@ -148,8 +151,8 @@ impl Conn for LiveConn {
     async fn act(&mut self, action: Action) -> Result<Answer, ClickError> {
         self.next_ref += 1;
         let reference = self.next_ref;
-        let (event, needle) = self.event(reference, action)?;
-        let answer = timeout(ROUNDTRIP_TIMEOUT, self.exchange(event, reference, needle.as_deref()))
+        let (event, needles) = self.event(reference, action)?;
+        let answer = timeout(ROUNDTRIP_TIMEOUT, self.exchange(event, reference, &needles))
             .await
             .map_err(|_| ClickError::Timeout)?;
         // An ok reply means the server applied the event, even when its patch was not

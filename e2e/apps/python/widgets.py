@@ -72,6 +72,11 @@ class Widgets(mizulive.Page):
         elif e.name == "item-drop":
             state["items"] = state["items"][1:]
             s.mark("items")
+        elif e.name == "item-rename":
+            for item in state["items"]:
+                if item["id"] == e.int("id"):
+                    item["label"] = e.text("label")
+            s.mark("items")
         elif e.name == "item-mark":
             for item in state["items"]:
                 item["marked"] = item["id"] == e.int("id")
