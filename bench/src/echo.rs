@@ -6,6 +6,7 @@
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::signal::unix::{signal, SignalKind};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -29,8 +30,9 @@ pub fn server_ws_config() -> WebSocketConfig {
         .max_frame_size(Some(MAX_FRAME))
 }
 
-/// Entry point of `--echo-server`: serves until SIGINT/SIGTERM (default action) or
-/// `LIFETIME`.
+/// Entry point of `--echo-server`: serves until SIGINT or SIGTERM, or `LIFETIME`. The
+/// signals are handled here, not left to their default action: a process started
+/// from a background job inherits SIGINT ignored.
 pub fn serve() -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -41,7 +43,13 @@ pub fn serve() -> Result<(), String> {
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("bind: {e}"))?;
         let addr = listener.local_addr().map_err(|e| format!("local_addr: {e}"))?;
         println!("{READY_PREFIX}{addr}");
-        let _ = tokio::time::timeout(LIFETIME, accept_loop(listener)).await;
+        let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?;
+        let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
+        tokio::select! {
+            _ = tokio::time::timeout(LIFETIME, accept_loop(listener)) => {}
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
         Ok(())
     })
 }
