@@ -175,6 +175,130 @@ pub(crate) struct PageData {
     pub browser_session: BrowserSession,
 }
 
+/// How to take back what a callback did to the state when it fails, without copying
+/// the state before each callback: a write through a pointer records what it
+/// replaced (moved out, not copied), or the key or item it added; taking the whole
+/// state to change it in place, or replacing it, keeps the state as it was then,
+/// which covers everything after.
+#[derive(Debug, Default)]
+pub(crate) struct StateUndo {
+    steps: Vec<StateStep>,
+    /// The state when the callback first took it whole or replaced it.
+    whole: Option<Arc<Value>>,
+}
+
+#[derive(Debug)]
+enum StateStep {
+    /// Put the value back at the pointer, or remove the key there when `None`.
+    Put(String, Option<Value>),
+    /// Remove the last item of the array at the pointer (it was appended).
+    Pop(String),
+    /// Put a removed item back into the array at the pointer, at its index.
+    Insert(String, usize, Value),
+}
+
+impl StateUndo {
+    /// Puts `state` back as it was before the callback.
+    pub(crate) fn restore(self, state: &mut Arc<Value>) {
+        if let Some(whole) = self.whole {
+            *state = whole;
+        }
+        if self.steps.is_empty() {
+            return;
+        }
+        let root = Arc::make_mut(state);
+        for step in self.steps.into_iter().rev() {
+            match step {
+                StateStep::Put(pointer, old) => put_back(root, &pointer, old),
+                StateStep::Pop(pointer) => {
+                    if let Some(Value::Array(items)) = json_get_mut(root, &pointer) {
+                        items.pop();
+                    }
+                }
+                StateStep::Insert(pointer, i, value) => {
+                    if let Some(Value::Array(items)) = json_get_mut(root, &pointer) {
+                        items.insert(i.min(items.len()), value);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Puts `old` at `pointer` (whose parent exists), or removes the key there.
+fn put_back(root: &mut Value, pointer: &str, old: Option<Value>) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        if let Some(old) = old {
+            *root = old;
+        }
+        return;
+    };
+    let last = unescape(last);
+    match (json_get_mut(root, parent), old) {
+        (Some(Value::Object(map)), Some(old)) => {
+            map.insert(last.into_owned(), old);
+        }
+        (Some(Value::Object(map)), None) => {
+            map.remove(&*last);
+        }
+        (Some(Value::Array(items)), Some(old)) => {
+            if let Some(slot) = array_index(&last).and_then(|i| items.get_mut(i)) {
+                *slot = old;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What [`json_set`] will do at `pointer`, as far as undoing it goes.
+enum SetPlan {
+    /// The value there is replaced: move the old one out.
+    Replace,
+    /// It adds something (a key, an item, an object where null was): undone by this.
+    Adds(StateStep),
+    /// It fails, changing nothing.
+    Fails,
+}
+
+fn plan_set(root: &Value, pointer: &str) -> SetPlan {
+    let Some(rest) = pointer.strip_prefix('/') else {
+        return if pointer.is_empty() { SetPlan::Replace } else { SetPlan::Fails };
+    };
+    let mut cur = root;
+    // `pointer[..at]` points at `cur`.
+    let mut at = 0;
+    let mut tokens = rest.split('/').peekable();
+    while let Some(raw) = tokens.next() {
+        let last = tokens.peek().is_none();
+        let next = at + 1 + raw.len();
+        match cur {
+            // Made an object from here down.
+            Value::Null => {
+                return SetPlan::Adds(StateStep::Put(pointer[..at].to_string(), Some(Value::Null)))
+            }
+            Value::Object(map) => match map.get(&*unescape(raw)) {
+                None => return SetPlan::Adds(StateStep::Put(pointer[..next].to_string(), None)),
+                Some(_) if last => return SetPlan::Replace,
+                Some(v) => cur = v,
+            },
+            Value::Array(items) => {
+                let index = if raw == "-" { Some(items.len()) } else { array_index(raw) };
+                match index {
+                    Some(i) if i == items.len() => {
+                        return SetPlan::Adds(StateStep::Pop(pointer[..at].to_string()));
+                    }
+                    Some(_) if last => return SetPlan::Replace,
+                    Some(i) if i < items.len() => cur = &items[i],
+                    _ => return SetPlan::Fails,
+                }
+            }
+            _ => return SetPlan::Fails,
+        }
+        at = next;
+    }
+    SetPlan::Replace
+}
+
 /// A pending timer: what cancels it, and what a snapshot needs to re-arm it.
 pub(crate) struct Timer {
     pub handle: tokio::task::AbortHandle,
@@ -195,6 +319,8 @@ pub struct Ctx<'a> {
     pub(crate) lent: Vec<std::ffi::CString>,
     /// Why the callback failed, as the host said (`lv_error`).
     pub(crate) failure: Option<String>,
+    /// How to take back its state changes if it fails.
+    pub(crate) state_undo: StateUndo,
 }
 
 impl<'a> Ctx<'a> {
@@ -204,7 +330,16 @@ impl<'a> Ctx<'a> {
         event: Option<&'a Event>,
         info: Option<&'a Info>,
     ) -> Self {
-        Ctx { data, env, fx: Effects::default(), event, info, lent: Vec::new(), failure: None }
+        Ctx {
+            data,
+            env,
+            fx: Effects::default(),
+            event,
+            info,
+            lent: Vec::new(),
+            failure: None,
+            state_undo: StateUndo::default(),
+        }
     }
 
     pub fn session_id(&self) -> &str {
@@ -232,14 +367,26 @@ impl<'a> Ctx<'a> {
     /// returns (`max_state_bytes`).
     pub fn state_mut(&mut self) -> &mut Value {
         self.fx.state_changed = true;
+        // Kept as it is now, so the first change copies it (once per callback).
+        if self.state_undo.whole.is_none() {
+            self.state_undo.whole = Some(Arc::clone(&self.data.state));
+        }
         Arc::make_mut(&mut self.data.state)
+    }
+
+    /// Replaces the state, keeping the one it replaces for a rollback.
+    fn replace_state(&mut self, state: Value) {
+        let old = std::mem::replace(&mut self.data.state, Arc::new(state));
+        if self.state_undo.whole.is_none() {
+            self.state_undo.whole = Some(old);
+        }
     }
 
     /// Replaces the state. Its size is checked when the callback returns
     /// (`max_state_bytes`).
     pub fn set_state(&mut self, state: Value) {
         self.fx.state_changed = true;
-        self.data.state = Arc::new(state);
+        self.replace_state(state);
     }
 
     /// Replaces the state with parsed JSON. On bad JSON, or JSON bigger than
@@ -259,7 +406,7 @@ impl<'a> Ctx<'a> {
             )));
         }
         self.data.state_bytes = check_state_size(&state, self.env.max_state_bytes())?;
-        self.data.state = Arc::new(state);
+        self.replace_state(state);
         // Measured just now: unless something changes it again, the check at the end
         // of the callback has nothing to do.
         self.fx.state_changed = false;
@@ -279,7 +426,27 @@ impl<'a> Ctx<'a> {
         let tokens = pointer.matches('/').count();
         let grow = json_len(&value) + json_len(pointer) + 6 * tokens;
         self.data.state_bytes = self.data.state_bytes.saturating_add(grow);
-        json_set(Arc::make_mut(&mut self.data.state), pointer, value)
+        check_pointer(pointer)?;
+        let root = Arc::make_mut(&mut self.data.state);
+        if self.state_undo.whole.is_some() {
+            return json_set(root, pointer, value);
+        }
+        match plan_set(root, pointer) {
+            SetPlan::Replace => match json_get_mut(root, pointer) {
+                Some(slot) => {
+                    let old = std::mem::replace(slot, value);
+                    self.state_undo.steps.push(StateStep::Put(pointer.to_string(), Some(old)));
+                    Ok(())
+                }
+                None => json_set(root, pointer, value),
+            },
+            SetPlan::Adds(step) => {
+                json_set(root, pointer, value)?;
+                self.state_undo.steps.push(step);
+                Ok(())
+            }
+            SetPlan::Fails => json_set(root, pointer, value),
+        }
     }
 
     /// Removes the value at a JSON pointer; returns it, or `None` when absent.
@@ -288,14 +455,23 @@ impl<'a> Ctx<'a> {
         let last = unescape(last);
         // Nothing to remove: no copy of a shared state for nothing.
         json_get(&self.data.state, parent)?;
-        match json_get_mut(Arc::make_mut(&mut self.data.state), parent)? {
-            Value::Object(map) => map.remove(&*last),
-            Value::Array(items) => {
-                let i: usize = last.parse().ok()?;
-                (i < items.len()).then(|| items.remove(i))
+        let recording = self.state_undo.whole.is_none();
+        let (removed, step) = match json_get_mut(Arc::make_mut(&mut self.data.state), parent)? {
+            Value::Object(map) => {
+                let removed = map.remove(&*last)?;
+                let step = recording.then(|| StateStep::Put(pointer.to_string(), Some(removed.clone())));
+                (removed, step)
             }
-            _ => None,
-        }
+            Value::Array(items) => {
+                let i: usize = last.parse().ok().filter(|&i| i < items.len())?;
+                let removed = items.remove(i);
+                let step = recording.then(|| StateStep::Insert(parent.to_string(), i, removed.clone()));
+                (removed, step)
+            }
+            _ => return None,
+        };
+        self.state_undo.steps.extend(step);
+        Some(removed)
     }
 
     /// This browser's stable id: the same for every page session of the browser (its

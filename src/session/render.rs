@@ -132,12 +132,12 @@ fn run_call(
     }
 
     // A failed callback leaves the session as it was before the call. The state is
-    // shared, not copied: only a callback that changes it pays for a copy.
+    // not copied for that: the callback's changes are undone (`StateUndo`).
     let page = &mut data.page;
-    let saved = (Arc::clone(&page.state), page.state_bytes, page.flash.clone(), page.title.clone());
+    let saved = (page.state_bytes, page.flash.clone(), page.title.clone());
     let saved_browser = page.browser_session.clone();
     let handler = page.route.spec.handler.clone();
-    let (result, fx) = {
+    let (result, fx, state_undo) = {
         let (event, info) = match &call {
             Call::Event(e) => (Some(&**e), None),
             Call::Info(i) => (None, Some(i)),
@@ -156,7 +156,7 @@ fn run_call(
             _ => handler.mount(&mut ctx),
         }));
         env.core.metrics.callback_took(kind, started.elapsed());
-        (result, std::mem::take(&mut ctx.fx))
+        (result, std::mem::take(&mut ctx.fx), std::mem::take(&mut ctx.state_undo))
     };
     let failure = match result {
         Ok(Ok(())) => fx.refused.clone().or_else(|| {
@@ -183,7 +183,8 @@ fn run_call(
         log_failure(page, &call, fx.status, msg);
     }
     if let Some(msg) = failure {
-        (page.state, page.state_bytes, page.flash, page.title) = saved;
+        state_undo.restore(&mut page.state);
+        (page.state_bytes, page.flash, page.title) = saved;
         page.browser_session = saved_browser;
         page.undo(env, fx.undo);
         out.error = Some(("host_error", msg));
