@@ -393,18 +393,7 @@ impl<'a> Ctx<'a> {
     /// `max_state_bytes`, the state is unchanged.
     pub fn set_state_json(&mut self, json: &str) -> Result<()> {
         let state: Value = serde_json::from_str(json).map_err(Error::json)?;
-        if !state.is_object() {
-            let kind = match state {
-                Value::Array(_) => "an array",
-                Value::String(_) => "a string",
-                Value::Number(_) => "a number",
-                Value::Bool(_) => "a boolean",
-                _ => "null",
-            };
-            return Err(Error::Json(format!(
-                "the state must be a JSON object ({{\"count\": 0}}), not {kind}: templates read it as state.<key>"
-            )));
-        }
+        check_object(&state)?;
         self.data.state_bytes = check_state_size(&state, self.env.max_state_bytes())?;
         self.replace_state(state);
         // Measured just now: unless something changes it again, the check at the end
@@ -425,8 +414,11 @@ impl<'a> Ctx<'a> {
         // comma and an object created for it.
         let tokens = pointer.matches('/').count();
         let grow = json_len(&value) + json_len(pointer) + 6 * tokens;
-        self.data.state_bytes = self.data.state_bytes.saturating_add(grow);
         check_pointer(pointer)?;
+        if pointer.is_empty() {
+            check_object(&value)?;
+        }
+        self.data.state_bytes = self.data.state_bytes.saturating_add(grow);
         let root = Arc::make_mut(&mut self.data.state);
         if self.state_undo.whole.is_some() {
             return json_set(root, pointer, value);
@@ -761,6 +753,17 @@ pub(crate) fn check_pointer(pointer: &str) -> Result<()> {
         rest = &rest[i + 2..];
     }
     Ok(())
+}
+
+/// The state is a JSON object: templates read it as `state.<key>`.
+fn check_object(state: &Value) -> Result<()> {
+    if state.is_object() {
+        return Ok(());
+    }
+    Err(Error::Json(format!(
+        "the state must be a JSON object ({{\"count\": 0}}), not {}: templates read it as state.<key>",
+        kind_of(state)
+    )))
 }
 
 /// What a JSON value is, for messages ("a number").

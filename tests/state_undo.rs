@@ -32,6 +32,8 @@ fn apply(ctx: &mut Ctx<'_>, op: &Value) -> Result<(), HostError> {
             ctx.state_mut()[op[1].as_str().unwrap_or("k")] = op[2].clone();
         }
         Some("replace") => ctx.set_state_json(&op[1].to_string()).map_err(err)?,
+        // A write whose error fails the callback.
+        Some("set!") => ctx.set(op[1].as_str().unwrap_or(""), op[2].clone()).map_err(err)?,
         _ => return Err(HostError(format!("bad op {op}"))),
     }
     Ok(())
@@ -218,4 +220,20 @@ fn a_failed_callback_leaves_the_state_as_it_was() {
             model(&mut expected, op);
         }
     }
+}
+
+/// The whole state written through a pointer is still a JSON object: anything else is
+/// refused with the same message as a replaced state, and nothing changes.
+#[test]
+fn the_whole_state_set_through_a_pointer_must_be_an_object() {
+    let app = app();
+    let mut page = TestClient::open(&app, "/ops").expect("open");
+    let before = page.state().expect("state");
+    for value in [json!(5), json!("v"), json!([1]), Value::Null] {
+        let err = page.event(&event("keep", &[json!(["set!", "", value])])).expect_err("refused").to_string();
+        assert!(err.contains("the state must be a JSON object"), "{err}");
+        assert_eq!(page.state().expect("state"), before);
+    }
+    page.event(&event("keep", &[json!(["set!", "", {"n": 2}])])).expect("an object is fine");
+    assert_eq!(page.state().expect("state"), json!({"n": 2}));
 }

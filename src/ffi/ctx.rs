@@ -221,8 +221,9 @@ unsafe fn set_value(
 }
 
 /// Sets the value at a JSON pointer to parsed `json`, creating objects on the way;
-/// a last token "-" appends to an array ("/log/-"). `LV_ERR_JSON` for bad JSON;
-/// `LV_ERR_POINTER` for a misspelt pointer ("count" for "/count"), or one that leads
+/// a last token "-" appends to an array ("/log/-"). `LV_ERR_JSON` for bad JSON, or
+/// for a whole state (pointer "") that is not an object; `LV_ERR_POINTER` for a
+/// misspelt pointer ("count" for "/count"), or one that leads
 /// through a string, number or boolean or past the end of an array (the message says
 /// where). The same for every `lv_set_*`; the state is then unchanged.
 #[no_mangle]
