@@ -2,7 +2,10 @@
 //! ids (table rows, list items, chat messages) changes, most of the time, in a few
 //! of them: one row updated, items appended at the end, one removed. Such a change
 //! goes out as those children alone instead of the whole region, so a 100-row table
-//! costs one row per event and a growing list one item.
+//! costs one row per event and a growing list one item. A child whose markup changed
+//! only in its text (a cell's number) goes out as the changed texts alone, by the
+//! index of their text nodes, where a browser's parser certainly makes those nodes
+//! ([`text_runs`]).
 //!
 //! Anything else (a reordering, an insertion before the end, children without ids,
 //! or parts no smaller than the whole) is sent whole, as before. Children holding
