@@ -286,7 +286,10 @@
       const walk = document.createTreeWalker(c, NodeFilter.SHOW_TEXT);
       while (walk.nextNode()) nodes.push(walk.currentNode);
       if (nodes.length !== t[0]) return false;
-      for (let k = 1; k < t.length; k += 2) nodes[t[k]].nodeValue = t[k + 1];
+      for (let k = 1; k < t.length; k += 2) {
+        if (!nodes[t[k]]) return false;
+        nodes[t[k]].nodeValue = t[k + 1];
+      }
     }
     if (p.append) el.append(parse(p.append));
     return true;

@@ -304,6 +304,10 @@ mod tests {
         let t = texts("<li id=\"a\">\n <b>1</b><!-- c -->2</li>", "<li id=\"a\">\n <b>1</b><!-- c -->3</li>")
             .expect("text parts");
         assert_eq!(t, TextSet { count: 3, changes: vec![(2, "3".into())] });
+        // A table inside a child, its cells' texts and the whitespace between its rows.
+        let table = |v: u32| format!("<li id=\"a\"><table>\n<tr><td>x</td><td>{v}</td></tr></table></li>");
+        let t = texts(&table(1), &table(2)).expect("text parts");
+        assert_eq!(t, TextSet { count: 3, changes: vec![(2, "2".into())] });
     }
 
     #[test]
@@ -326,6 +330,11 @@ mod tests {
         whole("<li id=\"a\"><p data-lv-ignore>1</p></li>", "<li id=\"a\"><p data-lv-ignore>2</p></li>");
         whole("<li id=\"a\"><b>1</i></b></li>", "<li id=\"a\"><b>2</i></b></li>");
         whole("<li id=\"a\"><div><td>1</td></div></li>", "<li id=\"a\"><div><td>2</td></div></li>");
+        // A table straight in a row is moved out of it.
+        whole(
+            "<li id=\"a\"><table><tr><table><tr><td>1</td></tr></table></tr></table></li>",
+            "<li id=\"a\"><table><tr><table><tr><td>2</td></tr></table></tr></table></li>",
+        );
     }
 
     #[test]

@@ -204,7 +204,14 @@ pub(crate) fn text_runs(html: &str) -> Option<Vec<std::ops::Range<usize>>> {
                     };
                     let placed = open.is_empty()
                         || match TABLE_PARTS[part] {
-                            b"tr" => parent_ok(&[b"tbody", b"thead", b"tfoot"]),
+                            // A table goes anywhere text may (in a table part, a browser
+                            // moves it out).
+                            b"table" => !open
+                                .last()
+                                .is_some_and(|p| NO_TEXT.iter().any(|n| p.eq_ignore_ascii_case(n))),
+                            // Straight in a table, a row gets a tbody of its own: the
+                            // text nodes stay where they were.
+                            b"tr" => parent_ok(&[b"table", b"tbody", b"thead", b"tfoot"]),
                             b"td" | b"th" => parent_ok(&[b"tr"]),
                             _ => parent_ok(&[b"table"]),
                         };
