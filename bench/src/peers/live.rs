@@ -181,7 +181,9 @@ impl Conn for LiveConn {
 
 /// A connection to the echo server: every action is one frame the size of mizulive's
 /// click event, sent back verbatim. What is left is the cost of the socket, the
-/// WebSocket framing and the runtime, the floor under every framework.
+/// WebSocket framing and the runtime, the floor under every framework. A broadcast is
+/// the frame `crate::echo::BROADCAST`, which the server also pushes to every other
+/// socket (the fan-out's floor).
 pub struct EchoConn {
     ws: Ws,
     frame: Utf8Bytes,
@@ -207,15 +209,23 @@ impl Conn for EchoConn {
             .map_err(|_| format!("opening took over {OPEN_TIMEOUT:?}"))?
     }
 
-    async fn act(&mut self, _action: Action) -> Result<Answer, ClickError> {
+    async fn act(&mut self, action: Action) -> Result<Answer, ClickError> {
+        let frame = match action {
+            Action::Broadcast => Utf8Bytes::from_static(crate::echo::BROADCAST),
+            _ => self.frame.clone(),
+        };
         let exchange = async {
             let sent = Instant::now();
             self.ws
-                .send(Message::Text(self.frame.clone()))
+                .send(Message::Text(frame.clone()))
                 .await
                 .map_err(|e| ClickError::Socket(e.to_string()))?;
-            let text = client::next_text(&mut self.ws).await?;
-            if text != self.frame {
+            // Pushes of broadcasts sent by others are not the answer.
+            let mut text = client::next_text(&mut self.ws).await?;
+            while text.as_str().starts_with(r#"{"t":"push""#) {
+                text = client::next_text(&mut self.ws).await?;
+            }
+            if text != frame {
                 return Err(ClickError::Socket(format!("echo returned {text}")));
             }
             let t = sent.elapsed();
@@ -225,9 +235,16 @@ impl Conn for EchoConn {
         timeout(ROUNDTRIP_TIMEOUT, exchange).await.map_err(|_| ClickError::Timeout)?
     }
 
-    /// The echo server pushes nothing; the runner does not ask it to.
-    async fn await_push(&mut self, _needle: &str) -> Result<Instant, ClickError> {
-        Err(ClickError::Rejected("the echo server has no pushes".into()))
+    async fn await_push(&mut self, needle: &str) -> Result<Instant, ClickError> {
+        let wait = async {
+            loop {
+                let text = client::next_text(&mut self.ws).await?;
+                if text.as_str().contains(needle) {
+                    return Ok(Instant::now());
+                }
+            }
+        };
+        timeout(ROUNDTRIP_TIMEOUT, wait).await.map_err(|_| ClickError::Timeout)?
     }
 }
 

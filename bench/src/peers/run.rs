@@ -34,12 +34,7 @@ pub enum Protocol {
     Dioxus,
 }
 
-impl Protocol {
-    /// Whether the server pushes to sessions (broadcast), so the fan-out applies.
-    fn pushes(self) -> bool {
-        self != Protocol::Echo
-    }
-}
+impl Protocol {}
 
 /// One server of the benchmark.
 pub struct Entry {
@@ -207,10 +202,19 @@ pub fn mizulive_command(name: &str, root: &Path) -> Option<Result<Command, Strin
 
 // ---- the plan ----
 
+/// The measurements a run is limited to (the latency and load runs are left out).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Phases {
+    pub idle: bool,
+    pub fanout: bool,
+}
+
 /// How much of each measurement to run.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub quick: bool,
+    /// Measured only the idle memory (`--idle`), the fan-out (`--fanout`) or both.
+    pub only: Option<Phases>,
     pub one_warmup: usize,
     pub one_events: usize,
     pub one_period: Duration,
@@ -230,6 +234,7 @@ impl Plan {
         let pick = |full: f64, q: f64| if quick { q } else { full };
         Plan {
             quick,
+            only: None,
             one_warmup: if quick { 10 } else { 50 },
             one_events: if quick { 100 } else { 500 },
             // Under mizulive's default event rate limit (50/s per session).
@@ -277,7 +282,7 @@ pub struct Measured {
     pub one: Result<Percentiles, String>,
     pub load: Result<PacedResult, String>,
     pub idle: Result<IdleMemory, String>,
-    /// Per subscriber count; empty when the server has no pushes (the echo).
+    /// Per subscriber count.
     pub fanout: Vec<(usize, Result<Fanout, String>)>,
     pub table: Result<PacedResult, String>,
     pub list: Result<PacedResult, String>,
@@ -304,7 +309,6 @@ impl Row {
 }
 
 async fn measure<C: Conn>(entry: &Entry, root: &Path, plan: &Plan) -> Measured {
-    let name = entry.name;
     let mut m = Measured {
         one: Err("not run".into()),
         load: Err("not run".into()),
@@ -319,6 +323,23 @@ async fn measure<C: Conn>(entry: &Entry, root: &Path, plan: &Plan) -> Measured {
     // Latency and the paced runs share one server; memory and fan-out get fresh ones,
     // so sessions left from earlier phases (kept for their reconnect grace period by
     // some servers) neither count as idle memory nor receive broadcasts.
+    let phases = plan.only.unwrap_or(Phases { idle: true, fanout: true });
+    if plan.only.is_none() {
+        measure_paced::<C>(entry, root, plan, &mut m).await;
+    }
+    if phases.idle {
+        m.idle = measure_idle::<C>(entry, root, plan, &mut m).await;
+    }
+    if phases.fanout {
+        m.fanout = measure_fanout::<C>(entry, root, plan, &mut m.problems).await;
+    }
+    m
+}
+
+/// One session's latency, then the counter under load, the table and the list, on one
+/// server.
+async fn measure_paced<C: Conn>(entry: &Entry, root: &Path, plan: &Plan, m: &mut Measured) {
+    let name = entry.name;
     match (entry.start)(root) {
         Ok(server) => {
             println!("  {name}: listening on {}", server.addr);
@@ -347,8 +368,16 @@ async fn measure<C: Conn>(entry: &Entry, root: &Path, plan: &Plan) -> Measured {
             m.one = Err(why);
         }
     }
+}
 
-    m.idle = match (entry.start)(root) {
+async fn measure_idle<C: Conn>(
+    entry: &Entry,
+    root: &Path,
+    plan: &Plan,
+    m: &mut Measured,
+) -> Result<IdleMemory, String> {
+    let name = entry.name;
+    match (entry.start)(root) {
         Ok(server) => {
             let idle =
                 measure::idle_memory::<C>(&server, plan.idle_warm, plan.idle_sessions, &mut m.tally).await;
@@ -366,35 +395,37 @@ async fn measure<C: Conn>(entry: &Entry, root: &Path, plan: &Plan) -> Measured {
             m.problems.push(e.clone());
             Err(format!("start failed: {}", first_line(&e)))
         }
-    };
-
-    if entry.protocol.pushes() {
-        m.fanout = match (entry.start)(root) {
-            Ok(server) => {
-                let fanout = measure::fanout::<C>(&server, &plan.fanout_sizes, plan.fanout_rounds).await;
-                for (k, result) in &fanout {
-                    match result {
-                        Ok(f) => println!(
-                            "  {name}: fan-out to {k}: last arrival median {:.1} ms, max {:.1} ms",
-                            ms(f.median),
-                            ms(f.max)
-                        ),
-                        Err(e) => println!("  {name}: fan-out to {k} failed: {e}"),
-                    }
-                }
-                stop(server, &mut m.problems);
-                fanout
-            }
-            Err(e) => {
-                m.problems.push(e.clone());
-                plan.fanout_sizes
-                    .iter()
-                    .map(|&k| (k, Err(format!("start failed: {}", first_line(&e)))))
-                    .collect()
-            }
-        };
     }
-    m
+}
+
+async fn measure_fanout<C: Conn>(
+    entry: &Entry,
+    root: &Path,
+    plan: &Plan,
+    problems: &mut Vec<String>,
+) -> Vec<(usize, Result<Fanout, String>)> {
+    let name = entry.name;
+    match (entry.start)(root) {
+        Ok(server) => {
+            let fanout = measure::fanout::<C>(&server, &plan.fanout_sizes, plan.fanout_rounds).await;
+            for (k, result) in &fanout {
+                match result {
+                    Ok(f) => println!(
+                        "  {name}: fan-out to {k}: last arrival median {:.1} ms, max {:.1} ms",
+                        ms(f.median),
+                        ms(f.max)
+                    ),
+                    Err(e) => println!("  {name}: fan-out to {k} failed: {e}"),
+                }
+            }
+            stop(server, problems);
+            fanout
+        }
+        Err(e) => {
+            problems.push(e.clone());
+            plan.fanout_sizes.iter().map(|&k| (k, Err(format!("start failed: {}", first_line(&e))))).collect()
+        }
+    }
 }
 
 async fn paced<C: Conn>(
@@ -437,31 +468,57 @@ fn first_line(s: &str) -> &str {
 // ---- the command ----
 
 const USAGE: &str = "\
-usage: mizulive-bench --peers [--quick] [--only NAME,...]
+usage: mizulive-bench --peers [--quick] [--only NAME,...] [--idle] [--fanout N,... [--fanout-rounds R]]
 
   --quick      smoke run: shorter load runs, 100 single-session events, 1,000 idle sessions,
                fan-out to 1,000 only
   --only       the servers to run, by name (see the table's first column)
+  --idle       only the idle memory (with --fanout: and the fan-out)
+  --fanout     only the fan-out, to these numbers of subscribers (each 1 to 10,000)
+  --fanout-rounds
+               measured broadcasts per size (1 to 1,000; 5 by default), for a profiler
 
 Only a full run of every server rewrites the peer section of bench/RESULTS.md.";
 
 struct Args {
     quick: bool,
     only: Option<Vec<String>>,
+    fanout: Option<Vec<usize>>,
+    fanout_rounds: Option<usize>,
+    idle: bool,
 }
 
+/// The most subscribers `--fanout` opens (the descriptor limit and the client's memory).
+const MAX_FANOUT: usize = 10_000;
+
 fn parse_args(args: &[String]) -> Result<Args, String> {
-    let mut parsed = Args { quick: false, only: None };
+    let mut parsed = Args { quick: false, only: None, fanout: None, fanout_rounds: None, idle: false };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--peers" => {}
             "--quick" => parsed.quick = true,
+            "--idle" => parsed.idle = true,
             "--only" => {
                 let names = it.next().ok_or("--only needs a comma-separated list of names")?;
                 parsed.only =
                     Some(names.split(',').map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect());
             }
+            "--fanout" => {
+                let sizes = it.next().ok_or("--fanout needs a comma-separated list of sizes")?;
+                let sizes = sizes
+                    .split(',')
+                    .map(|n| match n.trim().parse::<usize>() {
+                        Ok(k) if (1..=MAX_FANOUT).contains(&k) => Ok(k),
+                        _ => Err(format!("--fanout: {n:?} is not a number from 1 to {MAX_FANOUT}")),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                parsed.fanout = Some(sizes);
+            }
+            "--fanout-rounds" => match it.next().map(|n| n.parse::<usize>()) {
+                Some(Ok(r)) if (1..=1000).contains(&r) => parsed.fanout_rounds = Some(r),
+                _ => return Err("--fanout-rounds needs a number from 1 to 1,000".into()),
+            },
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -503,7 +560,16 @@ pub fn main(args: &[String]) -> ExitCode {
     };
     let root = crate::root_dir();
     let started = Instant::now();
-    let plan = Plan::new(args.quick);
+    let mut plan = Plan::new(args.quick);
+    if args.idle || args.fanout.is_some() {
+        plan.only = Some(Phases { idle: args.idle, fanout: args.fanout.is_some() });
+    }
+    if let Some(sizes) = &args.fanout {
+        plan.fanout_sizes = sizes.clone();
+    }
+    if let Some(rounds) = args.fanout_rounds {
+        plan.fanout_rounds = rounds;
+    }
     let machine = report::Machine::read(&root);
     println!("{}", machine.line());
     println!("bench client: {pinned}; servers on CPU {PEER_CPU}; RLIMIT_NOFILE {nofile}");
@@ -521,14 +587,14 @@ pub fn main(args: &[String]) -> ExitCode {
     }
     let section = report::section(&machine, &plan, &rows, started.elapsed());
     println!("\n{section}");
-    if !args.quick && args.only.is_none() {
+    if !args.quick && args.only.is_none() && plan.only.is_none() {
         let path = root.join("bench/RESULTS.md");
         match report::write_results(&path, &section) {
             Ok(()) => println!("wrote the tables into {}", path.display()),
             Err(e) => eprintln!("writing {}: {e}", path.display()),
         }
     } else {
-        println!("(a quick or --only run: bench/RESULTS.md is left as it is)");
+        println!("(a quick, --only, --idle or --fanout run: bench/RESULTS.md is left as it is)");
     }
     let errors: u64 = rows.iter().map(Row::errors).sum();
     for row in &rows {
@@ -585,6 +651,11 @@ mod tests {
         assert!(parsed.quick);
         assert_eq!(parsed.only.as_deref(), Some(&["echo".to_string(), "mizulive-c".to_string()][..]));
         assert!(parse_args(&["--bogus".to_string()]).is_err());
+        let fanout = parse_args(&["--fanout".to_string(), "1000, 10000".to_string()]).expect("valid");
+        assert_eq!(fanout.fanout, Some(vec![1000, 10_000]));
+        for bad in ["0", "10001", "x", ""] {
+            assert!(parse_args(&["--fanout".to_string(), bad.to_string()]).is_err(), "{bad:?}");
+        }
         let names: Vec<_> = registry().iter().map(|e| e.name).collect();
         assert_eq!(names.len(), names.iter().collect::<std::collections::HashSet<_>>().len(), "unique names");
     }
