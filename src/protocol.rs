@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 /// its resume buffer and the socket that writes it.
 pub use tokio_tungstenite::tungstenite::Utf8Bytes as Frame;
 
-pub const PROTOCOL_VERSION: u64 = 1;
+pub const PROTOCOL_VERSION: u64 = 2;
 
 /// A client event, as the browser sent it (see docs/protocol.md).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -212,15 +212,14 @@ impl ClientFrame {
 }
 
 /// The `patch` frame; `P` is how a region changed child by child. With `ref`, it
-/// also answers that event (`"ok": true`): an event that changed the page costs one
-/// frame, not a patch and a reply.
+/// also answers that event, which succeeded (a failed event changes nothing, so its
+/// answer is always a `reply`): an event that changed the page costs one frame, not a
+/// patch and a reply.
 #[derive(Debug, Serialize)]
 pub struct Patch<'a, P: Serialize> {
     pub t: &'static str,
     #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
     pub reply: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ok: Option<bool>,
     pub seq: u64,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub regions: &'a BTreeMap<String, String>,
@@ -240,8 +239,7 @@ pub fn patch<P: Serialize>(
     title: Option<&str>,
     reply: Option<u64>,
 ) -> String {
-    let ok = reply.map(|_| true);
-    to_text(&Patch { t: "patch", reply, ok, seq, regions, parts, root, title })
+    to_text(&Patch { t: "patch", reply, seq, regions, parts, root, title })
 }
 
 /// What every `patch` frame starts with (the `t` field is serialized first).
@@ -253,7 +251,7 @@ const PATCH_HEAD: &str = r#"{"t":"patch","#;
 pub fn without_reply(frame: &str) -> [&str; 2] {
     if let Some(rest) = frame.strip_prefix(PATCH_HEAD).and_then(|r| r.strip_prefix(r#""ref":"#)) {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if let Some(rest) = rest[digits..].strip_prefix(r#","ok":true,"#) {
+        if let Some(rest) = rest[digits..].strip_prefix(',') {
             return [PATCH_HEAD, rest];
         }
     }
@@ -402,7 +400,6 @@ mod tests {
         let folded: Value = serde_json::from_str(&replying).unwrap();
         let mut expected: Value = serde_json::from_str(&plain).unwrap();
         expected["ref"] = 17.into();
-        expected["ok"] = true.into();
         assert_eq!(folded, expected);
         assert_eq!(without_reply(&replying).concat(), plain);
         assert_eq!(without_reply(&plain).concat(), plain);

@@ -176,7 +176,7 @@ async fn join(addr: &str, path: &str, token: &str) -> Ws {
     req.headers_mut().insert("Origin", format!("http://{addr}").parse().expect("origin"));
     req.headers_mut().insert("Cookie", BROWSER.parse().expect("cookie"));
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("websocket connects");
-    let join = json!({"t": "join", "v": 1, "token": token, "url": format!("http://{addr}{path}"), "seq": 0});
+    let join = json!({"t": "join", "v": 2, "token": token, "url": format!("http://{addr}{path}"), "seq": 0});
     ws.send(Message::text(join.to_string())).await.expect("send join");
     let joined = recv(&mut ws).await;
     assert_eq!(joined["t"], "joined", "{joined}");
@@ -202,9 +202,10 @@ async fn click(ws: &mut Ws, r#ref: u64, name: &str) -> (Option<Value>, Value) {
     loop {
         let frame = recv(ws).await;
         match frame["t"].as_str() {
-            // A patch that answers the event is its reply too: one frame per event.
+            // A patch that answers the event is its reply too (a success): one frame
+            // per event.
             Some("patch") if frame["ref"] == r#ref => {
-                let reply = json!({"t": "reply", "ref": r#ref, "ok": frame["ok"]});
+                let reply = json!({"t": "reply", "ref": r#ref, "ok": true});
                 return (Some(frame), reply);
             }
             Some("patch") => patch = Some(frame),

@@ -52,7 +52,7 @@ async fn bad_frames_get_error_frames_and_the_socket_stays_usable() {
     assert_eq!(joined["resumed"], true, "{joined}");
     ws.send_text(r#"{"t":"event","ref":"seven","name":"inc"}"#).await;
     expect_error_frame(&mut ws, "bad_frame", true).await;
-    ws.send_text(r#"{"t":"join","v":1,"token":"x","url":"/counter"}"#).await;
+    ws.send_text(r#"{"t":"join","v":2,"token":"x","url":"/counter"}"#).await;
     expect_error_frame(&mut ws, "bad_frame", true).await;
     let patch = ws.event_patch("inc", json!({"by": "1"})).await;
     assert_eq!(patch["seq"], 1, "{patch}");
@@ -150,7 +150,8 @@ async fn forged_and_misused_tokens_are_rejected() {
     ws.expect_closed().await;
 
     let mut ws = t.connect().await;
-    ws.send_json(&json!({"t": "join", "v": 2, "token": boot.token, "url": url, "seq": 0})).await;
+    // A client of the previous version (a page loaded before an upgrade).
+    ws.send_json(&json!({"t": "join", "v": 1, "token": boot.token, "url": url, "seq": 0})).await;
     expect_error_frame(&mut ws, "unsupported_version", false).await;
     ws.expect_closed().await;
 

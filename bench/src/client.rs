@@ -159,7 +159,7 @@ pub(crate) async fn upgrade(addr: SocketAddr, path: &str) -> Result<(Ws, String)
 /// The `join` frame of a session whose page at `path` gave `token`.
 pub(crate) fn join_frame(addr: SocketAddr, path: &str, token: &str) -> String {
     serde_json::json!({
-        "t": "join", "v": 1, "token": token, "url": format!("http://{addr}{path}"), "seq": 0,
+        "t": "join", "v": 2, "token": token, "url": format!("http://{addr}{path}"), "seq": 0,
     })
     .to_string()
 }
@@ -272,8 +272,8 @@ impl Client {
                         self.seq_gaps += 1;
                     }
                     self.last_seq = seq;
-                    // A patch that answers the event is its reply as well.
-                    if frame.reference == Some(reference) && frame.ok == Some(true) {
+                    // A patch that answers the event is its reply as well (a success).
+                    if frame.reference == Some(reference) {
                         return Ok(Timing { first: at, done: at });
                     }
                 }

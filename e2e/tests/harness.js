@@ -309,8 +309,9 @@ function trackFrames(page) {
     });
     ws.on('framereceived', (f) => {
       const m = parse(f.payload);
-      // A patch with a ref is that event's reply as well (docs/protocol.md).
-      if (m && (m.t === 'reply' || (m.t === 'patch' && typeof m.ref === 'number'))) t.replies.push(m);
+      // A patch with a ref is that event's reply as well, a success (docs/protocol.md).
+      if (m && m.t === 'reply') t.replies.push(m);
+      if (m && m.t === 'patch' && typeof m.ref === 'number') t.replies.push({ t: 'reply', ref: m.ref, ok: true });
       if (m && m.t === 'patch') t.patches.push(m);
     });
   });

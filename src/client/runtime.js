@@ -79,7 +79,7 @@
     sock.onopen = () => {
       if (ws !== sock) return;
       lastRx = Date.now();
-      send({ t: 'join', v: 1, token, url: location.href, seq });
+      send({ t: 'join', v: 2, token, url: location.href, seq });
       beatTimer = setInterval(heartbeat, HEARTBEAT_MS);
     };
     sock.onmessage = (m) => ws === sock && receive(m.data);
@@ -256,8 +256,8 @@
     if (f.title != null) document.title = f.title;
     if (typeof f.seq === 'number') seq = f.seq;
     syncClasses();
-    // A patch that answers an event is its reply as well.
-    if (typeof f.ref === 'number') onReply(f);
+    // A patch that answers an event is its reply as well (the event succeeded).
+    if (typeof f.ref === 'number') onReply({ ref: f.ref, ok: true });
   }
 
   // A region patched child by child: remove, set (morph), text, then append. False
@@ -327,7 +327,7 @@
     lost();
   }
 
-  const RELOAD_CURES = ['token_expired', 'forbidden', 'user_mismatch', 'browser_mismatch'];
+  const RELOAD_CURES = ['token_expired', 'forbidden', 'user_mismatch', 'browser_mismatch', 'unsupported_version'];
 
   function reloadOnce() {
     // Guard: a fresh token already expired (clock skew) must not loop.

@@ -430,7 +430,7 @@ async fn join_session(
     if join.v != PROTOCOL_VERSION {
         return Err((
             "unsupported_version",
-            format!("protocol version {} is not supported (expected 1)", join.v),
+            format!("protocol version {} is not supported (expected {PROTOCOL_VERSION})", join.v),
         ));
     }
     let claims = shared.signer.verify(&join.token).map_err(|e| match e {

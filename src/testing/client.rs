@@ -362,7 +362,7 @@ impl TestClient {
                 Error::State(format!("the WebSocket upgrade for {path} was refused: {status} {body}"))
             })?;
         let join = json!({
-            "t": "join", "v": 1, "token": page.token,
+            "t": "join", "v": 2, "token": page.token,
             "url": format!("{}{}", self.origin, path), "seq": seq.unwrap_or(page.seq),
         });
         if let Some(page) = self.page.as_mut() {

@@ -114,8 +114,8 @@ impl LiveConn {
                 "patch" => {
                     patch_at.get_or_insert_with(|| sent.elapsed());
                     found |= needles.iter().any(|n| text.as_str().contains(n.as_str()));
-                    // A patch that answers the event is its reply as well.
-                    if frame.reference == Some(reference) && frame.ok == Some(true) {
+                    // A patch that answers the event is its reply as well (a success).
+                    if frame.reference == Some(reference) {
                         answer.done = sent.elapsed();
                         answer.first = patch_at.unwrap_or(answer.done);
                         return if found { Ok(answer) } else { Err(ClickError::MissingPatch) };

@@ -292,7 +292,7 @@ class Client:
         """Opens the WebSocket and joins with ``token``; returns once ``joined`` came."""
         ws = self.open_socket(origin)
         live = LiveSession(ws, self.timeout)
-        live.send({"t": "join", "v": 1, "token": token, "url": self.base_url + path, "seq": seq})
+        live.send({"t": "join", "v": 2, "token": token, "url": self.base_url + path, "seq": seq})
         live.joined = live.next("joined", also=("error",))
         if live.joined.get("t") == "error":
             live.close()
@@ -455,10 +455,12 @@ class LiveSession:
                     start = i
                     while start > 0 and not _answers(self.backlog[start - 1]):
                         start -= 1
-                    # A patch that answers the event is its reply and its patch.
-                    frames = self.backlog[start : i + 1 if f.get("t") == "patch" else i]
+                    # A patch that answers the event is its reply and its patch (a
+                    # failed event is answered by a reply, never a patch).
+                    patch = f.get("t") == "patch"
+                    frames = self.backlog[start : i + 1 if patch else i]
                     del self.backlog[start : i + 1]
-                    return Reply(bool(f.get("ok")), f.get("error"), frames)
+                    return Reply(patch or bool(f.get("ok")), f.get("error"), frames)
             left = deadline - time.monotonic()
             if left <= 0:
                 raise ProtocolError(f"no reply {ref} within the timeout; got {self.backlog}")

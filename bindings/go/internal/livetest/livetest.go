@@ -225,7 +225,7 @@ func Join(t testing.TB, p *Page) *Conn {
 	c := &Conn{t: t, ws: ws, frames: make(chan Frame, 1024), Page: p}
 	go c.read()
 	t.Cleanup(c.Close)
-	c.Send(map[string]any{"t": "join", "v": 1, "token": p.Boot.Token, "url": p.URL, "seq": p.Boot.Seq})
+	c.Send(map[string]any{"t": "join", "v": 2, "token": p.Boot.Token, "url": p.URL, "seq": p.Boot.Seq})
 	c.Joined = c.Expect("joined")
 	return c
 }
@@ -354,9 +354,9 @@ func (c *Conn) Event(typ, name string, values map[string]string, form map[string
 			return r
 		}
 		r.Frames = append(r.Frames, f)
-		// A patch that answers the event is its reply too.
+		// A patch that answers the event is its reply too: the event succeeded.
 		if f.T == "patch" && f.Ref == ref {
-			r.Reply = Frame{T: "reply", Ref: ref, OK: f.OK, Raw: f.Raw}
+			r.Reply = Frame{T: "reply", Ref: ref, OK: true, Raw: f.Raw}
 			return r
 		}
 	}
