@@ -40,7 +40,12 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 /// What a join needs of the upgrade request that opened its socket: the headers and
 /// cookies the auth hook sees, and the browser the cookie names. Kept in a task-local
 /// of the socket's task, taken by its one join, so the frame loop carries nothing.
-pub(crate) struct UpgradeRequest {
+/// Boxed: every future it passes through on its way there (the spawned task, the
+/// functions that start the socket) keeps room for it for as long as the socket lives,
+/// and each box is one pointer in an idle socket's task, not 120 bytes.
+pub(crate) struct UpgradeRequest(Box<Upgrade>);
+
+struct Upgrade {
     headers: HeaderMap,
     browser: Option<String>,
 }
@@ -70,10 +75,10 @@ pub(crate) fn check(
     if !origin_allowed(shared, headers) {
         return Err(Box::new(text(StatusCode::FORBIDDEN, "cross-origin WebSocket refused")));
     }
-    let request = UpgradeRequest {
+    let request = UpgradeRequest(Box::new(Upgrade {
         headers: headers.clone(),
         browser: guard::browser_of(&shared.opts, &shared.signer, headers),
-    };
+    }));
     Ok((derive_accept_key(key.as_bytes()), request))
 }
 
@@ -135,12 +140,19 @@ where
 }
 
 /// Runs a socket whose frames some other code reads and writes (a host's WebSocket).
-pub(crate) async fn serve_frames<S, R>(shared: Arc<Shared>, request: UpgradeRequest, sink: S, stream: R)
+/// A plain function, not an `async fn`: that would keep its own copy of the arguments
+/// beside `run`'s for as long as the socket lives.
+pub(crate) fn serve_frames<S, R>(
+    shared: Arc<Shared>,
+    request: UpgradeRequest,
+    sink: S,
+    stream: R,
+) -> impl std::future::Future<Output = ()>
 where
     S: Sink<Message, Error = WsError> + Unpin + Send,
     R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin + Send,
 {
-    UPGRADE.scope(RefCell::new(Some(request)), run(shared, sink, stream)).await;
+    UPGRADE.scope(RefCell::new(Some(request)), run(shared, sink, stream))
 }
 
 /// Same origin (scheme, host and port, the scheme as `secure_cookies` or a trusted
@@ -479,7 +491,7 @@ async fn check_request(
     query: &str,
 ) -> Result<(), (&'static str, String)> {
     let request = UPGRADE.try_with(|r| r.borrow_mut().take()).ok().flatten();
-    let Some(request) = request else {
+    let Some(UpgradeRequest(request)) = request else {
         return Err(("internal", "the socket's upgrade request is gone".into()));
     };
     if request.browser.as_deref() != Some(claims.br.as_str()) {

@@ -26,8 +26,10 @@ mod persist;
 mod reload;
 
 pub(super) struct Actor {
-    /// The session's id, kept outside `data` so the registry entry always goes.
-    id: String,
+    /// The session's id, kept outside `data` so the registry entry always goes. A
+    /// `Box<str>`: with a `String`'s 8 bytes more, an idle session's task no longer
+    /// fits in 1,024 bytes (tokio rounds a task up to 128).
+    id: Box<str>,
     env: Arc<SessionEnv>,
     closing: watch::Receiver<bool>,
     data: Option<Box<SessionData>>,
@@ -65,7 +67,7 @@ impl Actor {
     pub(super) fn new(env: Arc<SessionEnv>, data: Box<SessionData>, closing: watch::Receiver<bool>) -> Self {
         let burst = env.core.opts.event_burst as f64;
         Actor {
-            id: data.page.id.clone(),
+            id: data.page.id.as_str().into(),
             env,
             closing,
             data: Some(data),
@@ -232,108 +234,118 @@ impl Actor {
             if self.env.mailbox.lagged.load(Ordering::Relaxed) > 0 {
                 Box::pin(self.report_lag()).await;
             }
-            match msg {
-                SessionMsg::Attach { conn, last_seq, fresh } => {
-                    self.mark_joined();
-                    self.attach(conn, last_seq, fresh).await;
-                }
-                SessionMsg::Detach { conn_id } => {
-                    if self.conn.as_ref().is_some_and(|c| c.id == conn_id) {
-                        self.detach();
-                    }
-                }
-                SessionMsg::Event { conn_id, r#ref, eid, event } => {
-                    if self.conn.as_ref().is_some_and(|c| c.id == conn_id) {
-                        self.event(r#ref, eid, event).await;
-                    }
-                }
-                SessionMsg::Post { event, reply } => {
-                    // The same limit as over the socket.
-                    metrics::inc(&self.env.core.metrics.events);
-                    if !self.take_token() {
-                        metrics::inc(&self.env.core.metrics.rate_limited);
-                        let _ = reply
-                            .send(PostOutcome { rate_limited: true, ..PostOutcome::failed("rate limited") });
-                        continue;
-                    }
-                    let out = self.call(Call::Event(event)).await;
-                    if out.is_some() && !self.persist().await {
-                        let _ = reply.send(PostOutcome::retry("the session moved to another node"));
-                        continue;
-                    }
-                    let outcome = match out {
-                        Some(mut o) => {
-                            let redirect = o.redirect.take().or_else(|| o.navigate.take().map(|n| n.0));
-                            let error = o.error.as_ref().map(|e| e.1.clone());
-                            self.deliver(o, None);
-                            PostOutcome { redirect, error, rate_limited: false, retry: false }
-                        }
-                        None => PostOutcome::failed("server shutting down"),
-                    };
-                    let _ = reply.send(outcome);
-                }
-                SessionMsg::Info(info) => self.info(info).await,
-                SessionMsg::Timer { id, data } => {
-                    // A timer cancelled after it fired but before we got here is gone.
-                    let live = self.data.as_mut().is_some_and(|d| d.page.timers.remove(&id).is_some());
-                    if live {
-                        self.info(Info { topic: None, data }).await;
-                    }
-                }
-                SessionMsg::RenderDocument { reply } => {
-                    let eid = self.applied.as_ref().map_or(0, |a| a.eid);
-                    let out = self.call(Call::Document { seq: self.seq, eid }).await;
-                    let result = match out {
-                        Some(o) => match (o.document, o.error) {
-                            (Some(html), None) => Ok(html),
-                            // Already a whole message ("template error: ..."): not prefixed twice.
-                            (_, Some((_, msg))) => Err(Error::Template(
-                                msg.strip_prefix("template error: ").map(str::to_string).unwrap_or(msg),
-                            )),
-                            (None, None) => Err(Error::State("no document rendered".into())),
-                        },
-                        None => Err(Error::State("the server is shutting down".into())),
-                    };
-                    let _ = reply.send(result);
-                }
-                SessionMsg::Inspect { reply } => {
-                    if let Some(data) = &self.data {
-                        let page = &data.page;
-                        let _ = reply
-                            .send(super::Inspection { state: page.state.clone(), flash: page.flash.clone() });
-                    }
-                }
-                SessionMsg::DropSocket => {
-                    if let Some(conn) = self.conn.take() {
-                        conn.kill.notify_one();
-                        self.detach();
-                    }
-                }
-                SessionMsg::Handoff { replaced } => {
-                    // Handed over only once its last snapshot is written: a failed
-                    // save keeps the session here (the other node asks again).
-                    if self.save_for_handover().await {
-                        self.replaced = replaced;
-                        return if self.moved { "moved" } else { "handoff" };
-                    }
-                }
-                SessionMsg::Persist => {
-                    self.persist().await;
-                }
-                SessionMsg::Reload { error } => self.reload(error).await,
-                SessionMsg::End => {
-                    // Told to reconnect: its join then finds no session and mounts afresh.
-                    if let Some(conn) = self.conn.take() {
-                        let _ =
-                            conn.tx.try_send(Outbound::Text(protocol::close("session_closed", true).into()));
-                        let _ = conn.tx.try_send(Outbound::Close { code: 1000, reason: "session closed" });
-                        self.detach();
-                    }
-                    tracing::debug!("ended on request (dev mode)");
-                    return "expired";
-                }
+            // Boxed: each message's handling (a callback, a render, a snapshot's
+            // write) is a future of its own, alive only while it runs; inline, every
+            // idle session's task would keep room for the largest of them.
+            if let Some(reason) = Box::pin(self.handle(msg)).await {
+                return reason;
             }
         }
+    }
+
+    /// Handles one message; `Some(reason)` when the session ends with it.
+    async fn handle(&mut self, msg: SessionMsg) -> Option<&'static str> {
+        match msg {
+            SessionMsg::Attach { conn, last_seq, fresh } => {
+                self.mark_joined();
+                self.attach(conn, last_seq, fresh).await;
+            }
+            SessionMsg::Detach { conn_id } => {
+                if self.conn.as_ref().is_some_and(|c| c.id == conn_id) {
+                    self.detach();
+                }
+            }
+            SessionMsg::Event { conn_id, r#ref, eid, event } => {
+                if self.conn.as_ref().is_some_and(|c| c.id == conn_id) {
+                    self.event(r#ref, eid, event).await;
+                }
+            }
+            SessionMsg::Post { event, reply } => {
+                // The same limit as over the socket.
+                metrics::inc(&self.env.core.metrics.events);
+                if !self.take_token() {
+                    metrics::inc(&self.env.core.metrics.rate_limited);
+                    let _ =
+                        reply.send(PostOutcome { rate_limited: true, ..PostOutcome::failed("rate limited") });
+                    return None;
+                }
+                let out = self.call(Call::Event(event)).await;
+                if out.is_some() && !self.persist().await {
+                    let _ = reply.send(PostOutcome::retry("the session moved to another node"));
+                    return None;
+                }
+                let outcome = match out {
+                    Some(mut o) => {
+                        let redirect = o.redirect.take().or_else(|| o.navigate.take().map(|n| n.0));
+                        let error = o.error.as_ref().map(|e| e.1.clone());
+                        self.deliver(o, None);
+                        PostOutcome { redirect, error, rate_limited: false, retry: false }
+                    }
+                    None => PostOutcome::failed("server shutting down"),
+                };
+                let _ = reply.send(outcome);
+            }
+            SessionMsg::Info(info) => self.info(info).await,
+            SessionMsg::Timer { id, data } => {
+                // A timer cancelled after it fired but before we got here is gone.
+                let live = self.data.as_mut().is_some_and(|d| d.page.timers.remove(&id).is_some());
+                if live {
+                    self.info(Info { topic: None, data }).await;
+                }
+            }
+            SessionMsg::RenderDocument { reply } => {
+                let eid = self.applied.as_ref().map_or(0, |a| a.eid);
+                let out = self.call(Call::Document { seq: self.seq, eid }).await;
+                let result = match out {
+                    Some(o) => match (o.document, o.error) {
+                        (Some(html), None) => Ok(html),
+                        // Already a whole message ("template error: ..."): not prefixed twice.
+                        (_, Some((_, msg))) => Err(Error::Template(
+                            msg.strip_prefix("template error: ").map(str::to_string).unwrap_or(msg),
+                        )),
+                        (None, None) => Err(Error::State("no document rendered".into())),
+                    },
+                    None => Err(Error::State("the server is shutting down".into())),
+                };
+                let _ = reply.send(result);
+            }
+            SessionMsg::Inspect { reply } => {
+                if let Some(data) = &self.data {
+                    let page = &data.page;
+                    let _ = reply
+                        .send(super::Inspection { state: page.state.clone(), flash: page.flash.clone() });
+                }
+            }
+            SessionMsg::DropSocket => {
+                if let Some(conn) = self.conn.take() {
+                    conn.kill.notify_one();
+                    self.detach();
+                }
+            }
+            SessionMsg::Handoff { replaced } => {
+                // Handed over only once its last snapshot is written: a failed
+                // save keeps the session here (the other node asks again).
+                if self.save_for_handover().await {
+                    self.replaced = replaced;
+                    return Some(if self.moved { "moved" } else { "handoff" });
+                }
+            }
+            SessionMsg::Persist => {
+                self.persist().await;
+            }
+            SessionMsg::Reload { error } => self.reload(error).await,
+            SessionMsg::End => {
+                // Told to reconnect: its join then finds no session and mounts afresh.
+                if let Some(conn) = self.conn.take() {
+                    let _ = conn.tx.try_send(Outbound::Text(protocol::close("session_closed", true).into()));
+                    let _ = conn.tx.try_send(Outbound::Close { code: 1000, reason: "session closed" });
+                    self.detach();
+                }
+                tracing::debug!("ended on request (dev mode)");
+                return Some("expired");
+            }
+        }
+        None
     }
 
     fn id(&self) -> &str {
@@ -384,9 +396,11 @@ impl Actor {
             let job_env = env.clone();
             env.core.host.run(lane, move || render::run(data, &job_env, call, deliver)).await?
         };
-        let browser = data.page.browser.clone();
-        self.data = Some(data);
         let writes = std::mem::take(&mut outcome.browser_writes);
+        // Only a callback that wrote to the browser session needs its id: no copy of
+        // it for every event and info.
+        let browser = if writes.is_empty() { String::new() } else { data.page.browser.clone() };
+        self.data = Some(data);
         if !writes.is_empty() {
             // Stored before anything of the callback is sent: a page the browser loads
             // next sees what this one wrote.
