@@ -237,3 +237,40 @@ test('r8 a click while the socket is still joining is sent once it has joined', 
     await context.close().catch(() => {});
   }
 });
+
+test('r11 a page of an older protocol is refused, reloads once, and does not loop', T, async () => {
+  const context = await browser.newContext({ viewport: { width: 800, height: 600 } });
+  try {
+    const page = await context.newPage();
+    h.watchConsole(page);
+    // The runtime of a page loaded before an upgrade: its join says protocol 1. Every
+    // load is one, so the reload cannot cure it; the runtime must then stop.
+    let joins = 0;
+    await page.routeWebSocket(/\/_live\/websocket$/, (ws) => {
+      const server = ws.connectToServer();
+      server.onMessage((m) => ws.send(m));
+      ws.onMessage((m) => {
+        const f = JSON.parse(m);
+        if (f.t === 'join') {
+          joins++;
+          f.v = 1;
+        }
+        server.send(JSON.stringify(f));
+      });
+    });
+    let loads = 0;
+    page.on('load', () => loads++);
+    await page.goto(new URL('/widgets', app.url).href, { waitUntil: 'load' });
+    const refusals = () => page.__log.filter((l) => /unsupported_version/.test(l.text)).length;
+    await h.eventually(() => loads === 2 && joins === 2, { what: 'one reload after the first refusal' });
+    await h.eventually(() => refusals() >= 1, { what: 'the second refusal shown' });
+    await h.eventually(async () => (await page.locator('[data-lv].lv-disconnected').count()) === 1, {
+      what: 'the page shown disconnected',
+    });
+    await h.quiet(1500);
+    assert.equal(loads, 2, 'no second reload within 10 s');
+    assert.equal(joins, 2, 'no further join');
+  } finally {
+    await context.close().catch(() => {});
+  }
+});

@@ -321,7 +321,9 @@
     stopped = true;
     // A reload cures what a fresh GET answers anew: an expired token, a user who
     // logged in or out (the GET asks the auth hook, which may send to a login page),
-    // a lost browser cookie (the GET sets one). Others would loop.
+    // a lost browser cookie (the GET sets one), a runtime older than the server's
+    // protocol (the page loaded before an upgrade; the GET serves the current one).
+    // Others would loop.
     if (RELOAD_CURES.includes(f.code) && reloadOnce()) return;
     problem('error', f);
     lost();
