@@ -21,7 +21,7 @@ async fn get_renders_the_mounted_state() {
     assert!(html.contains(r#"<div id="stats"><p>Count: <strong id="count">41</strong></p></div>"#), "{html}");
     assert_eq!(count_in(&html), Some(START));
     assert!(html.contains(r#"<script id="lv-boot" type="application/json">"#), "{html}");
-    assert!(html.contains(r#"<script src="/_live/runtime.js""#), "{html}");
+    assert!(html.contains(r#"<script src="/_live/runtime.js?v="#), "{html}");
     let boot_at = html.find("lv-boot").expect("boot");
     assert!(boot_at < html.find("</body>").expect("</body>"), "boot data after </body>");
     let boot = boot(&html);
@@ -192,6 +192,30 @@ async fn runtime_asset_is_cached_and_gzipped() {
     assert!(cached.body.is_empty());
     let stale = http(t.addr, "GET", "/_live/runtime.js", &[("If-None-Match", "\"0000\"")], b"").await;
     assert_eq!(stale.status, 200);
+    assert_eq!(plain.header("cache-control"), Some("public, max-age=300"));
+}
+
+#[tokio::test]
+async fn a_page_names_its_runtime_by_version_which_is_kept_for_a_year() {
+    let t = TestApp::start(|_| {});
+    let page = t.get("/counter").await;
+    let html = page.text();
+    let src = html
+        .split("<script src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no runtime script in {html}"));
+    let version = src.strip_prefix("/_live/runtime.js?v=").unwrap_or_else(|| panic!("unversioned: {src}"));
+    let current = t.get(src).await;
+    assert_eq!(current.status, 200);
+    assert_eq!(current.header("cache-control"), Some("public, max-age=31536000, immutable"));
+    // The version is the runtime's: its ETag, so a new runtime gets a new URL.
+    assert_eq!(current.header("etag").map(|e| e.trim_matches('"')), Some(version));
+    assert_eq!(current.body, t.get("/_live/runtime.js").await.body);
+    // Another version (a page of an older runtime) is not promised to stay.
+    let older = t.get("/_live/runtime.js?v=0000000000000000").await;
+    assert_eq!(older.status, 200);
+    assert_eq!(older.header("cache-control"), Some("public, max-age=300"));
 }
 
 #[tokio::test]

@@ -133,9 +133,13 @@ async fn end_sessions(shared: &Shared) -> Response<Body> {
 fn runtime_js<B>(shared: &Shared, req: &Request<B>) -> Response<Body> {
     let asset = &shared.runtime_js;
     let etag = HeaderValue::from_str(&asset.etag).unwrap_or(HeaderValue::from_static("\"0\""));
+    // The URL pages name (`?v=` this runtime's version) always serves this text: kept
+    // for a year. Any other (no version, an older one) is checked again after 5 min.
+    let current = req.uri().query() == Some(&format!("v={}", super::asset::version()));
+    let cache = if current { "public, max-age=31536000, immutable" } else { "public, max-age=300" };
     let mut builder = Response::builder()
         .header(header::ETAG, etag.clone())
-        .header(header::CACHE_CONTROL, "public, max-age=300")
+        .header(header::CACHE_CONTROL, cache)
         .header(header::VARY, "Accept-Encoding");
     if req.headers().get(header::IF_NONE_MATCH) == Some(&etag) {
         return finish(builder.status(StatusCode::NOT_MODIFIED), Body::default());
