@@ -143,6 +143,11 @@ impl FfiPage {
     }
 }
 
+/// The bytes an event's JSON starts with room for: a click with a few values, or a
+/// small form (`{"type":"click","name":"inc","target":null,"values":{},...}` is about
+/// 150 bytes).
+const EVENT_JSON_CAPACITY: usize = 512;
+
 impl Page for FfiPage {
     fn mount(&self, ctx: &mut Ctx<'_>) -> Result<(), HostError> {
         let Some(cb) = self.on_mount else { return Ok(()) };
@@ -154,14 +159,21 @@ impl Page for FfiPage {
         let Some(cb) = self.on_event else {
             return Err(HostError("the page has no on_event".into()));
         };
-        // Written straight into the buffer the C string then takes over.
-        let json = serde_json::to_vec(event).unwrap_or_else(|_| b"{}".to_vec());
+        // Written straight into the buffer the C string then takes over, sized for a
+        // typical event and its NUL, so neither the writing nor the NUL grows it.
+        let mut json = Vec::with_capacity(EVENT_JSON_CAPACITY);
+        if serde_json::to_writer(&mut json, event).is_err() {
+            json = b"{}".to_vec();
+        }
         self.call("on_event", cb, ctx, json)
     }
 
     fn info(&self, ctx: &mut Ctx<'_>, info: &Info) -> Result<(), HostError> {
         let Some(cb) = self.on_info else { return Ok(()) };
-        self.call("on_info", cb, ctx, info.data.as_bytes().to_vec())
+        // Room for the NUL the C string adds: no second allocation.
+        let mut json = Vec::with_capacity(info.data.len() + 1);
+        json.extend_from_slice(info.data.as_bytes());
+        self.call("on_info", cb, ctx, json)
     }
 
     fn close(&self, ctx: &mut Ctx<'_>, reason: &str) {

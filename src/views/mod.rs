@@ -359,20 +359,36 @@ fn layout_file(name: &str) -> String {
 
 /// `polls/show`, `polls/show.html`, `pages/polls/show` and `pages/polls/show.html`
 /// all name `pages/polls/show.html` for `folder` "pages".
+///
+/// Every render asks this for its template's file: one allocation and three copies,
+/// without `format!` (whose machinery cost a counter's event 4 % of its instructions).
 fn role_file(folder: &str, name: &str) -> String {
-    if name.strip_prefix(folder).is_some_and(|rest| rest.starts_with('/')) {
-        with_extension(name)
-    } else {
-        with_extension(&format!("{folder}/{name}"))
+    let in_folder = name.strip_prefix(folder).is_some_and(|rest| rest.starts_with('/'));
+    let mut file = String::with_capacity(folder.len() + 1 + name.len() + HTML.len());
+    if !in_folder {
+        file.push_str(folder);
+        file.push('/');
     }
+    file.push_str(name);
+    if !has_extension(name) {
+        file.push_str(HTML);
+    }
+    file
+}
+
+const HTML: &str = ".html";
+
+/// Whether the last part of `name` has an extension.
+fn has_extension(name: &str) -> bool {
+    name.rsplit('/').next().is_some_and(|last| last.contains('.'))
 }
 
 /// `name`, with `.html` added when its last part has no extension.
 fn with_extension(name: &str) -> String {
-    if name.rsplit('/').next().is_some_and(|last| last.contains('.')) {
+    if has_extension(name) {
         name.to_string()
     } else {
-        format!("{name}.html")
+        [name, HTML].concat()
     }
 }
 

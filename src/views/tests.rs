@@ -291,3 +291,21 @@ fn a_reloading_folder_keeps_its_templates_while_an_edit_does_not_compile() {
     assert_eq!(dev.generation(), before + 1);
     assert_eq!(dev.render_file("pages/a.html", &ctx(1)).unwrap(), "three");
 }
+
+#[test]
+fn a_role_names_its_file_in_its_folder_with_an_extension() {
+    for (folder, name, file) in [
+        ("pages", "polls/show", "pages/polls/show.html"),
+        ("pages", "polls/show.html", "pages/polls/show.html"),
+        ("pages", "pages/polls/show", "pages/polls/show.html"),
+        ("pages", "pages/polls/show.html", "pages/polls/show.html"),
+        // Only the folder itself counts, and only the last part's extension.
+        ("pages", "pagesx/show", "pages/pagesx/show.html"),
+        ("partials", "v1.2/row", "partials/v1.2/row.html"),
+        ("layouts", "app.txt", "layouts/app.txt"),
+    ] {
+        assert_eq!(super::role_file(folder, name), file, "{folder} {name}");
+    }
+    assert_eq!(super::with_extension("pages/show"), "pages/show.html");
+    assert_eq!(super::with_extension("pages/show.htm"), "pages/show.htm");
+}
