@@ -96,20 +96,22 @@ pub const LV_ERR_PANIC: c_int = lv_status::LV_ERR_PANIC as c_int;
 pub const LV_ABI_VERSION: u32 = 3;
 
 thread_local! {
-    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    /// `None` when the last call succeeded: clearing it at every call then costs no
+    /// allocation (an empty `CString` is one).
+    static LAST_ERROR: RefCell<Option<CString>> = const { RefCell::new(None) };
 }
 
 pub(crate) fn set_last_error(msg: impl Into<String>) {
     let msg = msg.into().replace('\0', " ");
-    LAST_ERROR.with(|e| *e.borrow_mut() = CString::new(msg).unwrap_or_default());
+    LAST_ERROR.with(|e| *e.borrow_mut() = Some(CString::new(msg).unwrap_or_default()));
 }
 
 /// Empties this thread's last error and hands back the message it held. The caller
 /// keeps it alive until its call ends: a host may pass `lv_last_error()` itself as an
 /// argument (`lv_error(ctx, lv_last_error())`), and freeing the message before the
 /// argument is read would hand the library freed memory.
-fn take_last_error() -> CString {
-    LAST_ERROR.with(|e| std::mem::take(&mut *e.borrow_mut()))
+fn take_last_error() -> Option<CString> {
+    LAST_ERROR.with(|e| e.borrow_mut().take())
 }
 
 /// Runs an exported body inside the panic boundary: clears the thread's last error
@@ -197,8 +199,9 @@ pub(crate) unsafe fn opt_arg<'a>(ptr: *const c_char, what: &str) -> Result<Optio
 #[no_mangle]
 pub extern "C" fn lv_last_error() -> *const c_char {
     // During thread teardown the thread-local may be gone; "" then, never a panic.
-    std::panic::catch_unwind(|| LAST_ERROR.try_with(|e| e.borrow().as_ptr()).ok())
+    std::panic::catch_unwind(|| LAST_ERROR.try_with(|e| e.borrow().as_ref().map(|m| m.as_ptr())).ok())
         .ok()
+        .flatten()
         .flatten()
         .unwrap_or(c"".as_ptr())
 }
