@@ -21,11 +21,6 @@ pub fn version() -> &'static str {
     &VERSION
 }
 
-/// The `src` pages load the runtime from.
-pub fn url() -> String {
-    format!("/_live/runtime.js?v={}", version())
-}
-
 pub struct RuntimeAsset {
     pub plain: Bytes,
     pub gzip: Bytes,

@@ -135,7 +135,7 @@ fn runtime_js<B>(shared: &Shared, req: &Request<B>) -> Response<Body> {
     let etag = HeaderValue::from_str(&asset.etag).unwrap_or(HeaderValue::from_static("\"0\""));
     // The URL pages name (`?v=` this runtime's version) always serves this text: kept
     // for a year. Any other (no version, an older one) is checked again after 5 min.
-    let current = req.uri().query() == Some(&format!("v={}", super::asset::version()));
+    let current = req.uri().query().and_then(|q| q.strip_prefix("v=")) == Some(super::asset::version());
     let cache = if current { "public, max-age=31536000, immutable" } else { "public, max-age=300" };
     let mut builder = Response::builder()
         .header(header::ETAG, etag.clone())

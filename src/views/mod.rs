@@ -422,9 +422,9 @@ fn changed_templates(dir: &Path, since: Option<SystemTime>) -> Vec<String> {
 /// Inserts the boot data and the runtime before the last `</body>` (or at the end).
 fn inject_boot(html: &str, boot_json: &str) -> String {
     let tags = format!(
-        "<script id=\"lv-boot\" type=\"application/json\">{}</script>\n<script src=\"{}\" defer></script>\n",
+        "<script id=\"lv-boot\" type=\"application/json\">{}</script>\n<script src=\"/_live/runtime.js?v={}\" defer></script>\n",
         script_safe(boot_json),
-        crate::server::asset::url()
+        crate::server::asset::version()
     );
     let at = html.to_ascii_lowercase().rfind("</body>").unwrap_or(html.len());
     let mut out = String::with_capacity(html.len() + tags.len());
