@@ -70,7 +70,7 @@
 /*
  ABI version; a binding built for another value must refuse to load the library.
  */
-#define LV_ABI_VERSION 3
+#define LV_ABI_VERSION 4
 
 /*
  A status: what every `int`-returning function returns. Callbacks return `int`
@@ -602,6 +602,28 @@ const char *lv_get_state(struct lv_ctx *ctx);
  the state is unchanged.
  */
 int lv_set_state(struct lv_ctx *ctx, const char *json);
+
+/*
+ The value the host keeps with this session as its decoded copy of the state
+ (`lv_set_state_cache`), or NULL when it keeps none here. `*fresh` (may be NULL)
+ is set to 1 when the state is still the one the value was set for, 0 when
+ anything changed it since: a write (`lv_set_state`, `lv_set*`, `lv_remove`), a
+ failed callback's rollback. A stale value is still the host's to update and set
+ again.
+ */
+void *lv_state_cache(struct lv_ctx *ctx, int *fresh);
+
+/*
+ Keeps `value` with the session as the host's decoded copy of the state as it is
+ now, so that a later callback can use it instead of reading and decoding the
+ state (`lv_state_cache`). Call it after the callback's last write to the state.
+ The library calls `drop(value)` (if not NULL) when another value replaces it or
+ the session leaves this node (it ends, moves to another node, the app is freed),
+ on whatever thread that happens, outside any callback of the session; a snapshot
+ restored on another node starts without one. Setting the value already kept only
+ marks it fresh again (its `drop` stays). `LV_ERR_NULL` when `value` is NULL.
+ */
+int lv_set_state_cache(struct lv_ctx *ctx, void *value, lv_drop_fn drop);
 
 /*
  The value at a JSON pointer ("/count", "/items/0"; "" is the whole state) as JSON

@@ -173,6 +173,27 @@ pub(crate) struct PageData {
     /// The browser session as the current callback sees it (loaded before each
     /// callback), with the callback's writes.
     pub browser_session: BrowserSession,
+    /// The host's own copy of the state, if it keeps one ([`Ctx::set_state_cache`]).
+    pub state_cache: StateCache,
+}
+
+/// A value a host keeps with a session for itself, typically the state decoded into
+/// its own types, so that the next callback need not read and decode the state again.
+/// It stays until the host replaces it or the session leaves this node; `fresh` says
+/// whether the state is still the one the host last vouched for. Any change to the
+/// state (a write, a failed callback's rollback) clears `fresh`; a snapshot restored
+/// on another node starts without a copy.
+#[derive(Default)]
+pub(crate) struct StateCache {
+    value: Option<Box<dyn std::any::Any + Send>>,
+    fresh: bool,
+}
+
+impl StateCache {
+    /// The state changed: the host's copy no longer shows it.
+    pub(crate) fn stale(&mut self) {
+        self.fresh = false;
+    }
 }
 
 /// How to take back what a callback did to the state when it fails, without copying
@@ -367,6 +388,7 @@ impl<'a> Ctx<'a> {
     /// returns (`max_state_bytes`).
     pub fn state_mut(&mut self) -> &mut Value {
         self.fx.state_changed = true;
+        self.data.state_cache.stale();
         // Kept as it is now, so the first change copies it (once per callback).
         if self.state_undo.whole.is_none() {
             self.state_undo.whole = Some(Arc::clone(&self.data.state));
@@ -376,6 +398,7 @@ impl<'a> Ctx<'a> {
 
     /// Replaces the state, keeping the one it replaces for a rollback.
     fn replace_state(&mut self, state: Value) {
+        self.data.state_cache.stale();
         let old = std::mem::replace(&mut self.data.state, Arc::new(state));
         if self.state_undo.whole.is_none() {
             self.state_undo.whole = Some(old);
@@ -419,6 +442,7 @@ impl<'a> Ctx<'a> {
             check_object(&value)?;
         }
         self.data.state_bytes = self.data.state_bytes.saturating_add(grow);
+        self.data.state_cache.stale();
         let root = Arc::make_mut(&mut self.data.state);
         if self.state_undo.whole.is_some() {
             return json_set(root, pointer, value);
@@ -447,6 +471,7 @@ impl<'a> Ctx<'a> {
         let last = unescape(last);
         // Nothing to remove: no copy of a shared state for nothing.
         json_get(&self.data.state, parent)?;
+        self.data.state_cache.stale();
         let recording = self.state_undo.whole.is_none();
         let (removed, step) = match json_get_mut(Arc::make_mut(&mut self.data.state), parent)? {
             Value::Object(map) => {
@@ -472,6 +497,25 @@ impl<'a> Ctx<'a> {
     /// browser" and the like.
     pub fn browser_id(&self) -> &str {
         &self.data.browser
+    }
+
+    /// The host's copy of the state ([`Ctx::set_state_cache`]), and whether the state
+    /// is still the one it was set for.
+    pub fn state_cache(&self) -> (Option<&(dyn std::any::Any + Send)>, bool) {
+        let copy = &self.data.state_cache;
+        (copy.value.as_deref(), copy.fresh)
+    }
+
+    /// Keeps `value` with the session as the host's copy of the state as it is now
+    /// (fresh until the state changes); `None` keeps the current value and only
+    /// vouches for it again. The value replaced is dropped. If this callback fails,
+    /// the copy is stale for the next one.
+    pub fn set_state_cache(&mut self, value: Option<Box<dyn std::any::Any + Send>>) {
+        let copy = &mut self.data.state_cache;
+        if let Some(value) = value {
+            copy.value = Some(value);
+        }
+        copy.fresh = copy.value.is_some();
     }
 
     /// The browser session: a JSON object shared by every page session of this

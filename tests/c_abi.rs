@@ -97,6 +97,14 @@ fn the_c_conveniences() {
     build_and_run("capi");
 }
 
+/// A host's decoded copy of the state kept with its session: fresh until a write or
+/// a failed callback's rollback, a replaced value dropped once, the same value kept
+/// without a drop, one per session, NULLs refused, dropped when the session ends.
+#[test]
+fn a_host_keeps_its_decoded_state_with_the_session() {
+    build_and_run("state_cache");
+}
+
 /// Every failed callback is logged at warn with its message, session and route, dev
 /// mode off (through lv_set_log_callback); with "log_format": "json" every line the
 /// library writes to stderr is one JSON object with time, level and message, and the

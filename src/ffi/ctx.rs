@@ -5,11 +5,12 @@
 //! `LV_ERR_STATE` (or NULL).
 
 use serde_json::Value;
-use std::ffi::{c_char, c_int, CString};
-use std::ptr::null;
+use std::any::Any;
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::ptr::{null, null_mut};
 use std::time::Duration;
 
-use super::page::{ctx, lv_ctx};
+use super::page::{ctx, lv_ctx, lv_drop_fn};
 use super::{
     arg, boundary, fail, set_last_error, status, LV_ERR_BUFFER, LV_ERR_CALLBACK, LV_ERR_JSON,
     LV_ERR_NOT_FOUND, LV_ERR_NULL, LV_ERR_PANIC, LV_OK,
@@ -86,6 +87,69 @@ pub unsafe extern "C" fn lv_set_state(ctx: *mut lv_ctx, json: *const c_char) -> 
     call(ctx, |c| match arg(json, "json") {
         Ok(j) => status(c.set_state_json(j)),
         Err(code) => code,
+    })
+}
+
+/// A host's decoded copy of the state, kept with its session (`lv_set_state_cache`).
+struct ForeignCache {
+    value: *mut c_void,
+    drop: lv_drop_fn,
+}
+
+// SAFETY: the header tells hosts that `drop` runs on any library thread.
+unsafe impl Send for ForeignCache {}
+
+impl Drop for ForeignCache {
+    fn drop(&mut self) {
+        if let Some(drop) = self.drop {
+            // SAFETY: the host gave us this function for this pointer; it runs once.
+            unsafe { drop(self.value) };
+        }
+    }
+}
+
+/// The value the host keeps with this session as its decoded copy of the state
+/// (`lv_set_state_cache`), or NULL when it keeps none here. `*fresh` (may be NULL)
+/// is set to 1 when the state is still the one the value was set for, 0 when
+/// anything changed it since: a write (`lv_set_state`, `lv_set*`, `lv_remove`), a
+/// failed callback's rollback. A stale value is still the host's to update and set
+/// again.
+#[no_mangle]
+pub unsafe extern "C" fn lv_state_cache(ctx: *mut lv_ctx, fresh: *mut c_int) -> *mut c_void {
+    boundary(null_mut(), || {
+        let (value, is_fresh) = match super::page::ctx(ctx) {
+            Ok(c) => match c.state_cache() {
+                (Some(v), f) => (v.downcast_ref::<ForeignCache>().map_or(null_mut(), |v| v.value), f),
+                (None, _) => (null_mut(), false),
+            },
+            Err(_) => (null_mut(), false),
+        };
+        if !fresh.is_null() {
+            *fresh = c_int::from(is_fresh && !value.is_null());
+        }
+        value
+    })
+}
+
+/// Keeps `value` with the session as the host's decoded copy of the state as it is
+/// now, so that a later callback can use it instead of reading and decoding the
+/// state (`lv_state_cache`). Call it after the callback's last write to the state.
+/// The library calls `drop(value)` (if not NULL) when another value replaces it or
+/// the session leaves this node (it ends, moves to another node, the app is freed),
+/// on whatever thread that happens, outside any callback of the session; a snapshot
+/// restored on another node starts without one. Setting the value already kept only
+/// marks it fresh again (its `drop` stays). `LV_ERR_NULL` when `value` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn lv_set_state_cache(ctx: *mut lv_ctx, value: *mut c_void, drop: lv_drop_fn) -> c_int {
+    call(ctx, |c| {
+        if value.is_null() {
+            set_last_error("value is NULL");
+            return LV_ERR_NULL;
+        }
+        let kept = |v: &(dyn Any + Send)| v.downcast_ref::<ForeignCache>().is_some_and(|v| v.value == value);
+        let same = c.state_cache().0.is_some_and(kept);
+        c.set_state_cache((!same).then(|| Box::new(ForeignCache { value, drop }) as Box<dyn Any + Send>));
+        LV_OK
     })
 }
 

@@ -93,7 +93,7 @@ pub const LV_ERR_POINTER: c_int = lv_status::LV_ERR_POINTER as c_int;
 pub const LV_ERR_PANIC: c_int = lv_status::LV_ERR_PANIC as c_int;
 
 /// ABI version; a binding built for another value must refuse to load the library.
-pub const LV_ABI_VERSION: u32 = 3;
+pub const LV_ABI_VERSION: u32 = 4;
 
 thread_local! {
     /// `None` when the last call succeeded: clearing it at every call then costs no

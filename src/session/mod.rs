@@ -160,6 +160,7 @@ pub(crate) async fn spawn(core: &Arc<Core>, origin: Origin) -> Result<(String, S
             topics: HashSet::new(),
             browser: origin.browser,
             browser_session: Default::default(),
+            state_cache: Default::default(),
         },
         token,
         csrf,

@@ -184,6 +184,7 @@ fn run_call(
     }
     if let Some(msg) = failure {
         state_undo.restore(&mut page.state);
+        page.state_cache.stale();
         (page.state_bytes, page.flash, page.title) = saved;
         page.browser_session = saved_browser;
         page.undo(env, fx.undo);

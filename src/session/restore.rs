@@ -154,6 +154,7 @@ async fn start_restored(core: &Arc<Core>, snap: Snapshot, route: &Arc<Route>) ->
             topics,
             browser,
             browser_session: Default::default(),
+            state_cache: Default::default(),
         },
         token: snap.token.clone(),
         csrf: snap.csrf,

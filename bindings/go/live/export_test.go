@@ -26,3 +26,6 @@ func LogSinkInstalled() bool {
 	defer logMu.Unlock()
 	return logChosen
 }
+
+// Cacheable exposes cacheable to the tests.
+var Cacheable = cacheable

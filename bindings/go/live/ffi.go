@@ -21,7 +21,7 @@ import (
 
 // ABIVersion is the C ABI this package was written against; New refuses a
 // library that reports another.
-const ABIVersion = 3
+const ABIVersion = 4
 
 // Fails to compile when include/mizulive.h declares another ABI than ABIVersion.
 const _ = uint(ABIVersion-C.LV_ABI_VERSION) + uint(C.LV_ABI_VERSION-ABIVersion)

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"runtime/cgo"
 	"sync/atomic"
 )
@@ -109,7 +110,7 @@ func Register[T any](a *App, route string, page Page[T]) error {
 	}
 	defer freeC(cLayout)
 
-	b := &binding[T]{app: a, page: page}
+	b := &binding[T]{app: a, page: page, cached: cacheable(reflect.TypeFor[T]())}
 	withClose := C.int(0)
 	if t, ok := page.(Terminator[T]); ok {
 		b.term = t
@@ -154,6 +155,9 @@ type binding[T any] struct {
 	app  *App
 	page Page[T]
 	term Terminator[T]
+	// cached: T survives a JSON round trip whole, so its sessions keep it decoded
+	// between callbacks (stateCache).
+	cached bool
 }
 
 func (b *binding[T]) logger() *slog.Logger { return b.app.logger }
@@ -161,20 +165,20 @@ func (b *binding[T]) logger() *slog.Logger { return b.app.logger }
 func (b *binding[T]) mount(c *C.lv_ctx) error {
 	ctx := newCtx(b.app, c)
 	defer ctx.end()
-	s, _, err := newSession[T](ctx, false)
+	s, _, err := newSession[T](ctx, false, false)
 	if err != nil {
 		return err
 	}
 	if err := b.page.Mount(ctx, s); err != nil {
 		return err
 	}
-	return s.commit(ctx, "")
+	return s.commit(ctx, "", false)
 }
 
 func (b *binding[T]) event(c *C.lv_ctx, eventJSON string) error {
 	ctx := newCtx(b.app, c)
 	defer ctx.end()
-	s, prev, err := newSession[T](ctx, true)
+	s, prev, err := newSession[T](ctx, true, b.cached)
 	if err != nil {
 		return err
 	}
@@ -185,13 +189,13 @@ func (b *binding[T]) event(c *C.lv_ctx, eventJSON string) error {
 	if err := b.page.Handle(ctx, s, ev); err != nil {
 		return err
 	}
-	return s.commit(ctx, prev)
+	return s.commit(ctx, prev, b.cached)
 }
 
 func (b *binding[T]) info(c *C.lv_ctx, msgJSON string) error {
 	ctx := newCtx(b.app, c)
 	defer ctx.end()
-	s, prev, err := newSession[T](ctx, true)
+	s, prev, err := newSession[T](ctx, true, b.cached)
 	if err != nil {
 		return err
 	}
@@ -199,13 +203,13 @@ func (b *binding[T]) info(c *C.lv_ctx, msgJSON string) error {
 	if err := b.page.Info(ctx, s, msg); err != nil {
 		return err
 	}
-	return s.commit(ctx, prev)
+	return s.commit(ctx, prev, b.cached)
 }
 
 func (b *binding[T]) terminate(c *C.lv_ctx, reason string) {
 	ctx := newCtx(b.app, c)
 	defer ctx.end()
-	s, _, err := newSession[T](ctx, true)
+	s, _, err := newSession[T](ctx, true, b.cached)
 	if err != nil {
 		b.app.logger.Warn("mizulive: Terminate skipped", "err", err)
 		return

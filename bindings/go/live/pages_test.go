@@ -96,6 +96,17 @@ type ProbePage struct {
 	staleS     *live.Session[ProbeState]
 }
 
+// spoil changes the state before a callback fails: n, and in place the memory it
+// shares with the state the session keeps decoded between callbacks (the first
+// item's title, a tag). None of it may be seen afterwards.
+func spoil(st *ProbeState) {
+	st.N += 1000
+	if len(st.Items) > 0 {
+		st.Items[0].Title += " spoiled"
+	}
+	st.Tags["spoiled"]++
+}
+
 func NewProbe() *ProbePage { return &ProbePage{terminated: make(chan string, 16)} }
 
 func (p *ProbePage) View() live.View {
@@ -154,16 +165,16 @@ func (p *ProbePage) Handle(ctx *live.Ctx, s *live.Session[ProbeState], e live.Ev
 	case "replace":
 		s.ReplaceState(ProbeState{N: 100, Items: []Item{{Title: "fresh"}}, Tags: map[string]int{}, Seen: map[string]int{}})
 	case "fail":
-		st.N += 1000
+		spoil(st)
 		s.Mark("n")
 		return errors.New(Detail)
 	case "panic":
-		st.N += 1000
+		spoil(st)
 		s.Mark("n")
 		var m map[string]int
 		m["boom"]++ // a nil-map write: a real runtime panic
 	case "badmark":
-		st.N += 1000
+		spoil(st)
 		s.Mark("nope")
 	case "flash":
 		s.Flash.Info("saved")

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"runtime/cgo"
 )
 
 // Session is one browser session of a page, as a callback sees it. The library
@@ -26,13 +27,20 @@ type Session[T any] struct {
 	UserID string
 	// State is the page's typed state. It round-trips through encoding/json, so
 	// only exported fields (with their json tags) survive, and templates see it
-	// under those names: a field tagged `json:"count"` is {{ state.count }}.
+	// under those names: a field tagged `json:"count"` is {{ state.count }}. When
+	// the round trip gives every value of T back whole (exported fields of plain
+	// types, no interfaces or custom marshalers), the session keeps State decoded
+	// from one callback to the next instead of decoding it again, which callbacks
+	// cannot tell apart; so do not keep references into State (its slices, maps,
+	// pointers) after the callback returns.
 	State T
 	// Flash holds messages for the next render that reaches the browser.
 	Flash Flash
 
 	marks   []string
 	markAll bool
+	// cache is the session's decoded state kept with it between callbacks, if any.
+	cache *stateCache[T]
 }
 
 // Mark marks regions (by DOM id) for re-rendering after the callback. Marking the
@@ -77,13 +85,27 @@ func (s *Session[T]) effects() (marks []string, all bool, kinds, messages []stri
 	return s.marks, s.markAll, s.Flash.kinds, s.Flash.messages
 }
 
-// newSession builds the session a callback works on. With load, State is decoded
-// from the library's copy; the JSON text read is returned so commit can skip
-// storing a state that did not change.
-func newSession[T any](c *Ctx, load bool) (*Session[T], string, error) {
+// newSession builds the session a callback works on. With load, State is the
+// session's cached state (with cached, see stateCache) when the library says it is
+// still current, else decoded from the library's copy; the JSON text it stands for is returned so commit can
+// skip storing a state that did not change.
+func newSession[T any](c *Ctx, load, cached bool) (*Session[T], string, error) {
 	s := &Session[T]{ID: c.SessionID(), UserID: c.UserID()}
 	if !load {
 		return s, "", nil
+	}
+	var fresh C.int
+	if !cached {
+		// Nothing to look up.
+	} else if h := uintptr(C.lv_state_cache(c.raw(), &fresh)); h != 0 {
+		if cache, ok := cgo.Handle(h).Value().(*stateCache[T]); ok {
+			s.cache = cache
+			if fresh != 0 {
+				state, text := cache.get()
+				s.State = state
+				return s, text, nil
+			}
+		}
 	}
 	p := C.lv_get_state(c.raw())
 	if p == nil {
@@ -97,14 +119,17 @@ func newSession[T any](c *Ctx, load bool) (*Session[T], string, error) {
 }
 
 // commit hands what the callback did to the library: the state (when it
-// changed), flash messages, then marks. Any failure fails the callback, and the
-// library then discards all of it.
-func (s *Session[T]) commit(c *Ctx, prev string) error {
+// changed), flash messages, then marks; with keep, the state is then kept decoded
+// for the session's next callback. Any failure fails the callback, and the library
+// then discards all of it (and counts the kept state as stale).
+func (s *Session[T]) commit(c *Ctx, prev string, keep bool) error {
 	data, err := json.Marshal(s.State)
 	if err != nil {
 		return fmt.Errorf("live: encoding the state: %w", err)
 	}
+	text := prev
 	if string(data) != prev {
+		text = string(data)
 		buf := nulTerminated(data)
 		rc := C.lv_set_state(c.raw(), bytesPtr(buf))
 		runtime.KeepAlive(buf)
@@ -126,6 +151,27 @@ func (s *Session[T]) commit(c *Ctx, prev string) error {
 		if err := c.mark(id); err != nil {
 			return err
 		}
+	}
+	if keep {
+		return s.keep(c, text)
+	}
+	return nil
+}
+
+// keep has the library keep the state, as the callback leaves it, for the next
+// callback (its JSON text is text).
+func (s *Session[T]) keep(c *Ctx, text string) error {
+	cache := s.cache
+	if cache == nil {
+		cache = &stateCache[T]{}
+		cache.handle = newHandle(cache)
+	}
+	cache.put(s.State, text)
+	if err := lastError(C.lvgo_set_state_cache(c.raw(), C.uintptr_t(cache.handle))); err != nil {
+		if s.cache == nil {
+			deleteHandle(cache.handle)
+		}
+		return fmt.Errorf("live: keeping the state: %w", err)
 	}
 	return nil
 }

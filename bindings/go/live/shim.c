@@ -46,6 +46,10 @@ int lvgo_register_page(lv_app *app, const char *route, const char *tmpl, const c
     return lv_app_register_page(app, route, &page);
 }
 
+int lvgo_set_state_cache(lv_ctx *ctx, uintptr_t handle) {
+    return lv_set_state_cache(ctx, (void *)handle, on_drop);
+}
+
 int lvgo_set_auth(lv_app *app, uintptr_t handle) {
     return lv_app_set_auth(app, on_auth, (void *)handle, on_drop);
 }

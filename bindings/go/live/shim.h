@@ -19,6 +19,10 @@
 int lvgo_register_page(lv_app *app, const char *route, const char *tmpl, const char *regions,
                        const char *layout, int with_close, uintptr_t handle);
 
+/* lv_set_state_cache with the Go drop trampoline: the library owns `handle` once it
+ * is kept and drops it through goLvDrop. */
+int lvgo_set_state_cache(lv_ctx *ctx, uintptr_t handle);
+
 /* lv_app_set_auth with the Go trampoline. */
 int lvgo_set_auth(lv_app *app, uintptr_t handle);
 

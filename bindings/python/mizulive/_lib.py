@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable
 from .errors import LibraryError, MizuliveError
 
 #: The ABI version this binding speaks (``LV_ABI_VERSION`` in ``mizulive.h``).
-ABI_VERSION = 3
+ABI_VERSION = 4
 
 LV_OK = 0
 LV_ERR_NOT_FOUND = 9
@@ -148,6 +148,8 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "lv_render": (c_int, [_app, _str, _str, POINTER(c_void_p)]),
     "lv_get_state": (_str, [_ctx]),
     "lv_set_state": (c_int, [_ctx, _str]),
+    "lv_state_cache": (c_void_p, [_ctx, POINTER(c_int)]),
+    "lv_set_state_cache": (c_int, [_ctx, c_void_p, DROP_FN]),
     "lv_get": (_str, [_ctx, _str]),
     "lv_get_int": (c_int, [_ctx, _str, POINTER(c_int64)]),
     "lv_get_double": (c_int, [_ctx, _str, POINTER(c_double)]),

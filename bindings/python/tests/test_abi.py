@@ -146,8 +146,8 @@ def test_the_header_abi_version_is_ours() -> None:
 
 
 def test_another_abi_version_is_refused_with_a_clear_message() -> None:
-    with pytest.raises(mizulive.LibraryError, match="speaks mizulive ABI version 3, but this Python package"):
-        _lib.load(_lib.path, abi_version=4)
+    with pytest.raises(mizulive.LibraryError, match="speaks mizulive ABI version 4, but this Python package"):
+        _lib.load(_lib.path, abi_version=5)
 
 
 def import_with(lib: str) -> subprocess.CompletedProcess[str]:

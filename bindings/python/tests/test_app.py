@@ -242,7 +242,7 @@ def test_library_logs_reach_logging(make_app: Any) -> None:
 def test_versions(make_app: Any) -> None:
     assert mizulive.__version__ == "0.1.0"
     assert mizulive.library_version.count(".") == 2
-    assert mizulive.ABI_VERSION == 3
+    assert mizulive.ABI_VERSION == 4
     assert Path(mizulive.library_path).is_file()
 
 
