@@ -1,7 +1,8 @@
 //! Wire frames (docs/protocol.md): parsing what the browser sends, building what
 //! the server sends. Frames are JSON objects tagged by `t`.
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -9,7 +10,7 @@ use std::collections::BTreeMap;
 /// its resume buffer and the socket that writes it.
 pub use tokio_tungstenite::tungstenite::Utf8Bytes as Frame;
 
-pub const PROTOCOL_VERSION: u64 = 2;
+pub const PROTOCOL_VERSION: u64 = 3;
 
 /// A client event, as the browser sent it (see docs/protocol.md).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -211,35 +212,64 @@ impl ClientFrame {
     }
 }
 
-/// The `patch` frame; `P` is how a region changed child by child. With `ref`, it
-/// also answers that event, which succeeded (a failed event changes nothing, so its
-/// answer is always a `reply`): an event that changed the page costs one frame, not a
-/// patch and a reply.
-#[derive(Debug, Serialize)]
-pub struct Patch<'a, P: Serialize> {
-    pub t: &'static str,
-    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+/// The `patch` frame. With `ref`, it also answers that event, which succeeded (a
+/// failed event changes nothing, so its answer is always a `reply`): an event that
+/// changed the page costs one frame, not a patch and a reply. It carries no number:
+/// every patch of a session is the one after the last (`joined.seq` says where the
+/// count stands), so the client counts them for a resume.
+pub(crate) struct Patch<'a, P: ChildChanges> {
     pub reply: Option<u64>,
-    pub seq: u64,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub regions: &'a BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub parts: &'a BTreeMap<String, P>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parts: &'a P,
     pub root: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<&'a str>,
 }
 
-pub fn patch<P: Serialize>(
-    seq: u64,
+/// How regions changed child by child, as a patch writes them: merged across the
+/// regions into its `remove`, `set`, `text` and `append` fields (a child's id is
+/// unique in the page; `append` is keyed by region).
+pub(crate) trait ChildChanges {
+    /// Writes the fields that are not empty.
+    fn write_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error>;
+}
+
+/// No change child by child.
+impl ChildChanges for () {
+    fn write_fields<M: SerializeMap>(&self, _: &mut M) -> Result<(), M::Error> {
+        Ok(())
+    }
+}
+
+impl<P: ChildChanges> Serialize for Patch<'_, P> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        // `t` then `ref` first: `without_reply` takes the reply out by its place.
+        map.serialize_entry("t", "patch")?;
+        if let Some(r) = self.reply {
+            map.serialize_entry("ref", &r)?;
+        }
+        if !self.regions.is_empty() {
+            map.serialize_entry("regions", self.regions)?;
+        }
+        if let Some(root) = self.root {
+            map.serialize_entry("root", root)?;
+        }
+        if let Some(title) = self.title {
+            map.serialize_entry("title", title)?;
+        }
+        self.parts.write_fields(&mut map)?;
+        map.end()
+    }
+}
+
+pub(crate) fn patch<P: ChildChanges>(
     regions: &BTreeMap<String, String>,
-    parts: &BTreeMap<String, P>,
+    parts: &P,
     root: Option<&str>,
     title: Option<&str>,
     reply: Option<u64>,
 ) -> String {
-    to_text(&Patch { t: "patch", reply, seq, regions, parts, root, title })
+    to_text(&Patch { reply, regions, parts, root, title })
 }
 
 /// What every `patch` frame starts with (the `t` field is serialized first).
@@ -394,9 +424,8 @@ mod tests {
     #[test]
     fn a_reply_folds_into_its_patch_and_leaves_it_for_a_replay() {
         let regions = BTreeMap::from([("stats".to_string(), "<b>3</b>".to_string())]);
-        let parts = BTreeMap::<String, ()>::new();
-        let plain = patch(5, &regions, &parts, None, Some("T"), None);
-        let replying = patch(5, &regions, &parts, None, Some("T"), Some(17));
+        let plain = patch(&regions, &(), None, Some("T"), None);
+        let replying = patch(&regions, &(), None, Some("T"), Some(17));
         let folded: Value = serde_json::from_str(&replying).unwrap();
         let mut expected: Value = serde_json::from_str(&plain).unwrap();
         expected["ref"] = 17.into();

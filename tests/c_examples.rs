@@ -176,7 +176,7 @@ async fn join(addr: &str, path: &str, token: &str) -> Ws {
     req.headers_mut().insert("Origin", format!("http://{addr}").parse().expect("origin"));
     req.headers_mut().insert("Cookie", BROWSER.parse().expect("cookie"));
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("websocket connects");
-    let join = json!({"t": "join", "v": 2, "token": token, "url": format!("http://{addr}{path}"), "seq": 0});
+    let join = json!({"t": "join", "v": 3, "token": token, "url": format!("http://{addr}{path}"), "seq": 0});
     ws.send(Message::text(join.to_string())).await.expect("send join");
     let joined = recv(&mut ws).await;
     assert_eq!(joined["t"], "joined", "{joined}");
@@ -250,7 +250,7 @@ async fn counter_live_and_without_javascript() {
     let (patch, reply) = click(&mut ws, 1, "inc").await;
     assert_eq!(reply["ok"], true);
     let patch = patch.expect("inc sends a patch");
-    assert_eq!(patch["seq"], 1);
+    assert!(patch.get("seq").is_none(), "a patch carries no number: {patch}");
     assert!(patch["regions"]["stats"].as_str().unwrap_or("").contains(r#"<strong id="count">1</strong>"#));
     assert!(patch["regions"]["log"].as_str().unwrap_or("").contains("inc 1 → 1"));
 

@@ -293,7 +293,7 @@ impl Tab {
             assert!(!left.is_zero(), "no {what} within {wait:?}");
             let frame = self.ws.recv_json(left).await;
             if frame["t"] == "patch" {
-                self.seq = frame["seq"].as_u64().unwrap_or(self.seq);
+                self.seq += 1; // patches carry no number: each one is the next
             }
             if pred(&frame) {
                 return frame;

@@ -18,7 +18,7 @@ async fn join_adopts_the_session_the_get_mounted() {
 
     let mut ws = t.connect().await;
     let joined = ws.join(&boot.token, &t.url("/counter"), 0).await;
-    assert_eq!(joined["v"], 2, "{joined}");
+    assert_eq!(joined["v"], 3, "{joined}");
     assert_eq!(joined["resumed"], true, "{joined}");
     assert_eq!(joined["root"], Value::Null, "nothing changed since the GET: {joined}");
     assert_eq!(joined["seq"], 0, "{joined}");
@@ -37,14 +37,14 @@ async fn an_event_is_answered_by_one_patch_of_changed_regions_that_is_its_reply(
 
     let r = ws.event("inc", json!({"by": "1"})).await;
     let patch = ws.expect_patch().await;
-    assert_eq!(patch["seq"], 1, "{patch}");
+    assert_eq!(ws.seq, 1, "{patch}");
     assert_eq!(region_ids(&patch), ["log", "stats"], "{patch}");
     assert_eq!(count_in(region(&patch, "stats")), Some(START + 1));
     assert!(region(&patch, "log").contains("inc 1 = 42"), "{patch}");
     // Only what changed is on the wire: no `root`, `title` or `parts` when none, and
     // no `ok` (a patch answers only an event that succeeded).
     let keys: Vec<&String> = patch.as_object().map(|o| o.keys().collect()).unwrap_or_default();
-    assert_eq!(keys, ["ref", "regions", "seq", "t"], "{patch}");
+    assert_eq!(keys, ["ref", "regions", "t"], "{patch}");
     // The patch answers the event: one frame, no reply after it.
     assert_eq!(patch["ref"], json!(r), "{patch}");
     ws.expect_no_frame(QUIET).await;
@@ -53,7 +53,7 @@ async fn an_event_is_answered_by_one_patch_of_changed_regions_that_is_its_reply(
     // `note` marks stats and log but changes only the log.
     let r = ws.event("note", json!({})).await;
     let patch = ws.expect_patch().await;
-    assert_eq!(patch["seq"], 2, "{patch}");
+    assert_eq!(ws.seq, 2, "{patch}");
     assert_eq!(region_ids(&patch), ["log"], "an unchanged region was sent: {patch}");
     assert!(region(&patch, "log").contains("<li>note</li>"), "{patch}");
     ws.expect_ok(r).await;
@@ -88,12 +88,12 @@ async fn a_replayed_patch_answers_no_event_on_the_socket_it_is_replayed_to() {
     let joined = ws.join(&boot.token, &url, 0).await;
     assert_eq!((&joined["resumed"], &joined["root"]), (&json!(true), &Value::Null), "{joined}");
     let replayed = ws.recv_json(WAIT).await;
-    assert_eq!(replayed["seq"], 1, "{replayed}");
+    assert_eq!(ws.seq, 1, "{replayed}");
     assert!(replayed.get("ref").is_none() && replayed.get("ok").is_none(), "{replayed}");
     let again = ws.event("inc", json!({"by": "1"})).await;
     assert_eq!(again, r, "the same ref on the new socket");
     let patch = ws.expect_patch().await;
-    assert_eq!((patch["seq"].as_u64(), count_in(region(&patch, "stats"))), (Some(2), Some(START + 2)));
+    assert_eq!((ws.seq, count_in(region(&patch, "stats"))), (2, Some(START + 2)));
     assert_eq!(patch["ref"], again, "{patch}");
 }
 
@@ -107,14 +107,14 @@ async fn marking_an_unchanged_region_sends_no_patch() {
     ws.expect_no_frame(QUIET).await;
 
     // After a patch of the region: unchanged since that patch.
-    let patch = ws.event_patch("inc", json!({"by": "2"})).await;
-    assert_eq!(patch["seq"], 1);
+    ws.event_patch("inc", json!({"by": "2"})).await;
+    assert_eq!(ws.seq, 1);
     ws.event_quiet("same", json!({})).await;
     ws.expect_no_frame(QUIET).await;
 
     // The seq was not consumed by the empty callbacks.
     let patch = ws.event_patch("inc", json!({"by": "1"})).await;
-    assert_eq!(patch["seq"], 2, "{patch}");
+    assert_eq!(ws.seq, 2, "{patch}");
     assert_eq!(count_in(region(&patch, "stats")), Some(START + 3));
 }
 
@@ -149,7 +149,7 @@ async fn host_error_case(dev: bool) {
 
     // The session lives and kept its pre-error state (not 999, not -999).
     let patch = ws.event_patch("inc", json!({"by": "1"})).await;
-    assert_eq!(patch["seq"], 2, "{patch}");
+    assert_eq!(ws.seq, 2, "{patch}");
     assert_eq!(count_in(region(&patch, "stats")), Some(START + 2), "{patch}");
     assert_eq!(t.probe.mounts(), 1);
 }
@@ -186,7 +186,7 @@ async fn publish_reaches_subscribers_only_in_order() {
     for ws in [&mut a, &mut b] {
         for i in 1..=20u64 {
             let patch = ws.expect_patch().await;
-            assert_eq!(patch["seq"], i, "{patch}");
+            assert_eq!(ws.seq, i, "{patch}");
             assert_eq!(region_ids(&patch), ["log"], "{patch}");
             let log = region(&patch, "log");
             let expected: String = (1..=i).map(|k| format!("<li>m{k}</li>")).collect();
@@ -209,7 +209,7 @@ async fn timer_fires_and_a_cancelled_one_does_not() {
     // Setting a timer changes nothing visible; the timer's info does.
     ws.event_quiet("tick", json!({})).await;
     let patch = ws.expect_patch().await;
-    assert_eq!(patch["seq"], 1);
+    assert_eq!(ws.seq, 1);
     assert!(region(&patch, "log").contains("<li>tick</li>"), "{patch}");
 
     // Cancelled in the callback that set it.
@@ -220,7 +220,7 @@ async fn timer_fires_and_a_cancelled_one_does_not() {
     ws.expect_no_frame(Duration::from_millis(800)).await;
 
     let patch = ws.event_patch("note", json!({})).await;
-    assert_eq!(patch["seq"], 2, "a cancelled timer produced a patch: {patch}");
+    assert_eq!(ws.seq, 2, "a cancelled timer produced a patch: {patch}");
     assert!(!region(&patch, "log").contains("cancelled"), "{patch}");
     assert!(!region(&patch, "log").contains("armed"), "{patch}");
 }
@@ -271,8 +271,8 @@ async fn reconnect_within_grace_resumes_and_replays_missed_patches() {
     let (mut ws, _, boot) = t.live("/counter").await;
     ws.event_quiet("sub", json!({"topic": "news"})).await;
     ws.event_patch("inc", json!({"by": "1"})).await;
-    let patch = ws.event_patch("inc", json!({"by": "1"})).await;
-    assert_eq!(patch["seq"], 2);
+    ws.event_patch("inc", json!({"by": "1"})).await;
+    assert_eq!(ws.seq, 2);
     drop(ws);
 
     // A patch made while no socket is attached.
@@ -284,12 +284,14 @@ async fn reconnect_within_grace_resumes_and_replays_missed_patches() {
     let joined = ws.join(&boot.token, &url, 2).await;
     assert_eq!(joined["resumed"], true, "{joined}");
     assert_eq!(joined["root"], Value::Null, "{joined}");
-    assert_eq!(joined["seq"], 3, "{joined}");
+    // Patches carry no number: `joined` says where the client's count stands, and
+    // the replayed patch is the next.
+    assert_eq!(joined["seq"], 2, "{joined}");
     let missed = ws.expect_patch().await;
-    assert_eq!(missed["seq"], 3, "{missed}");
+    assert_eq!(ws.seq, 3, "{missed}");
     assert!(region(&missed, "log").contains("<li>while-away</li>"), "{missed}");
     let patch = ws.event_patch("inc", json!({"by": "1"})).await;
-    assert_eq!(patch["seq"], 4);
+    assert_eq!(ws.seq, 4);
     assert_eq!(count_in(region(&patch, "stats")), Some(START + 3), "state was lost");
     drop(ws);
 
@@ -378,8 +380,8 @@ async fn dev_hook_drops_sockets_and_the_session_resumes() {
     let t = TestApp::start(|o| o.dev = true);
     let url = t.url("/counter");
     let (mut ws, _, boot) = t.live("/counter").await;
-    let patch = ws.event_patch("inc", json!({"by": "1"})).await;
-    assert_eq!(patch["seq"], 1);
+    ws.event_patch("inc", json!({"by": "1"})).await;
+    assert_eq!(ws.seq, 1);
 
     let dropped = http(t.addr, "POST", "/_live/dev/drop-sockets", &[], b"").await;
     assert_eq!(dropped.status, 200, "{}", dropped.text());
@@ -455,33 +457,32 @@ async fn callbacks_run_on_host_threads_unless_the_host_asks_for_inline() {
 async fn a_keyed_region_is_patched_child_by_child() {
     let t = TestApp::start(|_| {});
     let (mut ws, _, boot) = t.live("/counter").await;
-    let parts_of = |patch: &Value| patch["parts"]["rows"].clone();
-
     // The first item: the region goes whole (its parts would be no smaller).
     let patch = ws.event_patch("row_add", json!({"text": "a"})).await;
     assert_eq!(region(&patch, "rows"), "<li id=\"row-0\">a</li>\n", "{patch}");
-    assert!(patch.get("parts").is_none(), "{patch}");
+    assert_eq!(child_changes(&patch), json!({}), "{patch}");
     for text in ["b", "c", "d"] {
         ws.event_patch("row_add", json!({"text": text})).await;
     }
 
     // Appended: only the new item.
     let patch = ws.event_patch("row_add", json!({"text": "e"})).await;
-    assert_eq!(parts_of(&patch), json!({"append": "<li id=\"row-4\">e</li>"}), "{patch}");
+    assert_eq!(child_changes(&patch), json!({"append": {"rows": "<li id=\"row-4\">e</li>"}}), "{patch}");
     assert!(patch["regions"].get("rows").is_none(), "the region went whole too: {patch}");
 
     // Changed: only that item's text, by id (its one text node, the characters as a
     // browser reads them).
     let patch = ws.event_patch("row_set", json!({"id": "2", "text": "C<&>"})).await;
-    assert_eq!(parts_of(&patch), json!({"text": {"row-2": [1, 0, "C<&>"]}}), "{patch}");
+    assert_eq!(child_changes(&patch), json!({"text": {"row-2": [1, 0, "C<&>"]}}), "{patch}");
 
     // Removed: only its id.
     let patch = ws.event_patch("row_del", json!({"id": "1"})).await;
-    assert_eq!(parts_of(&patch), json!({"remove": ["row-1"]}), "{patch}");
+    assert_eq!(child_changes(&patch), json!({"remove": ["row-1"]}), "{patch}");
 
     // Another region on the page is still sent whole.
     let patch = ws.event_patch("inc", json!({"by": "1"})).await;
-    assert!(patch.get("parts").is_none() && region(&patch, "stats").contains(&(START + 1).to_string()));
+    assert_eq!(child_changes(&patch), json!({}), "{patch}");
+    assert!(region(&patch, "stats").contains(&(START + 1).to_string()), "{patch}");
 
     // A client that rejoins "ahead" of the session (as the runtime does when a region
     // no longer matches) gets the whole body: the same list the parts built.

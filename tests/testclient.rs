@@ -218,7 +218,7 @@ fn keyed_list_patches_by_parts_are_applied() {
     app.publish("todo", r#"{"text":"from pubsub"}"#).expect("publish");
     let patch = page.next_push(WAIT).expect("the patch");
     assert_eq!(patch["t"], "patch");
-    assert!(patch["parts"]["items"]["append"].as_str().is_some_and(|h| h.contains("from pubsub")), "{patch}");
+    assert!(patch["append"]["items"].as_str().is_some_and(|h| h.contains("from pubsub")), "{patch}");
     assert!(patch["regions"].get("items").is_none(), "sent by parts, not whole: {patch}");
     let items = page.region("items").expect("items");
     assert_eq!(ids(&items), ["item-1", "item-2", "item-3", "item-4"]);

@@ -38,10 +38,11 @@ pub struct Client {
     ws: Ws,
     live: bool,
     next_ref: u64,
-    /// The `seq` of the last patch (or of `joined`), to notice a lost patch.
-    last_seq: u64,
-    /// Patches whose `seq` was not the previous one plus one.
-    seq_gaps: u64,
+    /// The count the last patch showed (the C counter's `id="count"`), to notice a
+    /// lost patch: every click adds one.
+    last_count: Option<i64>,
+    /// Patches whose count was not the previous one plus one.
+    count_gaps: u64,
 }
 
 /// How long one round trip took: to the first frame that answers it (the patch, or
@@ -95,7 +96,6 @@ pub(crate) struct Frame<'a> {
     pub ok: Option<bool>,
     pub error: Option<FrameError>,
     pub code: Option<String>,
-    pub seq: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -130,7 +130,7 @@ pub async fn open_page(addr: SocketAddr, path: &str) -> Result<Client, String> {
 
 async fn open_live(addr: SocketAddr, path: &str) -> Result<Client, String> {
     let (ws, token) = upgrade(addr, path).await?;
-    let mut client = Client { ws, live: true, next_ref: 0, last_seq: 0, seq_gaps: 0 };
+    let mut client = Client { ws, live: true, next_ref: 0, last_count: None, count_gaps: 0 };
     client.join(addr, path, &token).await?;
     Ok(client)
 }
@@ -156,10 +156,19 @@ pub(crate) async fn upgrade(addr: SocketAddr, path: &str) -> Result<(Ws, String)
     Ok((ws, token))
 }
 
+/// The count a patch of the C counter shows (`<strong id="count">N</strong>` inside
+/// a JSON string), if it shows one.
+fn shown_count(frame: &str) -> Option<i64> {
+    const NEEDLE: &str = r#"id=\"count\">"#;
+    let rest = &frame[frame.find(NEEDLE)? + NEEDLE.len()..];
+    let end = rest.find(|c: char| c != '-' && !c.is_ascii_digit())?;
+    rest[..end].parse().ok()
+}
+
 /// The `join` frame of a session whose page at `path` gave `token`.
 pub(crate) fn join_frame(addr: SocketAddr, path: &str, token: &str) -> String {
     serde_json::json!({
-        "t": "join", "v": 2, "token": token, "url": format!("http://{addr}{path}"), "seq": 0,
+        "t": "join", "v": 3, "token": token, "url": format!("http://{addr}{path}"), "seq": 0,
     })
     .to_string()
 }
@@ -169,7 +178,7 @@ async fn open_echo(addr: SocketAddr) -> Result<Client, String> {
         tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/"), Some(client_ws_config()), true)
             .await
             .map_err(|e| format!("websocket connect: {e}"))?;
-    Ok(Client { ws, live: false, next_ref: 0, last_seq: 0, seq_gaps: 0 })
+    Ok(Client { ws, live: false, next_ref: 0, last_count: None, count_gaps: 0 })
 }
 
 /// GETs the page (which mounts a session) as a new browser; returns the token from its
@@ -210,9 +219,10 @@ fn boot_token(html: &str) -> Option<String> {
 }
 
 impl Client {
-    /// Patches that arrived out of sequence so far: each one means a patch was lost.
-    pub fn seq_gaps(&self) -> u64 {
-        self.seq_gaps
+    /// Patches of the C counter whose count was not one more than the last one's so
+    /// far: each one means a patch was lost.
+    pub fn count_gaps(&self) -> u64 {
+        self.count_gaps
     }
 
     async fn join(&mut self, addr: SocketAddr, path: &str, token: &str) -> Result<(), String> {
@@ -222,10 +232,7 @@ impl Client {
             let text = self.next_text().await.map_err(|e| format!("waiting for joined: {e}"))?;
             let frame = parse(&text).map_err(|e| format!("waiting for joined: {e}"))?;
             match frame.t {
-                "joined" => {
-                    self.last_seq = frame.seq.unwrap_or(0);
-                    return Ok(());
-                }
+                "joined" => return Ok(()),
                 "error" => return Err(format!("join refused: {}", frame.code.unwrap_or_default())),
                 // Nothing else is expected before joined; tolerate it rather than guess.
                 _ => continue,
@@ -267,11 +274,12 @@ impl Client {
             match frame.t {
                 "patch" => {
                     let at = *patch_at.get_or_insert_with(|| sent.elapsed());
-                    let seq = frame.seq.unwrap_or(0);
-                    if seq != self.last_seq + 1 {
-                        self.seq_gaps += 1;
+                    if let Some(count) = shown_count(&text) {
+                        if self.last_count.is_some_and(|last| count != last + 1) {
+                            self.count_gaps += 1;
+                        }
+                        self.last_count = Some(count);
                     }
-                    self.last_seq = seq;
                     // A patch that answers the event is its reply as well (a success).
                     if frame.reference == Some(reference) {
                         return Ok(Timing { first: at, done: at });
@@ -380,6 +388,13 @@ pub(crate) fn parse(text: &str) -> Result<Frame<'_>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_count_a_patch_shows() {
+        let frame = r#"{"t":"patch","ref":3,"regions":{"log":"<ol></ol>","stats":"<p>Count: <strong id=\"count\">-12</strong></p>"}}"#;
+        assert_eq!(shown_count(frame), Some(-12));
+        assert_eq!(shown_count(r#"{"t":"patch","regions":{"count":"5"}}"#), None);
+    }
 
     #[test]
     fn finds_the_boot_token() {

@@ -79,7 +79,7 @@
     sock.onopen = () => {
       if (ws !== sock) return;
       lastRx = Date.now();
-      send({ t: 'join', v: 2, token, url: location.href, seq });
+      send({ t: 'join', v: 3, token, url: location.href, seq });
       beatTimer = setInterval(heartbeat, HEARTBEAT_MS);
     };
     sock.onmessage = (m) => ws === sock && receive(m.data);
@@ -152,8 +152,9 @@
     attempt = 0;
     if (f.token) token = f.token;
     if (f.root != null) morphRoot(f.root);
-    // Resumed without root: the replayed patches advance seq (safe if cut mid-way).
-    if (typeof f.seq === 'number' && (f.root != null || !f.resumed || f.seq < seq)) seq = f.seq;
+    // Patches carry no number: each one is the next. Resumed without root, seq is
+    // where the replayed patches start counting (safe if cut mid-way).
+    if (typeof f.seq === 'number') seq = f.seq;
     // A new session: the unanswered events died with the old one (as in LiveView),
     // and so do the ones held while reconnecting (made on the old page).
     if (!f.resumed) {
@@ -248,56 +249,61 @@
       if (el) morphChildren(el, parse(regions[id]));
       else console.warn('mizulive: no region #' + id);
     }
-    const parts = f.parts || {};
-    for (const id of Object.keys(parts)) {
-      const el = document.getElementById(id);
-      if (!el || !applyParts(el, parts[id])) return resync(id);
-    }
+    const missing = applyParts(f);
+    if (missing != null) return resync(missing);
     if (f.title != null) document.title = f.title;
-    if (typeof f.seq === 'number') seq = f.seq;
+    seq += 1;
     syncClasses();
     // A patch that answers an event is its reply as well (the event succeeded).
     if (typeof f.ref === 'number') onReply({ ref: f.ref, ok: true });
   }
 
-  // A region patched child by child: remove, set (morph), text, then append. False
-  // when a child it names is not in the page, or not as the server made it
-  // (something else changed it).
-  function applyParts(el, p) {
-    const kid = (id) => [...el.children].find((c) => c.id === id) || document.getElementById(id);
-    for (const id of p.remove || []) {
-      const c = kid(id);
+  // Regions patched child by child (children by id, unique in the page): remove,
+  // set (morph), text, then append (to a region). The id of a child or region that
+  // is not in the page, or not as the server made it (something else changed it),
+  // else null.
+  function applyParts(f) {
+    const byId = (id) => document.getElementById(id);
+    for (const id of f.remove || []) {
+      const c = byId(id);
       if (c) c.remove();
     }
-    for (const id of Object.keys(p.set || {})) {
-      const c = kid(id);
-      const next = parse(p.set[id]).firstElementChild;
-      if (!c || !next) return false;
+    const set = f.set || {};
+    for (const id of Object.keys(set)) {
+      const c = byId(id);
+      const next = parse(set[id]).firstElementChild;
+      if (!c || !next) return id;
       morph(c, next);
     }
     // [count, index, text, index, text, ...]: new texts for some of the child's text
     // nodes, counted in document order; a child with another count is not the
     // server's.
-    for (const id of Object.keys(p.text || {})) {
-      const c = kid(id);
-      const t = p.text[id];
-      if (!c) return false;
+    const text = f.text || {};
+    for (const id of Object.keys(text)) {
+      const c = byId(id);
+      const t = text[id];
+      if (!c) return id;
       const nodes = [];
       const walk = document.createTreeWalker(c, NodeFilter.SHOW_TEXT);
       while (walk.nextNode()) nodes.push(walk.currentNode);
-      if (nodes.length !== t[0]) return false;
+      if (nodes.length !== t[0]) return id;
       for (let k = 1; k < t.length; k += 2) {
-        if (!nodes[t[k]]) return false;
+        if (!nodes[t[k]]) return id;
         nodes[t[k]].nodeValue = t[k + 1];
       }
     }
-    if (p.append) el.append(parse(p.append));
-    return true;
+    const append = f.append || {};
+    for (const id of Object.keys(append)) {
+      const el = byId(id);
+      if (!el) return id;
+      el.append(parse(append[id]));
+    }
+    return null;
   }
 
   // The page no longer matches what the server patches: rejoin for the whole body.
   function resync(id) {
-    console.warn('mizulive: region #' + id + ' differs from the server; reloading its body');
+    console.warn('mizulive: #' + id + ' differs from the server; reloading the body');
     seq = RESYNC;
     if (ws) ws.close();
   }

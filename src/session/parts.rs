@@ -12,13 +12,15 @@
 //! form controls are always sent when their region is rendered, changed or not, so
 //! that the server's rendering of a control wins as it does for a whole region.
 
-use serde::ser::SerializeSeq;
+use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use super::render::{hash_keys, html_hash};
+use crate::protocol::ChildChanges;
 use crate::views::html::{decode_text, text_runs, KeyedChild};
 
 /// A keyed child as last sent.
@@ -119,29 +121,77 @@ impl Serialize for TextSet {
     }
 }
 
-/// The child-by-child change of one region (docs/protocol.md, `patch.parts`),
-/// applied in this order: remove, set, text, append.
-#[derive(Debug, Default, Serialize, PartialEq)]
+/// The child-by-child change of one region (docs/protocol.md, `patch`'s `remove`,
+/// `set`, `text` and `append`), applied in this order.
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct RegionParts {
     /// Ids of children to remove.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub remove: Vec<String>,
     /// Child id -> its new markup (the whole element), morphed into the old one.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub set: BTreeMap<String, String>,
     /// Child id -> new texts of some of its text nodes, where nothing else changed.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub text: BTreeMap<String, TextSet>,
     /// Markup of new children, appended after the last one.
-    #[serde(skip_serializing_if = "String::is_empty")]
     pub append: String,
+}
+
+/// The regions' changes, merged into a patch's fields: child ids are unique in the
+/// page, so `remove`, `set` and `text` need no region; `append` is keyed by region.
+impl ChildChanges for BTreeMap<String, RegionParts> {
+    fn write_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        let parts = || self.values();
+        if parts().any(|p| !p.remove.is_empty()) {
+            map.serialize_entry("remove", &Seq::of(parts().flat_map(|p| &p.remove)))?;
+        }
+        if parts().any(|p| !p.set.is_empty()) {
+            map.serialize_entry("set", &Entries::of(parts().flat_map(|p| &p.set)))?;
+        }
+        if parts().any(|p| !p.text.is_empty()) {
+            map.serialize_entry("text", &Entries::of(parts().flat_map(|p| &p.text)))?;
+        }
+        if parts().any(|p| !p.append.is_empty()) {
+            let appends = self.iter().filter(|(_, p)| !p.append.is_empty()).map(|(id, p)| (id, &p.append));
+            map.serialize_entry("append", &Entries::of(appends))?;
+        }
+        Ok(())
+    }
+}
+
+/// An iterator serialized once as a JSON array.
+struct Seq<I>(Cell<Option<I>>);
+
+impl<I> Seq<I> {
+    fn of(items: I) -> Self {
+        Seq(Cell::new(Some(items)))
+    }
+}
+
+impl<I: Iterator<Item: Serialize>> Serialize for Seq<I> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.take().into_iter().flatten())
+    }
+}
+
+/// An iterator of pairs serialized once as a JSON object.
+struct Entries<I>(Cell<Option<I>>);
+
+impl<I> Entries<I> {
+    fn of(pairs: I) -> Self {
+        Entries(Cell::new(Some(pairs)))
+    }
+}
+
+impl<K: Serialize, V: Serialize, I: Iterator<Item = (K, V)>> Serialize for Entries<I> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.take().into_iter().flatten())
+    }
 }
 
 impl RegionParts {
     /// Roughly what these parts add to a patch frame, JSON punctuation and keys
     /// included, to weigh against the region's whole HTML.
     fn bytes(&self) -> usize {
-        const FRAME: usize = 24; // "parts":{"id":{"append":""}} against "regions":{"id":""}
+        const FRAME: usize = 10; // a field of its own, such as ,"text":{}
         FRAME
             + self.remove.iter().map(|id| id.len() + 3).sum::<usize>()
             + self.set.iter().map(|(id, html)| id.len() + html.len() + 6).sum::<usize>()
@@ -243,6 +293,7 @@ pub(crate) fn diff(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol;
     use crate::views::html::keyed_children;
 
     fn sent(html: &str) -> Box<[SentChild]> {
@@ -273,8 +324,41 @@ mod tests {
         // Only its text changed: only that text is sent.
         let text = TextSet { count: 2, changes: vec![(1, "1".into())] };
         assert_eq!(p, RegionParts { text: BTreeMap::from([("r7".into(), text)]), ..RegionParts::default() });
-        let frame = serde_json::to_string(&p).expect("json");
-        assert_eq!(frame, r#"{"text":{"r7":[2,1,"1"]}}"#);
+        let frame = protocol::patch(
+            &BTreeMap::new(),
+            &BTreeMap::from([("rows".to_string(), p)]),
+            None,
+            None,
+            Some(3),
+        );
+        assert_eq!(frame, r#"{"t":"patch","ref":3,"text":{"r7":[2,1,"1"]}}"#);
+    }
+
+    #[test]
+    fn the_changes_of_several_regions_go_out_merged_by_kind() {
+        let a = RegionParts {
+            remove: vec!["x".into()],
+            append: r#"<li id="n">N</li>"#.into(),
+            ..RegionParts::default()
+        };
+        let b = RegionParts {
+            set: BTreeMap::from([("y".into(), r#"<li id="y">Y</li>"#.into())]),
+            text: BTreeMap::from([("z".into(), TextSet { count: 1, changes: vec![(0, "Z".into())] })]),
+            remove: vec!["w".into()],
+            ..RegionParts::default()
+        };
+        let regions = BTreeMap::from([("whole".to_string(), "<b>1</b>".to_string())]);
+        let parts = BTreeMap::from([("a".to_string(), a), ("b".to_string(), b)]);
+        let frame = protocol::patch(&regions, &parts, None, Some("T"), None);
+        assert_eq!(
+            frame,
+            r#"{"t":"patch","regions":{"whole":"<b>1</b>"},"title":"T","remove":["x","w"],"set":{"y":"<li id=\"y\">Y</li>"},"text":{"z":[1,0,"Z"]},"append":{"a":"<li id=\"n\">N</li>"}}"#
+        );
+        let no_parts = BTreeMap::<String, RegionParts>::new();
+        assert_eq!(
+            protocol::patch(&regions, &no_parts, None, None, None),
+            r#"{"t":"patch","regions":{"whole":"<b>1</b>"}}"#
+        );
     }
 
     /// A child's texts as a browser would show them, from the parts that change it.

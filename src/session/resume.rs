@@ -96,18 +96,17 @@ mod tests {
     #[test]
     fn a_replay_answers_no_event() {
         let regions = std::collections::BTreeMap::from([("n".to_string(), "1".to_string())]);
-        let parts = std::collections::BTreeMap::<String, ()>::new();
         let mut buf = ResumeBuffer::default();
         for (seq, reply) in [(1, Some(9)), (2, None)] {
-            let sent = protocol::patch(seq, &regions, &parts, None, None, reply);
+            let sent = protocol::patch(&regions, &(), None, None, reply);
             buf.push_parts(seq, &protocol::without_reply(&sent), 8, 1 << 20);
         }
         let replayed: Vec<String> = buf.missed(0, 2).unwrap().iter().map(|f| f.to_string()).collect();
         assert_eq!(
             replayed,
             [
-                protocol::patch(1, &regions, &parts, None, None, None),
-                protocol::patch(2, &regions, &parts, None, None, None)
+                protocol::patch(&regions, &(), None, None, None),
+                protocol::patch(&regions, &(), None, None, None)
             ]
         );
     }

@@ -362,7 +362,7 @@ impl TestClient {
                 Error::State(format!("the WebSocket upgrade for {path} was refused: {status} {body}"))
             })?;
         let join = json!({
-            "t": "join", "v": 2, "token": page.token,
+            "t": "join", "v": 3, "token": page.token,
             "url": format!("{}{}", self.origin, path), "seq": seq.unwrap_or(page.seq),
         });
         if let Some(page) = self.page.as_mut() {
@@ -626,24 +626,15 @@ impl TestClient {
                 }
             }
         }
-        let mut resync = false;
-        if let Some(parts) = f["parts"].as_object() {
-            for (id, p) in parts {
-                match dom.by_id(Dom::ROOT, id) {
-                    Some(el) => resync |= !apply_parts(dom, el, p),
-                    None => resync = true,
-                }
-            }
-        }
+        let resync = !apply_parts(dom, f);
         if let Some(title) = f["title"].as_str() {
             match dom.descendants(Dom::ROOT).into_iter().find(|&n| dom.is(n, "title")) {
                 Some(t) => dom.set_text(t, title),
                 None => page.title = Some(title.to_string()),
             }
         }
-        if let Some(seq) = f["seq"].as_u64() {
-            page.seq = seq;
-        }
+        // Patches carry no number: each one is the next.
+        page.seq += 1;
         if resync {
             // As the runtime does: the page no longer matches what the server patches,
             // so it rejoins asking for the whole body.
@@ -1140,20 +1131,18 @@ fn morph_root(dom: &mut Dom, html: &str) {
     }
 }
 
-/// Applies a region's `parts` (remove, set, text, append); false when a child it
-/// names is not in the page, or not as the server made it.
-fn apply_parts(dom: &mut Dom, el: NodeId, p: &Value) -> bool {
-    let kid = |dom: &Dom, id: &str| {
-        dom.element_children(el).find(|&c| dom.attr(c, "id") == Some(id)).or_else(|| dom.by_id(Dom::ROOT, id))
-    };
+/// Applies a patch's changes child by child (remove, set, text, append); false when
+/// a child or region it names is not in the page, or not as the server made it.
+fn apply_parts(dom: &mut Dom, p: &Value) -> bool {
+    let by_id = |dom: &Dom, id: &str| dom.by_id(Dom::ROOT, id);
     for id in p["remove"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-        if let Some(c) = kid(dom, id) {
+        if let Some(c) = by_id(dom, id) {
             dom.detach(c);
         }
     }
     if let Some(set) = p["set"].as_object() {
         for (id, html) in set {
-            let Some(c) = kid(dom, id) else { return false };
+            let Some(c) = by_id(dom, id) else { return false };
             let frag = dom.fragment(html.as_str().unwrap_or(""));
             let Some(next) = dom.element_children(frag).next() else { return false };
             dom.replace(c, next);
@@ -1162,7 +1151,7 @@ fn apply_parts(dom: &mut Dom, el: NodeId, p: &Value) -> bool {
     // [count, index, text, index, text, ...], as the runtime applies it.
     if let Some(text) = p["text"].as_object() {
         for (id, t) in text {
-            let Some(c) = kid(dom, id) else { return false };
+            let Some(c) = by_id(dom, id) else { return false };
             let t = t.as_array().map(Vec::as_slice).unwrap_or_default();
             let nodes = dom.text_nodes(c);
             if t.first().and_then(Value::as_u64) != Some(nodes.len() as u64) {
@@ -1177,8 +1166,11 @@ fn apply_parts(dom: &mut Dom, el: NodeId, p: &Value) -> bool {
             }
         }
     }
-    if let Some(html) = p["append"].as_str() {
-        dom.parse_into(el, html);
+    if let Some(append) = p["append"].as_object() {
+        for (id, html) in append {
+            let Some(el) = by_id(dom, id) else { return false };
+            dom.parse_into(el, html.as_str().unwrap_or(""));
+        }
     }
     true
 }

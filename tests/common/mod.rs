@@ -620,6 +620,9 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 pub struct WsClient {
     pub ws: Ws,
+    /// Patches carry no number: this counts them from `joined.seq`, as a browser does,
+    /// so it is the number of the last patch received.
+    pub seq: u64,
     next_ref: u64,
     /// The reply a patch carried (`ref` in a patch answers that event), handed out by
     /// the next `recv_type("reply")` as if it had been a frame of its own.
@@ -648,7 +651,7 @@ pub async fn connect_ws_with(
     let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
         .await
         .expect("WebSocket handshake timed out")?;
-    Ok(WsClient { ws, next_ref: 0, folded: None })
+    Ok(WsClient { ws, seq: 0, next_ref: 0, folded: None })
 }
 
 impl WsClient {
@@ -681,9 +684,15 @@ impl WsClient {
                 .unwrap_or_else(|e| panic!("frame is not JSON ({e}): {}", t.as_str())),
             other => panic!("expected a JSON text frame, got {other:?}"),
         };
-        if v["t"] == "patch" && v.get("ref").is_some() {
-            assert!(v.get("ok").is_none(), "a patch that answers an event carries no \"ok\": {v}");
-            self.folded = Some(json!({"t": "reply", "ref": v["ref"], "ok": true}));
+        if v["t"] == "patch" {
+            assert!(v.get("seq").is_none(), "a patch carries no number: {v}");
+            self.seq += 1;
+            if v.get("ref").is_some() {
+                assert!(v.get("ok").is_none(), "a patch that answers an event carries no \"ok\": {v}");
+                self.folded = Some(json!({"t": "reply", "ref": v["ref"], "ok": true}));
+            }
+        } else if v["t"] == "joined" {
+            self.seq = v["seq"].as_u64().expect("joined carries seq");
         }
         v
     }
@@ -742,7 +751,7 @@ impl WsClient {
     }
 
     pub async fn send_join(&mut self, token: &str, url: &str, seq: u64) {
-        self.send_json(&json!({"t": "join", "v": 2, "token": token, "url": url, "seq": seq})).await;
+        self.send_json(&json!({"t": "join", "v": 3, "token": token, "url": url, "seq": seq})).await;
     }
 
     /// Sends a click event with `values`; returns its ref.
@@ -800,6 +809,13 @@ pub fn region_ids(patch: &Value) -> Vec<String> {
         patch["regions"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
     ids.sort();
     ids
+}
+
+/// A patch's changes child by child: its `remove`, `set`, `text` and `append` fields,
+/// those it has (`{}` for none).
+pub fn child_changes(patch: &Value) -> Value {
+    let fields = ["remove", "set", "text", "append"];
+    Value::Object(fields.iter().filter_map(|&k| Some((k.to_string(), patch.get(k)?.clone()))).collect())
 }
 
 /// The HTML of one region of a patch.

@@ -292,7 +292,7 @@ class Client:
         """Opens the WebSocket and joins with ``token``; returns once ``joined`` came."""
         ws = self.open_socket(origin)
         live = LiveSession(ws, self.timeout)
-        live.send({"t": "join", "v": 2, "token": token, "url": self.base_url + path, "seq": seq})
+        live.send({"t": "join", "v": 3, "token": token, "url": self.base_url + path, "seq": seq})
         live.joined = live.next("joined", also=("error",))
         if live.joined.get("t") == "error":
             live.close()
@@ -353,6 +353,9 @@ class LiveSession:
         self.timeout = timeout
         self.joined: dict[str, Any] = {}
         self.backlog: list[dict[str, Any]] = []
+        #: The number of the last patch received: patches carry none, so it is
+        #: counted from ``joined``'s ``seq``, as a browser does.
+        self.seq = 0
         self._refs = itertools.count(1)
 
     def __enter__(self) -> LiveSession:
@@ -474,6 +477,10 @@ class LiveSession:
         if isinstance(raw, bytes):
             raise ProtocolError(f"binary frame from the server: {raw[:80]!r}")
         frame: dict[str, Any] = json.loads(raw)
+        if frame.get("t") == "patch":
+            self.seq += 1
+        elif frame.get("t") == "joined":
+            self.seq = int(frame.get("seq", 0))
         return frame
 
 

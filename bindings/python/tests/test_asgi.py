@@ -364,7 +364,7 @@ def test_a_client_that_does_not_read_is_closed(views: Path, caplog: pytest.LogCa
             raw = RawSocket(url, "; ".join(f"{k}={v}" for k, v in client.cookies.items()))
             try:
                 raw.send_text(
-                    json.dumps({"t": "join", "v": 2, "token": page.boot["token"], "url": url + "/probe", "seq": 0})
+                    json.dumps({"t": "join", "v": 3, "token": page.boot["token"], "url": url + "/probe", "seq": 0})
                 )
                 # The frames wait in the kernel's buffers, then in uvicorn's, then in
                 # the site's queue, until that is full.

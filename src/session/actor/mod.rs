@@ -533,7 +533,6 @@ impl Actor {
             metrics::inc(&self.env.core.metrics.patches);
             self.seq += 1;
             let text = protocol::patch(
-                self.seq,
                 &patch.regions,
                 &patch.parts,
                 patch.root.as_deref(),
@@ -567,7 +566,8 @@ impl Actor {
         let whole = fresh || std::mem::take(&mut self.restored);
         let missed = if whole { None } else { self.sent.missed(last_seq, self.seq) };
         if let Some(missed) = missed {
-            self.send(protocol::joined(self.seq, self.last_eid(), true, None, None).into());
+            // Patches carry no number: the client counts the replayed ones from here.
+            self.send(protocol::joined(last_seq, self.last_eid(), true, None, None).into());
             for frame in missed {
                 self.send(frame);
             }

@@ -118,7 +118,8 @@ type Frame struct {
 	Ref   int         `json:"ref"`
 	OK    bool        `json:"ok"`
 	Error *ReplyError `json:"error"`
-	// joined, patch
+	// joined, patch. Seq is joined's seq; for a patch, which carries none, its
+	// number as a browser counts it: the one after the previous patch.
 	Seq     int               `json:"seq"`
 	Resumed bool              `json:"resumed"`
 	Root    *string           `json:"root"`
@@ -225,13 +226,14 @@ func Join(t testing.TB, p *Page) *Conn {
 	c := &Conn{t: t, ws: ws, frames: make(chan Frame, 1024), Page: p}
 	go c.read()
 	t.Cleanup(c.Close)
-	c.Send(map[string]any{"t": "join", "v": 2, "token": p.Boot.Token, "url": p.URL, "seq": p.Boot.Seq})
+	c.Send(map[string]any{"t": "join", "v": 3, "token": p.Boot.Token, "url": p.URL, "seq": p.Boot.Seq})
 	c.Joined = c.Expect("joined")
 	return c
 }
 
 func (c *Conn) read() {
 	defer close(c.frames)
+	seq := 0
 	for {
 		_, data, err := c.ws.Read(context.Background())
 		if err != nil {
@@ -241,6 +243,13 @@ func (c *Conn) read() {
 		var f Frame
 		if err := json.Unmarshal(data, &f); err != nil {
 			f = Frame{T: "?unparsable", Message: err.Error()}
+		}
+		switch f.T {
+		case "joined":
+			seq = f.Seq
+		case "patch":
+			seq++
+			f.Seq = seq
 		}
 		f.Raw = string(data)
 		c.frames <- f
