@@ -176,6 +176,11 @@ func (p *ProbePage) Handle(ctx *live.Ctx, s *live.Session[ProbeState], e live.Ev
 	case "badmark":
 		spoil(st)
 		s.Mark("nope")
+	case "ids":
+		// The ids the session carries are the library's, kept state or not.
+		if s.ID != ctx.SessionID() || s.UserID != ctx.UserID() || len(s.ID) != 32 {
+			return fmt.Errorf("ids %q/%q, the library says %q/%q", s.ID, s.UserID, ctx.SessionID(), ctx.UserID())
+		}
 	case "flash":
 		s.Flash.Info("saved")
 		s.Flash.Error("but not really")

@@ -90,22 +90,26 @@ func (s *Session[T]) effects() (marks []string, all bool, kinds, messages []stri
 // still current, else decoded from the library's copy; the JSON text it stands for is returned so commit can
 // skip storing a state that did not change.
 func newSession[T any](c *Ctx, load, cached bool) (*Session[T], string, error) {
-	s := &Session[T]{ID: c.SessionID(), UserID: c.UserID()}
+	s := &Session[T]{}
+	var fresh C.int
+	if load && cached {
+		if h := uintptr(C.lv_state_cache(c.raw(), &fresh)); h != 0 {
+			s.cache, _ = cgo.Handle(h).Value().(*stateCache[T])
+		}
+	}
+	if s.cache != nil {
+		// A session's ids never change: kept with its state, they need no cgo call.
+		s.ID, s.UserID = s.cache.id, s.cache.userID
+	} else {
+		s.ID, s.UserID = c.SessionID(), c.UserID()
+	}
 	if !load {
 		return s, "", nil
 	}
-	var fresh C.int
-	if !cached {
-		// Nothing to look up.
-	} else if h := uintptr(C.lv_state_cache(c.raw(), &fresh)); h != 0 {
-		if cache, ok := cgo.Handle(h).Value().(*stateCache[T]); ok {
-			s.cache = cache
-			if fresh != 0 {
-				state, text := cache.get()
-				s.State = state
-				return s, text, nil
-			}
-		}
+	if s.cache != nil && fresh != 0 {
+		state, text := s.cache.get()
+		s.State = state
+		return s, text, nil
 	}
 	p := C.lv_get_state(c.raw())
 	if p == nil {
@@ -163,7 +167,7 @@ func (s *Session[T]) commit(c *Ctx, prev string, keep bool) error {
 func (s *Session[T]) keep(c *Ctx, text string) error {
 	cache := s.cache
 	if cache == nil {
-		cache = &stateCache[T]{}
+		cache = &stateCache[T]{id: s.ID, userID: s.UserID}
 		cache.handle = newHandle(cache)
 	}
 	cache.put(s.State, text)

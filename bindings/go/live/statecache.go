@@ -14,15 +14,17 @@ import (
 )
 
 // stateCache is a session's state as the last successful event or info callback
-// left it, decoded, with its JSON text: the library keeps it with the session
-// (lv_set_state_cache) and says whether the state is still that one, so the next
-// callback skips reading and decoding it. The library drops the handle when the
-// session leaves this node.
+// left it, decoded, with its JSON text and the session's ids: the library keeps it
+// with the session (lv_set_state_cache) and says whether the state is still that
+// one, so the next callback skips reading and decoding it. The library drops the
+// handle when the session leaves this node.
 //
 // Only a state type that encoding/json carries whole is kept (see cacheable), so a
 // callback cannot tell a kept state from a decoded one.
 type stateCache[T any] struct {
 	handle cgo.Handle
+	// The session's ids, which never change.
+	id, userID string
 	// Callbacks of one session never overlap, but they run on different threads,
 	// synchronized by the library where the race detector cannot see it.
 	mu    sync.Mutex

@@ -134,3 +134,18 @@ func TestKeptStateAfterAFailure(t *testing.T) {
 		c.Close()
 	}
 }
+
+// A session's ids come with its kept state: the same as the library's, callback
+// after callback, and each session its own.
+func TestKeptStateCarriesTheSessionIDs(t *testing.T) {
+	probe := NewProbe()
+	_, base := startApp(t, testOptions(false), registerProbe(t, probe))
+	a := livetest.Open(t, base+"/probe")
+	b := livetest.Open(t, base+"/probe")
+	for i := 0; i < 3; i++ {
+		a.MustClick("add", map[string]string{"title": "x"})
+		a.MustClick("ids", nil)
+		b.MustClick("ids", nil)
+		b.MustClick("add", map[string]string{"title": "y"})
+	}
+}
