@@ -617,11 +617,12 @@ void *lv_state_cache(struct lv_ctx *ctx, int *fresh);
  Keeps `value` with the session as the host's decoded copy of the state as it is
  now, so that a later callback can use it instead of reading and decoding the
  state (`lv_state_cache`). Call it after the callback's last write to the state.
- The library calls `drop(value)` (if not NULL) when another value replaces it or
- the session leaves this node (it ends, moves to another node, the app is freed),
- on whatever thread that happens, outside any callback of the session; a snapshot
- restored on another node starts without one. Setting the value already kept only
- marks it fresh again (its `drop` stays). `LV_ERR_NULL` when `value` is NULL.
+ The library calls `drop(value)` (if not NULL) once: when another value replaces
+ it (within that call), or when the session leaves this node (it ends, moves to
+ another node, the app is freed), on whatever thread that happens; `drop` must not
+ call back into the library with the session's context. A snapshot restored on
+ another node starts without a value. Setting the value already kept only marks it
+ fresh again (its `drop` stays). `LV_ERR_NULL` when `value` is NULL.
  */
 int lv_set_state_cache(struct lv_ctx *ctx, void *value, lv_drop_fn drop);
 
