@@ -252,7 +252,8 @@
     const missing = applyParts(f);
     if (missing != null) return resync(missing);
     if (f.title != null) document.title = f.title;
-    seq += 1;
+    // Counted, unless a resync asked for the whole body (a patch still in flight).
+    if (seq !== RESYNC) seq += 1;
     syncClasses();
     // A patch that answers an event is its reply as well (the event succeeded).
     if (typeof f.ref === 'number') onReply({ ref: f.ref, ok: true });
