@@ -72,7 +72,11 @@
 // it is decoded into Session.State (a T); after a callback that returns nil it is
 // encoded with encoding/json and stored. Use json tags for the names templates
 // see. A failing callback (an error or a panic) stores nothing: the session keeps
-// the state it had, and the browser gets an error reply.
+// the state it had, and the browser gets an error reply. When encoding/json gives
+// every value of T back whole (exported fields of plain types; no interfaces, no
+// custom marshalers), the session keeps State decoded from one callback to the
+// next instead, which a callback cannot tell apart: do not keep references into
+// State after the callback returns.
 //
 // # Threads
 //
