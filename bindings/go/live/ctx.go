@@ -130,12 +130,13 @@ func (c *Ctx) withStr(what, s string, rec func(*record.Recorder, string), f func
 	if err != nil {
 		return err
 	}
-	cs, err := cString(what, s)
+	buf, err := borrowedCString(what, s)
 	if err != nil {
 		return err
 	}
-	defer freeC(cs)
-	return callC(func() C.int { return f(p, cs) })
+	err = callC(func() C.int { return f(p, bytesPtr(buf)) })
+	runtime.KeepAlive(buf)
+	return err
 }
 
 // App returns the app this callback runs in (nil for a recording Ctx). It is the

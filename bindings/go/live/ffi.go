@@ -15,7 +15,6 @@ import "C"
 import (
 	"fmt"
 	"runtime"
-	"strings"
 	"unsafe"
 )
 
@@ -81,10 +80,21 @@ func lastError(rc C.int) error {
 // cString copies s into C memory for one call; the caller frees it with freeC. A
 // NUL byte would silently cut the string short in C, so it is refused.
 func cString(what, s string) (*C.char, error) {
-	if strings.IndexByte(s, 0) >= 0 {
-		return nil, &Error{Code: ErrUTF8, Message: fmt.Sprintf("%s %q contains a NUL byte", what, s)}
+	if err := checkNUL(what, s); err != nil {
+		return nil, err
 	}
 	return C.CString(s), nil
+}
+
+// borrowedCString is s with a NUL, in Go memory, for a call that only reads it
+// during the call (every lv_* function copies what it keeps): no C allocation and
+// no cgo calls to make and free one. Pass it with bytesPtr and keep the slice alive
+// across the call. A NUL byte in s is refused, as by cString.
+func borrowedCString(what, s string) ([]byte, error) {
+	if err := checkNUL(what, s); err != nil {
+		return nil, err
+	}
+	return append(append(make([]byte, 0, len(s)+1), s...), 0), nil
 }
 
 // cStringOrNil is cString with "" meaning NULL.
