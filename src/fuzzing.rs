@@ -23,6 +23,9 @@ pub fn client_frame(data: &[u8]) {
         let json = serde_json::to_string(&event).expect("an event serializes");
         let back: Event = serde_json::from_str(&json).expect("the host's copy of an event parses");
         assert_eq!(back, *event);
+        let mut written = Vec::new();
+        event.write_json(&mut written);
+        assert_eq!(written, json.as_bytes(), "the host's copy is what serde writes");
     }
 }
 

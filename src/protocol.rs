@@ -72,6 +72,46 @@ impl Event {
     pub fn int(&self, key: &str, default: i64) -> i64 {
         self.get(key).and_then(|s| s.trim().parse().ok()).unwrap_or(default)
     }
+
+    /// Appends the event's JSON to `out`: the bytes `serde_json` writes for it, with
+    /// the field names written as they are rather than each run through the
+    /// serializer and its escaping (a host gets this with every event).
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
+        fn string(out: &mut Vec<u8>, s: &str) {
+            // Writing to a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, s);
+        }
+        fn optional(out: &mut Vec<u8>, s: Option<&str>) {
+            match s {
+                Some(s) => string(out, s),
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        fn flag(out: &mut Vec<u8>, name: &[u8], on: bool) {
+            out.extend_from_slice(name);
+            out.extend_from_slice(if on { b"true" } else { b"false" });
+        }
+        out.extend_from_slice(br#"{"type":"#);
+        string(out, &self.kind);
+        out.extend_from_slice(br#","name":"#);
+        string(out, &self.name);
+        out.extend_from_slice(br#","target":"#);
+        optional(out, self.target.as_deref());
+        for (name, map) in [(&br#","values":"#[..], &self.values), (br#","form":"#, &self.form)] {
+            out.extend_from_slice(name);
+            let _ = serde_json::to_writer(&mut *out, map);
+        }
+        out.extend_from_slice(br#","field":"#);
+        optional(out, self.field.as_deref());
+        out.extend_from_slice(br#","key":"#);
+        optional(out, self.key.as_deref());
+        let KeyMeta { shift, ctrl, alt, meta } = self.meta;
+        flag(out, br#","meta":{"shift":"#, shift);
+        flag(out, br#","ctrl":"#, ctrl);
+        flag(out, br#","alt":"#, alt);
+        flag(out, br#","meta":"#, meta);
+        out.extend_from_slice(b"}}");
+    }
 }
 
 /// A frame from the browser.
@@ -419,6 +459,24 @@ mod tests {
             let frame = serde_json::from_str::<EventFrame>(text).expect(text);
             assert!(frame.t == "event" && !frame.name.is_empty(), "{text}");
         }
+    }
+
+    #[test]
+    fn an_event_is_written_as_serde_writes_it() {
+        let frames = [
+            r#"{"t":"event","ref":1,"type":"click","name":"inc","values":{"by":"1"}}"#,
+            r#"{"t":"event","ref":2,"type":"submit","name":"save \"it\"","target":"row\n7","values":{},"form":{"title":["Hé \u2028 <b>&"],"tags":["a","b"],"n":[1.5,null,true,{"x":[]}]},"field":"title","key":"Enter","meta":{"shift":true,"ctrl":false,"alt":true,"meta":false}}"#,
+            r#"{"t":"event","ref":3,"name":"\u0000\ud83d\ude00","key":"\t"}"#,
+        ];
+        for text in frames {
+            let Ok(ClientFrame::Event { event, .. }) = ClientFrame::parse(text) else { panic!("{text}") };
+            let mut ours = Vec::new();
+            event.write_json(&mut ours);
+            assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&event).unwrap(), "{text}");
+        }
+        let mut ours = Vec::new();
+        Event::default().write_json(&mut ours);
+        assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&Event::default()).unwrap());
     }
 
     #[test]

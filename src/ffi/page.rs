@@ -162,9 +162,7 @@ impl Page for FfiPage {
         // Written straight into the buffer the C string then takes over, sized for a
         // typical event and its NUL, so neither the writing nor the NUL grows it.
         let mut json = Vec::with_capacity(EVENT_JSON_CAPACITY);
-        if serde_json::to_writer(&mut json, event).is_err() {
-            json = b"{}".to_vec();
-        }
+        event.write_json(&mut json);
         self.call("on_event", cb, ctx, json)
     }
 
