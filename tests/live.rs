@@ -453,6 +453,40 @@ async fn callbacks_run_on_host_threads_unless_the_host_asks_for_inline() {
     assert_eq!(count_in(region(&patch, "stats")), Some(START + 2), "the failed event's change was kept");
 }
 
+/// Two regions whose children share ids (the page breaks HTML's rule, but it
+/// happens): the client finds a child by its id in the whole page, so a change to one
+/// of them sends its region whole rather than name a child the other region has too.
+/// An item appended is still sent alone (`append` names its region).
+#[tokio::test]
+async fn a_child_whose_id_another_region_shares_goes_with_its_region_whole() {
+    let t = TestApp::start(|_| {});
+    let mut spec = counter_spec(std::sync::Arc::new(Counter { probe: t.probe.clone() }));
+    spec.template = "counter/twin".into();
+    spec.regions.clear();
+    spec.regions.insert("rows".into(), "counter/rows".into());
+    spec.regions.insert("mirror".into(), "counter/rows".into());
+    t.app().register_page("/twin", spec).expect("register /twin");
+    let (mut ws, _, boot) = t.live("/twin").await;
+    for text in ["a", "b", "c", "d"] {
+        ws.event_patch("row_add", json!({"text": text})).await;
+    }
+    // `mirror` is rendered with the body: a rejoin asking for it whole.
+    drop(ws);
+    let mut ws = t.connect().await;
+    let joined = ws.join(&boot.token, &t.url("/twin"), (1 << 53) - 1).await;
+    let root = joined["root"].as_str().unwrap_or_else(|| panic!("no root: {joined}"));
+    assert_eq!(root.matches("id=\"row-2\"").count(), 2, "{root}");
+    let patch = ws.event_patch("row_add", json!({"text": "e"})).await;
+    assert_eq!(child_changes(&patch), json!({"append": {"rows": "<li id=\"row-4\">e</li>"}}), "{patch}");
+
+    let patch = ws.event_patch("row_set", json!({"id": "2", "text": "C"})).await;
+    assert_eq!(child_changes(&patch), json!({}), "a child another region has too was named: {patch}");
+    assert!(region(&patch, "rows").contains("<li id=\"row-2\">C</li>"), "{patch}");
+    let patch = ws.event_patch("row_del", json!({"id": "1"})).await;
+    assert_eq!(child_changes(&patch), json!({}), "{patch}");
+    assert!(!region(&patch, "rows").contains("row-1"), "{patch}");
+}
+
 #[tokio::test]
 async fn a_keyed_region_is_patched_child_by_child() {
     let t = TestApp::start(|_| {});

@@ -233,8 +233,10 @@ fn run_call(
             }
             let old_children = before.and_then(|b| b.children.as_deref());
             let new_children = children.as_deref().zip(now.children.as_deref_mut());
-            let parts_of =
-                old_children.zip(new_children).and_then(|(old, (new, now))| diff(old, new, now, &html));
+            let parts_of = old_children
+                .zip(new_children)
+                .and_then(|(old, (new, now))| diff(old, new, now, &html))
+                .filter(|p| !names_a_child_elsewhere(p, id, &data.rendered, &sent));
             match parts_of {
                 Some(p) => {
                     if !p.is_empty() {
@@ -399,6 +401,28 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     } else {
         "unknown panic".into()
     }
+}
+
+/// Whether a child that `parts` of region `region` name (to remove, set or change the
+/// text of) shares its id with a child of another region, as last sent or as this
+/// patch sends it (`sent`). The client finds those children by id in the whole page,
+/// so it could change the other one: the region then goes whole.
+fn names_a_child_elsewhere(
+    parts: &RegionParts,
+    region: &str,
+    rendered: &HashMap<String, Sent>,
+    sent: &[(String, Sent)],
+) -> bool {
+    let named = |id: &str| {
+        parts.remove.iter().any(|r| r == id) || parts.set.contains_key(id) || parts.text.contains_key(id)
+    };
+    rendered
+        .iter()
+        .chain(sent.iter().map(|(id, s)| (id, s)))
+        .filter(|(id, _)| id.as_str() != region)
+        .filter_map(|(_, s)| s.children.as_deref())
+        .flatten()
+        .any(|c| named(&c.id))
 }
 
 #[cfg(test)]
