@@ -15,10 +15,15 @@ use crate::server::{guard, http};
 use crate::token::{Claims, Signer};
 use crate::views::helpers;
 
-/// A client frame off the WebSocket. An event that parses reaches the host as JSON,
-/// so it must survive the trip there and back unchanged.
+/// A client frame off the WebSocket. An event the hand reader takes is the event
+/// serde reads; an event that parses reaches the host as JSON, so it must survive
+/// the trip there and back unchanged.
 pub fn client_frame(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Some(frame) = crate::protocol::event_frame::read(text) {
+        let by_serde = ClientFrame::parse_by_serde(text);
+        assert_eq!(format!("{:?}", Ok::<_, ()>(frame)), format!("{by_serde:?}"), "{text:?}");
+    }
     if let Ok(ClientFrame::Event { event, .. }) = ClientFrame::parse(text) {
         let json = serde_json::to_string(&event).expect("an event serializes");
         let back: Event = serde_json::from_str(&json).expect("the host's copy of an event parses");
