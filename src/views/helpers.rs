@@ -206,46 +206,54 @@ fn click(call: &Call, args: &[Value]) -> Result<String, Error> {
 fn click_fast(args: &[Value]) -> Option<String> {
     let (event, kwargs) = match args {
         [event] => (event, None),
-        [event, kwargs] if kwargs.is_kwargs() => (event, Some(kwargs)),
+        [event, kwargs] if kwargs.is_kwargs() => (event, Some(Kwargs::try_from(kwargs.clone()).ok()?)),
         _ => return None,
     };
     if event.kind() != ValueKind::String {
         return None;
     }
     let event = event.as_str().filter(|e| !e.is_empty() && !e.contains('?'))?;
-    let mut values: Vec<(Value, Value)> = Vec::new();
-    if let Some(kwargs) = kwargs {
-        for name in kwargs.try_iter().ok()? {
-            let text = name.as_str()?;
-            if !valid_name(text, false) || text.bytes().any(|b| b.is_ascii_uppercase()) {
-                return None;
-            }
-            let value = kwargs.get_item(&name).ok()?;
-            values.push((name, value));
+    // The values on the stack, sorted by name: a few at most in any template.
+    const MOST: usize = 8;
+    let mut names = [""; MOST];
+    let mut count = 0;
+    for name in kwargs.iter().flat_map(Kwargs::args) {
+        if count == MOST || !valid_name(name, false) || name.bytes().any(|b| b.is_ascii_uppercase()) {
+            return None;
         }
-        values.sort_unstable_by(|a, b| a.0.as_str().cmp(&b.0.as_str()));
+        names[count] = name;
+        count += 1;
     }
-    let mut texts: Vec<ScalarText<'_>> = Vec::with_capacity(values.len());
-    for (_, value) in &values {
-        texts.push(ScalarText::of(value)?);
+    let names = &mut names[..count];
+    names.sort_unstable();
+    let mut values: [Value; MOST] = Default::default();
+    if let Some(kwargs) = &kwargs {
+        for (name, value) in names.iter().zip(&mut values) {
+            *value = kwargs.peek::<Value>(name).ok()?;
+        }
     }
+    let mut texts = [const { None }; MOST];
+    for (value, text) in values.iter().zip(&mut texts).take(count) {
+        *text = Some(ScalarText::of(value)?);
+    }
+    let texts = texts.iter().take(count).flatten();
     let mut out = String::with_capacity(96);
     out.push_str("data-lv-click=\"");
     push_escaped(&mut out, event);
     out.push('"');
-    for ((name, _), text) in values.iter().zip(&texts) {
+    for (name, text) in names.iter().zip(texts.clone()) {
         out.push_str(" data-lv-value-");
-        out.push_str(name.as_str()?);
+        out.push_str(name);
         out.push_str("=\"");
         push_escaped(&mut out, text.as_str());
         out.push('"');
     }
     out.push_str(" name=\"_lv_click\" value=\"");
     push_escaped(&mut out, event);
-    for (i, ((name, _), text)) in values.iter().zip(&texts).enumerate() {
+    for (i, (name, text)) in names.iter().zip(texts).enumerate() {
         // The query is escaped as a whole in `click`: only its `&` needs it.
         out.push_str(if i == 0 { "?" } else { "&amp;" });
-        push_form_urlencoded(&mut out, name.as_str()?);
+        push_form_urlencoded(&mut out, name);
         out.push('=');
         push_form_urlencoded(&mut out, text.as_str());
     }

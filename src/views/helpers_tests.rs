@@ -425,6 +425,12 @@ fn click_fast_path_writes_what_click_writes() {
         vec![],
         vec![kw(&[("a", Value::from(1))])],
         vec![Value::from("a"), Value::from("b")],
+        vec![Value::from("a"), Value::UNDEFINED],
+        // More values than the fast path keeps on its stack.
+        vec![
+            Value::from("many"),
+            Value::from((0..9).map(|i| (format!("v{i}"), Value::from(i))).collect::<Kwargs>()),
+        ],
     ];
     let mut fast = 0;
     for args in &cases {
