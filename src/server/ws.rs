@@ -7,12 +7,10 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -27,7 +25,7 @@ use crate::host::Refused;
 use crate::metrics;
 use crate::protocol::{self, ClientFrame, Join, PROTOCOL_VERSION};
 use crate::session::{
-    self, queue as frame_queue, Conn, Origin, Outbound, QueueRx, QueueTx, SessionHandle, SessionMsg,
+    self, queue as frame_queue, Conn, Kill, Origin, Outbound, QueueRx, QueueTx, SessionHandle, SessionMsg,
 };
 use crate::token::TokenError;
 
@@ -38,20 +36,15 @@ const OVERLOADED: &str = "overloaded";
 const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 
 /// What a join needs of the upgrade request that opened its socket: the headers and
-/// cookies the auth hook sees, and the browser the cookie names. Kept in a task-local
-/// of the socket's task, taken by its one join, so the frame loop carries nothing.
-/// Boxed: every future it passes through on its way there (the spawned task, the
-/// functions that start the socket) keeps room for it for as long as the socket lives,
-/// and each box is one pointer in an idle socket's task, not 120 bytes.
+/// cookies the auth hook sees, and the browser the cookie names. The socket's task
+/// holds it until its one join takes it. Boxed: the task keeps room for it for as long
+/// as the socket lives, and a box is one pointer in an idle socket's task, not 120
+/// bytes.
 pub(crate) struct UpgradeRequest(Box<Upgrade>);
 
 struct Upgrade {
     headers: HeaderMap,
     browser: Option<String>,
-}
-
-tokio::task_local! {
-    static UPGRADE: RefCell<Option<UpgradeRequest>>;
 }
 
 /// The Sec-WebSocket-Accept value for a valid upgrade that passes the Origin check,
@@ -152,7 +145,7 @@ where
     S: Sink<Message, Error = WsError> + Unpin + Send,
     R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin + Send,
 {
-    UPGRADE.scope(RefCell::new(Some(request)), run(shared, sink, stream))
+    run(shared, request, sink, stream)
 }
 
 /// Same origin (scheme, host and port, the scheme as `secure_cookies` or a trusted
@@ -181,28 +174,29 @@ enum ReadEnd {
 /// bounded queue, so a client that does not read fills it and is dropped (by the
 /// session, or here for heartbeats and errors), and no write can keep the socket from
 /// seeing `kill` or its idle timeout.
-async fn run<S, R>(shared: Arc<Shared>, sink: S, stream: R)
+async fn run<S, R>(shared: Arc<Shared>, request: UpgradeRequest, sink: S, stream: R)
 where
     S: Sink<Message, Error = WsError> + Unpin,
     R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin,
 {
     let (out_tx, out_rx) = frame_queue(shared.opts.outbound_queue);
-    let kill = Arc::new(Notify::new());
+    let kill = Arc::new(Kill::default());
     let conn_id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     let mut joined: Option<SessionHandle> = None;
+    let mut request = Some(request);
     shared.metrics.sockets.fetch_add(1, Ordering::Relaxed);
 
     let mut writer = std::pin::pin!(write(sink, out_rx));
     let end = tokio::select! {
-        end = read(&shared, stream, &out_tx, &kill, conn_id, &mut joined) => end,
+        end = read(&shared, stream, &out_tx, &kill, conn_id, &mut joined, &mut request) => end,
         () = &mut writer => ReadEnd::Gone,
-        () = kill.notified() => ReadEnd::Gone,
+        () = kill.given() => ReadEnd::Gone,
     };
     if let ReadEnd::Flush = end {
         let _ = tokio::time::timeout(FLUSH_TIMEOUT, async {
             tokio::select! {
                 () = &mut writer => {}
-                () = kill.notified() => {}
+                () = kill.given() => {}
             }
         })
         .await;
@@ -258,9 +252,10 @@ async fn read<R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin>(
     shared: &Arc<Shared>,
     mut stream: R,
     out_tx: &QueueTx<Outbound>,
-    kill: &Arc<Notify>,
+    kill: &Arc<Kill>,
     conn_id: u64,
     joined: &mut Option<SessionHandle>,
+    request: &mut Option<UpgradeRequest>,
 ) -> ReadEnd {
     let opts = &shared.opts;
     // One timer serves both deadlines: until the join it fires at the join deadline
@@ -272,6 +267,8 @@ async fn read<R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin>(
     let mut control = Bucket::new(opts.control_frames_per_second, opts.control_frame_burst);
     // A joined socket hears of a shutdown from its session; one not joined yet, here.
     let mut closing = shared.closing.subscribe();
+    // When the last frame arrived.
+    let mut active = Instant::now();
     loop {
         let msg = tokio::select! {
             msg = stream.next() => msg,
@@ -281,6 +278,12 @@ async fn read<R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin>(
                 return ReadEnd::Flush;
             }
             () = &mut idle => {
+                // A joined socket's timer is set once and moved on only when it fires
+                // early, from the last frame: not reset for every frame.
+                if joined.is_some() && Instant::now() < active + IDLE_TIMEOUT {
+                    idle.as_mut().reset(active + IDLE_TIMEOUT);
+                    continue;
+                }
                 if joined.is_none() && Instant::now() >= join_by {
                     metrics::inc(&shared.metrics.join_timeouts);
                     let _ = queue(out_tx, protocol::error("join_timeout", "no join arrived in time", false));
@@ -291,8 +294,10 @@ async fn read<R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin>(
                 return ReadEnd::Flush;
             }
         };
-        let idle_at = Instant::now() + IDLE_TIMEOUT;
-        idle.as_mut().reset(if joined.is_none() { idle_at.min(join_by) } else { idle_at });
+        active = Instant::now();
+        if joined.is_none() {
+            idle.as_mut().reset((active + IDLE_TIMEOUT).min(join_by));
+        }
         let frame = match msg {
             Some(Ok(Message::Text(t))) => ClientFrame::parse(t.as_str()),
             Some(Ok(Message::Binary(_))) => Err(protocol::FrameError {
@@ -344,7 +349,7 @@ async fn read<R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin>(
                 let conn = Conn { id: conn_id, tx: out_tx.clone(), kill: kill.clone() };
                 // Boxed: a join (perhaps a mount) happens once per socket, and inline
                 // its future would enlarge every idle socket's task.
-                match Box::pin(join_session(shared, join, conn)).await {
+                match Box::pin(join_session(shared, join, conn, request.take())).await {
                     Ok(handle) => {
                         *joined = Some(handle);
                         // From now on only the idle deadline applies.
@@ -438,6 +443,7 @@ async fn join_session(
     shared: &Arc<Shared>,
     join: Join,
     conn: Conn,
+    request: Option<UpgradeRequest>,
 ) -> Result<SessionHandle, (&'static str, String)> {
     if join.v != PROTOCOL_VERSION {
         return Err((
@@ -457,7 +463,7 @@ async fn join_session(
         Some((route, _)) if route.pattern == claims.route => route,
         _ => return Err(("page_not_found", format!("no page is registered at {path}"))),
     };
-    check_request(shared, &claims, &path, url_query(&join.url)).await?;
+    check_request(shared, request, &claims, &path, url_query(&join.url)).await?;
     let mut conn = conn;
     // Twice at most: a session that ended (or left for another node) between the
     // lookup and the attach is looked up once more, in the store too.
@@ -486,11 +492,11 @@ async fn join_session(
 /// nobody's session.
 async fn check_request(
     shared: &Arc<Shared>,
+    request: Option<UpgradeRequest>,
     claims: &crate::token::Claims,
     path: &str,
     query: &str,
 ) -> Result<(), (&'static str, String)> {
-    let request = UPGRADE.try_with(|r| r.borrow_mut().take()).ok().flatten();
     let Some(UpgradeRequest(request)) = request else {
         return Err(("internal", "the socket's upgrade request is gone".into()));
     };
