@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::oneshot;
 
 use crate::error::Result;
 use crate::metrics::{self, Metrics};
@@ -22,7 +22,7 @@ pub(crate) struct Conn {
     pub id: u64,
     pub tx: super::QueueTx<Outbound>,
     /// Tells the socket task to drop the connection at once (its queue is full).
-    pub kill: Arc<Notify>,
+    pub kill: Arc<super::Kill>,
 }
 
 /// What a session's mailbox carries.

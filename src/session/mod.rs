@@ -49,7 +49,7 @@ use crate::views::Views;
 
 pub(crate) use env::SessionEnv;
 pub(crate) use mailbox::{Conn, Inspection, Mailbox, Outbound, PostOutcome, SessionMsg};
-pub(crate) use queue::{queue, QueueRx, QueueTx, TrySend};
+pub(crate) use queue::{queue, Kill, QueueRx, QueueTx, TrySend};
 pub(crate) use registry::Registry;
 pub(crate) use reload::watch_views;
 pub(crate) use restore::restore;

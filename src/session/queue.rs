@@ -5,10 +5,17 @@
 //! A tokio mpsc channel allocates a block of 32 slots when it is made. Every session
 //! has one queue of each kind and an idle one holds nothing, so these allocate only
 //! when items arrive, and give most of it back once a burst has drained.
+//!
+//! The one receiver waits on an [`AtomicWaker`], not a `Notify`: every event passes
+//! through two of these queues, and a `Notify` takes a lock to register, check and
+//! drop its waiter each time the receiving task is polled.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use futures_util::task::AtomicWaker;
 use tokio::sync::Notify;
 
 /// Why an item was not queued; it comes back with the refusal.
@@ -26,7 +33,7 @@ struct Shared<T> {
     senders: AtomicUsize,
     closed: AtomicBool,
     /// Wakes the receiver: an item arrived, or the last sender left.
-    ready: Notify,
+    ready: AtomicWaker,
     /// Wakes a sender waiting for room: an item was taken, or the receiver closed.
     room: Notify,
 }
@@ -44,7 +51,7 @@ pub(crate) fn queue<T>(capacity: usize) -> (QueueTx<T>, QueueRx<T>) {
         capacity: capacity.max(1),
         senders: AtomicUsize::new(1),
         closed: AtomicBool::new(false),
-        ready: Notify::new(),
+        ready: AtomicWaker::new(),
         room: Notify::new(),
     });
     (QueueTx(shared.clone()), QueueRx(shared))
@@ -66,8 +73,8 @@ impl<T> QueueTx<T> {
             }
             items.push_back(item);
         }
-        // Stores a permit when the receiver is not waiting yet: no wake-up is lost.
-        self.0.ready.notify_one();
+        // The receiver registers before it looks: it either sees the item or is woken.
+        self.0.ready.wake();
         Ok(())
     }
 
@@ -114,7 +121,7 @@ impl<T> Clone for QueueTx<T> {
 impl<T> Drop for QueueTx<T> {
     fn drop(&mut self) {
         if self.0.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.ready.notify_one();
+            self.0.ready.wake();
         }
     }
 }
@@ -124,21 +131,22 @@ pub(crate) struct QueueRx<T>(Arc<Shared<T>>);
 
 impl<T> QueueRx<T> {
     /// The next item; `None` once every sender is gone and the queue is empty.
+    /// Cancel-safe: dropped before it resolves, it takes nothing.
     pub async fn recv(&mut self) -> Option<T> {
-        let shared = self.0.clone();
-        loop {
-            let ready = shared.ready.notified();
-            tokio::pin!(ready);
-            ready.as_mut().enable();
-            if let Some(item) = self.try_recv() {
-                return Some(item);
-            }
-            if shared.senders.load(Ordering::Acquire) == 0 {
-                // An item sent just before the last sender left is still delivered.
-                return self.try_recv();
-            }
-            ready.await;
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        // Registered before looking, so an item sent in between wakes this task.
+        self.0.ready.register(cx.waker());
+        if let Some(item) = self.try_recv() {
+            return Poll::Ready(Some(item));
         }
+        if self.0.senders.load(Ordering::Acquire) == 0 {
+            // An item sent just before the last sender left is still delivered.
+            return Poll::Ready(self.try_recv());
+        }
+        Poll::Pending
     }
 
     /// The next item if one is waiting.
@@ -173,10 +181,55 @@ impl<T> Drop for QueueRx<T> {
     }
 }
 
+/// A socket's order to drop its connection at once: given once by its session (the
+/// client is not reading), waited on by the socket's task, which looks at it every
+/// time it is polled, so it costs an atomic load and no lock.
+#[derive(Default)]
+pub(crate) struct Kill {
+    given: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl Kill {
+    /// Gives the order; the waiting task, or the next one to wait, sees it.
+    pub fn give(&self) {
+        self.given.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Resolves once the order is given (at once if it was). One task waits at a time.
+    pub async fn given(&self) {
+        std::future::poll_fn(|cx| {
+            self.waker.register(cx.waker());
+            if self.given.load(Ordering::Acquire) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_kill_wakes_its_waiter_and_stays_given() {
+        let kill = Arc::new(Kill::default());
+        let waiter = tokio::spawn({
+            let kill = kill.clone();
+            async move { kill.given().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "not given yet");
+        kill.give();
+        tokio::time::timeout(Duration::from_secs(5), waiter).await.expect("the waiter wakes").unwrap();
+        // Given once, it stays given: a later wait ends at once.
+        tokio::time::timeout(Duration::from_secs(5), kill.given()).await.expect("still given");
+    }
 
     #[tokio::test]
     async fn delivers_in_order_and_refuses_beyond_its_capacity() {

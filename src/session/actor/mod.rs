@@ -318,7 +318,7 @@ impl Actor {
             }
             SessionMsg::DropSocket => {
                 if let Some(conn) = self.conn.take() {
-                    conn.kill.notify_one();
+                    conn.kill.give();
                     self.detach();
                 }
             }
@@ -609,7 +609,7 @@ impl Actor {
             Err(TrySend::Full(_)) => {
                 tracing::warn!(session = self.id(), "client is not reading; disconnecting it");
                 metrics::inc(&self.env.core.metrics.slow_clients);
-                conn.kill.notify_one();
+                conn.kill.give();
                 self.detach();
             }
             Err(TrySend::Closed(_)) => self.detach(),
