@@ -20,7 +20,10 @@ use crate::page::{check_pointer, json_get, kind_of, Ctx};
 
 /// Lends `s` to C until the callback returns.
 fn lend(ctx: &mut Ctx<'_>, s: String) -> *const c_char {
-    let s = CString::new(s.replace('\0', "\u{fffd}")).unwrap_or_default();
+    // A NUL would end the text early in C: it reads U+FFFD instead. Most texts have
+    // none, and are not copied for it.
+    let s = if s.as_bytes().contains(&0) { s.replace('\0', "\u{fffd}") } else { s };
+    let s = CString::new(s).unwrap_or_default();
     let ptr = s.as_ptr();
     ctx.lent.push(s);
     ptr

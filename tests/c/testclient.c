@@ -163,6 +163,10 @@ int main(void) {
     CHECK(lv_test_reply(t, &s) == LV_OK && contains(s, "{\"ok\":true}"));
     CHECK(lv_test_click(t, "[data-lv-click=dec]") == LV_OK);
     CHECK_ERR(lv_test_reply(t, NULL), LV_ERR_NULL, "out_json is NULL");
+    /* A NUL in a value reaches C as U+FFFD, not as the end of the text: "2\uFFFDx"
+     * reads as 2 (cut at the NUL, or refused, it would read as 0). */
+    CHECK(lv_test_event(t, "{\"type\": \"click\", \"name\": \"inc\", \"values\": {\"by\": \"2\\u0000x\"}}") == LV_OK);
+    CHECK(lv_test_state(t, &s) == LV_OK && contains(s, "\"count\":2"));
 
     /* Nothing arrives by itself; a publish arrives as a push, already applied. */
     CHECK(lv_test_refute_push(t, 200) == LV_OK);
