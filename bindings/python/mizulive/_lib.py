@@ -410,8 +410,15 @@ def _check(value: object) -> None:
     Containers are checked a whole level at a time by type (``set(map(type, ...))``
     runs in C), so a list of a thousand numbers or strings costs no Python loop."""
     stack = [value]
+    # Containers already checked: one the state holds twice is checked once, and a
+    # state that holds itself ends the walk (json then names the circular reference).
+    seen: set[int] = set()
     while stack:
         v = stack.pop()
+        if isinstance(v, (dict, list, tuple)):
+            if id(v) in seen:
+                continue
+            seen.add(id(v))
         if isinstance(v, dict):
             if not set(map(type, v)) <= _STR:
                 key = next((k for k in v if not isinstance(k, str)), None)

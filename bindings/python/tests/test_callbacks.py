@@ -104,6 +104,8 @@ def test_state_is_written_back_only_when_the_callback_succeeds(serve: Any) -> No
                 s.state["big"] = ["a", 1.5, [None, 3, -(2**64)]]
             if e.name == "float-key-deep":
                 s.state["deep"] = [{"ok": {3.5: 1}}]
+            if e.name == "circular":  # refused with a reason, not walked for ever
+                s.state["me"] = [s.state]
             if e.name == "rich":
                 s.state["rich"] = RICH
             if e.name == "check" and s.state["rich"] != RICH:
@@ -119,6 +121,7 @@ def test_state_is_written_back_only_when_the_callback_succeeds(serve: Any) -> No
             "huge": "integer 1180591620717411303424 does not fit in 64 bits",
             "huge-among-strings": "integer -18446744073709551616 does not fit in 64 bits",
             "float-key-deep": "object key 3.5 is not a string",
+            "circular": "Circular reference detected",
         }
         for name, why in refusals.items():
             reply = live.event(name)
