@@ -125,14 +125,17 @@ impl State {
             .count()
     }
 
-    /// With a job queued: calls a sleeping thread when a core is free for it.
-    fn dispatch(&mut self, now: Instant) {
+    /// With a job queued: calls a sleeping thread when a core is free for it. True
+    /// when it called one.
+    fn dispatch(&mut self, now: Instant) -> bool {
         if self.queued() && self.progressing(now) < self.parallel {
             if let Some(i) = self.idle.pop() {
                 self.slots[i].called = true;
                 wake(&self.slots[i]);
+                return true;
             }
         }
+        false
     }
 
     /// Whether thread `i`, not running a job, takes the next one: when it was called
@@ -195,8 +198,9 @@ impl Queue {
         }
     }
 
-    /// Queues a job in `lane`. A refused job is dropped unrun.
-    fn submit(&self, lane: Lane, job: Job, new_limit: usize) -> Result<(), Refused> {
+    /// Queues a job in `lane`: true when a thread was called for it (see
+    /// [`HostPool::run`]). A refused job is dropped unrun.
+    fn submit(&self, lane: Lane, job: Job, new_limit: usize) -> Result<bool, Refused> {
         let mut state = self.lock();
         if state.closed {
             return Err(Refused::Closed);
@@ -206,9 +210,9 @@ impl Queue {
             Lane::New if state.new.len() >= new_limit => return Err(Refused::Full),
             Lane::New => state.new.push_back(job),
         }
-        state.dispatch(Instant::now());
+        let called = state.dispatch(Instant::now());
         self.gauge(&state);
-        Ok(())
+        Ok(called)
     }
 
     /// Looks again for a core free for queued work: a running callback may have
@@ -364,25 +368,34 @@ impl HostPool {
     }
 
     /// Queues a job in `lane`. A refused job is dropped unrun.
+    #[cfg(test)]
     pub fn submit_to(&self, lane: Lane, job: impl FnOnce() + Send + 'static) -> Result<(), Refused> {
-        self.queue.submit(lane, Box::new(job), self.new_limit)
+        self.queue.submit(lane, Box::new(job), self.new_limit).map(drop)
     }
 
-    /// Runs `job` on the pool and waits for what it returns. Every [`STUCK`] it is
-    /// still waiting, the pool looks again for a thread to take queued work: the job
-    /// may be queued behind a callback that blocks. `Closed` when the pool shut down
-    /// before running it.
+    /// Runs `job` on the pool and waits for what it returns. A job queued behind
+    /// running work has the pool look again, every [`STUCK`] it is still waiting, for
+    /// a thread to take queued work: it may be queued behind a callback that blocks.
+    /// `Closed` when the pool shut down before running it.
     pub async fn run<T: Send + 'static>(
         &self,
         lane: Lane,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Refused> {
         let (tx, mut rx) = tokio::sync::oneshot::channel();
-        self.submit_to(lane, move || {
+        let job: Job = Box::new(move || {
             let _ = tx.send(job());
-        })?;
-        // Boxed: the waiter (a session's task) keeps room for its largest await for
-        // its whole life.
+        });
+        if self.queue.submit(lane, job, self.new_limit)? {
+            // A thread was called for it, and a called thread takes a job: this one,
+            // or one queued ahead of it, whose waiter looks for a thread while that
+            // job runs. Nothing to watch (a timer per event costs a lock to set and
+            // another to cancel), and how long the job itself runs holds up only its
+            // own session.
+            return rx.await.map_err(|_| Refused::Closed);
+        }
+        // Queued behind running work: looked after every STUCK. Boxed: the waiter (a
+        // session's task) keeps room for its largest await for its whole life.
         let mut stuck = Box::pin(tokio::time::sleep(STUCK));
         loop {
             tokio::select! {
@@ -541,6 +554,38 @@ mod tests {
         let ran = tokio::time::timeout(Duration::from_secs(10), pool.run(Lane::Live, || 7)).await;
         release_tx.send(()).unwrap();
         assert_eq!(ran.expect("the second job ran while the first was blocked"), Ok(7));
+        assert_eq!(pool.shutdown(Some(Instant::now() + Duration::from_secs(10))), 0);
+    }
+
+    /// The same when the blocked callback is itself a waited-for job, which a called
+    /// thread took at once (its waiter watches nothing): the job queued behind it
+    /// still gets the other thread.
+    #[tokio::test]
+    async fn a_job_queued_behind_a_blocked_job_that_was_taken_at_once_still_runs() {
+        let pool =
+            Arc::new(HostPool::with_parallelism(2, 1, 8, Arc::new(Metrics::default()), "test-host").unwrap());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pool.queue.lock().idle.len() < 2 {
+            assert!(Instant::now() < deadline, "the pool's threads did not start");
+            tokio::task::yield_now().await;
+        }
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let blocked = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                pool.run(Lane::Live, move || {
+                    let _ = started_tx.send(());
+                    let _ = release_rx.recv_timeout(Duration::from_secs(30));
+                })
+                .await
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(10), started_rx).await.unwrap().unwrap();
+        let ran = tokio::time::timeout(Duration::from_secs(10), pool.run(Lane::Live, || 7)).await;
+        release_tx.send(()).unwrap();
+        assert_eq!(ran.expect("the second job ran while the first was blocked"), Ok(7));
+        assert_eq!(blocked.await.unwrap(), Ok(()));
         assert_eq!(pool.shutdown(Some(Instant::now() + Duration::from_secs(10))), 0);
     }
 
