@@ -533,60 +533,47 @@ mod tests {
 
     /// A job queued behind a callback that does not return still runs (contract 1):
     /// on one core with two threads, its waiter's look after STUCK calls the other.
+    /// The blocked callback is queued with no waiter, or waited for: then a called
+    /// thread took it at once, and its own waiter watches nothing.
     #[tokio::test]
     async fn a_blocked_callback_does_not_hold_back_the_queue() {
-        let pool = HostPool::with_parallelism(2, 1, 8, Arc::new(Metrics::default()), "test-host").unwrap();
-        // Both threads asleep first, so neither finds the second job on its own.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while pool.queue.lock().idle.len() < 2 {
-            assert!(Instant::now() < deadline, "the pool's threads did not start");
-            tokio::task::yield_now().await;
-        }
-        let (release_tx, release_rx) = mpsc::channel::<()>();
-        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
-        pool.submit_to(Lane::Live, move || {
-            let _ = started_tx.send(());
-            // Blocked until the test lets go (or gives up).
-            let _ = release_rx.recv_timeout(Duration::from_secs(30));
-        })
-        .unwrap();
-        tokio::time::timeout(Duration::from_secs(10), started_rx).await.unwrap().unwrap();
-        let ran = tokio::time::timeout(Duration::from_secs(10), pool.run(Lane::Live, || 7)).await;
-        release_tx.send(()).unwrap();
-        assert_eq!(ran.expect("the second job ran while the first was blocked"), Ok(7));
-        assert_eq!(pool.shutdown(Some(Instant::now() + Duration::from_secs(10))), 0);
-    }
-
-    /// The same when the blocked callback is itself a waited-for job, which a called
-    /// thread took at once (its waiter watches nothing): the job queued behind it
-    /// still gets the other thread.
-    #[tokio::test]
-    async fn a_job_queued_behind_a_blocked_job_that_was_taken_at_once_still_runs() {
-        let pool =
-            Arc::new(HostPool::with_parallelism(2, 1, 8, Arc::new(Metrics::default()), "test-host").unwrap());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while pool.queue.lock().idle.len() < 2 {
-            assert!(Instant::now() < deadline, "the pool's threads did not start");
-            tokio::task::yield_now().await;
-        }
-        let (release_tx, release_rx) = mpsc::channel::<()>();
-        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
-        let blocked = tokio::spawn({
-            let pool = pool.clone();
-            async move {
-                pool.run(Lane::Live, move || {
-                    let _ = started_tx.send(());
-                    let _ = release_rx.recv_timeout(Duration::from_secs(30));
-                })
-                .await
+        for waited in [false, true] {
+            let pool = Arc::new(
+                HostPool::with_parallelism(2, 1, 8, Arc::new(Metrics::default()), "test-host").unwrap(),
+            );
+            // Both threads asleep first, so neither finds the second job on its own.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while pool.queue.lock().idle.len() < 2 {
+                assert!(Instant::now() < deadline, "the pool's threads did not start");
+                tokio::task::yield_now().await;
             }
-        });
-        tokio::time::timeout(Duration::from_secs(10), started_rx).await.unwrap().unwrap();
-        let ran = tokio::time::timeout(Duration::from_secs(10), pool.run(Lane::Live, || 7)).await;
-        release_tx.send(()).unwrap();
-        assert_eq!(ran.expect("the second job ran while the first was blocked"), Ok(7));
-        assert_eq!(blocked.await.unwrap(), Ok(()));
-        assert_eq!(pool.shutdown(Some(Instant::now() + Duration::from_secs(10))), 0);
+            let (release_tx, release_rx) = mpsc::channel::<()>();
+            let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+            let blocker = move || {
+                let _ = started_tx.send(());
+                // Blocked until the test lets go (or gives up).
+                let _ = release_rx.recv_timeout(Duration::from_secs(30));
+            };
+            let blocked = if waited {
+                let pool = pool.clone();
+                Some(tokio::spawn(async move { pool.run(Lane::Live, blocker).await }))
+            } else {
+                pool.submit_to(Lane::Live, blocker).unwrap();
+                None
+            };
+            tokio::time::timeout(Duration::from_secs(10), started_rx).await.unwrap().unwrap();
+            let ran = tokio::time::timeout(Duration::from_secs(10), pool.run(Lane::Live, || 7)).await;
+            release_tx.send(()).unwrap();
+            assert_eq!(
+                ran.expect("the second job ran while the first was blocked"),
+                Ok(7),
+                "waited: {waited}"
+            );
+            if let Some(blocked) = blocked {
+                assert_eq!(blocked.await.unwrap(), Ok(()));
+            }
+            assert_eq!(pool.shutdown(Some(Instant::now() + Duration::from_secs(10))), 0);
+        }
     }
 
     /// Live jobs go first, new ones are refused beyond the limit, and shutdown runs
