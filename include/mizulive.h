@@ -1222,6 +1222,10 @@ int lv_ws_adopt(struct lv_app *app, const struct lv_http_request *upgrade, int f
     `lv_ws_close` once the connection is closed (by either side);
   - `*refusal`: do not accept; answer this response (403 for a foreign Origin, 503
     past `max_connections`) and release it with `lv_response_free`.
+
+ Frames for `tag` can come from `lv_ws_next` as soon as the library has the socket,
+ before this call returns (a shutdown's goodbye, say): route `tag` to its
+ connection before the call, and hold its frames until the upgrade is answered.
  */
 int lv_ws_open(struct lv_app *app, const struct lv_http_request *upgrade, uint64_t tag, struct lv_ws **ws, struct lv_response **refusal);
 

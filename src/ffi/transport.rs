@@ -256,6 +256,10 @@ pub unsafe extern "C" fn lv_ws_adopt(
 ///    `lv_ws_close` once the connection is closed (by either side);
 ///  - `*refusal`: do not accept; answer this response (403 for a foreign Origin, 503
 ///    past `max_connections`) and release it with `lv_response_free`.
+///
+/// Frames for `tag` can come from `lv_ws_next` as soon as the library has the socket,
+/// before this call returns (a shutdown's goodbye, say): route `tag` to its
+/// connection before the call, and hold its frames until the upgrade is answered.
 #[no_mangle]
 pub unsafe extern "C" fn lv_ws_open(
     app: *mut lv_app,

@@ -207,9 +207,16 @@ fn frames(
 ) {
     static TAGS: AtomicU64 = AtomicU64::new(1);
     let tag = TAGS.fetch_add(1, Ordering::Relaxed);
+    // The tag's frames may come as soon as the library has the socket (a shutdown's
+    // goodbye, before this thread has even answered the upgrade): they wait in the
+    // channel, registered before the library knows the tag, for the writer below.
+    let (tx, rx) = mpsc::channel::<HostFrame>();
+    writers.lock().unwrap().insert(tag, tx);
+    let forget = || writers.lock().unwrap().remove(&tag);
     let socket = match app.open_websocket(&req, tag).expect("open the socket") {
         Ok(socket) => socket,
         Err(refusal) => {
+            forget();
             let _ = conn.write_all(&response_bytes(&refusal));
             return;
         }
@@ -220,11 +227,10 @@ fn frames(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
     );
     if conn.write_all(switching.as_bytes()).is_err() {
+        forget();
         return;
     }
     // The writer: the library's frames for this tag, onto the socket.
-    let (tx, rx) = mpsc::channel::<HostFrame>();
-    writers.lock().unwrap().insert(tag, tx);
     let out = conn.try_clone().expect("clone the socket");
     std::thread::spawn(move || {
         let mut ws = WebSocket::from_raw_socket(out, Role::Server, None);
@@ -260,5 +266,5 @@ fn frames(
     }
     // Dropping the socket tells the library it closed; the writer ends with its channel.
     drop(socket);
-    writers.lock().unwrap().remove(&tag);
+    forget();
 }
