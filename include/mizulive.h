@@ -1096,8 +1096,9 @@ int lv_test_event(struct lv_test *t, const char *event_json);
  The next push: a frame the server sent that answers no event (a patch from
  `lv_app_publish` or a timer, already applied to the page; a command; a redirect or
  navigate, already followed; an error or close), waiting at most `timeout_ms`. On
- `LV_OK` `*out_json` is the frame as JSON (`{"t":"patch",...}`), the caller's to
- free with `lv_string_free`. `LV_ERR_TIMEOUT` when none came.
+ `LV_OK` `*out_json` is the frame as JSON (`{"t":"patch",...}`: a patch, untagged on
+ the wire, is named here), the caller's to free with `lv_string_free`.
+ `LV_ERR_TIMEOUT` when none came.
  */
 int lv_test_next_push(struct lv_test *t, uint32_t timeout_ms, char **out_json);
 

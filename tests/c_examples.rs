@@ -176,7 +176,7 @@ async fn join(addr: &str, path: &str, token: &str) -> Ws {
     req.headers_mut().insert("Origin", format!("http://{addr}").parse().expect("origin"));
     req.headers_mut().insert("Cookie", BROWSER.parse().expect("cookie"));
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("websocket connects");
-    let join = json!({"t": "join", "v": 3, "token": token, "url": format!("http://{addr}{path}"), "seq": 0});
+    let join = json!({"t": "join", "v": mizulive::protocol::PROTOCOL_VERSION, "token": token, "url": format!("http://{addr}{path}"), "seq": 0});
     ws.send(Message::text(join.to_string())).await.expect("send join");
     let joined = recv(&mut ws).await;
     assert_eq!(joined["t"], "joined", "{joined}");
@@ -188,7 +188,14 @@ async fn recv(ws: &mut Ws) -> Value {
     loop {
         let msg = tokio::time::timeout(WAIT, ws.next()).await.expect("a frame in time");
         match msg.expect("socket open").expect("frame") {
-            Message::Text(t) => return serde_json::from_str(t.as_str()).expect("frame is JSON"),
+            Message::Text(t) => {
+                let mut frame: Value = serde_json::from_str(t.as_str()).expect("frame is JSON");
+                // A patch carries no tag on the wire.
+                if frame.get("t").is_none() {
+                    frame["t"] = "patch".into();
+                }
+                return frame;
+            }
             Message::Close(frame) => return json!({"t": "__close", "frame": format!("{frame:?}")}),
             _ => continue,
         }

@@ -18,7 +18,7 @@ async fn join_adopts_the_session_the_get_mounted() {
 
     let mut ws = t.connect().await;
     let joined = ws.join(&boot.token, &t.url("/counter"), 0).await;
-    assert_eq!(joined["v"], 3, "{joined}");
+    assert_eq!(joined["v"], 4, "{joined}");
     assert_eq!(joined["resumed"], true, "{joined}");
     assert_eq!(joined["root"], Value::Null, "nothing changed since the GET: {joined}");
     assert_eq!(joined["seq"], 0, "{joined}");

@@ -208,7 +208,7 @@ async fn a_client_that_stops_reading_is_dropped() {
     req.headers_mut().insert("Origin", format!("http://{}", f.addr).parse().expect("origin"));
     req.headers_mut().insert("Cookie", browser_cookie().parse().expect("cookie"));
     let (mut ws, _) = tokio_tungstenite::client_async(req, tcp).await.expect("handshake");
-    let join = json!({"t": "join", "v": 3, "token": token, "url": f.url("/fragile/7"), "seq": 0});
+    let join = json!({"t": "join", "v": mizulive::protocol::PROTOCOL_VERSION, "token": token, "url": f.url("/fragile/7"), "seq": 0});
     ws.send(Message::text(join.to_string())).await.expect("join");
     wait_for("the socket to join", || f.app().session_count() == 1).await;
     assert_eq!(f.metric("mizulive_sockets").await, 1.0);

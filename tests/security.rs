@@ -52,7 +52,7 @@ async fn bad_frames_get_error_frames_and_the_socket_stays_usable() {
     assert_eq!(joined["resumed"], true, "{joined}");
     ws.send_text(r#"{"t":"event","ref":"seven","name":"inc"}"#).await;
     expect_error_frame(&mut ws, "bad_frame", true).await;
-    ws.send_text(r#"{"t":"join","v":3,"token":"x","url":"/counter"}"#).await;
+    ws.send_text(r#"{"t":"join","v":4,"token":"x","url":"/counter"}"#).await;
     expect_error_frame(&mut ws, "bad_frame", true).await;
     ws.event_patch("inc", json!({"by": "1"})).await;
     assert_eq!(ws.seq, 1);

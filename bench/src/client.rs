@@ -90,12 +90,18 @@ impl fmt::Display for ClickError {
 /// without being copied.
 #[derive(Deserialize)]
 pub(crate) struct Frame<'a> {
+    /// A mizulive patch carries no `t`: it reads as "patch".
+    #[serde(default = "untagged")]
     pub t: &'a str,
     #[serde(rename = "ref")]
     pub reference: Option<u64>,
     pub ok: Option<bool>,
     pub error: Option<FrameError>,
     pub code: Option<String>,
+}
+
+fn untagged() -> &'static str {
+    "patch"
 }
 
 #[derive(Deserialize)]
@@ -168,7 +174,7 @@ fn shown_count(frame: &str) -> Option<i64> {
 /// The `join` frame of a session whose page at `path` gave `token`.
 pub(crate) fn join_frame(addr: SocketAddr, path: &str, token: &str) -> String {
     serde_json::json!({
-        "t": "join", "v": 3, "token": token, "url": format!("http://{addr}{path}"), "seq": 0,
+        "t": "join", "v": 4, "token": token, "url": format!("http://{addr}{path}"), "seq": 0,
     })
     .to_string()
 }
@@ -391,9 +397,9 @@ mod tests {
 
     #[test]
     fn the_count_a_patch_shows() {
-        let frame = r#"{"t":"patch","ref":3,"regions":{"log":"<ol></ol>","stats":"<p>Count: <strong id=\"count\">-12</strong></p>"}}"#;
+        let frame = r#"{"ref":3,"regions":{"log":"<ol></ol>","stats":"<p>Count: <strong id=\"count\">-12</strong></p>"}}"#;
         assert_eq!(shown_count(frame), Some(-12));
-        assert_eq!(shown_count(r#"{"t":"patch","regions":{"count":"5"}}"#), None);
+        assert_eq!(shown_count(r#"{"regions":{"count":"5"}}"#), None);
     }
 
     #[test]

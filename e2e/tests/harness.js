@@ -309,10 +309,12 @@ function trackFrames(page) {
     });
     ws.on('framereceived', (f) => {
       const m = parse(f.payload);
-      // A patch with a ref is that event's reply as well, a success (docs/protocol.md).
+      // A patch is the one frame without a `t`; one with a ref is that event's reply
+      // as well, a success (docs/protocol.md).
+      const patch = m && m.t === undefined;
       if (m && m.t === 'reply') t.replies.push(m);
-      if (m && m.t === 'patch' && typeof m.ref === 'number') t.replies.push({ t: 'reply', ref: m.ref, ok: true });
-      if (m && m.t === 'patch') t.patches.push(m);
+      if (patch && typeof m.ref === 'number') t.replies.push({ t: 'reply', ref: m.ref, ok: true });
+      if (patch) t.patches.push(m);
     });
   });
   return t;

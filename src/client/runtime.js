@@ -79,7 +79,7 @@
     sock.onopen = () => {
       if (ws !== sock) return;
       lastRx = Date.now();
-      send({ t: 'join', v: 3, token, url: location.href, seq });
+      send({ t: 'join', v: 4, token, url: location.href, seq });
       beatTimer = setInterval(heartbeat, HEARTBEAT_MS);
     };
     sock.onmessage = (m) => ws === sock && receive(m.data);
@@ -128,8 +128,9 @@
     }
     if (!f || typeof f !== 'object') return;
     switch (f.t) {
+      // A patch, the most common frame, carries no tag.
+      case undefined: return onPatch(f);
       case 'joined': return onJoined(f);
-      case 'patch': return onPatch(f);
       case 'command': return runCommands(f.cmds);
       case 'redirect':
         stopped = true;

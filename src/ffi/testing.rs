@@ -266,8 +266,9 @@ pub unsafe extern "C" fn lv_test_event(t: *mut lv_test, event_json: *const c_cha
 /// The next push: a frame the server sent that answers no event (a patch from
 /// `lv_app_publish` or a timer, already applied to the page; a command; a redirect or
 /// navigate, already followed; an error or close), waiting at most `timeout_ms`. On
-/// `LV_OK` `*out_json` is the frame as JSON (`{"t":"patch",...}`), the caller's to
-/// free with `lv_string_free`. `LV_ERR_TIMEOUT` when none came.
+/// `LV_OK` `*out_json` is the frame as JSON (`{"t":"patch",...}`: a patch, untagged on
+/// the wire, is named here), the caller's to free with `lv_string_free`.
+/// `LV_ERR_TIMEOUT` when none came.
 #[no_mangle]
 pub unsafe extern "C" fn lv_test_next_push(
     t: *mut lv_test,

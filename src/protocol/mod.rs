@@ -1,5 +1,6 @@
 //! Wire frames (docs/protocol.md): parsing what the browser sends, building what
-//! the server sends. Frames are JSON objects tagged by `t`.
+//! the server sends. Frames are JSON objects tagged by `t`, but for the most common
+//! one, the patch, which carries no tag: a frame without `t` is a patch.
 
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
@@ -12,7 +13,7 @@ pub use tokio_tungstenite::tungstenite::Utf8Bytes as Frame;
 
 pub(crate) mod event_frame;
 
-pub const PROTOCOL_VERSION: u64 = 3;
+pub const PROTOCOL_VERSION: u64 = 4;
 
 /// A client event, as the browser sent it (see docs/protocol.md).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -264,9 +265,11 @@ impl ClientFrame {
     }
 }
 
-/// The `patch` frame. With `ref`, it also answers that event, which succeeded (a
-/// failed event changes nothing, so its answer is always a `reply`): an event that
-/// changed the page costs one frame, not a patch and a reply. It carries no number:
+/// The patch frame, the one frame without a `t`: it is most of what a server sends,
+/// and the tag would be a quarter of a small one. With `ref`, it also answers that
+/// event, which succeeded (a failed event changes nothing, so its answer is always a
+/// `reply`): an event that changed the page costs one frame, not a patch and a
+/// reply. It carries no number:
 /// every patch of a session is the one after the last (`joined.seq` says where the
 /// count stands), so the client counts them for a resume.
 pub(crate) struct Patch<'a, P: ChildChanges> {
@@ -295,8 +298,7 @@ impl ChildChanges for () {
 impl<P: ChildChanges> Serialize for Patch<'_, P> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        // `t` then `ref` first: `without_reply` takes the reply out by its place.
-        map.serialize_entry("t", "patch")?;
+        // `ref` first: `without_reply` takes the reply out by its place.
         if let Some(r) = self.reply {
             map.serialize_entry("ref", &r)?;
         }
@@ -324,17 +326,17 @@ pub(crate) fn patch<P: ChildChanges>(
     to_text(&Patch { reply, regions, parts, root, title })
 }
 
-/// What every `patch` frame starts with (the `t` field is serialized first).
-const PATCH_HEAD: &str = r#"{"t":"patch","#;
+/// What a patch that answers an event starts with (its `ref` is serialized first).
+const REPLYING_HEAD: &str = r#"{"ref":"#;
 
 /// A patch frame without the reply [`patch`] folded into it, as two pieces to put
 /// back to back (another frame is `[frame, ""]`): a patch replayed to a client that
 /// rejoins answers no event of that connection.
 pub fn without_reply(frame: &str) -> [&str; 2] {
-    if let Some(rest) = frame.strip_prefix(PATCH_HEAD).and_then(|r| r.strip_prefix(r#""ref":"#)) {
+    if let Some(rest) = frame.strip_prefix(REPLYING_HEAD) {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         if let Some(rest) = rest[digits..].strip_prefix(',') {
-            return [PATCH_HEAD, rest];
+            return ["{", rest];
         }
     }
     [frame, ""]

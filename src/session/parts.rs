@@ -331,7 +331,7 @@ mod tests {
             None,
             Some(3),
         );
-        assert_eq!(frame, r#"{"t":"patch","ref":3,"text":{"r7":[2,1,"1"]}}"#);
+        assert_eq!(frame, r#"{"ref":3,"text":{"r7":[2,1,"1"]}}"#);
     }
 
     #[test]
@@ -352,12 +352,12 @@ mod tests {
         let frame = protocol::patch(&regions, &parts, None, Some("T"), None);
         assert_eq!(
             frame,
-            r#"{"t":"patch","regions":{"whole":"<b>1</b>"},"title":"T","remove":["x","w"],"set":{"y":"<li id=\"y\">Y</li>"},"text":{"z":[1,0,"Z"]},"append":{"a":"<li id=\"n\">N</li>"}}"#
+            r#"{"regions":{"whole":"<b>1</b>"},"title":"T","remove":["x","w"],"set":{"y":"<li id=\"y\">Y</li>"},"text":{"z":[1,0,"Z"]},"append":{"a":"<li id=\"n\">N</li>"}}"#
         );
         let no_parts = BTreeMap::<String, RegionParts>::new();
         assert_eq!(
             protocol::patch(&regions, &no_parts, None, None, None),
-            r#"{"t":"patch","regions":{"whole":"<b>1</b>"}}"#
+            r#"{"regions":{"whole":"<b>1</b>"}}"#
         );
     }
 

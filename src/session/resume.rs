@@ -153,7 +153,7 @@ mod tests {
             let log: String =
                 (seq.saturating_sub(9).max(1)..=seq).map(|n| format!("<li>inc 1 → {n}</li>")).collect();
             format!(
-                r#"{{"t":"patch","seq":{seq},"regions":{{"log":"<ol>{log}</ol>","stats":"<p>Count: <strong id=\"count\">{seq}</strong></p>"}},"root":null,"title":null}}"#
+                r#"{{"regions":{{"log":"<ol>{log}</ol>","stats":"<p>Count: <strong id=\"count\">{seq}</strong></p>"}}}}"#
             )
         };
         let mut buf = ResumeBuffer::default();

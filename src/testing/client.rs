@@ -362,7 +362,7 @@ impl TestClient {
                 Error::State(format!("the WebSocket upgrade for {path} was refused: {status} {body}"))
             })?;
         let join = json!({
-            "t": "join", "v": 3, "token": page.token,
+            "t": "join", "v": crate::protocol::PROTOCOL_VERSION, "token": page.token,
             "url": format!("{}{}", self.origin, path), "seq": seq.unwrap_or(page.seq),
         });
         if let Some(page) = self.page.as_mut() {
@@ -527,12 +527,7 @@ impl TestClient {
             let beat_at = self.last_sent + HEARTBEAT;
             let wait = deadline.min(beat_at).saturating_duration_since(now);
             match socket.outbound.recv_timeout(wait) {
-                Ok(MemoryFrame::Text(text)) => {
-                    let v: Value = serde_json::from_str(&text).map_err(|e| {
-                        Error::State(format!("the server sent a frame that is not JSON ({e}): {text}"))
-                    })?;
-                    return Ok(Some(v));
-                }
+                Ok(MemoryFrame::Text(text)) => return parse_frame(&text).map(Some),
                 Ok(MemoryFrame::Close(code, reason)) => {
                     page.socket = None;
                     let why = format!("closed by the server: {code} {reason}").trim_end().to_string();
@@ -592,9 +587,7 @@ impl TestClient {
                 self.page.as_ref().and_then(|p| p.socket.as_ref()).and_then(|s| s.outbound.try_recv().ok());
             let Some(frame) = waiting else { return Ok(()) };
             let f = match frame {
-                MemoryFrame::Text(text) => serde_json::from_str(&text).map_err(|e| {
-                    Error::State(format!("the server sent a frame that is not JSON ({e}): {text}"))
-                })?,
+                MemoryFrame::Text(text) => parse_frame(&text)?,
                 MemoryFrame::Close(code, reason) => {
                     if let Some(page) = self.page.as_mut() {
                         page.socket = None;
@@ -1107,6 +1100,17 @@ impl std::fmt::Debug for TestClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TestClient").field("path", &self.path()).field("pushes", &self.pushes.len()).finish()
     }
+}
+
+/// A frame the server sent, as JSON. A patch carries no `t` on the wire; here it is
+/// given `"t": "patch"`, so that every frame a test sees names its kind.
+fn parse_frame(text: &str) -> Result<Value> {
+    let mut v: Value = serde_json::from_str(text)
+        .map_err(|e| Error::State(format!("the server sent a frame that is not JSON ({e}): {text}")))?;
+    if let Some(frame) = v.as_object_mut() {
+        frame.entry("t").or_insert_with(|| "patch".into());
+    }
+    Ok(v)
 }
 
 // -- helpers over the document

@@ -287,7 +287,7 @@ static void join_on(lv_app *on, const char *cookie, const char *token, const cha
     lv_response_free(refusal);
     if (!ws) return;
     char frame[4096];
-    snprintf(frame, sizeof frame, "{\"t\":\"join\",\"v\":3,\"token\":\"%s\",\"url\":\"%s\",\"seq\":0}", token, url);
+    snprintf(frame, sizeof frame, "{\"t\":\"join\",\"v\":4,\"token\":\"%s\",\"url\":\"%s\",\"seq\":0}", token, url);
     CHECK(lv_ws_receive(ws, (const uint8_t *)frame, strlen(frame), 0) == LV_OK);
     lv_ws_frame f;
     for (int i = 0; i < 10 && lv_ws_next(on, 5000, &f) == LV_OK; i++) {
@@ -402,7 +402,7 @@ int main(void) {
     CHECK(lv_ws_open(app, &upgrade, 3, &ws, &refusal) == LV_OK && ws != NULL);
     lv_response_free(refusal);
     char frame[4096];
-    snprintf(frame, sizeof frame, "{\"t\":\"join\",\"v\":3,\"token\":\"%s\",\"url\":\"/c\",\"seq\":0}", boot_token);
+    snprintf(frame, sizeof frame, "{\"t\":\"join\",\"v\":4,\"token\":\"%s\",\"url\":\"/c\",\"seq\":0}", boot_token);
     CHECK(ws && lv_ws_receive(ws, (const uint8_t *)frame, strlen(frame), 0) == LV_OK);
     CHECK(await_frame(3, "\"joined\""));
     const char *event = "{\"t\":\"event\",\"ref\":5,\"type\":\"keyup\",\"name\":\"pick\",\"target\":\"#list\","

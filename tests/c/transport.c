@@ -198,7 +198,7 @@ int main(void) {
     CHECK(ws != NULL && refusal == NULL);
     CHECK_ERR(lv_ws_open(app, &good, 7, NULL, &refusal), LV_ERR_NULL, "must not be NULL");
     /* A join with a bad token: the library answers with an error, then a close. */
-    const char *join = "{\"t\":\"join\",\"v\":3,\"token\":\"x.y\",\"url\":\"/abi\",\"seq\":0}";
+    const char *join = "{\"t\":\"join\",\"v\":4,\"token\":\"x.y\",\"url\":\"/abi\",\"seq\":0}";
     CHECK(lv_ws_receive(ws, (const uint8_t *)join, strlen(join), 0) == LV_OK);
     lv_ws_frame frame;
     CHECK(lv_ws_next(app, 5000, &frame) == LV_OK);

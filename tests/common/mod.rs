@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 use futures_util::{SinkExt, StreamExt};
+use mizulive::protocol::PROTOCOL_VERSION;
 use mizulive::{App, Ctx, Event, HostError, Info, Options, Page, PageSpec};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -679,11 +680,16 @@ impl WsClient {
 
     /// The next frame, which must be a JSON text frame.
     pub async fn recv_json(&mut self, timeout: Duration) -> Value {
-        let v: Value = match self.recv(timeout).await {
+        let mut v: Value = match self.recv(timeout).await {
             Message::Text(t) => serde_json::from_str(t.as_str())
                 .unwrap_or_else(|e| panic!("frame is not JSON ({e}): {}", t.as_str())),
             other => panic!("expected a JSON text frame, got {other:?}"),
         };
+        // A patch is the one frame without a tag on the wire; tests name it like the rest.
+        assert_ne!(v["t"], "patch", "a patch carries no \"t\": {v}");
+        if v.get("t").is_none() {
+            v["t"] = "patch".into();
+        }
         if v["t"] == "patch" {
             assert!(v.get("seq").is_none(), "a patch carries no number: {v}");
             self.seq += 1;
@@ -751,7 +757,8 @@ impl WsClient {
     }
 
     pub async fn send_join(&mut self, token: &str, url: &str, seq: u64) {
-        self.send_json(&json!({"t": "join", "v": 3, "token": token, "url": url, "seq": seq})).await;
+        self.send_json(&json!({"t": "join", "v": PROTOCOL_VERSION, "token": token, "url": url, "seq": seq}))
+            .await;
     }
 
     /// Sends a click event with `values`; returns its ref.

@@ -62,6 +62,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+#: The wire protocol's version (docs/protocol.md) the socket client speaks.
+PROTOCOL_VERSION = 4
+
 __all__ = [
     "Client",
     "ElementNotFound",
@@ -292,7 +295,7 @@ class Client:
         """Opens the WebSocket and joins with ``token``; returns once ``joined`` came."""
         ws = self.open_socket(origin)
         live = LiveSession(ws, self.timeout)
-        live.send({"t": "join", "v": 3, "token": token, "url": self.base_url + path, "seq": seq})
+        live.send({"t": "join", "v": PROTOCOL_VERSION, "token": token, "url": self.base_url + path, "seq": seq})
         live.joined = live.next("joined", also=("error",))
         if live.joined.get("t") == "error":
             live.close()
@@ -477,7 +480,9 @@ class LiveSession:
         if isinstance(raw, bytes):
             raise ProtocolError(f"binary frame from the server: {raw[:80]!r}")
         frame: dict[str, Any] = json.loads(raw)
-        if frame.get("t") == "patch":
+        # A patch is the one frame without a "t" on the wire; here it is named too.
+        frame.setdefault("t", "patch")
+        if frame["t"] == "patch":
             self.seq += 1
         elif frame.get("t") == "joined":
             self.seq = int(frame.get("seq", 0))

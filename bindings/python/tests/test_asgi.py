@@ -34,7 +34,7 @@ from test_run import Proc, assert_clean
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 import mizulive
-from mizulive.testing import Client
+from mizulive.testing import PROTOCOL_VERSION, Client
 
 CSS = "body { color: rebeccapurple; }\n"
 
@@ -363,9 +363,9 @@ def test_a_client_that_does_not_read_is_closed(views: Path, caplog: pytest.LogCa
             page = client.get("/probe")
             raw = RawSocket(url, "; ".join(f"{k}={v}" for k, v in client.cookies.items()))
             try:
-                raw.send_text(
-                    json.dumps({"t": "join", "v": 3, "token": page.boot["token"], "url": url + "/probe", "seq": 0})
-                )
+                token = page.boot["token"]
+                join = {"t": "join", "v": PROTOCOL_VERSION, "token": token, "url": url + "/probe", "seq": 0}
+                raw.send_text(json.dumps(join))
                 # The frames wait in the kernel's buffers, then in uvicorn's, then in
                 # the site's queue, until that is full.
                 deadline = time.monotonic() + 20

@@ -29,6 +29,9 @@ import (
 // Wait bounds every expected thing: a response, a frame.
 const Wait = 5 * time.Second
 
+// protocolVersion is the wire protocol's version (docs/protocol.md) the client speaks.
+const protocolVersion = 4
+
 // Boot is the page's lv-boot data.
 type Boot struct {
 	Token string `json:"token"`
@@ -226,7 +229,7 @@ func Join(t testing.TB, p *Page) *Conn {
 	c := &Conn{t: t, ws: ws, frames: make(chan Frame, 1024), Page: p}
 	go c.read()
 	t.Cleanup(c.Close)
-	c.Send(map[string]any{"t": "join", "v": 3, "token": p.Boot.Token, "url": p.URL, "seq": p.Boot.Seq})
+	c.Send(map[string]any{"t": "join", "v": protocolVersion, "token": p.Boot.Token, "url": p.URL, "seq": p.Boot.Seq})
 	c.Joined = c.Expect("joined")
 	return c
 }
@@ -243,6 +246,10 @@ func (c *Conn) read() {
 		var f Frame
 		if err := json.Unmarshal(data, &f); err != nil {
 			f = Frame{T: "?unparsable", Message: err.Error()}
+		}
+		// A patch is the one frame without a "t" on the wire; here it is named too.
+		if f.T == "" {
+			f.T = "patch"
 		}
 		switch f.T {
 		case "joined":
