@@ -355,7 +355,7 @@ async fn page_post<B: RequestBody>(
                         return answered(shared, status, &message)
                     }
                     Ok((_, h, _)) => {
-                        let token = h.token.clone();
+                        let token = h.token.to_string();
                         (h, token)
                     }
                     Err(e) => return server_error(shared, &e),

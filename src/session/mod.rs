@@ -85,13 +85,16 @@ pub(crate) struct Core {
 pub(crate) struct SessionData {
     pub page: PageData,
     /// This session's signed token and CSRF token, fixed for its life so renders
-    /// that embed them stay byte-identical.
-    pub token: String,
-    pub csrf: String,
-    /// What the last HTML sent per region id, and of the root, hashed to (see
+    /// that embed them stay byte-identical. Shared, not copied, with its handles and
+    /// every render's context.
+    pub token: Arc<str>,
+    pub csrf: Arc<str>,
+    /// What the last HTML sent per region, and of the root, hashed to (see
     /// [`render::html_hash`]), to skip unchanged ones without keeping a copy of every
     /// region in every session; for keyed regions, per child too (see [`parts`]).
-    pub rendered: HashMap<String, parts::Sent>,
+    /// One entry per region of the route's spec, in its order (`None`: not recorded),
+    /// so that no session keeps its own copy of the regions' ids.
+    pub rendered: Vec<Option<parts::Sent>>,
     pub rendered_root: Option<u64>,
 }
 
@@ -100,7 +103,7 @@ pub(crate) struct SessionData {
 pub(crate) struct SessionHandle {
     pub tx: QueueTx<SessionMsg>,
     /// The session's signed token (what a page or a no-JS redirect carries).
-    pub token: String,
+    pub token: Arc<str>,
 }
 
 /// Where a new session comes from.
@@ -141,9 +144,9 @@ pub(crate) async fn spawn(core: &Arc<Core>, origin: Origin) -> Result<(String, S
         br: origin.browser.clone(),
         exp: now_secs().saturating_add(core.opts.token_ttl_s),
     };
-    let token = core.signer.sign(&claims);
-    let handle_token = token.clone();
-    let csrf = core.signer.csrf(&id, &origin.browser);
+    let token: Arc<str> = core.signer.sign(&claims).into();
+    let handle_token = Arc::clone(&token);
+    let csrf = core.signer.csrf(&id, &origin.browser).into();
     let data = Box::new(SessionData {
         page: PageData {
             id: id.clone(),
@@ -164,7 +167,7 @@ pub(crate) async fn spawn(core: &Arc<Core>, origin: Origin) -> Result<(String, S
         },
         token,
         csrf,
-        rendered: HashMap::new(),
+        rendered: Vec::new(),
         rendered_root: None,
     });
     let (env, tx, rx) = new_env(core);

@@ -6,7 +6,7 @@ use minijinja::{context, Value as TplValue};
 
 use crate::views::CONTEXT_KEYS;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -217,15 +217,18 @@ fn run_call(
             remember_regions(&mut data.rendered, spec, env, &ctx);
             return Ok(());
         }
-        let ids: Vec<&String> = if fx.dirty.all_regions {
-            spec.regions.keys().collect()
-        } else {
-            fx.dirty.regions.iter().collect()
-        };
-        for id in ids {
-            let Some(partial) = spec.regions.get(id) else { continue };
+        // Each dirty region with its place in the spec (a mark of an id the page does
+        // not declare was refused by `lv_mark`; one left by a reload is skipped).
+        let dirty: Vec<(usize, &String, &String)> = spec
+            .regions
+            .iter()
+            .enumerate()
+            .filter(|(_, (id, _))| fx.dirty.all_regions || fx.dirty.regions.contains(*id))
+            .map(|(at, (id, partial))| (at, id, partial))
+            .collect();
+        for (at, id, partial) in dirty {
             let html = views.render_partial(partial, &ctx).map_err(|e| e.to_string())?;
-            let before = data.rendered.get(id.as_str());
+            let before = data.rendered.get(at).and_then(Option::as_ref);
             let children = keyed_children(&html);
             let mut now = Sent::of(&html, children.as_deref());
             if before.is_some_and(|b| b.hash == now.hash) {
@@ -236,7 +239,7 @@ fn run_call(
             let parts_of = old_children
                 .zip(new_children)
                 .and_then(|(old, (new, now))| diff(old, new, now, &html))
-                .filter(|p| !names_a_child_elsewhere(p, id, &data.rendered, &sent));
+                .filter(|p| !names_a_child_elsewhere(p, at, &data.rendered, &sent));
             match parts_of {
                 Some(p) => {
                     if !p.is_empty() {
@@ -248,7 +251,7 @@ fn run_call(
                     regions.insert(id.clone(), html);
                 }
             }
-            sent.push((id.clone(), now));
+            sent.push((at, now));
         }
         Ok(())
     })();
@@ -257,7 +260,10 @@ fn run_call(
         return (data, out);
     }
     // Recorded as sent only now: after a failed render none of them is sent.
-    data.rendered.extend(sent);
+    data.rendered.resize_with(spec.regions.len(), || None);
+    for (at, now) in sent {
+        data.rendered[at] = Some(now);
+    }
     if root.is_some() || !regions.is_empty() || !parts.is_empty() || fx.title.is_some() {
         out.patch = Some(PatchParts { regions, parts, root, title: fx.title });
         // A flash is shown once: by the first render that reaches a browser.
@@ -298,14 +304,13 @@ fn render_document(data: &mut SessionData, env: &SessionEnv, seq: u64, eid: u64)
 /// root patch would resend it even when unchanged (the protocol sends only regions
 /// whose HTML changed). A region that fails to render alone is left unrecorded: its
 /// next mark then sends it, which is safe.
-fn remember_regions(rendered: &mut HashMap<String, Sent>, spec: &PageSpec, env: &SessionEnv, ctx: &TplValue) {
+fn remember_regions(rendered: &mut Vec<Option<Sent>>, spec: &PageSpec, env: &SessionEnv, ctx: &TplValue) {
     rendered.clear();
-    for (id, partial) in &spec.regions {
-        if let Ok(html) = env.core.views.render_partial(partial, ctx) {
-            let children = keyed_children(&html);
-            rendered.insert(id.clone(), Sent::of(&html, children.as_deref()).with_texts(children.as_deref()));
-        }
-    }
+    rendered.extend(spec.regions.values().map(|partial| {
+        let html = env.core.views.render_partial(partial, ctx).ok()?;
+        let children = keyed_children(&html);
+        Some(Sent::of(&html, children.as_deref()).with_texts(children.as_deref()))
+    }));
 }
 
 /// A 64-bit hash of some rendered HTML, to tell whether it changed since it was
@@ -333,8 +338,8 @@ pub(crate) fn context(data: &SessionData) -> TplValue {
         title: page.title.clone(),
         path: page.path.clone(),
         route: Arc::clone(&page.route),
-        csrf: data.csrf.clone(),
-        token: data.token.clone(),
+        csrf: Arc::clone(&data.csrf),
+        token: Arc::clone(&data.token),
         browser: page.browser_session.shared(),
     })
 }
@@ -350,8 +355,8 @@ struct RenderContext {
     title: Option<String>,
     path: String,
     route: Arc<crate::page::Route>,
-    csrf: String,
-    token: String,
+    csrf: Arc<str>,
+    token: Arc<str>,
     browser: Arc<crate::browser::BrowserMap>,
 }
 
@@ -403,23 +408,26 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-/// Whether a child that `parts` of region `region` name (to remove, set or change the
-/// text of) shares its id with a child of another region, as last sent or as this
-/// patch sends it (`sent`). The client finds those children by id in the whole page,
-/// so it could change the other one: the region then goes whole.
+/// Whether a child that `parts` of the region at `region` (its place in the spec)
+/// name (to remove, set or change the text of) shares its id with a child of another
+/// region, as last sent or as this patch sends it (`sent`). The client finds those
+/// children by id in the whole page, so it could change the other one: the region
+/// then goes whole.
 fn names_a_child_elsewhere(
     parts: &RegionParts,
-    region: &str,
-    rendered: &HashMap<String, Sent>,
-    sent: &[(String, Sent)],
+    region: usize,
+    rendered: &[Option<Sent>],
+    sent: &[(usize, Sent)],
 ) -> bool {
     let named = |id: &str| {
         parts.remove.iter().any(|r| r == id) || parts.set.contains_key(id) || parts.text.contains_key(id)
     };
     rendered
         .iter()
-        .chain(sent.iter().map(|(id, s)| (id, s)))
-        .filter(|(id, _)| id.as_str() != region)
+        .enumerate()
+        .filter_map(|(at, s)| Some((at, s.as_ref()?)))
+        .chain(sent.iter().map(|(at, s)| (*at, s)))
+        .filter(|(at, _)| *at != region)
         .filter_map(|(_, s)| s.children.as_deref())
         .flatten()
         .any(|c| named(&c.id))

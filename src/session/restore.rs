@@ -138,6 +138,7 @@ async fn start_restored(core: &Arc<Core>, snap: Snapshot, route: &Arc<Route>) ->
         b if !b.is_empty() => b,
         _ => core.signer.verify(&snap.token).map(|c| c.br).unwrap_or_default(),
     };
+    let token: Arc<str> = snap.token.into();
     let data = Box::new(SessionData {
         page: PageData {
             id: snap.id.clone(),
@@ -156,12 +157,12 @@ async fn start_restored(core: &Arc<Core>, snap: Snapshot, route: &Arc<Route>) ->
             browser_session: Default::default(),
             state_cache: Default::default(),
         },
-        token: snap.token.clone(),
-        csrf: snap.csrf,
-        rendered: HashMap::new(),
+        token: Arc::clone(&token),
+        csrf: snap.csrf.into(),
+        rendered: Vec::new(),
         rendered_root: None,
     });
-    let handle = SessionHandle { tx, token: snap.token };
+    let handle = SessionHandle { tx, token };
     core.sessions.insert(&snap.id, handle.clone());
     metrics::inc(&core.metrics.restores);
     tracing::debug!(session = snap.id, "session restored from its snapshot");
