@@ -405,8 +405,8 @@ uint32_t lv_abi_version(void);
  `control_frame_burst`, `outbound_queue`, `mailbox`, `resume_buffer`,
  `resume_buffer_bytes`, `max_state_bytes`, `max_sessions`, `max_unjoined_sessions`,
  `max_connections`, `header_timeout_ms`, `body_timeout_ms`, `keep_alive_timeout_ms`,
- `join_timeout_ms`, `shutdown_timeout_ms`, `layout`, `root_id`, `metrics`, `log_format`, `static_dir`,
- `static_prefix`. Unknown
+ `join_timeout_ms`, `socket_idle_timeout_ms`, `shutdown_timeout_ms`, `layout`, `root_id`,
+ `metrics`, `log_format`, `static_dir`, `static_prefix`. Unknown
  keys are an error. docs/c-api.md gives each one's default.
 
  `views` is where the templates come from: a folder (a string, default "views",

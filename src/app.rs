@@ -28,6 +28,10 @@ use crate::session::{Core, Registry};
 use crate::token::Signer;
 use crate::views::Views;
 
+/// How often the browser runtime sends a heartbeat (`HEARTBEAT_MS` in
+/// src/client/runtime.js).
+const HEARTBEAT_MS: u64 = 30_000;
+
 /// What the auth hook sees of a request.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RequestInfo {
@@ -214,6 +218,14 @@ impl App {
                 key
             }
         };
+        if opts.socket_idle_timeout_ms < 2 * HEARTBEAT_MS {
+            tracing::warn!(
+                "socket_idle_timeout_ms is {} ms, below twice the runtime's heartbeat interval ({} s): \
+                 browsers whose pages are quiet will be disconnected and reconnect",
+                opts.socket_idle_timeout_ms,
+                HEARTBEAT_MS / 1000
+            );
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(opts.io_threads)
             .thread_name("mizulive-io")
@@ -625,6 +637,12 @@ impl Drop for App {
 #[cfg(test)]
 mod tests {
     use super::check_route_syntax;
+
+    #[test]
+    fn the_heartbeat_interval_is_the_runtimes() {
+        let line = format!("const HEARTBEAT_MS = {};", super::HEARTBEAT_MS);
+        assert!(crate::server::asset::RUNTIME_JS.contains(&line), "runtime.js has no `{line}`");
+    }
 
     #[test]
     fn routes_in_another_frameworks_syntax_are_refused_with_ours() {

@@ -149,6 +149,11 @@ pub struct Options {
     /// How long a new WebSocket may take to send its `join`; after it the socket is
     /// closed with 1008. Default 10 000 ms.
     pub join_timeout_ms: u64,
+    /// How long a joined WebSocket may stay silent (no frame at all, heartbeats
+    /// included) before it is closed with 1001; its session then waits for the
+    /// browser to reconnect. The runtime sends a heartbeat every 30 s, so keep it
+    /// above twice that. Default 75 000 ms.
+    pub socket_idle_timeout_ms: u64,
     /// TCP connections open at once (HTTP and WebSocket alike). One beyond it gets a
     /// `503` with `Retry-After` and is closed at once. Default 25 000.
     pub max_connections: usize,
@@ -217,6 +222,7 @@ impl Default for Options {
             body_timeout_ms: 30_000,
             keep_alive_timeout_ms: 75_000,
             join_timeout_ms: 10_000,
+            socket_idle_timeout_ms: 75_000,
             max_connections: 25_000,
             control_frames_per_second: 2,
             control_frame_burst: 20,
@@ -292,6 +298,7 @@ impl Options {
             ("body_timeout_ms", self.body_timeout_ms),
             ("keep_alive_timeout_ms", self.keep_alive_timeout_ms),
             ("join_timeout_ms", self.join_timeout_ms),
+            ("socket_idle_timeout_ms", self.socket_idle_timeout_ms),
         ];
         for (name, value) in timeouts {
             if value == 0 {

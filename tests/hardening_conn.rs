@@ -184,6 +184,32 @@ async fn a_socket_that_never_joins_is_closed_after_the_join_timeout() {
     assert_eq!(count_in(region(&patch, "stats")), Some(START + 1));
 }
 
+/// A joined socket is closed with 1001 once it has sent nothing for
+/// `socket_idle_timeout_ms`, counted from its last frame: heartbeats keep it open
+/// for as long as they come. Its session waits, and a new socket resumes it.
+#[tokio::test]
+async fn a_joined_socket_that_goes_silent_is_closed_after_the_idle_timeout() {
+    let t = TestApp::start(|o| o.socket_idle_timeout_ms = 400);
+    let (mut ws, _, boot) = t.live("/counter").await;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1200) {
+        ws.send_text(r#"{"t":"heartbeat"}"#).await;
+        ws.recv_type("heartbeat").await;
+        // Paced, well inside the timeout: the socket must stay open throughout.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let silent_from = Instant::now();
+    let frame = ws.expect_closed().await.expect("a close frame");
+    assert_eq!(frame.code, CloseCode::Away, "{frame:?}");
+    assert!(silent_from.elapsed() >= Duration::from_millis(250), "closed before the idle timeout");
+
+    let mut again = t.connect().await;
+    let joined = again.join(&boot.token, &t.url("/counter"), ws.seq).await;
+    assert_eq!(joined["resumed"], true, "{joined}");
+    let patch = again.event_patch("inc", json!({"by": "1"})).await;
+    assert_eq!(count_in(region(&patch, "stats")), Some(START + 1));
+}
+
 #[tokio::test]
 async fn heartbeat_ping_and_bad_frame_spam_closes_the_socket_with_1008() {
     let t = TestApp::start(|o| {

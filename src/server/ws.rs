@@ -32,9 +32,6 @@ use crate::token::TokenError;
 /// Error code of a join refused because `max_sessions` are alive.
 const OVERLOADED: &str = "overloaded";
 
-/// A socket that sends nothing (not even heartbeats) for this long is closed.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
-
 /// What a join needs of the upgrade request that opened its socket: the headers and
 /// cookies the auth hook sees, and the browser the cookie names. The socket's task
 /// holds it until its one join takes it. Boxed: the task keeps room for it for as long
@@ -258,10 +255,12 @@ async fn read<R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin>(
     request: &mut Option<UpgradeRequest>,
 ) -> ReadEnd {
     let opts = &shared.opts;
+    // A socket that sends nothing (not even heartbeats) for this long is closed.
+    let idle_timeout = Duration::from_millis(opts.socket_idle_timeout_ms);
     // One timer serves both deadlines: until the join it fires at the join deadline
     // (or the idle one, if sooner), then only at the idle one.
     let join_by = Instant::now() + Duration::from_millis(opts.join_timeout_ms);
-    let mut idle = std::pin::pin!(tokio::time::sleep_until(join_by.min(Instant::now() + IDLE_TIMEOUT)));
+    let mut idle = std::pin::pin!(tokio::time::sleep_until(join_by.min(Instant::now() + idle_timeout)));
     // Frames that do no work for the page (heartbeats, pings, refused frames) are
     // limited on their own: answering them is the server's cost alone.
     let mut control = Bucket::new(opts.control_frames_per_second, opts.control_frame_burst);
@@ -280,8 +279,8 @@ async fn read<R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin>(
             () = &mut idle => {
                 // A joined socket's timer is set once and moved on only when it fires
                 // early, from the last frame: not reset for every frame.
-                if joined.is_some() && Instant::now() < active + IDLE_TIMEOUT {
-                    idle.as_mut().reset(active + IDLE_TIMEOUT);
+                if joined.is_some() && Instant::now() < active + idle_timeout {
+                    idle.as_mut().reset(active + idle_timeout);
                     continue;
                 }
                 if joined.is_none() && Instant::now() >= join_by {
@@ -296,7 +295,7 @@ async fn read<R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin>(
         };
         active = Instant::now();
         if joined.is_none() {
-            idle.as_mut().reset((active + IDLE_TIMEOUT).min(join_by));
+            idle.as_mut().reset((active + idle_timeout).min(join_by));
         }
         let frame = match msg {
             Some(Ok(Message::Text(t))) => ClientFrame::parse(t.as_str()),
@@ -353,7 +352,7 @@ async fn read<R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin>(
                     Ok(handle) => {
                         *joined = Some(handle);
                         // From now on only the idle deadline applies.
-                        idle.as_mut().reset(Instant::now() + IDLE_TIMEOUT);
+                        idle.as_mut().reset(Instant::now() + idle_timeout);
                     }
                     Err((REDIRECT, to)) => {
                         // A fresh mount sent the browser elsewhere (or back to its

@@ -93,8 +93,10 @@ type Options struct {
 	// waiting for a host thread (1024).
 	MaxUnjoinedSessions, MaxConnections, HostQueue int
 	// HeaderTimeout (30s), BodyTimeout (30s), KeepAliveTimeout (75s) and
-	// JoinTimeout (10s) bound how long a client may take at each step.
-	HeaderTimeout, BodyTimeout, KeepAliveTimeout, JoinTimeout time.Duration
+	// JoinTimeout (10s) bound how long a client may take at each step;
+	// SocketIdleTimeout (75s) how long a joined WebSocket may stay silent (keep it
+	// above twice the browser runtime's 30s heartbeat).
+	HeaderTimeout, BodyTimeout, KeepAliveTimeout, JoinTimeout, SocketIdleTimeout time.Duration
 	// ControlFramesPerSecond and ControlFrameBurst limit heartbeats and refused
 	// frames per socket (2 and 20).
 	ControlFramesPerSecond, ControlFrameBurst int
@@ -167,6 +169,7 @@ func (o Options) json() ([]byte, error) {
 	put("body_timeout_ms", o.BodyTimeout.Milliseconds(), o.BodyTimeout != 0)
 	put("keep_alive_timeout_ms", o.KeepAliveTimeout.Milliseconds(), o.KeepAliveTimeout != 0)
 	put("join_timeout_ms", o.JoinTimeout.Milliseconds(), o.JoinTimeout != 0)
+	put("socket_idle_timeout_ms", o.SocketIdleTimeout.Milliseconds(), o.SocketIdleTimeout != 0)
 	put("control_frames_per_second", o.ControlFramesPerSecond, o.ControlFramesPerSecond != 0)
 	put("control_frame_burst", o.ControlFrameBurst, o.ControlFrameBurst != 0)
 	put("max_browser_session_bytes", o.MaxBrowserSessionBytes, o.MaxBrowserSessionBytes != 0)

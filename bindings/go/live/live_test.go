@@ -424,6 +424,7 @@ func TestOptionsAndRender(t *testing.T) {
 	all.ResumeBufferBytes, all.MaxStateBytes = 1<<16, 1<<18
 	all.MaxUnjoinedSessions, all.MaxConnections, all.HostQueue = 10, 100, 8
 	all.HeaderTimeout, all.BodyTimeout, all.KeepAliveTimeout, all.JoinTimeout = time.Second, time.Second, time.Second, time.Second
+	all.SocketIdleTimeout = 2 * time.Minute
 	all.ControlFramesPerSecond, all.ControlFrameBurst = 1, 2
 	all.Redis = "redis://127.0.0.1:6379/0"
 	full, err := live.New(all)
