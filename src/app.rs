@@ -350,7 +350,7 @@ impl App {
             }
         }
         self.shared.views.check(&spec)?;
-        let entry = Arc::new(Route { pattern: route.to_string(), spec });
+        let entry = Arc::new(Route::new(route.to_string(), spec));
         self.shared
             .router
             .write()

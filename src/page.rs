@@ -62,6 +62,16 @@ pub struct PageSpec {
 pub struct Route {
     pub pattern: String,
     pub spec: PageSpec,
+    /// The template file of each region, in the order of `spec.regions`: named once
+    /// here rather than on every render.
+    pub(crate) region_files: Box<[Box<str>]>,
+}
+
+impl Route {
+    pub(crate) fn new(pattern: String, spec: PageSpec) -> Self {
+        let region_files = spec.regions.values().map(|p| crate::views::partial_file(p).into()).collect();
+        Route { pattern, spec, region_files }
+    }
 }
 
 /// What a callback may ask of the session it runs in, beyond its own data. The

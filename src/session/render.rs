@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::parts::{diff, RegionParts, Sent};
 use super::{SessionData, SessionEnv};
 use crate::metrics::CallbackKind;
-use crate::page::{check_state_size, Ctx, Event, Info, PageSpec};
+use crate::page::{check_state_size, Ctx, Event, Info, Route};
 use crate::views::html::keyed_children;
 
 /// What the job should do.
@@ -214,20 +214,22 @@ fn run_call(
                 root = Some(html);
             }
             data.rendered_root = Some(hash);
-            remember_regions(&mut data.rendered, spec, env, &ctx);
+            remember_regions(&mut data.rendered, &data.page.route, env, &ctx);
             return Ok(());
         }
         // Each dirty region with its place in the spec (a mark of an id the page does
         // not declare was refused by `lv_mark`; one left by a reload is skipped).
-        let dirty: Vec<(usize, &String, &String)> = spec
+        let files = &data.page.route.region_files;
+        let dirty: Vec<(usize, &String, &str)> = spec
             .regions
-            .iter()
+            .keys()
+            .zip(files.iter())
             .enumerate()
             .filter(|(_, (id, _))| fx.dirty.all_regions || fx.dirty.regions.contains(*id))
-            .map(|(at, (id, partial))| (at, id, partial))
+            .map(|(at, (id, file))| (at, id, &**file))
             .collect();
-        for (at, id, partial) in dirty {
-            let html = views.render_partial(partial, &ctx).map_err(|e| e.to_string())?;
+        for (at, id, file) in dirty {
+            let html = views.render_partial_file(file, &ctx).map_err(|e| e.to_string())?;
             let before = data.rendered.get(at).and_then(Option::as_ref);
             let children = keyed_children(&html);
             let mut now = Sent::of(&html, children.as_deref());
@@ -278,7 +280,7 @@ fn render_root(data: &mut SessionData, env: &SessionEnv) -> Result<String, Strin
     let ctx = context(data);
     let html = env.core.views.render_body(&data.page.route.spec, &ctx).map_err(|e| e.to_string())?;
     data.rendered_root = Some(html_hash(&html));
-    remember_regions(&mut data.rendered, &data.page.route.spec, env, &ctx);
+    remember_regions(&mut data.rendered, &data.page.route, env, &ctx);
     data.page.flash.clear();
     Ok(html)
 }
@@ -294,7 +296,7 @@ fn render_document(data: &mut SessionData, env: &SessionEnv, seq: u64, eid: u64)
         .render_document(&data.page.route.spec, &ctx, &boot.to_string())
         .map_err(|e| e.to_string())?;
     data.rendered_root = Some(html_hash(&body));
-    remember_regions(&mut data.rendered, &data.page.route.spec, env, &ctx);
+    remember_regions(&mut data.rendered, &data.page.route, env, &ctx);
     data.page.flash.clear();
     Ok(html)
 }
@@ -304,10 +306,10 @@ fn render_document(data: &mut SessionData, env: &SessionEnv, seq: u64, eid: u64)
 /// root patch would resend it even when unchanged (the protocol sends only regions
 /// whose HTML changed). A region that fails to render alone is left unrecorded: its
 /// next mark then sends it, which is safe.
-fn remember_regions(rendered: &mut Vec<Option<Sent>>, spec: &PageSpec, env: &SessionEnv, ctx: &TplValue) {
+fn remember_regions(rendered: &mut Vec<Option<Sent>>, route: &Route, env: &SessionEnv, ctx: &TplValue) {
     rendered.clear();
-    rendered.extend(spec.regions.values().map(|partial| {
-        let html = env.core.views.render_partial(partial, ctx).ok()?;
+    rendered.extend(route.region_files.iter().map(|file| {
+        let html = env.core.views.render_partial_file(file, ctx).ok()?;
         let children = keyed_children(&html);
         Some(Sent::of(&html, children.as_deref()).with_texts(children.as_deref()))
     }));
@@ -436,7 +438,7 @@ fn names_a_child_elsewhere(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::page::{HostError, Page, Route};
+    use crate::page::{HostError, Page, PageSpec, Route};
 
     struct Nothing;
     impl Page for Nothing {
@@ -450,15 +452,15 @@ mod tests {
 
     #[test]
     fn every_context_variable_reads_as_it_did_as_a_map() {
-        let route = Arc::new(Route {
-            pattern: "/boards/{id}".into(),
-            spec: PageSpec {
+        let route = Arc::new(Route::new(
+            "/boards/{id}".into(),
+            PageSpec {
                 template: "t".into(),
                 regions: Default::default(),
                 layout: None,
                 handler: Arc::new(Nothing),
             },
-        });
+        ));
         let map = |v: Value| match v {
             Value::Object(m) => m,
             _ => unreachable!(),

@@ -218,8 +218,14 @@ impl Views {
     }
 
     /// The inner HTML of one region.
+    #[cfg(test)]
     pub fn render_partial(&self, partial: &str, ctx: &Value) -> Result<String> {
-        render(&self.env(), &partial_file(partial), ctx)
+        self.render_partial_file(&partial_file(partial), ctx)
+    }
+
+    /// A region's partial by its file ([`partial_file`] of its name).
+    pub(crate) fn render_partial_file(&self, file: &str, ctx: &Value) -> Result<String> {
+        render(&self.env(), file, ctx)
     }
 
     /// The whole document: layout around the body, the boot data and runtime script
@@ -349,7 +355,7 @@ fn page_file(name: &str) -> String {
     role_file("pages", name)
 }
 
-fn partial_file(name: &str) -> String {
+pub(crate) fn partial_file(name: &str) -> String {
     role_file("partials", name)
 }
 
