@@ -160,9 +160,11 @@ impl PageData {
 
 /// A session's own data: what a callback reads and changes.
 pub(crate) struct PageData {
-    pub id: String,
+    /// The session's id and the page's path: fixed for the session's life, shared
+    /// with every render's context rather than copied into it.
+    pub id: Arc<str>,
     pub route: Arc<Route>,
-    pub path: String,
+    pub path: Arc<str>,
     pub params: Map<String, Value>,
     pub user_id: Option<String>,
     /// Shared with the rollback copy taken before each callback: a callback that

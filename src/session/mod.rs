@@ -149,9 +149,9 @@ pub(crate) async fn spawn(core: &Arc<Core>, origin: Origin) -> Result<(String, S
     let csrf = core.signer.csrf(&id, &origin.browser).into();
     let data = Box::new(SessionData {
         page: PageData {
-            id: id.clone(),
+            id: id.as_str().into(),
             route: origin.route,
-            path: origin.path,
+            path: origin.path.into(),
             params: origin.params,
             user_id: origin.user_id,
             state: Arc::new(Value::Object(Map::new())),

@@ -69,7 +69,7 @@ impl CallOutcome {
 /// message in dev mode only, so without this line it would be lost. A mount that
 /// failed on purpose with a status (`lv_not_found`) is an answer, logged at info.
 fn log_failure(page: &crate::page::PageData, call: &Call, status: Option<u16>, msg: &str) {
-    let (session, route) = (page.id.as_str(), page.route.pattern.as_str());
+    let (session, route) = (&*page.id, page.route.pattern.as_str());
     match call {
         Call::Event(e) => tracing::warn!(session, route, "event {:?} failed: {msg}", e.name),
         Call::Info(i) => match &i.topic {
@@ -335,10 +335,10 @@ pub(crate) fn context(data: &SessionData) -> TplValue {
         state: Arc::clone(&page.state),
         flash: page.flash.clone(),
         params: page.params.clone(),
-        id: page.id.clone(),
+        id: Arc::clone(&page.id),
         user_id: page.user_id.clone(),
         title: page.title.clone(),
-        path: page.path.clone(),
+        path: Arc::clone(&page.path),
         route: Arc::clone(&page.route),
         csrf: Arc::clone(&data.csrf),
         token: Arc::clone(&data.token),
@@ -352,10 +352,10 @@ struct RenderContext {
     state: Arc<Value>,
     flash: serde_json::Map<String, Value>,
     params: serde_json::Map<String, Value>,
-    id: String,
+    id: Arc<str>,
     user_id: Option<String>,
     title: Option<String>,
-    path: String,
+    path: Arc<str>,
     route: Arc<crate::page::Route>,
     csrf: Arc<str>,
     token: Arc<str>,

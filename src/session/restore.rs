@@ -141,9 +141,9 @@ async fn start_restored(core: &Arc<Core>, snap: Snapshot, route: &Arc<Route>) ->
     let token: Arc<str> = snap.token.into();
     let data = Box::new(SessionData {
         page: PageData {
-            id: snap.id.clone(),
+            id: snap.id.as_str().into(),
             route: route.clone(),
-            path: snap.path,
+            path: snap.path.into(),
             params: snap.params,
             user_id: snap.user_id,
             state: snap.state,

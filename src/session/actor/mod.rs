@@ -26,10 +26,10 @@ mod persist;
 mod reload;
 
 pub(super) struct Actor {
-    /// The session's id, kept outside `data` so the registry entry always goes. A
-    /// `Box<str>`: with a `String`'s 8 bytes more, an idle session's task no longer
-    /// fits in 1,024 bytes (tokio rounds a task up to 128).
-    id: Box<str>,
+    /// The session's id, kept outside `data` so the registry entry always goes;
+    /// shared with the page's data. Not a `String`: with its 8 bytes more, an idle
+    /// session's task no longer fits in 1,024 bytes (tokio rounds a task up to 128).
+    id: Arc<str>,
     env: Arc<SessionEnv>,
     closing: watch::Receiver<bool>,
     data: Option<Box<SessionData>>,
@@ -67,7 +67,7 @@ impl Actor {
     pub(super) fn new(env: Arc<SessionEnv>, data: Box<SessionData>, closing: watch::Receiver<bool>) -> Self {
         let burst = env.core.opts.event_burst as f64;
         Actor {
-            id: data.page.id.as_str().into(),
+            id: Arc::clone(&data.page.id),
             env,
             closing,
             data: Some(data),
@@ -436,7 +436,7 @@ impl Actor {
                     Ok(Err(e)) => e.to_string(),
                     _ => "the store did not answer in time".into(),
                 };
-                tracing::warn!(session = page.id, "reading the browser session failed: {why}");
+                tracing::warn!(session = &*page.id, "reading the browser session failed: {why}");
                 page.browser_session.shared()
             }
         };

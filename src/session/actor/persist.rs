@@ -82,9 +82,9 @@ impl Actor {
         let page = &data.page;
         Some(Snapshot {
             format: SNAPSHOT_FORMAT,
-            id: page.id.clone(),
+            id: page.id.to_string(),
             route: page.route.pattern.clone(),
-            path: page.path.clone(),
+            path: page.path.to_string(),
             params: page.params.clone(),
             user_id: page.user_id.clone(),
             token: data.token.to_string(),
