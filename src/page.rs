@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -93,12 +93,43 @@ pub(crate) trait Services: Send + Sync {
 pub(crate) struct Dirty {
     pub root: bool,
     pub all_regions: bool,
-    pub regions: BTreeSet<String>,
+    pub regions: RegionSet,
 }
 
 impl Dirty {
     pub fn is_empty(&self) -> bool {
         !self.root && !self.all_regions && self.regions.is_empty()
+    }
+}
+
+/// Regions by their place in the page's spec (`spec.regions` in key order): a bit
+/// each for the first 64, which is every page's in practice, so that marking a region
+/// allocates nothing; a list for any beyond.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct RegionSet {
+    low: u64,
+    high: Vec<usize>,
+}
+
+impl RegionSet {
+    pub fn insert(&mut self, at: usize) {
+        if at < 64 {
+            self.low |= 1 << at;
+        } else if !self.high.contains(&at) {
+            self.high.push(at);
+        }
+    }
+
+    pub fn contains(&self, at: usize) -> bool {
+        if at < 64 {
+            self.low & (1 << at) != 0
+        } else {
+            self.high.contains(&at)
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.low == 0 && self.high.is_empty()
     }
 }
 
@@ -562,8 +593,8 @@ impl<'a> Ctx<'a> {
         if id == self.env.root_id() || (route.spec.regions.is_empty() && !id.is_empty()) {
             // A page without regions has only its body to update.
             self.fx.dirty.root = true;
-        } else if route.spec.regions.contains_key(id) {
-            self.fx.dirty.regions.insert(id.to_string());
+        } else if let Some(at) = route.spec.regions.keys().position(|r| r == id) {
+            self.fx.dirty.regions.insert(at);
         } else {
             return Err(Error::NotFound(format!(
                 "no region {id:?} on page {} (regions: {})",
@@ -934,6 +965,23 @@ pub(crate) fn json_set(root: &mut Value, pointer: &str, value: Value) -> Result<
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_region_set_holds_each_place_once_below_and_beyond_64() {
+        let mut set = RegionSet::default();
+        assert!(set.is_empty());
+        for at in [0, 5, 63, 64, 200, 5, 200] {
+            set.insert(at);
+        }
+        assert!(!set.is_empty());
+        for at in [0, 5, 63, 64, 200] {
+            assert!(set.contains(at), "{at}");
+        }
+        for at in [1, 62, 65, 199] {
+            assert!(!set.contains(at), "{at}");
+        }
+        assert_eq!(set.high, [64, 200]);
+    }
 
     /// The pointer lookups read what serde_json's do, escapes and array indexes
     /// included.

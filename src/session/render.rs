@@ -218,14 +218,14 @@ fn run_call(
             return Ok(());
         }
         // Each dirty region with its place in the spec (a mark of an id the page does
-        // not declare was refused by `lv_mark`; one left by a reload is skipped).
+        // not declare was refused by `lv_mark`).
         let files = &data.page.route.region_files;
         let dirty: Vec<(usize, &String, &str)> = spec
             .regions
             .keys()
             .zip(files.iter())
             .enumerate()
-            .filter(|(_, (id, _))| fx.dirty.all_regions || fx.dirty.regions.contains(*id))
+            .filter(|(at, _)| fx.dirty.all_regions || fx.dirty.regions.contains(*at))
             .map(|(at, (id, file))| (at, id, &**file))
             .collect();
         for (at, id, file) in dirty {
