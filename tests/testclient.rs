@@ -491,3 +491,51 @@ fn one_client_is_one_browser() {
     let mut other = TestClient::open(&app, "/other").expect("another browser");
     assert_ne!(other.state().expect("state")["browser"], first);
 }
+
+/// A page with more regions than a mark's bit set holds (64): a callback that marks
+/// one region re-renders that one only, below the 64th place and beyond it.
+#[test]
+fn a_mark_re_renders_its_region_only_on_a_page_of_seventy() {
+    struct Many;
+    impl Page for Many {
+        fn mount(&self, ctx: &mut Ctx<'_>) -> Result<(), HostError> {
+            ctx.set_state_json(r#"{"n": 0}"#).map_err(|e| HostError(e.to_string()))
+        }
+        fn event(&self, ctx: &mut Ctx<'_>, e: &Event) -> Result<(), HostError> {
+            let n = ctx.state()["n"].as_i64().unwrap_or(0) + 1;
+            ctx.state_mut()["n"] = json!(n);
+            ctx.mark(&e.get("which").unwrap_or_default()).map_err(|e| HostError(e.to_string()))
+        }
+    }
+    // r00 .. r69: the spec orders regions by id, so each one's place is its number.
+    let ids: Vec<String> = (0..70).map(|i| format!("r{i:02}")).collect();
+    let body: String =
+        ids.iter().map(|id| format!(r#"<span id="{id}">{{{{ partial("many/cell") }}}}</span>"#)).collect();
+    let views: BTreeMap<String, String> = [
+        ("pages/many.html".to_string(), format!(r#"<div id="lv-root" data-lv>{body}</div>"#)),
+        ("partials/many/cell.html".to_string(), "{{ state.n }}".to_string()),
+    ]
+    .into();
+    let opts = Options {
+        views: ViewsSource::Memory(views),
+        secret: Some("testclient-tests-secret-0123456789abcdef".into()),
+        ..Options::default()
+    };
+    let app = App::new(opts).expect("app");
+    let regions = ids.iter().map(|id| (id.clone(), "many/cell".to_string())).collect();
+    let spec = PageSpec { template: "many".into(), regions, layout: None, handler: Arc::new(Many) };
+    app.register_page("/many", spec).expect("register /many");
+
+    let mut page = TestClient::open(&app, "/many").expect("open /many");
+    let shown = |page: &mut TestClient| -> Vec<String> {
+        ["r05", "r63", "r64", "r69"].iter().map(|id| page.text_of(&format!("#{id}")).expect(id)).collect()
+    };
+    assert_eq!(shown(&mut page), ["0", "0", "0", "0"]);
+    for (which, after) in
+        [("r69", ["0", "0", "0", "1"]), ("r05", ["2", "0", "0", "1"]), ("r64", ["2", "0", "3", "1"])]
+    {
+        page.event(&format!(r#"{{"type": "click", "name": "bump", "values": {{"which": "{which}"}}}}"#))
+            .expect(which);
+        assert_eq!(shown(&mut page), after, "after marking {which}");
+    }
+}

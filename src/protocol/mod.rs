@@ -269,9 +269,8 @@ impl ClientFrame {
 /// and the tag would be a quarter of a small one. With `ref`, it also answers that
 /// event, which succeeded (a failed event changes nothing, so its answer is always a
 /// `reply`): an event that changed the page costs one frame, not a patch and a
-/// reply. It carries no number:
-/// every patch of a session is the one after the last (`joined.seq` says where the
-/// count stands), so the client counts them for a resume.
+/// reply. It carries no number: every patch of a session is the one after the last
+/// (`joined.seq` says where the count stands), so the client counts them for a resume.
 pub(crate) struct Patch<'a, P: ChildChanges> {
     pub reply: Option<u64>,
     pub regions: &'a BTreeMap<String, String>,
