@@ -463,7 +463,12 @@ impl App {
         }
         self.check_open()?;
         let _guard = self.shared.rt.enter();
-        self.shared.rt.spawn(crate::server::embed::adopt(self.shared.clone(), req, socket, pending));
+        let counted = crate::server::ws::SocketCount::new(&self.shared);
+        let adopted = crate::server::embed::adopt(self.shared.clone(), req, socket, pending);
+        self.shared.rt.spawn(async move {
+            let _counted = counted;
+            adopted.await
+        });
         Ok(())
     }
 

@@ -8,7 +8,7 @@ mod files;
 pub(crate) mod guard;
 pub(crate) mod http;
 pub(crate) mod memory;
-mod ws;
+pub(crate) mod ws;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;

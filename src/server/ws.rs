@@ -92,7 +92,9 @@ pub(crate) async fn upgrade(shared: Arc<Shared>, req: Request<Incoming>) -> Resp
     // Only the upgrade is kept, not the request: the task keeps room for what it
     // captures for as long as the socket lives.
     let upgrade = hyper::upgrade::on(req);
+    let counted = SocketCount::new(&shared);
     tokio::spawn(async move {
+        let _counted = counted;
         let upgraded = match upgrade.await {
             Ok(u) => u,
             Err(e) => {
@@ -158,6 +160,25 @@ fn origin_allowed(shared: &Shared, headers: &HeaderMap) -> bool {
 /// How long frames queued before the socket ends (an error, a close) may take to go out.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A socket, counted in `metrics.sockets` from when its task is spawned until that
+/// task ends or is dropped. A shutdown waits for the sockets it counts to write their
+/// goodbye, so one whose task has not run yet (its client already has the `101`) must
+/// count too, or the runtime stops before it says anything.
+pub(crate) struct SocketCount(Arc<crate::metrics::Metrics>);
+
+impl SocketCount {
+    pub(crate) fn new(shared: &Shared) -> Self {
+        shared.metrics.sockets.fetch_add(1, Ordering::Relaxed);
+        SocketCount(shared.metrics.clone())
+    }
+}
+
+impl Drop for SocketCount {
+    fn drop(&mut self) {
+        self.0.sockets.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Why the reading side stopped.
 enum ReadEnd {
     /// The client is gone (closed, errored): nothing more to write.
@@ -181,7 +202,6 @@ where
     let conn_id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     let mut joined: Option<SessionHandle> = None;
     let mut request = Some(request);
-    shared.metrics.sockets.fetch_add(1, Ordering::Relaxed);
 
     let mut writer = std::pin::pin!(write(sink, out_rx));
     let end = tokio::select! {
@@ -198,7 +218,6 @@ where
         })
         .await;
     }
-    shared.metrics.sockets.fetch_sub(1, Ordering::Relaxed);
     if let Some(handle) = joined {
         let _ = handle.tx.send(SessionMsg::Detach { conn_id }).await;
     }
