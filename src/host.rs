@@ -20,6 +20,14 @@
 //! [`STUCK`] (it waits on a database, say) no longer counts as progress, and a
 //! sleeping thread takes the queued work: one that watches while jobs run wakes every
 //! [`STUCK`] to look (contract 1: a blocked callback holds up its own session only).
+//!
+//! On Linux the pool's threads are `SCHED_BATCH`: a thread woken for a job does not
+//! take the core from the IO thread that woke it, but waits until that thread has
+//! read every frame that is ready and waits itself, then takes the jobs queued by
+//! then in one go. Woken at once, it took the core on every event: two context
+//! switches per event on one core. The IO threads keep their normal policy, so a
+//! frame that arrives while a callback runs still gets its IO thread the core at
+//! once. Threads a callback starts inherit the policy.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -144,6 +152,24 @@ impl State {
     fn takes_job(&self, i: usize, finished: bool, now: Instant) -> bool {
         self.queued()
             && (self.closed || finished || self.slots[i].called || self.progressing(now) < self.parallel)
+    }
+}
+
+/// Makes the calling thread `SCHED_BATCH` (see the module docs), unless the process
+/// chose another policy than the normal one for it.
+fn yield_to_io_threads() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: both calls take the calling thread (pid 0) and a valid parameter.
+    unsafe {
+        if libc::sched_getscheduler(0) == libc::SCHED_OTHER {
+            let normal = libc::sched_param { sched_priority: 0 };
+            if libc::sched_setscheduler(0, libc::SCHED_BATCH, &normal) != 0 {
+                tracing::debug!(
+                    "host thread kept its scheduling policy: {}",
+                    std::io::Error::last_os_error()
+                );
+            }
+        }
     }
 }
 
@@ -297,6 +323,7 @@ impl HostPool {
             running.0.lock().unwrap_or_else(|e| e.into_inner()).threads += 1;
             let spawned = std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
                 ON_HOST_THREAD.with(|f| f.set(true));
+                yield_to_io_threads();
                 queue.lock().slots[i].thread = Some(std::thread::current());
                 let mut finished = false;
                 while let Some(job) = queue.next(i, finished) {
@@ -574,6 +601,22 @@ mod tests {
             }
             assert_eq!(pool.shutdown(Some(Instant::now() + Duration::from_secs(10))), 0);
         }
+    }
+
+    /// A pool thread does not take the core from the IO thread that wakes it (see
+    /// the module docs).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn pool_threads_yield_to_the_io_threads() {
+        let pool = HostPool::with_parallelism(1, 1, 8, Arc::new(Metrics::default()), "test-host").unwrap();
+        let (tx, rx) = mpsc::channel();
+        // SAFETY: reads the calling thread's policy.
+        pool.submit_to(Lane::Live, move || tx.send(unsafe { libc::sched_getscheduler(0) }).unwrap()).unwrap();
+        let policy = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(policy, libc::SCHED_BATCH);
+        // SAFETY: as above, on the test's own thread.
+        assert_eq!(unsafe { libc::sched_getscheduler(0) }, libc::SCHED_OTHER, "only the pool's threads");
+        assert_eq!(pool.shutdown(Some(Instant::now() + Duration::from_secs(10))), 0);
     }
 
     /// Live jobs go first, new ones are refused beyond the limit, and shutdown runs

@@ -42,7 +42,9 @@ pub struct Options {
     /// while one runs, every socket on that IO thread waits. Default false (callbacks
     /// run on the host threads, and a slow one delays its own session only).
     pub inline_callbacks: bool,
-    /// Tokio worker threads for sockets and timers. Default 2.
+    /// Tokio worker threads for sockets and timers. Default 2, or 1 where the process
+    /// may use one core only (its CPU affinity and cgroup quota count): two IO threads
+    /// on one core only take turns.
     pub io_threads: usize,
     /// How long a session without a socket waits for its browser. Default 60 000 ms.
     pub grace_ms: u64,
@@ -180,6 +182,11 @@ pub struct Options {
     pub shutdown_timeout_ms: u64,
 }
 
+/// The default of [`Options::io_threads`].
+fn default_io_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().min(2))
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {
@@ -189,7 +196,7 @@ impl Default for Options {
             redis: None,
             host_threads: 4,
             inline_callbacks: false,
-            io_threads: 2,
+            io_threads: default_io_threads(),
             grace_ms: 60_000,
             token_ttl_s: 12 * 3600,
             previous_secrets: Vec::new(),
@@ -493,4 +500,34 @@ fn parse_policy(policy: &str) -> Vec<(String, Vec<String>)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Options;
+
+    /// One IO thread where the process may use one core: a second would only take
+    /// turns with the first.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn one_core_gets_one_io_thread() {
+        let io_threads = std::thread::spawn(|| {
+            // SAFETY: the set is zeroed, then filled and passed by pointer with its
+            // size; both calls act on this new thread only (pid 0).
+            unsafe {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                assert_eq!(libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set), 0);
+                let first = (0..libc::CPU_SETSIZE as usize).find(|&c| libc::CPU_ISSET(c, &set)).unwrap();
+                let mut one: libc::cpu_set_t = std::mem::zeroed();
+                libc::CPU_SET(first, &mut one);
+                assert_eq!(libc::sched_setaffinity(0, std::mem::size_of_val(&one), &one), 0);
+            }
+            Options::default().io_threads
+        })
+        .join()
+        .unwrap();
+        assert_eq!(io_threads, 1);
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(Options::default().io_threads, cores.min(2));
+    }
 }

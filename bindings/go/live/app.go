@@ -40,7 +40,8 @@ type Options struct {
 
 	// HostThreads is how many library threads run page callbacks (default 4).
 	HostThreads int
-	// IOThreads is how many threads serve sockets and timers (default 2).
+	// IOThreads is how many threads serve sockets and timers (default 2, or 1 where
+	// the process may use one core only).
 	IOThreads int
 	// Grace is how long a session without a socket waits for its browser (60s).
 	Grace time.Duration
