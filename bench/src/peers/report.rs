@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::measure::PacedResult;
-use super::run::{ms, Plan, Row};
+use super::run::{ms, Measured, Plan, Row};
 use crate::report::{num, num_dp};
 
 pub const BEGIN: &str = "<!-- peers:begin (written by `make bench-peers`; edits here are overwritten) -->";
@@ -107,6 +107,15 @@ pub fn section(machine: &Machine, plan: &Plan, rows: &[Row], took: Duration) -> 
         plan.list.tail,
     ));
     s.push_str(&pages_table(plan, rows));
+    let figures: Vec<(&str, Figures)> =
+        rows.iter().filter_map(|r| Some((r.name, Figures::of(r.outcome.as_ref().ok()?)))).collect();
+    if let Some(table) = targets_table(&figures) {
+        s.push_str(
+            "
+The targets (`bench/README.md`, \"The targets\"), read from the tables above:\n\n",
+        );
+        s.push_str(&table);
+    }
     s.push_str(END);
     s.push('\n');
     s
@@ -213,6 +222,154 @@ fn pages_table(plan: &Plan, rows: &[Row]) -> String {
         })
         .collect::<Vec<_>>();
     markdown(&headers, &body)
+}
+
+/// What the targets read of one server's row; `None` where it was not measured.
+#[derive(Debug, Clone, Default)]
+struct Figures {
+    cpu: Option<f64>,
+    p50_one: Option<f64>,
+    switches: Option<f64>,
+    frames: Option<f64>,
+    bytes: Option<f64>,
+    rss: Option<f64>,
+    /// Fan-out medians in ms, by subscriber count.
+    fanout: Vec<(usize, f64)>,
+    table_bytes: Option<f64>,
+    list_bytes: Option<f64>,
+}
+
+impl Figures {
+    fn of(m: &Measured) -> Figures {
+        let load = m.load.as_ref().ok();
+        Figures {
+            cpu: load.and_then(PacedResult::cpu_us_per_event),
+            p50_one: m.one.as_ref().ok().map(|p| p.p50 as f64),
+            switches: load.and_then(PacedResult::switches_per_event),
+            frames: load.and_then(PacedResult::frames_per_event),
+            bytes: load.and_then(PacedResult::bytes_per_event),
+            rss: m.idle.as_ref().ok().map(|i| i.rss_kb),
+            fanout: m.fanout.iter().filter_map(|(k, f)| Some((*k, ms(f.as_ref().ok()?.median)))).collect(),
+            table_bytes: m.table.as_ref().ok().and_then(PacedResult::bytes_per_event),
+            list_bytes: m.list.as_ref().ok().and_then(PacedResult::bytes_per_event),
+        }
+    }
+
+    fn fanout(&self, k: usize) -> Option<f64> {
+        self.fanout.iter().find(|(n, _)| *n == k).map(|(_, v)| *v)
+    }
+}
+
+/// One figure of a row.
+type Figure = dyn Fn(&Figures) -> Option<f64>;
+
+/// The performance targets, each with what this run measured and whether it holds;
+/// `None` unless the run has the echo and the C host (a run of a few servers).
+fn targets_table(rows: &[(&str, Figures)]) -> Option<String> {
+    let get = |name: &str| rows.iter().find(|(n, _)| *n == name).map(|(_, f)| f);
+    let (echo, c) = (get("echo")?, get("mizulive-c")?);
+    let (python, go) = (get("mizulive-python"), get("mizulive-go"));
+    let peers: Vec<(&str, &Figures)> = rows
+        .iter()
+        .filter(|(n, _)| *n != "echo" && !n.starts_with("mizulive"))
+        .map(|(n, f)| (*n, f))
+        .collect();
+    // The peer with the least of a figure, and that figure.
+    let best =
+        |of: &Figure| peers.iter().filter_map(|(n, f)| Some((*n, of(f)?))).min_by(|a, b| a.1.total_cmp(&b.1));
+    let verdict = |met: Option<bool>| match met {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "not measured",
+    };
+    let ratio = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut row = |target: &str, measured: String, met: Option<bool>| {
+        out.push(vec![target.to_string(), measured, verdict(met).to_string()]);
+    };
+
+    let best_cpu = best(&|f| f.cpu);
+    let r = ratio(c.cpu, best_cpu.map(|b| b.1));
+    row(
+        "C CPU/event ≤ half the best peer's",
+        match best_cpu {
+            Some((n, b)) => format!("{} vs {n} {} µs ({})", opt(c.cpu, 1), num_dp(b, 1), times(r)),
+            None => "no peer measured".into(),
+        },
+        r.map(|r| r <= 0.5),
+    );
+    let r = ratio(c.cpu, echo.cpu);
+    row("C CPU/event ≤ 2× echo", format!("{} ({} µs)", times(r), opt(echo.cpu, 1)), r.map(|r| r <= 2.0));
+    let (rp, rg) = (ratio(python.and_then(|p| p.cpu), c.cpu), ratio(go.and_then(|g| g.cpu), c.cpu));
+    row(
+        "Python CPU/event ≤ 1.3× C, Go ≤ 1.15×",
+        format!("{}, {}", times(rp), times(rg)),
+        rp.zip(rg).map(|(p, g)| p <= 1.3 && g <= 1.15),
+    );
+    let best_p50 = best(&|f| f.p50_one);
+    let r = ratio(c.p50_one, echo.p50_one);
+    row(
+        "p50 one session ≤ 1.5× echo, below every peer",
+        format!(
+            "{} µs ({} echo; {})",
+            opt(c.p50_one, 0),
+            times(r),
+            best_p50.map_or("no peer".into(), |(n, b)| format!("best peer {n} {}", num_dp(b, 0)))
+        ),
+        r.map(|r| r <= 1.5 && best_p50.is_none_or(|(_, b)| c.p50_one.is_some_and(|p| p < b))),
+    );
+    row("context switches/event < 0.5", opt(c.switches, 2), c.switches.map(|s| s < 0.5));
+    let ours: Vec<&Figures> = [Some(c), python, go].into_iter().flatten().collect();
+    let frames: Option<Vec<f64>> = ours.iter().map(|f| f.frames).collect();
+    row(
+        "one frame per event (C, Python, Go)",
+        frames
+            .as_ref()
+            .map_or("?".into(), |f| f.iter().map(|v| num_dp(*v, 2)).collect::<Vec<_>>().join(", ")),
+        frames.map(|f| f.iter().all(|v| (v - 1.0).abs() < 0.005)),
+    );
+    let rss: Option<Vec<f64>> = ours.iter().map(|f| f.rss).collect();
+    row(
+        "idle memory ≤ 10 KB/session (C, Python, Go)",
+        rss.as_ref().map_or("?".into(), |r| r.iter().map(|v| num_dp(*v, 1)).collect::<Vec<_>>().join(", ")),
+        rss.map(|r| r.iter().all(|v| *v <= 10.0)),
+    );
+    let best_fan = best(&|f| f.fanout(1000));
+    let r = ratio(c.fanout(1000), best_fan.map(|b| b.1));
+    row(
+        "fan-out to 1,000 ≤ half the best peer's",
+        match best_fan {
+            Some((n, b)) => format!("{} vs {n} {} ms ({})", opt(c.fanout(1000), 1), num_dp(b, 1), times(r)),
+            None => "no peer measured".into(),
+        },
+        r.map(|r| r <= 0.5),
+    );
+    row(
+        "fan-out to 10,000 < 50 ms",
+        format!("{} ms (echo {})", opt(c.fanout(10000), 1), opt(echo.fanout(10000), 1)),
+        c.fanout(10000).map(|v| v < 50.0),
+    );
+    let pages: [(&str, &Figure); 3] =
+        [("counter", &|f| f.bytes), ("table", &|f| f.table_bytes), ("list", &|f| f.list_bytes)];
+    for (page, of) in pages {
+        let best = best(of);
+        row(
+            &format!("{page} bytes/event ≤ the best peer's"),
+            format!(
+                "{} ({})",
+                opt(of(c), 0),
+                best.map_or("no peer".into(), |(n, b)| format!("{n} {}", num_dp(b, 0)))
+            ),
+            of(c).zip(best).map(|(ours, (_, theirs))| ours <= theirs),
+        );
+    }
+    let headers = ["target", "this run", "met"].map(String::from).to_vec();
+    Some(markdown(&headers, &out))
+}
+
+/// A ratio as `0.59×`, `?` when either side was not measured.
+fn times(r: Option<f64>) -> String {
+    r.map_or("?".into(), |r| format!("{r:.2}×"))
 }
 
 fn skipped(mut cells: Vec<String>, why: &str, width: usize) -> Vec<String> {
@@ -327,6 +484,53 @@ mod tests {
         let twice = replace_section(&once, &second);
         assert_eq!(twice, format!("# Bench results\n\nintro\n\n{second}\n## Other\ntext\n"));
         assert_eq!(replace_section("# x\n", &first), format!("# x\n\n{first}"));
+    }
+
+    fn figures(cpu: f64, p50: f64, switches: f64, rss: f64, fanout: &[(usize, f64)], bytes: f64) -> Figures {
+        Figures {
+            cpu: Some(cpu),
+            p50_one: Some(p50),
+            switches: Some(switches),
+            frames: Some(1.0),
+            bytes: Some(bytes),
+            rss: Some(rss),
+            fanout: fanout.to_vec(),
+            table_bytes: Some(bytes),
+            list_bytes: Some(bytes),
+        }
+    }
+
+    /// Each target against the best peer of its own figure, and only the targets met
+    /// say so.
+    #[test]
+    fn the_targets_read_the_rows() {
+        let rows = vec![
+            ("echo", figures(10.0, 200.0, 0.4, 7.0, &[(1000, 5.0), (10000, 70.0)], 150.0)),
+            ("mizulive-c", figures(19.0, 250.0, 0.3, 9.0, &[(1000, 12.0), (10000, 180.0)], 37.0)),
+            ("mizulive-python", figures(30.0, 300.0, 0.3, 9.5, &[], 37.0)),
+            ("mizulive-go", figures(21.0, 300.0, 0.8, 10.5, &[], 37.0)),
+            ("slow", figures(100.0, 240.0, 0.0, 30.0, &[(1000, 20.0)], 20.0)),
+            ("fast", figures(40.0, 900.0, 0.1, 12.0, &[(1000, 30.0)], 120.0)),
+        ];
+        let table = targets_table(&rows).expect("echo and C ran");
+        let verdict = |target: &str| {
+            let line = table.lines().find(|l| l.starts_with(&format!("| {target}"))).unwrap();
+            line.rsplit('|').nth(1).unwrap().trim().to_string()
+        };
+        assert_eq!(verdict("C CPU/event ≤ half"), "yes", "19 against fast's 40\n{table}");
+        assert!(table.contains("19.0 vs fast 40.0 µs (0.47×)"), "{table}");
+        assert_eq!(verdict("C CPU/event ≤ 2× echo"), "yes");
+        assert_eq!(verdict("Python"), "no", "Python 1.58× C");
+        assert_eq!(verdict("p50 one"), "no", "slow's 240 is below 250");
+        assert_eq!(verdict("context switches"), "yes");
+        assert_eq!(verdict("one frame"), "yes");
+        assert_eq!(verdict("idle memory"), "no", "Go's 10.5");
+        assert_eq!(verdict("fan-out to 1,000"), "no", "12 against slow's 20");
+        assert_eq!(verdict("fan-out to 10,000"), "no");
+        assert_eq!(verdict("counter bytes"), "no", "37 against slow's 20");
+        let without_peers = targets_table(&rows[..4]).unwrap();
+        assert!(without_peers.contains("no peer measured"), "{without_peers}");
+        assert!(targets_table(&rows[1..]).is_none(), "no echo, no targets");
     }
 
     #[test]
