@@ -26,8 +26,8 @@
 //! read every frame that is ready and waits itself, then takes the jobs queued by
 //! then in one go. Woken at once, it took the core on every event: two context
 //! switches per event on one core. The IO threads keep their normal policy, so a
-//! frame that arrives while a callback runs still gets its IO thread the core at
-//! once. Threads a callback starts inherit the policy.
+//! frame that arrives while a callback runs is scheduled as before: its IO thread
+//! may preempt the callback. Threads a callback starts inherit the policy.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
