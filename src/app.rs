@@ -463,12 +463,8 @@ impl App {
         }
         self.check_open()?;
         let _guard = self.shared.rt.enter();
-        let counted = crate::server::ws::SocketCount::new(&self.shared);
         let adopted = crate::server::embed::adopt(self.shared.clone(), req, socket, pending);
-        self.shared.rt.spawn(async move {
-            let _counted = counted;
-            adopted.await
-        });
+        crate::server::ws::spawn_socket(&self.shared, adopted);
         Ok(())
     }
 

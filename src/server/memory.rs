@@ -60,9 +60,7 @@ pub(crate) fn open(shared: &Arc<Shared>, req: &Request<()>) -> Result<MemorySock
     }));
     let stream = futures_util::stream::poll_fn(move |cx| in_rx.poll_recv(cx)).boxed();
     let task_shared = shared.clone();
-    let counted = ws::SocketCount::new(shared);
-    shared.rt.spawn(async move {
-        let _counted = counted;
+    ws::spawn_socket(shared, async move {
         ws::serve_frames(task_shared, request, sink, stream).await;
         // Ended without a close frame: the client still learns that the socket is done.
         let _ = out_tx.send(MemoryFrame::Close(1006, String::new()));

@@ -92,9 +92,8 @@ pub(crate) async fn upgrade(shared: Arc<Shared>, req: Request<Incoming>) -> Resp
     // Only the upgrade is kept, not the request: the task keeps room for what it
     // captures for as long as the socket lives.
     let upgrade = hyper::upgrade::on(req);
-    let counted = SocketCount::new(&shared);
-    tokio::spawn(async move {
-        let _counted = counted;
+    let task_shared = shared.clone();
+    spawn_socket(&task_shared, async move {
         let upgraded = match upgrade.await {
             Ok(u) => u,
             Err(e) => {
@@ -160,18 +159,21 @@ fn origin_allowed(shared: &Shared, headers: &HeaderMap) -> bool {
 /// How long frames queued before the socket ends (an error, a close) may take to go out.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A socket, counted in `metrics.sockets` from when its task is spawned until that
-/// task ends or is dropped. A shutdown waits for the sockets it counts to write their
-/// goodbye, so one whose task has not run yet (its client already has the `101`) must
-/// count too, or the runtime stops before it says anything.
-pub(crate) struct SocketCount(Arc<crate::metrics::Metrics>);
-
-impl SocketCount {
-    pub(crate) fn new(shared: &Shared) -> Self {
-        shared.metrics.sockets.fetch_add(1, Ordering::Relaxed);
-        SocketCount(shared.metrics.clone())
-    }
+/// Spawns a socket's task, counted in `metrics.sockets` from now until the task ends
+/// or is dropped. A shutdown waits for the sockets it counts to write their goodbye,
+/// so one whose task has not run yet (its client already has the `101`) must count
+/// too, or the runtime stops before it says anything. Every socket's task starts here.
+pub(crate) fn spawn_socket(shared: &Shared, task: impl std::future::Future<Output = ()> + Send + 'static) {
+    shared.metrics.sockets.fetch_add(1, Ordering::Relaxed);
+    let counted = SocketCount(shared.metrics.clone());
+    shared.rt.spawn(async move {
+        let _counted = counted;
+        task.await
+    });
 }
+
+/// One socket in `metrics.sockets`, for as long as it lives (see [`spawn_socket`]).
+struct SocketCount(Arc<crate::metrics::Metrics>);
 
 impl Drop for SocketCount {
     fn drop(&mut self) {
