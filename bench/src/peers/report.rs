@@ -316,7 +316,7 @@ fn targets_table(rows: &[(&str, Figures)]) -> Option<String> {
             times(r),
             best_p50.map_or("no peer".into(), |(n, b)| format!("best peer {n} {}", num_dp(b, 0)))
         ),
-        r.map(|r| r <= 1.5 && best_p50.is_none_or(|(_, b)| c.p50_one.is_some_and(|p| p < b))),
+        r.zip(best_p50).map(|(r, (_, b))| r <= 1.5 && c.p50_one.is_some_and(|p| p < b)),
     );
     row("context switches/event < 0.5", opt(c.switches, 2), c.switches.map(|s| s < 0.5));
     let ours: Vec<&Figures> = [Some(c), python, go].into_iter().flatten().collect();
@@ -530,6 +530,10 @@ mod tests {
         assert_eq!(verdict("counter bytes"), "no", "37 against slow's 20");
         let without_peers = targets_table(&rows[..4]).unwrap();
         assert!(without_peers.contains("no peer measured"), "{without_peers}");
+        assert!(
+            without_peers.lines().any(|l| l.starts_with("| p50 one") && l.contains("not measured")),
+            "below every peer cannot be read without peers\n{without_peers}"
+        );
         assert!(targets_table(&rows[1..]).is_none(), "no echo, no targets");
     }
 
