@@ -8,6 +8,7 @@ mod files;
 pub(crate) mod guard;
 pub(crate) mod http;
 pub(crate) mod memory;
+mod woken;
 pub(crate) mod ws;
 
 use hyper::server::conn::http1;

@@ -7,8 +7,10 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
@@ -20,6 +22,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::guard;
 use super::http::{finish, text, Body};
+use super::woken::Woken;
 use crate::app::{AuthDecision, Shared};
 use crate::host::Refused;
 use crate::metrics;
@@ -206,10 +209,23 @@ where
     let mut request = Some(request);
 
     let mut writer = std::pin::pin!(write(sink, out_rx));
-    let end = tokio::select! {
-        end = read(&shared, stream, &out_tx, &kill, conn_id, &mut joined, &mut request) => end,
-        () = &mut writer => ReadEnd::Gone,
-        () = kill.given() => ReadEnd::Gone,
+    let end = {
+        // Most wakes of a socket's task are frames to write (a patch, a broadcast):
+        // the reading side is polled only when its own waker fired.
+        let reader =
+            std::pin::pin!(read(&shared, stream, &out_tx, &kill, conn_id, &mut joined, &mut request));
+        let mut reader = Woken::new(reader);
+        let mut killed = std::pin::pin!(kill.given());
+        std::future::poll_fn(|cx| {
+            if killed.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(ReadEnd::Gone);
+            }
+            if let Poll::Ready(end) = reader.poll_woken(cx) {
+                return Poll::Ready(end);
+            }
+            writer.as_mut().poll(cx).map(|()| ReadEnd::Gone)
+        })
+        .await
     };
     if let ReadEnd::Flush = end {
         let _ = tokio::time::timeout(FLUSH_TIMEOUT, async {
