@@ -4,9 +4,13 @@ Every function of ``include/mizulive.h`` gets its ``argtypes`` and ``restype`` h
 (``tests/test_abi.py`` checks the list against the header): ctypes' default
 ``restype`` is a C ``int``, which would truncate pointers.
 
-The library is loaded with :class:`ctypes.CDLL`, never ``PyDLL``: ``CDLL`` releases
-the GIL around each call, so a call that waits (``lv_app_wait``, ``lv_app_shutdown``) lets
-the library's threads run Python callbacks meanwhile.
+The library is loaded with :class:`ctypes.CDLL`, which releases the GIL around each
+call, so a call that waits (``lv_app_wait``, ``lv_app_shutdown``) lets the library's
+threads run Python callbacks meanwhile. The functions in :data:`HOLD_GIL` are the
+exception: a callback calls them several times per event (the state, the marks, the
+event's fields), they only read or write the calling thread's own callback context and
+never wait, so they are called through a ``PyDLL`` handle of the same library, which
+keeps the GIL: releasing and taking it back cost more than the call itself.
 """
 
 from __future__ import annotations
@@ -237,6 +241,53 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
 }
 
 
+#: Functions called without releasing the GIL (see the module's docstring): each one
+#: works on the calling thread's callback context (or on nothing) and returns without
+#: waiting on another thread, a lock another thread holds while it runs Python, or I/O.
+HOLD_GIL: frozenset[str] = frozenset(
+    (
+        "lv_last_error",
+        "lv_errstr",
+        "lv_abi_version",
+        "lv_get_state",
+        "lv_set_state",
+        "lv_get",
+        "lv_get_int",
+        "lv_get_double",
+        "lv_get_bool",
+        "lv_get_str",
+        "lv_set",
+        "lv_set_int",
+        "lv_set_double",
+        "lv_set_bool",
+        "lv_set_str",
+        "lv_remove",
+        "lv_len",
+        "lv_mark",
+        "lv_mark_all",
+        "lv_set_title",
+        "lv_set_status",
+        "lv_error",
+        "lv_session_id",
+        "lv_user_id",
+        "lv_params",
+        "lv_param",
+        "lv_event_name",
+        "lv_event_get",
+        "lv_event_count",
+        "lv_event_get_at",
+        "lv_event_type",
+        "lv_event_target",
+        "lv_event_field",
+        "lv_event_key",
+        "lv_event_json",
+        "lv_info_topic",
+        "lv_browser_id",
+        "lv_string_free",
+    )
+)
+
+
 def candidates() -> list[Path]:
     """Where the library is looked for, in order (``MIZULIVE_LIB`` wins outright)."""
     here = Path(__file__).resolve().parent
@@ -292,13 +343,17 @@ def load(path: str | None = None, abi_version: int = ABI_VERSION) -> ctypes.CDLL
             "reinstall the package (pip install ./bindings/python), or point MIZULIVE_LIB "
             "at a matching library"
         )
+    # The same library (dlopen hands back the handle it already has), called without
+    # releasing the GIL.
+    holding = ctypes.PyDLL(path)
     for name, (restype, argtypes) in SIGNATURES.items():
         try:
-            fn = getattr(lib, name)
+            fn = getattr(holding if name in HOLD_GIL else lib, name)
         except AttributeError:
             raise LibraryError(f"{path} lacks {name}: it is older than this package") from None
         fn.restype = restype
         fn.argtypes = argtypes
+        setattr(lib, name, fn)
     return lib
 
 

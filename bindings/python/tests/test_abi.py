@@ -213,3 +213,24 @@ def test_error_codes_are_the_headers_status_enum() -> None:
     ours = {("OK" if c.name == "OK" else f"ERR_{c.name}"): c.value for c in mizulive.ErrorCode}
     assert codes == ours
     assert codes["ERR_BUSY"] == 14
+
+
+def test_callback_context_calls_keep_the_gil_and_waiting_calls_release_it() -> None:
+    """The few functions a callback calls on every event go through a PyDLL handle
+    (no GIL release and re-take); everything that can wait still releases the GIL, so
+    the library's threads run Python callbacks meanwhile."""
+    keeps = ctypes._FUNCFLAG_PYTHONAPI  # type: ignore[attr-defined]
+    for name in sorted(_lib.HOLD_GIL):
+        assert name in _lib.SIGNATURES, name
+        assert getattr(_lib.lib, name)._flags_ & keeps, f"{name} releases the GIL"
+    for name in (
+        "lv_app_wait",
+        "lv_app_shutdown",
+        "lv_app_start",
+        "lv_app_publish",
+        "lv_subscribe",
+        "lv_http",
+        "lv_ws_next",
+        "lv_test_click",
+    ):
+        assert not getattr(_lib.lib, name)._flags_ & keeps, f"{name} keeps the GIL while it may wait"
