@@ -122,7 +122,7 @@ class PageBinding:
     def event(self, ctx: int, raw: bytes | None) -> int:
         s: Session[Any] = Session(self.app, ctx, None, self.codec)
         try:
-            e = Event.from_json(_lib.from_json(raw or b"{}"))
+            e = Event.from_raw(raw or b"{}")
         except BaseException as exc:
             s._ctx = None
             return self._fail(ctx, "handle", exc)

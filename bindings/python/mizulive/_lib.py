@@ -20,6 +20,7 @@ import ctypes.util
 import json
 import os
 import sys
+import threading
 from ctypes import (
     CFUNCTYPE,
     POINTER,
@@ -401,20 +402,30 @@ def _make_c_encode() -> Callable[[object], str] | None:
     if make is None:
         return None
     e = _encoder
+    # One encoder per thread, made on its first use: its memo of the containers being
+    # written is empty again after every value it wrote whole, and is dropped with
+    # the encoder when a value fails halfway.
+    mine = threading.local()
 
     def encode(value: object) -> str:
-        chunks = make(
-            {},
-            e.default,
-            json.encoder.encode_basestring,
-            None,
-            e.key_separator,
-            e.item_separator,
-            e.sort_keys,
-            e.skipkeys,
-            e.allow_nan,
-        )(value, 0)
-        return "".join(chunks)
+        c = getattr(mine, "encoder", None)
+        if c is None:
+            c = mine.encoder = make(
+                {},
+                e.default,
+                json.encoder.encode_basestring,
+                None,
+                e.key_separator,
+                e.item_separator,
+                e.sort_keys,
+                e.skipkeys,
+                e.allow_nan,
+            )
+        try:
+            return "".join(c(value, 0))
+        except BaseException:
+            mine.encoder = None
+            raise
 
     probe = {"a": [1, -2.5, 'é\n"', None, True], "b": {}}
     try:
@@ -464,6 +475,19 @@ def _check(value: object) -> None:
     the library cannot hold exactly (it keeps 64-bit integers, else floats).
     Containers are checked a whole level at a time by type (``set(map(type, ...))``
     runs in C), so a list of a thousand numbers or strings costs no Python loop."""
+    # The common state, a small dict of scalars, without the walk's sets.
+    if type(value) is dict and len(value) <= 16:
+        for k, v in value.items():
+            if type(k) is not str:
+                break
+            t = type(v)
+            if t is int:
+                if not _INT_MIN <= v < _INT_END:
+                    break
+            elif t not in _LEAVES:
+                break
+        else:
+            return
     stack = [value]
     # Containers already checked: one the state holds twice is checked once, and a
     # state that holds itself ends the walk (json then names the circular reference).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import typing
 from ctypes import c_uint64
 from dataclasses import dataclass
@@ -180,6 +181,50 @@ _TRUE = frozenset({"1", "true", "on", "yes", "y", "t"})
 _FALSE = frozenset({"0", "false", "off", "no", "n", "f", ""})
 
 
+# The event JSON as the library writes it (src/protocol: Event::write_json): a plain
+# string is one without escapes; values and form are objects with no object inside;
+# a modifier key held is captured, one not held is not.
+_PLAIN = rb'"([^"\\\x00-\x1f]*)"'
+_PLAIN_OR_NULL = rb"(?:null|" + _PLAIN + rb")"
+_FLAT_OBJECT = rb"(\{[^{}]*\})"
+_EVENT_SHAPE = re.compile(
+    rb'\{"type":'
+    + _PLAIN
+    + rb',"name":'
+    + _PLAIN
+    + rb',"target":'
+    + _PLAIN_OR_NULL
+    + rb',"values":'
+    + _FLAT_OBJECT
+    + rb',"form":'
+    + _FLAT_OBJECT
+    + rb',"field":'
+    + _PLAIN_OR_NULL
+    + rb',"key":'
+    + _PLAIN_OR_NULL
+    + rb',"meta":\{"shift":(?:false|(true)),"ctrl":(?:false|(true)),"alt":(?:false|(true)),"meta":(?:false|(true))\}\}',
+    re.DOTALL,
+)
+
+
+def _values(values: Any) -> Mapping[str, str]:
+    """An event's ``values``, each a string."""
+    if not values:
+        return {}
+    if not all(type(v) is str for v in values.values()):
+        return {str(k): _text(v) for k, v in values.items()}
+    return values  # type: ignore[no-any-return]
+
+
+def _form(form: Any) -> Mapping[str, list[str]]:
+    """An event's ``form``, each field a list of strings."""
+    if not form:
+        return {}
+    if not all(type(v) is list and all(type(x) is str for x in v) for v in form.values()):
+        return {str(k): [_text(x) for x in v] if isinstance(v, list) else [_text(v)] for k, v in form.items()}
+    return form  # type: ignore[no-any-return]
+
+
 class Event:
     """A browser event as ``docs/protocol.md`` describes it.
 
@@ -222,21 +267,38 @@ class Event:
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Event:
         """Builds an event from the library's event JSON."""
-        values = raw.get("values") or {}
-        if values and not all(type(v) is str for v in values.values()):
-            values = {str(k): _text(v) for k, v in values.items()}
-        form = raw.get("form") or {}
-        if form and not all(type(v) is list and all(type(x) is str for x in v) for v in form.values()):
-            form = {str(k): [_text(x) for x in v] if isinstance(v, list) else [_text(v)] for k, v in form.items()}
         return cls(
             raw.get("type") or "",
             raw.get("name") or "",
             raw.get("target"),
-            values,
-            form,
+            _values(raw.get("values")),
+            _form(raw.get("form")),
             raw.get("field"),
             raw.get("key"),
             raw.get("meta"),
+        )
+
+    @classmethod
+    def from_raw(cls, raw: bytes) -> Event:
+        """Builds an event from the library's event JSON as bytes. The library writes
+        its fields in one order; an event in that shape whose strings need no
+        unescaping and whose ``values`` and ``form`` nest no objects is read without
+        decoding the whole document, anything else through :meth:`from_json`."""
+        m = _EVENT_SHAPE.fullmatch(raw)
+        if m is None:
+            return cls.from_json(_lib.from_json(raw))
+        kind, name, target, values, form, field, key, shift, ctrl, alt, meta = m.groups()
+        return cls(
+            kind.decode(),
+            name.decode(),
+            None if target is None else target.decode(),
+            {} if values == b"{}" else _values(_lib.from_json(values)),
+            {} if form == b"{}" else _form(_lib.from_json(form)),
+            None if field is None else field.decode(),
+            None if key is None else key.decode(),
+            None
+            if shift is ctrl is alt is meta is None
+            else KeyMeta(shift is not None, ctrl is not None, alt is not None, meta is not None),
         )
 
     @property
