@@ -425,7 +425,8 @@ class Session(Generic[S]):
         """The session state, written back after the callback: a JSON-compatible
         dict, or an instance of the page's state dataclass."""
         if not self._dirty:
-            raw = lib.lv_get_state(self._live())
+            # A ctx is never 0: _live() runs (and raises) only once the callback is over.
+            raw = lib.lv_get_state(self._ctx or self._live())
             if raw is None:
                 raise MizuliveError(ErrorCode.STATE, _lib.last_error())
             state = _lib.from_json(raw)
@@ -500,9 +501,11 @@ class Session(Generic[S]):
     def mark(self, *regions: str) -> None:
         """Marks regions (DOM ids) for re-rendering after the callback; the root id
         (``"lv-root"``) re-renders the page body. An unknown id raises."""
-        ctx = self._live()
+        ctx = self._ctx or self._live()
         for region in regions:
-            check(lib.lv_mark(ctx, _name(region)))
+            rc = lib.lv_mark(ctx, _names.get(region) or _name(region))
+            if rc:
+                check(rc)
 
     def mark_all(self) -> None:
         """Marks every region (the page body when the page has none)."""
@@ -595,6 +598,8 @@ class Session(Generic[S]):
         try:
             if write_back and self._dirty:
                 state = self._state if self._codec is None else self._codec.dump(self._state, "state")
-                check(lib.lv_set_state(self._live(), _lib.to_json(state, "state")))
+                rc = lib.lv_set_state(self._ctx or self._live(), _lib.to_json(state, "state"))
+                if rc:
+                    check(rc)
         finally:
             self._ctx = None
