@@ -216,14 +216,29 @@ where
             std::pin::pin!(read(&shared, stream, &out_tx, &kill, conn_id, &mut joined, &mut request));
         let mut reader = Woken::new(reader);
         let mut killed = std::pin::pin!(kill.given());
+        // The two sides take turns going first, as `select!` has them: each spends
+        // from one budget of tokio's per poll, so a side always first could keep the
+        // other waiting for as long as a client floods frames (or a session, patches).
+        let mut read_first = false;
         std::future::poll_fn(|cx| {
             if killed.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(ReadEnd::Gone);
             }
-            if let Poll::Ready(end) = reader.poll_woken(cx) {
-                return Poll::Ready(end);
+            read_first = !read_first;
+            if read_first {
+                if let Poll::Ready(end) = reader.poll_woken(cx) {
+                    return Poll::Ready(end);
+                }
             }
-            writer.as_mut().poll(cx).map(|()| ReadEnd::Gone)
+            if writer.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(ReadEnd::Gone);
+            }
+            if !read_first {
+                if let Poll::Ready(end) = reader.poll_woken(cx) {
+                    return Poll::Ready(end);
+                }
+            }
+            Poll::Pending
         })
         .await
     };
