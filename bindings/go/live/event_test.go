@@ -20,7 +20,7 @@ func TestEventValues(t *testing.T) {
 		must(t, live.Register(lv, "/counter", &eventSpy{got: got}))
 	})
 	c := livetest.Open(t, base+"/counter")
-	slow := live.SlowEvents()
+	slow, walked := live.SlowEvents(), live.WalkedEvents()
 	c.Send(map[string]any{
 		"t": "event", "ref": 1, "type": "submit", "name": "save", "target": "cart",
 		"values": map[string]any{"by": " 4 ", "ratio": "0.5", "raw": 12, "flag": "on"},
@@ -34,6 +34,9 @@ func TestEventValues(t *testing.T) {
 	e := <-got
 	if n := live.SlowEvents() - slow; n != 0 {
 		t.Fatalf("%d event(s) as the library writes them missed the fast reader", n)
+	}
+	if n := live.WalkedEvents() - walked; n != 0 {
+		t.Fatalf("%d event(s) as the library writes them were not read by its layout", n)
 	}
 	if e.Type != "submit" || e.Name != "save" || e.Target != "cart" || e.Key != "Enter" || !e.Meta.Shift {
 		t.Fatalf("event: %+v", e)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -29,6 +30,11 @@ func readEvent(text string) (e Event, ok bool) {
 	if !utf8.ValidString(text) {
 		return Event{}, false
 	}
+	if e, ok = readLaidOut(text); ok {
+		return withMaps(e), true
+	}
+	walkedEvents.Add(1)
+	e = Event{}
 	r := eventReader{s: text}
 	ok = r.object(func(key string) bool {
 		switch key {
@@ -43,31 +49,9 @@ func readEvent(text string) (e Event, ok bool) {
 		case "key":
 			return r.text(&e.Key)
 		case "values":
-			if r.null() {
-				e.Values = nil
-				return true
-			}
-			if e.Values == nil {
-				e.Values = make(map[string]string)
-			}
-			return r.object(func(name string) bool {
-				v, ok := r.scalar()
-				e.Values[name] = v
-				return ok
-			})
+			return r.values(&e)
 		case "form":
-			if r.null() {
-				e.Form = nil
-				return true
-			}
-			if e.Form == nil {
-				e.Form = make(url.Values)
-			}
-			return r.object(func(name string) bool {
-				vs, ok := r.formValue()
-				e.Form[name] = vs
-				return ok
-			})
+			return r.form(&e)
 		case "meta":
 			return r.null() || r.object(func(name string) bool {
 				switch name {
@@ -90,13 +74,76 @@ func readEvent(text string) (e Event, ok bool) {
 	if !ok || r.i != len(r.s) {
 		return Event{}, false
 	}
+	return withMaps(e), true
+}
+
+// readLaidOut reads an event in the layout the library writes (src/protocol:
+// Event::write_json): every key, in that order, compact. It reads what the key by
+// key walk of readEvent reads from such a text, without reading each key and
+// matching it; ok is false for any other text.
+func readLaidOut(text string) (e Event, ok bool) {
+	r := eventReader{s: text}
+	ok = r.literal(`{"type":`) && r.text(&e.Type) &&
+		r.literal(`,"name":`) && r.text(&e.Name) &&
+		r.literal(`,"target":`) && r.text(&e.Target) &&
+		r.literal(`,"values":`) && r.values(&e) &&
+		r.literal(`,"form":`) && r.form(&e) &&
+		r.literal(`,"field":`) && r.text(&e.Field) &&
+		r.literal(`,"key":`) && r.text(&e.Key) &&
+		r.literal(`,"meta":{"shift":`) && r.flag(&e.Meta.Shift) &&
+		r.literal(`,"ctrl":`) && r.flag(&e.Meta.Ctrl) &&
+		r.literal(`,"alt":`) && r.flag(&e.Meta.Alt) &&
+		r.literal(`,"meta":`) && r.flag(&e.Meta.Meta) &&
+		r.literal(`}}`) && r.i == len(r.s)
+	return e, ok
+}
+
+// walkedEvents counts the events readLaidOut did not take, so a test can tell that
+// the library's events are read by their layout.
+var walkedEvents atomic.Int64
+
+// withMaps gives an event without values or form fields empty maps, as
+// encoding/json does.
+func withMaps(e Event) Event {
 	if e.Values == nil {
 		e.Values = map[string]string{}
 	}
 	if e.Form == nil {
 		e.Form = url.Values{}
 	}
-	return e, true
+	return e
+}
+
+// values reads the event's values: an object of scalars, or null.
+func (r *eventReader) values(e *Event) bool {
+	if r.null() {
+		e.Values = nil
+		return true
+	}
+	if e.Values == nil {
+		e.Values = make(map[string]string)
+	}
+	return r.object(func(name string) bool {
+		v, ok := r.scalar()
+		e.Values[name] = v
+		return ok
+	})
+}
+
+// form reads the event's form fields: an object of field values, or null.
+func (r *eventReader) form(e *Event) bool {
+	if r.null() {
+		e.Form = nil
+		return true
+	}
+	if e.Form == nil {
+		e.Form = make(url.Values)
+	}
+	return r.object(func(name string) bool {
+		vs, ok := r.formValue()
+		e.Form[name] = vs
+		return ok
+	})
 }
 
 func (r *eventReader) eat(c byte) bool {

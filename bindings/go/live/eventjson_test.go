@@ -18,6 +18,7 @@ var libraryEvents = []string{
 }
 
 func TestReadEventTakesWhatTheLibraryWrites(t *testing.T) {
+	walked := live.WalkedEvents()
 	for _, text := range libraryEvents {
 		got, ok := live.ReadEvent(text)
 		if !ok {
@@ -30,6 +31,9 @@ func TestReadEventTakesWhatTheLibraryWrites(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s\nfast:    %#v\nreflect: %#v", text, got, want)
 		}
+	}
+	if n := live.WalkedEvents() - walked; n != 0 {
+		t.Fatalf("%d of the library's events were not read by its layout", n)
 	}
 	e, _ := live.ReadEvent(libraryEvents[3])
 	if v := e.Get("q"); v != "say \"hi\"\nnow \\ é 😀" {

@@ -19,6 +19,10 @@ func UnmarshalEvent(text string) (Event, error) { return unmarshalEvent(text) }
 // SlowEvents reports how many events were read by encoding/json instead of readEvent.
 func SlowEvents() int64 { return slowEvents.Load() }
 
+// WalkedEvents reports how many events readEvent read key by key instead of by the
+// library's layout.
+func WalkedEvents() int64 { return walkedEvents.Load() }
+
 // LogSinkInstalled reports whether the library's log sink is this package's yet
 // (New and SetLogger install it; the first one holds a handle from then on).
 func LogSinkInstalled() bool {
