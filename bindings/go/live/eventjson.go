@@ -115,33 +115,24 @@ func withMaps(e Event) Event {
 }
 
 // values reads the event's values: an object of scalars, or null.
-func (r *eventReader) values(e *Event) bool {
-	if r.null() {
-		e.Values = nil
-		return true
-	}
-	if e.Values == nil {
-		e.Values = make(map[string]string)
-	}
-	return r.object(func(name string) bool {
-		v, ok := r.scalar()
-		e.Values[name] = v
-		return ok
-	})
-}
+func (r *eventReader) values(e *Event) bool { return readObject(r, &e.Values, r.scalar) }
 
 // form reads the event's form fields: an object of field values, or null.
-func (r *eventReader) form(e *Event) bool {
+func (r *eventReader) form(e *Event) bool { return readObject(r, &e.Form, r.formValue) }
+
+// readObject reads an object whose values read reads into *dst (made when nil), or
+// null (dst becomes nil, as encoding/json leaves it).
+func readObject[V any, M ~map[string]V](r *eventReader, dst *M, read func() (V, bool)) bool {
 	if r.null() {
-		e.Form = nil
+		*dst = nil
 		return true
 	}
-	if e.Form == nil {
-		e.Form = make(url.Values)
+	if *dst == nil {
+		*dst = make(M)
 	}
 	return r.object(func(name string) bool {
-		vs, ok := r.formValue()
-		e.Form[name] = vs
+		v, ok := read()
+		(*dst)[name] = v
 		return ok
 	})
 }
