@@ -166,7 +166,7 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// or is dropped. A shutdown waits for the sockets it counts to write their goodbye,
 /// so one whose task has not run yet (its client already has the `101`) must count
 /// too, or the runtime stops before it says anything. Every socket's task starts here.
-pub(crate) fn spawn_socket(shared: &Shared, task: impl std::future::Future<Output = ()> + Send + 'static) {
+pub(crate) fn spawn_socket(shared: &Shared, task: impl Future<Output = ()> + Send + 'static) {
     shared.metrics.sockets.fetch_add(1, Ordering::Relaxed);
     let counted = SocketCount(shared.metrics.clone());
     shared.rt.spawn(async move {

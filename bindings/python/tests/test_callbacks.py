@@ -98,6 +98,8 @@ def test_state_is_written_back_only_when_the_callback_succeeds(serve: Any) -> No
                 s.state["bad"] = object()
             if e.name == "int-key":  # json would turn it into "7" without a word
                 s.state["votes"] = {7: 1}
+            if e.name == "int-key-top":  # in the state itself, a small dict of scalars
+                s.state[8] = 1
             if e.name == "huge":  # more than the library's 64-bit integers hold
                 s.state["big"] = 2**70
             if e.name == "huge-among-strings":
@@ -118,6 +120,7 @@ def test_state_is_written_back_only_when_the_callback_succeeds(serve: Any) -> No
             "boom": "after changing the state",
             "unserializable": "not JSON serializable",
             "int-key": "object key 7 is not a string",
+            "int-key-top": "object key 8 is not a string",
             "huge": "integer 1180591620717411303424 does not fit in 64 bits",
             "huge-among-strings": "integer -18446744073709551616 does not fit in 64 bits",
             "float-key-deep": "object key 3.5 is not a string",

@@ -1,10 +1,9 @@
 """The event JSON read two ways (the library's own layout by pattern, anything else
-decoded whole) and the state written by each thread's reused encoder."""
+decoded whole) and the state written by a reused encoder."""
 
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 import pytest
@@ -85,26 +84,3 @@ def test_a_state_that_failed_halfway_encodes_once_mended() -> None:
         _lib.to_json(state, "state")
     items[1] = 2.0
     assert _lib.to_json(state, "state") == b'{"items":[1.0,2.0]}'
-
-
-def test_threads_encode_side_by_side() -> None:
-    # Each thread has its encoder: one thread's containers never show in another's
-    # memo, however the two interleave.
-    shared = {"rows": [{"id": i, "tags": ["a", "b"], "n": None} for i in range(200)]}
-    expected = json.dumps(shared, separators=(",", ":")).encode()
-    failures: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            for _ in range(200):
-                assert _lib.to_json(shared, "state") == expected
-        except BaseException as e:  # reported below
-            failures.append(e)
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads)
-    assert failures == []
