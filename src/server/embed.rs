@@ -100,38 +100,49 @@ pub(super) fn slot(shared: &Shared) -> std::result::Result<Slot, Box<Response<Bo
 
 /// Takes over a socket on which the host's server read an upgrade request: answers
 /// it (`101`, or the refusal) on the socket and runs the WebSocket there. `pending`
-/// holds bytes the host read past the request head.
-pub(crate) async fn adopt(
+/// holds bytes the host read past the request head. Call it inside the runtime.
+/// A plain function, not an `async fn`: the request is read here and dropped, where an
+/// `async fn` would keep room for it (twice) for as long as the socket lives.
+pub(crate) fn adopt(
     shared: Arc<Shared>,
     req: Request<()>,
     socket: std::net::TcpStream,
     pending: Vec<u8>,
-) {
+) -> impl std::future::Future<Output = ()> {
     socket.set_nonblocking(true).ok();
-    let mut stream = match tokio::net::TcpStream::from_std(socket) {
-        Ok(s) => s,
+    let taken = match tokio::net::TcpStream::from_std(socket) {
+        Ok(stream) => {
+            let checked =
+                slot(&shared).and_then(|slot| ws::check(&shared, req.headers()).map(|ok| (slot, ok)));
+            Some((stream, checked))
+        }
         Err(e) => {
             tracing::warn!("a WebSocket handed over by the host cannot be used: {e}");
-            return;
+            None
         }
     };
-    let _ = stream.set_nodelay(true);
-    let checked = slot(&shared).and_then(|slot| ws::check(&shared, req.headers()).map(|ok| (slot, ok)));
-    let (slot, (accept, request)) = match checked {
-        Ok(ok) => ok,
-        Err(refusal) => {
-            let refusal = http::security_headers(&shared, *refusal);
-            let _ = tokio::time::timeout(Duration::from_secs(5), write_response(&mut stream, refusal)).await;
-            let _ = stream.shutdown().await;
+    drop(req);
+    async move {
+        let Some((mut stream, checked)) = taken else { return };
+        let _ = stream.set_nodelay(true);
+        let (slot, (accept, request)) = match checked {
+            Ok(ok) => ok,
+            Err(refusal) => {
+                let refusal = http::security_headers(&shared, *refusal);
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(5), write_response(&mut stream, refusal)).await;
+                let _ = stream.shutdown().await;
+                return;
+            }
+        };
+        let switching = ws::switching(&accept);
+        if tokio::time::timeout(Duration::from_secs(5), write_response(&mut stream, switching)).await.is_err()
+        {
             return;
         }
-    };
-    let switching = ws::switching(&accept);
-    if tokio::time::timeout(Duration::from_secs(5), write_response(&mut stream, switching)).await.is_err() {
-        return;
+        ws::serve_io(shared, request, stream, pending).await;
+        drop(slot);
     }
-    ws::serve_io(shared, request, stream, pending).await;
-    drop(slot);
 }
 
 /// Writes a response in HTTP/1.1 on a socket the library was handed.

@@ -2,7 +2,7 @@
 //! that reads frames, forwards events to its session and writes what the session
 //! queues for it.
 
-use futures_util::{Sink, SinkExt, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, StreamExt};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap};
 use hyper::{Request, Response, StatusCode};
@@ -168,11 +168,14 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// too, or the runtime stops before it says anything. Every socket's task starts here.
 pub(crate) fn spawn_socket(shared: &Shared, task: impl Future<Output = ()> + Send + 'static) {
     shared.metrics.sockets.fetch_add(1, Ordering::Relaxed);
-    let counted = SocketCount(shared.metrics.clone());
-    shared.rt.spawn(async move {
-        let _counted = counted;
-        task.await
-    });
+    shared.rt.spawn(counted(task, SocketCount(shared.metrics.clone())));
+}
+
+/// `task`, holding `count` until it ends or is dropped. Not an `async` block awaiting
+/// `task`: that keeps room for `task` twice (as captured, and as awaited) for as long
+/// as the socket lives, 1.4 KB more per socket.
+fn counted<F: Future<Output = ()>>(task: F, count: SocketCount) -> impl Future<Output = ()> {
+    task.map(move |()| drop(count))
 }
 
 /// One socket in `metrics.sockets`, for as long as it lives (see [`spawn_socket`]).
@@ -629,7 +632,32 @@ fn url_path(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{url_path, url_query};
+    use super::{counted, url_path, url_query, SocketCount};
+    use crate::metrics::Metrics;
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    /// A socket's task is as large as what it runs, not twice that: it lives as long
+    /// as the socket, and idle sockets are most of a server's memory.
+    #[test]
+    fn a_counted_task_keeps_room_for_its_future_once() {
+        let metrics = Arc::new(Metrics::default());
+        let big = [0u8; 1024];
+        let task = async move {
+            std::future::ready(()).await;
+            std::hint::black_box(big);
+        };
+        let alone = std::mem::size_of_val(&task);
+        metrics.sockets.fetch_add(1, Ordering::Relaxed);
+        let wrapped = counted(task, SocketCount(metrics.clone()));
+        assert!(
+            std::mem::size_of_val(&wrapped) <= alone + 16,
+            "{} for a {alone}-byte task",
+            std::mem::size_of_val(&wrapped)
+        );
+        drop(wrapped);
+        assert_eq!(metrics.sockets.load(Ordering::Relaxed), 0, "a dropped task no longer counts");
+    }
 
     #[test]
     fn queries() {
