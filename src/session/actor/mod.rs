@@ -195,6 +195,9 @@ impl Actor {
                 (false, _) => deadline,
             };
             let mut retry_save = false;
+            // Boxed, and only when it may fire: an attached session, what an idle one
+            // is, keeps no room for a timer in its task.
+            let mut timer = (unsaved || !attached).then(|| Box::pin(tokio::time::sleep_until(wake_at)));
             // Biased: shutdown first; then a message (a join) over the grace period.
             let msg = tokio::select! {
                 biased;
@@ -208,7 +211,7 @@ impl Actor {
                     return "expired";
                 }
                 msg = rx.recv() => msg,
-                () = tokio::time::sleep_until(wake_at), if unsaved || !attached => {
+                () = async { timer.as_mut().expect("the branch needs its timer").await }, if timer.is_some() => {
                     if !attached && Instant::now() >= deadline {
                         tracing::debug!("grace period over; ending session");
                         return "expired";
