@@ -117,13 +117,16 @@ where
 {
     let max = shared.opts.max_frame_bytes;
     // Small buffers: an idle socket then costs a few KiB instead of ~140 KB. Events
-    // are a few hundred bytes; a larger frame grows the buffer for itself.
+    // are about 200 bytes; a larger frame grows the buffer for itself. The join frame
+    // (its token) is larger: reading it grows the buffer once, to its length plus
+    // what was read of it, where a 1 KiB start kept 1 KiB (and 2 KiB past a 500-byte
+    // join), since the codec reserves a frame's length on top of the part it holds.
     // `max_frame_bytes` bounds what a client sends, not what a page renders: the write
     // buffer holds at most the frame being written (the writer waits for it to drain
     // before it feeds the next, and the socket's queue bounds the rest), so it is not
     // capped; a cap would end the socket, without a word, on a patch larger than it.
     let config = WebSocketConfig::default()
-        .read_buffer_size(1024)
+        .read_buffer_size(256)
         .write_buffer_size(0)
         .max_write_buffer_size(usize::MAX)
         .max_message_size(Some(max))
