@@ -182,3 +182,25 @@ async fn a_page_load_of_a_session_numbers_its_events_after_those_applied() {
     let joined = ws2.join(&boot.token, &t.url("/counter"), again.seq).await;
     assert_eq!(joined["eid"], 3, "{joined}");
 }
+
+/// Events that find their session's mailbox full wait in the socket for room (the
+/// socket reads no further meanwhile), then run once each, in order.
+#[tokio::test]
+async fn events_that_find_the_mailbox_full_wait_and_then_run_in_order() {
+    let t = TestApp::start(|o| o.mailbox = 1);
+    let (mut ws, _, _) = t.live("/counter").await;
+    send_event(&mut ws, 1, Some(1), "slow").await;
+    wait_for("the slow callback runs", || t.probe.slow_started.load(Ordering::SeqCst)).await;
+    // The first fills the mailbox; the second waits for room; the third waits unread.
+    for r in 2..=4 {
+        send_event(&mut ws, r, Some(r), "inc").await;
+    }
+    ws.expect_no_frame(std::time::Duration::from_millis(200)).await;
+    t.probe.open_gate();
+    for (r, want) in [(1, START + 1), (2, START + 2), (3, START + 3), (4, START + 4)] {
+        let (patches, reply) = until_reply(&mut ws, r).await;
+        assert_eq!(reply["ok"], true, "{reply}");
+        assert_eq!(patched_count(&patches), Some(want), "event {r}");
+    }
+    assert_eq!(t.probe.events.load(Ordering::SeqCst), 4);
+}

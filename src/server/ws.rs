@@ -29,6 +29,7 @@ use crate::metrics;
 use crate::protocol::{self, ClientFrame, Join, PROTOCOL_VERSION};
 use crate::session::{
     self, queue as frame_queue, Conn, Kill, Origin, Outbound, QueueRx, QueueTx, SessionHandle, SessionMsg,
+    TrySend,
 };
 use crate::token::TokenError;
 
@@ -327,9 +328,12 @@ async fn read<R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin>(
     // When the last frame arrived.
     let mut active = Instant::now();
     loop {
+        // Boxed, and only until the join: a joined socket, what an idle one is, keeps
+        // no room for it in its task.
+        let mut shutdown = joined.is_none().then(|| Box::pin(closing.wait_for(|c| *c)));
         let msg = tokio::select! {
             msg = stream.next() => msg,
-            _ = closing.wait_for(|c| *c), if joined.is_none() => {
+            _ = async { shutdown.as_mut().expect("the branch needs its future").await }, if shutdown.is_some() => {
                 let _ = queue(out_tx, protocol::close("shutdown", true));
                 queue_close(out_tx, CloseCode::Restart, "server restart");
                 return ReadEnd::Flush;
@@ -439,7 +443,14 @@ async fn read<R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin>(
             }
             (ClientFrame::Event { r#ref, eid, event }, Some(handle)) => {
                 let msg = SessionMsg::Event { conn_id, r#ref, eid, event };
-                if handle.tx.send(msg).await.is_err() {
+                // Boxed when it waits (a full mailbox is rare): inline, the wait's
+                // future would take room in every socket's task.
+                let sent = match handle.tx.try_send(msg) {
+                    Ok(()) => true,
+                    Err(TrySend::Closed(_)) => false,
+                    Err(TrySend::Full(back)) => Box::pin(handle.tx.send(back)).await.is_ok(),
+                };
+                if !sent {
                     let _ = queue(out_tx, protocol::close("session_closed", true));
                     queue_close(out_tx, CloseCode::Normal, "session closed");
                     return ReadEnd::Flush;
