@@ -2,6 +2,7 @@
 //! that reads frames, forwards events to its session and writes what the session
 //! queues for it.
 
+use futures_util::future::OptionFuture;
 use futures_util::{FutureExt, Sink, SinkExt, StreamExt};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap};
@@ -29,7 +30,6 @@ use crate::metrics;
 use crate::protocol::{self, ClientFrame, Join, PROTOCOL_VERSION};
 use crate::session::{
     self, queue as frame_queue, Conn, Kill, Origin, Outbound, QueueRx, QueueTx, SessionHandle, SessionMsg,
-    TrySend,
 };
 use crate::token::TokenError;
 
@@ -333,7 +333,7 @@ async fn read<R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin>(
         let mut shutdown = joined.is_none().then(|| Box::pin(closing.wait_for(|c| *c)));
         let msg = tokio::select! {
             msg = stream.next() => msg,
-            _ = async { shutdown.as_mut().expect("the branch needs its future").await }, if shutdown.is_some() => {
+            Some(_) = OptionFuture::from(shutdown.as_mut()), if shutdown.is_some() => {
                 let _ = queue(out_tx, protocol::close("shutdown", true));
                 queue_close(out_tx, CloseCode::Restart, "server restart");
                 return ReadEnd::Flush;
@@ -443,14 +443,7 @@ async fn read<R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin>(
             }
             (ClientFrame::Event { r#ref, eid, event }, Some(handle)) => {
                 let msg = SessionMsg::Event { conn_id, r#ref, eid, event };
-                // Boxed when it waits (a full mailbox is rare): inline, the wait's
-                // future would take room in every socket's task.
-                let sent = match handle.tx.try_send(msg) {
-                    Ok(()) => true,
-                    Err(TrySend::Closed(_)) => false,
-                    Err(TrySend::Full(back)) => Box::pin(handle.tx.send(back)).await.is_ok(),
-                };
-                if !sent {
+                if handle.tx.send(msg).await.is_err() {
                     let _ = queue(out_tx, protocol::close("session_closed", true));
                     queue_close(out_tx, CloseCode::Normal, "session closed");
                     return ReadEnd::Flush;

@@ -79,14 +79,22 @@ impl<T> QueueTx<T> {
     }
 
     /// Queues `item`, waiting while the queue is full; gives it back when the
-    /// receiver is gone.
-    pub async fn send(&self, item: T) -> Result<(), T> {
-        match self.try_send(item) {
-            Ok(()) => Ok(()),
+    /// receiver is gone. It tries at once, when called, not when first polled: the
+    /// future then holds the item only when it must wait, and boxed (a full queue is
+    /// rare, and the wait inline would take room in every task that sends: each
+    /// session's, each socket's, for their whole lives).
+    pub fn send(&self, item: T) -> impl std::future::Future<Output = Result<(), T>> + '_ {
+        let waiting = match self.try_send(item) {
+            Ok(()) => Ok(None),
             Err(TrySend::Closed(back)) => Err(back),
-            // Boxed: a full queue is rare, and the wait's future inline would take
-            // room in every task that sends (each session's, each socket's).
-            Err(TrySend::Full(back)) => Box::pin(self.send_when_room(back)).await,
+            Err(TrySend::Full(back)) => Ok(Some(Box::pin(self.send_when_room(back)))),
+        };
+        async move {
+            match waiting {
+                Ok(None) => Ok(()),
+                Err(back) => Err(back),
+                Ok(Some(wait)) => wait.await,
+            }
         }
     }
 

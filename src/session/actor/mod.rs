@@ -4,6 +4,7 @@
 //! `persist`: how it writes its snapshot to the session store; `end`: how a session
 //! ends, or stops here to go on elsewhere.
 
+use futures_util::future::OptionFuture;
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -211,7 +212,7 @@ impl Actor {
                     return "expired";
                 }
                 msg = rx.recv() => msg,
-                () = async { timer.as_mut().expect("the branch needs its timer").await }, if timer.is_some() => {
+                Some(()) = OptionFuture::from(timer.as_mut()), if timer.is_some() => {
                     if !attached && Instant::now() >= deadline {
                         tracing::debug!("grace period over; ending session");
                         return "expired";
