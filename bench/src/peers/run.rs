@@ -202,9 +202,11 @@ pub fn mizulive_command(name: &str, root: &Path) -> Option<Result<Command, Strin
 
 // ---- the plan ----
 
-/// The measurements a run is limited to (the latency and load runs are left out).
+/// The measurements a run is limited to (the load runs are left out).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Phases {
+    /// One session's latency, alone on a fresh server.
+    pub one: bool,
     pub idle: bool,
     pub fanout: bool,
 }
@@ -213,7 +215,8 @@ pub struct Phases {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub quick: bool,
-    /// Measured only the idle memory (`--idle`), the fan-out (`--fanout`) or both.
+    /// Measured only one session's latency (`--one`), the idle memory (`--idle`), the
+    /// fan-out (`--fanout`), or some of them.
     pub only: Option<Phases>,
     pub one_warmup: usize,
     pub one_events: usize,
@@ -323,9 +326,12 @@ async fn measure<C: Conn>(entry: &Entry, root: &Path, plan: &Plan) -> Measured {
     // Latency and the paced runs share one server; memory and fan-out get fresh ones,
     // so sessions left from earlier phases (kept for their reconnect grace period by
     // some servers) neither count as idle memory nor receive broadcasts.
-    let phases = plan.only.unwrap_or(Phases { idle: true, fanout: true });
+    let phases = plan.only.unwrap_or(Phases { one: false, idle: true, fanout: true });
     if plan.only.is_none() {
         measure_paced::<C>(entry, root, plan, &mut m).await;
+    }
+    if phases.one {
+        m.one = measure_one::<C>(entry, root, plan, &mut m).await;
     }
     if phases.idle {
         m.idle = measure_idle::<C>(entry, root, plan, &mut m).await;
@@ -366,6 +372,34 @@ async fn measure_paced<C: Conn>(entry: &Entry, root: &Path, plan: &Plan, m: &mut
                 *part = Err(why.clone());
             }
             m.one = Err(why);
+        }
+    }
+}
+
+async fn measure_one<C: Conn>(
+    entry: &Entry,
+    root: &Path,
+    plan: &Plan,
+    m: &mut Measured,
+) -> Result<Percentiles, String> {
+    let name = entry.name;
+    match (entry.start)(root) {
+        Ok(server) => {
+            let one = measure::one_session::<C>(
+                server.addr,
+                plan.one_warmup,
+                plan.one_events,
+                plan.one_period,
+                &mut m.tally,
+            )
+            .await;
+            println!("  {name}: one session p50 {} µs, p99 {} µs ({} events)", one.p50, one.p99, one.count);
+            stop(server, &mut m.problems);
+            Ok(one)
+        }
+        Err(e) => {
+            m.problems.push(e.clone());
+            Err(format!("start failed: {}", first_line(&e)))
         }
     }
 }
@@ -468,11 +502,13 @@ fn first_line(s: &str) -> &str {
 // ---- the command ----
 
 const USAGE: &str = "\
-usage: mizulive-bench --peers [--quick] [--only NAME,...] [--idle] [--fanout N,... [--fanout-rounds R]]
+usage: mizulive-bench --peers [--quick] [--only NAME,...] [--one N] [--idle] [--fanout N,... [--fanout-rounds R]]
 
   --quick      smoke run: shorter load runs, 100 single-session events, 1,000 idle sessions,
                fan-out to 1,000 only
   --only       the servers to run, by name (see the table's first column)
+  --one        only one session's latency, over N events (10 to 100,000) at 45/s, on a fresh
+               server (with --idle or --fanout: and those)
   --idle       only the idle memory (with --fanout: and the fan-out)
   --fanout     only the fan-out, to these numbers of subscribers (each 1 to 10,000)
   --fanout-rounds
@@ -485,6 +521,7 @@ struct Args {
     only: Option<Vec<String>>,
     fanout: Option<Vec<usize>>,
     fanout_rounds: Option<usize>,
+    one: Option<usize>,
     idle: bool,
 }
 
@@ -492,13 +529,18 @@ struct Args {
 const MAX_FANOUT: usize = 10_000;
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
-    let mut parsed = Args { quick: false, only: None, fanout: None, fanout_rounds: None, idle: false };
+    let mut parsed =
+        Args { quick: false, only: None, fanout: None, fanout_rounds: None, one: None, idle: false };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--peers" => {}
             "--quick" => parsed.quick = true,
             "--idle" => parsed.idle = true,
+            "--one" => match it.next().map(|n| n.parse::<usize>()) {
+                Some(Ok(n)) if (10..=100_000).contains(&n) => parsed.one = Some(n),
+                _ => return Err("--one needs a number of events from 10 to 100,000".into()),
+            },
             "--only" => {
                 let names = it.next().ok_or("--only needs a comma-separated list of names")?;
                 parsed.only =
@@ -561,8 +603,12 @@ pub fn main(args: &[String]) -> ExitCode {
     let root = crate::root_dir();
     let started = Instant::now();
     let mut plan = Plan::new(args.quick);
-    if args.idle || args.fanout.is_some() {
-        plan.only = Some(Phases { idle: args.idle, fanout: args.fanout.is_some() });
+    if args.one.is_some() || args.idle || args.fanout.is_some() {
+        plan.only = Some(Phases { one: args.one.is_some(), idle: args.idle, fanout: args.fanout.is_some() });
+    }
+    if let Some(events) = args.one {
+        plan.one_events = events;
+        plan.one_warmup = events.div_ceil(10);
     }
     if let Some(sizes) = &args.fanout {
         plan.fanout_sizes = sizes.clone();
@@ -594,7 +640,7 @@ pub fn main(args: &[String]) -> ExitCode {
             Err(e) => eprintln!("writing {}: {e}", path.display()),
         }
     } else {
-        println!("(a quick, --only, --idle or --fanout run: bench/RESULTS.md is left as it is)");
+        println!("(a quick, --only, --one, --idle or --fanout run: bench/RESULTS.md is left as it is)");
     }
     let errors: u64 = rows.iter().map(Row::errors).sum();
     for row in &rows {
@@ -655,6 +701,11 @@ mod tests {
         assert_eq!(fanout.fanout, Some(vec![1000, 10_000]));
         for bad in ["0", "10001", "x", ""] {
             assert!(parse_args(&["--fanout".to_string(), bad.to_string()]).is_err(), "{bad:?}");
+        }
+        let one = parse_args(&["--one".to_string(), "2000".to_string()]).expect("valid");
+        assert_eq!(one.one, Some(2000));
+        for bad in ["9", "100001", "x"] {
+            assert!(parse_args(&["--one".to_string(), bad.to_string()]).is_err(), "{bad:?}");
         }
         let names: Vec<_> = registry().iter().map(|e| e.name).collect();
         assert_eq!(names.len(), names.iter().collect::<std::collections::HashSet<_>>().len(), "unique names");
