@@ -127,7 +127,7 @@ func newSession[T any](c *Ctx, load, cached bool) (*Session[T], string, error) {
 // for the session's next callback. Any failure fails the callback, and the library
 // then discards all of it (and counts the kept state as stale).
 func (s *Session[T]) commit(c *Ctx, prev string, keep bool) error {
-	data, err := json.Marshal(s.State)
+	data, err := marshalState(&s.State)
 	if err != nil {
 		return fmt.Errorf("live: encoding the state: %w", err)
 	}
