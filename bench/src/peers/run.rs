@@ -349,16 +349,7 @@ async fn measure_paced<C: Conn>(entry: &Entry, root: &Path, plan: &Plan, m: &mut
     match (entry.start)(root) {
         Ok(server) => {
             println!("  {name}: listening on {}", server.addr);
-            let one = measure::one_session::<C>(
-                server.addr,
-                plan.one_warmup,
-                plan.one_events,
-                plan.one_period,
-                &mut m.tally,
-            )
-            .await;
-            println!("  {name}: one session p50 {} µs, p99 {} µs ({} events)", one.p50, one.p99, one.count);
-            m.one = Ok(one);
+            m.one = Ok(one_session::<C>(name, &server, plan, &mut m.tally).await);
             m.load = Ok(paced::<C>(&server, plan.load, name, "counter load", &mut m.tally).await);
             m.table = Ok(paced::<C>(&server, plan.table, name, "table", &mut m.tally).await);
             m.list = Ok(paced::<C>(&server, plan.list, name, "list", &mut m.tally).await);
@@ -376,24 +367,25 @@ async fn measure_paced<C: Conn>(entry: &Entry, root: &Path, plan: &Plan, m: &mut
     }
 }
 
+/// One session's latency on `server`, printed as measured.
+async fn one_session<C: Conn>(name: &str, server: &Server, plan: &Plan, tally: &mut Tally) -> Percentiles {
+    let one =
+        measure::one_session::<C>(server.addr, plan.one_warmup, plan.one_events, plan.one_period, tally)
+            .await;
+    println!("  {name}: one session p50 {} µs, p99 {} µs ({} events)", one.p50, one.p99, one.count);
+    one
+}
+
+/// Only one session's latency, on a fresh server (`--one`).
 async fn measure_one<C: Conn>(
     entry: &Entry,
     root: &Path,
     plan: &Plan,
     m: &mut Measured,
 ) -> Result<Percentiles, String> {
-    let name = entry.name;
     match (entry.start)(root) {
         Ok(server) => {
-            let one = measure::one_session::<C>(
-                server.addr,
-                plan.one_warmup,
-                plan.one_events,
-                plan.one_period,
-                &mut m.tally,
-            )
-            .await;
-            println!("  {name}: one session p50 {} µs, p99 {} µs ({} events)", one.p50, one.p99, one.count);
+            let one = one_session::<C>(entry.name, &server, plan, &mut m.tally).await;
             stop(server, &mut m.problems);
             Ok(one)
         }
