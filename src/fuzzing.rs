@@ -16,10 +16,15 @@ use crate::token::{Claims, Signer};
 use crate::views::helpers;
 
 /// A client frame off the WebSocket. An event the hand reader takes is the event
-/// serde reads; an event that parses reaches the host as JSON, so it must survive
-/// the trip there and back unchanged.
+/// serde reads (and what its one-pass reader takes, what its reader of any order
+/// reads); an event that parses reaches the host as JSON, so it must survive the
+/// trip there and back unchanged.
 pub fn client_frame(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Some(frame) = crate::protocol::event_frame::in_order(text) {
+        let any = crate::protocol::event_frame::any_order(text);
+        assert_eq!(format!("{:?}", Some(&frame)), format!("{:?}", any.as_ref()), "{text:?}");
+    }
     if let Some(frame) = crate::protocol::event_frame::read(text) {
         let by_serde = ClientFrame::parse_by_serde(text);
         assert_eq!(format!("{:?}", Ok::<_, ()>(frame)), format!("{by_serde:?}"), "{text:?}");

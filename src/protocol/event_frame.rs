@@ -7,6 +7,10 @@
 //! strings or lists of them) and answers `None` for anything else, which then takes
 //! the serde path, where every error gets its message. What it accepts, serde reads
 //! alike: `fuzzing::client_frame` and the tests compare the two.
+//!
+//! A frame in the runtime's own field order is read in one pass that matches each
+//! field's name with the punctuation around it ([`in_order`]); any other order takes
+//! the reader that looks each name up ([`any_order`]), which reads it alike.
 
 use serde_json::{Map, Value};
 
@@ -14,6 +18,60 @@ use super::{ClientFrame, Event, KeyMeta};
 
 /// The event frame in `text`, when it has the plain shape and names an event.
 pub(crate) fn read(text: &str) -> Option<ClientFrame> {
+    in_order(text).or_else(|| any_order(text))
+}
+
+/// The frame exactly as the runtime writes it (`frame` and `push` in runtime.js): its
+/// fields in that order, `field` and `eid` last when present. Each name is then
+/// matched as part of the literal before it, where [`any_order`] reads it as a string
+/// and looks it up: that was most of the time a frame took. Any other order is left
+/// to [`any_order`]; what this accepts, that reads alike (the tests hold them to it).
+pub(crate) fn in_order(text: &str) -> Option<ClientFrame> {
+    let mut r = Reader { text, src: text.as_bytes(), at: 0 };
+    r.expect(br#"{"t":"event","ref":"#)?;
+    let r#ref = r.number()?;
+    r.expect(br#","type":"#)?;
+    let kind = r.string()?;
+    r.expect(br#","name":"#)?;
+    let name = r.string()?;
+    r.expect(br#","target":"#)?;
+    let target = r.null_or(Reader::string)?;
+    r.expect(br#","values":"#)?;
+    let values = r.entries(false)?;
+    r.expect(br#","form":"#)?;
+    let form = r.entries(true)?;
+    r.expect(br#","key":"#)?;
+    let key = r.null_or(Reader::string)?;
+    r.expect(br#","meta":{"shift":"#)?;
+    let shift = r.bool()?;
+    r.expect(br#","ctrl":"#)?;
+    let ctrl = r.bool()?;
+    r.expect(br#","alt":"#)?;
+    let alt = r.bool()?;
+    r.expect(br#","meta":"#)?;
+    let meta = KeyMeta { shift, ctrl, alt, meta: r.bool()? };
+    r.expect(b"}")?;
+    let field = if r.expect(br#","field":"#).is_some() { r.null_or(Reader::string)? } else { None };
+    let eid = if r.expect(br#","eid":"#).is_some() { r.null_or(Reader::number)? } else { None };
+    r.expect(b"}")?;
+    if r.at != r.src.len() || name.is_empty() {
+        return None;
+    }
+    let event = Event {
+        kind: kind.to_owned(),
+        name: name.to_owned(),
+        target: target.map(str::to_owned),
+        values,
+        form,
+        field: field.map(str::to_owned),
+        key: key.map(str::to_owned),
+        meta,
+    };
+    Some(ClientFrame::Event { r#ref, eid, event: Box::new(event) })
+}
+
+/// The frame in the plain shape, its fields in any order.
+pub(crate) fn any_order(text: &str) -> Option<ClientFrame> {
     let mut r = Reader { text, src: text.as_bytes(), at: 0 };
     let mut seen = 0u16;
     let (mut t, mut r#ref, mut eid) = (None, None, None);
@@ -111,13 +169,19 @@ impl<'a> Reader<'a> {
         found
     }
 
+    /// Consumes `bytes`, exactly as they are (no whitespace skipped), when they come
+    /// next.
+    #[inline(always)]
+    fn expect(&mut self, bytes: &[u8]) -> Option<()> {
+        let found = self.src[self.at..].starts_with(bytes);
+        self.at += if found { bytes.len() } else { 0 };
+        found.then_some(())
+    }
+
+    #[inline]
     fn literal(&mut self, word: &[u8]) -> bool {
         self.space();
-        let found = self.src[self.at..].starts_with(word);
-        if found {
-            self.at += word.len();
-        }
-        found
+        self.expect(word).is_some()
     }
 
     /// A string without escapes or control characters (JSON forbids them raw).
@@ -265,6 +329,49 @@ mod tests {
         for text in frames {
             let (by_hand, by_serde) = both(text);
             assert_eq!(by_hand.as_deref(), Some(by_serde.as_str()), "{text}");
+        }
+    }
+
+    /// Frames in the runtime's order take the one-pass reader, and it reads them as
+    /// the reader of any order does; other orders are left to that one.
+    #[test]
+    fn the_runtimes_order_is_read_in_one_pass() {
+        let in_runtime_order = [
+            r#"{"t":"event","ref":12,"type":"click","name":"inc","target":null,"values":{"by":"1","row":"42"},"form":{},"key":null,"meta":{"shift":false,"ctrl":true,"alt":false,"meta":false},"eid":12}"#,
+            r#"{"t":"event","ref":3,"type":"submit","name":"save","target":"cart","values":{},"form":{"tags":["a","b"],"none":[],"title":["Hé ✓ <b>&"]},"key":"Enter","meta":{"shift":true,"ctrl":false,"alt":true,"meta":true},"field":"title","eid":9}"#,
+            r#"{"t":"event","ref":0,"type":"change","name":"n","target":null,"values":{},"form":{"q":"x"},"key":null,"meta":{"shift":false,"ctrl":false,"alt":false,"meta":false},"field":null}"#,
+            r#"{"t":"event","ref":7,"type":"keydown","name":"k","target":null,"values":{},"form":{},"key":"a","meta":{"shift":false,"ctrl":false,"alt":false,"meta":false},"eid":null}"#,
+        ];
+        for text in in_runtime_order {
+            let fast = in_order(text).map(|f| format!("{f:?}"));
+            assert!(fast.is_some(), "the one-pass reader declined {text}");
+            assert_eq!(fast, any_order(text).map(|f| format!("{f:?}")), "{text}");
+            let (by_hand, by_serde) = both(text);
+            assert_eq!(by_hand.as_deref(), Some(by_serde.as_str()), "{text}");
+        }
+        let other_orders = [
+            // eid before field, fields swapped, whitespace between tokens, meta's keys
+            // reordered, a field missing.
+            r#"{"t":"event","ref":3,"type":"change","name":"n","target":null,"values":{},"form":{},"key":null,"meta":{"shift":false,"ctrl":false,"alt":false,"meta":false},"eid":9,"field":"q"}"#,
+            r#"{"t":"event","ref":3,"name":"n","type":"click","target":null,"values":{},"form":{},"key":null,"meta":{"shift":false,"ctrl":false,"alt":false,"meta":false}}"#,
+            r#"{"t": "event","ref":3,"type":"click","name":"n","target":null,"values":{},"form":{},"key":null,"meta":{"shift":false,"ctrl":false,"alt":false,"meta":false}}"#,
+            r#"{"t":"event","ref":3,"type":"click","name":"n","target":null,"values":{},"form":{},"key":null,"meta":{"ctrl":false,"shift":false,"alt":false,"meta":false}}"#,
+            r#"{"t":"event","ref":3,"type":"click","name":"n","values":{},"form":{},"key":null,"meta":{"shift":false,"ctrl":false,"alt":false,"meta":false}}"#,
+        ];
+        for text in other_orders {
+            assert!(in_order(text).is_none(), "{text}");
+            let (by_hand, by_serde) = both(text);
+            assert_eq!(by_hand.as_deref(), Some(by_serde.as_str()), "{text}");
+        }
+        // The one-pass reader declines an empty name, a field twice, and anything after
+        // the closing brace (whitespace there is the other reader's to take).
+        let declined = [
+            r#"{"t":"event","ref":3,"type":"click","name":"","target":null,"values":{},"form":{},"key":null,"meta":{"shift":false,"ctrl":false,"alt":false,"meta":false}}"#,
+            r#"{"t":"event","ref":3,"type":"click","name":"n","target":null,"values":{},"form":{},"key":null,"meta":{"shift":false,"ctrl":false,"alt":false,"meta":false},"eid":1,"eid":2}"#,
+            r#"{"t":"event","ref":3,"type":"click","name":"n","target":null,"values":{},"form":{},"key":null,"meta":{"shift":false,"ctrl":false,"alt":false,"meta":false}} "#,
+        ];
+        for text in declined {
+            assert!(in_order(text).is_none(), "{text}");
         }
     }
 
