@@ -19,14 +19,28 @@ use crate::error::Error;
 use crate::page::{check_pointer, json_get, kind_of, Ctx};
 
 /// Lends `s` to C until the callback returns.
-fn lend(ctx: &mut Ctx<'_>, s: String) -> *const c_char {
-    // A NUL would end the text early in C: it reads U+FFFD instead. Most texts have
-    // none, and are not copied for it.
-    let s = if s.as_bytes().contains(&0) { s.replace('\0', "\u{fffd}") } else { s };
-    let s = CString::new(s).unwrap_or_default();
+fn lend(ctx: &mut Ctx<'_>, s: CString) -> *const c_char {
     let ptr = s.as_ptr();
     ctx.lent.push(s);
     ptr
+}
+
+/// `s` for C. A NUL would end the text early there: it reads U+FFFD instead. Most
+/// texts have none, and are not copied for it.
+fn c_text(s: String) -> CString {
+    let s = if s.as_bytes().contains(&0) { s.replace('\0', "\u{fffd}") } else { s };
+    CString::new(s).unwrap_or_default()
+}
+
+/// A copy of `s` for C, as [`c_text`]: one allocation, with room for the NUL (a
+/// `String` cloned for it would be grown again to add one).
+fn c_text_of(s: &str) -> CString {
+    if s.as_bytes().contains(&0) {
+        return c_text(s.to_owned());
+    }
+    let mut bytes = Vec::with_capacity(s.len() + 1);
+    bytes.extend_from_slice(s.as_bytes());
+    CString::new(bytes).unwrap_or_default()
 }
 
 /// Status-returning body on a live context.
@@ -41,6 +55,20 @@ unsafe fn call(ptr: *mut lv_ctx, f: impl FnOnce(&mut Ctx<'_>) -> c_int) -> c_int
 unsafe fn call_str(ptr: *mut lv_ctx, f: impl FnOnce(&mut Ctx<'_>) -> Option<String>) -> *const c_char {
     boundary(null(), || match ctx(ptr) {
         Ok(c) => match f(c) {
+            Some(s) => lend(c, c_text(s)),
+            None => null(),
+        },
+        Err(_) => null(),
+    })
+}
+
+/// [`call_str`] for a text the context holds: copied once, not cloned and then grown.
+unsafe fn call_borrowed(
+    ptr: *mut lv_ctx,
+    f: impl for<'c> FnOnce(&'c Ctx<'_>) -> Option<&'c str>,
+) -> *const c_char {
+    boundary(null(), || match ctx(ptr) {
+        Ok(c) => match f(c).map(c_text_of) {
             Some(s) => lend(c, s),
             None => null(),
         },
@@ -679,7 +707,7 @@ pub unsafe extern "C" fn lv_error(ctx: *mut lv_ctx, message: *const c_char) -> c
 /// The session id (32 hex characters).
 #[no_mangle]
 pub unsafe extern "C" fn lv_session_id(ctx: *mut lv_ctx) -> *const c_char {
-    call_str(ctx, |c| Some(c.session_id().to_string()))
+    call_borrowed(ctx, |c| Some(c.session_id()))
 }
 
 /// This browser's stable id (22 URL-safe characters): the same in every page
@@ -687,13 +715,13 @@ pub unsafe extern "C" fn lv_session_id(ctx: *mut lv_ctx) -> *const c_char {
 /// of the browser cookie, not the cookie itself.
 #[no_mangle]
 pub unsafe extern "C" fn lv_browser_id(ctx: *mut lv_ctx) -> *const c_char {
-    call_str(ctx, |c| Some(c.browser_id().to_string()))
+    call_borrowed(ctx, |c| Some(c.browser_id()))
 }
 
 /// The user id from the auth hook, or NULL.
 #[no_mangle]
 pub unsafe extern "C" fn lv_user_id(ctx: *mut lv_ctx) -> *const c_char {
-    call_str(ctx, |c| c.user_id().map(str::to_string))
+    call_borrowed(ctx, |c| c.user_id())
 }
 
 /// The route params as a JSON object, e.g. `{"room":"lobby"}`.
@@ -714,7 +742,7 @@ pub unsafe extern "C" fn lv_param(ctx: *mut lv_ctx, name: *const c_char) -> *con
 /// Inside `on_event`: the event's name, or NULL elsewhere.
 #[no_mangle]
 pub unsafe extern "C" fn lv_event_name(ctx: *mut lv_ctx) -> *const c_char {
-    call_str(ctx, |c| c.event().map(|e| e.name.clone()))
+    call_borrowed(ctx, |c| c.event().map(|e| e.name.as_str()))
 }
 
 /// Inside `on_event`: the value named `key` — a `data-lv-value-*` first, else the
@@ -785,28 +813,28 @@ pub unsafe extern "C" fn lv_event_get_at(
 /// "keydown", "focus", "blur" (a no-JS form POST is a "submit"). NULL elsewhere.
 #[no_mangle]
 pub unsafe extern "C" fn lv_event_type(ctx: *mut lv_ctx) -> *const c_char {
-    call_str(ctx, |c| c.event().map(|e| e.kind.clone()))
+    call_borrowed(ctx, |c| c.event().map(|e| e.kind.as_str()))
 }
 
 /// Inside `on_event`: the `data-lv-target` of the element, or NULL when it has none
 /// (or outside `on_event`).
 #[no_mangle]
 pub unsafe extern "C" fn lv_event_target(ctx: *mut lv_ctx) -> *const c_char {
-    call_str(ctx, |c| c.event().and_then(|e| e.target.clone()))
+    call_borrowed(ctx, |c| c.event().and_then(|e| e.target.as_deref()))
 }
 
 /// Inside `on_event`: for a change event, the `name` of the form field that changed;
 /// NULL otherwise.
 #[no_mangle]
 pub unsafe extern "C" fn lv_event_field(ctx: *mut lv_ctx) -> *const c_char {
-    call_str(ctx, |c| c.event().and_then(|e| e.field.clone()))
+    call_borrowed(ctx, |c| c.event().and_then(|e| e.field.as_deref()))
 }
 
 /// Inside `on_event`: for a key event, the key ("Enter", "a", "ArrowUp", as the
 /// browser's `KeyboardEvent.key`); NULL otherwise.
 #[no_mangle]
 pub unsafe extern "C" fn lv_event_key(ctx: *mut lv_ctx) -> *const c_char {
-    call_str(ctx, |c| c.event().and_then(|e| e.key.clone()))
+    call_borrowed(ctx, |c| c.event().and_then(|e| e.key.as_deref()))
 }
 
 /// Inside `on_event`: the whole event as JSON text, as `on_event` received it
@@ -820,5 +848,5 @@ pub unsafe extern "C" fn lv_event_json(ctx: *mut lv_ctx) -> *const c_char {
 /// Inside `on_info`: the topic of a published message, or NULL for a timer.
 #[no_mangle]
 pub unsafe extern "C" fn lv_info_topic(ctx: *mut lv_ctx) -> *const c_char {
-    call_str(ctx, |c| c.info().and_then(|i| i.topic.as_deref().map(str::to_string)))
+    call_borrowed(ctx, |c| c.info().and_then(|i| i.topic.as_deref()))
 }
