@@ -318,29 +318,19 @@ fn targets_table(rows: &[(&str, Figures)]) -> Option<String> {
         ),
         r.zip(best_p50).map(|(r, (_, b))| r <= 1.5 && c.p50_one.is_some_and(|p| p < b)),
     );
+    // A figure of each of our hosts, as "C, Python, Go" reads them, and whether every
+    // one holds.
     let ours: Vec<&Figures> = [Some(c), python, go].into_iter().flatten().collect();
-    let switches: Option<Vec<f64>> = ours.iter().map(|f| f.switches).collect();
-    row(
-        "context switches/event < 0.5 (C, Python, Go)",
-        switches
+    let mut each = |target: &str, of: &Figure, decimals: usize, holds: &dyn Fn(f64) -> bool| {
+        let values: Option<Vec<f64>> = ours.iter().map(|f| of(f)).collect();
+        let measured = values
             .as_ref()
-            .map_or("?".into(), |s| s.iter().map(|v| num_dp(*v, 2)).collect::<Vec<_>>().join(", ")),
-        switches.map(|s| s.iter().all(|v| *v < 0.5)),
-    );
-    let frames: Option<Vec<f64>> = ours.iter().map(|f| f.frames).collect();
-    row(
-        "one frame per event (C, Python, Go)",
-        frames
-            .as_ref()
-            .map_or("?".into(), |f| f.iter().map(|v| num_dp(*v, 2)).collect::<Vec<_>>().join(", ")),
-        frames.map(|f| f.iter().all(|v| (v - 1.0).abs() < 0.005)),
-    );
-    let rss: Option<Vec<f64>> = ours.iter().map(|f| f.rss).collect();
-    row(
-        "idle memory ≤ 10 KB/session (C, Python, Go)",
-        rss.as_ref().map_or("?".into(), |r| r.iter().map(|v| num_dp(*v, 1)).collect::<Vec<_>>().join(", ")),
-        rss.map(|r| r.iter().all(|v| *v <= 10.0)),
-    );
+            .map_or("?".into(), |v| v.iter().map(|v| num_dp(*v, decimals)).collect::<Vec<_>>().join(", "));
+        row(target, measured, values.map(|v| v.iter().all(|v| holds(*v))));
+    };
+    each("context switches/event < 0.5 (C, Python, Go)", &|f| f.switches, 2, &|v| v < 0.5);
+    each("one frame per event (C, Python, Go)", &|f| f.frames, 2, &|v| (v - 1.0).abs() < 0.005);
+    each("idle memory ≤ 10 KB/session (C, Python, Go)", &|f| f.rss, 1, &|v| v <= 10.0);
     let best_fan = best(&|f| f.fanout(1000));
     let r = ratio(c.fanout(1000), best_fan.map(|b| b.1));
     row(
