@@ -125,7 +125,7 @@ pub struct Paced {
 }
 
 /// What a paced run measured.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct PacedResult {
     pub opened: usize,
     pub completed: u64,

@@ -94,7 +94,19 @@ pub fn section(machine: &Machine, plan: &Plan, rows: &[Row], took: Duration) -> 
         num(plan.idle_sessions as f64),
         plan.fanout_rounds,
     ));
+    if plan.rounds > 1 {
+        s.push_str(&format!(
+            "One session's latency and the counter load ran {} rounds, each on a fresh server, the servers \
+             taking turns: the table shows the round of median p50 one (p50 and p99 one) and the round of \
+             median CPU/event (every other load column); each round's figures follow it.\n\n",
+            plan.rounds
+        ));
+    }
     s.push_str(&counter_table(plan, rows));
+    if plan.rounds > 1 {
+        s.push('\n');
+        s.push_str(&rounds_table(rows));
+    }
     s.push_str(&format!(
         "\nTable page: {} sessions bumping random rows at {:.0}/s each, {:.1} s measured. List page: {} \
          sessions adding {} items each at {:.0}/s; bytes/event over all adds and over each session's last {}.\n\n",
@@ -188,6 +200,35 @@ fn counter_table(plan: &Plan, rows: &[Row]) -> String {
                 });
             }
             cells
+        })
+        .collect::<Vec<_>>();
+    markdown(&headers, &body)
+}
+
+/// Every round's CPU per event, context switches per event and one session's p50,
+/// in the order they ran.
+fn rounds_table(rows: &[Row]) -> String {
+    let headers = ["server", "CPU/event by round (µs)", "ctx sw/event by round", "p50 one by round (µs)"]
+        .map(String::from)
+        .to_vec();
+    let body = rows
+        .iter()
+        .map(|row| {
+            let m = match &row.outcome {
+                Ok(m) => m,
+                Err(why) => return skipped(vec![row.name.to_string()], why, headers.len()),
+            };
+            let each = |figures: Vec<String>| figures.join(" / ");
+            let load = |f: fn(&PacedResult) -> Option<f64>, dp| {
+                each(m.load_rounds.iter().map(|r| opt(f(r), dp)).collect())
+            };
+            [
+                row.name.to_string(),
+                load(PacedResult::cpu_us_per_event, 1),
+                load(PacedResult::switches_per_event, 2),
+                each(m.one_rounds.iter().map(|p| num(f64::from(p.p50))).collect()),
+            ]
+            .to_vec()
         })
         .collect::<Vec<_>>();
     markdown(&headers, &body)
