@@ -94,16 +94,23 @@ pub fn section(machine: &Machine, plan: &Plan, rows: &[Row], took: Duration) -> 
         num(plan.idle_sessions as f64),
         plan.fanout_rounds,
     ));
-    if plan.rounds > 1 {
+    // What ran in rounds: none of an --idle or --fanout run.
+    let rounds = rows
+        .iter()
+        .filter_map(|r| r.outcome.as_ref().ok())
+        .map(|m| m.one_rounds.len().max(m.load_rounds.len()))
+        .max()
+        .unwrap_or(0);
+    if rounds > 1 {
         s.push_str(&format!(
-            "One session's latency and the counter load ran {} rounds, each on a fresh server, the servers \
-             taking turns: the table shows the round of median p50 one (p50 and p99 one) and the round of \
-             median CPU/event (every other load column); each round's figures follow it.\n\n",
-            plan.rounds
+            "One session's latency and the counter load (as far as this run measured them) ran {rounds} \
+             rounds, each on a fresh server, the servers taking turns: the table shows the round of median \
+             p50 one (p50 and p99 one) and the round of median CPU/event (every other load column); each \
+             round's figures follow it.\n\n"
         ));
     }
     s.push_str(&counter_table(plan, rows));
-    if plan.rounds > 1 {
+    if rounds > 1 {
         s.push('\n');
         s.push_str(&rounds_table(rows));
     }

@@ -726,6 +726,10 @@ pub fn main(args: &[String]) -> ExitCode {
             let (Some(entry), Ok(m)) = (entries.iter().find(|e| e.name == row.name), &mut row.outcome) else {
                 continue;
             };
+            if m.one_rounds.is_empty() && m.load_rounds.is_empty() {
+                // An --idle or --fanout run: nothing of it runs in rounds.
+                continue;
+            }
             println!("\n{} (round {round} of {}):", entry.name, plan.rounds);
             rt.block_on(repeat_entry(entry, &root, &plan, m));
         }
