@@ -28,19 +28,21 @@ fn lend(ctx: &mut Ctx<'_>, s: CString) -> *const c_char {
 /// `s` for C. A NUL would end the text early there: it reads U+FFFD instead. Most
 /// texts have none, and are not copied for it.
 fn c_text(s: String) -> CString {
-    let s = if s.as_bytes().contains(&0) { s.replace('\0', "\u{fffd}") } else { s };
-    CString::new(s).unwrap_or_default()
+    CString::new(s).unwrap_or_else(|e| nul_replaced(&e.into_vec()))
 }
 
 /// A copy of `s` for C, as [`c_text`]: one allocation, with room for the NUL (a
-/// `String` cloned for it would be grown again to add one).
+/// `String` cloned for it would be grown again to add one), and one scan for a NUL.
 fn c_text_of(s: &str) -> CString {
-    if s.as_bytes().contains(&0) {
-        return c_text(s.to_owned());
-    }
     let mut bytes = Vec::with_capacity(s.len() + 1);
     bytes.extend_from_slice(s.as_bytes());
-    CString::new(bytes).unwrap_or_default()
+    CString::new(bytes).unwrap_or_else(|e| nul_replaced(&e.into_vec()))
+}
+
+/// `text` (UTF-8 that holds a NUL) with U+FFFD for each NUL.
+#[cold]
+fn nul_replaced(text: &[u8]) -> CString {
+    CString::new(String::from_utf8_lossy(text).replace('\0', "\u{fffd}")).unwrap_or_default()
 }
 
 /// Status-returning body on a live context.
@@ -849,4 +851,18 @@ pub unsafe extern "C" fn lv_event_json(ctx: *mut lv_ctx) -> *const c_char {
 #[no_mangle]
 pub unsafe extern "C" fn lv_info_topic(ctx: *mut lv_ctx) -> *const c_char {
     call_borrowed(ctx, |c| c.info().and_then(|i| i.topic.as_deref()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{c_text, c_text_of};
+
+    #[test]
+    fn a_nul_reaches_c_as_a_replacement_character() {
+        for text in ["plain", "", "été", "2\0x", "\0\0"] {
+            let want = text.replace('\0', "\u{fffd}");
+            assert_eq!(c_text(text.to_owned()).to_str(), Ok(want.as_str()), "c_text({text:?})");
+            assert_eq!(c_text_of(text).to_str(), Ok(want.as_str()), "c_text_of({text:?})");
+        }
+    }
 }
