@@ -583,6 +583,91 @@ mod tests {
         assert!(targets_table(&rows[1..]).is_none(), "no echo, no targets");
     }
 
+    /// A load round of `cpu_us` µs and `switches` context switches per event, over
+    /// 1,000 events.
+    fn load_round(cpu_us: u64, switches: u64) -> PacedResult {
+        PacedResult {
+            completed: 1000,
+            window: Duration::from_secs(1),
+            cpu: Some(Duration::from_micros(cpu_us * 1000)),
+            switches: Some(switches * 1000),
+            frames: 1000,
+            ..PacedResult::default()
+        }
+    }
+
+    fn measured(one_p50s: &[u32], loads: &[(u64, u64)]) -> Measured {
+        let one_rounds: Vec<_> = one_p50s
+            .iter()
+            .map(|&p50| crate::stats::Percentiles { p50, p99: p50 * 2, max: p50 * 3, count: 500 })
+            .collect();
+        let load_rounds: Vec<_> = loads.iter().map(|&(cpu, sw)| load_round(cpu, sw)).collect();
+        Measured {
+            one: one_rounds.first().copied().ok_or_else(|| "not run".to_string()),
+            load: load_rounds.first().cloned().ok_or_else(|| "not run".to_string()),
+            one_rounds,
+            load_rounds,
+            idle: Err("not run".into()),
+            fanout: Vec::new(),
+            table: Err("not run".into()),
+            list: Err("not run".into()),
+            tally: Default::default(),
+            problems: Vec::new(),
+        }
+    }
+
+    fn machine() -> Machine {
+        Machine {
+            cpu: "cpu".into(),
+            cores: 2,
+            kernel: "6".into(),
+            date: "today".into(),
+            commit: "abc".into(),
+            load: "0".into(),
+        }
+    }
+
+    /// The counter table shows the round of median CPU with that round's own other
+    /// figures (never one round's CPU beside another's switches), the round of median
+    /// p50 one, and every round after it; a run with one round has no rounds table.
+    #[test]
+    fn a_row_reports_its_median_round_and_every_round() {
+        let mut m = measured(&[400, 200, 300], &[(30, 5), (10, 1), (20, 3)]);
+        m.settle();
+        assert_eq!(m.load.as_ref().unwrap().cpu_us_per_event(), Some(20.0));
+        assert_eq!(
+            m.load.as_ref().unwrap().switches_per_event(),
+            Some(3.0),
+            "the median round's own switches"
+        );
+        assert_eq!(m.one.as_ref().unwrap().p50, 300);
+        assert_eq!(m.one.as_ref().unwrap().p99, 600, "the median round's own p99");
+        let rows = [Row { name: "mizulive-c", outcome: Ok(m) }];
+        let text = section(&machine(), &Plan::new(false), &rows, Duration::from_secs(1));
+        let line =
+            text.lines().find(|l| l.starts_with("| mizulive-c") && l.contains("20.0")).expect("counter row");
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        assert_eq!((cells[2], cells[6], cells[7], cells[8]), ("20.0", "300", "600", "3.00"), "{line}");
+        assert!(text.contains("ran 3 rounds"), "{text}");
+        let by_round = text.lines().find(|l| l.contains("30.0 / 10.0 / 20.0")).expect("rounds in order");
+        assert!(
+            by_round.contains("5.00 / 1.00 / 3.00") && by_round.contains("400 / 200 / 300"),
+            "{by_round}"
+        );
+
+        let mut once = measured(&[250], &[(15, 2)]);
+        once.settle();
+        let rows = [Row { name: "mizulive-c", outcome: Ok(once) }];
+        let text = section(&machine(), &Plan::new(true), &rows, Duration::from_secs(1));
+        assert!(!text.contains("by round") && !text.contains("rounds,"), "{text}");
+        let idle = [Row { name: "mizulive-c", outcome: Ok(measured(&[], &[])) }];
+        let text = section(&machine(), &Plan::new(false), &idle, Duration::from_secs(1));
+        assert!(
+            !text.contains("by round") && !text.contains("rounds,"),
+            "an --idle run has no rounds\n{text}"
+        );
+    }
+
     #[test]
     fn reasons_fit_a_cell() {
         assert_eq!(one_line("a | b\nmore"), "a / b");
