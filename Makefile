@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export MIZULIVE_ADDR ?= 127.0.0.1:3000
 
-.PHONY: demo demo-c feed lib examples test lint test-rust test-c-sanitize header bench bench-flood bench-redis bench-peers bench-instructions soak soak-smoke clean \
+.PHONY: demo demo-c feed lib examples test lint test-rust test-c-sanitize header bench bench-flood bench-redis bench-peers bench-instructions bench-python-state soak soak-smoke clean \
 	python demo-python lint-python test-python test-go go-counter go-chat go-embed e2e \
 	fuzz fuzz-build fuzz-smoke
 
@@ -71,6 +71,9 @@ lint-python: python
 	$(RUFF) format --check bindings/python examples-python scaffold/python e2e/apps/python bench/peers/mizulive/app.py bench/peers/pyview
 	$(MYPY) bindings/python/mizulive bindings/python/mizulive_pytest.py examples-python e2e/apps/python bench/peers/mizulive/app.py
 	$(MYPY) scaffold/python
+	$(RUFF) check --config bindings/python/pyproject.toml bench/python_state.py
+	$(RUFF) format --check --config bindings/python/pyproject.toml bench/python_state.py
+	$(MYPY) bench/python_state.py
 
 test-python: python
 	$(PY) -m pytest -q bindings/python/tests
@@ -172,6 +175,9 @@ bench-peers: lib
 # callgrind (needs valgrind): steady where CPU time on a shared machine is not.
 # INSTRUCTIONS_ARGS="--only mizulive-c" for some servers.
 INSTRUCTIONS_ARGS ?=
+bench-python-state: python
+	PYTHONPATH=bindings/python $(PY) bench/python_state.py
+
 bench-instructions: lib
 	$(MAKE) -s -C bench/peers/mizulive/c
 	$(CARGO) run --release --manifest-path bench/Cargo.toml -- --instructions $(INSTRUCTIONS_ARGS)

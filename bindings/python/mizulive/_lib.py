@@ -35,8 +35,9 @@ from ctypes import (
     c_uint64,
     c_void_p,
 )
+from itertools import chain
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Collection
 
 from .errors import LibraryError, MizuliveError
 
@@ -459,11 +460,14 @@ _LEAVES = frozenset((str, float, bool, type(None)))
 _LEAVES_AND_INT = _LEAVES | {int}
 _STR = frozenset((str,))
 _INT = frozenset((int,))
+_DICT = frozenset((dict,))
+_SEQUENCES = frozenset((list, tuple))
+_CONTAINERS = (dict, list, tuple)
+_CONTAINER_TYPES = frozenset(_CONTAINERS)
 
 
-def _check_ints(items: Iterable[Any], all_ints: bool) -> None:
-    # min and max run in C; only a mixed container needs a Python loop to pick its ints.
-    ints = items if all_ints else [v for v in items if type(v) is int]
+def _check_ints(ints: Collection[int]) -> None:
+    # min and max run in C.
     if ints and not (min(ints) >= _INT_MIN and max(ints) < _INT_END):
         big = next(v for v in ints if not _INT_MIN <= v < _INT_END)
         raise ValueError(f"integer {big} does not fit in 64 bits")
@@ -473,8 +477,11 @@ def _check(value: object) -> None:
     """Refuses what ``json`` would change on the way instead of failing: object keys
     that are not strings (``{7: 1}`` would come back as ``{"7": 1}``) and integers
     the library cannot hold exactly (it keeps 64-bit integers, else floats).
-    Containers are checked a whole level at a time by type (``set(map(type, ...))``
-    runs in C), so a list of a thousand numbers or strings costs no Python loop."""
+
+    The state is checked a level of nesting at a time, every container of a level at
+    once: their keys' and values' types are gathered by ``map`` and ``chain``, which
+    run in C, so a list of a thousand records costs a few passes in C, not a Python
+    loop per record (which cost more than encoding them)."""
     # The common state, a small dict of scalars, without the walk's sets.
     if type(value) is dict and len(value) <= 16:
         for k, v in value.items():
@@ -488,35 +495,55 @@ def _check(value: object) -> None:
                 break
         else:
             return
-    stack = [value]
-    # Containers already checked: one the state holds twice is checked once, and a
-    # state that holds itself ends the walk (json then names the circular reference).
+    if not isinstance(value, _CONTAINERS):
+        if isinstance(value, int) and not isinstance(value, bool):
+            _check_ints((int(value),))
+        return
+    level: list[Any] = [value]
+    # Containers already checked, by id: one the state holds twice is checked once,
+    # and a state that holds itself ends the walk (json then names the circular
+    # reference).
     seen: set[int] = set()
-    while stack:
-        v = stack.pop()
-        if isinstance(v, (dict, list, tuple)):
-            if id(v) in seen:
-                continue
-            seen.add(id(v))
-        if isinstance(v, dict):
-            if not set(map(type, v)) <= _STR:
-                key = next((k for k in v if not isinstance(k, str)), None)
-                if key is not None:
-                    raise TypeError(f"object key {key!r} is not a string (JSON object keys are strings)")
-            items: Iterable[Any] = v.values()
-        elif isinstance(v, (list, tuple)):
-            items = v
+    while level:
+        if len(level) == 1:
+            only = id(level[0])
+            if only in seen:
+                return
+            seen.add(only)
         else:
-            if isinstance(v, int) and not isinstance(v, bool):
-                _check_ints((int(v),), True)
-            continue
+            ids = set(map(id, level))
+            if len(ids) < len(level) or not seen.isdisjoint(ids):
+                by_id = dict(zip(map(id, level), level))
+                ids -= seen
+                level = list(map(by_id.__getitem__, ids))
+            seen |= ids
+        kinds = set(map(type, level))
+        if kinds <= _DICT:
+            dicts, sequences = level, []
+        elif kinds <= _SEQUENCES:
+            dicts, sequences = [], level
+        else:
+            dicts = [c for c in level if isinstance(c, dict)]
+            sequences = [c for c in level if not isinstance(c, dict)]
+        if dicts and not set(map(type, chain.from_iterable(dicts))) <= _STR:
+            keys = [k for k in chain.from_iterable(dicts) if not isinstance(k, str)]
+            if keys:  # not `next(..., None)`: the key may be None
+                raise TypeError(f"object key {keys[0]!r} is not a string (JSON object keys are strings)")
+        if len(level) == 1:
+            items: Any = sequences[0] if sequences else dicts[0].values()
+        else:
+            items = list(chain(chain.from_iterable(map(dict.values, dicts)), chain.from_iterable(sequences)))
         types = set(map(type, items))
-        if types <= _LEAVES:
-            continue
         if int in types:
-            _check_ints(items, types == _INT)
-        if not types <= _LEAVES_AND_INT:
-            stack.extend(item for item in items if type(item) not in _LEAVES_AND_INT)
+            _check_ints(items if types == _INT else [v for v in items if type(v) is int])
+        if types <= _LEAVES_AND_INT:
+            return
+        # What is not a leaf: containers make the next level; an int of a subclass
+        # (an IntEnum) is checked as an int; anything else is json's to refuse.
+        level = [v for v in items if type(v) not in _LEAVES_AND_INT]
+        if not types - _LEAVES_AND_INT <= _CONTAINER_TYPES:
+            _check_ints([int(v) for v in level if isinstance(v, int) and not isinstance(v, bool)])
+            level = [v for v in level if isinstance(v, _CONTAINERS)]
 
 
 def to_json(value: object, what: str = "value") -> bytes:

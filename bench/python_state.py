@@ -1,0 +1,60 @@
+"""What the Python host pays to write a session's state back, by the state's shape.
+
+After every callback that touched ``s.state`` the binding checks the state (object
+keys that are not strings, integers beyond 64 bits: what ``json`` would alter
+without a word) and encodes it (``mizulive._lib.to_json``). Both grow with the state;
+this prints, for a few shapes of state, the microseconds per check, per encode and per
+whole write-back, the best of five runs of a fixed count. No library call: run from
+the repository root, no build needed:
+
+    PYTHONPATH=bindings/python python3 bench/python_state.py
+"""
+
+from __future__ import annotations
+
+import functools
+import platform
+import timeit
+from collections.abc import Callable
+from typing import Any
+
+from mizulive import _lib
+
+SHAPES: dict[str, Any] = {
+    "counter: 2 scalars": {"bc": 0, "count": 1},
+    "table: 100 ints": {"rows": list(range(100))},
+    "list: 200 strings": {"items": [f"item-{i}" for i in range(200)]},
+    "todo: 200 records of 3": {"items": [{"id": i, "text": f"item {i}", "done": i % 2 == 0} for i in range(200)]},
+    "grid: 200 lists of 3 ints": {"rows": [[i, i + 1, i + 2] for i in range(200)]},
+    "chat: 50 records, nested": {
+        "messages": [{"id": i, "user": {"name": f"u{i % 7}", "admin": False}, "text": "hi " * 10} for i in range(50)],
+        "draft": "",
+    },
+}
+
+RUNS = 5
+TARGET_SECONDS = 0.05  # per run: the count is sized so that one run takes about this
+
+
+def micros(fn: Callable[[], object]) -> float:
+    """Best of RUNS runs, in microseconds per call."""
+    once = timeit.timeit(fn, number=1)
+    count = max(1, min(100_000, int(TARGET_SECONDS / max(once, 1e-7))))
+    return min(timeit.repeat(fn, number=count, repeat=RUNS)) / count * 1e6
+
+
+def main() -> None:
+    print(f"Python {platform.python_version()}; µs per call, best of {RUNS} runs")
+    print()
+    print("| state | bytes | check | encode | write-back (both) |")
+    print("| --- | --: | --: | --: | --: |")
+    for name, state in SHAPES.items():
+        size = len(_lib.to_json(state))
+        check = micros(functools.partial(_lib._check, state))
+        encode = micros(functools.partial(_lib._encode, state))
+        whole = micros(functools.partial(_lib.to_json, state, "state"))
+        print(f"| {name} | {size:,} | {check:.1f} | {encode:.1f} | {whole:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
