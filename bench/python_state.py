@@ -1,24 +1,26 @@
-"""What the Python host pays to write a session's state back, by the state's shape.
+"""What the Python host pays to read a session's state and write it back, by shape.
 
 After every callback that touched ``s.state`` the binding checks the state (object
 keys that are not strings, integers beyond 64 bits: what ``json`` would alter
-without a word) and encodes it (``mizulive._lib.to_json``). Both grow with the state;
-this prints, for a few shapes of state, the microseconds per check, per encode and per
-whole write-back, the best of five runs of a fixed count. No library call: run from
-the repository root, no build needed:
+without a word) and encodes it (``mizulive._lib.to_json``); a page whose state is a
+dataclass also converts it from and to JSON values (``mizulive._state``). All of it
+grows with the state; this prints, for a few shapes of state, the microseconds per
+step, the best of five runs of a count sized to take about 50 ms. No library call:
+run from the repository root, no build needed:
 
     PYTHONPATH=bindings/python python3 bench/python_state.py
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import platform
 import timeit
 from collections.abc import Callable
 from typing import Any
 
-from mizulive import _lib
+from mizulive import _lib, _state
 
 SHAPES: dict[str, Any] = {
     "counter: 2 scalars": {"bc": 0, "count": 1},
@@ -30,6 +32,31 @@ SHAPES: dict[str, Any] = {
         "messages": [{"id": i, "user": {"name": f"u{i % 7}", "admin": False}, "text": "hi " * 10} for i in range(50)],
         "draft": "",
     },
+}
+
+
+@dataclasses.dataclass
+class Todo:
+    id: int
+    text: str
+    done: bool = False
+
+
+@dataclasses.dataclass
+class Todos:
+    items: list[Todo] = dataclasses.field(default_factory=list)
+    draft: str = ""
+
+
+@dataclasses.dataclass
+class Chat:
+    messages: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    draft: str = ""
+
+
+TYPED: dict[str, Any] = {
+    "todo: 200 records of 3": Todos(items=[Todo(i, f"item {i}", i % 2 == 0) for i in range(200)]),
+    "chat: 50 records, nested": Chat(messages=SHAPES["chat: 50 records, nested"]["messages"]),
 }
 
 RUNS = 5
@@ -54,6 +81,17 @@ def main() -> None:
         encode = micros(functools.partial(_lib._encode, state))
         whole = micros(functools.partial(_lib.to_json, state, "state"))
         print(f"| {name} | {size:,} | {check:.1f} | {encode:.1f} | {whole:.1f} |")
+    print()
+    print("A dataclass state, converted from JSON values on the read and to them before the write-back:")
+    print()
+    print("| state | load | dump |")
+    print("| --- | --: | --: |")
+    for name, typed in TYPED.items():
+        codec = _state.codec(type(typed))
+        values = codec.dump(typed, "state")
+        load = micros(functools.partial(codec.load, values, "state"))
+        dump = micros(functools.partial(codec.dump, typed, "state"))
+        print(f"| {name} | {load:.1f} | {dump:.1f} |")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,12 @@ from typing import Any, Callable, Dict, Union
 
 __all__ = ["Codec", "codec"]
 
-_Conv = Callable[[Any, str], Any]
+# Where a value sits in the state, for error messages: the root's name, or a node
+# (parent, ".field"), (parent, index) or (parent, "[", key). Nodes cost a tuple each;
+# the text is made only for an error (a state of a few hundred records formatted a
+# path for every field and item it converted, which cost more than converting them).
+_Path = Union[str, "tuple[Any, ...]"]
+_Conv = Callable[[Any, _Path], Any]
 _UNION_TYPES: tuple[Any, ...] = (Union,) + ((types.UnionType,) if sys.version_info >= (3, 10) else ())
 _MISSING = dataclasses.MISSING
 
@@ -33,8 +38,22 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _expected(what: str, value: Any, path: str) -> TypeError:
-    return TypeError(f"{path}: expected {what}, got {type(value).__name__} {_show(value)}")
+def _where(path: _Path) -> str:
+    """The text of ``path``: ``state.items[2].done``."""
+    parts = []
+    while type(path) is tuple:
+        if len(path) == 3:
+            parts.append(f"[{path[2]!r}]")
+        elif type(path[1]) is int:
+            parts.append(f"[{path[1]}]")
+        else:
+            parts.append(path[1])
+        path = path[0]
+    return str(path) + "".join(reversed(parts))
+
+
+def _expected(what: str, value: Any, path: _Path) -> TypeError:
+    return TypeError(f"{_where(path)}: expected {what}, got {type(value).__name__} {_show(value)}")
 
 
 class Codec:
@@ -111,55 +130,78 @@ def _type_name(tp: Any) -> str:
     return name if module == "builtins" else f"{module}.{name}"
 
 
-def _same(v: Any, path: str) -> Any:
+def _same(v: Any, path: _Path) -> Any:
     return v
 
 
-def _none(v: Any, path: str) -> Any:
+def _none(v: Any, path: _Path) -> Any:
     if v is not None:
         raise _expected("None", v, path)
     return v
 
 
-def _bool(v: Any, path: str) -> Any:
+def _bool(v: Any, path: _Path) -> Any:
     if type(v) is not bool:
         raise _expected("bool", v, path)
     return v
 
 
-def _int(v: Any, path: str) -> Any:
+def _int(v: Any, path: _Path) -> Any:
     if not isinstance(v, int) or isinstance(v, bool):
         raise _expected("int", v, path)
     return v
 
 
-def _float_load(v: Any, path: str) -> Any:
+def _float_load(v: Any, path: _Path) -> Any:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise _expected("float", v, path)
     return float(v)
 
 
-def _float_dump(v: Any, path: str) -> Any:
+def _float_dump(v: Any, path: _Path) -> Any:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise _expected("float", v, path)
     return v
 
 
-def _str(v: Any, path: str) -> Any:
+def _str(v: Any, path: _Path) -> Any:
     if not isinstance(v, str):
         raise _expected("str", v, path)
     return v
 
 
+# Stands for "every value" in what a converter passes on (_same's).
+_ANY: frozenset[type] = frozenset((object,))
+_STR = frozenset((str,))
+# The exact types each leaf converter returns unchanged: a value of one of these needs
+# no call. A subclass (an IntEnum for int) still goes through the converter.
+_KEEPS: dict[Any, frozenset[type]] = {
+    _str: _STR,
+    _int: frozenset((int,)),
+    _bool: frozenset((bool,)),
+    _none: frozenset((type(None),)),
+    _float_load: frozenset((float,)),
+    _float_dump: frozenset((float,)),
+}
+
+
+def _passes_on(conv: _Conv) -> frozenset[type]:
+    """The exact types ``conv`` returns unchanged (:data:`_ANY` for ``_same``), or an
+    empty set when it may change any value."""
+    if conv is _same:
+        return _ANY
+    return _KEEPS.get(conv, frozenset())
+
+
 def _enum(cls: type[enum.Enum]) -> tuple[_Conv, _Conv]:
-    def load(v: Any, path: str) -> Any:
+    def load(v: Any, path: _Path) -> Any:
         try:
             return cls(v)
         except ValueError:
             values = ", ".join(repr(m.value) for m in cls)
-            raise TypeError(f"{path}: {_show(v)} is not a value of {cls.__name__} ({values})") from None
+            raise TypeError(f"{_where(path)}: {_show(v)} is not a value of {cls.__name__} ({values})") from None
 
-    def dump(v: Any, path: str) -> Any:
+    def dump(v: Any, path: _Path) -> Any:
         if not isinstance(v, cls):
             raise _expected(cls.__name__, v, path)
         return v.value
@@ -168,23 +210,34 @@ def _enum(cls: type[enum.Enum]) -> tuple[_Conv, _Conv]:
 
 
 def _array(item: _Conv, make: type) -> _Conv:
-    def conv(v: Any, path: str) -> Any:
+    # Items that convert to themselves (all of an exact type the item converter passes
+    # on, or any value for Any) are copied by one pass in C.
+    same = _passes_on(item)
+
+    def conv(v: Any, path: _Path) -> Any:
         if not isinstance(v, (list, tuple)):
             raise _expected("a list", v, path)
-        return make(item(x, f"{path}[{i}]") for i, x in enumerate(v))
+        if same is _ANY or set(map(type, v)) <= same:
+            return make(v)
+        out = [item(x, (path, i)) for i, x in enumerate(v)]
+        return out if make is list else make(out)
 
     return conv
 
 
 def _object(value: _Conv) -> _Conv:
-    def conv(v: Any, path: str) -> Any:
+    same = _passes_on(value)
+
+    def conv(v: Any, path: _Path) -> Any:
         if not isinstance(v, dict):
             raise _expected("a dict", v, path)
+        if set(map(type, v)) <= _STR and (same is _ANY or set(map(type, v.values())) <= same):
+            return dict(v)
         out = {}
         for k, x in v.items():
             if not isinstance(k, str):
-                raise TypeError(f"{path}: a key must be a str, got {type(k).__name__} {_show(k)}")
-            out[k] = value(x, f"{path}[{k!r}]")
+                raise TypeError(f"{_where(path)}: a key must be a str, got {type(k).__name__} {_show(k)}")
+            out[k] = value(x, (path, "[", k))
         return out
 
     return conv
@@ -197,7 +250,7 @@ def _union(convs: list[tuple[_Conv, _Conv]], args: tuple[Any, ...]) -> tuple[_Co
     rest = [c for c, a in zip(convs, args) if a is not type(None)]
 
     def pick(index: int) -> _Conv:
-        def conv(v: Any, path: str) -> Any:
+        def conv(v: Any, path: _Path) -> Any:
             if v is None and optional:
                 return None
             for c in rest:
@@ -213,9 +266,9 @@ def _union(convs: list[tuple[_Conv, _Conv]], args: tuple[Any, ...]) -> tuple[_Co
 
 
 def _literal(values: tuple[Any, ...]) -> _Conv:
-    def conv(v: Any, path: str) -> Any:
+    def conv(v: Any, path: _Path) -> Any:
         if not any(v == x and type(v) is type(x) for x in values):
-            raise TypeError(f"{path}: {_show(v)} is not one of {', '.join(repr(x) for x in values)}")
+            raise TypeError(f"{_where(path)}: {_show(v)} is not one of {', '.join(repr(x) for x in values)}")
         return v
 
     return conv
@@ -225,28 +278,36 @@ def _dataclass(cls: type, seen: dict[type, tuple[_Conv, _Conv]]) -> tuple[_Conv,
     if cls in seen:
         return seen[cls]
     # A recursive dataclass (a tree) refers to itself: the placeholders late-bind.
-    fields_conv: list[tuple[str, _Conv, _Conv, Any]] = []
+    # Per field: its name, its converters, its default (_MISSING when it has none), its
+    # path segment, and the exact type both converters pass on unchanged (None when
+    # they may change any value), which skips the call for most fields.
+    fields_conv: list[tuple[str, _Conv, _Conv, Any, str, Any]] = []
 
-    def load(v: Any, path: str) -> Any:
+    def load(v: Any, path: _Path) -> Any:
         if not isinstance(v, dict):
             raise _expected(f"an object for {cls.__name__}", v, path)
         kwargs = {}
-        for name, ld, _, default in fields_conv:
+        for name, ld, _, default, segment, fast in fields_conv:
             if name in v:
-                kwargs[name] = ld(v[name], f"{path}.{name}")
+                x = v[name]
+                kwargs[name] = x if type(x) is fast else ld(x, (path, segment))
             elif default is _MISSING:
-                raise TypeError(f"{path}.{name}: missing ({cls.__name__}.{name} has no default)")
-        unknown = [k for k in v if k not in names]
-        if unknown:
+                raise TypeError(f"{_where((path, segment))}: missing ({cls.__name__}.{name} has no default)")
+        if not names.issuperset(v):
+            unknown = [k for k in v if k not in names]
             raise TypeError(
-                f"{path}: {cls.__name__} has no field {unknown[0]!r} (its fields: {', '.join(sorted(names)) or 'none'})"
+                f"{_where(path)}: {cls.__name__} has no field {unknown[0]!r} "
+                f"(its fields: {', '.join(sorted(names)) or 'none'})"
             )
         return cls(**kwargs)
 
-    def dump(v: Any, path: str) -> Any:
+    def dump(v: Any, path: _Path) -> Any:
         if type(v) is not cls and not isinstance(v, cls):
             raise _expected(cls.__name__, v, path)
-        return {name: dp(getattr(v, name), f"{path}.{name}") for name, _, dp, _ in fields_conv}
+        return {
+            name: x if type(x := getattr(v, name)) is fast else dp(x, (path, segment))
+            for name, _, dp, _, segment, fast in fields_conv
+        }
 
     seen[cls] = (load, dump)
     try:
@@ -258,6 +319,8 @@ def _dataclass(cls: type, seen: dict[type, tuple[_Conv, _Conv]]) -> tuple[_Conv,
             continue
         ld, dp = _convs(hints.get(f.name, Any), f"{cls.__name__}.{f.name}", seen)
         has_default = f.default is not _MISSING or f.default_factory is not _MISSING
-        fields_conv.append((f.name, ld, dp, None if has_default else _MISSING))
-    names = frozenset(name for name, _, _, _ in fields_conv)
+        load_keeps, dump_keeps = _passes_on(ld), _passes_on(dp)
+        fast = next(iter(load_keeps)) if load_keeps == dump_keeps and len(load_keeps) == 1 else None
+        fields_conv.append((f.name, ld, dp, None if has_default else _MISSING, "." + f.name, fast))
+    names = frozenset(name for name, *_ in fields_conv)
     return load, dump

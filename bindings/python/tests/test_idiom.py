@@ -272,6 +272,40 @@ def test_the_state_codec_names_the_field_that_does_not_fit() -> None:
         assert str(info.value) == message
 
 
+@dataclasses.dataclass
+class Sheet:
+    tags: List[str] = dataclasses.field(default_factory=list)
+    grid: List[List[int]] = dataclasses.field(default_factory=list)
+    scores: Dict[str, float] = dataclasses.field(default_factory=dict)
+    anything: List[Any] = dataclasses.field(default_factory=list)
+
+
+def test_values_passed_on_whole_are_checked_too() -> None:
+    # A list or dict whose items all have the exact type its converter passes on is
+    # copied whole; anything else in it is converted one by one, and named.
+    from mizulive import _state
+
+    codec = _state.codec(Sheet)
+    good = {"tags": ["a", "b"], "grid": [[1, 2], []], "scores": {"x": 1, "y": 2.5}, "anything": [1, "a", None]}
+    sheet = codec.load(good, "state")
+    assert sheet == Sheet(tags=["a", "b"], grid=[[1, 2], []], scores={"x": 1.0, "y": 2.5}, anything=[1, "a", None])
+    assert type(sheet.scores["x"]) is float
+    assert sheet.tags is not good["tags"] and sheet.grid[0] is not good["grid"][0], "copies, not the decoded lists"
+    assert codec.dump(sheet, "state") == {**good, "scores": {"x": 1.0, "y": 2.5}}
+    for bad, message in [
+        ({"tags": ["a", 1]}, "state.tags[1]: expected str, got int 1"),
+        ({"grid": [[1], [2, True]]}, "state.grid[1][1]: expected int, got bool True"),
+        ({"scores": {"x": 1.5, "y": "2"}}, "state.scores['y']: expected float, got str '2'"),
+        ({"scores": {"x": True}}, "state.scores['x']: expected float, got bool True"),
+    ]:
+        with pytest.raises(TypeError) as info:
+            codec.load(bad, "state")
+        assert str(info.value) == message
+    with pytest.raises(TypeError) as info:
+        codec.dump(Sheet(tags=["a", None]), "state")  # type: ignore[list-item]
+    assert str(info.value) == "state.tags[1]: expected str, got NoneType None"
+
+
 # -- the library's logs
 
 
