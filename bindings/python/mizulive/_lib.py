@@ -505,11 +505,17 @@ def _check(value: object) -> None:
     # reference).
     seen: set[int] = set()
     while level:
+        items: Any
         if len(level) == 1:
-            only = id(level[0])
-            if only in seen:
+            one = level[0]
+            if id(one) in seen:
                 return
-            seen.add(only)
+            seen.add(id(one))
+            if isinstance(one, dict):
+                _check_keys((one,))
+                items = one.values()
+            else:
+                items = one
         else:
             ids = set(map(id, level))
             if len(ids) < len(level) or not seen.isdisjoint(ids):
@@ -517,21 +523,16 @@ def _check(value: object) -> None:
                 ids -= seen
                 level = list(map(by_id.__getitem__, ids))
             seen |= ids
-        kinds = set(map(type, level))
-        if kinds <= _DICT:
-            dicts, sequences = level, []
-        elif kinds <= _SEQUENCES:
-            dicts, sequences = [], level
-        else:
-            dicts = [c for c in level if isinstance(c, dict)]
-            sequences = [c for c in level if not isinstance(c, dict)]
-        if dicts and not set(map(type, chain.from_iterable(dicts))) <= _STR:
-            keys = [k for k in chain.from_iterable(dicts) if not isinstance(k, str)]
-            if keys:  # not `next(..., None)`: the key may be None
-                raise TypeError(f"object key {keys[0]!r} is not a string (JSON object keys are strings)")
-        if len(level) == 1:
-            items: Any = sequences[0] if sequences else dicts[0].values()
-        else:
+            kinds = set(map(type, level))
+            if kinds <= _DICT:
+                dicts, sequences = level, []
+            elif kinds <= _SEQUENCES:
+                dicts, sequences = [], level
+            else:
+                dicts = [c for c in level if isinstance(c, dict)]
+                sequences = [c for c in level if not isinstance(c, dict)]
+            if dicts:
+                _check_keys(dicts)
             items = list(chain(chain.from_iterable(map(dict.values, dicts)), chain.from_iterable(sequences)))
         types = set(map(type, items))
         if int in types:
@@ -544,6 +545,15 @@ def _check(value: object) -> None:
         if not types - _LEAVES_AND_INT <= _CONTAINER_TYPES:
             _check_ints([int(v) for v in level if isinstance(v, int) and not isinstance(v, bool)])
             level = [v for v in level if isinstance(v, _CONTAINERS)]
+
+
+def _check_keys(dicts: Collection[Any]) -> None:
+    """Refuses an object key that is not a string in any of ``dicts``."""
+    if set(map(type, chain.from_iterable(dicts))) <= _STR:
+        return
+    keys = [k for k in chain.from_iterable(dicts) if not isinstance(k, str)]
+    if keys:  # not `next(..., None)`: the key may be None
+        raise TypeError(f"object key {keys[0]!r} is not a string (JSON object keys are strings)")
 
 
 def to_json(value: object, what: str = "value") -> bytes:
