@@ -18,7 +18,7 @@ import functools
 import platform
 import timeit
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Optional
 
 from mizulive import _lib, _state
 
@@ -49,6 +49,19 @@ class Todos:
 
 
 @dataclasses.dataclass
+class Task:
+    id: int
+    text: str
+    due: Optional[str] = None
+    estimate: Optional[float] = None
+
+
+@dataclasses.dataclass
+class Tasks:
+    items: list[Task] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
 class Chat:
     messages: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     draft: str = ""
@@ -56,6 +69,9 @@ class Chat:
 
 TYPED: dict[str, Any] = {
     "todo: 200 records of 3": Todos(items=[Todo(i, f"item {i}", i % 2 == 0) for i in range(200)]),
+    "tasks: 200 records, 2 of 4 fields Optional": Tasks(
+        items=[Task(i, f"task {i}", None if i % 2 else "2026-12-06", 1.5 if i % 3 else None) for i in range(200)]
+    ),
     "chat: 50 records, nested": Chat(messages=SHAPES["chat: 50 records, nested"]["messages"]),
 }
 

@@ -250,7 +250,11 @@ def _union(convs: list[tuple[_Conv, _Conv]], args: tuple[Any, ...]) -> tuple[_Co
     rest = [c for c, a in zip(convs, args) if a is not type(None)]
 
     def pick(index: int) -> _Conv:
+        keeps = _union_keeps([c[index] for c in rest], optional)
+
         def conv(v: Any, path: _Path) -> Any:
+            if type(v) in keeps:
+                return v
             if v is None and optional:
                 return None
             for c in rest:
@@ -260,9 +264,35 @@ def _union(convs: list[tuple[_Conv, _Conv]], args: tuple[Any, ...]) -> tuple[_Co
                     continue
             raise _expected(names, v, path)
 
+        _KEEPS[conv] = keeps
         return conv
 
     return pick(0), pick(1)
+
+
+# The exact types each leaf converter takes (and may change: an int to a float).
+_TAKES: dict[Any, frozenset[type]] = {
+    _str: _STR,
+    _int: frozenset((int,)),
+    _bool: frozenset((bool,)),
+    _none: frozenset((type(None),)),
+    _float_load: frozenset((int, float)),
+    _float_dump: frozenset((int, float)),
+}
+
+
+def _union_keeps(members: list[_Conv], optional: bool) -> frozenset[type]:
+    """The exact types a union of leaf converters returns unchanged: those that the
+    first member to take them passes on (``Union[float, int]`` turns an int into a
+    float: int is not among them). Empty when a member is not a leaf."""
+    keeps = {type(None)} if optional else set()
+    taken = set(keeps)
+    for member in members:
+        if member not in _TAKES:
+            return frozenset()
+        keeps |= _KEEPS[member] - taken
+        taken |= _TAKES[member]
+    return frozenset(keeps)
 
 
 def _literal(values: tuple[Any, ...]) -> _Conv:
@@ -279,18 +309,19 @@ def _dataclass(cls: type, seen: dict[type, tuple[_Conv, _Conv]]) -> tuple[_Conv,
         return seen[cls]
     # A recursive dataclass (a tree) refers to itself: the placeholders late-bind.
     # Per field: its name, its converters, its default (_MISSING when it has none), its
-    # path segment, and the exact type both converters pass on unchanged (None when
-    # they may change any value), which skips the call for most fields.
-    fields_conv: list[tuple[str, _Conv, _Conv, Any, str, Any]] = []
+    # path segment, and the exact types both converters pass on unchanged: one type
+    # (None when there are several, or none) and the set of them (for an Optional),
+    # which skip the call for most fields.
+    fields_conv: list[tuple[str, _Conv, _Conv, Any, str, Any, frozenset[type]]] = []
 
     def load(v: Any, path: _Path) -> Any:
         if not isinstance(v, dict):
             raise _expected(f"an object for {cls.__name__}", v, path)
         kwargs = {}
-        for name, ld, _, default, segment, fast in fields_conv:
+        for name, ld, _, default, segment, fast, keeps in fields_conv:
             if name in v:
                 x = v[name]
-                kwargs[name] = x if type(x) is fast else ld(x, (path, segment))
+                kwargs[name] = x if type(x) is fast or type(x) in keeps else ld(x, (path, segment))
             elif default is _MISSING:
                 raise TypeError(f"{_where((path, segment))}: missing ({cls.__name__}.{name} has no default)")
         if not names.issuperset(v):
@@ -305,8 +336,8 @@ def _dataclass(cls: type, seen: dict[type, tuple[_Conv, _Conv]]) -> tuple[_Conv,
         if type(v) is not cls and not isinstance(v, cls):
             raise _expected(cls.__name__, v, path)
         return {
-            name: x if type(x := getattr(v, name)) is fast else dp(x, (path, segment))
-            for name, _, dp, _, segment, fast in fields_conv
+            name: x if type(x := getattr(v, name)) is fast or type(x) in keeps else dp(x, (path, segment))
+            for name, _, dp, _, segment, fast, keeps in fields_conv
         }
 
     seen[cls] = (load, dump)
@@ -319,8 +350,9 @@ def _dataclass(cls: type, seen: dict[type, tuple[_Conv, _Conv]]) -> tuple[_Conv,
             continue
         ld, dp = _convs(hints.get(f.name, Any), f"{cls.__name__}.{f.name}", seen)
         has_default = f.default is not _MISSING or f.default_factory is not _MISSING
-        load_keeps, dump_keeps = _passes_on(ld), _passes_on(dp)
-        fast = next(iter(load_keeps)) if load_keeps == dump_keeps and len(load_keeps) == 1 else None
-        fields_conv.append((f.name, ld, dp, None if has_default else _MISSING, "." + f.name, fast))
+        # What both pass on (Any's "everything" is no exact type: it keeps the call).
+        keeps = _passes_on(ld) & _passes_on(dp) - _ANY
+        fast = next(iter(keeps)) if len(keeps) == 1 else None
+        fields_conv.append((f.name, ld, dp, None if has_default else _MISSING, "." + f.name, fast, keeps))
     names = frozenset(name for name, *_ in fields_conv)
     return load, dump

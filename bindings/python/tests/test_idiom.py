@@ -7,7 +7,7 @@ import dataclasses
 import datetime
 import enum
 import logging
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 import pytest
 from conftest import ProbePage, Signal
@@ -304,6 +304,33 @@ def test_values_passed_on_whole_are_checked_too() -> None:
     with pytest.raises(TypeError) as info:
         codec.dump(Sheet(tags=["a", None]), "state")  # type: ignore[list-item]
     assert str(info.value) == "state.tags[1]: expected str, got NoneType None"
+
+
+@dataclasses.dataclass
+class Unions:
+    due: Optional[str] = None
+    first_float: Union[float, int] = 0.0
+    first_int: Union[int, float] = 0
+    tags: List[Optional[str]] = dataclasses.field(default_factory=list)
+
+
+def test_a_union_converts_as_its_first_member_that_takes_the_value() -> None:
+    from mizulive import _state
+
+    codec = _state.codec(Unions)
+    loaded = codec.load({"due": "today", "first_float": 3, "first_int": 3, "tags": ["a", None]}, "state")
+    assert loaded == Unions(due="today", first_float=3.0, first_int=3, tags=["a", None])
+    assert type(loaded.first_float) is float and type(loaded.first_int) is int
+    assert type(codec.load({"first_int": 2.5}, "state").first_int) is float
+    assert codec.dump(Unions(first_float=2, first_int=2.5), "state")["first_float"] == 2
+    for bad, message in [
+        ({"due": 5}, "state.due: expected str | None, got int 5"),
+        ({"first_float": True}, "state.first_float: expected float | int, got bool True"),
+        ({"tags": ["a", None, 7]}, "state.tags[2]: expected str | None, got int 7"),
+    ]:
+        with pytest.raises(TypeError) as info:
+            codec.load(bad, "state")
+        assert str(info.value) == message
 
 
 # -- the library's logs
