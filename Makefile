@@ -171,13 +171,15 @@ bench-peers: lib
 	$(MAKE) -s -C bench/peers/mizulive/c
 	$(CARGO) run --release --manifest-path bench/Cargo.toml -- --peers $(PEERS_ARGS)
 
+# What the Python binding pays to check, encode and convert a state, by its shape
+# (bench/python_state.py): no server, a few seconds.
+bench-python-state: python
+	PYTHONPATH=bindings/python $(PY) bench/python_state.py
+
 # Instructions per event of mizulive's C, Python and Go hosts on the peer pages, counted by
 # callgrind (needs valgrind): steady where CPU time on a shared machine is not.
 # INSTRUCTIONS_ARGS="--only mizulive-c" for some servers.
 INSTRUCTIONS_ARGS ?=
-bench-python-state: python
-	PYTHONPATH=bindings/python $(PY) bench/python_state.py
-
 bench-instructions: lib
 	$(MAKE) -s -C bench/peers/mizulive/c
 	$(CARGO) run --release --manifest-path bench/Cargo.toml -- --instructions $(INSTRUCTIONS_ARGS)

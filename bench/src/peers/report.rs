@@ -602,18 +602,12 @@ mod tests {
             .map(|&p50| crate::stats::Percentiles { p50, p99: p50 * 2, max: p50 * 3, count: 500 })
             .collect();
         let load_rounds: Vec<_> = loads.iter().map(|&(cpu, sw)| load_round(cpu, sw)).collect();
-        Measured {
-            one: one_rounds.first().copied().ok_or_else(|| "not run".to_string()),
-            load: load_rounds.first().cloned().ok_or_else(|| "not run".to_string()),
-            one_rounds,
-            load_rounds,
-            idle: Err("not run".into()),
-            fanout: Vec::new(),
-            table: Err("not run".into()),
-            list: Err("not run".into()),
-            tally: Default::default(),
-            problems: Vec::new(),
-        }
+        let mut m = Measured::not_run();
+        m.one = one_rounds.first().copied().ok_or_else(|| "not run".to_string());
+        m.load = load_rounds.first().cloned().ok_or_else(|| "not run".to_string());
+        m.one_rounds = one_rounds;
+        m.load_rounds = load_rounds;
+        m
     }
 
     fn machine() -> Machine {

@@ -321,6 +321,22 @@ impl Row {
 }
 
 impl Measured {
+    /// Nothing measured yet: every phase "not run".
+    pub fn not_run() -> Measured {
+        Measured {
+            one: Err("not run".into()),
+            load: Err("not run".into()),
+            one_rounds: Vec::new(),
+            load_rounds: Vec::new(),
+            idle: Err("not run".into()),
+            fanout: Vec::new(),
+            table: Err("not run".into()),
+            list: Err("not run".into()),
+            tally: Tally::default(),
+            problems: Vec::new(),
+        }
+    }
+
     /// Reports the median round: one session's latency by its p50, the counter load
     /// by its CPU per event (with that round's other figures). One round of a busy VM
     /// reads every server 25 % or more slower than the next; the servers take turns
@@ -348,18 +364,7 @@ pub fn median_by<T>(items: &[T], key: impl Fn(&T) -> Option<f64>) -> Option<&T> 
 }
 
 async fn measure<C: Conn>(entry: &Entry, root: &Path, plan: &Plan) -> Measured {
-    let mut m = Measured {
-        one: Err("not run".into()),
-        load: Err("not run".into()),
-        one_rounds: Vec::new(),
-        load_rounds: Vec::new(),
-        idle: Err("not run".into()),
-        fanout: Vec::new(),
-        table: Err("not run".into()),
-        list: Err("not run".into()),
-        tally: Tally::default(),
-        problems: Vec::new(),
-    };
+    let mut m = Measured::not_run();
 
     // Latency and the paced runs share one server; memory and fan-out get fresh ones,
     // so sessions left from earlier phases (kept for their reconnect grace period by
