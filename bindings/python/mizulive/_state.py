@@ -217,7 +217,7 @@ def _array(item: _Conv, make: type) -> _Conv:
     def conv(v: Any, path: _Path) -> Any:
         if not isinstance(v, (list, tuple)):
             raise _expected("a list", v, path)
-        if same is _ANY or set(map(type, v)) <= same:
+        if same is _ANY or (same and set(map(type, v)) <= same):
             return make(v)
         out = [item(x, (path, i)) for i, x in enumerate(v)]
         return out if make is list else make(out)
@@ -231,7 +231,7 @@ def _object(value: _Conv) -> _Conv:
     def conv(v: Any, path: _Path) -> Any:
         if not isinstance(v, dict):
             raise _expected("a dict", v, path)
-        if set(map(type, v)) <= _STR and (same is _ANY or set(map(type, v.values())) <= same):
+        if (same is _ANY or (same and set(map(type, v.values())) <= same)) and set(map(type, v)) <= _STR:
             return dict(v)
         out = {}
         for k, x in v.items():
@@ -270,12 +270,10 @@ def _union(convs: list[tuple[_Conv, _Conv]], args: tuple[Any, ...]) -> tuple[_Co
     return pick(0), pick(1)
 
 
-# The exact types each leaf converter takes (and may change: an int to a float).
+# The exact types each leaf converter takes: those it passes on, and for a float an
+# int too (which it may change). Made before any union adds its own entry to _KEEPS.
 _TAKES: dict[Any, frozenset[type]] = {
-    _str: _STR,
-    _int: frozenset((int,)),
-    _bool: frozenset((bool,)),
-    _none: frozenset((type(None),)),
+    **_KEEPS,
     _float_load: frozenset((int, float)),
     _float_dump: frozenset((int, float)),
 }
