@@ -118,13 +118,24 @@ pub fn build_go(root: &Path, module: &Path, package: &str, exe: &Path) -> Result
 }
 
 /// The interpreter for the Python counter: the project's virtualenv (`make python`)
-/// when there is one, else `python3` from PATH.
+/// when there is one, else the interpreter `python3` on PATH runs.
 pub fn python(root: &Path) -> Result<PathBuf, String> {
     let venv = root.join(".venv/bin/python");
     if is_executable(&venv) {
         return Ok(venv);
     }
-    find_executable("python3").ok_or_else(|| "python3 not found on PATH (and no .venv)".to_string())
+    let found =
+        find_executable("python3").ok_or_else(|| "python3 not found on PATH (and no .venv)".to_string())?;
+    // A version manager's `python3` (pyenv's shim) is a shell script that execs the
+    // interpreter: valgrind would count the script and lose the server.
+    let asked = Command::new(&found).args(["-c", "import sys; sys.stdout.write(sys.executable)"]).output();
+    match asked {
+        Ok(out) if out.status.success() && !out.stdout.is_empty() => {
+            Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).into_owned()))
+        }
+        Ok(out) => Err(format!("{} cannot name its interpreter: {}", found.display(), out.status)),
+        Err(e) => Err(format!("starting {}: {e}", found.display())),
+    }
 }
 
 /// The C counter's views, which every counter is pointed at so all of them render
