@@ -63,6 +63,12 @@ $(PY):
 python: lib $(PY)
 	$(PY) -m pip install -q --disable-pip-version-check "./bindings/python[test]" ruff mypy
 
+# The package's compiled per-event path (bindings/python/mizulive/_speedups.c) builds
+# where there are a C compiler and this Python's headers (Debian: python3-dev). Where
+# it can, the tests require it; they also run once more without it.
+PY_INCLUDE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
+SPEEDUPS_BUILDABLE = $(if $(and $(shell command -v $(CC) 2>/dev/null),$(wildcard $(PY_INCLUDE)/Python.h)),1,0)
+
 demo-python: python
 	$(PY) examples-python/gallery.py
 
@@ -74,9 +80,11 @@ lint-python: python
 	$(RUFF) check --config bindings/python/pyproject.toml bench/python_state.py
 	$(RUFF) format --check --config bindings/python/pyproject.toml bench/python_state.py
 	$(MYPY) bench/python_state.py
+	$(CC) -std=c11 -Wall -Wextra -Werror -fsyntax-only -I$(PY_INCLUDE) bindings/python/mizulive/_speedups.c
 
 test-python: python
-	$(PY) -m pytest -q bindings/python/tests
+	MIZULIVE_EXPECT_SPEEDUPS=$(SPEEDUPS_BUILDABLE) $(PY) -m pytest -q bindings/python/tests
+	MIZULIVE_PURE_PYTHON=1 $(PY) -m pytest -q bindings/python/tests --ignore=bindings/python/tests/test_packaging.py
 
 # The Python package as a wheel in $(DIST)/, with the release library bundled: built from
 # target/release as it is (cargo only checks that it is fresh), then tagged by auditwheel
@@ -143,7 +151,7 @@ go-embed: lib
 
 header: lib
 
-bench: examples
+bench: examples python
 	$(CARGO) run --release --manifest-path bench/Cargo.toml
 
 # 1,000 sessions clicking for 10 minutes against the C counter, RSS sampled every 10 s:
@@ -167,7 +175,7 @@ bench-redis: examples
 # pages of bench/peers/PAGES.md; rewrites the peer section of bench/RESULTS.md.
 # PEERS_ARGS="--quick" for a smoke run, "--only echo,mizulive-c" for some servers.
 PEERS_ARGS ?=
-bench-peers: lib
+bench-peers: lib python
 	$(MAKE) -s -C bench/peers/mizulive/c
 	$(CARGO) run --release --manifest-path bench/Cargo.toml -- --peers $(PEERS_ARGS)
 
@@ -180,7 +188,7 @@ bench-python-state: python
 # callgrind (needs valgrind): steady where CPU time on a shared machine is not.
 # INSTRUCTIONS_ARGS="--only mizulive-c" for some servers.
 INSTRUCTIONS_ARGS ?=
-bench-instructions: lib
+bench-instructions: lib python
 	$(MAKE) -s -C bench/peers/mizulive/c
 	$(CARGO) run --release --manifest-path bench/Cargo.toml -- --instructions $(INSTRUCTIONS_ARGS)
 

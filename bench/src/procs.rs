@@ -138,6 +138,17 @@ pub fn python(root: &Path) -> Result<PathBuf, String> {
     }
 }
 
+/// Points `cmd` (run by [`python`]) at the mizulive package: the one installed in the
+/// project's virtualenv (`make python`), with its compiled per-event path, as users run
+/// it; without a virtualenv, the source tree's by PYTHONPATH, which runs that path in
+/// Python (ctypes). The library is the release build either way.
+pub fn python_package(cmd: &mut Command, root: &Path) {
+    if !is_executable(&root.join(".venv/bin/python")) {
+        cmd.env("PYTHONPATH", root.join("bindings/python"));
+    }
+    cmd.env("MIZULIVE_LIB", root.join("target/release/libmizulive.so"));
+}
+
 /// The C counter's views, which every counter is pointed at so all of them render
 /// the same markup (the Python examples' own views carry more CSS).
 fn counter_views(root: &Path) -> PathBuf {
@@ -191,9 +202,8 @@ impl Server {
     /// install needed) against the same library build the C counter uses.
     pub fn python_counter(root: &Path) -> Result<Server, String> {
         let mut cmd = Command::new(python(root)?);
+        python_package(&mut cmd, root);
         cmd.arg(root.join("examples-python/counter.py"))
-            .env("PYTHONPATH", root.join("bindings/python"))
-            .env("MIZULIVE_LIB", root.join("target/release/libmizulive.so"))
             .env("MIZULIVE_ADDR", "127.0.0.1:0")
             .env("MIZULIVE_VIEWS", counter_views(root));
         Server::spawn("python counter", cmd, COUNTER_BANNER)

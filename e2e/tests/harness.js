@@ -45,11 +45,17 @@ function appCommand(host, name = 'conformance') {
   }
 }
 
+// The package `make python` installed in the project's virtualenv, with its compiled
+// per-event path, as users run it; else (E2E_PYTHON, or no virtualenv) the source
+// tree's, by PYTHONPATH.
 function pythonCommand(name) {
   const venv = path.join(ROOT, '.venv/bin/python');
-  const py = process.env.E2E_PYTHON || (fs.existsSync(venv) ? venv : 'python3');
+  const args = [path.join(E2E, `apps/python/${name}.py`)];
+  if (!process.env.E2E_PYTHON && fs.existsSync(venv)) {
+    return { cmd: venv, args, env: {} };
+  }
   const pp = [path.join(ROOT, 'bindings/python'), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
-  return { cmd: py, args: [path.join(E2E, `apps/python/${name}.py`)], env: { PYTHONPATH: pp } };
+  return { cmd: process.env.E2E_PYTHON || 'python3', args, env: { PYTHONPATH: pp } };
 }
 
 const BANNER = /^(\w+) listening on (http:\/\/[^/\s]+\/)$/;

@@ -146,10 +146,12 @@ fn c_cmd(root: &Path, inline: bool) -> Command {
     cmd
 }
 
-/// The app runs from the source tree: the bindings by PYTHONPATH, the library by path.
+/// The app runs the package `make python` installed (see [`procs::python_package`])
+/// on the release library.
 fn python_cmd(root: &Path) -> Result<Command, String> {
+    lib_so(root)?;
     let mut cmd = Command::new(procs::python(root)?);
-    cmd.env("PYTHONPATH", root.join("bindings/python")).env("MIZULIVE_LIB", lib_so(root)?);
+    procs::python_package(&mut cmd, root);
     Ok(cmd)
 }
 

@@ -8,6 +8,11 @@ pointer to a Python object; the library's drop callback removes the key.
 No exception leaves a trampoline: ctypes would only print it and hand the library a
 meaningless return value. A failing callback is logged (with its traceback) and
 answers ``LV_ERR_CALLBACK``, so the session keeps its previous state.
+
+With the compiled module (``_lib.speedups``), the page callbacks the library calls on
+every event (mount, event, info) and the thread-exit hook are its C functions instead,
+which do the same as the trampolines here without ctypes in between; close, auth and
+drop keep the trampolines.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import _lib
 from ._browser import BrowserSession
-from ._lib import LV_ERR_CALLBACK, LV_OK, dec, enc, lib
+from ._lib import LV_ERR_CALLBACK, LV_OK, dec, enc, lib, speedups
 from .auth import AuthHook, Redirect, Request
 from .errors import CallbackError, NotFound
 from .page import Event, Page, Session
@@ -63,7 +68,7 @@ def unregister(key: int) -> None:
 
 def in_callback() -> bool:
     """True on a library thread while it runs one of our callbacks."""
-    return getattr(_local, "busy", False)
+    return getattr(_local, "busy", False) or (speedups is not None and speedups.in_callback())
 
 
 class _Entered:
@@ -73,7 +78,10 @@ class _Entered:
 
     def __enter__(self) -> None:
         local = _local
-        if not getattr(local, "kept", False):
+        if speedups is not None:
+            # One thread state kept per thread, by the module that releases it.
+            speedups.keep_thread_state()
+        elif not getattr(local, "kept", False):
             # Inside a ctypes callback the GIL is held: this returns "locked", and
             # releasing with it later leaves the GIL to the callback around it.
             local.kept_state = _keep_thread_state()
@@ -87,11 +95,11 @@ class _Entered:
 _entered = _Entered()
 
 
-def _last_resort(where: str) -> None:
-    """Logs an exception that escaped the dispatch code itself; never raises (if
-    logging itself fails, nothing is left to tell)."""
+def _last_resort(where: str, exc: BaseException | None = None) -> None:
+    """Logs an exception that escaped the dispatch code itself (``exc``, else the one
+    being handled); never raises (if logging itself fails, nothing is left to tell)."""
     with contextlib.suppress(BaseException):
-        log.error("mizulive: unexpected error in %s", where, exc_info=True)
+        log.error("mizulive: unexpected error in %s", where, exc_info=exc if exc is not None else True)
 
 
 class PageBinding:
@@ -290,10 +298,18 @@ def _drop(user: int | None) -> None:
         _last_resort("drop")
 
 
-on_mount = _lib.MOUNT_FN(_mount)
-on_event = _lib.EVENT_FN(_event)
-on_info = _lib.INFO_FN(_info)
 on_close = _lib.CLOSE_FN(_close)
 on_auth = _lib.AUTH_FN(_auth)
 on_drop = _lib.DROP_FN(_drop)
-on_thread_exit = _lib.THREAD_EXIT_FN(_thread_exit)
+if speedups is None:
+    on_mount = _lib.MOUNT_FN(_mount)
+    on_event = _lib.EVENT_FN(_event)
+    on_info = _lib.INFO_FN(_info)
+    on_thread_exit = _lib.THREAD_EXIT_FN(_thread_exit)
+else:
+    # The module's C functions by address; it calls the bindings in _objects.
+    _addresses = speedups.bind(_objects, _last_resort)
+    on_mount = _lib.MOUNT_FN(_addresses[0])
+    on_event = _lib.EVENT_FN(_addresses[1])
+    on_info = _lib.INFO_FN(_addresses[2])
+    on_thread_exit = _lib.THREAD_EXIT_FN(_addresses[3])

@@ -363,6 +363,33 @@ lib = load()
 path: str = lib._name
 
 
+def _load_speedups() -> Any:
+    """``mizulive._speedups`` (``_speedups.c``) set up for ``lib``, or ``None`` when it
+    was not built (no C compiler or Python headers at install time), does not load,
+    or ``MIZULIVE_PURE_PYTHON`` is set (to anything but ``0``). Without it every call
+    goes through ctypes: the same behaviour, at a higher cost per event."""
+    if os.environ.get("MIZULIVE_PURE_PYTHON", "0") != "0":
+        return None
+    try:
+        from . import _speedups
+    except ImportError:
+        return None
+    get, set, mark = (ctypes.cast(fn, c_void_p).value or 0 for fn in (lib.lv_get_state, lib.lv_set_state, lib.lv_mark))
+    _speedups.setup(get, set, mark)
+    return _speedups
+
+
+#: The compiled per-event path, or ``None`` (see :func:`_load_speedups`).
+speedups = _load_speedups()
+
+# The calls a callback makes on every event: through the compiled module when there
+# is one, else through ctypes (which keeps the GIL for these, see HOLD_GIL).
+get_state: Callable[[int], bytes | None] = speedups.get_state if speedups else lib.lv_get_state
+set_state: Callable[[int, bytes], int] = speedups.set_state if speedups else lib.lv_set_state
+mark_region: Callable[[int, bytes], int] = speedups.mark if speedups else lib.lv_mark
+_dumps: Callable[[object], bytes | None] | None = speedups.dumps if speedups else None
+
+
 def last_error() -> str:
     """This thread's last library error message."""
     msg = lib.lv_last_error()
@@ -560,6 +587,11 @@ def to_json(value: object, what: str = "value") -> bytes:
     """Compact JSON bytes for the library. Raises ``TypeError``/``ValueError`` (with
     ``what`` in the message) for values JSON cannot carry or would alter: NaN and
     infinities, non-string object keys, integers beyond 64 bits."""
+    if _dumps is not None:
+        # Plain JSON types only; anything else (and every error) takes the path below.
+        fast = _dumps(value)
+        if fast is not None:
+            return fast
     try:
         _check(value)
         text = _encode(value)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Generic, Mappin
 
 from . import _lib, _state
 from ._browser import BrowserSession
-from ._lib import check, dec, enc, lib
+from ._lib import check, dec, enc, get_state, lib, mark_region, set_state
 from .errors import CallbackError, ErrorCode, MizuliveError
 
 if TYPE_CHECKING:
@@ -426,7 +426,7 @@ class Session(Generic[S]):
         dict, or an instance of the page's state dataclass."""
         if not self._dirty:
             # A ctx is never 0: _live() runs (and raises) only once the callback is over.
-            raw = lib.lv_get_state(self._ctx or self._live())
+            raw = get_state(self._ctx or self._live())
             if raw is None:
                 raise MizuliveError(ErrorCode.STATE, _lib.last_error())
             state = _lib.from_json(raw)
@@ -503,7 +503,7 @@ class Session(Generic[S]):
         (``"lv-root"``) re-renders the page body. An unknown id raises."""
         ctx = self._ctx or self._live()
         for region in regions:
-            rc = lib.lv_mark(ctx, _names.get(region) or _name(region))
+            rc = mark_region(ctx, _names.get(region) or _name(region))
             if rc:
                 check(rc)
 
@@ -598,7 +598,7 @@ class Session(Generic[S]):
         try:
             if write_back and self._dirty:
                 state = self._state if self._codec is None else self._codec.dump(self._state, "state")
-                rc = lib.lv_set_state(self._ctx or self._live(), _lib.to_json(state, "state"))
+                rc = set_state(self._ctx or self._live(), _lib.to_json(state, "state"))
                 if rc:
                     check(rc)
         finally:

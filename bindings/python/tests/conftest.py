@@ -3,6 +3,7 @@ and the examples on ``sys.path``."""
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from pathlib import Path
@@ -15,6 +16,10 @@ from mizulive.testing import Client
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "examples-python"
+#: This machine builds the compiled per-event path (mizulive._speedups): a C compiler
+#: and this Python's headers. ``make test-python`` says so; a package without it then
+#: fails the tests instead of passing in pure Python.
+SPEEDUPS_EXPECTED = os.environ.get("MIZULIVE_EXPECT_SPEEDUPS") == "1"
 sys.path.insert(0, str(EXAMPLES))
 
 # A fixed secret keeps the library from warning about a random one in every test.

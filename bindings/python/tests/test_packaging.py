@@ -1,6 +1,8 @@
 """Packaging: the wheel of ``make wheel`` installs into a fresh virtualenv where there is
 no Rust toolchain and serves the counter example; ``pip install ./bindings/python``
-builds outside the source tree.
+builds outside the source tree. Both carry the compiled per-event path
+(``mizulive._speedups``) when ``MIZULIVE_EXPECT_SPEEDUPS=1`` says this machine can
+build it (``make test-python`` does).
 
 Both reuse the release build in ``target/``: the wheel bundles it as it is, and the
 source install's cargo run only finds it fresh. (Within ``make test``, ``cargo test``
@@ -24,7 +26,7 @@ import zipfile
 from pathlib import Path
 from typing import IO, Any
 
-from conftest import EXAMPLES, REPO
+from conftest import EXAMPLES, REPO, SPEEDUPS_EXPECTED
 
 SOURCE = REPO / "bindings" / "python"
 RELEASE_LIB = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target") / "release" / "libmizulive.so"
@@ -79,6 +81,12 @@ def loaded_library(python: Path, cwd: Path, env: dict[str, str]) -> Path:
     """The library ``import mizulive`` finds in that interpreter."""
     out = run([str(python), "-c", "import mizulive._lib as lib; print(lib.find_library())"], 30, cwd=cwd, env=env)
     return Path(out.strip())
+
+
+def loaded_speedups(python: Path, cwd: Path, env: dict[str, str]) -> bool:
+    """Whether ``import mizulive`` in that interpreter runs the compiled per-event path."""
+    out = run([str(python), "-c", "import mizulive._lib as lib; print(lib.speedups is not None)"], 30, cwd=cwd, env=env)
+    return out.strip() == "True"
 
 
 def glibc_needs(lib: Path) -> tuple[set[str], list[tuple[int, int]]]:
@@ -148,23 +156,32 @@ def test_the_wheel_installs_without_rust_and_serves_the_counter(tmp_path: Path) 
 
     [wheel] = dist.iterdir()
     arch = platform.machine()
-    m = re.fullmatch(rf"mizulive-[\w.]+-py3-none-manylinux_2_(\d+)_{arch}\.whl", wheel.name)
-    assert m, wheel.name
-    claimed = int(m.group(1))
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         info = z.read(next(n for n in names if n.endswith(".dist-info/WHEEL"))).decode()
         bundled = tmp_path / "libmizulive.so"
         bundled.write_bytes(z.read("mizulive/libmizulive.so"))
+        compiled = [n for n in names if re.fullmatch(r"mizulive/_speedups\.[\w-]+\.so", n)]
+        for name in compiled:
+            (tmp_path / "_speedups.so").write_bytes(z.read(name))
+    # With the compiled module the wheel is for this Python only, else for any Python 3.
+    python_tag = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    tag = f"{python_tag}-{python_tag}" if compiled else "py3-none"
+    assert len(compiled) <= 1 and (compiled or not SPEEDUPS_EXPECTED), sorted(names)
+    m = re.fullmatch(rf"mizulive-[\w.]+-{tag}-manylinux_2_(\d+)_{arch}\.whl", wheel.name)
+    assert m, wheel.name
+    claimed = int(m.group(1))
     # The package at the wheel's root (platlib), its type hints and the library with it.
     assert {"mizulive/__init__.py", "mizulive/py.typed", "mizulive/libmizulive.so"} <= names, sorted(names)
-    assert "Root-Is-Purelib: false" in info and f"Tag: py3-none-manylinux_2_{claimed}_{arch}" in info, info
+    assert not [n for n in names if n.endswith(".c")], sorted(names)
+    assert "Root-Is-Purelib: false" in info and f"Tag: {tag}-manylinux_2_{claimed}_{arch}" in info, info
     assert bundled.read_bytes() == RELEASE_LIB.read_bytes()
-    # The tag is true: the library loads only system libraries a manylinux platform has,
-    # and no glibc symbol newer than 2.<claimed>.
-    needed, versions = glibc_needs(bundled)
-    assert {lib for lib in needed if not SYSTEM_LOADERS.fullmatch(lib)} <= SYSTEM_LIBS, needed
-    assert versions and max(versions) <= (2, claimed), (claimed, max(versions))
+    # The tag is true: the library (and the compiled module) load only system libraries
+    # a manylinux platform has, and no glibc symbol newer than 2.<claimed>.
+    for native in [bundled, *([tmp_path / "_speedups.so"] if compiled else [])]:
+        needed, versions = glibc_needs(native)
+        assert {lib for lib in needed if not SYSTEM_LOADERS.fullmatch(lib)} <= SYSTEM_LIBS, (native, needed)
+        assert versions and max(versions) <= (2, claimed), (native, claimed, max(versions))
 
     # A user's machine: a fresh virtualenv, no Rust toolchain, no MIZULIVE_LIB, outside
     # the checkout, no package index.
@@ -174,6 +191,7 @@ def test_the_wheel_installs_without_rust_and_serves_the_counter(tmp_path: Path) 
     env = user_env([str(python.parent), *without_rust()])
     run([str(python), "-m", "pip", "install", "-q", "--no-index", str(wheel)], timeout=180, cwd=home, env=env)
     assert loaded_library(python, home, env).parent == next((home / "venv").glob("lib/python*/site-packages/mizulive"))
+    assert loaded_speedups(python, home, env) == bool(compiled)
 
     server = Server([str(python), str(EXAMPLES / "counter.py")], home, {**env, "MIZULIVE_ADDR": "127.0.0.1:0"})
     try:
@@ -216,3 +234,5 @@ def test_a_source_install_builds_outside_the_source_tree(tmp_path: Path) -> None
     lib = loaded_library(python, tmp_path, user_env(without_rust()))
     assert lib.is_relative_to(tmp_path / "venv"), lib
     assert lib.read_bytes() == RELEASE_LIB.read_bytes()
+    if SPEEDUPS_EXPECTED:
+        assert loaded_speedups(python, tmp_path, user_env(without_rust()))

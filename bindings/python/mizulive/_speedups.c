@@ -1,0 +1,571 @@
+/*
+ * mizulive._speedups: the binding's per-event path in C, optional.
+ *
+ * Every event of a Python page crosses the library three or four times: the
+ * callback itself, then the state's read and write and a mark from inside it.
+ * Through ctypes each crossing converts its arguments by their declared types and
+ * goes through libffi, which costs more than the library's own work for the call.
+ * This module does the same crossings directly:
+ *
+ *   - the page callbacks the library calls (mount, event, info) and its host
+ *     thread's exit hook, as C functions that hold the GIL, keep the thread's
+ *     Python thread state between callbacks and call the page's binding;
+ *   - get_state, set_state and mark, calling the library's functions through the
+ *     addresses ctypes resolved (so this module links to nothing but Python);
+ *   - dumps, compact JSON for a value made only of dict, list, tuple, str, int,
+ *     float, bool and None, exactly as json.dumps writes it with the binding's
+ *     options. Anything else is declined (None), and the pure-Python encoder, which
+ *     checks and explains, takes it.
+ *
+ * The modules that use it (_lib.py, _callbacks.py, page.py) do the same in Python
+ * when it is absent: a failed build, or MIZULIVE_PURE_PYTHON=1.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#if PY_VERSION_HEX < 0x030A0000
+static inline PyObject *Py_NewRef(PyObject *o) {
+    Py_INCREF(o);
+    return o;
+}
+#endif
+
+/* LV_ERR_CALLBACK in mizulive.h: what a callback that failed answers. */
+#define LV_ERR_CALLBACK 10
+
+/* Nesting beyond this is declined: json's encoder then handles it (and names a
+ * circular reference). */
+#define MAX_DEPTH 100
+
+typedef int (*lv_callback_fn)(void *ctx, const char *json, void *user_data);
+typedef const char *(*lv_get_state_fn)(void *ctx);
+typedef int (*lv_set_state_fn)(void *ctx, const char *json);
+typedef int (*lv_mark_fn)(void *ctx, const char *id);
+
+static lv_get_state_fn lv_get_state;
+static lv_set_state_fn lv_set_state;
+static lv_mark_fn lv_mark;
+
+/* key -> binding (_callbacks._objects), and the function that logs an exception
+ * that escaped a binding (_callbacks._last_resort). Set by bind(). */
+static PyObject *bindings;
+static PyObject *last_resort;
+static PyObject *name_mount, *name_event, *name_info;
+
+/* This thread holds one extra PyGILState_Ensure, so its thread state outlives each
+ * callback (creating one per callback costs more than most callbacks). Released by
+ * the library's thread-exit hook, on_thread_exit. */
+static _Thread_local int kept;
+/* This thread is inside a callback (in_callback()). */
+static _Thread_local int busy;
+
+static void keep(void) {
+    if (!kept) {
+        /* The GIL is held here, so this returns PyGILState_LOCKED. */
+        (void)PyGILState_Ensure();
+        kept = 1;
+    }
+}
+
+/* Hands the exception being raised to _callbacks._last_resort(where, exc), which
+ * logs it; when that fails too, nothing is left to tell. */
+static void report(const char *where) {
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *value = PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *trace;
+    PyErr_Fetch(&type, &value, &trace);
+    PyErr_NormalizeException(&type, &value, &trace);
+    if (value != NULL && trace != NULL) {
+        PyException_SetTraceback(value, trace);
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(trace);
+#endif
+    if (last_resort != NULL && value != NULL) {
+        PyObject *result = PyObject_CallFunction(last_resort, "sO", where, value);
+        Py_XDECREF(result);
+    }
+    Py_XDECREF(value);
+    PyErr_Clear();
+}
+
+/* binding.<method>(ctx, json) for the binding registered under user_data; its int
+ * result is the callback's. No exception leaves: one is logged and the callback
+ * answers LV_ERR_CALLBACK, so the session keeps its previous state. */
+static int dispatch(void *ctx, const char *json, void *user_data, PyObject *method, const char *where) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    int rc = LV_ERR_CALLBACK;
+    int was_busy = busy;
+    keep();
+    busy = 1;
+    PyObject *key = PyLong_FromVoidPtr(user_data);
+    PyObject *binding = key == NULL ? NULL : PyDict_GetItemWithError(bindings, key);
+    Py_XDECREF(key);
+    if (binding == NULL && !PyErr_Occurred()) {
+        PyErr_Format(PyExc_KeyError, "no page is registered under %p", user_data);
+    }
+    if (binding != NULL) {
+        Py_INCREF(binding); /* the dict's reference is borrowed */
+        PyObject *args[3] = {binding, PyLong_FromVoidPtr(ctx), NULL};
+        args[2] = json == NULL ? Py_NewRef(Py_None) : PyBytes_FromString(json);
+        if (args[1] != NULL && args[2] != NULL) {
+            PyObject *result = PyObject_VectorcallMethod(method, args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+            if (result != NULL) {
+                long value = PyLong_AsLong(result);
+                if (!(value == -1 && PyErr_Occurred())) {
+                    rc = (int)value;
+                }
+                Py_DECREF(result);
+            }
+        }
+        Py_XDECREF(args[1]);
+        Py_XDECREF(args[2]);
+        Py_DECREF(binding);
+    }
+    busy = was_busy;
+    if (PyErr_Occurred()) {
+        report(where);
+        rc = LV_ERR_CALLBACK;
+    }
+    PyGILState_Release(gil);
+    return rc;
+}
+
+static int on_mount(void *ctx, const char *params, void *user_data) {
+    return dispatch(ctx, params, user_data, name_mount, "on_mount");
+}
+
+static int on_event(void *ctx, const char *event, void *user_data) {
+    return dispatch(ctx, event, user_data, name_event, "on_event");
+}
+
+static int on_info(void *ctx, const char *msg, void *user_data) {
+    return dispatch(ctx, msg, user_data, name_info, "on_info");
+}
+
+/* The library's hook as a host thread ends: drops the thread state kept for it. */
+static void on_thread_exit(void *user_data) {
+    (void)user_data;
+    if (!kept) {
+        return;
+    }
+    /* The thread holds no GIL here: this takes it and returns UNLOCKED. Releasing
+     * the kept Ensure first leaves this one, whose release frees the thread state. */
+    PyGILState_STATE gil = PyGILState_Ensure();
+    kept = 0;
+    PyGILState_Release(PyGILState_LOCKED);
+    PyGILState_Release(gil);
+}
+
+static int address(PyObject *arg, void **out, const char *what) {
+    void *p = PyLong_AsVoidPtr(arg);
+    if (p == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_Format(PyExc_ValueError, "%s is a NULL address", what);
+        }
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+static int arity(const char *name, Py_ssize_t nargs, Py_ssize_t want) {
+    if (nargs != want) {
+        PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments (%zd given)", name, want, nargs);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *address_of(lv_callback_fn fn) {
+    return PyLong_FromVoidPtr((void *)(uintptr_t)fn);
+}
+
+PyDoc_STRVAR(setup_doc,
+             "setup(get_state, set_state, mark)\n--\n\n"
+             "Takes the addresses of lv_get_state, lv_set_state and lv_mark.");
+
+static PyObject *setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    void *get, *set, *mark;
+    if (arity("setup", nargs, 3) < 0 || address(args[0], &get, "lv_get_state") < 0 ||
+        address(args[1], &set, "lv_set_state") < 0 || address(args[2], &mark, "lv_mark") < 0) {
+        return NULL;
+    }
+    lv_get_state = (lv_get_state_fn)(uintptr_t)get;
+    lv_set_state = (lv_set_state_fn)(uintptr_t)set;
+    lv_mark = (lv_mark_fn)(uintptr_t)mark;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(bind_doc,
+             "bind(bindings, last_resort)\n--\n\n"
+             "Takes the dict of page bindings by key and the function that logs what escapes\n"
+             "one; returns the addresses of on_mount, on_event, on_info and on_thread_exit.");
+
+static PyObject *bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (arity("bind", nargs, 2) < 0) {
+        return NULL;
+    }
+    if (!PyDict_CheckExact(args[0]) || !PyCallable_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "bind() takes a dict and a callable");
+        return NULL;
+    }
+    Py_XDECREF(bindings);
+    bindings = Py_NewRef(args[0]);
+    Py_XDECREF(last_resort);
+    last_resort = Py_NewRef(args[1]);
+    PyObject *exit_address = PyLong_FromVoidPtr((void *)(uintptr_t)on_thread_exit);
+    if (exit_address == NULL) {
+        return NULL;
+    }
+    return Py_BuildValue("NNNN", address_of(on_mount), address_of(on_event), address_of(on_info), exit_address);
+}
+
+static int ctx_of(PyObject *arg, void **ctx) {
+    *ctx = PyLong_AsVoidPtr(arg);
+    return *ctx == NULL && PyErr_Occurred() ? -1 : 0;
+}
+
+static int ready(void) {
+    if (lv_get_state == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "mizulive._speedups.setup() was not called");
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(get_state_doc,
+             "get_state(ctx)\n--\n\n"
+             "lv_get_state(ctx) as bytes, or None.");
+
+static PyObject *get_state(PyObject *module, PyObject *arg) {
+    (void)module;
+    void *ctx;
+    if (ready() < 0 || ctx_of(arg, &ctx) < 0) {
+        return NULL;
+    }
+    const char *json = lv_get_state(ctx);
+    if (json == NULL) {
+        Py_RETURN_NONE;
+    }
+    return PyBytes_FromString(json);
+}
+
+/* (ctx, bytes) for set_state and mark. */
+static int ctx_and_bytes(const char *name, PyObject *const *args, Py_ssize_t nargs, void **ctx, const char **text) {
+    if (arity(name, nargs, 2) < 0 || ready() < 0 || ctx_of(args[0], ctx) < 0) {
+        return -1;
+    }
+    if (!PyBytes_Check(args[1])) {
+        PyErr_Format(PyExc_TypeError, "%s() takes bytes, not %.100s", name, Py_TYPE(args[1])->tp_name);
+        return -1;
+    }
+    *text = PyBytes_AS_STRING(args[1]);
+    if (strlen(*text) != (size_t)PyBytes_GET_SIZE(args[1])) {
+        PyErr_Format(PyExc_ValueError, "%s() takes bytes without NUL", name);
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(set_state_doc,
+             "set_state(ctx, json)\n--\n\n"
+             "lv_set_state(ctx, json): its status.");
+
+static PyObject *set_state(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    void *ctx;
+    const char *json;
+    if (ctx_and_bytes("set_state", args, nargs, &ctx, &json) < 0) {
+        return NULL;
+    }
+    return PyLong_FromLong(lv_set_state(ctx, json));
+}
+
+PyDoc_STRVAR(mark_doc,
+             "mark(ctx, id)\n--\n\n"
+             "lv_mark(ctx, id): its status.");
+
+static PyObject *mark(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    void *ctx;
+    const char *id;
+    if (ctx_and_bytes("mark", args, nargs, &ctx, &id) < 0) {
+        return NULL;
+    }
+    return PyLong_FromLong(lv_mark(ctx, id));
+}
+
+PyDoc_STRVAR(keep_thread_state_doc,
+             "keep_thread_state()\n--\n\n"
+             "Keeps this thread's Python thread state until the library's thread-exit hook\n"
+             "(for the callbacks that still go through ctypes).");
+
+static PyObject *keep_thread_state(PyObject *module, PyObject *unused) {
+    (void)module;
+    (void)unused;
+    keep();
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(in_callback_doc,
+             "in_callback()\n--\n\n"
+             "True on a library thread while it runs one of this module's callbacks.");
+
+static PyObject *in_callback(PyObject *module, PyObject *unused) {
+    (void)module;
+    (void)unused;
+    return PyBool_FromLong(busy);
+}
+
+/* -- dumps */
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+} buffer;
+
+static int grow(buffer *b, size_t more) {
+    if (b->cap - b->len >= more) {
+        return 0;
+    }
+    size_t cap = b->cap * 2;
+    while (cap - b->len < more) {
+        cap *= 2;
+    }
+    char *data = PyMem_Realloc(b->data, cap);
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+static int put(buffer *b, const char *s, size_t n) {
+    if (grow(b, n) < 0) {
+        return -1;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+static int put_char(buffer *b, char c) {
+    if (b->len == b->cap && grow(b, 1) < 0) {
+        return -1;
+    }
+    b->data[b->len++] = c;
+    return 0;
+}
+
+/* What encode() does with a value. */
+enum { WRITTEN = 0, DECLINED = 1, FAILED = -1 };
+
+/* A JSON string as json's encoder with ensure_ascii=False writes it: quotes,
+ * backslashes and control characters escaped, everything else as UTF-8. A string
+ * with a lone surrogate has no UTF-8 and is declined. */
+static int encode_str(buffer *b, PyObject *s) {
+    Py_ssize_t n;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(s, &n);
+    if (utf8 == NULL) {
+        PyErr_Clear();
+        return DECLINED;
+    }
+    /* Worst case: every byte a \u00XX. */
+    if (grow(b, (size_t)n * 6 + 2) < 0) {
+        return FAILED;
+    }
+    char *out = b->data + b->len;
+    *out++ = '"';
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)utf8[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *out++ = (char)c;
+            continue;
+        }
+        *out++ = '\\';
+        switch (c) {
+        case '"': *out++ = '"'; break;
+        case '\\': *out++ = '\\'; break;
+        case '\b': *out++ = 'b'; break;
+        case '\f': *out++ = 'f'; break;
+        case '\n': *out++ = 'n'; break;
+        case '\r': *out++ = 'r'; break;
+        case '\t': *out++ = 't'; break;
+        default:
+            *out++ = 'u';
+            *out++ = '0';
+            *out++ = '0';
+            *out++ = "0123456789abcdef"[c >> 4];
+            *out++ = "0123456789abcdef"[c & 0xf];
+        }
+    }
+    *out++ = '"';
+    b->len = (size_t)(out - b->data);
+    return WRITTEN;
+}
+
+static int encode(buffer *b, PyObject *v, int depth);
+
+static int encode_items(buffer *b, PyObject *const *items, Py_ssize_t n, int depth) {
+    if (put_char(b, '[') < 0) {
+        return FAILED;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i > 0 && put_char(b, ',') < 0) {
+            return FAILED;
+        }
+        int r = encode(b, items[i], depth + 1);
+        if (r != WRITTEN) {
+            return r;
+        }
+    }
+    return put_char(b, ']');
+}
+
+static int encode_dict(buffer *b, PyObject *d, int depth) {
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    int first = 1;
+    if (put_char(b, '{') < 0) {
+        return FAILED;
+    }
+    /* Nothing below runs Python code, so the dict cannot change meanwhile. */
+    while (PyDict_Next(d, &pos, &key, &value)) {
+        if (!PyUnicode_CheckExact(key)) {
+            return DECLINED;
+        }
+        if (!first && put_char(b, ',') < 0) {
+            return FAILED;
+        }
+        first = 0;
+        int r = encode_str(b, key);
+        if (r != WRITTEN) {
+            return r;
+        }
+        if (put_char(b, ':') < 0) {
+            return FAILED;
+        }
+        r = encode(b, value, depth + 1);
+        if (r != WRITTEN) {
+            return r;
+        }
+    }
+    return put_char(b, '}');
+}
+
+static int encode(buffer *b, PyObject *v, int depth) {
+    if (depth > MAX_DEPTH) {
+        return DECLINED;
+    }
+    PyTypeObject *type = Py_TYPE(v);
+    if (type == &PyUnicode_Type) {
+        return encode_str(b, v);
+    }
+    if (type == &PyLong_Type) {
+        int overflow;
+        long long n = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow != 0) {
+            return DECLINED; /* json's path writes [2**63, 2**64) and refuses the rest */
+        }
+        char digits[24];
+        int len = snprintf(digits, sizeof digits, "%lld", n);
+        return put(b, digits, (size_t)len) < 0 ? FAILED : WRITTEN;
+    }
+    if (v == Py_None) {
+        return put(b, "null", 4) < 0 ? FAILED : WRITTEN;
+    }
+    if (v == Py_True) {
+        return put(b, "true", 4) < 0 ? FAILED : WRITTEN;
+    }
+    if (v == Py_False) {
+        return put(b, "false", 5) < 0 ? FAILED : WRITTEN;
+    }
+    if (type == &PyFloat_Type) {
+        double d = PyFloat_AS_DOUBLE(v);
+        if (!isfinite(d)) {
+            return DECLINED; /* json's path refuses it, and says so */
+        }
+        /* float.__repr__, which json writes floats with. */
+        char *repr = PyOS_double_to_string(d, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+        if (repr == NULL) {
+            return FAILED;
+        }
+        int r = put(b, repr, strlen(repr)) < 0 ? FAILED : WRITTEN;
+        PyMem_Free(repr);
+        return r;
+    }
+    if (type == &PyDict_Type) {
+        return encode_dict(b, v, depth);
+    }
+    if (type == &PyList_Type) {
+        return encode_items(b, PySequence_Fast_ITEMS(v), PyList_GET_SIZE(v), depth);
+    }
+    if (type == &PyTuple_Type) {
+        return encode_items(b, PySequence_Fast_ITEMS(v), PyTuple_GET_SIZE(v), depth);
+    }
+    return DECLINED;
+}
+
+PyDoc_STRVAR(dumps_doc,
+             "dumps(value)\n--\n\n"
+             "Compact UTF-8 JSON of a value made of dict (str keys), list, tuple, str, int\n"
+             "(64-bit), finite float, bool and None, as json.dumps(value, separators=(',', ':'),\n"
+             "ensure_ascii=False) writes it; None for anything else.");
+
+static PyObject *dumps(PyObject *module, PyObject *value) {
+    (void)module;
+    buffer b = {NULL, 0, 256};
+    b.data = PyMem_Malloc(b.cap);
+    if (b.data == NULL) {
+        return PyErr_NoMemory();
+    }
+    int r = encode(&b, value, 0);
+    PyObject *result = NULL;
+    if (r == WRITTEN) {
+        result = PyBytes_FromStringAndSize(b.data, (Py_ssize_t)b.len);
+    } else if (r == DECLINED) {
+        result = Py_NewRef(Py_None);
+    }
+    PyMem_Free(b.data);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL, setup_doc},
+    {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL, bind_doc},
+    {"get_state", get_state, METH_O, get_state_doc},
+    {"set_state", (PyCFunction)(void (*)(void))set_state, METH_FASTCALL, set_state_doc},
+    {"mark", (PyCFunction)(void (*)(void))mark, METH_FASTCALL, mark_doc},
+    {"dumps", dumps, METH_O, dumps_doc},
+    {"keep_thread_state", keep_thread_state, METH_NOARGS, keep_thread_state_doc},
+    {"in_callback", in_callback, METH_NOARGS, in_callback_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "mizulive._speedups",
+    .m_doc = "The mizulive binding's per-event path in C (optional; see _speedups.c).",
+    .m_size = -1,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC PyInit__speedups(void) {
+    name_mount = PyUnicode_InternFromString("mount");
+    name_event = PyUnicode_InternFromString("event");
+    name_info = PyUnicode_InternFromString("info");
+    if (name_mount == NULL || name_event == NULL || name_info == NULL) {
+        return NULL;
+    }
+    return PyModule_Create(&module_def);
+}

@@ -1,0 +1,264 @@
+"""The compiled per-event path (``mizulive._speedups``): that it is in use where it can
+be built, that its JSON is json's, that it leaves whatever it does not handle to the
+checked Python path, and what the callbacks do around a binding in either mode.
+
+The rest of the suite runs in both modes: ``make test-python`` runs it once with the
+module and once with ``MIZULIVE_PURE_PYTHON=1``.
+"""
+
+from __future__ import annotations
+
+import enum
+import gc
+import json
+import logging
+import math
+import os
+import random
+import threading
+import weakref
+from typing import Any, Callable
+
+import pytest
+from conftest import SPEEDUPS_EXPECTED, ProbePage
+
+import mizulive
+from mizulive import _callbacks, _lib
+
+speedups = _lib.speedups
+needs_speedups = pytest.mark.skipif(speedups is None, reason="mizulive._speedups is not in use")
+
+
+def reference(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def test_the_compiled_path_is_in_use_unless_turned_off() -> None:
+    if os.environ.get("MIZULIVE_PURE_PYTHON", "0") != "0":
+        assert speedups is None
+        assert _lib.get_state is _lib.lib.lv_get_state
+    elif SPEEDUPS_EXPECTED:
+        assert speedups is not None, "this machine builds mizulive._speedups, but the package has none"
+    if speedups is not None:
+        assert (_lib.get_state, _lib.set_state, _lib.mark_region) == (
+            speedups.get_state,
+            speedups.set_state,
+            speedups.mark,
+        )
+
+
+STRINGS = [
+    "",
+    "plain",
+    'quote " and backslash \\ and slash /',
+    "".join(map(chr, range(0x20))),  # every control character
+    "\x7f del, é, ü, 漢字, emoji 🎉, line separator \u2028",
+    "\ud7ff\ue000\uffff\U00010000\U0010ffff",
+]
+FLOATS = [0.0, -0.0, 0.1, 1.5, -2.25, 1e16, 1e-7, 123456789.123, 5e-324, 1.7976931348623157e308, 2.0**63]
+INTS = [0, 1, -1, 2**31, -(2**31) - 1, 2**63 - 1, -(2**63)]
+
+
+def random_value(rng: random.Random, depth: int = 0) -> object:
+    kind = rng.randrange(9 if depth < 4 else 6)
+    if kind == 0:
+        return rng.choice(STRINGS) + chr(rng.randrange(0x20, 0x2FF))
+    if kind == 1:
+        return rng.choice(FLOATS) * rng.choice([1, -1])
+    if kind == 2:
+        n = rng.choice(INTS)  # at or near the ends of 64 bits, inside them
+        return n - rng.randrange(3) if n > 0 else n + rng.randrange(3)
+    if kind == 3:
+        return rng.choice([True, False, None])
+    if kind == 4:
+        return rng.random() * 10 ** rng.randrange(-30, 30)
+    if kind == 5:
+        return rng.randrange(-(2**63), 2**63)
+    if kind == 6:
+        return {rng.choice(STRINGS) + str(i): random_value(rng, depth + 1) for i in range(rng.randrange(6))}
+    if kind == 7:
+        return [random_value(rng, depth + 1) for _ in range(rng.randrange(6))]
+    return tuple(random_value(rng, depth + 1) for _ in range(rng.randrange(4)))
+
+
+@needs_speedups
+def test_dumps_writes_what_json_writes() -> None:
+    assert speedups is not None
+    rng = random.Random(7)
+    values: list[object] = [*STRINGS, *FLOATS, *INTS, True, False, None, {}, [], (), {"": {"": [[]]}}]
+    values += [random_value(rng) for _ in range(2000)]
+    for value in values:
+        assert speedups.dumps(value) == reference(value), value
+    # A state bigger than the first buffer, and one nested as deep as it goes.
+    big = {"items": [{"id": i, "title": f"item {i} é", "done": i % 3 == 0} for i in range(500)]}
+    assert speedups.dumps(big) == reference(big)
+    deep: Any = 1
+    for _ in range(100):
+        deep = [deep]
+    assert speedups.dumps(deep) == reference(deep)
+
+
+class Color(enum.IntEnum):
+    RED = 1
+
+
+class Text(str):
+    pass
+
+
+class Record(dict):  # type: ignore[type-arg]
+    pass
+
+
+def circular() -> list[object]:
+    loop: list[object] = []
+    loop.append(loop)
+    return loop
+
+
+def nested(levels: int) -> object:
+    value: object = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+# What the compiled encoder leaves to the checked path: it writes some (an integer of
+# 64 unsigned bits, an IntEnum, subclasses) and refuses the rest, naming what is wrong.
+DECLINED: list[Callable[[], object]] = [
+    lambda: 2**63,
+    lambda: 2**64,
+    lambda: -(2**63) - 1,
+    lambda: {"n": 2**70},
+    lambda: math.nan,
+    lambda: [math.inf],
+    lambda: {1: "a"},
+    lambda: {None: "a"},
+    lambda: {"a": {True: 1}},
+    lambda: Color.RED,
+    lambda: {"c": Color.RED},
+    lambda: Text("sub"),
+    lambda: Record(a=1),
+    lambda: "lone \ud800 surrogate",
+    lambda: {"b": b"bytes"},
+    lambda: {1, 2},
+    lambda: nested(101),
+    circular,
+]
+
+
+@needs_speedups
+@pytest.mark.parametrize("make", DECLINED)
+def test_what_dumps_declines_the_checked_path_answers_as_before(make: Callable[[], object], monkeypatch: Any) -> None:
+    assert speedups is not None
+    value = make()
+    assert speedups.dumps(value) is None
+
+    def through(dumps: Any) -> tuple[str, object]:
+        monkeypatch.setattr(_lib, "_dumps", dumps)
+        try:
+            return "ok", _lib.to_json(value, "state")
+        except Exception as e:
+            return type(e).__name__, str(e)
+
+    assert through(speedups.dumps) == through(None)
+
+
+@needs_speedups
+def test_the_library_calls_check_their_arguments() -> None:
+    assert speedups is not None
+    with pytest.raises(TypeError, match="takes bytes, not str"):
+        speedups.mark(1, "main")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="without NUL"):
+        speedups.set_state(1, b'{"a":1}\0')
+    with pytest.raises(TypeError, match=r"takes 2 arguments \(1 given\)"):
+        speedups.set_state(1)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="NULL address"):
+        speedups.setup(0, 1, 2)
+
+
+class Counter(ProbePage):
+    def mount(self, s: mizulive.Session) -> None:
+        s.state = {"count": 0}
+
+    def handle(self, s: mizulive.Session, e: mizulive.Event) -> None:
+        s.state["count"] += 1
+        s.mark("main")
+
+
+class Escapes:
+    """A binding whose event call raises past the dispatch code itself."""
+
+    def __init__(self, binding: Any) -> None:
+        self.binding = binding
+
+    def mount(self, ctx: int, params: bytes | None) -> int:
+        return int(self.binding.mount(ctx, params))
+
+    def event(self, ctx: int, raw: bytes | None) -> int:
+        raise RuntimeError("escaped the binding")
+
+
+def test_an_exception_that_escapes_a_binding_is_logged_and_fails_only_that_event(
+    serve: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, client = serve(Counter)
+    [key] = [k for k, b in _callbacks._objects.items() if getattr(b, "route", None) == "/probe"]
+    binding = _callbacks._objects[key]
+    with client.live("/probe") as live:
+        _callbacks._objects[key] = Escapes(binding)
+        try:
+            with caplog.at_level(logging.ERROR, logger="mizulive"):
+                failed = live.event("inc")
+        finally:
+            _callbacks._objects[key] = binding
+        assert not failed.ok
+        [record] = [r for r in caplog.records if "unexpected error in on_event" in r.getMessage()]
+        assert record.exc_info and record.exc_info[0] is RuntimeError
+        # The session is whole: the next event counts from where it was.
+        assert "count=1 " in live.event("inc").frames[0]["regions"]["main"]
+
+
+def test_in_callback_is_true_only_inside_a_callback(serve: Any) -> None:
+    seen: list[bool] = []
+
+    class Page(Counter):
+        def handle(self, s: mizulive.Session, e: mizulive.Event) -> None:
+            seen.append(_callbacks.in_callback())
+            super().handle(s, e)
+
+    _, client = serve(Page)
+    with client.live("/probe") as live:
+        assert live.event("inc").ok
+    assert seen == [True]
+    assert not _callbacks.in_callback()
+
+
+def test_a_host_threads_python_state_ends_with_the_thread(make_app: Any) -> None:
+    # A thread state kept between callbacks is released when the library's host thread
+    # ends: what the thread's threading.local held is then freed.
+    local = threading.local()
+    held: list[weakref.ref[object]] = []
+
+    class Marker:
+        pass
+
+    class Page(Counter):
+        def handle(self, s: mizulive.Session, e: mizulive.Event) -> None:
+            if not hasattr(local, "marker"):
+                local.marker = Marker()
+                held.append(weakref.ref(local.marker))
+            super().handle(s, e)
+
+    app = make_app(start=False)
+    app.page("/probe", Page)
+    app.start("127.0.0.1:0")
+    from mizulive.testing import Client
+
+    with Client(app.url).live("/probe") as live:
+        for _ in range(3):
+            assert live.event("inc").ok
+    assert held and all(ref() is not None for ref in held)
+    app.close()
+    gc.collect()
+    assert [ref() for ref in held] == [None] * len(held)
