@@ -12,6 +12,7 @@
  *     Python thread state between callbacks and call the page's binding;
  *   - get_state, set_state and mark, calling the library's functions through the
  *     addresses ctypes resolved (so this module links to nothing but Python);
+ *   - read_event, the Event of the library's event JSON in its usual shape;
  *   - dumps, compact JSON for a value made only of dict, list, tuple, str, int,
  *     float, bool and None, exactly as json.dumps writes it with the binding's
  *     options. Anything else is declined (None), and the pure-Python encoder, which
@@ -540,6 +541,214 @@ static PyObject *dumps(PyObject *module, PyObject *value) {
     return result;
 }
 
+/* -- read_event */
+
+/* The page's Event and KeyMeta classes (set_event_types). */
+static PyObject *event_type, *key_meta_type;
+
+/* A reader over the event JSON as the library writes it (src/protocol:
+ * Event::write_json): fields in one order, no whitespace. */
+typedef struct {
+    const char *at, *end;
+} reader;
+
+static int literal(reader *r, const char *text) {
+    size_t n = strlen(text);
+    if ((size_t)(r->end - r->at) < n || memcmp(r->at, text, n) != 0) {
+        return 0;
+    }
+    r->at += n;
+    return 1;
+}
+
+/* A string without escapes, as a str in *out (a new reference). 0 for anything else,
+ * with no Python error set. */
+static int plain(reader *r, PyObject **out) {
+    if (r->at >= r->end || *r->at != '"') {
+        return 0;
+    }
+    const char *start = ++r->at;
+    while (r->at < r->end && *r->at != '"') {
+        unsigned char c = (unsigned char)*r->at;
+        if (c == '\\' || c < 0x20) {
+            return 0;
+        }
+        r->at++;
+    }
+    if (r->at >= r->end) {
+        return 0;
+    }
+    *out = PyUnicode_DecodeUTF8(start, r->at - start, "strict");
+    r->at++;
+    if (*out == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+/* null, or a string without escapes. */
+static int plain_or_null(reader *r, PyObject **out) {
+    if (literal(r, "null")) {
+        *out = Py_NewRef(Py_None);
+        return 1;
+    }
+    return plain(r, out);
+}
+
+/* [] or ["...",...] of strings without escapes, as a list. */
+static int plain_list(reader *r, PyObject **out) {
+    if (!literal(r, "[")) {
+        return 0;
+    }
+    PyObject *list = PyList_New(0);
+    if (list == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (!literal(r, "]")) {
+        do {
+            PyObject *item;
+            if (!plain(r, &item)) {
+                Py_DECREF(list);
+                return 0;
+            }
+            int failed = PyList_Append(list, item);
+            Py_DECREF(item);
+            if (failed) {
+                PyErr_Clear();
+                Py_DECREF(list);
+                return 0;
+            }
+        } while (literal(r, ","));
+        if (!literal(r, "]")) {
+            Py_DECREF(list);
+            return 0;
+        }
+    }
+    *out = list;
+    return 1;
+}
+
+/* {} or {"key":value,...}, each value read by `value`, as a dict. */
+static int flat_object(reader *r, int (*value)(reader *, PyObject **), PyObject **out) {
+    if (!literal(r, "{")) {
+        return 0;
+    }
+    PyObject *dict = PyDict_New();
+    if (dict == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (!literal(r, "}")) {
+        do {
+            PyObject *key, *item;
+            if (!plain(r, &key)) {
+                Py_DECREF(dict);
+                return 0;
+            }
+            if (!literal(r, ":") || !value(r, &item)) {
+                Py_DECREF(key);
+                Py_DECREF(dict);
+                return 0;
+            }
+            int failed = PyDict_SetItem(dict, key, item);
+            Py_DECREF(key);
+            Py_DECREF(item);
+            if (failed) {
+                PyErr_Clear();
+                Py_DECREF(dict);
+                return 0;
+            }
+        } while (literal(r, ","));
+        if (!literal(r, "}")) {
+            Py_DECREF(dict);
+            return 0;
+        }
+    }
+    *out = dict;
+    return 1;
+}
+
+static int flag(reader *r, const char *name, int *on) {
+    if (!literal(r, name)) {
+        return 0;
+    }
+    if (literal(r, "true")) {
+        *on = 1;
+        return 1;
+    }
+    *on = 0;
+    return literal(r, "false");
+}
+
+PyDoc_STRVAR(set_event_types_doc,
+             "set_event_types(Event, KeyMeta)\n--\n\n"
+             "The classes read_event builds.");
+
+static PyObject *set_event_types(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (arity("set_event_types", nargs, 2) < 0) {
+        return NULL;
+    }
+    if (!PyType_Check(args[0]) || !PyType_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "set_event_types() takes two classes");
+        return NULL;
+    }
+    Py_XDECREF(event_type);
+    event_type = Py_NewRef(args[0]);
+    Py_XDECREF(key_meta_type);
+    key_meta_type = Py_NewRef(args[1]);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(read_event_doc,
+             "read_event(raw)\n--\n\n"
+             "The Event of the library's event JSON when it is in the shape the library\n"
+             "writes, its strings need no unescaping and its values and form fields are\n"
+             "strings and lists of strings; None for anything else.");
+
+static PyObject *read_event(PyObject *module, PyObject *raw) {
+    (void)module;
+    if (event_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "mizulive._speedups.set_event_types() was not called");
+        return NULL;
+    }
+    if (!PyBytes_Check(raw)) {
+        PyErr_Format(PyExc_TypeError, "read_event() takes bytes, not %.100s", Py_TYPE(raw)->tp_name);
+        return NULL;
+    }
+    reader r = {PyBytes_AS_STRING(raw), PyBytes_AS_STRING(raw) + PyBytes_GET_SIZE(raw)};
+    /* type, name, target, values, form, field, key, meta: Event's arguments. */
+    PyObject *fields[8] = {NULL};
+    int shift, ctrl, alt, meta;
+    int read = literal(&r, "{\"type\":") && plain(&r, &fields[0]) && literal(&r, ",\"name\":") &&
+               plain(&r, &fields[1]) && literal(&r, ",\"target\":") && plain_or_null(&r, &fields[2]) &&
+               literal(&r, ",\"values\":") && flat_object(&r, plain, &fields[3]) && literal(&r, ",\"form\":") &&
+               flat_object(&r, plain_list, &fields[4]) && literal(&r, ",\"field\":") &&
+               plain_or_null(&r, &fields[5]) && literal(&r, ",\"key\":") && plain_or_null(&r, &fields[6]) &&
+               flag(&r, ",\"meta\":{\"shift\":", &shift) && flag(&r, ",\"ctrl\":", &ctrl) &&
+               flag(&r, ",\"alt\":", &alt) && flag(&r, ",\"meta\":", &meta) && literal(&r, "}}") &&
+               r.at == r.end;
+    PyObject *event = NULL;
+    if (read) {
+        fields[7] = shift || ctrl || alt || meta
+                        ? PyObject_CallFunction(key_meta_type, "OOOO", shift ? Py_True : Py_False,
+                                                ctrl ? Py_True : Py_False, alt ? Py_True : Py_False,
+                                                meta ? Py_True : Py_False)
+                        : Py_NewRef(Py_None);
+        if (fields[7] != NULL) {
+            event = PyObject_Vectorcall(event_type, fields, 8, NULL);
+        }
+    } else {
+        event = Py_NewRef(Py_None);
+    }
+    for (int i = 0; i < 8; i++) {
+        Py_XDECREF(fields[i]);
+    }
+    return event;
+}
+
 static PyMethodDef methods[] = {
     {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL, setup_doc},
     {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL, bind_doc},
@@ -547,6 +756,8 @@ static PyMethodDef methods[] = {
     {"set_state", (PyCFunction)(void (*)(void))set_state, METH_FASTCALL, set_state_doc},
     {"mark", (PyCFunction)(void (*)(void))mark, METH_FASTCALL, mark_doc},
     {"dumps", dumps, METH_O, dumps_doc},
+    {"set_event_types", (PyCFunction)(void (*)(void))set_event_types, METH_FASTCALL, set_event_types_doc},
+    {"read_event", read_event, METH_O, read_event_doc},
     {"keep_thread_state", keep_thread_state, METH_NOARGS, keep_thread_state_doc},
     {"in_callback", in_callback, METH_NOARGS, in_callback_doc},
     {NULL, NULL, 0, NULL},

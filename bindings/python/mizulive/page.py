@@ -284,6 +284,10 @@ class Event:
         its fields in one order; an event in that shape whose strings need no
         unescaping and whose ``values`` and ``form`` nest no objects is read without
         decoding the whole document, anything else through :meth:`from_json`."""
+        if _read_event is not None and cls is Event:
+            event: Event | None = _read_event(raw)
+            if event is not None:
+                return event
         m = _EVENT_SHAPE.fullmatch(raw)
         if m is None:
             return cls.from_json(_lib.from_json(raw))
@@ -375,6 +379,13 @@ class Event:
             return False
         return default
 
+
+# The compiled reader of the usual event shape (None without _lib.speedups): what
+# from_raw reads with _EVENT_SHAPE, without the regex and its groups.
+_read_event: Callable[[bytes], Event | None] | None = None
+if _lib.speedups is not None:
+    _lib.speedups.set_event_types(Event, KeyMeta)
+    _read_event = _lib.speedups.read_event
 
 _names: dict[str, bytes] = {}
 

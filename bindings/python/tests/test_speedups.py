@@ -177,6 +177,73 @@ def test_the_library_calls_check_their_arguments() -> None:
         speedups.setup(0, 1, 2)
 
 
+def event_json(
+    kind: str,
+    name: str,
+    target: str | None,
+    values: dict[str, Any],
+    form: dict[str, Any],
+    field: str | None,
+    key: str | None,
+    meta: tuple[bool, bool, bool, bool],
+) -> bytes:
+    """An event as the library writes it (src/protocol: Event::write_json)."""
+
+    def j(v: object) -> str:
+        return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+
+    flags = ",".join(f'"{n}":{j(on)}' for n, on in zip(("shift", "ctrl", "alt", "meta"), meta))
+    return (
+        f'{{"type":{j(kind)},"name":{j(name)},"target":{j(target)},"values":{j(values)},"form":{j(form)},'
+        f'"field":{j(field)},"key":{j(key)},"meta":{{{flags}}}}}'
+    ).encode()
+
+
+PLAIN = ["", "inc", "row-7", "é漢🎉", "a b/c", "x" * 40]
+ESCAPED = ['say "hi"', "back\\slash", "line\nbreak", "\x01"]
+
+
+@needs_speedups
+def test_read_event_reads_what_the_python_reader_reads(monkeypatch: Any) -> None:
+    assert speedups is not None
+    from mizulive import page
+
+    rng = random.Random(11)
+
+    def text(escapes: bool) -> str:
+        return rng.choice(PLAIN + ESCAPED if escapes else PLAIN)
+
+    def maybe(escapes: bool) -> str | None:
+        return None if rng.random() < 0.4 else text(escapes)
+
+    read = 0
+    for _ in range(1500):
+        odd = rng.random() < 0.3  # escapes, numbers, nesting: the Python reader's
+        values: dict[str, Any] = {text(odd) + str(i): text(odd) for i in range(rng.randrange(4))}
+        form: dict[str, Any] = {text(odd) + str(i): [text(odd) for _ in range(rng.randrange(3))] for i in range(3)}
+        if odd and rng.random() < 0.5:
+            values["n"] = rng.choice([7, 1.5, None, True, {"deep": "x"}])
+            form["bare"] = rng.choice(["one", 2, ["a", 3]])
+        meta = (rng.random() < 0.2, rng.random() < 0.2, rng.random() < 0.2, rng.random() < 0.2)
+        raw = event_json(text(odd), text(odd), maybe(odd), values, form, maybe(odd), maybe(odd), meta)
+        fast = speedups.read_event(raw)
+        with monkeypatch.context() as m:
+            m.setattr(page, "_read_event", None)
+            slow = mizulive.Event.from_raw(raw)
+        if fast is None:
+            assert b"\\" in raw or odd, raw  # only what needs the Python reader is left to it
+            continue
+        read += 1
+        assert type(fast) is mizulive.Event
+        assert repr(fast) == repr(slow), raw
+        assert fast.meta == slow.meta and (fast._meta is None) == (slow._meta is None)
+    assert read > 900, read
+    # Not the library's shape: left to the Python reader, which reads JSON in any order.
+    cut = event_json("click", "x", None, {}, {}, None, None, (False,) * 4)[:-1]
+    for raw in [b"{}", b'{"name":"inc","type":"click"}', cut]:
+        assert speedups.read_event(raw) is None
+
+
 class Counter(ProbePage):
     def mount(self, s: mizulive.Session) -> None:
         s.state = {"count": 0}
