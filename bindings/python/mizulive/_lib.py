@@ -382,13 +382,6 @@ def _load_speedups() -> Any:
 #: The compiled per-event path, or ``None`` (see :func:`_load_speedups`).
 speedups = _load_speedups()
 
-# The calls a callback makes on every event: through the compiled module when there
-# is one, else through ctypes (which keeps the GIL for these, see HOLD_GIL).
-get_state: Callable[[int], bytes | None] = speedups.get_state if speedups else lib.lv_get_state
-set_state: Callable[[int, bytes], int] = speedups.set_state if speedups else lib.lv_set_state
-mark_region: Callable[[int, bytes], int] = speedups.mark if speedups else lib.lv_mark
-_dumps: Callable[[object], bytes | None] | None = speedups.dumps if speedups else None
-
 
 def last_error() -> str:
     """This thread's last library error message."""
@@ -472,6 +465,11 @@ _scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once
 
 def from_json(raw: bytes) -> Any:
     """Decodes one JSON value written by the library."""
+    if _loads is not None:
+        try:
+            return _loads(raw)
+        except ValueError:
+            pass  # json reads it (a lone surrogate, deep nesting) or says where it is wrong
     text = raw.decode("utf-8")
     try:
         value, end = _scan_once(text, 0)
@@ -598,3 +596,28 @@ def to_json(value: object, what: str = "value") -> bytes:
     except (TypeError, ValueError) as e:
         raise type(e)(f"{what} is not JSON-serializable: {e}") from e
     return text.encode("utf-8")
+
+
+def read_state(ctx: int) -> Any:
+    """The session's state through ctypes and json, or ``None`` when ``lv_get_state``
+    fails (``last_error()`` says why)."""
+    raw = lib.lv_get_state(ctx)
+    return None if raw is None else from_json(raw)
+
+
+def _store_nothing(ctx: int, state: object) -> int | None:
+    return None
+
+
+# The calls a callback makes on every event: through the compiled module when there
+# is one, else through ctypes (which keeps the GIL for these, see HOLD_GIL) and json.
+#: The session's state decoded, or None when lv_get_state fails; with the compiled
+#: module, ValueError for the rare text its reader leaves to :func:`read_state`.
+load_state: Callable[[int], Any] = speedups.load_state if speedups else read_state
+#: Encodes and writes the state: the status, or None for a state the compiled encoder
+#: leaves to :func:`to_json` and ``set_state`` (always, without the module).
+store_state: Callable[[int, object], int | None] = speedups.store_state if speedups else _store_nothing
+set_state: Callable[[int, bytes], int] = speedups.set_state if speedups else lib.lv_set_state
+mark_region: Callable[[int, bytes], int] = speedups.mark if speedups else lib.lv_mark
+_dumps: Callable[[object], bytes | None] | None = speedups.dumps if speedups else None
+_loads: Callable[[bytes], Any] | None = speedups.loads if speedups else None

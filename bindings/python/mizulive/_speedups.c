@@ -10,9 +10,12 @@
  *   - the page callbacks the library calls (mount, event, info) and its host
  *     thread's exit hook, as C functions that hold the GIL, keep the thread's
  *     Python thread state between callbacks and call the page's binding;
- *   - get_state, set_state and mark, calling the library's functions through the
- *     addresses ctypes resolved (so this module links to nothing but Python);
+ *   - load_state and store_state, the state's read and write-back: lv_get_state
+ *     and its JSON decoded as json.loads does, and dumps (below) into lv_set_state;
+ *     set_state and mark; all calling the library's functions through the addresses
+ *     ctypes resolved (so this module links to nothing but Python);
  *   - read_event, the Event of the library's event JSON in its usual shape;
+ *   - loads, the JSON decoder of load_state, for the binding's other JSON;
  *   - dumps, compact JSON for a value made only of dict, list, tuple, str, int,
  *     float, bool and None, exactly as json.dumps writes it with the binding's
  *     options. Anything else is declined (None), and the pure-Python encoder, which
@@ -240,23 +243,6 @@ static int ready(void) {
         return -1;
     }
     return 0;
-}
-
-PyDoc_STRVAR(get_state_doc,
-             "get_state(ctx)\n--\n\n"
-             "lv_get_state(ctx) as bytes, or None.");
-
-static PyObject *get_state(PyObject *module, PyObject *arg) {
-    (void)module;
-    void *ctx;
-    if (ready() < 0 || ctx_of(arg, &ctx) < 0) {
-        return NULL;
-    }
-    const char *json = lv_get_state(ctx);
-    if (json == NULL) {
-        Py_RETURN_NONE;
-    }
-    return PyBytes_FromString(json);
 }
 
 /* (ctx, bytes) for set_state and mark. */
@@ -541,6 +527,427 @@ static PyObject *dumps(PyObject *module, PyObject *value) {
     return result;
 }
 
+PyDoc_STRVAR(store_state_doc,
+             "store_state(ctx, state)\n--\n\n"
+             "lv_set_state(ctx, dumps(state)): its status, or None when dumps declines the\n"
+             "state (and nothing was written).");
+
+static PyObject *store_state(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    void *ctx;
+    if (arity("store_state", nargs, 2) < 0 || ready() < 0 || ctx_of(args[0], &ctx) < 0) {
+        return NULL;
+    }
+    buffer b = {NULL, 0, 256};
+    b.data = PyMem_Malloc(b.cap);
+    if (b.data == NULL) {
+        return PyErr_NoMemory();
+    }
+    int r = encode(&b, args[1], 0);
+    PyObject *result = NULL;
+    if (r == WRITTEN && put_char(&b, '\0') == 0) {
+        result = PyLong_FromLong(lv_set_state(ctx, b.data));
+    } else if (r == DECLINED) {
+        result = Py_NewRef(Py_None);
+    }
+    PyMem_Free(b.data);
+    return result;
+}
+
+/* -- load_state: the state's JSON as json.loads reads it */
+
+typedef struct {
+    const char *at, *end;
+    /* Keys read so far, so that repeated keys (a list of records) share one str. */
+    PyObject *keys;
+    /* A scratch buffer for strings with escapes. */
+    buffer text;
+} parser;
+
+/* Raises the ValueError that makes load_state's caller read the text with json. */
+static PyObject *unreadable(const char *why) {
+    PyErr_SetString(PyExc_ValueError, why);
+    return NULL;
+}
+
+static void skip_space(parser *p) {
+    while (p->at < p->end && (*p->at == ' ' || *p->at == '\t' || *p->at == '\n' || *p->at == '\r')) {
+        p->at++;
+    }
+}
+
+static int hex4(const char *at, unsigned *out) {
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = at[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') {
+            v |= (unsigned)(c - '0');
+        } else if (c >= 'a' && c <= 'f') {
+            v |= (unsigned)(c - 'a' + 10);
+        } else if (c >= 'A' && c <= 'F') {
+            v |= (unsigned)(c - 'A' + 10);
+        } else {
+            return -1;
+        }
+    }
+    *out = v;
+    return 0;
+}
+
+/* A string whose opening quote p->at is past; escapes through the scratch buffer. */
+static PyObject *parse_string(parser *p) {
+    const char *start = p->at;
+    int ascii = 1;
+    while (p->at < p->end) {
+        unsigned char c = (unsigned char)*p->at;
+        if (c == '"') {
+            Py_ssize_t n = p->at - start;
+            p->at++;
+            if (ascii) {
+                PyObject *s = PyUnicode_New(n, 127);
+                if (s != NULL) {
+                    memcpy(PyUnicode_DATA(s), start, (size_t)n);
+                }
+                return s;
+            }
+            return PyUnicode_DecodeUTF8(start, n, "strict");
+        }
+        if (c == '\\') {
+            break;
+        }
+        if (c < 0x20) {
+            return unreadable("a control character in a string");
+        }
+        ascii &= c < 0x80;
+        p->at++;
+    }
+    /* With escapes: the plain run so far, then the rest decoded into the buffer. */
+    buffer *b = &p->text;
+    b->len = 0;
+    if (put(b, start, (size_t)(p->at - start)) < 0) {
+        return NULL;
+    }
+    while (p->at < p->end) {
+        char c = *p->at++;
+        if (c == '"') {
+            return PyUnicode_DecodeUTF8(b->data, (Py_ssize_t)b->len, "strict");
+        }
+        if ((unsigned char)c < 0x20) {
+            return unreadable("a control character in a string");
+        }
+        if (c != '\\') {
+            if (put_char(b, c) < 0) {
+                return NULL;
+            }
+            continue;
+        }
+        if (p->at >= p->end) {
+            break;
+        }
+        char e = *p->at++;
+        char simple;
+        switch (e) {
+        case '"': simple = '"'; break;
+        case '\\': simple = '\\'; break;
+        case '/': simple = '/'; break;
+        case 'b': simple = '\b'; break;
+        case 'f': simple = '\f'; break;
+        case 'n': simple = '\n'; break;
+        case 'r': simple = '\r'; break;
+        case 't': simple = '\t'; break;
+        default: simple = 0;
+        }
+        if (simple != 0) {
+            if (put_char(b, simple) < 0) {
+                return NULL;
+            }
+            continue;
+        }
+        unsigned cp;
+        if (e != 'u' || p->end - p->at < 4 || hex4(p->at, &cp) < 0) {
+            return unreadable("a bad escape in a string");
+        }
+        p->at += 4;
+        if (cp >= 0xD800 && cp < 0xDC00) {
+            unsigned low;
+            if (p->end - p->at < 6 || p->at[0] != '\\' || p->at[1] != 'u' || hex4(p->at + 2, &low) < 0 ||
+                low < 0xDC00 || low >= 0xE000) {
+                return unreadable("a lone surrogate in a string"); /* json keeps it; UTF-8 cannot */
+            }
+            p->at += 6;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+        } else if (cp >= 0xDC00 && cp < 0xE000) {
+            return unreadable("a lone surrogate in a string");
+        }
+        char utf8[4];
+        size_t n;
+        if (cp < 0x80) {
+            utf8[0] = (char)cp;
+            n = 1;
+        } else if (cp < 0x800) {
+            utf8[0] = (char)(0xC0 | (cp >> 6));
+            utf8[1] = (char)(0x80 | (cp & 0x3F));
+            n = 2;
+        } else if (cp < 0x10000) {
+            utf8[0] = (char)(0xE0 | (cp >> 12));
+            utf8[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            utf8[2] = (char)(0x80 | (cp & 0x3F));
+            n = 3;
+        } else {
+            utf8[0] = (char)(0xF0 | (cp >> 18));
+            utf8[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+            utf8[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            utf8[3] = (char)(0x80 | (cp & 0x3F));
+            n = 4;
+        }
+        if (put(b, utf8, n) < 0) {
+            return NULL;
+        }
+    }
+    return unreadable("an unterminated string");
+}
+
+static int digits(parser *p) {
+    const char *start = p->at;
+    while (p->at < p->end && *p->at >= '0' && *p->at <= '9') {
+        p->at++;
+    }
+    return p->at > start;
+}
+
+/* A number as json reads it: an int without fraction or exponent, else a float. */
+static PyObject *parse_number(parser *p) {
+    const char *start = p->at;
+    if (*p->at == '-') {
+        p->at++;
+    }
+    const char *first = p->at;
+    if (!digits(p) || (*first == '0' && p->at - first > 1)) {
+        return unreadable("a bad number");
+    }
+    int integer = 1;
+    if (p->at < p->end && *p->at == '.') {
+        p->at++;
+        integer = 0;
+        if (!digits(p)) {
+            return unreadable("a bad number");
+        }
+    }
+    if (p->at < p->end && (*p->at == 'e' || *p->at == 'E')) {
+        p->at++;
+        integer = 0;
+        if (p->at < p->end && (*p->at == '+' || *p->at == '-')) {
+            p->at++;
+        }
+        if (!digits(p)) {
+            return unreadable("a bad number");
+        }
+    }
+    size_t n = (size_t)(p->at - start);
+    if (integer && p->at - first <= 18) {
+        long long v = 0;
+        for (const char *d = first; d < p->at; d++) {
+            v = v * 10 + (*d - '0');
+        }
+        return PyLong_FromLongLong(*start == '-' ? -v : v);
+    }
+    char small[64];
+    char *text = n < sizeof small ? small : PyMem_Malloc(n + 1);
+    if (text == NULL) {
+        return PyErr_NoMemory();
+    }
+    memcpy(text, start, n);
+    text[n] = '\0';
+    PyObject *result;
+    if (integer) {
+        result = PyLong_FromString(text, NULL, 10);
+    } else {
+        double d = PyOS_string_to_double(text, NULL, NULL);
+        result = d == -1.0 && PyErr_Occurred() ? NULL : PyFloat_FromDouble(d);
+    }
+    if (text != small) {
+        PyMem_Free(text);
+    }
+    return result;
+}
+
+static PyObject *parse_value(parser *p, int depth);
+
+static PyObject *parse_array(parser *p, int depth) {
+    PyObject *list = PyList_New(0);
+    if (list == NULL) {
+        return NULL;
+    }
+    skip_space(p);
+    if (p->at < p->end && *p->at == ']') {
+        p->at++;
+        return list;
+    }
+    for (;;) {
+        PyObject *item = parse_value(p, depth + 1);
+        if (item == NULL || PyList_Append(list, item) < 0) {
+            Py_XDECREF(item);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(item);
+        skip_space(p);
+        if (p->at < p->end && *p->at == ',') {
+            p->at++;
+            continue;
+        }
+        if (p->at < p->end && *p->at == ']') {
+            p->at++;
+            return list;
+        }
+        Py_DECREF(list);
+        return unreadable("a bad array");
+    }
+}
+
+static PyObject *parse_object(parser *p, int depth) {
+    PyObject *dict = PyDict_New();
+    if (dict == NULL) {
+        return NULL;
+    }
+    skip_space(p);
+    if (p->at < p->end && *p->at == '}') {
+        p->at++;
+        return dict;
+    }
+    for (;;) {
+        skip_space(p);
+        if (p->at >= p->end || *p->at != '"') {
+            Py_DECREF(dict);
+            return unreadable("a bad object key");
+        }
+        p->at++;
+        PyObject *read = parse_string(p);
+        PyObject *key = read == NULL ? NULL : PyDict_SetDefault(p->keys, read, read);
+        Py_XDECREF(read);
+        if (key == NULL) {
+            Py_DECREF(dict);
+            return NULL;
+        }
+        skip_space(p);
+        if (p->at >= p->end || *p->at != ':') {
+            Py_DECREF(dict);
+            return unreadable("a bad object");
+        }
+        p->at++;
+        PyObject *value = parse_value(p, depth + 1);
+        /* key is borrowed from p->keys, which outlives this. */
+        if (value == NULL || PyDict_SetItem(dict, key, value) < 0) {
+            Py_XDECREF(value);
+            Py_DECREF(dict);
+            return NULL;
+        }
+        Py_DECREF(value);
+        skip_space(p);
+        if (p->at < p->end && *p->at == ',') {
+            p->at++;
+            continue;
+        }
+        if (p->at < p->end && *p->at == '}') {
+            p->at++;
+            return dict;
+        }
+        Py_DECREF(dict);
+        return unreadable("a bad object");
+    }
+}
+
+static PyObject *parse_value(parser *p, int depth) {
+    if (depth > MAX_DEPTH) {
+        return unreadable("nested too deep");
+    }
+    skip_space(p);
+    if (p->at >= p->end) {
+        return unreadable("the text ends early");
+    }
+    switch (*p->at) {
+    case '{': p->at++; return parse_object(p, depth);
+    case '[': p->at++; return parse_array(p, depth);
+    case '"': p->at++; return parse_string(p);
+    case 't':
+        if (p->end - p->at >= 4 && memcmp(p->at, "true", 4) == 0) {
+            p->at += 4;
+            Py_RETURN_TRUE;
+        }
+        break;
+    case 'f':
+        if (p->end - p->at >= 5 && memcmp(p->at, "false", 5) == 0) {
+            p->at += 5;
+            Py_RETURN_FALSE;
+        }
+        break;
+    case 'n':
+        if (p->end - p->at >= 4 && memcmp(p->at, "null", 4) == 0) {
+            p->at += 4;
+            Py_RETURN_NONE;
+        }
+        break;
+    default:
+        if (*p->at == '-' || (*p->at >= '0' && *p->at <= '9')) {
+            return parse_number(p);
+        }
+    }
+    return unreadable("not JSON");
+}
+
+/* The value of the JSON text [text, text + n), which must hold exactly one. */
+static PyObject *parse(const char *text, size_t n) {
+    parser p = {text, text + n, PyDict_New(), {NULL, 0, 0}};
+    if (p.keys == NULL) {
+        return NULL;
+    }
+    p.text.cap = 64;
+    p.text.data = PyMem_Malloc(p.text.cap);
+    PyObject *value = p.text.data == NULL ? PyErr_NoMemory() : parse_value(&p, 0);
+    if (value != NULL) {
+        skip_space(&p);
+        if (p.at != p.end) {
+            Py_SETREF(value, unreadable("text after the value"));
+        }
+    }
+    Py_DECREF(p.keys);
+    PyMem_Free(p.text.data);
+    return value;
+}
+
+PyDoc_STRVAR(loads_doc,
+             "loads(text)\n--\n\n"
+             "The value of the JSON bytes, as json.loads reads it; ValueError for what is not\n"
+             "JSON, or strings with a lone surrogate escape or nesting deeper than it reads\n"
+             "(which json.loads reads).");
+
+static PyObject *loads(PyObject *module, PyObject *text) {
+    (void)module;
+    if (!PyBytes_Check(text)) {
+        PyErr_Format(PyExc_TypeError, "loads() takes bytes, not %.100s", Py_TYPE(text)->tp_name);
+        return NULL;
+    }
+    return parse(PyBytes_AS_STRING(text), (size_t)PyBytes_GET_SIZE(text));
+}
+
+PyDoc_STRVAR(load_state_doc,
+             "load_state(ctx)\n--\n\n"
+             "loads(lv_get_state(ctx)), or None when lv_get_state fails.");
+
+static PyObject *load_state(PyObject *module, PyObject *arg) {
+    (void)module;
+    void *ctx;
+    if (ready() < 0 || ctx_of(arg, &ctx) < 0) {
+        return NULL;
+    }
+    const char *json = lv_get_state(ctx);
+    if (json == NULL) {
+        Py_RETURN_NONE;
+    }
+    return parse(json, strlen(json));
+}
+
 /* -- read_event */
 
 /* The page's Event and KeyMeta classes (set_event_types). */
@@ -752,10 +1159,12 @@ static PyObject *read_event(PyObject *module, PyObject *raw) {
 static PyMethodDef methods[] = {
     {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL, setup_doc},
     {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL, bind_doc},
-    {"get_state", get_state, METH_O, get_state_doc},
     {"set_state", (PyCFunction)(void (*)(void))set_state, METH_FASTCALL, set_state_doc},
     {"mark", (PyCFunction)(void (*)(void))mark, METH_FASTCALL, mark_doc},
     {"dumps", dumps, METH_O, dumps_doc},
+    {"store_state", (PyCFunction)(void (*)(void))store_state, METH_FASTCALL, store_state_doc},
+    {"loads", loads, METH_O, loads_doc},
+    {"load_state", load_state, METH_O, load_state_doc},
     {"set_event_types", (PyCFunction)(void (*)(void))set_event_types, METH_FASTCALL, set_event_types_doc},
     {"read_event", read_event, METH_O, read_event_doc},
     {"keep_thread_state", keep_thread_state, METH_NOARGS, keep_thread_state_doc},

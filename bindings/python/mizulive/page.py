@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Generic, Mappin
 
 from . import _lib, _state
 from ._browser import BrowserSession
-from ._lib import check, dec, enc, get_state, lib, mark_region, set_state
+from ._lib import check, dec, enc, lib, load_state, mark_region, set_state, store_state
 from .errors import CallbackError, ErrorCode, MizuliveError
 
 if TYPE_CHECKING:
@@ -437,10 +437,13 @@ class Session(Generic[S]):
         dict, or an instance of the page's state dataclass."""
         if not self._dirty:
             # A ctx is never 0: _live() runs (and raises) only once the callback is over.
-            raw = get_state(self._ctx or self._live())
-            if raw is None:
+            ctx = self._ctx or self._live()
+            try:
+                state = load_state(ctx)
+            except ValueError:
+                state = _lib.read_state(ctx)
+            if state is None:
                 raise MizuliveError(ErrorCode.STATE, _lib.last_error())
-            state = _lib.from_json(raw)
             codec = self._codec
             self._state = state if codec is None else codec.load(state, "state")
             self._dirty = True
@@ -609,7 +612,10 @@ class Session(Generic[S]):
         try:
             if write_back and self._dirty:
                 state = self._state if self._codec is None else self._codec.dump(self._state, "state")
-                rc = set_state(self._ctx or self._live(), _lib.to_json(state, "state"))
+                ctx = self._ctx or self._live()
+                rc = store_state(ctx, state)
+                if rc is None:
+                    rc = set_state(ctx, _lib.to_json(state, "state"))
                 if rc:
                     check(rc)
         finally:

@@ -36,12 +36,13 @@ def reference(value: object) -> bytes:
 def test_the_compiled_path_is_in_use_unless_turned_off() -> None:
     if os.environ.get("MIZULIVE_PURE_PYTHON", "0") != "0":
         assert speedups is None
-        assert _lib.get_state is _lib.lib.lv_get_state
+        assert _lib.load_state is _lib.read_state and _lib.set_state is _lib.lib.lv_set_state
     elif SPEEDUPS_EXPECTED:
         assert speedups is not None, "this machine builds mizulive._speedups, but the package has none"
     if speedups is not None:
-        assert (_lib.get_state, _lib.set_state, _lib.mark_region) == (
-            speedups.get_state,
+        assert (_lib.load_state, _lib.store_state, _lib.set_state, _lib.mark_region) == (
+            speedups.load_state,
+            speedups.store_state,
             speedups.set_state,
             speedups.mark,
         )
@@ -96,6 +97,57 @@ def test_dumps_writes_what_json_writes() -> None:
     for _ in range(100):
         deep = [deep]
     assert speedups.dumps(deep) == reference(deep)
+
+
+@needs_speedups
+def test_loads_reads_what_json_reads() -> None:
+    assert speedups is not None
+    rng = random.Random(5)
+    values: list[object] = [*STRINGS, *FLOATS, *INTS, 2**64, -(2**70), True, False, None, {}, [], {"": {"": [[]]}}]
+    values += [random_value(rng) for _ in range(1500)]
+    big = {"items": [{"id": i, "title": f"item {i} é", "done": i % 3 == 0} for i in range(500)]}
+    for value in [*values, big, nested(100)]:
+        # Compact UTF-8 as the library writes it, and ASCII with escapes and spaces.
+        for text in (reference(value), json.dumps(value, indent=1, ensure_ascii=True).encode()):
+            read = speedups.loads(text)
+            assert read == json.loads(text) and repr(read) == repr(json.loads(text)), text
+    # Numbers in every form JSON has.
+    for number in [
+        b"0",
+        b"-0",
+        b"-0.0",
+        b"1E3",
+        b"1e-3",
+        b"2.5E+2",
+        b"1e400",
+        b"123456789012345678",
+        b"-1234567890123456789",
+    ]:
+        assert repr(speedups.loads(number)) == repr(json.loads(number)), number
+    # Keys repeated across records are one object, as json's decoder makes them.
+    records = speedups.loads(b'[{"id":1},{"id":2}]')
+    assert next(iter(records[0])) is next(iter(records[1]))
+
+
+@needs_speedups
+@pytest.mark.parametrize(
+    "text",
+    [b"", b"nul", b"[1,]", b'{"a" 1}', b"01", b"1.", b"-", b'"\\x"', b'"a\nb"', b"[1] 2", b"NaN", b'"\\ud800"'],
+)
+def test_loads_leaves_what_it_cannot_read_to_json(text: bytes) -> None:
+    assert speedups is not None
+    with pytest.raises(ValueError):
+        speedups.loads(text)
+    # from_json then answers as json does: a value (NaN, a lone surrogate) or its error.
+    try:
+        expected: object = ("ok", repr(json.loads(text)))
+    except ValueError as e:
+        expected = ("error", type(e))
+    try:
+        got: object = ("ok", repr(_lib.from_json(text)))
+    except ValueError as e:
+        got = ("error", type(e))
+    assert got == expected
 
 
 class Color(enum.IntEnum):
