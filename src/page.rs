@@ -427,6 +427,13 @@ impl<'a> Ctx<'a> {
         &self.data.state
     }
 
+    /// At least the state's length as compact JSON, as last measured plus what
+    /// [`Ctx::set`] may have added since (a change through [`Ctx::state_mut`] is
+    /// measured only when the callback returns).
+    pub fn state_bytes(&self) -> usize {
+        self.data.state_bytes
+    }
+
     /// The state, for changing in place. Its size is checked when the callback
     /// returns (`max_state_bytes`).
     pub fn state_mut(&mut self) -> &mut Value {

@@ -39,6 +39,16 @@ fn c_text_of(s: &str) -> CString {
     CString::new(bytes).unwrap_or_else(|e| nul_replaced(&e.into_vec()))
 }
 
+/// `value` as compact JSON for C, written straight into the bytes C gets (`capacity`:
+/// at least its length, so that adding the NUL does not grow them). JSON text holds no
+/// NUL: serde_json writes U+0000 in a string as `\u0000`.
+fn c_json(value: &Value, capacity: usize) -> CString {
+    let mut out = Vec::with_capacity(capacity + 1);
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut out, value);
+    CString::new(out).unwrap_or_else(|e| nul_replaced(&e.into_vec()))
+}
+
 /// `text` (UTF-8 that holds a NUL) with U+FFFD for each NUL.
 #[cold]
 fn nul_replaced(text: &[u8]) -> CString {
@@ -58,6 +68,17 @@ unsafe fn call_str(ptr: *mut lv_ctx, f: impl FnOnce(&mut Ctx<'_>) -> Option<Stri
     boundary(null(), || match ctx(ptr) {
         Ok(c) => match f(c) {
             Some(s) => lend(c, c_text(s)),
+            None => null(),
+        },
+        Err(_) => null(),
+    })
+}
+
+/// [`call_str`] for a text made ready for C.
+unsafe fn call_c_str(ptr: *mut lv_ctx, f: impl FnOnce(&mut Ctx<'_>) -> Option<CString>) -> *const c_char {
+    boundary(null(), || match ctx(ptr) {
+        Ok(c) => match f(c) {
+            Some(s) => lend(c, s),
             None => null(),
         },
         Err(_) => null(),
@@ -110,7 +131,8 @@ fn value_at<'c>(c: &'c Ctx<'_>, p: &str) -> Result<&'c Value, Error> {
 /// The session state as JSON text.
 #[no_mangle]
 pub unsafe extern "C" fn lv_get_state(ctx: *mut lv_ctx) -> *const c_char {
-    call_str(ctx, |c| Some(c.state().to_string()))
+    // Room for the state as last measured, within reason: past that the text grows.
+    call_c_str(ctx, |c| Some(c_json(c.state(), c.state_bytes().min(1 << 16))))
 }
 
 /// Replaces the state with `json` (copied). On bad JSON returns `LV_ERR_JSON` and
@@ -194,10 +216,10 @@ pub unsafe extern "C" fn lv_set_state_cache(ctx: *mut lv_ctx, value: *mut c_void
 /// status return `LV_ERR_NOT_FOUND` and `LV_ERR_POINTER` for these two cases.
 #[no_mangle]
 pub unsafe extern "C" fn lv_get(ctx: *mut lv_ctx, pointer: *const c_char) -> *const c_char {
-    call_str(ctx, |c| {
+    call_c_str(ctx, |c| {
         let p = pointer_arg(pointer).ok()?;
         match value_at(c, p) {
-            Ok(v) => Some(v.to_string()),
+            Ok(v) => Some(c_json(v, 0)),
             Err(e) => {
                 fail(e);
                 None
@@ -855,7 +877,8 @@ pub unsafe extern "C" fn lv_info_topic(ctx: *mut lv_ctx) -> *const c_char {
 
 #[cfg(test)]
 mod tests {
-    use super::{c_text, c_text_of};
+    use super::{c_json, c_text, c_text_of};
+    use serde_json::json;
 
     #[test]
     fn a_nul_reaches_c_as_a_replacement_character() {
@@ -863,6 +886,16 @@ mod tests {
             let want = text.replace('\0', "\u{fffd}");
             assert_eq!(c_text(text.to_owned()).to_str(), Ok(want.as_str()), "c_text({text:?})");
             assert_eq!(c_text_of(text).to_str(), Ok(want.as_str()), "c_text_of({text:?})");
+        }
+    }
+
+    #[test]
+    fn a_value_reaches_c_as_its_compact_json_whatever_the_room_guessed() {
+        let value = json!({"nul": "a\0b", "text": "été \"q\"", "n": [1, -2.5, null, true], "o": {}});
+        for room in [0, 3, 1 << 16] {
+            let text = c_json(&value, room);
+            assert_eq!(text.to_str(), Ok(value.to_string().as_str()), "room {room}");
+            assert!(text.to_str().is_ok_and(|t| t.contains(r#""a\u0000b""#)), "{text:?}");
         }
     }
 }

@@ -314,10 +314,25 @@ static PyObject *in_callback(PyObject *module, PyObject *unused) {
 
 /* -- dumps */
 
+/* A growing byte buffer that starts in itself: a small state needs no allocation.
+ * Not to be copied once initialized (data may point into it). */
 typedef struct {
     char *data;
     size_t len, cap;
+    char first[256];
 } buffer;
+
+static void buffer_init(buffer *b) {
+    b->data = b->first;
+    b->len = 0;
+    b->cap = sizeof b->first;
+}
+
+static void buffer_free(buffer *b) {
+    if (b->data != b->first) {
+        PyMem_Free(b->data);
+    }
+}
 
 static int grow(buffer *b, size_t more) {
     if (b->cap - b->len >= more) {
@@ -327,10 +342,13 @@ static int grow(buffer *b, size_t more) {
     while (cap - b->len < more) {
         cap *= 2;
     }
-    char *data = PyMem_Realloc(b->data, cap);
+    char *data = b->data == b->first ? PyMem_Malloc(cap) : PyMem_Realloc(b->data, cap);
     if (data == NULL) {
         PyErr_NoMemory();
         return -1;
+    }
+    if (b->data == b->first) {
+        memcpy(data, b->first, b->len);
     }
     b->data = data;
     b->cap = cap;
@@ -465,8 +483,16 @@ static int encode(buffer *b, PyObject *v, int depth) {
             return DECLINED; /* json's path writes [2**63, 2**64) and refuses the rest */
         }
         char digits[24];
-        int len = snprintf(digits, sizeof digits, "%lld", n);
-        return put(b, digits, (size_t)len) < 0 ? FAILED : WRITTEN;
+        char *end = digits + sizeof digits, *at = end;
+        unsigned long long u = n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
+        do {
+            *--at = (char)('0' + u % 10);
+            u /= 10;
+        } while (u != 0);
+        if (n < 0) {
+            *--at = '-';
+        }
+        return put(b, at, (size_t)(end - at)) < 0 ? FAILED : WRITTEN;
     }
     if (v == Py_None) {
         return put(b, "null", 4) < 0 ? FAILED : WRITTEN;
@@ -511,11 +537,8 @@ PyDoc_STRVAR(dumps_doc,
 
 static PyObject *dumps(PyObject *module, PyObject *value) {
     (void)module;
-    buffer b = {NULL, 0, 256};
-    b.data = PyMem_Malloc(b.cap);
-    if (b.data == NULL) {
-        return PyErr_NoMemory();
-    }
+    buffer b;
+    buffer_init(&b);
     int r = encode(&b, value, 0);
     PyObject *result = NULL;
     if (r == WRITTEN) {
@@ -523,7 +546,7 @@ static PyObject *dumps(PyObject *module, PyObject *value) {
     } else if (r == DECLINED) {
         result = Py_NewRef(Py_None);
     }
-    PyMem_Free(b.data);
+    buffer_free(&b);
     return result;
 }
 
@@ -538,11 +561,8 @@ static PyObject *store_state(PyObject *module, PyObject *const *args, Py_ssize_t
     if (arity("store_state", nargs, 2) < 0 || ready() < 0 || ctx_of(args[0], &ctx) < 0) {
         return NULL;
     }
-    buffer b = {NULL, 0, 256};
-    b.data = PyMem_Malloc(b.cap);
-    if (b.data == NULL) {
-        return PyErr_NoMemory();
-    }
+    buffer b;
+    buffer_init(&b);
     int r = encode(&b, args[1], 0);
     PyObject *result = NULL;
     if (r == WRITTEN && put_char(&b, '\0') == 0) {
@@ -550,7 +570,7 @@ static PyObject *store_state(PyObject *module, PyObject *const *args, Py_ssize_t
     } else if (r == DECLINED) {
         result = Py_NewRef(Py_None);
     }
-    PyMem_Free(b.data);
+    buffer_free(&b);
     return result;
 }
 
@@ -558,7 +578,8 @@ static PyObject *store_state(PyObject *module, PyObject *const *args, Py_ssize_t
 
 typedef struct {
     const char *at, *end;
-    /* Keys read so far, so that repeated keys (a list of records) share one str. */
+    /* Keys of nested objects read so far, so that repeated keys (a list of records)
+     * share one str; made at the first such key. */
     PyObject *keys;
     /* A scratch buffer for strings with escapes. */
     buffer text;
@@ -823,27 +844,35 @@ static PyObject *parse_object(parser *p, int depth) {
             return unreadable("a bad object key");
         }
         p->at++;
-        PyObject *read = parse_string(p);
-        PyObject *key = read == NULL ? NULL : PyDict_SetDefault(p->keys, read, read);
-        Py_XDECREF(read);
+        /* The outermost object's keys are all different: only nested ones are shared. */
+        PyObject *key = parse_string(p);
+        if (key != NULL && depth > 0) {
+            if (p->keys == NULL) {
+                p->keys = PyDict_New();
+            }
+            PyObject *shared = p->keys == NULL ? NULL : PyDict_SetDefault(p->keys, key, key);
+            Py_XINCREF(shared);
+            Py_SETREF(key, shared);
+        }
         if (key == NULL) {
             Py_DECREF(dict);
             return NULL;
         }
         skip_space(p);
         if (p->at >= p->end || *p->at != ':') {
+            Py_DECREF(key);
             Py_DECREF(dict);
             return unreadable("a bad object");
         }
         p->at++;
         PyObject *value = parse_value(p, depth + 1);
-        /* key is borrowed from p->keys, which outlives this. */
-        if (value == NULL || PyDict_SetItem(dict, key, value) < 0) {
-            Py_XDECREF(value);
+        int failed = value == NULL || PyDict_SetItem(dict, key, value) < 0;
+        Py_DECREF(key);
+        Py_XDECREF(value);
+        if (failed) {
             Py_DECREF(dict);
             return NULL;
         }
-        Py_DECREF(value);
         skip_space(p);
         if (p->at < p->end && *p->at == ',') {
             p->at++;
@@ -898,21 +927,20 @@ static PyObject *parse_value(parser *p, int depth) {
 
 /* The value of the JSON text [text, text + n), which must hold exactly one. */
 static PyObject *parse(const char *text, size_t n) {
-    parser p = {text, text + n, PyDict_New(), {NULL, 0, 0}};
-    if (p.keys == NULL) {
-        return NULL;
-    }
-    p.text.cap = 64;
-    p.text.data = PyMem_Malloc(p.text.cap);
-    PyObject *value = p.text.data == NULL ? PyErr_NoMemory() : parse_value(&p, 0);
+    parser p;
+    p.at = text;
+    p.end = text + n;
+    p.keys = NULL;
+    buffer_init(&p.text);
+    PyObject *value = parse_value(&p, 0);
     if (value != NULL) {
         skip_space(&p);
         if (p.at != p.end) {
             Py_SETREF(value, unreadable("text after the value"));
         }
     }
-    Py_DECREF(p.keys);
-    PyMem_Free(p.text.data);
+    Py_XDECREF(p.keys);
+    buffer_free(&p.text);
     return value;
 }
 
@@ -1109,6 +1137,27 @@ static PyObject *set_event_types(PyObject *module, PyObject *const *args, Py_ssi
     Py_RETURN_NONE;
 }
 
+/* Event's slots, in the order of its arguments. */
+static PyObject *event_slots[8];
+static const char *const event_slot_names[8] = {"type", "name", "target", "values", "form", "field", "key", "_meta"};
+
+/* An Event with its slots set, as Event(*fields) makes it but without running
+ * __init__ in the interpreter. */
+static PyObject *make_event(PyObject *const *fields) {
+    PyTypeObject *type = (PyTypeObject *)event_type;
+    PyObject *event = type->tp_alloc(type, 0);
+    if (event == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < 8; i++) {
+        if (PyObject_GenericSetAttr(event, event_slots[i], fields[i]) < 0) {
+            Py_DECREF(event);
+            return NULL;
+        }
+    }
+    return event;
+}
+
 PyDoc_STRVAR(read_event_doc,
              "read_event(raw)\n--\n\n"
              "The Event of the library's event JSON when it is in the shape the library\n"
@@ -1145,7 +1194,7 @@ static PyObject *read_event(PyObject *module, PyObject *raw) {
                                                 meta ? Py_True : Py_False)
                         : Py_NewRef(Py_None);
         if (fields[7] != NULL) {
-            event = PyObject_Vectorcall(event_type, fields, 8, NULL);
+            event = make_event(fields);
         }
     } else {
         event = Py_NewRef(Py_None);
@@ -1186,6 +1235,12 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     name_info = PyUnicode_InternFromString("info");
     if (name_mount == NULL || name_event == NULL || name_info == NULL) {
         return NULL;
+    }
+    for (int i = 0; i < 8; i++) {
+        event_slots[i] = PyUnicode_InternFromString(event_slot_names[i]);
+        if (event_slots[i] == NULL) {
+            return NULL;
+        }
     }
     return PyModule_Create(&module_def);
 }
