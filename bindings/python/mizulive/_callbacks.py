@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import _lib
 from ._browser import BrowserSession
-from ._lib import LV_ERR_CALLBACK, LV_OK, dec, enc, lib, speedups
+from ._lib import LV_ERR_CALLBACK, LV_OK, dec, enc, info_topic, lib, speedups
 from .auth import AuthHook, Redirect, Request
 from .errors import CallbackError, NotFound
-from .page import Event, Page, Session
+from .page import Event, Page, Session, read_event
 
 if TYPE_CHECKING:
     from .app import App
@@ -105,7 +105,7 @@ def _last_resort(where: str, exc: BaseException | None = None) -> None:
 class PageBinding:
     """Runs one registered page's callbacks against its :class:`Page` instance."""
 
-    __slots__ = ("app", "codec", "events", "page", "route", "topics")
+    __slots__ = ("app", "codec", "events", "handle", "info_fn", "page", "route", "topics")
 
     def __init__(self, app: App, route: str, page: Page[Any]) -> None:
         self.app = app
@@ -115,6 +115,8 @@ class PageBinding:
         self.codec = cls._state_codec
         # Bound once: the event's and the topic's method, by name.
         self.events: dict[str, Callable[..., Any]] = {n: getattr(page, m) for n, m in cls._event_routes.items()}
+        self.handle: Callable[..., Any] = page.handle
+        self.info_fn: Callable[..., Any] = page.info
         self.topics: dict[str, Callable[..., Any]] = {n: getattr(page, m) for n, m in cls._topic_routes.items()}
 
     def mount(self, ctx: int, params: bytes | None) -> int:
@@ -128,24 +130,38 @@ class PageBinding:
         s.state  # noqa: B018
 
     def event(self, ctx: int, raw: bytes | None) -> int:
+        # _run's work written out: this runs for every event.
         s: Session[Any] = Session(self.app, ctx, None, self.codec)
+        e: Event | None = None
         try:
-            e = Event.from_raw(raw or b"{}")
+            if read_event is not None and raw:
+                e = read_event(raw)
+            if e is None:
+                e = Event.from_raw(raw or b"{}")
+            self.events.get(e.name, self.handle)(s, e)
+            if s._dirty:
+                s._write_back(ctx)
+            return LV_OK
         except BaseException as exc:
+            # An event that could not be read is named "handle".
+            return self._fail(ctx, "handle" if e is None else e, exc)
+        finally:
             s._ctx = None
-            return self._fail(ctx, "handle", exc)
-        return self._run(ctx, s, e, self.events.get(e.name, self.page.handle), s, e)
 
     def info(self, ctx: int, raw: bytes | None) -> int:
-        topic = dec(lib.lv_info_topic(ctx))
+        # As event(): a publish to many sessions runs this for each of them.
+        topic = info_topic(ctx)
         s: Session[Any] = Session(self.app, ctx, topic, self.codec)
         try:
             msg = _lib.from_json(raw or b"null")
+            (self.info_fn if topic is None else self.topics.get(topic, self.info_fn))(s, msg)
+            if s._dirty:
+                s._write_back(ctx)
+            return LV_OK
         except BaseException as exc:
-            s._ctx = None
             return self._fail(ctx, "info", exc)
-        fn = self.page.info if topic is None else self.topics.get(topic, self.page.info)
-        return self._run(ctx, s, "info", fn, s, msg)
+        finally:
+            s._ctx = None
 
     def close(self, ctx: int, reason: bytes | None) -> None:
         s: Session[Any] = Session(self.app, ctx, None, self.codec)

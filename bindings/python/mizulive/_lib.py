@@ -374,8 +374,9 @@ def _load_speedups() -> Any:
         from . import _speedups
     except ImportError:
         return None
-    get, set, mark = (ctypes.cast(fn, c_void_p).value or 0 for fn in (lib.lv_get_state, lib.lv_set_state, lib.lv_mark))
-    _speedups.setup(get, set, mark)
+    fns = (lib.lv_get_state, lib.lv_set_state, lib.lv_mark, lib.lv_info_topic)
+    get, set, mark, topic = (ctypes.cast(fn, c_void_p).value or 0 for fn in fns)
+    _speedups.setup(get, set, mark, topic)
     return _speedups
 
 
@@ -619,5 +620,13 @@ load_state: Callable[[int], Any] = speedups.load_state if speedups else read_sta
 store_state: Callable[[int, object], int | None] = speedups.store_state if speedups else _store_nothing
 set_state: Callable[[int, bytes], int] = speedups.set_state if speedups else lib.lv_set_state
 mark_region: Callable[[int, bytes], int] = speedups.mark if speedups else lib.lv_mark
+
+
+def _info_topic(ctx: int) -> str | None:
+    return dec(lib.lv_info_topic(ctx))
+
+
+#: The topic of the message an info callback got, or None (a timer's).
+info_topic: Callable[[int], str | None] = speedups.info_topic if speedups else _info_topic
 _dumps: Callable[[object], bytes | None] | None = speedups.dumps if speedups else None
 _loads: Callable[[bytes], Any] | None = speedups.loads if speedups else None

@@ -12,7 +12,7 @@
  *     Python thread state between callbacks and call the page's binding;
  *   - load_state and store_state, the state's read and write-back: lv_get_state
  *     and its JSON decoded as json.loads does, and dumps (below) into lv_set_state;
- *     set_state and mark; all calling the library's functions through the addresses
+ *     set_state, mark and info_topic; all calling the library's functions through the addresses
  *     ctypes resolved (so this module links to nothing but Python);
  *   - read_event, the Event of the library's event JSON in its usual shape;
  *   - loads, the JSON decoder of load_state, for the binding's other JSON;
@@ -49,10 +49,12 @@ typedef int (*lv_callback_fn)(void *ctx, const char *json, void *user_data);
 typedef const char *(*lv_get_state_fn)(void *ctx);
 typedef int (*lv_set_state_fn)(void *ctx, const char *json);
 typedef int (*lv_mark_fn)(void *ctx, const char *id);
+typedef const char *(*lv_info_topic_fn)(void *ctx);
 
 static lv_get_state_fn lv_get_state;
 static lv_set_state_fn lv_set_state;
 static lv_mark_fn lv_mark;
+static lv_info_topic_fn lv_info_topic;
 
 /* key -> binding (_callbacks._objects), and the function that logs an exception
  * that escaped a binding (_callbacks._last_resort). Set by bind(). */
@@ -191,19 +193,21 @@ static PyObject *address_of(lv_callback_fn fn) {
 }
 
 PyDoc_STRVAR(setup_doc,
-             "setup(get_state, set_state, mark)\n--\n\n"
-             "Takes the addresses of lv_get_state, lv_set_state and lv_mark.");
+             "setup(get_state, set_state, mark, info_topic)\n--\n\n"
+             "Takes the addresses of lv_get_state, lv_set_state, lv_mark and lv_info_topic.");
 
 static PyObject *setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
-    void *get, *set, *mark;
-    if (arity("setup", nargs, 3) < 0 || address(args[0], &get, "lv_get_state") < 0 ||
-        address(args[1], &set, "lv_set_state") < 0 || address(args[2], &mark, "lv_mark") < 0) {
+    void *get, *set, *mark, *topic;
+    if (arity("setup", nargs, 4) < 0 || address(args[0], &get, "lv_get_state") < 0 ||
+        address(args[1], &set, "lv_set_state") < 0 || address(args[2], &mark, "lv_mark") < 0 ||
+        address(args[3], &topic, "lv_info_topic") < 0) {
         return NULL;
     }
     lv_get_state = (lv_get_state_fn)(uintptr_t)get;
     lv_set_state = (lv_set_state_fn)(uintptr_t)set;
     lv_mark = (lv_mark_fn)(uintptr_t)mark;
+    lv_info_topic = (lv_info_topic_fn)(uintptr_t)topic;
     Py_RETURN_NONE;
 }
 
@@ -288,6 +292,23 @@ static PyObject *mark(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     return PyLong_FromLong(lv_mark(ctx, id));
+}
+
+PyDoc_STRVAR(info_topic_doc,
+             "info_topic(ctx)\n--\n\n"
+             "lv_info_topic(ctx) as str (invalid UTF-8 replaced), or None.");
+
+static PyObject *info_topic(PyObject *module, PyObject *arg) {
+    (void)module;
+    void *ctx;
+    if (ready() < 0 || ctx_of(arg, &ctx) < 0) {
+        return NULL;
+    }
+    const char *topic = lv_info_topic(ctx);
+    if (topic == NULL) {
+        Py_RETURN_NONE;
+    }
+    return PyUnicode_DecodeUTF8(topic, (Py_ssize_t)strlen(topic), "replace");
 }
 
 PyDoc_STRVAR(keep_thread_state_doc,
@@ -1210,6 +1231,7 @@ static PyMethodDef methods[] = {
     {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL, bind_doc},
     {"set_state", (PyCFunction)(void (*)(void))set_state, METH_FASTCALL, set_state_doc},
     {"mark", (PyCFunction)(void (*)(void))mark, METH_FASTCALL, mark_doc},
+    {"info_topic", info_topic, METH_O, info_topic_doc},
     {"dumps", dumps, METH_O, dumps_doc},
     {"store_state", (PyCFunction)(void (*)(void))store_state, METH_FASTCALL, store_state_doc},
     {"loads", loads, METH_O, loads_doc},

@@ -284,8 +284,8 @@ class Event:
         its fields in one order; an event in that shape whose strings need no
         unescaping and whose ``values`` and ``form`` nest no objects is read without
         decoding the whole document, anything else through :meth:`from_json`."""
-        if _read_event is not None and cls is Event:
-            event: Event | None = _read_event(raw)
+        if read_event is not None and cls is Event:
+            event: Event | None = read_event(raw)
             if event is not None:
                 return event
         m = _EVENT_SHAPE.fullmatch(raw)
@@ -380,12 +380,13 @@ class Event:
         return default
 
 
-# The compiled reader of the usual event shape (None without _lib.speedups): what
-# from_raw reads with _EVENT_SHAPE, without the regex and its groups.
-_read_event: Callable[[bytes], Event | None] | None = None
+#: The compiled reader of the usual event shape (None without _lib.speedups): what
+#: Event.from_raw reads with _EVENT_SHAPE, without the regex and its groups; None
+#: for any other shape.
+read_event: Callable[[bytes], Event | None] | None = None
 if _lib.speedups is not None:
     _lib.speedups.set_event_types(Event, KeyMeta)
-    _read_event = _lib.speedups.read_event
+    read_event = _lib.speedups.read_event
 
 _names: dict[str, bytes] = {}
 
@@ -611,12 +612,15 @@ class Session(Generic[S]):
         """Ends the callback: writes the state back (when touched) and retires the ctx."""
         try:
             if write_back and self._dirty:
-                state = self._state if self._codec is None else self._codec.dump(self._state, "state")
-                ctx = self._ctx or self._live()
-                rc = store_state(ctx, state)
-                if rc is None:
-                    rc = set_state(ctx, _lib.to_json(state, "state"))
-                if rc:
-                    check(rc)
+                self._write_back(self._ctx or self._live())
         finally:
             self._ctx = None
+
+    def _write_back(self, ctx: int) -> None:
+        """Writes the state, which the callback touched, back through ``ctx``."""
+        state = self._state if self._codec is None else self._codec.dump(self._state, "state")
+        rc = store_state(ctx, state)
+        if rc is None:
+            rc = set_state(ctx, _lib.to_json(state, "state"))
+        if rc:
+            check(rc)
