@@ -31,6 +31,14 @@
 #include <stdint.h>
 #include <string.h>
 
+/* An object slot of a class with __slots__, as its member descriptor says. */
+#if PY_VERSION_HEX >= 0x030C0000
+#define SLOT_OBJECT Py_T_OBJECT_EX
+#else
+#include <structmember.h>
+#define SLOT_OBJECT T_OBJECT_EX
+#endif
+
 #if PY_VERSION_HEX < 0x030A0000
 static inline PyObject *Py_NewRef(PyObject *o) {
     Py_INCREF(o);
@@ -1002,6 +1010,11 @@ static PyObject *load_state(PyObject *module, PyObject *arg) {
 /* The page's Event and KeyMeta classes (set_event_types). */
 static PyObject *event_type, *key_meta_type;
 
+/* Event's slots, in the order of its arguments, and where each sits in an instance
+ * (read from the class's slot descriptors by set_event_types). */
+static const char *const event_slot_names[8] = {"type", "name", "target", "values", "form", "field", "key", "_meta"};
+static Py_ssize_t event_slot_offsets[8];
+
 /* A reader over the event JSON as the library writes it (src/protocol:
  * Event::write_json): fields in one order, no whitespace. */
 typedef struct {
@@ -1151,6 +1164,25 @@ static PyObject *set_event_types(PyObject *module, PyObject *const *args, Py_ssi
         PyErr_SetString(PyExc_TypeError, "set_event_types() takes two classes");
         return NULL;
     }
+    /* Each field a slot of the class itself (a member holding an object), so that
+     * make_event can fill it in place. */
+    Py_ssize_t offsets[8];
+    for (int i = 0; i < 8; i++) {
+        PyObject *slot = PyObject_GetAttrString(args[0], event_slot_names[i]);
+        int member = slot != NULL && Py_IS_TYPE(slot, &PyMemberDescr_Type) &&
+                     ((PyMemberDescrObject *)slot)->d_member->type == SLOT_OBJECT;
+        if (member) {
+            offsets[i] = ((PyMemberDescrObject *)slot)->d_member->offset;
+        }
+        Py_XDECREF(slot);
+        if (!member) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "%.100s has no slot %s", ((PyTypeObject *)args[0])->tp_name,
+                         event_slot_names[i]);
+            return NULL;
+        }
+    }
+    memcpy(event_slot_offsets, offsets, sizeof offsets);
     Py_XDECREF(event_type);
     event_type = Py_NewRef(args[0]);
     Py_XDECREF(key_meta_type);
@@ -1158,23 +1190,17 @@ static PyObject *set_event_types(PyObject *module, PyObject *const *args, Py_ssi
     Py_RETURN_NONE;
 }
 
-/* Event's slots, in the order of its arguments. */
-static PyObject *event_slots[8];
-static const char *const event_slot_names[8] = {"type", "name", "target", "values", "form", "field", "key", "_meta"};
-
 /* An Event with its slots set, as Event(*fields) makes it but without running
- * __init__ in the interpreter. */
-static PyObject *make_event(PyObject *const *fields) {
+ * __init__ in the interpreter. Takes the references in fields. */
+static PyObject *make_event(PyObject **fields) {
     PyTypeObject *type = (PyTypeObject *)event_type;
     PyObject *event = type->tp_alloc(type, 0);
     if (event == NULL) {
         return NULL;
     }
     for (int i = 0; i < 8; i++) {
-        if (PyObject_GenericSetAttr(event, event_slots[i], fields[i]) < 0) {
-            Py_DECREF(event);
-            return NULL;
-        }
+        *(PyObject **)((char *)event + event_slot_offsets[i]) = fields[i];
+        fields[i] = NULL;
     }
     return event;
 }
@@ -1257,12 +1283,6 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     name_info = PyUnicode_InternFromString("info");
     if (name_mount == NULL || name_event == NULL || name_info == NULL) {
         return NULL;
-    }
-    for (int i = 0; i < 8; i++) {
-        event_slots[i] = PyUnicode_InternFromString(event_slot_names[i]);
-        if (event_slots[i] == NULL) {
-            return NULL;
-        }
     }
     return PyModule_Create(&module_def);
 }

@@ -228,6 +228,18 @@ def test_the_library_calls_check_their_arguments() -> None:
     with pytest.raises(ValueError, match="NULL address"):
         speedups.setup(0, 1, 2, 3)
 
+    # An event class whose fields are not slots of its own is refused, and the one in
+    # use stays.
+    class Partial:
+        __slots__ = ("name", "target", "type")
+
+    for wrong in (dict, mizulive.KeyMeta, Partial):
+        with pytest.raises(TypeError, match="has no slot"):
+            speedups.set_event_types(wrong, mizulive.KeyMeta)
+    raw = event_json("click", "inc", None, {"n": "1"}, {}, None, None, (False, True, False, False))
+    expected = mizulive.Event("click", "inc", values={"n": "1"}, meta={"ctrl": True})
+    assert repr(speedups.read_event(raw)) == repr(expected)
+
 
 def event_json(
     kind: str,
