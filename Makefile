@@ -182,7 +182,7 @@ bench-peers: lib python
 # What the Python binding pays to check, encode and convert a state, by its shape
 # (bench/python_state.py): no server, a few seconds.
 bench-python-state: python
-	PYTHONPATH=bindings/python $(PY) bench/python_state.py
+	$(PY) bench/python_state.py
 
 # Instructions per event of mizulive's C, Python and Go hosts on the peer pages, counted by
 # callgrind (needs valgrind): steady where CPU time on a shared machine is not.

@@ -1,14 +1,15 @@
 """What the Python host pays to read a session's state and write it back, by shape.
 
-After every callback that touched ``s.state`` the binding checks the state (object
-keys that are not strings, integers beyond 64 bits: what ``json`` would alter
-without a word) and encodes it (``mizulive._lib.to_json``); a page whose state is a
-dataclass also converts it from and to JSON values (``mizulive._state``). All of it
-grows with the state; this prints, for a few shapes of state, the microseconds per
-step, the best of five runs of a count sized to take about 50 ms. No library call:
-run from the repository root, no build needed:
-
-    PYTHONPATH=bindings/python python3 bench/python_state.py
+A callback that touches ``s.state`` decodes it from the library's JSON, and after it
+the binding writes it back: in Python, it checks the state (object keys that are not
+strings, integers beyond 64 bits: what ``json`` would alter without a word) and
+encodes it (``mizulive._lib.to_json``); with the compiled module
+(``mizulive._speedups``) one pass in C does both, and decodes too. A page whose state
+is a dataclass also converts it from and to JSON values (``mizulive._state``). All of
+it grows with the state; this prints, for a few shapes of state, the microseconds per
+step, the best of five runs of a count sized to take about 50 ms. No library call;
+``make bench-python-state`` runs it with the package installed in ``.venv``, where
+the compiled module is (the columns for it read "-" without it).
 """
 
 from __future__ import annotations
@@ -86,17 +87,37 @@ def micros(fn: Callable[[], object]) -> float:
     return min(timeit.repeat(fn, number=count, repeat=RUNS)) / count * 1e6
 
 
+def python_write_back(state: object) -> bytes:
+    """``to_json``'s path without the compiled module: the check, then ``json``."""
+    _lib._check(state)
+    return _lib._encode(state).encode()
+
+
+def python_read(raw: bytes) -> object:
+    """``from_json``'s path without the compiled module."""
+    loads, _lib._loads = _lib._loads, None
+    try:
+        return _lib.from_json(raw)
+    finally:
+        _lib._loads = loads
+
+
 def main() -> None:
+    compiled = _lib.speedups
     print(f"Python {platform.python_version()}; µs per call, best of {RUNS} runs")
     print()
-    print("| state | bytes | check | encode | write-back (both) |")
-    print("| --- | --: | --: | --: | --: |")
+    print("| state | bytes | check | encode | write-back | write-back, compiled | read | read, compiled |")
+    print("| --- | --: | --: | --: | --: | --: | --: | --: |")
     for name, state in SHAPES.items():
-        size = len(_lib.to_json(state))
+        raw = python_write_back(state)
         check = micros(functools.partial(_lib._check, state))
         encode = micros(functools.partial(_lib._encode, state))
-        whole = micros(functools.partial(_lib.to_json, state, "state"))
-        print(f"| {name} | {size:,} | {check:.1f} | {encode:.1f} | {whole:.1f} |")
+        whole = micros(functools.partial(python_write_back, state))
+        read = micros(functools.partial(python_read, raw))
+        fast_write = f"{micros(functools.partial(compiled.dumps, state)):.1f}" if compiled else "-"
+        fast_read = f"{micros(functools.partial(compiled.loads, raw)):.1f}" if compiled else "-"
+        cells = [f"{len(raw):,}", f"{check:.1f}", f"{encode:.1f}", f"{whole:.1f}", fast_write, f"{read:.1f}", fast_read]
+        print(f"| {name} | {' | '.join(cells)} |")
     print()
     print("A dataclass state, converted from JSON values on the read and to them before the write-back:")
     print()
