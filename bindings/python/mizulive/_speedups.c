@@ -605,11 +605,19 @@ static PyObject *store_state(PyObject *module, PyObject *const *args, Py_ssize_t
 
 /* -- load_state: the state's JSON as json.loads reads it */
 
+/* How many object keys a parse remembers, to make a key it meets again (the fields
+ * of a list of records) the same str without decoding or hashing it again. */
+#define SEEN_KEYS 16
+
 typedef struct {
     const char *at, *end;
-    /* Keys of nested objects read so far, so that repeated keys (a list of records)
-     * share one str; made at the first such key. */
-    PyObject *keys;
+    /* Keys without escapes read so far: their text in the input, and their str. */
+    struct {
+        const char *text;
+        Py_ssize_t len;
+        PyObject *str;
+    } seen[SEEN_KEYS];
+    int n_seen;
     /* A scratch buffer for strings with escapes. */
     buffer text;
 } parser;
@@ -856,6 +864,31 @@ static PyObject *parse_array(parser *p, int depth) {
     }
 }
 
+/* An object key, whose opening quote p->at is past: one met before is the str read
+ * then, the rest are read as strings (and remembered while there is room). */
+static PyObject *parse_key(parser *p) {
+    const char *start = p->at;
+    const char *quote = memchr(start, '"', (size_t)(p->end - start));
+    if (quote == NULL || memchr(start, '\\', (size_t)(quote - start)) != NULL) {
+        return parse_string(p); /* escapes: not remembered */
+    }
+    Py_ssize_t len = quote - start;
+    for (int i = 0; i < p->n_seen; i++) {
+        if (p->seen[i].len == len && memcmp(p->seen[i].text, start, (size_t)len) == 0) {
+            p->at = quote + 1;
+            return Py_NewRef(p->seen[i].str);
+        }
+    }
+    PyObject *key = parse_string(p);
+    if (key != NULL && p->n_seen < SEEN_KEYS) {
+        p->seen[p->n_seen].text = start;
+        p->seen[p->n_seen].len = len;
+        p->seen[p->n_seen].str = Py_NewRef(key);
+        p->n_seen++;
+    }
+    return key;
+}
+
 static PyObject *parse_object(parser *p, int depth) {
     PyObject *dict = PyDict_New();
     if (dict == NULL) {
@@ -873,16 +906,7 @@ static PyObject *parse_object(parser *p, int depth) {
             return unreadable("a bad object key");
         }
         p->at++;
-        /* The outermost object's keys are all different: only nested ones are shared. */
-        PyObject *key = parse_string(p);
-        if (key != NULL && depth > 0) {
-            if (p->keys == NULL) {
-                p->keys = PyDict_New();
-            }
-            PyObject *shared = p->keys == NULL ? NULL : PyDict_SetDefault(p->keys, key, key);
-            Py_XINCREF(shared);
-            Py_SETREF(key, shared);
-        }
+        PyObject *key = parse_key(p);
         if (key == NULL) {
             Py_DECREF(dict);
             return NULL;
@@ -959,7 +983,7 @@ static PyObject *parse(const char *text, size_t n) {
     parser p;
     p.at = text;
     p.end = text + n;
-    p.keys = NULL;
+    p.n_seen = 0;
     buffer_init(&p.text);
     PyObject *value = parse_value(&p, 0);
     if (value != NULL) {
@@ -968,7 +992,9 @@ static PyObject *parse(const char *text, size_t n) {
             Py_SETREF(value, unreadable("text after the value"));
         }
     }
-    Py_XDECREF(p.keys);
+    for (int i = 0; i < p.n_seen; i++) {
+        Py_DECREF(p.seen[i].str);
+    }
     buffer_free(&p.text);
     return value;
 }
