@@ -55,13 +55,13 @@ static inline PyObject *Py_NewRef(PyObject *o) {
 
 typedef int (*lv_callback_fn)(void *ctx, const char *json, void *user_data);
 typedef const char *(*lv_get_state_fn)(void *ctx);
-typedef int (*lv_set_state_fn)(void *ctx, const char *json);
-typedef int (*lv_mark_fn)(void *ctx, const char *id);
+/* lv_set_state and lv_mark: a status for a context and a text. */
+typedef int (*lv_text_fn)(void *ctx, const char *text);
 typedef const char *(*lv_info_topic_fn)(void *ctx);
 
 static lv_get_state_fn lv_get_state;
-static lv_set_state_fn lv_set_state;
-static lv_mark_fn lv_mark;
+static lv_text_fn lv_set_state;
+static lv_text_fn lv_mark;
 static lv_info_topic_fn lv_info_topic;
 
 /* key -> binding (_callbacks._objects), and the function that logs an exception
@@ -213,8 +213,8 @@ static PyObject *setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs
         return NULL;
     }
     lv_get_state = (lv_get_state_fn)(uintptr_t)get;
-    lv_set_state = (lv_set_state_fn)(uintptr_t)set;
-    lv_mark = (lv_mark_fn)(uintptr_t)mark;
+    lv_set_state = (lv_text_fn)(uintptr_t)set;
+    lv_mark = (lv_text_fn)(uintptr_t)mark;
     lv_info_topic = (lv_info_topic_fn)(uintptr_t)topic;
     Py_RETURN_NONE;
 }
@@ -274,18 +274,23 @@ static int ctx_and_bytes(const char *name, PyObject *const *args, Py_ssize_t nar
     return 0;
 }
 
+/* fn(ctx, text) for the (ctx, bytes) arguments of `name`: its status. */
+static PyObject *status_of(const char *name, lv_text_fn fn, PyObject *const *args, Py_ssize_t nargs) {
+    void *ctx;
+    const char *text;
+    if (ctx_and_bytes(name, args, nargs, &ctx, &text) < 0) {
+        return NULL;
+    }
+    return PyLong_FromLong(fn(ctx, text));
+}
+
 PyDoc_STRVAR(set_state_doc,
              "set_state(ctx, json)\n--\n\n"
              "lv_set_state(ctx, json): its status.");
 
 static PyObject *set_state(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
-    void *ctx;
-    const char *json;
-    if (ctx_and_bytes("set_state", args, nargs, &ctx, &json) < 0) {
-        return NULL;
-    }
-    return PyLong_FromLong(lv_set_state(ctx, json));
+    return status_of("set_state", lv_set_state, args, nargs);
 }
 
 PyDoc_STRVAR(mark_doc,
@@ -294,12 +299,7 @@ PyDoc_STRVAR(mark_doc,
 
 static PyObject *mark(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
-    void *ctx;
-    const char *id;
-    if (ctx_and_bytes("mark", args, nargs, &ctx, &id) < 0) {
-        return NULL;
-    }
-    return PyLong_FromLong(lv_mark(ctx, id));
+    return status_of("mark", lv_mark, args, nargs);
 }
 
 PyDoc_STRVAR(info_topic_doc,
