@@ -125,10 +125,12 @@ static int dispatch(void *ctx, const char *json, void *user_data, PyObject *meth
     }
     if (binding != NULL) {
         Py_INCREF(binding); /* the dict's reference is borrowed */
-        PyObject *args[3] = {binding, PyLong_FromVoidPtr(ctx), NULL};
-        args[2] = json == NULL ? Py_NewRef(Py_None) : PyBytes_FromString(json);
-        if (args[1] != NULL && args[2] != NULL) {
-            PyObject *result = PyObject_VectorcallMethod(method, args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        /* args[0] is the callee's to use (PY_VECTORCALL_ARGUMENTS_OFFSET): the call
+         * takes args + 1, and may write the slot before it. */
+        PyObject *args[4] = {NULL, binding, PyLong_FromVoidPtr(ctx), NULL};
+        args[3] = json == NULL ? Py_NewRef(Py_None) : PyBytes_FromString(json);
+        if (args[2] != NULL && args[3] != NULL) {
+            PyObject *result = PyObject_VectorcallMethod(method, args + 1, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
             if (result != NULL) {
                 long value = PyLong_AsLong(result);
                 if (!(value == -1 && PyErr_Occurred())) {
@@ -137,8 +139,8 @@ static int dispatch(void *ctx, const char *json, void *user_data, PyObject *meth
                 Py_DECREF(result);
             }
         }
-        Py_XDECREF(args[1]);
         Py_XDECREF(args[2]);
+        Py_XDECREF(args[3]);
         Py_DECREF(binding);
     }
     busy = was_busy;
