@@ -63,18 +63,8 @@ unsafe fn call(ptr: *mut lv_ctx, f: impl FnOnce(&mut Ctx<'_>) -> c_int) -> c_int
     })
 }
 
-/// String-returning body on a live context (NULL on failure).
-unsafe fn call_str(ptr: *mut lv_ctx, f: impl FnOnce(&mut Ctx<'_>) -> Option<String>) -> *const c_char {
-    boundary(null(), || match ctx(ptr) {
-        Ok(c) => match f(c) {
-            Some(s) => lend(c, c_text(s)),
-            None => null(),
-        },
-        Err(_) => null(),
-    })
-}
-
-/// [`call_str`] for a text made ready for C.
+/// Body on a live context that returns a text ready for C, which the context lends
+/// until the callback returns (NULL on failure).
 unsafe fn call_c_str(ptr: *mut lv_ctx, f: impl FnOnce(&mut Ctx<'_>) -> Option<CString>) -> *const c_char {
     boundary(null(), || match ctx(ptr) {
         Ok(c) => match f(c) {
@@ -85,18 +75,17 @@ unsafe fn call_c_str(ptr: *mut lv_ctx, f: impl FnOnce(&mut Ctx<'_>) -> Option<CS
     })
 }
 
-/// [`call_str`] for a text the context holds: copied once, not cloned and then grown.
+/// [`call_c_str`] for a `String` the body made.
+unsafe fn call_str(ptr: *mut lv_ctx, f: impl FnOnce(&mut Ctx<'_>) -> Option<String>) -> *const c_char {
+    call_c_str(ptr, |c| f(c).map(c_text))
+}
+
+/// [`call_c_str`] for a text the context holds: copied once, not cloned and then grown.
 unsafe fn call_borrowed(
     ptr: *mut lv_ctx,
     f: impl for<'c> FnOnce(&'c Ctx<'_>) -> Option<&'c str>,
 ) -> *const c_char {
-    boundary(null(), || match ctx(ptr) {
-        Ok(c) => match f(c).map(c_text_of) {
-            Some(s) => lend(c, s),
-            None => null(),
-        },
-        Err(_) => null(),
-    })
+    call_c_str(ptr, |c| f(c).map(c_text_of))
 }
 
 /// Borrows a JSON pointer argument: NULL and bad UTF-8 as for any string, and a
