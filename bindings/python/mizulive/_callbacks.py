@@ -137,7 +137,7 @@ class PageBinding:
             if read_event is not None and raw:
                 e = read_event(raw)
             if e is None:
-                e = Event.from_raw(raw or b"{}")
+                e = Event._from_raw_python(raw or b"{}")
             self.events.get(e.name, self.handle)(s, e)
             if s._dirty:
                 s._write_back(ctx)

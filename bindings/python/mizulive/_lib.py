@@ -591,6 +591,11 @@ def to_json(value: object, what: str = "value") -> bytes:
         fast = _dumps(value)
         if fast is not None:
             return fast
+    return checked_json(value, what)
+
+
+def checked_json(value: object, what: str = "value") -> bytes:
+    """:func:`to_json` without the compiled encoder: for a value it declined."""
     try:
         _check(value)
         text = _encode(value)
@@ -616,7 +621,7 @@ def _store_nothing(ctx: int, state: object) -> int | None:
 #: module, ValueError for the rare text its reader leaves to :func:`read_state`.
 load_state: Callable[[int], Any] = speedups.load_state if speedups else read_state
 #: Encodes and writes the state: the status, or None for a state the compiled encoder
-#: leaves to :func:`to_json` and ``set_state`` (always, without the module).
+#: leaves to :func:`checked_json` and ``set_state`` (always, without the module).
 store_state: Callable[[int, object], int | None] = speedups.store_state if speedups else _store_nothing
 set_state: Callable[[int, bytes], int] = speedups.set_state if speedups else lib.lv_set_state
 mark_region: Callable[[int, bytes], int] = speedups.mark if speedups else lib.lv_mark

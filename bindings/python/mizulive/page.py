@@ -288,6 +288,11 @@ class Event:
             event: Event | None = read_event(raw)
             if event is not None:
                 return event
+        return cls._from_raw_python(raw)
+
+    @classmethod
+    def _from_raw_python(cls, raw: bytes) -> Event:
+        """:meth:`from_raw` without the compiled reader: for an event it declined."""
         m = _EVENT_SHAPE.fullmatch(raw)
         if m is None:
             return cls.from_json(_lib.from_json(raw))
@@ -621,6 +626,6 @@ class Session(Generic[S]):
         state = self._state if self._codec is None else self._codec.dump(self._state, "state")
         rc = store_state(ctx, state)
         if rc is None:
-            rc = set_state(ctx, _lib.to_json(state, "state"))
+            rc = set_state(ctx, _lib.checked_json(state, "state"))
         if rc:
             check(rc)

@@ -132,7 +132,21 @@ def test_loads_reads_what_json_reads() -> None:
 @needs_speedups
 @pytest.mark.parametrize(
     "text",
-    [b"", b"nul", b"[1,]", b'{"a" 1}', b"01", b"1.", b"-", b'"\\x"', b'"a\nb"', b"[1] 2", b"NaN", b'"\\ud800"'],
+    [
+        b"",
+        b"nul",
+        b"[1,]",
+        b'{"a" 1}',
+        b"01",
+        b"1.",
+        b"-",
+        b'"\\x"',
+        b'"a\nb"',
+        b"[1] 2",
+        b"NaN",
+        b'"\\ud800"',
+        b"[" * 102 + b"]" * 102,  # deeper than the reader goes: json reads it
+    ],
 )
 def test_loads_leaves_what_it_cannot_read_to_json(text: bytes) -> None:
     assert speedups is not None
