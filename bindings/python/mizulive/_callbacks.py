@@ -12,7 +12,9 @@ answers ``LV_ERR_CALLBACK``, so the session keeps its previous state.
 With the compiled module (``_lib.speedups``), the page callbacks the library calls on
 every event (mount, event, info) and the thread-exit hook are its C functions instead,
 which do the same as the trampolines here without ctypes in between; close, auth and
-drop keep the trampolines.
+drop keep the trampolines. A page's event and info then run in the module's
+``BindingCore`` (PageBinding's base) without a Python call between the library and
+the page's handler.
 """
 
 from __future__ import annotations
@@ -102,32 +104,25 @@ def _last_resort(where: str, exc: BaseException | None = None) -> None:
         log.error("mizulive: unexpected error in %s", where, exc_info=exc if exc is not None else True)
 
 
-class PageBinding:
-    """Runs one registered page's callbacks against its :class:`Page` instance."""
+class _PyBindingCore:
+    """PageBinding's per-event part: the event and info callbacks.
 
-    __slots__ = ("app", "codec", "events", "handle", "info_fn", "page", "route", "topics")
+    With the compiled module, ``_speedups.BindingCore`` takes this class's place under
+    :class:`PageBinding`; it runs an event or message its readers take in C and hands
+    any other to this class's function of the same name."""
 
-    def __init__(self, app: App, route: str, page: Page[Any]) -> None:
-        self.app = app
-        self.route = route
-        self.page = page
-        cls = type(page)
-        self.codec = cls._state_codec
-        # Bound once: the event's and the topic's method, by name.
-        self.events: dict[str, Callable[..., Any]] = {n: getattr(page, m) for n, m in cls._event_routes.items()}
-        self.handle: Callable[..., Any] = page.handle
-        self.info_fn: Callable[..., Any] = page.info
-        self.topics: dict[str, Callable[..., Any]] = {n: getattr(page, m) for n, m in cls._topic_routes.items()}
+    __slots__ = ("app", "codec", "events", "handle", "info_fn", "topics")
 
-    def mount(self, ctx: int, params: bytes | None) -> int:
-        s: Session[Any] = Session(self.app, ctx, None, self.codec)
-        return self._run(ctx, s, "mount", self.page.mount if self.codec is None else self._mount_typed, s)
+    app: App
+    codec: Any
+    events: dict[str, Callable[..., Any]]
+    handle: Callable[..., Any]
+    info_fn: Callable[..., Any]
+    topics: dict[str, Callable[..., Any]]
 
-    def _mount_typed(self, s: Session[Any]) -> None:
-        self.page.mount(s)
-        # A state the mount did not set starts as the dataclass's defaults (the
-        # library's new state is {}), so the first render sees every field.
-        s.state  # noqa: B018
+    if TYPE_CHECKING:
+
+        def _fail(self, ctx: int, what: str | Event, exc: BaseException) -> int: ...
 
     def event(self, ctx: int, raw: bytes | None) -> int:
         # _run's work written out: this runs for every event.
@@ -162,6 +157,41 @@ class PageBinding:
             return self._fail(ctx, "info", exc)
         finally:
             s._ctx = None
+
+
+if TYPE_CHECKING or speedups is None:
+    _BindingBase = _PyBindingCore
+else:
+    _BindingBase = speedups.BindingCore
+    speedups.set_binding_class(_PyBindingCore)
+
+
+class PageBinding(_BindingBase):
+    """Runs one registered page's callbacks against its :class:`Page` instance."""
+
+    __slots__ = ("page", "route")
+
+    def __init__(self, app: App, route: str, page: Page[Any]) -> None:
+        self.app = app
+        self.route = route
+        self.page = page
+        cls = type(page)
+        self.codec = cls._state_codec
+        # Bound once: the event's and the topic's method, by name.
+        self.events = {n: getattr(page, m) for n, m in cls._event_routes.items()}
+        self.handle = page.handle
+        self.info_fn = page.info
+        self.topics = {n: getattr(page, m) for n, m in cls._topic_routes.items()}
+
+    def mount(self, ctx: int, params: bytes | None) -> int:
+        s: Session[Any] = Session(self.app, ctx, None, self.codec)
+        return self._run(ctx, s, "mount", self.page.mount if self.codec is None else self._mount_typed, s)
+
+    def _mount_typed(self, s: Session[Any]) -> None:
+        self.page.mount(s)
+        # A state the mount did not set starts as the dataclass's defaults (the
+        # library's new state is {}), so the first render sees every field.
+        s.state  # noqa: B018
 
     def close(self, ctx: int, reason: bytes | None) -> None:
         s: Session[Any] = Session(self.app, ctx, None, self.codec)

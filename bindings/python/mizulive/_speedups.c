@@ -15,6 +15,10 @@
  *     set_state, mark and info_topic; all calling the library's functions through the addresses
  *     ctypes resolved (so this module links to nothing but Python);
  *   - read_event, the Event of the library's event JSON in its usual shape;
+ *   - SessionCore and BindingCore, the bases of page.Session and
+ *     _callbacks.PageBinding: the state's read and write-back, mark, and the event
+ *     and info callbacks from the handler's lookup to the write-back, without a
+ *     Python frame of the binding's between the library and the page's handler;
  *   - loads, the JSON decoder of load_state, for the binding's other JSON;
  *   - dumps, compact JSON for a value made only of dict, list, tuple, str, int,
  *     float, bool and None, exactly as json.dumps writes it with the binding's
@@ -22,11 +26,14 @@
  *     checks and explains, takes it.
  *
  * The modules that use it (_lib.py, _callbacks.py, page.py) do the same in Python
- * when it is absent: a failed build, or MIZULIVE_PURE_PYTHON=1.
+ * when it is absent: a failed build, or MIZULIVE_PURE_PYTHON=1. (SessionCore and
+ * BindingCore hand what they do not do themselves to those Python classes.)
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <limits.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -34,9 +41,11 @@
 /* An object slot of a class with __slots__, as its member descriptor says. */
 #if PY_VERSION_HEX >= 0x030C0000
 #define SLOT_OBJECT Py_T_OBJECT_EX
+#define SLOT_BOOL Py_T_BOOL
 #else
 #include <structmember.h>
 #define SLOT_OBJECT T_OBJECT_EX
+#define SLOT_BOOL T_BOOL
 #endif
 
 #if PY_VERSION_HEX < 0x030A0000
@@ -85,11 +94,11 @@ static void keep(void) {
     }
 }
 
-/* Hands the exception being raised to _callbacks._last_resort(where, exc), which
- * logs it; when that fails too, nothing is left to tell. */
-static void report(const char *where) {
+/* The exception being raised, with its traceback, as `except BaseException as e`
+ * sees it (a new reference; NULL when none is); no exception is left set. */
+static PyObject *take_exception(void) {
 #if PY_VERSION_HEX >= 0x030C0000
-    PyObject *value = PyErr_GetRaisedException();
+    return PyErr_GetRaisedException();
 #else
     PyObject *type, *value, *trace;
     PyErr_Fetch(&type, &value, &trace);
@@ -99,13 +108,59 @@ static void report(const char *where) {
     }
     Py_XDECREF(type);
     Py_XDECREF(trace);
+    return value;
 #endif
+}
+
+/* Hands the exception being raised to _callbacks._last_resort(where, exc), which
+ * logs it; when that fails too, nothing is left to tell. */
+static void report(const char *where) {
+    PyObject *value = take_exception();
     if (last_resort != NULL && value != NULL) {
         PyObject *result = PyObject_CallFunction(last_resort, "sO", where, value);
         Py_XDECREF(result);
     }
     Py_XDECREF(value);
     PyErr_Clear();
+}
+
+typedef struct BindingCore BindingCore;
+static PyTypeObject binding_core_type;
+static int binding_event(BindingCore *self, void *ctx, const char *text);
+static int binding_info(BindingCore *self, void *ctx, const char *text);
+
+/* An int result as a status (>= 0), or -1 with an exception set. Takes result. */
+static int status_of_result(PyObject *result) {
+    if (result == NULL) {
+        return -1;
+    }
+    long value = PyLong_AsLong(result);
+    Py_DECREF(result);
+    if (value < 0 || value > INT_MAX) {
+        if (!PyErr_Occurred()) {
+            PyErr_Format(PyExc_ValueError, "a callback's status is >= 0, not %ld", value);
+        }
+        return -1;
+    }
+    return (int)value;
+}
+
+/* fn(self, ctx, json), or self.<fn>(ctx, json) when fn is a str: its status, or -1
+ * with an exception set. */
+static int call_binding(PyObject *fn, PyObject *self, void *ctx, const char *json) {
+    /* args[0] is the callee's to use (PY_VECTORCALL_ARGUMENTS_OFFSET): the call
+     * takes args + 1, and may write the slot before it. */
+    PyObject *args[4] = {NULL, self, PyLong_FromVoidPtr(ctx), NULL};
+    args[3] = json == NULL ? Py_NewRef(Py_None) : PyBytes_FromString(json);
+    PyObject *result = NULL;
+    if (args[2] != NULL && args[3] != NULL) {
+        size_t n = 3 | PY_VECTORCALL_ARGUMENTS_OFFSET;
+        result = PyUnicode_Check(fn) ? PyObject_VectorcallMethod(fn, args + 1, n, NULL)
+                                     : PyObject_Vectorcall(fn, args + 1, n, NULL);
+    }
+    Py_XDECREF(args[2]);
+    Py_XDECREF(args[3]);
+    return status_of_result(result);
 }
 
 /* binding.<method>(ctx, json) for the binding registered under user_data; its int
@@ -125,22 +180,13 @@ static int dispatch(void *ctx, const char *json, void *user_data, PyObject *meth
     }
     if (binding != NULL) {
         Py_INCREF(binding); /* the dict's reference is borrowed */
-        /* args[0] is the callee's to use (PY_VECTORCALL_ARGUMENTS_OFFSET): the call
-         * takes args + 1, and may write the slot before it. */
-        PyObject *args[4] = {NULL, binding, PyLong_FromVoidPtr(ctx), NULL};
-        args[3] = json == NULL ? Py_NewRef(Py_None) : PyBytes_FromString(json);
-        if (args[2] != NULL && args[3] != NULL) {
-            PyObject *result = PyObject_VectorcallMethod(method, args + 1, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-            if (result != NULL) {
-                long value = PyLong_AsLong(result);
-                if (!(value == -1 && PyErr_Occurred())) {
-                    rc = (int)value;
-                }
-                Py_DECREF(result);
-            }
+        int status = method == name_mount || !PyObject_TypeCheck(binding, &binding_core_type)
+                         ? call_binding(method, binding, ctx, json)
+                     : method == name_event ? binding_event((BindingCore *)binding, ctx, json)
+                                            : binding_info((BindingCore *)binding, ctx, json);
+        if (status >= 0) {
+            rc = status;
         }
-        Py_XDECREF(args[2]);
-        Py_XDECREF(args[3]);
         Py_DECREF(binding);
     }
     busy = was_busy;
@@ -586,23 +632,38 @@ PyDoc_STRVAR(store_state_doc,
              "lv_set_state(ctx, dumps(state)): its status, or None when dumps declines the\n"
              "state (and nothing was written).");
 
+/* lv_set_state(ctx, dumps(state)), its status in *status: WRITTEN, or DECLINED
+ * (nothing written) or FAILED (an exception set). */
+static int store(void *ctx, PyObject *state, int *status) {
+    buffer b;
+    buffer_init(&b);
+    int r = encode(&b, state, 0);
+    if (r == WRITTEN) {
+        if (put_char(&b, '\0') == 0) {
+            *status = lv_set_state(ctx, b.data);
+        } else {
+            r = FAILED;
+        }
+    }
+    buffer_free(&b);
+    return r;
+}
+
 static PyObject *store_state(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
     void *ctx;
     if (arity("store_state", nargs, 2) < 0 || ready() < 0 || ctx_of(args[0], &ctx) < 0) {
         return NULL;
     }
-    buffer b;
-    buffer_init(&b);
-    int r = encode(&b, args[1], 0);
-    PyObject *result = NULL;
-    if (r == WRITTEN && put_char(&b, '\0') == 0) {
-        result = PyLong_FromLong(lv_set_state(ctx, b.data));
-    } else if (r == DECLINED) {
-        result = Py_NewRef(Py_None);
+    int status;
+    switch (store(ctx, args[1], &status)) {
+    case WRITTEN:
+        return PyLong_FromLong(status);
+    case DECLINED:
+        Py_RETURN_NONE;
+    default:
+        return NULL;
     }
-    buffer_free(&b);
-    return result;
 }
 
 /* -- load_state: the state's JSON as json.loads reads it */
@@ -1239,17 +1300,9 @@ PyDoc_STRVAR(read_event_doc,
              "writes, its strings need no unescaping and its values and form fields are\n"
              "strings and lists of strings; None for anything else.");
 
-static PyObject *read_event(PyObject *module, PyObject *raw) {
-    (void)module;
-    if (event_type == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "mizulive._speedups.set_event_types() was not called");
-        return NULL;
-    }
-    if (!PyBytes_Check(raw)) {
-        PyErr_Format(PyExc_TypeError, "read_event() takes bytes, not %.100s", Py_TYPE(raw)->tp_name);
-        return NULL;
-    }
-    reader r = {PyBytes_AS_STRING(raw), PyBytes_AS_STRING(raw) + PyBytes_GET_SIZE(raw)};
+/* read_event() of the n bytes at text; set_event_types() must have been called. */
+static PyObject *read_event_text(const char *text, size_t n) {
+    reader r = {text, text + n};
     /* type, name, target, values, form, field, key, meta: Event's arguments. */
     PyObject *fields[8] = {NULL};
     int shift, ctrl, alt, meta;
@@ -1280,6 +1333,577 @@ static PyObject *read_event(PyObject *module, PyObject *raw) {
     return event;
 }
 
+static PyObject *read_event(PyObject *module, PyObject *raw) {
+    (void)module;
+    if (event_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "mizulive._speedups.set_event_types() was not called");
+        return NULL;
+    }
+    if (!PyBytes_Check(raw)) {
+        PyErr_Format(PyExc_TypeError, "read_event() takes bytes, not %.100s", Py_TYPE(raw)->tp_name);
+        return NULL;
+    }
+    return read_event_text(PyBytes_AS_STRING(raw), (size_t)PyBytes_GET_SIZE(raw));
+}
+
+/* -- SessionCore and BindingCore: Session's and PageBinding's per-event parts
+ *
+ * page.Session and _callbacks.PageBinding derive from these types when the module is
+ * there (from page._SessionCore and _callbacks._PyBindingCore when it is not). Each
+ * does the usual case in C: a dict state, a region id seen before, an event or
+ * message its readers take. Anything else (a dataclass state, an error to explain,
+ * a text the readers decline) goes to the Python class's function of the same name,
+ * called on the same object, so the two paths share everything but the usual case.
+ */
+
+/* page.Session, and page._names (region id -> its bytes): set_session_class(). */
+static PyTypeObject *session_class;
+static PyObject *region_names;
+/* page._SessionCore's functions: the state's getter and setter, mark, _live and
+ * _write_back. */
+static PyObject *py_state_get, *py_state_set, *py_mark, *py_live, *py_write_back;
+/* _callbacks._PyBindingCore's event and info: set_binding_class(). */
+static PyObject *py_event, *py_info;
+static PyObject *name_fail, *text_handle, *text_info;
+
+typedef struct {
+    PyObject_HEAD
+    /* NULL once the callback it was made for returned. */
+    void *ctx;
+    PyObject *app, *codec, *state, *topic;
+    char dirty;
+} SessionCore;
+
+struct BindingCore {
+    PyObject_HEAD
+    PyObject *app, *codec, *events, *handle, *info_fn, *topics;
+};
+
+static PyTypeObject session_core_type;
+
+/* fn(self, *args): the Python path's answer. */
+static PyObject *call_python(PyObject *fn, PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (fn == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "mizulive._speedups: set_session_class() was not called");
+        return NULL;
+    }
+    PyObject *small[4];
+    PyObject **all = nargs < 3 ? small : PyMem_New(PyObject *, (size_t)nargs + 2);
+    if (all == NULL) {
+        return PyErr_NoMemory();
+    }
+    all[1] = self;
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        all[i + 2] = args[i];
+    }
+    PyObject *result = PyObject_Vectorcall(fn, all + 1, (size_t)(nargs + 1) | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    if (all != small) {
+        PyMem_Free(all);
+    }
+    return result;
+}
+
+/* 0 when the Python path's answer is None-or-anything (a setter's, a write-back's),
+ * -1 with its exception. Takes result. */
+static int done(PyObject *result) {
+    Py_XDECREF(result);
+    return result == NULL ? -1 : 0;
+}
+
+static PyObject *session_core_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    (void)args;
+    (void)kwds;
+    SessionCore *self = (SessionCore *)type->tp_alloc(type, 0);
+    if (self != NULL) {
+        self->app = Py_NewRef(Py_None);
+        self->codec = Py_NewRef(Py_None);
+        self->state = Py_NewRef(Py_None);
+        self->topic = Py_NewRef(Py_None);
+    }
+    return (PyObject *)self;
+}
+
+/* ctx as a context: an int, or None for none. */
+static int ctx_or_none(PyObject *arg, void **ctx) {
+    if (arg == Py_None) {
+        *ctx = NULL;
+        return 0;
+    }
+    return ctx_of(arg, ctx);
+}
+
+static int session_core_init(SessionCore *self, PyObject *args, PyObject *kwds) {
+    static char *keywords[] = {"app", "ctx", "topic", "codec", NULL};
+    PyObject *app, *ctx, *topic = Py_None, *codec = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|OO:Session", keywords, &app, &ctx, &topic, &codec) ||
+        ctx_or_none(ctx, &self->ctx) < 0) {
+        return -1;
+    }
+    Py_SETREF(self->app, Py_NewRef(app));
+    Py_SETREF(self->codec, Py_NewRef(codec));
+    Py_SETREF(self->state, Py_NewRef(Py_None));
+    Py_SETREF(self->topic, Py_NewRef(topic));
+    self->dirty = 0;
+    return 0;
+}
+
+static int session_core_traverse(SessionCore *self, visitproc visit, void *arg) {
+    Py_VISIT(self->app);
+    Py_VISIT(self->codec);
+    Py_VISIT(self->state);
+    Py_VISIT(self->topic);
+    return 0;
+}
+
+static int session_core_clear(SessionCore *self) {
+    Py_CLEAR(self->app);
+    Py_CLEAR(self->codec);
+    Py_CLEAR(self->state);
+    Py_CLEAR(self->topic);
+    return 0;
+}
+
+static void session_core_dealloc(SessionCore *self) {
+    PyObject_GC_UnTrack(self);
+    session_core_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+PyDoc_STRVAR(state_doc,
+             "The session state, written back after the callback: a JSON-compatible\n"
+             "dict, or an instance of the page's state dataclass.");
+
+/* The state: read from the library the first time it is touched. */
+static PyObject *session_get_state(SessionCore *self, void *closure) {
+    (void)closure;
+    if (self->dirty && self->state != NULL) {
+        return Py_NewRef(self->state);
+    }
+    if (!self->dirty && self->ctx != NULL && self->codec == Py_None && lv_get_state != NULL) {
+        const char *json = lv_get_state(self->ctx);
+        if (json != NULL) {
+            PyObject *state = parse(json, strlen(json));
+            if (state != NULL) {
+                Py_XSETREF(self->state, state);
+                self->dirty = 1;
+                return Py_NewRef(state);
+            }
+            if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
+                return NULL;
+            }
+            PyErr_Clear();
+        }
+    }
+    return call_python(py_state_get, (PyObject *)self, NULL, 0);
+}
+
+static int session_set_state(SessionCore *self, PyObject *value, void *closure) {
+    (void)closure;
+    if (value != NULL && self->ctx != NULL && self->codec == Py_None) {
+        Py_XSETREF(self->state, Py_NewRef(value));
+        self->dirty = 1;
+        return 0;
+    }
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "a Session's state cannot be deleted");
+        return -1;
+    }
+    return done(call_python(py_state_set, (PyObject *)self, &value, 1));
+}
+
+static PyObject *session_get_ctx(SessionCore *self, void *closure) {
+    (void)closure;
+    if (self->ctx == NULL) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromVoidPtr(self->ctx);
+}
+
+static int session_set_ctx(SessionCore *self, PyObject *value, void *closure) {
+    (void)closure;
+    if (value == NULL) {
+        value = Py_None;
+    }
+    return ctx_or_none(value, &self->ctx);
+}
+
+PyDoc_STRVAR(mark_regions_doc,
+             "mark(*regions)\n--\n\n"
+             "Marks regions (DOM ids) for re-rendering after the callback; the root id\n"
+             "(``\"lv-root\"``) re-renders the page body. An unknown id raises.");
+
+static PyObject *session_mark(SessionCore *self, PyObject *const *args, Py_ssize_t nargs) {
+    for (Py_ssize_t i = 0; i < nargs || self->ctx == NULL; i++) {
+        /* A region id encoded before, marked without a fault: anything else, from
+         * this region on (or a retired session's call), is the Python path's. */
+        PyObject *name = self->ctx != NULL && region_names != NULL && PyUnicode_CheckExact(args[i])
+                             ? PyDict_GetItemWithError(region_names, args[i])
+                             : NULL;
+        if (name != NULL && PyBytes_Check(name) && lv_mark(self->ctx, PyBytes_AS_STRING(name)) == 0) {
+            continue;
+        }
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        return call_python(py_mark, (PyObject *)self, args + i, nargs - i);
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(live_doc, "_live()\n--\n\nThe session's context; raises once its callback returned.");
+
+static PyObject *session_live(SessionCore *self, PyObject *unused) {
+    (void)unused;
+    if (self->ctx != NULL) {
+        return PyLong_FromVoidPtr(self->ctx);
+    }
+    return call_python(py_live, (PyObject *)self, NULL, 0);
+}
+
+/* Writes the state, which the callback touched, back through ctx: 0, or -1 with the
+ * exception that explains why not. */
+static int write_back(SessionCore *self, void *ctx) {
+    int status;
+    if (self->codec == Py_None && self->state != NULL) {
+        switch (store(ctx, self->state, &status)) {
+        case WRITTEN:
+            if (status == 0) {
+                return 0;
+            }
+            break; /* refused: the Python path writes it again and raises */
+        case DECLINED:
+            break;
+        default:
+            return -1;
+        }
+    }
+    PyObject *arg = PyLong_FromVoidPtr(ctx);
+    if (arg == NULL) {
+        return -1;
+    }
+    int r = done(call_python(py_write_back, (PyObject *)self, &arg, 1));
+    Py_DECREF(arg);
+    return r;
+}
+
+PyDoc_STRVAR(write_back_doc, "_write_back(ctx)\n--\n\nWrites the state, which the callback touched, back through ctx.");
+
+static PyObject *session_write_back(SessionCore *self, PyObject *arg) {
+    void *ctx;
+    if (ready() < 0 || ctx_of(arg, &ctx) < 0 || write_back(self, ctx) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMemberDef session_members[] = {
+    {"_app", SLOT_OBJECT, offsetof(SessionCore, app), 0, NULL},
+    {"_codec", SLOT_OBJECT, offsetof(SessionCore, codec), 0, NULL},
+    {"_state", SLOT_OBJECT, offsetof(SessionCore, state), 0, NULL},
+    {"_topic", SLOT_OBJECT, offsetof(SessionCore, topic), 0, NULL},
+    {"_dirty", SLOT_BOOL, offsetof(SessionCore, dirty), 0, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyGetSetDef session_getset[] = {
+    {"state", (getter)session_get_state, (setter)session_set_state, state_doc, NULL},
+    {"_ctx", (getter)session_get_ctx, (setter)session_set_ctx, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef session_methods[] = {
+    {"mark", (PyCFunction)(void (*)(void))session_mark, METH_FASTCALL, mark_regions_doc},
+    {"_live", (PyCFunction)session_live, METH_NOARGS, live_doc},
+    {"_write_back", (PyCFunction)session_write_back, METH_O, write_back_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject session_core_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "mizulive._speedups.SessionCore",
+    .tp_doc = PyDoc_STR("Session's per-event part in C (page._SessionCore without the module)."),
+    .tp_basicsize = sizeof(SessionCore),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_new = session_core_new,
+    .tp_init = (initproc)session_core_init,
+    .tp_traverse = (traverseproc)session_core_traverse,
+    .tp_clear = (inquiry)session_core_clear,
+    .tp_dealloc = (destructor)session_core_dealloc,
+    .tp_members = session_members,
+    .tp_getset = session_getset,
+    .tp_methods = session_methods,
+};
+
+/* -- BindingCore */
+
+static int binding_core_traverse(BindingCore *self, visitproc visit, void *arg) {
+    Py_VISIT(self->app);
+    Py_VISIT(self->codec);
+    Py_VISIT(self->events);
+    Py_VISIT(self->handle);
+    Py_VISIT(self->info_fn);
+    Py_VISIT(self->topics);
+    return 0;
+}
+
+static int binding_core_clear(BindingCore *self) {
+    Py_CLEAR(self->app);
+    Py_CLEAR(self->codec);
+    Py_CLEAR(self->events);
+    Py_CLEAR(self->handle);
+    Py_CLEAR(self->info_fn);
+    Py_CLEAR(self->topics);
+    return 0;
+}
+
+static void binding_core_dealloc(BindingCore *self) {
+    PyObject_GC_UnTrack(self);
+    binding_core_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* A Session for one callback on ctx, as Session(app, ctx, topic, codec) makes it. */
+static SessionCore *new_session(BindingCore *self, void *ctx, PyObject *topic) {
+    SessionCore *s = (SessionCore *)session_class->tp_alloc(session_class, 0);
+    if (s != NULL) {
+        s->ctx = ctx;
+        s->app = Py_NewRef(self->app);
+        s->codec = Py_NewRef(self->codec);
+        s->state = Py_NewRef(Py_None);
+        s->topic = Py_NewRef(topic);
+    }
+    return s;
+}
+
+/* self._fail(ctx, what, exc) for the exception being raised: its status, or -1 with
+ * an exception set when that failed too. */
+static int fail(BindingCore *self, void *ctx, PyObject *what) {
+    PyObject *exc = take_exception();
+    PyObject *ctx_arg = PyLong_FromVoidPtr(ctx);
+    PyObject *result = NULL;
+    if (exc != NULL && ctx_arg != NULL) {
+        result = PyObject_CallMethodObjArgs((PyObject *)self, name_fail, ctx_arg, what, exc, NULL);
+    }
+    Py_XDECREF(exc);
+    Py_XDECREF(ctx_arg);
+    return status_of_result(result);
+}
+
+/* fn(s, arg), then the state's write-back when the callback touched it: LV_OK (0),
+ * or self._fail's status for what it raised. The session is retired either way. */
+static int run(BindingCore *self, SessionCore *s, void *ctx, PyObject *fn, PyObject *arg, PyObject *what) {
+    PyObject *args[3] = {NULL, (PyObject *)s, arg};
+    PyObject *result = PyObject_Vectorcall(fn, args + 1, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    int ok = result != NULL && (!s->dirty || write_back(s, ctx) == 0);
+    Py_XDECREF(result);
+    int status = ok ? 0 : fail(self, ctx, what);
+    s->ctx = NULL;
+    return status;
+}
+
+/* Whether the fields the C path reads are set as PageBinding sets them. */
+static int binding_ready(BindingCore *self) {
+    return session_class != NULL && event_type != NULL && self->app != NULL && self->codec != NULL &&
+           self->handle != NULL && self->info_fn != NULL && self->events != NULL && PyDict_CheckExact(self->events) &&
+           self->topics != NULL && PyDict_CheckExact(self->topics);
+}
+
+/* The page's handler for the event text: on_event's work. */
+static int binding_event(BindingCore *self, void *ctx, const char *text) {
+    PyObject *event = text != NULL && binding_ready(self) ? read_event_text(text, strlen(text)) : Py_NewRef(Py_None);
+    if (event == Py_None) {
+        Py_DECREF(event);
+        return call_binding(py_event, (PyObject *)self, ctx, text);
+    }
+    if (event == NULL) {
+        return fail(self, ctx, text_handle);
+    }
+    SessionCore *s = new_session(self, ctx, Py_None);
+    if (s == NULL) {
+        Py_DECREF(event);
+        return -1;
+    }
+    PyObject *name = *(PyObject **)((char *)event + event_slot_offsets[1]);
+    PyObject *fn = PyDict_GetItemWithError(self->events, name);
+    int status = fn == NULL && PyErr_Occurred() ? fail(self, ctx, event)
+                                                 : run(self, s, ctx, fn != NULL ? fn : self->handle, event, event);
+    s->ctx = NULL;
+    Py_DECREF(s);
+    Py_DECREF(event);
+    return status;
+}
+
+/* The page's handler for the message text on ctx's topic: on_info's work. */
+static int binding_info(BindingCore *self, void *ctx, const char *text) {
+    if (!binding_ready(self)) {
+        return call_binding(py_info, (PyObject *)self, ctx, text);
+    }
+    const char *topic_text = lv_info_topic(ctx);
+    PyObject *topic = topic_text == NULL ? Py_NewRef(Py_None)
+                                         : PyUnicode_DecodeUTF8(topic_text, (Py_ssize_t)strlen(topic_text), "replace");
+    if (topic == NULL) {
+        return -1;
+    }
+    PyObject *msg = text == NULL ? Py_NewRef(Py_None) : parse(text, strlen(text));
+    if (msg == NULL && PyErr_ExceptionMatches(PyExc_ValueError)) {
+        /* json reads what this reader declines (or explains why not). */
+        PyErr_Clear();
+        Py_DECREF(topic);
+        return call_binding(py_info, (PyObject *)self, ctx, text);
+    }
+    SessionCore *s = new_session(self, ctx, topic);
+    int status = -1;
+    if (s != NULL) {
+        PyObject *fn = topic == Py_None ? NULL : PyDict_GetItemWithError(self->topics, topic);
+        status = msg == NULL || (fn == NULL && PyErr_Occurred())
+                     ? fail(self, ctx, text_info)
+                     : run(self, s, ctx, fn != NULL ? fn : self->info_fn, msg, text_info);
+        s->ctx = NULL;
+        Py_DECREF(s);
+    }
+    Py_XDECREF(msg);
+    Py_DECREF(topic);
+    return status;
+}
+
+/* (ctx, json bytes or None) for event() and info(). */
+static int ctx_and_text(const char *name, PyObject *const *args, Py_ssize_t nargs, void **ctx, const char **text) {
+    if (arity(name, nargs, 2) < 0 || ready() < 0 || address(args[0], ctx, "ctx") < 0) {
+        return -1;
+    }
+    if (args[1] == Py_None) {
+        *text = NULL;
+        return 0;
+    }
+    if (!PyBytes_Check(args[1]) || strlen(PyBytes_AS_STRING(args[1])) != (size_t)PyBytes_GET_SIZE(args[1])) {
+        PyErr_Format(PyExc_TypeError, "%s() takes bytes without NUL or None", name);
+        return -1;
+    }
+    *text = PyBytes_AS_STRING(args[1]);
+    return 0;
+}
+
+PyDoc_STRVAR(binding_event_doc, "event(ctx, raw)\n--\n\nRuns the page's handler for the event JSON raw: a status.");
+
+static PyObject *binding_event_method(BindingCore *self, PyObject *const *args, Py_ssize_t nargs) {
+    void *ctx;
+    const char *text;
+    if (ctx_and_text("event", args, nargs, &ctx, &text) < 0) {
+        return NULL;
+    }
+    int status = binding_event(self, ctx, text);
+    return status < 0 ? NULL : PyLong_FromLong(status);
+}
+
+PyDoc_STRVAR(binding_info_doc, "info(ctx, raw)\n--\n\nRuns the page's handler for the message JSON raw: a status.");
+
+static PyObject *binding_info_method(BindingCore *self, PyObject *const *args, Py_ssize_t nargs) {
+    void *ctx;
+    const char *text;
+    if (ctx_and_text("info", args, nargs, &ctx, &text) < 0) {
+        return NULL;
+    }
+    int status = binding_info(self, ctx, text);
+    return status < 0 ? NULL : PyLong_FromLong(status);
+}
+
+static PyMemberDef binding_members[] = {
+    {"app", SLOT_OBJECT, offsetof(BindingCore, app), 0, NULL},
+    {"codec", SLOT_OBJECT, offsetof(BindingCore, codec), 0, NULL},
+    {"events", SLOT_OBJECT, offsetof(BindingCore, events), 0, NULL},
+    {"handle", SLOT_OBJECT, offsetof(BindingCore, handle), 0, NULL},
+    {"info_fn", SLOT_OBJECT, offsetof(BindingCore, info_fn), 0, NULL},
+    {"topics", SLOT_OBJECT, offsetof(BindingCore, topics), 0, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyMethodDef binding_methods[] = {
+    {"event", (PyCFunction)(void (*)(void))binding_event_method, METH_FASTCALL, binding_event_doc},
+    {"info", (PyCFunction)(void (*)(void))binding_info_method, METH_FASTCALL, binding_info_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject binding_core_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "mizulive._speedups.BindingCore",
+    .tp_doc = PyDoc_STR("PageBinding's per-event part in C (_callbacks._PyBindingCore without the module)."),
+    .tp_basicsize = sizeof(BindingCore),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_traverse = (traverseproc)binding_core_traverse,
+    .tp_clear = (inquiry)binding_core_clear,
+    .tp_dealloc = (destructor)binding_core_dealloc,
+    .tp_members = binding_members,
+    .tp_methods = binding_methods,
+};
+
+/* cls.<name> (a new reference), or NULL with a TypeError naming it. */
+static PyObject *own(PyObject *cls, const char *name) {
+    PyObject *value = PyObject_GetAttrString(cls, name);
+    if (value == NULL) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%.100s defines no %s", ((PyTypeObject *)cls)->tp_name, name);
+    }
+    return value;
+}
+
+PyDoc_STRVAR(set_session_class_doc,
+             "set_session_class(Session, _SessionCore, names)\n--\n\n"
+             "page.Session (derived from SessionCore), the Python class whose functions take\n"
+             "what SessionCore leaves to them, and page._names (region id -> bytes).");
+
+static PyObject *set_session_class(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (arity("set_session_class", nargs, 3) < 0) {
+        return NULL;
+    }
+    if (!PyType_Check(args[0]) || !PyType_IsSubtype((PyTypeObject *)args[0], &session_core_type) ||
+        !PyType_Check(args[1]) || !PyDict_CheckExact(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "set_session_class() takes a SessionCore class, a class and a dict");
+        return NULL;
+    }
+    PyObject *state = own(args[1], "state");
+    PyObject *get = state == NULL ? NULL : PyObject_GetAttrString(state, "fget");
+    PyObject *set = state == NULL ? NULL : PyObject_GetAttrString(state, "fset");
+    PyObject *mark = own(args[1], "mark"), *live = own(args[1], "_live"), *write = own(args[1], "_write_back");
+    Py_XDECREF(state);
+    if (get == NULL || set == NULL || mark == NULL || live == NULL || write == NULL) {
+        Py_XDECREF(get);
+        Py_XDECREF(set);
+        Py_XDECREF(mark);
+        Py_XDECREF(live);
+        Py_XDECREF(write);
+        return NULL;
+    }
+    Py_XSETREF(py_state_get, get);
+    Py_XSETREF(py_state_set, set);
+    Py_XSETREF(py_mark, mark);
+    Py_XSETREF(py_live, live);
+    Py_XSETREF(py_write_back, write);
+    Py_XSETREF(session_class, (PyTypeObject *)Py_NewRef(args[0]));
+    Py_XSETREF(region_names, Py_NewRef(args[2]));
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(set_binding_class_doc,
+             "set_binding_class(_PyBindingCore)\n--\n\n"
+             "The Python class whose event and info take what BindingCore leaves to them.");
+
+static PyObject *set_binding_class(PyObject *module, PyObject *cls) {
+    (void)module;
+    if (!PyType_Check(cls)) {
+        PyErr_SetString(PyExc_TypeError, "set_binding_class() takes a class");
+        return NULL;
+    }
+    PyObject *event = own(cls, "event");
+    PyObject *info = event == NULL ? NULL : own(cls, "info");
+    if (info == NULL) {
+        Py_XDECREF(event);
+        return NULL;
+    }
+    Py_XSETREF(py_event, event);
+    Py_XSETREF(py_info, info);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL, setup_doc},
     {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL, bind_doc},
@@ -1292,6 +1916,8 @@ static PyMethodDef methods[] = {
     {"load_state", load_state, METH_O, load_state_doc},
     {"set_event_types", (PyCFunction)(void (*)(void))set_event_types, METH_FASTCALL, set_event_types_doc},
     {"read_event", read_event, METH_O, read_event_doc},
+    {"set_session_class", (PyCFunction)(void (*)(void))set_session_class, METH_FASTCALL, set_session_class_doc},
+    {"set_binding_class", set_binding_class, METH_O, set_binding_class_doc},
     {"keep_thread_state", keep_thread_state, METH_NOARGS, keep_thread_state_doc},
     {"in_callback", in_callback, METH_NOARGS, in_callback_doc},
     {NULL, NULL, 0, NULL},
@@ -1309,8 +1935,21 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     name_mount = PyUnicode_InternFromString("mount");
     name_event = PyUnicode_InternFromString("event");
     name_info = PyUnicode_InternFromString("info");
-    if (name_mount == NULL || name_event == NULL || name_info == NULL) {
+    name_fail = PyUnicode_InternFromString("_fail");
+    text_handle = PyUnicode_InternFromString("handle");
+    text_info = PyUnicode_InternFromString("info");
+    if (name_mount == NULL || name_event == NULL || name_info == NULL || name_fail == NULL || text_handle == NULL ||
+        text_info == NULL || PyType_Ready(&session_core_type) < 0 || PyType_Ready(&binding_core_type) < 0) {
         return NULL;
     }
-    return PyModule_Create(&module_def);
+    PyObject *module = PyModule_Create(&module_def);
+    if (module == NULL) {
+        return NULL;
+    }
+    if (PyModule_AddObject(module, "SessionCore", Py_NewRef((PyObject *)&session_core_type)) < 0 ||
+        PyModule_AddObject(module, "BindingCore", Py_NewRef((PyObject *)&binding_core_type)) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
 }

@@ -414,31 +414,26 @@ def _text(value: Any) -> str:
     return json.dumps(value)
 
 
-class Session(Generic[S]):
-    """A callback's view of its session: the state, and what the callback may ask for.
+class _SessionCore:
+    """Session's per-event part: its state, ``mark`` and the state's write-back.
 
-    A ``Session`` is valid only during the callback it was passed to; using it
-    afterwards raises :class:`MizuliveError`. ``state`` is read from the library the
-    first time it is touched and written back when the callback returns normally;
-    after an exception nothing is written and the session keeps its previous state.
-    ``Session`` is a ``Session[dict[str, Any]]``; a page with a dataclass state type
-    gets a ``Session[ThatDataclass]``.
-    """
+    With the compiled module, ``_speedups.SessionCore`` takes this class's place under
+    :class:`Session` and does the usual case of each in C (a dict state, a region id
+    marked before); it hands anything else to this class's function of the same name,
+    so a typed state, an error and its message have one implementation."""
 
     __slots__ = ("_app", "_codec", "_ctx", "_dirty", "_state", "_topic")
 
-    def __init__(self, app: App, ctx: int, topic: str | None = None, codec: _state.Codec | None = None) -> None:
+    def __init__(self, app: App, ctx: int | None, topic: str | None = None, codec: _state.Codec | None = None) -> None:
         self._app = app
-        self._ctx: int | None = ctx
+        self._ctx = ctx
         self._state: Any = None
         self._dirty = False
         self._topic = topic
         self._codec = codec
 
-    # -- state
-
     @property
-    def state(self) -> S:
+    def state(self) -> Any:
         """The session state, written back after the callback: a JSON-compatible
         dict, or an instance of the page's state dataclass."""
         if not self._dirty:
@@ -453,17 +448,69 @@ class Session(Generic[S]):
             codec = self._codec
             self._state = state if codec is None else codec.load(state, "state")
             self._dirty = True
-        value: S = self._state
-        return value
+        return self._state
 
     @state.setter
-    def state(self, value: S) -> None:
+    def state(self, value: Any) -> None:
         self._live()
         codec = self._codec
         if codec is not None and not isinstance(value, codec.cls):
             raise TypeError(f"s.state must be a {codec.cls.__name__}, not {type(value).__name__} {value!r:.60}")
         self._state = value
         self._dirty = True
+
+    def mark(self, *regions: str) -> None:
+        """Marks regions (DOM ids) for re-rendering after the callback; the root id
+        (``"lv-root"``) re-renders the page body. An unknown id raises."""
+        ctx = self._ctx or self._live()
+        for region in regions:
+            rc = mark_region(ctx, _names.get(region) or _name(region))
+            if rc:
+                check(rc)
+
+    def _live(self) -> int:
+        ctx = self._ctx
+        if ctx is None:
+            raise MizuliveError(ErrorCode.STATE, "this Session was used after its callback returned")
+        return ctx
+
+    def _write_back(self, ctx: int) -> None:
+        """Writes the state, which the callback touched, back through ``ctx``."""
+        state = self._state if self._codec is None else self._codec.dump(self._state, "state")
+        rc = store_state(ctx, state)
+        if rc is None:
+            rc = set_state(ctx, _lib.checked_json(state, "state"))
+        if rc:
+            check(rc)
+
+
+# A checker sees the Python class (a conditional expression would hide it).
+if TYPE_CHECKING or _lib.speedups is None:  # noqa: SIM108
+    _SessionBase = _SessionCore
+else:
+    _SessionBase = _lib.speedups.SessionCore
+
+
+class Session(_SessionBase, Generic[S]):
+    """A callback's view of its session: the state, and what the callback may ask for.
+
+    A ``Session`` is valid only during the callback it was passed to; using it
+    afterwards raises :class:`MizuliveError`. ``state`` is read from the library the
+    first time it is touched and written back when the callback returns normally;
+    after an exception nothing is written and the session keeps its previous state.
+    ``Session`` is a ``Session[dict[str, Any]]``; a page with a dataclass state type
+    gets a ``Session[ThatDataclass]``.
+    """
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        # The state's type for a checker; the property itself is _SessionBase's.
+        @property
+        def state(self) -> S: ...
+
+        @state.setter
+        def state(self, value: S) -> None: ...
 
     # -- who is asking
 
@@ -517,15 +564,6 @@ class Session(Generic[S]):
         return self._topic
 
     # -- rendering
-
-    def mark(self, *regions: str) -> None:
-        """Marks regions (DOM ids) for re-rendering after the callback; the root id
-        (``"lv-root"``) re-renders the page body. An unknown id raises."""
-        ctx = self._ctx or self._live()
-        for region in regions:
-            rc = mark_region(ctx, _names.get(region) or _name(region))
-            if rc:
-                check(rc)
 
     def mark_all(self) -> None:
         """Marks every region (the page body when the page has none)."""
@@ -607,12 +645,6 @@ class Session(Generic[S]):
 
     # -- internals
 
-    def _live(self) -> int:
-        ctx = self._ctx
-        if ctx is None:
-            raise MizuliveError(ErrorCode.STATE, "this Session was used after its callback returned")
-        return ctx
-
     def _finish(self, write_back: bool) -> None:
         """Ends the callback: writes the state back (when touched) and retires the ctx."""
         try:
@@ -621,11 +653,6 @@ class Session(Generic[S]):
         finally:
             self._ctx = None
 
-    def _write_back(self, ctx: int) -> None:
-        """Writes the state, which the callback touched, back through ``ctx``."""
-        state = self._state if self._codec is None else self._codec.dump(self._state, "state")
-        rc = store_state(ctx, state)
-        if rc is None:
-            rc = set_state(ctx, _lib.checked_json(state, "state"))
-        if rc:
-            check(rc)
+
+if _lib.speedups is not None:
+    _lib.speedups.set_session_class(Session, _SessionCore, _names)

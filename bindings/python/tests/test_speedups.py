@@ -20,10 +20,10 @@ import weakref
 from typing import Any, Callable
 
 import pytest
-from conftest import SPEEDUPS_EXPECTED, ProbePage
+from conftest import SPEEDUPS_EXPECTED, ProbePage, Signal
 
 import mizulive
-from mizulive import _callbacks, _lib
+from mizulive import _callbacks, _lib, page
 
 speedups = _lib.speedups
 needs_speedups = pytest.mark.skipif(speedups is None, reason="mizulive._speedups is not in use")
@@ -46,6 +46,9 @@ def test_the_compiled_path_is_in_use_unless_turned_off() -> None:
             speedups.set_state,
             speedups.mark,
         )
+    # Session's and PageBinding's per-event parts: compiled, or their Python classes.
+    cores = (speedups.SessionCore, speedups.BindingCore) if speedups else (page._SessionCore, _callbacks._PyBindingCore)
+    assert mizulive.Session.__mro__[1] is cores[0] and _callbacks.PageBinding.__mro__[1] is cores[1]
 
 
 STRINGS = [
@@ -407,3 +410,121 @@ def test_a_host_threads_python_state_ends_with_the_thread(make_app: Any) -> None
     app.close()
     gc.collect()
     assert [ref() for ref in held] == [None] * len(held)
+
+
+class Declined(Counter):
+    """Shows the text of each event and message: the ones below are in shapes the
+    compiled readers leave to the Python path."""
+
+    def mount(self, s: mizulive.Session) -> None:
+        super().mount(s)
+        s.subscribe("deep")
+
+    def handle(self, s: mizulive.Session, e: mizulive.Event) -> None:
+        s.state["text"] = e.get("q")
+        s.mark("main")
+
+    def info(self, s: mizulive.Session, msg: Any) -> None:
+        depth = 0
+        while isinstance(msg, list):
+            msg, depth = msg[0], depth + 1
+        s.state["text"] = f"{msg} at {depth}"
+        s.mark("main")
+
+
+def test_an_event_or_message_the_compiled_readers_decline_reaches_the_page(serve: Any) -> None:
+    app, client = serve(Declined)
+    with client.live("/probe") as live:
+        # A value with an escape: the event reader takes only strings without any.
+        reply = live.event("q", values={"q": "back\\slash"})
+        assert reply.ok and "text=back\\slash " in reply.regions["main"]
+        # Nesting deeper than the compiled decoder reads: json reads it.
+        app.publish("deep", nested(102))
+        assert "text=1 at 102 " in live.next("patch")["regions"]["main"]
+        # And the usual shapes, right after, on the compiled path when it is there.
+        assert "text=plain " in live.event("q", values={"q": "plain"}).regions["main"]
+        app.publish("deep", nested(3))
+        assert "text=1 at 3 " in live.next("patch")["regions"]["main"]
+
+
+class Marks(Counter):
+    """Marks regions the ways a page can get them wrong."""
+
+    def handle(self, s: mizulive.Session, e: mizulive.Event) -> None:
+        s.state["count"] += 1
+        s.state["extra"] = s.state["count"]  # both regions change; the marks say which render
+        if e.name == "one":
+            s.mark("main")
+        elif e.name == "unknown":
+            s.mark("main", "nope", "extra")
+        elif e.name == "not-a-str":
+            s.mark("main", 5)  # type: ignore[arg-type]
+        elif e.name == "none":
+            s.mark()
+        else:
+            s.mark("main", "extra")
+
+
+def test_marks_are_checked_the_same_on_either_path(serve: Any) -> None:
+    _, client = serve(Marks, dev=True)  # dev mode: the reason reaches the reply
+    page._names.clear()  # the ids' bytes, made on first use: the first mark is Python's
+    with client.live("/probe") as live:
+        both = live.event("both")
+        assert both.ok and set(both.regions) == {"main", "extra"}
+        one = live.event("one")
+        assert one.ok and set(one.regions) == {"main"} and "count=2 " in one.regions["main"]
+        unknown = live.event("unknown")
+        assert not unknown.ok and "nope" in str(unknown.error)
+        wrong = live.event("not-a-str")
+        assert not wrong.ok and "region must be a str, not int" in str(wrong.error)
+        # The failed events changed nothing; marking nothing renders nothing.
+        none = live.event("none")
+        assert none.ok and none.regions == {}
+        assert "count=4 " in live.event("both").regions["main"]
+
+
+def test_a_session_kept_in_its_own_state_is_collected(serve: Any) -> None:
+    # A cycle through the compiled session's fields (state -> holder -> session) is
+    # the garbage collector's to find: it must see what the session holds.
+    freed = Signal()
+
+    class Holder:
+        def __init__(self, s: mizulive.Session) -> None:
+            self.s = s
+            weakref.finalize(self, freed.put)
+
+    class Page(Counter):
+        def handle(self, s: mizulive.Session, e: mizulive.Event) -> None:
+            s._state = {"count": 1, "cycle": Holder(s)}  # never written back
+            s._dirty = False
+
+    _, client = serve(Page)
+    with client.live("/probe") as live:
+        assert live.event("inc").ok
+        gc.collect()
+        assert freed.wait() is None
+
+
+@needs_speedups
+def test_the_compiled_cores_check_their_arguments(serve: Any) -> None:
+    assert speedups is not None
+    app, _ = serve(Counter)
+    [binding] = [b for b in _callbacks._objects.values() if getattr(b, "route", None) == "/probe"]
+    for call, error in [
+        (lambda: binding.event(), TypeError),
+        (lambda: binding.event(0, b"{}"), ValueError),
+        (lambda: binding.event(1, "{}"), TypeError),
+        (lambda: binding.info(1, b"null\0"), TypeError),
+        (lambda: mizulive.Session(app, "ctx"), TypeError),
+        (lambda: speedups.set_session_class(dict, page._SessionCore, {}), TypeError),
+        (lambda: speedups.set_session_class(mizulive.Session, object, {}), TypeError),
+        (lambda: speedups.set_binding_class(object), TypeError),
+    ]:
+        with pytest.raises(error):
+            call()
+    retired = mizulive.Session(app, None)
+    with pytest.raises(mizulive.MizuliveError, match="after its callback"):
+        retired.state = {}
+    with pytest.raises(AttributeError):
+        del retired.state
+    assert retired._ctx is None
