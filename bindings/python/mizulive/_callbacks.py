@@ -141,7 +141,7 @@ class _PyBindingCore:
             # An event that could not be read is named "handle".
             return self._fail(ctx, "handle" if e is None else e, exc)
         finally:
-            s._ctx = None
+            s._retire()
 
     def info(self, ctx: int, raw: bytes | None) -> int:
         # As event(): a publish to many sessions runs this for each of them.
@@ -156,7 +156,7 @@ class _PyBindingCore:
         except BaseException as exc:
             return self._fail(ctx, "info", exc)
         finally:
-            s._ctx = None
+            s._retire()
 
 
 if TYPE_CHECKING or speedups is None:
@@ -200,7 +200,7 @@ class PageBinding(_BindingBase):
         except BaseException:
             self._log_exception("close")
         finally:
-            s._ctx = None
+            s._retire()
 
     def _run(self, ctx: int, s: Session, what: str | Event, fn: Callable[..., Any], *args: Any) -> int:
         try:
@@ -210,7 +210,7 @@ class PageBinding(_BindingBase):
         except BaseException as exc:
             return self._fail(ctx, what, exc)
         finally:
-            s._ctx = None
+            s._retire()
 
     def _fail(self, ctx: int, what: str | Event, exc: BaseException) -> int:
         # An event is named only when it failed: most events succeed.

@@ -374,9 +374,8 @@ def _load_speedups() -> Any:
         from . import _speedups
     except ImportError:
         return None
-    fns = (lib.lv_get_state, lib.lv_set_state, lib.lv_mark, lib.lv_info_topic)
-    get, set, mark, topic = (ctypes.cast(fn, c_void_p).value or 0 for fn in fns)
-    _speedups.setup(get, set, mark, topic)
+    names = ("lv_get_state", "lv_set_state", "lv_mark", "lv_info_topic", "lv_state_cache", "lv_set_state_cache")
+    _speedups.setup(*(ctypes.cast(getattr(lib, name), c_void_p).value or 0 for name in names))
     return _speedups
 
 

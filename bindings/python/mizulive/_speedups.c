@@ -33,7 +33,9 @@
 #include <Python.h>
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -67,11 +69,15 @@ typedef const char *(*lv_get_state_fn)(void *ctx);
 /* lv_set_state and lv_mark: a status for a context and a text. */
 typedef int (*lv_text_fn)(void *ctx, const char *text);
 typedef const char *(*lv_info_topic_fn)(void *ctx);
+typedef void *(*lv_state_cache_fn)(void *ctx, int *fresh);
+typedef int (*lv_set_state_cache_fn)(void *ctx, void *value, void (*drop)(void *));
 
 static lv_get_state_fn lv_get_state;
 static lv_text_fn lv_set_state;
 static lv_text_fn lv_mark;
 static lv_info_topic_fn lv_info_topic;
+static lv_state_cache_fn lv_state_cache;
+static lv_set_state_cache_fn lv_set_state_cache;
 
 /* key -> binding (_callbacks._objects), and the function that logs an exception
  * that escaped a binding (_callbacks._last_resort). Set by bind(). */
@@ -91,6 +97,41 @@ static void keep(void) {
         /* The GIL is held here, so this returns PyGILState_LOCKED. */
         (void)PyGILState_Ensure();
         kept = 1;
+    }
+}
+
+/* Kept states (see "the kept state" below) the library let go of: a session left this
+ * node, or another value took the place of one. The library may do that on any
+ * thread, without the GIL, so the state waits here for the next callback, which
+ * holds the GIL, to release it. */
+typedef struct dropped {
+    PyObject *state;
+    struct dropped *next;
+} dropped;
+
+static _Atomic(dropped *) to_release;
+
+static void drop_state(void *state) {
+    dropped *d = malloc(sizeof *d);
+    if (d == NULL) {
+        return; /* the state stays: nothing can free it without the GIL */
+    }
+    d->state = state;
+    d->next = atomic_load_explicit(&to_release, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&to_release, &d->next, d, memory_order_release,
+                                                  memory_order_relaxed)) {
+    }
+}
+
+/* Releases the states dropped so far; the GIL is held. They hold only dicts, lists,
+ * str, int, bool and None: releasing them runs no Python code. */
+static void release_dropped(void) {
+    dropped *d = atomic_exchange_explicit(&to_release, NULL, memory_order_acquire);
+    while (d != NULL) {
+        dropped *next = d->next;
+        Py_DECREF(d->state);
+        free(d);
+        d = next;
     }
 }
 
@@ -172,6 +213,9 @@ static int dispatch(void *ctx, const char *json, void *user_data, PyObject *meth
     int was_busy = busy;
     keep();
     busy = 1;
+    if (atomic_load_explicit(&to_release, memory_order_relaxed) != NULL) {
+        release_dropped();
+    }
     PyObject *key = PyLong_FromVoidPtr(user_data);
     PyObject *binding = key == NULL ? NULL : PyDict_GetItemWithError(bindings, key);
     Py_XDECREF(key);
@@ -249,21 +293,25 @@ static PyObject *address_of(lv_callback_fn fn) {
 }
 
 PyDoc_STRVAR(setup_doc,
-             "setup(get_state, set_state, mark, info_topic)\n--\n\n"
-             "Takes the addresses of lv_get_state, lv_set_state, lv_mark and lv_info_topic.");
+             "setup(get_state, set_state, mark, info_topic, state_cache, set_state_cache)\n--\n\n"
+             "Takes the addresses of lv_get_state, lv_set_state, lv_mark, lv_info_topic,\n"
+             "lv_state_cache and lv_set_state_cache.");
 
 static PyObject *setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
-    void *get, *set, *mark, *topic;
-    if (arity("setup", nargs, 4) < 0 || address(args[0], &get, "lv_get_state") < 0 ||
+    void *get, *set, *mark, *topic, *cache, *set_cache;
+    if (arity("setup", nargs, 6) < 0 || address(args[0], &get, "lv_get_state") < 0 ||
         address(args[1], &set, "lv_set_state") < 0 || address(args[2], &mark, "lv_mark") < 0 ||
-        address(args[3], &topic, "lv_info_topic") < 0) {
+        address(args[3], &topic, "lv_info_topic") < 0 || address(args[4], &cache, "lv_state_cache") < 0 ||
+        address(args[5], &set_cache, "lv_set_state_cache") < 0) {
         return NULL;
     }
     lv_get_state = (lv_get_state_fn)(uintptr_t)get;
     lv_set_state = (lv_text_fn)(uintptr_t)set;
     lv_mark = (lv_text_fn)(uintptr_t)mark;
     lv_info_topic = (lv_info_topic_fn)(uintptr_t)topic;
+    lv_state_cache = (lv_state_cache_fn)(uintptr_t)cache;
+    lv_set_state_cache = (lv_set_state_cache_fn)(uintptr_t)set_cache;
     Py_RETURN_NONE;
 }
 
@@ -496,9 +544,16 @@ static int encode_str(buffer *b, PyObject *s) {
     return WRITTEN;
 }
 
-static int encode(buffer *b, PyObject *v, int depth);
+/* encode()'s `exact`, when not NULL, starts at 1 and ends at 0 unless the library,
+ * which keeps the JSON, would give back a value equal to the one written, with every
+ * dict's keys in the same order, and nothing outside it could change any of its
+ * containers: no tuple (it comes back a list), no float (the library's reading of
+ * one may differ in the last place), every dict's keys in ascending order (the
+ * library's objects are sorted), and every dict and list below the top held once,
+ * by its container (the top's holders are the caller's to count). See keep(). */
+static int encode(buffer *b, PyObject *v, int depth, int *exact);
 
-static int encode_items(buffer *b, PyObject *const *items, Py_ssize_t n, int depth) {
+static int encode_items(buffer *b, PyObject *const *items, Py_ssize_t n, int depth, int *exact) {
     if (put_char(b, '[') < 0) {
         return FAILED;
     }
@@ -506,7 +561,7 @@ static int encode_items(buffer *b, PyObject *const *items, Py_ssize_t n, int dep
         if (i > 0 && put_char(b, ',') < 0) {
             return FAILED;
         }
-        int r = encode(b, items[i], depth + 1);
+        int r = encode(b, items[i], depth + 1, exact);
         if (r != WRITTEN) {
             return r;
         }
@@ -514,9 +569,9 @@ static int encode_items(buffer *b, PyObject *const *items, Py_ssize_t n, int dep
     return put_char(b, ']');
 }
 
-static int encode_dict(buffer *b, PyObject *d, int depth) {
+static int encode_dict(buffer *b, PyObject *d, int depth, int *exact) {
     Py_ssize_t pos = 0;
-    PyObject *key, *value;
+    PyObject *key, *value, *last = NULL;
     int first = 1;
     if (put_char(b, '{') < 0) {
         return FAILED;
@@ -530,6 +585,14 @@ static int encode_dict(buffer *b, PyObject *d, int depth) {
             return FAILED;
         }
         first = 0;
+        if (exact != NULL && *exact && last != NULL) {
+            int order = PyUnicode_Compare(last, key);
+            if (order == -1 && PyErr_Occurred()) {
+                return FAILED;
+            }
+            *exact = order < 0;
+        }
+        last = key;
         int r = encode_str(b, key);
         if (r != WRITTEN) {
             return r;
@@ -537,7 +600,7 @@ static int encode_dict(buffer *b, PyObject *d, int depth) {
         if (put_char(b, ':') < 0) {
             return FAILED;
         }
-        r = encode(b, value, depth + 1);
+        r = encode(b, value, depth + 1, exact);
         if (r != WRITTEN) {
             return r;
         }
@@ -545,11 +608,14 @@ static int encode_dict(buffer *b, PyObject *d, int depth) {
     return put_char(b, '}');
 }
 
-static int encode(buffer *b, PyObject *v, int depth) {
+static int encode(buffer *b, PyObject *v, int depth, int *exact) {
     if (depth > MAX_DEPTH) {
         return DECLINED;
     }
     PyTypeObject *type = Py_TYPE(v);
+    if (exact != NULL && depth > 0 && (type == &PyDict_Type || type == &PyList_Type) && Py_REFCNT(v) != 1) {
+        *exact = 0;
+    }
     if (type == &PyUnicode_Type) {
         return encode_str(b, v);
     }
@@ -585,6 +651,9 @@ static int encode(buffer *b, PyObject *v, int depth) {
         if (!isfinite(d)) {
             return DECLINED; /* json's path refuses it, and says so */
         }
+        if (exact != NULL) {
+            *exact = 0;
+        }
         /* float.__repr__, which json writes floats with. */
         char *repr = PyOS_double_to_string(d, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
         if (repr == NULL) {
@@ -595,13 +664,16 @@ static int encode(buffer *b, PyObject *v, int depth) {
         return r;
     }
     if (type == &PyDict_Type) {
-        return encode_dict(b, v, depth);
+        return encode_dict(b, v, depth, exact);
     }
     if (type == &PyList_Type) {
-        return encode_items(b, PySequence_Fast_ITEMS(v), PyList_GET_SIZE(v), depth);
+        return encode_items(b, PySequence_Fast_ITEMS(v), PyList_GET_SIZE(v), depth, exact);
     }
     if (type == &PyTuple_Type) {
-        return encode_items(b, PySequence_Fast_ITEMS(v), PyTuple_GET_SIZE(v), depth);
+        if (exact != NULL) {
+            *exact = 0;
+        }
+        return encode_items(b, PySequence_Fast_ITEMS(v), PyTuple_GET_SIZE(v), depth, exact);
     }
     return DECLINED;
 }
@@ -616,7 +688,7 @@ static PyObject *dumps(PyObject *module, PyObject *value) {
     (void)module;
     buffer b;
     buffer_init(&b);
-    int r = encode(&b, value, 0);
+    int r = encode(&b, value, 0, NULL);
     PyObject *result = NULL;
     if (r == WRITTEN) {
         result = PyBytes_FromStringAndSize(b.data, (Py_ssize_t)b.len);
@@ -633,11 +705,11 @@ PyDoc_STRVAR(store_state_doc,
              "state (and nothing was written).");
 
 /* lv_set_state(ctx, dumps(state)), its status in *status: WRITTEN, or DECLINED
- * (nothing written) or FAILED (an exception set). */
-static int store(void *ctx, PyObject *state, int *status) {
+ * (nothing written) or FAILED (an exception set). `exact` as encode() has it. */
+static int store(void *ctx, PyObject *state, int *status, int *exact) {
     buffer b;
     buffer_init(&b);
-    int r = encode(&b, state, 0);
+    int r = encode(&b, state, 0, exact);
     if (r == WRITTEN) {
         if (put_char(&b, '\0') == 0) {
             *status = lv_set_state(ctx, b.data);
@@ -656,7 +728,7 @@ static PyObject *store_state(PyObject *module, PyObject *const *args, Py_ssize_t
         return NULL;
     }
     int status;
-    switch (store(ctx, args[1], &status)) {
+    switch (store(ctx, args[1], &status, NULL)) {
     case WRITTEN:
         return PyLong_FromLong(status);
     case DECLINED:
@@ -1480,6 +1552,13 @@ static PyObject *session_get_state(SessionCore *self, void *closure) {
         return Py_NewRef(self->state);
     }
     if (!self->dirty && self->ctx != NULL && self->codec == Py_None && lv_get_state != NULL) {
+        int fresh;
+        PyObject *kept = lv_state_cache(self->ctx, &fresh);
+        if (kept != NULL && fresh) {
+            Py_XSETREF(self->state, Py_NewRef(kept));
+            self->dirty = 1;
+            return Py_NewRef(kept);
+        }
         const char *json = lv_get_state(self->ctx);
         if (json != NULL) {
             PyObject *state = parse(json, strlen(json));
@@ -1560,14 +1639,72 @@ static PyObject *session_live(SessionCore *self, PyObject *unused) {
     return call_python(py_live, (PyObject *)self, NULL, 0);
 }
 
+/* -- the kept state
+ *
+ * A state the library gives back as it is (encode()'s `exact`) stays with its
+ * session after the write-back (lv_set_state_cache), and the session's next callback
+ * takes it instead of reading and decoding the state, while the library says it is
+ * still the state (lv_state_cache's `fresh`: no write since, no failed callback's
+ * rollback). Nothing else can reach it to change it meanwhile: encode() found no
+ * other holder of any of its dicts and lists, and a session lets go of its state as
+ * its callback returns (retire()).
+ */
+
+/* Keeps the state just written with the session; `kept` is the one kept so far. */
+static void keep_state(void *ctx, PyObject *state, void *kept) {
+    if (kept == (void *)state) {
+        (void)lv_set_state_cache(ctx, state, drop_state); /* the same: fresh again */
+        return;
+    }
+    Py_INCREF(state);
+    if (lv_set_state_cache(ctx, state, drop_state) != 0) {
+        Py_DECREF(state);
+    }
+    release_dropped(); /* the one it replaced */
+}
+
+PyDoc_STRVAR(release_dropped_doc,
+             "release_dropped()\n--\n\n"
+             "Releases the kept states the library let go of since the last callback (the\n"
+             "app's close calls it: no callback may follow).");
+
+static PyObject *release_dropped_now(PyObject *module, PyObject *unused) {
+    (void)module;
+    (void)unused;
+    release_dropped();
+    Py_RETURN_NONE;
+}
+
+/* The callback is over: the session no longer reaches the library, nor its state. */
+static void retire(SessionCore *self) {
+    self->ctx = NULL;
+    self->dirty = 0;
+    Py_XSETREF(self->state, Py_NewRef(Py_None));
+}
+
+PyDoc_STRVAR(retire_doc, "_retire()\n--\n\nEnds the session's use: its context and its state go.");
+
+static PyObject *session_retire(SessionCore *self, PyObject *unused) {
+    (void)unused;
+    retire(self);
+    Py_RETURN_NONE;
+}
+
 /* Writes the state, which the callback touched, back through ctx: 0, or -1 with the
  * exception that explains why not. */
 static int write_back(SessionCore *self, void *ctx) {
-    int status;
-    if (self->codec == Py_None && self->state != NULL) {
-        switch (store(ctx, self->state, &status)) {
+    PyObject *state = self->state;
+    if (self->codec == Py_None && state != NULL) {
+        /* The state's holders: this session, and the library when it keeps it. */
+        void *kept = lv_state_cache(ctx, NULL);
+        int exact = Py_REFCNT(state) == 1 + (kept == (void *)state);
+        int status;
+        switch (store(ctx, state, &status, &exact)) {
         case WRITTEN:
             if (status == 0) {
+                if (exact) {
+                    keep_state(ctx, state, kept);
+                }
                 return 0;
             }
             break; /* refused: the Python path writes it again and raises */
@@ -1615,6 +1752,7 @@ static PyMethodDef session_methods[] = {
     {"mark", (PyCFunction)(void (*)(void))session_mark, METH_FASTCALL, mark_regions_doc},
     {"_live", (PyCFunction)session_live, METH_NOARGS, live_doc},
     {"_write_back", (PyCFunction)session_write_back, METH_O, write_back_doc},
+    {"_retire", (PyCFunction)session_retire, METH_NOARGS, retire_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1696,7 +1834,7 @@ static int run(BindingCore *self, SessionCore *s, void *ctx, PyObject *fn, PyObj
     int ok = result != NULL && (!s->dirty || write_back(s, ctx) == 0);
     Py_XDECREF(result);
     int status = ok ? 0 : fail(self, ctx, what);
-    s->ctx = NULL;
+    retire(s);
     return status;
 }
 
@@ -1726,7 +1864,7 @@ static int binding_event(BindingCore *self, void *ctx, const char *text) {
     PyObject *fn = PyDict_GetItemWithError(self->events, name);
     int status = fn == NULL && PyErr_Occurred() ? fail(self, ctx, event)
                                                  : run(self, s, ctx, fn != NULL ? fn : self->handle, event, event);
-    s->ctx = NULL;
+    retire(s);
     Py_DECREF(s);
     Py_DECREF(event);
     return status;
@@ -1757,7 +1895,7 @@ static int binding_info(BindingCore *self, void *ctx, const char *text) {
         status = msg == NULL || (fn == NULL && PyErr_Occurred())
                      ? fail(self, ctx, text_info)
                      : run(self, s, ctx, fn != NULL ? fn : self->info_fn, msg, text_info);
-        s->ctx = NULL;
+        retire(s);
         Py_DECREF(s);
     }
     Py_XDECREF(msg);
@@ -1918,6 +2056,7 @@ static PyMethodDef methods[] = {
     {"read_event", read_event, METH_O, read_event_doc},
     {"set_session_class", (PyCFunction)(void (*)(void))set_session_class, METH_FASTCALL, set_session_class_doc},
     {"set_binding_class", set_binding_class, METH_O, set_binding_class_doc},
+    {"release_dropped", release_dropped_now, METH_NOARGS, release_dropped_doc},
     {"keep_thread_state", keep_thread_state, METH_NOARGS, keep_thread_state_doc},
     {"in_callback", in_callback, METH_NOARGS, in_callback_doc},
     {NULL, NULL, 0, NULL},

@@ -322,7 +322,9 @@ class App:
                 asgi._closed()
             # The shut-down handle only holds memory now. It is freed once this App
             # is garbage: a call needs the App, so none can be on its way in then.
-            weakref.finalize(self, lib.lv_app_free, ptr)
+            weakref.finalize(self, _free, ptr)
+            if _lib.speedups is not None:
+                _lib.speedups.release_dropped()  # the states its sessions kept
             self._closed.set()
             _open_apps.discard(self)
 
@@ -448,6 +450,13 @@ def _second_interrupt_exits() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _free(ptr: Any) -> None:
+    """Frees a shut-down app, then the states its sessions kept (see ``release_dropped``)."""
+    lib.lv_app_free(ptr)
+    if _lib.speedups is not None:
+        _lib.speedups.release_dropped()
 
 
 @atexit.register

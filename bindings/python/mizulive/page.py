@@ -474,6 +474,12 @@ class _SessionCore:
             raise MizuliveError(ErrorCode.STATE, "this Session was used after its callback returned")
         return ctx
 
+    def _retire(self) -> None:
+        """The callback is over: the session no longer reaches the library, nor its state."""
+        self._ctx = None
+        self._state = None
+        self._dirty = False
+
     def _write_back(self, ctx: int) -> None:
         """Writes the state, which the callback touched, back through ``ctx``."""
         state = self._state if self._codec is None else self._codec.dump(self._state, "state")
@@ -651,7 +657,7 @@ class Session(_SessionBase, Generic[S]):
             if write_back and self._dirty:
                 self._write_back(self._ctx or self._live())
         finally:
-            self._ctx = None
+            self._retire()
 
 
 if _lib.speedups is not None:

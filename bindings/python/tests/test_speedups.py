@@ -243,7 +243,7 @@ def test_the_library_calls_check_their_arguments() -> None:
     with pytest.raises(TypeError, match=r"takes 2 arguments \(1 given\)"):
         speedups.set_state(1)  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="NULL address"):
-        speedups.setup(0, 1, 2, 3)
+        speedups.setup(0, 1, 2, 3, 4, 5)
 
     # An event class whose fields are not slots of its own is refused, and the one in
     # use stays.
@@ -528,3 +528,107 @@ def test_the_compiled_cores_check_their_arguments(serve: Any) -> None:
     with pytest.raises(AttributeError):
         del retired.state
     assert retired._ctx is None
+
+
+class Kept(Counter):
+    """A page whose state can be looked at, changed in the ways a kept state must
+    survive, and held from outside."""
+
+    seen: list[str]
+    held: list[Any]
+
+    def handle(self, s: mizulive.Session, e: mizulive.Event) -> None:
+        state = s.state
+        if e.name == "look":
+            type(self).seen.append(repr(state))
+        elif e.name == "sorted":
+            state["list"] = ["x", {"k": [None, True]}]
+        elif e.name == "unsorted":
+            state["z"], state["a"] = 1, 2  # keys the library sorts
+        elif e.name == "tuple":
+            state["zz"] = (1, 2)
+        elif e.name == "hold":
+            type(self).held.append(state)  # held past the callback
+        elif e.name == "hold-list":
+            type(self).held.append(state["list"])
+        elif e.name == "fail":
+            state["count"] += 100
+            state["list"].append("lost")
+            raise mizulive.CallbackError("no")
+        state["count"] += 1
+        s.mark("main")
+
+
+def test_a_state_comes_back_as_the_library_keeps_it(serve: Any) -> None:
+    # With the module, a state the library gives back as it is stays with its session
+    # between callbacks; anything else, or a state someone else holds, is read again.
+    Kept.seen, Kept.held = [], []
+    _, client = serve(Kept)
+    rest = "'list': ['x', {'k': [None, True]}]"
+    with client.live("/probe") as live:
+        for name in ["look", "sorted", "look", "unsorted", "look", "tuple", "look"]:
+            assert live.event(name).ok
+        # Keys in the library's order, a tuple as a list: as JSON gives them back.
+        assert Kept.seen == [
+            "{'count': 0}",
+            f"{{'count': 2, {rest}}}",
+            f"{{'a': 2, 'count': 4, {rest}, 'z': 1}}",
+            f"{{'a': 2, 'count': 6, {rest}, 'z': 1, 'zz': [1, 2]}}",
+        ]
+        # Changed from outside after its callback: the next one reads the library's.
+        assert live.event("hold").ok
+        Kept.held[0]["count"] = -1
+        assert live.event("look").ok
+        assert Kept.seen[-1] == f"{{'a': 2, 'count': 8, {rest}, 'z': 1, 'zz': [1, 2]}}"
+        assert live.event("hold-list").ok
+        Kept.held[1].append("from outside")
+        assert live.event("look").ok
+        assert Kept.seen[-1] == f"{{'a': 2, 'count': 10, {rest}, 'z': 1, 'zz': [1, 2]}}"
+        # A failed callback's changes are undone, in the library and for the next one.
+        assert not live.event("fail").ok
+        assert live.event("look").ok
+        assert Kept.seen[-1] == f"{{'a': 2, 'count': 11, {rest}, 'z': 1, 'zz': [1, 2]}}"
+        assert "count=13 " in live.event("look").regions["main"]
+
+
+def test_a_session_lets_go_of_its_state_when_its_callback_returns(serve: Any) -> None:
+    kept = Signal()
+
+    class Page(Counter):
+        def handle(self, s: mizulive.Session, e: mizulive.Event) -> None:
+            super().handle(s, e)
+            kept.put(s)
+
+    _, client = serve(Page)
+    with client.live("/probe") as live:
+        assert live.event("inc").ok
+    s = kept.wait()
+    with pytest.raises(mizulive.MizuliveError, match="after its callback"):
+        s.state  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_kept_states_go_with_their_sessions(make_app: Any) -> None:
+    marker = "kept-state-marker"
+
+    class Page(Counter):
+        def mount(self, s: mizulive.Session) -> None:
+            s.state = {"count": 0, marker: [True]}  # a list: the GC then tracks the dict
+
+    def kept() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if type(o) is dict and marker in o)
+
+    app = make_app(start=False)
+    app.page("/probe", Page)
+    app.start("127.0.0.1:0")
+    from mizulive.testing import Client
+
+    lives = [Client(app.url).live("/probe").__enter__() for _ in range(3)]
+    for live in lives:
+        assert live.event("inc").ok
+    # One state kept by each session with the module; none without.
+    assert kept() == (3 if speedups is not None else 0)
+    app.close()
+    for live in lives:
+        live.__exit__(None, None, None)
+    assert kept() == 0
