@@ -973,6 +973,26 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A float in a state's JSON reads back as written, to the last binary place, and
+    /// is written again as the same number (the state's text is what hosts decode).
+    #[test]
+    fn a_state_float_reads_back_as_the_host_wrote_it() {
+        // Shortest texts of doubles (as Python's repr and Go's strconv write them)
+        // that a parse without float_roundtrip reads one place off.
+        for (text, want) in [
+            ("2.7715077941825975e-163", 2.7715077941825975e-163_f64),
+            ("2.2790121708605243e+274", 2.2790121708605243e274),
+            ("4.026380313612261e+293", 4.026380313612261e293),
+            ("-2.9205048131065683e-196", -2.9205048131065683e-196),
+        ] {
+            let state: Value = serde_json::from_str(&format!("{{\"x\":{text}}}")).unwrap();
+            let got = state["x"].as_f64().unwrap();
+            assert_eq!(got.to_bits(), want.to_bits(), "{text} read as {got:e}");
+            let again: Value = serde_json::from_str(&state.to_string()).unwrap();
+            assert_eq!(again["x"].as_f64().unwrap().to_bits(), want.to_bits(), "{text}");
+        }
+    }
+
     #[test]
     fn a_region_set_holds_each_place_once_below_and_beyond_64() {
         let mut set = RegionSet::default();

@@ -547,10 +547,11 @@ static int encode_str(buffer *b, PyObject *s) {
 /* encode()'s `exact`, when not NULL, starts at 1 and ends at 0 unless the library,
  * which keeps the JSON, would give back a value equal to the one written, with every
  * dict's keys in the same order, and nothing outside it could change any of its
- * containers: no tuple (it comes back a list), no float (the library's reading of
- * one may differ in the last place), every dict's keys in ascending order (the
- * library's objects are sorted), and every dict and list below the top held once,
- * by its container (the top's holders are the caller's to count). See keep(). */
+ * containers: no tuple (it comes back a list), every dict's keys in ascending order
+ * (the library's objects are sorted), and every dict and list below the top held
+ * once, by its container (the top's holders are the caller's to count). A float
+ * comes back as it is: repr writes the shortest text that reads back as it, and the
+ * library reads and writes floats exactly. See keep_state(). */
 static int encode(buffer *b, PyObject *v, int depth, int *exact);
 
 static int encode_items(buffer *b, PyObject *const *items, Py_ssize_t n, int depth, int *exact) {
@@ -650,9 +651,6 @@ static int encode(buffer *b, PyObject *v, int depth, int *exact) {
         double d = PyFloat_AS_DOUBLE(v);
         if (!isfinite(d)) {
             return DECLINED; /* json's path refuses it, and says so */
-        }
-        if (exact != NULL) {
-            *exact = 0;
         }
         /* float.__repr__, which json writes floats with. */
         char *repr = PyOS_double_to_string(d, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);

@@ -591,6 +591,30 @@ def test_a_state_comes_back_as_the_library_keeps_it(serve: Any) -> None:
         assert "count=13 " in live.event("look").regions["main"]
 
 
+# Floats whose shortest text (repr's) a reading that is not exact takes one binary
+# place off, and the ends of the range.
+ROUND_TRIP = [2.7715077941825975e-163, 2.2790121708605243e274, -2.9205048131065683e-196, 0.1, -0.0, 5e-324, 1.7e308]
+
+
+def test_a_float_in_the_state_comes_back_as_it_was_written(serve: Any) -> None:
+    seen = Signal()
+
+    class Page(Counter):
+        def mount(self, s: mizulive.Session) -> None:
+            s.state = {"count": 0, "x": list(ROUND_TRIP)}
+
+        def handle(self, s: mizulive.Session, e: mizulive.Event) -> None:
+            # What this session has, and the library's text, which every host decodes.
+            seen.put((repr(s.state["x"]), repr(json.loads(_lib.lib.lv_get_state(s._ctx))["x"])))
+            super().handle(s, e)
+
+    _, client = serve(Page)
+    with client.live("/probe") as live:
+        for _ in range(3):
+            assert live.event("inc").ok
+    assert seen.values == [(repr(ROUND_TRIP), repr(ROUND_TRIP))] * 3
+
+
 def test_a_session_lets_go_of_its_state_when_its_callback_returns(serve: Any) -> None:
     kept = Signal()
 
