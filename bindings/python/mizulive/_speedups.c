@@ -1622,7 +1622,7 @@ static PyObject *session_mark(SessionCore *self, PyObject *const *args, Py_ssize
         if (PyErr_Occurred()) {
             return NULL;
         }
-        return call_python(py_mark, (PyObject *)self, args + i, nargs - i);
+        return call_python(py_mark, (PyObject *)self, i < nargs ? args + i : NULL, nargs - i);
     }
     Py_RETURN_NONE;
 }
