@@ -36,6 +36,7 @@ pub mod pubsub;
 pub mod scaffold;
 mod server;
 mod session;
+mod state_diff;
 pub mod testing;
 pub mod token;
 mod views;

@@ -14,6 +14,7 @@ use crate::browser::{BrowserMap, BrowserSession};
 use crate::error::{Error, Result};
 pub use crate::protocol::{Event, KeyMeta};
 pub use crate::pubsub::{Info, LAGGED_TOPIC};
+use crate::state_diff::{self, Change};
 
 /// A live page's behaviour. Callbacks of one session never overlap; callbacks of
 /// different sessions may run at the same time on different host threads.
@@ -230,12 +231,17 @@ pub(crate) struct PageData {
 pub(crate) struct StateCache {
     value: Option<Box<dyn std::any::Any + Send>>,
     fresh: bool,
+    /// The JSON text the state was last set from ([`Ctx::set_state_json`]), while
+    /// nothing else has changed it: the next text is compared with it, and only what
+    /// differs is parsed.
+    text: Option<Box<str>>,
 }
 
 impl StateCache {
-    /// The state changed: the host's copy no longer shows it.
+    /// The state changed: the host's copies no longer show it.
     pub(crate) fn stale(&mut self) {
         self.fresh = false;
+        self.text = None;
     }
 }
 
@@ -464,7 +470,18 @@ impl<'a> Ctx<'a> {
 
     /// Replaces the state with parsed JSON. On bad JSON, or JSON bigger than
     /// `max_state_bytes`, the state is unchanged.
+    ///
+    /// When the state was last set from a text and nothing changed it since, the
+    /// text is compared with that one and only what differs is parsed and set (a
+    /// host that writes its whole state after each callback mostly changes a field
+    /// or appends an item); the result is the state the whole text holds.
     pub fn set_state_json(&mut self, json: &str) -> Result<()> {
+        if let Some(old) = self.data.state_cache.text.take() {
+            if json.len() >= state_diff::COMPARED_FROM && self.set_changes(&old, json) {
+                self.data.state_cache.text = Some(json.into());
+                return Ok(());
+            }
+        }
         let state: Value = serde_json::from_str(json).map_err(Error::json)?;
         check_object(&state)?;
         self.data.state_bytes = check_state_size(&state, self.env.max_state_bytes())?;
@@ -472,7 +489,60 @@ impl<'a> Ctx<'a> {
         // Measured just now: unless something changes it again, the check at the end
         // of the callback has nothing to do.
         self.fx.state_changed = false;
+        if json.len() >= state_diff::COMPARED_FROM {
+            self.data.state_cache.text = Some(json.into());
+        }
         Ok(())
+    }
+
+    /// Sets what differs between `old`, the text the state holds, and `json`: true
+    /// when done, false (nothing changed) when the texts are not compared
+    /// ([`state_diff::changes`]), a changed value does not parse, or the state might
+    /// then be over `max_state_bytes`: the whole text is then parsed and checked.
+    fn set_changes(&mut self, old: &str, json: &str) -> bool {
+        let Some(changes) = state_diff::changes(old, json) else {
+            return false;
+        };
+        // Everything parsed and measured before anything is set. The size is an upper
+        // bound, as `state_bytes` is: exact but for a comma per change.
+        let mut bytes = self.data.state_bytes;
+        let mut writes = Vec::with_capacity(changes.len());
+        for change in changes {
+            match change {
+                Change::Set(pointer, text) => {
+                    let Ok(value) = serde_json::from_str::<Value>(text) else {
+                        return false;
+                    };
+                    let replaced = json_get(&self.data.state, &pointer).map_or(0, json_len::<Value>);
+                    // A new key: its text, a colon and a comma.
+                    let key = pointer.rsplit_once('/').map_or(0, |(_, key)| json_len(&*unescape(key)) + 2);
+                    let added = if replaced == 0 { key } else { 0 };
+                    bytes = (bytes + json_len(&value) + added).saturating_sub(replaced);
+                    writes.push((pointer, Some(value)));
+                }
+                Change::Remove(pointer) => {
+                    let removed = json_get(&self.data.state, &pointer).map_or(0, json_len::<Value>);
+                    bytes = bytes.saturating_sub(removed);
+                    writes.push((pointer, None));
+                }
+            }
+        }
+        if bytes > self.env.max_state_bytes() {
+            return false;
+        }
+        for (pointer, value) in writes {
+            match value {
+                Some(value) => {
+                    let set = self.set(&pointer, value);
+                    debug_assert!(set.is_ok(), "{pointer}: {set:?}");
+                }
+                None => {
+                    self.remove(&pointer);
+                }
+            }
+        }
+        self.data.state_bytes = bytes;
+        true
     }
 
     /// The value at a JSON pointer (`/count`, `/items/0/title`).

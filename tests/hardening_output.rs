@@ -74,6 +74,15 @@ impl Page for Room {
                 ctx.set_state_json(&state.to_string())?;
                 ctx.mark("last")?;
             }
+            "grow_json_quiet" => {
+                // The write's own answer, kept from the callback's.
+                let mut state = ctx.state().clone();
+                state["blob"] = json!(blob(event));
+                if ctx.set_state_json(&state.to_string()).is_err() {
+                    ctx.set("/last", json!("refused"))?;
+                }
+                ctx.mark("last")?;
+            }
             "last" => {
                 ctx.set("/last", json!(text(event, "text")?))?;
                 ctx.mark("last")?;
@@ -471,6 +480,11 @@ async fn a_state_over_the_limit_fails_the_callback_and_keeps_the_old_state() {
         let patch = ws.event_patch("last", json!({ "text": text })).await;
         assert!(last_region(&patch).contains(&text), "{patch}");
     }
+    // A state written whole after one written whole is compared with it and only its
+    // changes are set: one over the limit is still refused by the write itself.
+    ws.event_patch("grow_json", json!({"n": "20"})).await;
+    let patch = ws.event_patch("grow_json_quiet", json!({"n": "5000"})).await;
+    assert_eq!(last_region(&patch), "<p>n=1 last=refused blob=20</p>", "{patch}");
 }
 
 #[test]

@@ -237,3 +237,45 @@ fn the_whole_state_set_through_a_pointer_must_be_an_object() {
     page.event(&event("keep", &[json!(["set!", "", {"n": 2}])])).expect("an object is fine");
     assert_eq!(page.state().expect("state"), json!({"n": 2}));
 }
+
+/// A host that writes its whole state after each callback (as the Python and Go
+/// bindings do) has only what changed since the last text parsed and set: the state
+/// is still exactly the text's, and a callback that fails after such a write, with
+/// more writes after it, leaves the state as it was.
+#[test]
+fn a_state_written_whole_again_and_again_is_the_texts_state() {
+    let app = app();
+    let mut page = TestClient::open(&app, "/ops").expect("open");
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut expected: Value = serde_json::from_str(START).expect("start");
+    // The state a few writes away from `from`, as a host's next whole state.
+    let next = |rng: &mut Rng, from: &Value| {
+        let mut next = from.clone();
+        for op in random_ops(rng) {
+            model(&mut next, &op);
+        }
+        next
+    };
+    for round in 0..300 {
+        let mut first = next(&mut rng, &expected);
+        let mut second = next(&mut rng, &first);
+        if !first.is_object() || !second.is_object() {
+            continue;
+        }
+        // Long enough to be compared rather than parsed whole.
+        for state in [&mut first, &mut second] {
+            state["pad"] = json!("p".repeat(300));
+        }
+        page.event(&event("keep", &[json!(["replace", first])])).expect("the first text");
+        assert_eq!(page.state().expect("state"), first, "round {round}");
+        // Compared with the first text: only what changed is set.
+        let mut ops = vec![json!(["replace", second])];
+        ops.extend(random_ops(&mut rng));
+        page.event(&event("fail", &ops)).expect_err("the callback fails");
+        assert_eq!(page.state().expect("state"), first, "round {round}: {ops:?} was not undone");
+        page.event(&event("keep", &[json!(["replace", first])])).expect("the first text again");
+        page.event(&event("keep", &[json!(["replace", second])])).expect("the second text");
+        assert_eq!(page.state().expect("state"), second, "round {round}");
+        expected = second;
+    }
+}
