@@ -10,6 +10,8 @@
 //! [`MAX_DEPTH`], text that is not JSON) returns `None`, and the caller parses the
 //! whole text as before, which also explains what is wrong with it.
 
+use std::collections::HashMap;
+
 /// Nesting this deep or deeper is compared as one value.
 const MAX_DEPTH: usize = 32;
 
@@ -68,22 +70,23 @@ fn compare<'a>(
         if depth == 0 && end != new.len() {
             return None;
         }
-        let find = |list: &[(&'a str, &'a str)], key: &str| list.iter().find(|m| m.0 == key).map(|m| m.1);
-        let indexed = old_members.len() > 8;
-        let old_index: std::collections::HashMap<&str, &str> =
-            if indexed { old_members.iter().copied().collect() } else { Default::default() };
-        for (key, _) in &old_members {
-            let kept = if indexed {
-                new_members.iter().any(|m| m.0 == *key)
-            } else {
-                find(&new_members, key).is_some()
+        // Members looked up by key: in the list for a few, through an index for more.
+        let index = |list: &[(&'a str, &'a str)]| -> Option<HashMap<&'a str, &'a str>> {
+            (list.len() > 8).then(|| list.iter().copied().collect())
+        };
+        let find =
+            |list: &[(&'a str, &'a str)], index: &Option<HashMap<&'a str, &'a str>>, key: &str| match index {
+                Some(index) => index.get(key).copied(),
+                None => list.iter().find(|m| m.0 == key).map(|m| m.1),
             };
-            if !kept {
+        let (old_index, new_index) = (index(&old_members), index(&new_members));
+        for (key, _) in &old_members {
+            if find(&new_members, &new_index, key).is_none() {
                 removes.push(Change::Remove(child(&pointer, key)));
             }
         }
         for (key, value) in &new_members {
-            let before = if indexed { old_index.get(key).copied() } else { find(&old_members, key) };
+            let before = find(&old_members, &old_index, key);
             match before {
                 Some(before) => compare(before, value, child(&pointer, key), depth + 1, removes, sets)?,
                 None => sets.push(Change::Set(child(&pointer, key), value)),
@@ -346,8 +349,16 @@ mod tests {
                     (0..self.next(6))
                         .map(|_| {
                             (
-                                ["k", "a/b", "t~", "é", "z"][self.next(5) as usize].to_string()
-                                    + &self.next(4).to_string(),
+                                {
+                                    // "" is a key too: its pointer is "/".
+                                    let base = ["k", "a/b", "t~", "é", "z", ""][self.next(6) as usize];
+                                    let n = self.next(4);
+                                    if base.is_empty() {
+                                        String::new()
+                                    } else {
+                                        format!("{base}{n}")
+                                    }
+                                },
                                 self.value(depth + 1),
                             )
                         })
