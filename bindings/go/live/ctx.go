@@ -417,10 +417,6 @@ func (c *Ctx) flash(kind, message string) error {
 	return callC(func() C.int { return C.lv_flash(p, ck, cm) })
 }
 
-func (c *Ctx) mark(id string) error {
-	return c.withStr("region id", id, nil, func(p *C.lv_ctx, s *C.char) C.int { return C.lv_mark(p, s) })
-}
-
 func goStringOrEmpty(p *C.char) string {
 	if p == nil {
 		return ""

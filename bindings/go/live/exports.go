@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime/cgo"
 	"runtime/debug"
 	"strings"
 )
@@ -38,7 +37,7 @@ func goLvMount(c *C.lv_ctx, params *C.char, user C.uintptr_t) (rc C.int) {
 			goexited(user, "Mount")
 		}
 	}()
-	err := cgo.Handle(user).Value().(callbacks).mount(c)
+	err := handle(user).value().(callbacks).mount(c)
 	if errors.Is(err, ErrNotFound) {
 		// Mount returned ErrNotFound (or wraps it): the page GET answers 404.
 		C.lv_set_status(c, 404)
@@ -58,7 +57,7 @@ func goLvEvent(c *C.lv_ctx, event *C.char, user C.uintptr_t) (rc C.int) {
 			goexited(user, "Handle")
 		}
 	}()
-	rc = finish(c, cgo.Handle(user).Value().(callbacks).event(c, C.GoString(event)))
+	rc = finish(c, handle(user).value().(callbacks).event(c, C.GoString(event)))
 	returned = true
 	return rc
 }
@@ -73,7 +72,7 @@ func goLvInfo(c *C.lv_ctx, msg *C.char, user C.uintptr_t) (rc C.int) {
 			goexited(user, "Info")
 		}
 	}()
-	rc = finish(c, cgo.Handle(user).Value().(callbacks).info(c, C.GoString(msg)))
+	rc = finish(c, handle(user).value().(callbacks).info(c, C.GoString(msg)))
 	returned = true
 	return rc
 }
@@ -85,7 +84,7 @@ func goLvClose(c *C.lv_ctx, reason *C.char, user C.uintptr_t) {
 			loggerOf(user).Error("mizulive: Terminate panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 		}
 	}()
-	cgo.Handle(user).Value().(callbacks).terminate(c, C.GoString(reason))
+	handle(user).value().(callbacks).terminate(c, C.GoString(reason))
 }
 
 //export goLvAuth
@@ -97,7 +96,7 @@ func goLvAuth(req *C.lv_auth, request *C.char, user C.uintptr_t) (rc C.int) {
 			rc = C.LV_ERR_CALLBACK
 		}
 	}()
-	return cgo.Handle(user).Value().(*authHook).run(req, C.GoString(request))
+	return handle(user).value().(*authHook).run(req, C.GoString(request))
 }
 
 //export goLvLog
@@ -107,7 +106,7 @@ func goLvLog(level C.int, target, message *C.char, user C.uintptr_t) {
 			fmt.Fprintf(os.Stderr, "mizulive: the Go log handler panicked: %v\n", r)
 		}
 	}()
-	cgo.Handle(user).Value().(*logSink).log(int(level), C.GoString(target), C.GoString(message))
+	handle(user).value().(*logSink).log(int(level), C.GoString(target), C.GoString(message))
 }
 
 //export goLvDrop
@@ -117,7 +116,7 @@ func goLvDrop(user C.uintptr_t) {
 			fmt.Fprintf(os.Stderr, "mizulive: dropping a handle panicked: %v\n", r)
 		}
 	}()
-	deleteHandle(cgo.Handle(user))
+	deleteHandle(handle(user))
 }
 
 // finish turns a callback's error into the library's failure status, with the
@@ -148,7 +147,7 @@ func panicked(c *C.lv_ctx, user C.uintptr_t, method string, r any) C.int {
 func loggerOf(user C.uintptr_t) (l *slog.Logger) {
 	l = slog.Default()
 	defer func() { _ = recover() }()
-	switch v := cgo.Handle(user).Value().(type) {
+	switch v := handle(user).value().(type) {
 	case callbacks:
 		l = v.logger()
 	case *authHook:

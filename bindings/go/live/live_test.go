@@ -99,6 +99,8 @@ func TestErrorsAndPanics(t *testing.T) {
 				{"fail", Detail},
 				{"panic", "panic in Handle: assignment to entry in nil map"},
 				{"badmark", `no region "nope"`},
+				{"badmark2", `no region "nope2"`},
+				{"longmark", `no region "` + LongID + `"`},
 				{"toggle", "no value \"i\""},
 			} {
 				r := c.Click(ev.name, nil)

@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
-	"runtime/cgo"
-	"sync/atomic"
 )
 
 // Page is a live page with typed state T. One value serves every session of its
@@ -110,7 +108,8 @@ func Register[T any](a *App, route string, page Page[T]) error {
 	}
 	defer freeC(cLayout)
 
-	b := &binding[T]{app: a, page: page, cached: cacheable(reflect.TypeFor[T]())}
+	t := reflect.TypeFor[T]()
+	b := &binding[T]{app: a, page: page, cached: cacheable(t), enc: encoderFor(t)}
 	withClose := C.int(0)
 	if t, ok := page.(Terminator[T]); ok {
 		b.term = t
@@ -150,7 +149,7 @@ type callbacks interface {
 }
 
 // binding connects one registered Page[T] to the library's callbacks. It lives in
-// a cgo.Handle that the library owns and drops after its last callback.
+// a handle that the library owns and drops after its last callback.
 type binding[T any] struct {
 	app  *App
 	page Page[T]
@@ -158,6 +157,8 @@ type binding[T any] struct {
 	// cached: T survives a JSON round trip whole, so its sessions keep it decoded
 	// between callbacks (stateCache).
 	cached bool
+	// enc writes T as JSON (encoderFor), looked up once.
+	enc encodeFn
 }
 
 func (b *binding[T]) logger() *slog.Logger { return b.app.logger }
@@ -172,7 +173,7 @@ func (b *binding[T]) mount(c *C.lv_ctx) error {
 	if err := b.page.Mount(ctx, s); err != nil {
 		return err
 	}
-	return s.commit(ctx, "", false)
+	return s.commit(ctx, "", false, b.enc)
 }
 
 func (b *binding[T]) event(c *C.lv_ctx, eventJSON string) error {
@@ -189,7 +190,7 @@ func (b *binding[T]) event(c *C.lv_ctx, eventJSON string) error {
 	if err := b.page.Handle(ctx, s, ev); err != nil {
 		return err
 	}
-	return s.commit(ctx, prev, b.cached)
+	return s.commit(ctx, prev, b.cached, b.enc)
 }
 
 func (b *binding[T]) info(c *C.lv_ctx, msgJSON string) error {
@@ -203,7 +204,7 @@ func (b *binding[T]) info(c *C.lv_ctx, msgJSON string) error {
 	if err := b.page.Info(ctx, s, msg); err != nil {
 		return err
 	}
-	return s.commit(ctx, prev, b.cached)
+	return s.commit(ctx, prev, b.cached, b.enc)
 }
 
 func (b *binding[T]) terminate(c *C.lv_ctx, reason string) {
@@ -215,18 +216,4 @@ func (b *binding[T]) terminate(c *C.lv_ctx, reason string) {
 		return
 	}
 	b.term.Terminate(ctx, s, reason)
-}
-
-// liveHandles counts the cgo handles the library holds, so tests can check that
-// every drop function ran exactly once.
-var liveHandles atomic.Int64
-
-func newHandle(v any) cgo.Handle {
-	liveHandles.Add(1)
-	return cgo.NewHandle(v)
-}
-
-func deleteHandle(h cgo.Handle) {
-	h.Delete()
-	liveHandles.Add(-1)
 }

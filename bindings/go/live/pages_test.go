@@ -88,6 +88,9 @@ type Note struct {
 // Detail is what failing callbacks report; it reaches the browser in dev mode only.
 const Detail = "disk quota exceeded on /srv/secret-volume"
 
+// LongID is a region id longer than the commit's stack buffer for one id.
+var LongID = "region-" + strings.Repeat("x", 200)
+
 type ProbePage struct {
 	// terminated receives each Terminate's reason.
 	terminated chan string
@@ -176,6 +179,13 @@ func (p *ProbePage) Handle(ctx *live.Ctx, s *live.Session[ProbeState], e live.Ev
 	case "badmark":
 		spoil(st)
 		s.Mark("nope")
+	case "badmark2":
+		// The second of two ids is not the page's: the first is not sent either.
+		spoil(st)
+		s.Mark("n", "nope2")
+	case "longmark":
+		spoil(st)
+		s.Mark(LongID)
 	case "ids":
 		// The ids the session carries are the library's, kept state or not.
 		if s.ID != ctx.SessionID() || s.UserID != ctx.UserID() || len(s.ID) != 32 {

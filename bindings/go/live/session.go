@@ -9,7 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
-	"runtime/cgo"
+	"strings"
+	"unsafe"
 )
 
 // Session is one browser session of a page, as a callback sees it. The library
@@ -94,7 +95,7 @@ func newSession[T any](c *Ctx, load, cached bool) (*Session[T], string, error) {
 	var fresh C.int
 	if load && cached {
 		if h := uintptr(C.lv_state_cache(c.raw(), &fresh)); h != 0 {
-			s.cache, _ = cgo.Handle(h).Value().(*stateCache[T])
+			s.cache, _ = handle(h).value().(*stateCache[T])
 		}
 	}
 	if s.cache != nil {
@@ -125,57 +126,86 @@ func newSession[T any](c *Ctx, load, cached bool) (*Session[T], string, error) {
 // commit hands what the callback did to the library: the state (when it
 // changed), flash messages, then marks; with keep, the state is then kept decoded
 // for the session's next callback. Any failure fails the callback, and the library
-// then discards all of it (and counts the kept state as stale).
-func (s *Session[T]) commit(c *Ctx, prev string, keep bool) error {
-	data, err := marshalState(&s.State)
+// then discards all of it (and counts the kept state as stale). enc is the state
+// type's encoder (encoderFor). Without flash messages it is one cgo call.
+func (s *Session[T]) commit(c *Ctx, prev string, keep bool, enc encodeFn) error {
+	data, err := marshalWith(enc, &s.State)
 	if err != nil {
 		return fmt.Errorf("live: encoding the state: %w", err)
 	}
+	var state *C.char
 	text := prev
 	if string(data) != prev {
-		text = string(data)
-		buf := nulTerminated(data)
-		rc := C.lv_set_state(c.raw(), bytesPtr(buf))
-		runtime.KeepAlive(buf)
-		if err := lastError(rc); err != nil {
-			return fmt.Errorf("live: storing the state: %w", err)
-		}
-	}
-	for i, kind := range s.Flash.kinds {
-		if err := c.flash(kind, s.Flash.messages[i]); err != nil {
-			return err
-		}
-	}
-	if s.markAll {
-		if err := lastError(C.lv_mark_all(c.raw())); err != nil {
-			return err
-		}
+		data = nulTerminated(data)
+		// data is not written again: the text may share its bytes.
+		text = unsafe.String(&data[0], len(data)-1)
+		state = bytesPtr(data)
 	}
 	for _, id := range s.marks {
-		if err := c.mark(id); err != nil {
+		if err := checkNUL("region id", id); err != nil {
 			return err
 		}
 	}
+	// One id, the usual case, is passed as it is.
+	marks := strings.Join(s.marks, "\x00")
+	cache, kept := s.cache, uintptr(0)
 	if keep {
-		return s.keep(c, text)
+		if cache == nil {
+			cache = &stateCache[T]{id: s.ID, userID: s.UserID}
+			cache.handle = newHandle(cache)
+		}
+		kept = uintptr(cache.handle)
+	}
+	if len(s.Flash.kinds) > 0 {
+		// Flash messages are set after the state and before the marks.
+		err := commitSteps(c, state, false, "", 0, 0)
+		for i, kind := range s.Flash.kinds {
+			if err == nil {
+				err = c.flash(kind, s.Flash.messages[i])
+			}
+		}
+		if err != nil {
+			if keep && s.cache == nil {
+				deleteHandle(cache.handle)
+			}
+			return err
+		}
+		state = nil
+	}
+	err = commitSteps(c, state, s.markAll, marks, len(s.marks), kept)
+	runtime.KeepAlive(data)
+	if err != nil {
+		if keep && s.cache == nil {
+			// The library did not take the new handle.
+			deleteHandle(cache.handle)
+		}
+		return err
+	}
+	if keep {
+		cache.put(s.State, text)
 	}
 	return nil
 }
 
-// keep has the library keep the state, as the callback leaves it, for the next
-// callback (its JSON text is text).
-func (s *Session[T]) keep(c *Ctx, text string) error {
-	cache := s.cache
-	if cache == nil {
-		cache = &stateCache[T]{id: s.ID, userID: s.UserID}
-		cache.handle = newHandle(cache)
+// commitSteps makes lvgo_commit's calls and turns a failure into the error of the
+// step that failed. marks holds n region ids with a NUL between them.
+func commitSteps(c *Ctx, state *C.char, all bool, marks string, n int, kept uintptr) error {
+	markAll := C.int(0)
+	if all {
+		markAll = 1
 	}
-	cache.put(s.State, text)
-	if err := lastError(C.lvgo_set_state_cache(c.raw(), C.uintptr_t(cache.handle))); err != nil {
-		if s.cache == nil {
-			deleteHandle(cache.handle)
-		}
+	ids := (*C.char)(unsafe.Pointer(unsafe.StringData(marks)))
+	rc := C.lvgo_commit(c.raw(), state, markAll, ids, C.size_t(len(marks)), C.size_t(n), C.uintptr_t(kept))
+	runtime.KeepAlive(marks)
+	if rc == C.LV_OK {
+		return nil
+	}
+	err := lastError(rc & 0xff)
+	switch rc >> 8 {
+	case C.LVGO_STATE:
+		return fmt.Errorf("live: storing the state: %w", err)
+	case C.LVGO_CACHE:
 		return fmt.Errorf("live: keeping the state: %w", err)
 	}
-	return nil
+	return err
 }

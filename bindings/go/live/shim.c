@@ -1,5 +1,7 @@
 #include "shim.h"
 
+#include <string.h>
+
 #include "_cgo_export.h"
 
 static int on_mount(lv_ctx *ctx, const char *params_json, void *user_data) {
@@ -48,6 +50,50 @@ int lvgo_register_page(lv_app *app, const char *route, const char *tmpl, const c
 
 int lvgo_set_state_cache(lv_ctx *ctx, uintptr_t handle) {
     return lv_set_state_cache(ctx, (void *)handle, on_drop);
+}
+
+_Static_assert(LV_ERR_PANIC < 256, "a status fits below lvgo_commit's step");
+
+/* lv_mark with the `len` bytes at `id`, which have no NUL after them. */
+static int mark_n(lv_ctx *ctx, const char *id, size_t len) {
+    char small[128];
+    char *copy = len < sizeof small ? small : malloc(len + 1);
+    if (copy == NULL) {
+        abort(); /* as Go's C.CString does when C's malloc fails */
+    }
+    memcpy(copy, id, len);
+    copy[len] = '\0';
+    int rc = lv_mark(ctx, copy);
+    if (copy != small) {
+        free(copy);
+    }
+    return rc;
+}
+
+int lvgo_commit(lv_ctx *ctx, const char *state, int mark_all, const char *marks, size_t marks_len,
+                size_t n, uintptr_t cache) {
+    int rc;
+    if (state != NULL && (rc = lv_set_state(ctx, state)) != LV_OK) {
+        return rc | LVGO_STATE << 8;
+    }
+    if (mark_all && (rc = lv_mark_all(ctx)) != LV_OK) {
+        return rc | LVGO_MARK_ALL << 8;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t rest = at < marks_len ? marks_len - at : 0;
+        const char *id = rest > 0 ? marks + at : "";
+        const char *sep = rest > 0 ? memchr(id, '\0', rest) : NULL;
+        size_t len = sep != NULL ? (size_t)(sep - id) : rest;
+        if ((rc = mark_n(ctx, id, len)) != LV_OK) {
+            return rc | LVGO_MARK << 8;
+        }
+        at += len + 1;
+    }
+    if (cache != 0 && (rc = lvgo_set_state_cache(ctx, cache)) != LV_OK) {
+        return rc | LVGO_CACHE << 8;
+    }
+    return LV_OK;
 }
 
 int lvgo_set_auth(lv_app *app, uintptr_t handle) {

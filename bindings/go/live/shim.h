@@ -3,7 +3,7 @@
  * pointer (golang/go#11263), so these trampolines stand between libmizulive's
  * callbacks and the //export-ed Go functions in exports.go.
  *
- * user_data is always a runtime/cgo.Handle: an integer, never a Go pointer. It
+ * user_data is always a handle (handles.go): an integer, never a Go pointer. It
  * crosses as uintptr_t so Go never converts an integer to unsafe.Pointer.
  */
 #ifndef MIZULIVE_GO_SHIM_H
@@ -22,6 +22,18 @@ int lvgo_register_page(lv_app *app, const char *route, const char *tmpl, const c
 /* lv_set_state_cache with the Go drop trampoline: the library owns `handle` once it
  * is kept and drops it through goLvDrop. */
 int lvgo_set_state_cache(lv_ctx *ctx, uintptr_t handle);
+
+/* What a callback that succeeded hands the library, in one call instead of one per
+ * step: the state's JSON (NULL when it did not change), then lv_mark_all when
+ * mark_all, then lv_mark for each of the n region ids in `marks` (marks_len bytes, the
+ * ids one after another with a NUL between them, none after the last: Go passes a
+ * single id without copying it), then lvgo_set_state_cache when `cache` is not 0.
+ * Returns LV_OK, or for the first step that fails its status | step << 8, the step
+ * being LVGO_STATE, LVGO_MARK_ALL, LVGO_MARK or LVGO_CACHE. The caller reads
+ * lv_last_error on the same thread. */
+enum { LVGO_STATE = 1, LVGO_MARK_ALL, LVGO_MARK, LVGO_CACHE };
+int lvgo_commit(lv_ctx *ctx, const char *state, int mark_all, const char *marks, size_t marks_len,
+                size_t n, uintptr_t cache);
 
 /* lv_app_set_auth with the Go trampoline. */
 int lvgo_set_auth(lv_app *app, uintptr_t handle);

@@ -9,7 +9,6 @@ import (
 	"encoding"
 	"encoding/json"
 	"reflect"
-	"runtime/cgo"
 	"sync"
 )
 
@@ -22,7 +21,7 @@ import (
 // Only a state type that encoding/json carries whole is kept (see cacheable), so a
 // callback cannot tell a kept state from a decoded one.
 type stateCache[T any] struct {
-	handle cgo.Handle
+	handle handle
 	// The session's ids, which never change.
 	id, userID string
 	// Callbacks of one session never overlap, but they run on different threads,

@@ -17,8 +17,11 @@ import (
 // interfaces, embedded fields, custom marshalers, tag options other than
 // omitempty) is written by json.Marshal.
 func marshalState[T any](v *T) ([]byte, error) {
-	t := reflect.TypeFor[T]()
-	enc := encoderFor(t)
+	return marshalWith(encoderFor(reflect.TypeFor[T]()), v)
+}
+
+// marshalWith is marshalState with T's encoder looked up already (encoderFor).
+func marshalWith[T any](enc encodeFn, v *T) ([]byte, error) {
 	if enc == nil {
 		return json.Marshal(*v)
 	}
