@@ -40,6 +40,9 @@ type Session[T any] struct {
 
 	marks   []string
 	markAll bool
+	// marked holds the first marks: most callbacks mark one or two regions, and
+	// then Mark allocates nothing.
+	marked [2]string
 	// cache is the session's decoded state kept with it between callbacks, if any.
 	cache *stateCache[T]
 }
@@ -92,10 +95,12 @@ func (s *Session[T]) effects() (marks []string, all bool, kinds, messages []stri
 // skip storing a state that did not change.
 func newSession[T any](c *Ctx, load, cached bool) (*Session[T], string, error) {
 	s := &Session[T]{}
-	var fresh C.int
+	s.marks = s.marked[:0]
+	fresh := false
 	if load && cached {
-		if h := uintptr(C.lv_state_cache(c.raw(), &fresh)); h != 0 {
-			s.cache, _ = handle(h).value().(*stateCache[T])
+		if h := uintptr(C.lvgo_state_cache(c.raw())); h != 0 {
+			s.cache, _ = handle(h >> 1).value().(*stateCache[T])
+			fresh = h&1 != 0
 		}
 	}
 	if s.cache != nil {
@@ -107,7 +112,7 @@ func newSession[T any](c *Ctx, load, cached bool) (*Session[T], string, error) {
 	if !load {
 		return s, "", nil
 	}
-	if s.cache != nil && fresh != 0 {
+	if s.cache != nil && fresh {
 		state, text := s.cache.get()
 		s.State = state
 		return s, text, nil

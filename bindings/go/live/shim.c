@@ -96,6 +96,12 @@ int lvgo_commit(lv_ctx *ctx, const char *state, int mark_all, const char *marks,
     return LV_OK;
 }
 
+uintptr_t lvgo_state_cache(lv_ctx *ctx) {
+    int fresh = 0;
+    uintptr_t handle = (uintptr_t)lv_state_cache(ctx, &fresh);
+    return handle == 0 ? 0 : handle << 1 | (fresh != 0);
+}
+
 int lvgo_set_auth(lv_app *app, uintptr_t handle) {
     return lv_app_set_auth(app, on_auth, (void *)handle, on_drop);
 }
