@@ -35,6 +35,11 @@ func TestReadEventTakesWhatTheLibraryWrites(t *testing.T) {
 	if n := live.WalkedEvents() - walked; n != 0 {
 		t.Fatalf("%d of the library's events were not read by its layout", n)
 	}
+	// A click with nothing but its name is read with one comparison after the name;
+	// a click with a value is not.
+	if !live.ReadPlain(libraryEvents[0]) || live.ReadPlain(libraryEvents[1]) {
+		t.Fatalf("plain: %v and %v, want true and false", live.ReadPlain(libraryEvents[0]), live.ReadPlain(libraryEvents[1]))
+	}
 	e, _ := live.ReadEvent(libraryEvents[3])
 	if v := e.Get("q"); v != "say \"hi\"\nnow \\ é 😀" {
 		t.Fatalf("escapes: %q", v)
@@ -58,7 +63,18 @@ var otherEvents = []string{
 	`{"values":{"a":1e}}`, `{"values":{"a":tru}}`, `{"name":"a"}x`, `{"name":"a"`, `{"name":"a\"}`,
 	`{"name":"\u00"}`, "{\"name\":\"a\tb\"}", "{\"name\":\"\xff\"}", ` {"name":"a"}`, `{"name" :"a"}`,
 	`{"name":"a",}`, `{,}`, `{"values":{"a":"1",}}`, `{"form":{"a":["x",]}}`, `{"values":{"x":"\ud800"}}`,
+	// Type and name followed by the tail of an event that carries nothing else.
+	"{\"type\":\"click\",\"name\":\"\xff\"" + plainTail, "{\"type\":\"\xfe\",\"name\":\"a\"" + plainTail,
+	`{"type":"click","name":"\x41"` + plainTail,
+	`{"type":null,"name":"a"` + plainTail, `{"type":"click","name":null` + plainTail,
+	`{"type":"click","name":"a\"b\u00e9"` + plainTail, `{"type":"click","name":""` + plainTail,
+	`{"type":"click","name":"a"` + plainTail + ` `, `{"type":"click","name":"a"` + plainTail[:len(plainTail)-1],
 }
+
+// plainTail is what the library writes after the name of an event that carries
+// nothing but its type and name.
+const plainTail = `,"target":null,"values":{},"form":{},"field":null,"key":null,` +
+	`"meta":{"shift":false,"ctrl":false,"alt":false,"meta":false}}`
 
 func checkAgreement(t *testing.T, text string) {
 	t.Helper()

@@ -14,6 +14,9 @@ var ChiPattern = chiPattern
 // that they agree.
 func ReadEvent(text string) (Event, bool) { return readEvent(text) }
 
+// ReadPlain tells whether an event's text takes readPlain's one comparison.
+func ReadPlain(text string) bool { _, ok := readPlain(text); return ok }
+
 func UnmarshalEvent(text string) (Event, error) { return unmarshalEvent(text) }
 
 // SlowEvents reports how many events were read by encoding/json instead of readEvent.
