@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,14 @@ type Options struct {
 
 	// HostThreads is how many library threads run page callbacks (default 4).
 	HostThreads int
+	// KeepGOMAXPROCS leaves GOMAXPROCS as it is. Otherwise the first New of the
+	// process raises it by one, unless the GOMAXPROCS environment variable is set.
+	// A library thread keeps a Go processor between its callbacks (as Go sees any
+	// thread that called in from C), and Go leaves it there only while another
+	// processor is idle: without a spare one, Go takes the processor back after
+	// every callback, at a cost of two context switches per event, and the
+	// program's goroutines wait for it until it does.
+	KeepGOMAXPROCS bool
 	// IOThreads is how many threads serve sockets and timers (default 2, or 1 where
 	// the process may use one core only).
 	IOThreads int
@@ -213,6 +222,9 @@ type App struct {
 	carried carriedSockets
 }
 
+// spareProcessor raises GOMAXPROCS once per process (Options.KeepGOMAXPROCS).
+var spareProcessor sync.Once
+
 // New creates an app. It fails on unusable options (a short secret, a missing
 // views folder, an unknown layout, a ViewsFS without views).
 func New(opts Options) (*App, error) {
@@ -220,6 +232,13 @@ func New(opts Options) (*App, error) {
 		return nil, err
 	}
 	defaultLogs()
+	if !opts.KeepGOMAXPROCS {
+		spareProcessor.Do(func() {
+			if os.Getenv("GOMAXPROCS") == "" {
+				runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
+			}
+		})
+	}
 	text, err := opts.json()
 	if err != nil {
 		return nil, err

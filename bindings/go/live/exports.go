@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 )
@@ -28,7 +29,8 @@ func goexited(user C.uintptr_t, what string) {
 }
 
 //export goLvMount
-func goLvMount(c *C.lv_ctx, params *C.char, user C.uintptr_t) (rc C.int) {
+func goLvMount(c *C.lv_ctx, params *C.char, user C.uintptr_t, yield C.int) (rc C.int) {
+	yieldIf(yield)
 	returned := false
 	defer func() {
 		if r := recover(); r != nil {
@@ -48,7 +50,8 @@ func goLvMount(c *C.lv_ctx, params *C.char, user C.uintptr_t) (rc C.int) {
 }
 
 //export goLvEvent
-func goLvEvent(c *C.lv_ctx, event *C.char, user C.uintptr_t) (rc C.int) {
+func goLvEvent(c *C.lv_ctx, event *C.char, user C.uintptr_t, yield C.int) (rc C.int) {
+	yieldIf(yield)
 	returned := false
 	defer func() {
 		if r := recover(); r != nil {
@@ -63,7 +66,8 @@ func goLvEvent(c *C.lv_ctx, event *C.char, user C.uintptr_t) (rc C.int) {
 }
 
 //export goLvInfo
-func goLvInfo(c *C.lv_ctx, msg *C.char, user C.uintptr_t) (rc C.int) {
+func goLvInfo(c *C.lv_ctx, msg *C.char, user C.uintptr_t, yield C.int) (rc C.int) {
+	yieldIf(yield)
 	returned := false
 	defer func() {
 		if r := recover(); r != nil {
@@ -117,6 +121,15 @@ func goLvDrop(user C.uintptr_t) {
 		}
 	}()
 	deleteHandle(handle(user))
+}
+
+// yieldIf lets Go's scheduler run once when the trampoline says it is due (see
+// yield_due in shim.c): Go then counts the processor the library's thread holds as
+// in use, and leaves it with the thread between callbacks.
+func yieldIf(due C.int) {
+	if due != 0 {
+		runtime.Gosched()
+	}
 }
 
 // finish turns a callback's error into the library's failure status, with the

@@ -1,19 +1,55 @@
 #include "shim.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "_cgo_export.h"
 
+/* How often a busy library thread's callback yields to Go's scheduler, and how
+ * recent its last callback must be for the thread to count as busy (see yield_due). */
+#define YIELD_EVERY_NS 4000000LL
+#define BUSY_WITHIN_NS 1000000LL
+
+/* Whether the callback about to run on this thread should yield once to Go's
+ * scheduler (runtime.Gosched): at most every YIELD_EVERY_NS, and only while the
+ * thread is busy (its last callback began less than BUSY_WITHIN_NS ago).
+ *
+ * A library thread keeps a Go processor between its callbacks, the way Go sees a
+ * thread back in C. Go's monitor takes a processor back from a thread in C as soon as
+ * it sees no goroutine scheduled on it for 10 ms, and a callback's goroutine is never
+ * scheduled: without the yield, the monitor took the processor back after every
+ * callback once the thread had been busy for 10 ms, waking itself and another thread
+ * to do it (context switches that cost the Go host a fifth of its CPU under load). A
+ * yield schedules the goroutine; the processor then stays with the thread while it
+ * keeps calling in, as long as another one is idle (New raises GOMAXPROCS by one).
+ * A thread that is not busy does not yield: the yield would delay its callback, and
+ * the processor it left idle has been taken back anyway. */
+static int yield_due(void) {
+    static _Thread_local long long called_ns, yielded_ns;
+    struct timespec now;
+    if (clock_gettime(CLOCK_MONOTONIC, &now) != 0) {
+        return 0;
+    }
+    long long ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+    int busy = ns - called_ns < BUSY_WITHIN_NS;
+    called_ns = ns;
+    if (!busy || ns - yielded_ns < YIELD_EVERY_NS) {
+        return 0;
+    }
+    yielded_ns = ns;
+    return 1;
+}
+
 static int on_mount(lv_ctx *ctx, const char *params_json, void *user_data) {
-    return goLvMount(ctx, (char *)params_json, (uintptr_t)user_data);
+    return goLvMount(ctx, (char *)params_json, (uintptr_t)user_data, yield_due());
 }
 
 static int on_event(lv_ctx *ctx, const char *event_json, void *user_data) {
-    return goLvEvent(ctx, (char *)event_json, (uintptr_t)user_data);
+    return goLvEvent(ctx, (char *)event_json, (uintptr_t)user_data, yield_due());
 }
 
 static int on_info(lv_ctx *ctx, const char *msg_json, void *user_data) {
-    return goLvInfo(ctx, (char *)msg_json, (uintptr_t)user_data);
+    return goLvInfo(ctx, (char *)msg_json, (uintptr_t)user_data, yield_due());
 }
 
 static void on_close(lv_ctx *ctx, const char *reason, void *user_data) {
