@@ -220,14 +220,13 @@ fn run_call(
         // Each dirty region with its place in the spec (a mark of an id the page does
         // not declare was refused by `lv_mark`).
         let files = &data.page.route.region_files;
-        let dirty: Vec<(usize, &String, &str)> = spec
+        let dirty = spec
             .regions
             .keys()
             .zip(files.iter())
             .enumerate()
             .filter(|(at, _)| fx.dirty.all_regions || fx.dirty.regions.contains(*at))
-            .map(|(at, (id, file))| (at, id, &**file))
-            .collect();
+            .map(|(at, (id, file))| (at, id, &**file));
         for (at, id, file) in dirty {
             let html = views.render_partial_file(file, &ctx).map_err(|e| e.to_string())?;
             let before = data.rendered.get(at).and_then(Option::as_ref);
