@@ -250,48 +250,93 @@ impl StateCache {
 /// replaced (moved out, not copied), or the key or item it added; taking the whole
 /// state to change it in place, or replacing it, keeps the state as it was then,
 /// which covers everything after.
+///
+/// The steps' pointers are kept one after another in one string, and both buffers go
+/// back to their thread when the undo is dropped, for the next callback there: a
+/// callback that writes through pointers allocates nothing for its undo.
 #[derive(Debug, Default)]
 pub(crate) struct StateUndo {
     steps: Vec<StateStep>,
+    /// The steps' pointers, one after another.
+    pointers: String,
     /// The state when the callback first took it whole or replaced it.
     whole: Option<Arc<Value>>,
 }
 
+/// One step of a [`StateUndo`]: what to do at the pointer `pointers[at]`.
 #[derive(Debug)]
-enum StateStep {
+struct StateStep {
+    at: std::ops::Range<usize>,
+    undo: StepUndo,
+}
+
+#[derive(Debug)]
+enum StepUndo {
     /// Put the value back at the pointer, or remove the key there when `None`.
-    Put(String, Option<Value>),
+    Put(Option<Value>),
     /// Remove the last item of the array at the pointer (it was appended).
-    Pop(String),
+    Pop,
     /// Put a removed item back into the array at the pointer, at its index.
-    Insert(String, usize, Value),
+    Insert(usize, Value),
+}
+
+thread_local! {
+    /// A thread's spare buffers for its next callback's [`StateUndo`].
+    static SPARE_UNDO: std::cell::Cell<(Vec<StateStep>, String)> =
+        const { std::cell::Cell::new((Vec::new(), String::new())) };
 }
 
 impl StateUndo {
+    /// Records how to undo a change at `pointer`.
+    fn record(&mut self, pointer: &str, undo: StepUndo) {
+        if self.steps.capacity() == 0 {
+            (self.steps, self.pointers) = SPARE_UNDO.try_with(|spare| spare.take()).unwrap_or_default();
+        }
+        let start = self.pointers.len();
+        self.pointers.push_str(pointer);
+        self.steps.push(StateStep { at: start..self.pointers.len(), undo });
+    }
+
     /// Puts `state` back as it was before the callback.
-    pub(crate) fn restore(self, state: &mut Arc<Value>) {
-        if let Some(whole) = self.whole {
+    pub(crate) fn restore(mut self, state: &mut Arc<Value>) {
+        if let Some(whole) = self.whole.take() {
             *state = whole;
         }
         if self.steps.is_empty() {
             return;
         }
         let root = Arc::make_mut(state);
-        for step in self.steps.into_iter().rev() {
-            match step {
-                StateStep::Put(pointer, old) => put_back(root, &pointer, old),
-                StateStep::Pop(pointer) => {
-                    if let Some(Value::Array(items)) = json_get_mut(root, &pointer) {
+        for StateStep { at, undo } in self.steps.drain(..).rev() {
+            let pointer = &self.pointers[at];
+            match undo {
+                StepUndo::Put(old) => put_back(root, pointer, old),
+                StepUndo::Pop => {
+                    if let Some(Value::Array(items)) = json_get_mut(root, pointer) {
                         items.pop();
                     }
                 }
-                StateStep::Insert(pointer, i, value) => {
-                    if let Some(Value::Array(items)) = json_get_mut(root, &pointer) {
+                StepUndo::Insert(i, value) => {
+                    if let Some(Value::Array(items)) = json_get_mut(root, pointer) {
                         items.insert(i.min(items.len()), value);
                     }
                 }
             }
         }
+    }
+}
+
+impl Drop for StateUndo {
+    /// Gives the buffers back to the thread, emptied, unless a callback grew them
+    /// far past what callbacks usually need.
+    fn drop(&mut self) {
+        if self.steps.capacity() == 0 || self.steps.capacity() > 256 || self.pointers.capacity() > 16 << 10 {
+            return;
+        }
+        let mut steps = std::mem::take(&mut self.steps);
+        let mut pointers = std::mem::take(&mut self.pointers);
+        steps.clear();
+        pointers.clear();
+        let _ = SPARE_UNDO.try_with(|spare| spare.set((steps, pointers)));
     }
 }
 
@@ -324,8 +369,9 @@ fn put_back(root: &mut Value, pointer: &str, old: Option<Value>) {
 enum SetPlan {
     /// The value there is replaced: move the old one out.
     Replace,
-    /// It adds something (a key, an item, an object where null was): undone by this.
-    Adds(StateStep),
+    /// It adds something (a key, an item, an object where null was): undone by
+    /// this at the pointer's first `len` bytes.
+    Adds(usize, StepUndo),
     /// It fails, changing nothing.
     Fails,
 }
@@ -343,11 +389,9 @@ fn plan_set(root: &Value, pointer: &str) -> SetPlan {
         let next = at + 1 + raw.len();
         match cur {
             // Made an object from here down.
-            Value::Null => {
-                return SetPlan::Adds(StateStep::Put(pointer[..at].to_string(), Some(Value::Null)))
-            }
+            Value::Null => return SetPlan::Adds(at, StepUndo::Put(Some(Value::Null))),
             Value::Object(map) => match map.get(&*unescape(raw)) {
-                None => return SetPlan::Adds(StateStep::Put(pointer[..next].to_string(), None)),
+                None => return SetPlan::Adds(next, StepUndo::Put(None)),
                 Some(_) if last => return SetPlan::Replace,
                 Some(v) => cur = v,
             },
@@ -355,7 +399,7 @@ fn plan_set(root: &Value, pointer: &str) -> SetPlan {
                 let index = if raw == "-" { Some(items.len()) } else { array_index(raw) };
                 match index {
                     Some(i) if i == items.len() => {
-                        return SetPlan::Adds(StateStep::Pop(pointer[..at].to_string()));
+                        return SetPlan::Adds(at, StepUndo::Pop);
                     }
                     Some(_) if last => return SetPlan::Replace,
                     Some(i) if i < items.len() => cur = &items[i],
@@ -571,14 +615,14 @@ impl<'a> Ctx<'a> {
             SetPlan::Replace => match json_get_mut(root, pointer) {
                 Some(slot) => {
                     let old = std::mem::replace(slot, value);
-                    self.state_undo.steps.push(StateStep::Put(pointer.to_string(), Some(old)));
+                    self.state_undo.record(pointer, StepUndo::Put(Some(old)));
                     Ok(())
                 }
                 None => json_set(root, pointer, value),
             },
-            SetPlan::Adds(step) => {
+            SetPlan::Adds(len, undo) => {
                 json_set(root, pointer, value)?;
-                self.state_undo.steps.push(step);
+                self.state_undo.record(&pointer[..len], undo);
                 Ok(())
             }
             SetPlan::Fails => json_set(root, pointer, value),
@@ -596,18 +640,20 @@ impl<'a> Ctx<'a> {
         let (removed, step) = match json_get_mut(Arc::make_mut(&mut self.data.state), parent)? {
             Value::Object(map) => {
                 let removed = map.remove(&*last)?;
-                let step = recording.then(|| StateStep::Put(pointer.to_string(), Some(removed.clone())));
+                let step = recording.then(|| (pointer, StepUndo::Put(Some(removed.clone()))));
                 (removed, step)
             }
             Value::Array(items) => {
                 let i: usize = last.parse().ok().filter(|&i| i < items.len())?;
                 let removed = items.remove(i);
-                let step = recording.then(|| StateStep::Insert(parent.to_string(), i, removed.clone()));
+                let step = recording.then(|| (parent, StepUndo::Insert(i, removed.clone())));
                 (removed, step)
             }
             _ => return None,
         };
-        self.state_undo.steps.extend(step);
+        if let Some((at, undo)) = step {
+            self.state_undo.record(at, undo);
+        }
         Some(removed)
     }
 
