@@ -47,7 +47,9 @@ type Options struct {
 	// thread that called in from C), and Go leaves it there only while another
 	// processor is idle: without a spare one, Go takes the processor back after
 	// every callback, at a cost of two context switches per event, and the
-	// program's goroutines wait for it until it does.
+	// program's goroutines wait for it until it does. (Like any call of
+	// runtime.GOMAXPROCS, the raise stops Go 1.25 and later from following changes
+	// of a container's CPU limit.)
 	KeepGOMAXPROCS bool
 	// IOThreads is how many threads serve sockets and timers (default 2, or 1 where
 	// the process may use one core only).
