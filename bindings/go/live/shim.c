@@ -19,7 +19,7 @@
  * it sees no goroutine scheduled on it for 10 ms, and a callback's goroutine is never
  * scheduled: without the yield, the monitor took the processor back after every
  * callback once the thread had been busy for 10 ms, waking itself and another thread
- * to do it (context switches that cost the Go host a fifth of its CPU under load). A
+ * to do it (context switches that cost the Go host a tenth of its CPU under load). A
  * yield schedules the goroutine; the processor then stays with the thread while it
  * keeps calling in, as long as another one is idle (New raises GOMAXPROCS by one).
  * A thread that is not busy does not yield: the yield would delay its callback, and
