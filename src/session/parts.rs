@@ -21,18 +21,52 @@ use std::sync::Arc;
 
 use super::render::{hash_keys, html_hash};
 use crate::protocol::ChildChanges;
-use crate::views::html::{decode_text, text_runs, KeyedChild};
+use crate::views::html::{decode_text, keyed_children_reusing, text_runs, KeyedChild};
 
 /// A keyed child as last sent.
 #[derive(Debug, Clone)]
 pub(crate) struct SentChild {
-    pub id: Box<str>,
+    /// Shared with the next render while the child does not change.
+    pub id: Arc<str>,
     /// Hash of its markup.
     pub hash: u64,
     /// Its text nodes, when they can be changed in place ([`text_runs`]): the hash of
     /// its markup without them, then the hash of each. Shared with the next render
     /// while the child does not change.
     pub texts: Option<Arc<[u64]>>,
+    /// Its markup's length and where its id is in it, to find it again in the next
+    /// render without reading it ([`Sent::split`]); 0 when too long to say.
+    len: u32,
+    id_at: u32,
+    /// It holds a form control ([`KeyedChild::controls`]).
+    controls: bool,
+}
+
+impl SentChild {
+    fn of(child: &KeyedChild<'_>) -> SentChild {
+        let id_at = child.id.as_ptr() as usize - child.html.as_ptr() as usize;
+        let (len, id_at) = match (u32::try_from(child.html.len()), u32::try_from(id_at)) {
+            (Ok(len), Ok(id_at)) => (len, id_at),
+            _ => (0, 0),
+        };
+        SentChild {
+            id: Arc::from(child.id),
+            hash: html_hash(child.html),
+            texts: None,
+            len,
+            id_at,
+            controls: child.controls,
+        }
+    }
+
+    /// This child, when `rest` starts with its markup: the same bytes, by their hash.
+    fn found_at<'a>(&self, rest: &'a str) -> Option<KeyedChild<'a>> {
+        let id_at = self.id_at as usize;
+        // Its id where it would be first: a different child costs no hash.
+        let id = rest.get(id_at..id_at + self.id.len()).filter(|id| **id == *self.id)?;
+        let html = rest.get(..self.len as usize).filter(|h| !h.is_empty() && html_hash(h) == self.hash)?;
+        Some(KeyedChild { id, html, controls: self.controls })
+    }
 }
 
 /// What a session remembers of the HTML it last sent for a region.
@@ -50,24 +84,68 @@ impl Sent {
     /// The memory of `html`, whose keyed children (if any) are `children`; their
     /// texts are left to [`diff`] or [`Sent::with_texts`].
     pub fn of(html: &str, children: Option<&[KeyedChild<'_>]>) -> Sent {
-        match children {
-            None => Sent { hash: html_hash(html), children: None },
-            Some(kids) => {
-                let children: Box<[SentChild]> = kids
-                    .iter()
-                    .map(|c| SentChild { id: Box::from(c.id), hash: html_hash(c.html), texts: None })
-                    .collect();
-                // Tagged: its input is never the same as a whole HTML's.
-                let mut h = hash_keys().build_hasher();
-                h.write(b"keyed");
-                for c in &children {
-                    h.write(c.id.as_bytes());
-                    h.write_u8(0xff);
-                    h.write_u64(c.hash);
+        Sent::remember(html, children, &[], &[])
+    }
+
+    /// A region's render split into its keyed children (`None` when it is not keyed
+    /// children, as [`keyed_children`](crate::views::html::keyed_children) says), with its memory. What `before` remembers
+    /// is not read again: where the child last sent in that place (or the one after it,
+    /// when one was removed) has the same markup, by its hash, it is that child. So a
+    /// table in which one row changed reads that row, and a list that grew reads the
+    /// new item.
+    pub fn split<'a>(html: &'a str, before: Option<&Sent>) -> (Option<Vec<KeyedChild<'a>>>, Sent) {
+        let old = before.and_then(|b| b.children.as_deref()).unwrap_or_default();
+        // For each child found, the old child it is, if it is one.
+        let mut same: Vec<Option<usize>> = Vec::new();
+        // The old child expected next.
+        let mut next = 0;
+        let children = keyed_children_reusing(html, |found, rest| {
+            if same.len() < found.len() {
+                // The last child was read: it took the expected one's place when it
+                // has its id (or the one after's, when that one was removed).
+                same.push(None);
+                let id = found.last().map(|c| c.id);
+                if let Some(skip) = (0..2).find(|k| old.get(next + k).map(|o| &*o.id) == id) {
+                    next += skip + 1;
                 }
-                Sent { hash: h.finish(), children: Some(children) }
             }
+            let (at, child) =
+                (next..old.len().min(next + 2)).find_map(|j| Some((j, old[j].found_at(rest)?)))?;
+            same.push(Some(at));
+            next = at + 1;
+            Some(child)
+        });
+        let sent = Sent::remember(html, children.as_deref(), &same, old);
+        (children, sent)
+    }
+
+    /// [`Sent::of`], where `same[i]` names the child of `old` that child `i` is.
+    fn remember(
+        html: &str,
+        children: Option<&[KeyedChild<'_>]>,
+        same: &[Option<usize>],
+        old: &[SentChild],
+    ) -> Sent {
+        let Some(kids) = children else {
+            return Sent { hash: html_hash(html), children: None };
+        };
+        let children: Box<[SentChild]> = kids
+            .iter()
+            .enumerate()
+            .map(|(i, c)| match same.get(i).copied().flatten() {
+                Some(j) => SentChild { id: Arc::clone(&old[j].id), texts: None, ..old[j] },
+                None => SentChild::of(c),
+            })
+            .collect();
+        // Tagged: its input is never the same as a whole HTML's.
+        let mut h = hash_keys().build_hasher();
+        h.write(b"keyed");
+        for c in &children {
+            h.write(c.id.as_bytes());
+            h.write_u8(0xff);
+            h.write_u64(c.hash);
         }
+        Sent { hash: h.finish(), children: Some(children) }
     }
 
     /// Records every child's texts: for a region sent whole, or first rendered.
@@ -296,15 +374,18 @@ mod tests {
     use crate::protocol;
     use crate::views::html::keyed_children;
 
-    fn sent(html: &str) -> Box<[SentChild]> {
+    fn sent(html: &str) -> Sent {
         let kids = keyed_children(html);
-        Sent::of(html, kids.as_deref()).with_texts(kids.as_deref()).children.expect("keyed children")
+        Sent::of(html, kids.as_deref()).with_texts(kids.as_deref())
     }
 
+    /// What a render of `new` after one of `old` sends of it, the way `render` finds it.
     fn parts(old: &str, new: &str) -> Option<RegionParts> {
-        let kids = keyed_children(new).expect("keyed children");
-        let mut now = Sent::of(new, Some(&kids)).children.expect("keyed children");
-        diff(&sent(old), &kids, &mut now, new)
+        let before = sent(old);
+        let (kids, mut now) = Sent::split(new, Some(&before));
+        let kids = kids.expect("keyed children");
+        let (old, now) = before.children.as_deref().zip(now.children.as_deref_mut()).expect("keyed children");
+        diff(old, &kids, now, new)
     }
 
     fn rows(values: &[u32]) -> String {
@@ -450,5 +531,111 @@ mod tests {
         let marked =
             |m: &str| (0..3).map(|i| format!("<li id=\"i{i}\" class=\"{m}\">{i}</li>")).collect::<String>();
         assert_eq!(parts(&marked("on"), &marked("off")), None, "parts no smaller than the whole");
+    }
+
+    /// Child markups that test the splitter's corners: a form control, a void element
+    /// and a raw-text one at the top, a `>` and an id-like text in quotes, a comment.
+    const KINDS: [&str; 6] = [
+        "<tr id=\"{id}\"><td>row</td><td>{v}</td><td><button data-x=\"a>b\">bump</button></td></tr>",
+        "<li id=\"{id}\"><input name=\"n\" value=\"{v}\"></li>",
+        "<img id=\"{id}\" alt=\"{v}\">",
+        "<script id=\"{id}\">var v = \"</li>{v}\";</script>",
+        "<p title='id=\"x\"' id=\"{id}\"><!-- <b> -->{v}</p>",
+        "<div id={id}><span>{v}</span></div>",
+    ];
+
+    /// A splitter's input: children (kind, id, value), or something else at the top.
+    fn markup(children: &[(usize, u32, u32)], stray: Option<&str>) -> String {
+        let mut html = String::from("\n");
+        for (i, (kind, id, v)) in children.iter().enumerate() {
+            if stray.is_some() && i == children.len() / 2 {
+                html.push_str(stray.unwrap_or_default());
+            }
+            html.push_str(&KINDS[*kind].replace("{id}", &format!("c{id}")).replace("{v}", &v.to_string()));
+            html.push_str(if i % 3 == 0 { "\n" } else { "" });
+        }
+        html
+    }
+
+    /// What `split` remembers of a child, to compare with a fresh reading.
+    fn memory(s: &Sent) -> Option<Vec<String>> {
+        let kids = s.children.as_deref()?;
+        Some(kids.iter().map(|c| format!("{} {} {} {} {}", c.id, c.hash, c.len, c.id_at, c.controls)).collect())
+    }
+
+    #[test]
+    fn a_split_after_a_render_is_what_reading_it_whole_gives() {
+        // Edits of every kind, one after another, each split with the last one's memory.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rand = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut children: Vec<(usize, u32, u32)> = (0..12).map(|i| (i % KINDS.len(), i as u32, 0)).collect();
+        let mut before = Sent::split(&markup(&children, None), None).1;
+        for (round, fresh_id) in (0..2_000).zip(100..) {
+            let len = children.len().max(1);
+            let mut stray = None;
+            match rand(9) {
+                0 | 1 => {
+                    if let Some(c) = children.get_mut(rand(len)) {
+                        c.2 += 1 + rand(1_000) as u32; // a changed value, maybe longer
+                    }
+                }
+                2 if !children.is_empty() => drop(children.remove(rand(len))),
+                3 => children.insert(rand(len + 1), (rand(KINDS.len()), fresh_id, 0)),
+                4 => children.push((rand(KINDS.len()), fresh_id, 0)),
+                5 if len > 1 => children.swap(rand(len), rand(len)),
+                6 if !children.is_empty() => {
+                    // A duplicate id: not keyed children any more.
+                    let id = children[rand(len)].1;
+                    children.push((0, id, 7));
+                }
+                7 => stray = Some(["text", "<!-- c -->", "<b>no id</b>", "</p>", "<br/>"][rand(5)]),
+                _ => children.truncate(len.saturating_sub(rand(3))),
+            }
+            if round % 50 == 0 {
+                children.retain(|c| c.0 != 0 || c.2 != 7); // drop the duplicates
+            }
+            let html = markup(&children, stray);
+            let (kids, now) = Sent::split(&html, Some(&before));
+            let read = keyed_children(&html);
+            assert_eq!(kids, read, "round {round}: {html}");
+            let whole = Sent::of(&html, read.as_deref());
+            assert_eq!(now.hash, whole.hash, "round {round}");
+            assert_eq!(memory(&now), memory(&whole), "round {round}");
+            if kids.is_some() {
+                before = now;
+            }
+        }
+    }
+
+    #[test]
+    fn a_child_that_did_not_change_is_not_read_again() {
+        // What split takes from memory shares its id with it; what it reads does not.
+        let mut values = [0; 30];
+        let before = Sent::split(&rows(&values), None).1;
+        values[7] = 1;
+        let mut list = rows(&values);
+        list.push_str("<tr id=\"r30\"><td>row 30</td><td>0</td></tr>\n");
+        let (kids, now) = Sent::split(&list, Some(&before));
+        assert_eq!(kids.map(|k| k.len()), Some(31));
+        let (old, now) = before.children.as_deref().zip(now.children.as_deref()).expect("keyed");
+        let taken: Vec<bool> =
+            (0..31).map(|i| old.get(i).is_some_and(|o| Arc::ptr_eq(&o.id, &now[i].id))).collect();
+        let expected: Vec<bool> = (0..31).map(|i| i != 7 && i != 30).collect();
+        assert_eq!(taken, expected);
+
+        // One removed: the children after it are found one place earlier.
+        let mut list = String::new();
+        for (i, v) in values.iter().enumerate().filter(|(i, _)| *i != 3) {
+            list.push_str(&format!("<tr id=\"r{i}\"><td>row {i}</td><td>{v}</td></tr>\n"));
+        }
+        let after = Sent::split(&rows(&values), Some(&before)).1;
+        let (_, now) = Sent::split(&list, Some(&after));
+        let (old, now) = after.children.as_deref().zip(now.children.as_deref()).expect("keyed");
+        assert!(now.iter().all(|c| old.iter().any(|o| Arc::ptr_eq(&o.id, &c.id))), "all taken from memory");
     }
 }

@@ -230,8 +230,7 @@ fn run_call(
         for (at, id, file) in dirty {
             let html = views.render_partial_file(file, &ctx).map_err(|e| e.to_string())?;
             let before = data.rendered.get(at).and_then(Option::as_ref);
-            let children = keyed_children(&html);
-            let mut now = Sent::of(&html, children.as_deref());
+            let (children, mut now) = Sent::split(&html, before);
             if before.is_some_and(|b| b.hash == now.hash) {
                 continue;
             }

@@ -66,6 +66,20 @@ pub(crate) struct KeyedChild<'a> {
 /// self-closing tag that is not a void element give `None`, and the region is sent
 /// whole as before.
 pub(crate) fn keyed_children(html: &str) -> Option<Vec<KeyedChild<'_>>> {
+    keyed_children_reusing(html, |_, _| None)
+}
+
+/// [`keyed_children`], told of children it need not read again. Where a top-level
+/// element starts, `known(children, rest)` is asked for it, with the children found
+/// so far and the markup from that element on; it may answer with a child whose
+/// markup is a prefix of `rest`, such as a child as last rendered whose bytes `rest`
+/// starts with. That child is taken as it is and the walk goes on after it: the same
+/// bytes from the same place split the same way, so the answer is the one reading
+/// them would give. A child that is not a prefix of `rest` is read instead.
+pub(crate) fn keyed_children_reusing<'a>(
+    html: &'a str,
+    mut known: impl FnMut(&[KeyedChild<'a>], &'a str) -> Option<KeyedChild<'a>>,
+) -> Option<Vec<KeyedChild<'a>>> {
     let mut scanner = Scanner { src: html.as_bytes(), at: 0 };
     let mut children: Vec<KeyedChild<'_>> = Vec::new();
     let mut depth = 0usize;
@@ -83,6 +97,14 @@ pub(crate) fn keyed_children(html: &str) -> Option<Vec<KeyedChild<'_>>> {
             return None;
         }
         let tag_start = text_start + i;
+        if depth == 0 {
+            let rest = &html[tag_start..];
+            if let Some(child) = known(&children, rest).filter(|c| is_prefix(c.html, rest)) {
+                scanner.at = tag_start + child.html.len();
+                children.push(child);
+                continue;
+            }
+        }
         scanner.at = tag_start + 1;
         if scanner.peek(0) == Some(b'/') && scanner.peek(1).is_some_and(|b| b.is_ascii_alphabetic()) {
             // Most end tags are a name and `>`; anything else is walked like a start
@@ -367,6 +389,11 @@ impl TagKind {
         };
         TagKind { void, control, raw_text }
     }
+}
+
+/// Whether `part` is a non-empty slice of `whole` that starts where `whole` starts.
+fn is_prefix(part: &str, whole: &str) -> bool {
+    std::ptr::eq(part.as_ptr(), whole.as_ptr()) && !part.is_empty() && part.len() <= whole.len()
 }
 
 /// Whether no two children share an id (a browser would find only the first).
