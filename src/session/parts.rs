@@ -73,8 +73,8 @@ impl SentChild {
 #[derive(Debug, Default)]
 pub(crate) struct Sent {
     /// Hash of the HTML: [`html_hash`] of all of it, or for keyed children, a hash of
-    /// their ids and hashes (whitespace between them, which is never sent, aside), so
-    /// that no byte of a keyed region is hashed twice.
+    /// their hashes (whitespace between them, which is never sent, aside; a child's
+    /// hash covers its id), so that no byte of a keyed region is hashed twice.
     pub hash: u64,
     /// Each keyed child, in order, when the HTML is keyed children.
     pub children: Option<Box<[SentChild]>>,
@@ -141,8 +141,6 @@ impl Sent {
         let mut h = hash_keys().build_hasher();
         h.write(b"keyed");
         for c in &children {
-            h.write(c.id.as_bytes());
-            h.write_u8(0xff);
             h.write_u64(c.hash);
         }
         Sent { hash: h.finish(), children: Some(children) }
