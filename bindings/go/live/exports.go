@@ -1,6 +1,8 @@
 package live
 
-// The Go functions libmizulive calls, through the trampolines in shim.c. Each one
+// The Go functions libmizulive calls, through the trampolines in shim.c. Those of
+// a session's callbacks after its mount get the session's kept state (`kept`, as
+// state_cache in shim.c gives it), read by the trampoline: a cgo call less. Each one
 // recovers: a Go panic must never unwind into the library's frames (it would take
 // the process down). A panic in a page callback becomes that callback's failure,
 // so the browser gets an error reply and the session lives on.
@@ -50,7 +52,7 @@ func goLvMount(c *C.lv_ctx, params *C.char, user C.uintptr_t, yield C.int) (rc C
 }
 
 //export goLvEvent
-func goLvEvent(c *C.lv_ctx, event *C.char, user C.uintptr_t, yield C.int) (rc C.int) {
+func goLvEvent(c *C.lv_ctx, event *C.char, user, kept C.uintptr_t, yield C.int) (rc C.int) {
 	yieldIf(yield)
 	returned := false
 	defer func() {
@@ -60,13 +62,13 @@ func goLvEvent(c *C.lv_ctx, event *C.char, user C.uintptr_t, yield C.int) (rc C.
 			goexited(user, "Handle")
 		}
 	}()
-	rc = finish(c, handle(user).value().(callbacks).event(c, C.GoString(event)))
+	rc = finish(c, handle(user).value().(callbacks).event(c, C.GoString(event), uintptr(kept)))
 	returned = true
 	return rc
 }
 
 //export goLvInfo
-func goLvInfo(c *C.lv_ctx, msg *C.char, user C.uintptr_t, yield C.int) (rc C.int) {
+func goLvInfo(c *C.lv_ctx, msg *C.char, user, kept C.uintptr_t, yield C.int) (rc C.int) {
 	yieldIf(yield)
 	returned := false
 	defer func() {
@@ -76,19 +78,19 @@ func goLvInfo(c *C.lv_ctx, msg *C.char, user C.uintptr_t, yield C.int) (rc C.int
 			goexited(user, "Info")
 		}
 	}()
-	rc = finish(c, handle(user).value().(callbacks).info(c, C.GoString(msg)))
+	rc = finish(c, handle(user).value().(callbacks).info(c, C.GoString(msg), uintptr(kept)))
 	returned = true
 	return rc
 }
 
 //export goLvClose
-func goLvClose(c *C.lv_ctx, reason *C.char, user C.uintptr_t) {
+func goLvClose(c *C.lv_ctx, reason *C.char, user, kept C.uintptr_t) {
 	defer func() {
 		if r := recover(); r != nil {
 			loggerOf(user).Error("mizulive: Terminate panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 		}
 	}()
-	handle(user).value().(callbacks).terminate(c, C.GoString(reason))
+	handle(user).value().(callbacks).terminate(c, C.GoString(reason), uintptr(kept))
 }
 
 //export goLvAuth

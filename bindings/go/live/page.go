@@ -142,9 +142,9 @@ func describe[T any](page Page[T]) (v View, err error) {
 // type-erased face of binding[T].
 type callbacks interface {
 	mount(c *C.lv_ctx) error
-	event(c *C.lv_ctx, eventJSON string) error
-	info(c *C.lv_ctx, msgJSON string) error
-	terminate(c *C.lv_ctx, reason string)
+	event(c *C.lv_ctx, eventJSON string, kept uintptr) error
+	info(c *C.lv_ctx, msgJSON string, kept uintptr) error
+	terminate(c *C.lv_ctx, reason string, kept uintptr)
 	logger() *slog.Logger
 }
 
@@ -166,7 +166,7 @@ func (b *binding[T]) logger() *slog.Logger { return b.app.logger }
 func (b *binding[T]) mount(c *C.lv_ctx) error {
 	ctx := newCtx(b.app, c)
 	defer ctx.end()
-	s, _, err := newSession[T](ctx, false, false)
+	s, _, err := newSession[T](ctx, false, false, 0)
 	if err != nil {
 		return err
 	}
@@ -176,10 +176,10 @@ func (b *binding[T]) mount(c *C.lv_ctx) error {
 	return s.commit(ctx, "", false, b.enc)
 }
 
-func (b *binding[T]) event(c *C.lv_ctx, eventJSON string) error {
+func (b *binding[T]) event(c *C.lv_ctx, eventJSON string, kept uintptr) error {
 	ctx := newCtx(b.app, c)
 	defer ctx.end()
-	s, prev, err := newSession[T](ctx, true, b.cached)
+	s, prev, err := newSession[T](ctx, true, b.cached, kept)
 	if err != nil {
 		return err
 	}
@@ -193,10 +193,10 @@ func (b *binding[T]) event(c *C.lv_ctx, eventJSON string) error {
 	return s.commit(ctx, prev, b.cached, b.enc)
 }
 
-func (b *binding[T]) info(c *C.lv_ctx, msgJSON string) error {
+func (b *binding[T]) info(c *C.lv_ctx, msgJSON string, kept uintptr) error {
 	ctx := newCtx(b.app, c)
 	defer ctx.end()
-	s, prev, err := newSession[T](ctx, true, b.cached)
+	s, prev, err := newSession[T](ctx, true, b.cached, kept)
 	if err != nil {
 		return err
 	}
@@ -207,10 +207,10 @@ func (b *binding[T]) info(c *C.lv_ctx, msgJSON string) error {
 	return s.commit(ctx, prev, b.cached, b.enc)
 }
 
-func (b *binding[T]) terminate(c *C.lv_ctx, reason string) {
+func (b *binding[T]) terminate(c *C.lv_ctx, reason string, kept uintptr) {
 	ctx := newCtx(b.app, c)
 	defer ctx.end()
-	s, _, err := newSession[T](ctx, true, b.cached)
+	s, _, err := newSession[T](ctx, true, b.cached, kept)
 	if err != nil {
 		b.app.logger.Warn("mizulive: Terminate skipped", "err", err)
 		return

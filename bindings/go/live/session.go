@@ -90,18 +90,17 @@ func (s *Session[T]) effects() (marks []string, all bool, kinds, messages []stri
 }
 
 // newSession builds the session a callback works on. With load, State is the
-// session's cached state (with cached, see stateCache) when the library says it is
-// still current, else decoded from the library's copy; the JSON text it stands for is returned so commit can
-// skip storing a state that did not change.
-func newSession[T any](c *Ctx, load, cached bool) (*Session[T], string, error) {
+// session's cached state (with cached, see stateCache; kept is how the trampoline
+// found it) when the library says it is still current, else decoded from the
+// library's copy; the JSON text it stands for is returned so commit can skip
+// storing a state that did not change.
+func newSession[T any](c *Ctx, load, cached bool, kept uintptr) (*Session[T], string, error) {
 	s := &Session[T]{}
 	s.marks = s.marked[:0]
 	fresh := false
-	if load && cached {
-		if h := uintptr(C.lvgo_state_cache(c.raw())); h != 0 {
-			s.cache, _ = handle(h >> 1).value().(*stateCache[T])
-			fresh = h&1 != 0
-		}
+	if load && cached && kept != 0 {
+		s.cache, _ = handle(kept >> 1).value().(*stateCache[T])
+		fresh = kept&1 != 0
 	}
 	if s.cache != nil {
 		// A session's ids never change: kept with its state, they need no cgo call.

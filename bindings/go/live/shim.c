@@ -40,20 +40,28 @@ static int yield_due(void) {
     return 1;
 }
 
+/* The session's kept state as Go reads it: its handle shifted left by one, with the
+ * low bit set when it is fresh; 0 when none is kept. */
+static uintptr_t state_cache(lv_ctx *ctx) {
+    int fresh = 0;
+    uintptr_t handle = (uintptr_t)lv_state_cache(ctx, &fresh);
+    return handle == 0 ? 0 : handle << 1 | (fresh != 0);
+}
+
 static int on_mount(lv_ctx *ctx, const char *params_json, void *user_data) {
     return goLvMount(ctx, (char *)params_json, (uintptr_t)user_data, yield_due());
 }
 
 static int on_event(lv_ctx *ctx, const char *event_json, void *user_data) {
-    return goLvEvent(ctx, (char *)event_json, (uintptr_t)user_data, yield_due());
+    return goLvEvent(ctx, (char *)event_json, (uintptr_t)user_data, state_cache(ctx), yield_due());
 }
 
 static int on_info(lv_ctx *ctx, const char *msg_json, void *user_data) {
-    return goLvInfo(ctx, (char *)msg_json, (uintptr_t)user_data, yield_due());
+    return goLvInfo(ctx, (char *)msg_json, (uintptr_t)user_data, state_cache(ctx), yield_due());
 }
 
 static void on_close(lv_ctx *ctx, const char *reason, void *user_data) {
-    goLvClose(ctx, (char *)reason, (uintptr_t)user_data);
+    goLvClose(ctx, (char *)reason, (uintptr_t)user_data, state_cache(ctx));
 }
 
 static int on_auth(lv_auth *req, const char *request_json, void *user_data) {
@@ -130,12 +138,6 @@ int lvgo_commit(lv_ctx *ctx, const char *state, int mark_all, const char *marks,
         return rc | LVGO_CACHE << 8;
     }
     return LV_OK;
-}
-
-uintptr_t lvgo_state_cache(lv_ctx *ctx) {
-    int fresh = 0;
-    uintptr_t handle = (uintptr_t)lv_state_cache(ctx, &fresh);
-    return handle == 0 ? 0 : handle << 1 | (fresh != 0);
 }
 
 int lvgo_set_auth(lv_app *app, uintptr_t handle) {

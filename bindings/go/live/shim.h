@@ -35,9 +35,6 @@ enum { LVGO_STATE = 1, LVGO_MARK_ALL, LVGO_MARK, LVGO_CACHE };
 int lvgo_commit(lv_ctx *ctx, const char *state, int mark_all, const char *marks, size_t marks_len,
                 size_t n, uintptr_t cache);
 
-/* lv_state_cache's handle shifted left by one, with lv_state_cache's `fresh` in the
- * low bit: no out-parameter for Go to allocate. 0 when no state is kept. */
-uintptr_t lvgo_state_cache(lv_ctx *ctx);
 
 /* lv_app_set_auth with the Go trampoline. */
 int lvgo_set_auth(lv_app *app, uintptr_t handle);

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,5 +149,55 @@ func TestKeptStateCarriesTheSessionIDs(t *testing.T) {
 		a.MustClick("ids", nil)
 		b.MustClick("ids", nil)
 		b.MustClick("add", map[string]string{"title": "y"})
+	}
+}
+
+type keptState struct {
+	Log []string `json:"log"`
+}
+
+// keptPage records, for each event, whether the state it got is the very one the
+// session's last callback left (kept decoded: its list's first element at the same
+// address) rather than decoded again.
+type keptPage struct {
+	CounterPage
+	mu   sync.Mutex
+	last *string
+	same []bool
+}
+
+func (p *keptPage) Mount(ctx *live.Ctx, s *live.Session[keptState]) error {
+	s.State = keptState{Log: []string{"mounted"}}
+	return nil
+}
+
+func (p *keptPage) Handle(ctx *live.Ctx, s *live.Session[keptState], e live.Event) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	first := &s.State.Log[0]
+	p.same = append(p.same, first == p.last)
+	p.last = first
+	return nil
+}
+
+func (p *keptPage) Info(*live.Ctx, *live.Session[keptState], live.Message) error { return nil }
+
+// A session's events after its first get the state the one before left, not a
+// decoding of the library's copy: the state is kept with the session between
+// callbacks (a mount keeps nothing, so the first event decodes).
+func TestEventsGetTheKeptState(t *testing.T) {
+	page := &keptPage{}
+	_, base := startApp(t, testOptions(false), func(lv *live.App) {
+		must(t, live.Register(lv, "/kept", page))
+	})
+	c := livetest.Open(t, base+"/kept")
+	defer c.Close()
+	for i := 0; i < 4; i++ {
+		c.MustClick("inc", nil)
+	}
+	page.mu.Lock()
+	defer page.mu.Unlock()
+	if want := []bool{false, true, true, true}; !slices.Equal(page.same, want) {
+		t.Fatalf("kept state used, event by event: %v, want %v", page.same, want)
 	}
 }
