@@ -202,17 +202,13 @@ func isEmpty(v reflect.Value) bool {
 // '<', '>' and '&', or of valid UTF-8 without U+2028 and U+2029 beyond that, is
 // written as it is; json.Marshal escapes the rest.
 func appendString(buf []byte, s string) []byte {
-	plain := true
-	wide := false
+	// One table load per byte, the classes of all of them or-ed together.
+	var class uint8
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= utf8.RuneSelf:
-			wide = true
-		case c < 0x20, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			plain = false
-		}
+		class |= stringClass[s[i]]
 	}
-	if plain && wide {
+	plain := class&escaped == 0
+	if plain && class&wide != 0 {
 		plain = utf8.ValidString(s) && !strings.ContainsAny(s, "\u2028\u2029")
 	}
 	if !plain {
@@ -223,3 +219,21 @@ func appendString(buf []byte, s string) []byte {
 	buf = append(buf, s...)
 	return append(buf, '"')
 }
+
+// The classes of a string's bytes for appendString.
+const (
+	escaped = 1 << iota // a byte json.Marshal escapes
+	wide                // part of a character beyond ASCII
+)
+
+var stringClass = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		switch {
+		case c >= utf8.RuneSelf:
+			t[c] = wide
+		case c < 0x20, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			t[c] = escaped
+		}
+	}
+	return t
+}()
