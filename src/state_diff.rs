@@ -303,16 +303,18 @@ mod tests {
     #[test]
     fn texts_not_in_the_compact_shape_are_left_to_the_parser() {
         for (old, new) in [
-            (r#"{"a":1}"#, r#"{"a": 2}"#),            // whitespace
-            (r#"{"a":1}"#, r#"{"a":1,}"#),            // a trailing comma
-            (r#"{"a":1}"#, r#"{"a":1}x"#),            // text after the value
-            (r#"{"a":1}"#, r#"{"a":1,"a":2}"#),       // a key twice
-            (r#"{"a":1}"#, r#"{"\u0061":2}"#),        // an escape in a key
-            (r#"{"a":1}"#, "{\"a\":\"\u{1}\"}"),      // a control character in a string
-            (r#"{"a":1}"#, r#"[1]"#),                 // not an object
-            (r#"{"a":1}"#, r#"{"a":[1,]}"#),          // a trailing comma inside
-            (r#"{"a":1}"#, r#"{"a":{"b"}}"#),         // a member without a value
-            (r#"{"a":1}"#, r#"{"a":"unterminated}"#), // a string that does not end
+            (r#"{"a":1}"#, r#"{"a": 2}"#),                         // whitespace
+            (r#"{"a":1}"#, r#"{"a":1,}"#),                         // a trailing comma
+            (r#"{"a":1}"#, r#"{"a":1}x"#),                         // text after the value
+            (r#"{"a":1}"#, r#"{"a":1,"a":2}"#),                    // a key twice
+            (r#"{"a":1}"#, r#"{"\u0061":2}"#),                     // an escape in a key
+            (r#"{"a":1}"#, "{\"a\":\"\u{1}\"}"),                   // a control character in a string
+            (r#"{"a":1}"#, r#"[1]"#),                              // not an object
+            (r#"{"a":1}"#, r#"{"a":[1,]}"#),                       // a trailing comma inside
+            (r#"{"a":1}"#, r#"{"a":{"b"}}"#),                      // a member without a value
+            (r#"{"a":1}"#, r#"{"a":"unterminated}"#),              // a string that does not end
+            (r#"{"a":1}"#, "{\"a\":\"sixteen bytes and \u{1}\"}"), // a control character further in
+            (r#"{"a":1}"#, r#"{"a":"sixteen bytes and more}"#),    // a long string that does not end
         ] {
             assert_eq!(changes(old, new), None, "{new}");
         }
@@ -343,7 +345,10 @@ mod tests {
                 1 => json!(self.next(2) == 0),
                 2 => json!(self.next(1000) as i64 - 500),
                 3 => json!((self.next(1000) as f64) / 7.0),
-                4 => json!(["x", "a\"b", "é/~", "\\"][self.next(4) as usize]),
+                4 => json!(
+                    ["x", "a\"b", "é/~", "\\", "longer than sixteen, \"quoted\" and \\ escaped"]
+                        [self.next(5) as usize]
+                ),
                 5 => json!(format!("s{}", self.next(50))),
                 6 | 7 => Value::Object(
                     (0..self.next(6))

@@ -558,7 +558,11 @@ mod tests {
     /// What `split` remembers of a child, to compare with a fresh reading.
     fn memory(s: &Sent) -> Option<Vec<String>> {
         let kids = s.children.as_deref()?;
-        Some(kids.iter().map(|c| format!("{} {} {} {} {}", c.id, c.hash, c.len, c.id_at, c.controls)).collect())
+        Some(
+            kids.iter()
+                .map(|c| format!("{} {} {} {} {}", c.id, c.hash, c.len, c.id_at, c.controls))
+                .collect(),
+        )
     }
 
     #[test]
