@@ -75,7 +75,9 @@ pub(crate) fn keyed_children(html: &str) -> Option<Vec<KeyedChild<'_>>> {
 /// markup is a prefix of `rest`, such as a child as last rendered whose bytes `rest`
 /// starts with. That child is taken as it is and the walk goes on after it: the same
 /// bytes from the same place split the same way, so the answer is the one reading
-/// them would give. A child that is not a prefix of `rest` is read instead.
+/// them would give. A child that is not a prefix of `rest` is read instead. The
+/// children it answers with must have distinct ids, as those of one earlier reading
+/// do: only the children read are checked against the others.
 pub(crate) fn keyed_children_reusing<'a>(
     html: &'a str,
     mut known: impl FnMut(&[KeyedChild<'a>], &'a str) -> Option<KeyedChild<'a>>,
@@ -86,11 +88,13 @@ pub(crate) fn keyed_children_reusing<'a>(
     // Where the current top-level element starts, and its id.
     let mut open: Option<(usize, &str)> = None;
     let mut controls = false;
+    // The children read here, not answered by `known`.
+    let mut read: Vec<usize> = Vec::new();
     loop {
         let text_start = scanner.at;
         let Some(i) = find_byte(b'<', &scanner.src[scanner.at..]) else {
             let rest = &scanner.src[text_start..];
-            return (depth == 0 && rest.iter().all(|b| is_space(*b)) && distinct(&children))
+            return (depth == 0 && rest.iter().all(|b| is_space(*b)) && distinct(&children, &read))
                 .then_some(children);
         };
         if depth == 0 && !scanner.src[text_start..text_start + i].iter().all(|b| is_space(*b)) {
@@ -120,6 +124,7 @@ pub(crate) fn keyed_children_reusing<'a>(
             depth = depth.checked_sub(1)?;
             if depth == 0 {
                 let (start, id) = open.take()?;
+                read.push(children.len());
                 children.push(KeyedChild { id, html: &html[start..scanner.at], controls });
             }
         } else if scanner.peek(0).is_some_and(|b| b.is_ascii_alphabetic()) {
@@ -152,6 +157,7 @@ pub(crate) fn keyed_children_reusing<'a>(
             // A void or raw-text element ends here.
             if depth == 0 {
                 let (start, id) = open.take()?;
+                read.push(children.len());
                 children.push(KeyedChild { id, html: &html[start..scanner.at], controls });
             }
         } else if depth == 0 {
@@ -396,8 +402,15 @@ fn is_prefix(part: &str, whole: &str) -> bool {
     std::ptr::eq(part.as_ptr(), whole.as_ptr()) && !part.is_empty() && part.len() <= whole.len()
 }
 
-/// Whether no two children share an id (a browser would find only the first).
-fn distinct(children: &[KeyedChild<'_>]) -> bool {
+/// Whether no two children share an id (a browser would find only the first), when
+/// those not in `read` are known to have distinct ids.
+fn distinct(children: &[KeyedChild<'_>], read: &[usize]) -> bool {
+    // A few read among many (a row changed, an item appended): each against the rest.
+    if read.len() <= 8 {
+        return read
+            .iter()
+            .all(|&r| children.iter().enumerate().all(|(i, c)| i == r || c.id != children[r].id));
+    }
     // Sorting a 64-bit digest of each id costs far less than sorting the ids (which
     // share their prefixes: `row-1`, `row-2`); only when two digests are equal, as
     // two equal ids' are, are the ids themselves compared.
