@@ -24,7 +24,7 @@
 
 use std::sync::Arc;
 
-use minijinja::value::{from_args, Kwargs, Object, ObjectRepr, Value, ValueKind};
+use minijinja::value::{from_args, ArgType, Kwargs, Object, ObjectRepr, Value, ValueKind};
 use minijinja::{Error, ErrorKind, State, UndefinedBehavior};
 
 /// The `lv` global: register with `env.add_global("lv", helpers::lv())`.
@@ -206,7 +206,8 @@ fn click(call: &Call, args: &[Value]) -> Result<String, Error> {
 fn click_fast(args: &[Value]) -> Option<String> {
     let (event, kwargs) = match args {
         [event] => (event, None),
-        [event, kwargs] if kwargs.is_kwargs() => (event, Some(Kwargs::try_from(kwargs.clone()).ok()?)),
+        // Read in place: a value that is not kwargs is the general path's to refuse.
+        [event, kwargs] => (event, Some(<Kwargs as ArgType>::from_value(Some(kwargs)).ok()?)),
         _ => return None,
     };
     if event.kind() != ValueKind::String {
@@ -226,26 +227,27 @@ fn click_fast(args: &[Value]) -> Option<String> {
     }
     let names = &mut names[..count];
     names.sort_unstable();
-    let mut values: [Value; MOST] = Default::default();
+    let mut texts = [const { None }; MOST];
     if let Some(kwargs) = &kwargs {
-        for (name, value) in names.iter().zip(&mut values) {
-            *value = kwargs.peek::<Value>(name).ok()?;
+        for (name, text) in names.iter().zip(&mut texts) {
+            *text = Some(ScalarText::of(kwargs.peek::<&Value>(name).ok()?)?);
         }
     }
-    let mut texts = [const { None }; MOST];
-    for (value, text) in values.iter().zip(&mut texts).take(count) {
-        *text = Some(ScalarText::of(value)?);
+    // Each value's text, read out once for the two places it goes.
+    let mut strs = [""; MOST];
+    for (s, text) in strs.iter_mut().zip(texts.iter().take(count).flatten()) {
+        *s = text.as_str();
     }
-    let texts = texts.iter().take(count).flatten();
+    let texts = &strs[..count];
     let mut out = String::with_capacity(96);
     out.push_str("data-lv-click=\"");
     push_escaped(&mut out, event);
     out.push('"');
-    for (name, text) in names.iter().zip(texts.clone()) {
+    for (name, text) in names.iter().zip(texts) {
         out.push_str(" data-lv-value-");
         out.push_str(name);
         out.push_str("=\"");
-        push_escaped(&mut out, text.as_str());
+        push_escaped(&mut out, text);
         out.push('"');
     }
     out.push_str(" name=\"_lv_click\" value=\"");
@@ -255,7 +257,7 @@ fn click_fast(args: &[Value]) -> Option<String> {
         out.push_str(if i == 0 { "?" } else { "&amp;" });
         push_form_urlencoded(&mut out, name);
         out.push('=');
-        push_form_urlencoded(&mut out, text.as_str());
+        push_form_urlencoded(&mut out, text);
     }
     out.push('"');
     Some(out)
