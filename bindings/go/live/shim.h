@@ -35,7 +35,6 @@ enum { LVGO_STATE = 1, LVGO_MARK_ALL, LVGO_MARK, LVGO_CACHE };
 int lvgo_commit(lv_ctx *ctx, const char *state, int mark_all, const char *marks, size_t marks_len,
                 size_t n, uintptr_t cache);
 
-
 /* lv_app_set_auth with the Go trampoline. */
 int lvgo_set_auth(lv_app *app, uintptr_t handle);
 
