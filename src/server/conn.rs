@@ -132,13 +132,19 @@ impl Drop for Slot {
 pub(crate) struct Tracked {
     stream: TcpStream,
     activity: Arc<Activity>,
-    _slot: Slot,
+    slot: Slot,
 }
 
 impl Tracked {
     pub fn new(stream: TcpStream, slot: Slot) -> (Self, Arc<Activity>) {
         let activity = Arc::new(Activity::new());
-        (Tracked { stream, activity: activity.clone(), _slot: slot }, activity)
+        (Tracked { stream, activity: activity.clone(), slot }, activity)
+    }
+
+    /// The socket, and the slot to hold for as long as it stays open (an upgraded
+    /// WebSocket's, once no request is read from it any more).
+    pub fn into_parts(self) -> (TcpStream, Slot) {
+        (self.stream, self.slot)
     }
 }
 

@@ -140,8 +140,7 @@ pub(crate) fn adopt(
         {
             return;
         }
-        ws::serve_io(shared, request, stream, pending).await;
-        drop(slot);
+        ws::serve_tcp(shared, request, stream, pending, slot).await;
     }
 }
 

@@ -13,7 +13,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -21,6 +22,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
+use super::conn::Tracked;
 use super::guard;
 use super::http::{finish, text, Body};
 use super::woken::Woken;
@@ -29,7 +31,8 @@ use crate::host::Refused;
 use crate::metrics;
 use crate::protocol::{self, ClientFrame, Join, PROTOCOL_VERSION};
 use crate::session::{
-    self, queue as frame_queue, Conn, Kill, Origin, Outbound, QueueRx, QueueTx, SessionHandle, SessionMsg,
+    self, queue as frame_queue, Conn, Kill, Origin, Outbound, Outlet, QueueRx, SessionHandle, SessionMsg,
+    Wire,
 };
 use crate::token::TokenError;
 
@@ -105,9 +108,96 @@ pub(crate) async fn upgrade(shared: Arc<Shared>, req: Request<Incoming>) -> Resp
                 return;
             }
         };
-        serve_io(shared, request, TokioIo::new(upgraded), Vec::new()).await;
+        // The library's own connection: its socket is written directly (see
+        // `Outlet`). Any other stream is written through its WebSocket's sink.
+        match upgraded.downcast::<TokioIo<Tracked>>() {
+            Ok(parts) => {
+                let (stream, slot) = parts.io.into_inner().into_parts();
+                // Copied out: the bytes are a view of the connection's whole read
+                // buffer, which the socket's task would otherwise keep for its life.
+                let pending = parts.read_buf.to_vec();
+                drop(parts.read_buf);
+                serve_tcp(shared, request, stream, pending, slot).await;
+            }
+            Err(upgraded) => serve_io(shared, request, TokioIo::new(upgraded), Vec::new()).await,
+        }
     });
     switching(&accept)
+}
+
+/// Runs a socket on a TCP connection whose upgrade was answered; `pending` holds bytes
+/// the client sent after its upgrade request that were already read. `keep` (the
+/// connection's slot) is held until the socket ends.
+pub(crate) async fn serve_tcp<K: Send>(
+    shared: Arc<Shared>,
+    request: UpgradeRequest,
+    stream: TcpStream,
+    pending: Vec<u8>,
+    keep: K,
+) {
+    let stream = Arc::new(stream);
+    let wire = Wire::new(stream.clone(), shared.opts.outbound_queue);
+    let io = WireIo { stream, wire: wire.clone() };
+    let config = socket_config(&shared);
+    let ws = WebSocketStream::from_partially_read(io, pending, Role::Server, Some(config)).await;
+    let writer = wire.drain();
+    run(shared, request, Outlet::Wire(wire.clone()), writer, ws).await;
+    wire.release();
+    drop(keep);
+}
+
+/// A TCP socket as its WebSocket library sees it: read as usual, written through its
+/// [`Wire`], where what the library frames itself (pongs, its reply to a close) keeps
+/// its place among the session's frames.
+struct WireIo {
+    stream: Arc<TcpStream>,
+    wire: Arc<Wire>,
+}
+
+impl AsyncRead for WireIo {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        loop {
+            std::task::ready!(self.stream.poll_read_ready(cx))?;
+            match self.stream.try_read(buf.initialize_unfilled()) {
+                Ok(n) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                // Not ready after all: readiness was cleared, wait for the next.
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for WireIo {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.wire.write_raw(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
 }
 
 /// Runs a socket over a byte stream whose upgrade was answered; `pending` holds bytes
@@ -116,6 +206,14 @@ pub(crate) async fn serve_io<IO>(shared: Arc<Shared>, request: UpgradeRequest, i
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let config = socket_config(&shared);
+    let ws = WebSocketStream::from_partially_read(io, pending, Role::Server, Some(config)).await;
+    let (sink, stream) = ws.split();
+    serve_frames(shared, request, sink, stream).await;
+}
+
+/// The WebSocket settings of every socket.
+fn socket_config(shared: &Shared) -> WebSocketConfig {
     let max = shared.opts.max_frame_bytes;
     // Small buffers: an idle socket then costs a few KiB instead of ~140 KB. Events
     // are about 200 bytes; a larger frame grows the buffer for itself. The join frame
@@ -126,15 +224,12 @@ where
     // buffer holds at most the frame being written (the writer waits for it to drain
     // before it feeds the next, and the socket's queue bounds the rest), so it is not
     // capped; a cap would end the socket, without a word, on a patch larger than it.
-    let config = WebSocketConfig::default()
+    WebSocketConfig::default()
         .read_buffer_size(256)
         .write_buffer_size(0)
         .max_write_buffer_size(usize::MAX)
         .max_message_size(Some(max))
-        .max_frame_size(Some(max));
-    let ws = WebSocketStream::from_partially_read(io, pending, Role::Server, Some(config)).await;
-    let (sink, stream) = ws.split();
-    serve_frames(shared, request, sink, stream).await;
+        .max_frame_size(Some(max))
 }
 
 /// Runs a socket whose frames some other code reads and writes (a host's WebSocket).
@@ -150,7 +245,8 @@ where
     S: Sink<Message, Error = WsError> + Unpin + Send,
     R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin + Send,
 {
-    run(shared, request, sink, stream)
+    let (out_tx, out_rx) = frame_queue(shared.opts.outbound_queue);
+    run(shared, request, Outlet::Queue(out_tx), write(sink, out_rx), stream)
 }
 
 /// Same origin (scheme, host and port, the scheme as `secure_cookies` or a trusted
@@ -204,18 +300,17 @@ enum ReadEnd {
 /// bounded queue, so a client that does not read fills it and is dropped (by the
 /// session, or here for heartbeats and errors), and no write can keep the socket from
 /// seeing `kill` or its idle timeout.
-async fn run<S, R>(shared: Arc<Shared>, request: UpgradeRequest, sink: S, stream: R)
+async fn run<W, R>(shared: Arc<Shared>, request: UpgradeRequest, out_tx: Outlet, writer: W, stream: R)
 where
-    S: Sink<Message, Error = WsError> + Unpin,
+    W: Future<Output = ()>,
     R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin,
 {
-    let (out_tx, out_rx) = frame_queue(shared.opts.outbound_queue);
     let kill = Arc::new(Kill::default());
     let conn_id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     let mut joined: Option<SessionHandle> = None;
     let mut request = Some(request);
 
-    let mut writer = std::pin::pin!(write(sink, out_rx));
+    let mut writer = std::pin::pin!(writer);
     let end = {
         // Most wakes of a socket's task are frames to write (a patch, a broadcast):
         // the reading side is polled only when its own waker fired.
@@ -295,11 +390,11 @@ async fn write<S: Sink<Message, Error = WsError> + Unpin>(mut sink: S, mut out_r
 
 /// Queues a frame of the socket's own (a heartbeat, an error). False when the queue
 /// is full: the client is not reading.
-fn queue(out_tx: &QueueTx<Outbound>, frame: String) -> bool {
+fn queue(out_tx: &Outlet, frame: String) -> bool {
     out_tx.try_send(Outbound::Text(frame.into())).is_ok()
 }
 
-fn queue_close(out_tx: &QueueTx<Outbound>, code: CloseCode, reason: &'static str) {
+fn queue_close(out_tx: &Outlet, code: CloseCode, reason: &'static str) {
     let _ = out_tx.try_send(Outbound::Close { code: code.into(), reason });
 }
 
@@ -307,7 +402,7 @@ fn queue_close(out_tx: &QueueTx<Outbound>, code: CloseCode, reason: &'static str
 async fn read<R: futures_util::Stream<Item = Result<Message, WsError>> + Unpin>(
     shared: &Arc<Shared>,
     mut stream: R,
-    out_tx: &QueueTx<Outbound>,
+    out_tx: &Outlet,
     kill: &Arc<Kill>,
     conn_id: u64,
     joined: &mut Option<SessionHandle>,
@@ -481,7 +576,7 @@ impl Bucket {
 }
 
 /// Ends a socket that sent too many heartbeats, pings or refused frames.
-fn too_many_frames(shared: &Shared, out_tx: &QueueTx<Outbound>) -> ReadEnd {
+fn too_many_frames(shared: &Shared, out_tx: &Outlet) -> ReadEnd {
     metrics::inc(&shared.metrics.control_frames_limited);
     let _ = queue(out_tx, protocol::error("too_many_frames", "too many heartbeats or refused frames", false));
     queue_close(out_tx, CloseCode::Policy, "too many frames");

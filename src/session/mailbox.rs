@@ -20,7 +20,7 @@ pub(crate) enum Outbound {
 /// A socket attached to a session.
 pub(crate) struct Conn {
     pub id: u64,
-    pub tx: super::QueueTx<Outbound>,
+    pub tx: super::Outlet,
     /// Tells the socket task to drop the connection at once (its queue is full).
     pub kill: Arc<super::Kill>,
 }

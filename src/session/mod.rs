@@ -23,6 +23,7 @@ mod applied;
 pub(crate) mod browser;
 mod env;
 mod mailbox;
+mod outlet;
 mod parts;
 mod queue;
 mod registry;
@@ -49,6 +50,7 @@ use crate::views::Views;
 
 pub(crate) use env::SessionEnv;
 pub(crate) use mailbox::{Conn, Inspection, Mailbox, Outbound, PostOutcome, SessionMsg};
+pub(crate) use outlet::{Outlet, Wire};
 pub(crate) use queue::{queue, Kill, QueueRx, QueueTx, TrySend};
 pub(crate) use registry::Registry;
 pub(crate) use reload::watch_views;
