@@ -46,6 +46,22 @@ pub type ExitHook = Arc<dyn Fn() + Send + Sync>;
 
 thread_local! {
     static ON_HOST_THREAD: Cell<bool> = const { Cell::new(false) };
+    /// The pool was quiet when this thread took its current job (see [`quiet`]).
+    static TOOK_QUIET: Cell<bool> = const { Cell::new(true) };
+}
+
+/// How long the pool must have run no job for the next one to find it quiet.
+pub const QUIET: Duration = Duration::from_millis(1);
+
+/// Whether the job running on this thread found the pool quiet: no other job
+/// running or queued, and none run for [`QUIET`] before it. On an idle server, the
+/// job's own thread sends its patch rather than waking an IO thread to do it (that
+/// wake and its cold caches are a fifth of an idle server's latency); under load, an
+/// IO thread writes what several jobs produced in one go, where writes from the pool
+/// would wake it while the jobs run, on the same core, several times per batch.
+/// True outside the pool (a callback run inline runs on the IO thread).
+pub fn quiet() -> bool {
+    TOOK_QUIET.with(|q| q.get())
 }
 
 /// True on a host-pool thread, i.e. inside (or right around) a host callback.
@@ -112,6 +128,8 @@ struct State {
     idle: Vec<usize>,
     /// Threads allowed to make progress at once: the cores the process may use.
     parallel: usize,
+    /// When the last job ended (see [`quiet`]).
+    last_end: Option<Instant>,
 }
 
 impl State {
@@ -199,10 +217,17 @@ impl Queue {
     fn next(&self, i: usize, mut finished: bool) -> Option<Job> {
         let mut state = self.lock();
         state.slots[i].started = None;
+        if finished {
+            state.last_end = Some(Instant::now());
+        }
         loop {
             let now = Instant::now();
             if state.takes_job(i, finished, now) {
                 let job = state.pop();
+                let quiet = !state.queued()
+                    && state.slots.iter().all(|s| s.started.is_none())
+                    && state.last_end.is_none_or(|end| now.saturating_duration_since(end) >= QUIET);
+                TOOK_QUIET.with(|q| q.set(quiet));
                 let slot = &mut state.slots[i];
                 slot.called = false;
                 slot.started = Some(now);
@@ -308,6 +333,7 @@ impl HostPool {
                 slots: (0..size).map(|_| Slot::default()).collect(),
                 idle: Vec::with_capacity(size),
                 parallel: parallel.max(1),
+                last_end: None,
             }),
             metrics,
         });
@@ -498,6 +524,7 @@ mod tests {
             slots: (0..threads).map(|_| Slot::default()).collect(),
             idle: Vec::new(),
             parallel,
+            last_end: None,
         }
     }
 
@@ -641,5 +668,32 @@ mod tests {
         assert_eq!(pool.shutdown(Some(Instant::now() + Duration::from_secs(10))), 0);
         assert_eq!(order_rx.try_iter().collect::<Vec<_>>(), ["live", "new-1", "new-2"]);
         assert_eq!(pool.submit_to(Lane::Live, || {}), Err(Refused::Closed));
+    }
+
+    /// A job on an idle pool finds it quiet (its thread sends its own patch); one
+    /// that runs beside another, or was queued behind it, does not.
+    #[test]
+    fn only_a_job_on_an_idle_pool_finds_it_quiet() {
+        let pool = HostPool::with_parallelism(2, 2, 8, Arc::new(Metrics::default()), "test-host").unwrap();
+        let (tx, rx) = mpsc::channel();
+        let first = tx.clone();
+        pool.submit_to(Lane::Live, move || first.send(("alone", quiet())).unwrap()).unwrap();
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), ("alone", true));
+
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let (started_tx, started_rx) = mpsc::channel::<()>();
+        pool.submit_to(Lane::Live, move || {
+            started_tx.send(()).unwrap();
+            let _ = release_rx.recv_timeout(Duration::from_secs(30));
+        })
+        .unwrap();
+        started_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        let beside = tx.clone();
+        pool.submit_to(Lane::Live, move || beside.send(("beside", quiet())).unwrap()).unwrap();
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), ("beside", false));
+        release_tx.send(()).unwrap();
+        assert_eq!(pool.shutdown(Some(Instant::now() + Duration::from_secs(10))), 0);
+        // Outside the pool (a callback run inline), a job is on its IO thread already.
+        assert!(quiet());
     }
 }

@@ -12,9 +12,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use super::parts::{diff, RegionParts, Sent};
-use super::{SessionData, SessionEnv};
+use super::{Outbound, Outlet, SessionData, SessionEnv, TrySend};
 use crate::metrics::CallbackKind;
 use crate::page::{check_state_size, Ctx, Event, Info, Route};
+use crate::protocol::{self, Frame};
 use crate::views::html::keyed_children;
 
 /// What the job should do.
@@ -47,6 +48,8 @@ pub(crate) struct CallOutcome {
     /// Error code (`host_error`, `render_error`) and detail.
     pub error: Option<(&'static str, String)>,
     pub patch: Option<PatchParts>,
+    /// The patch frame the job sent itself (see [`SendAhead`]), and how that went.
+    pub sent: Option<(Frame, Result<(), Unsent>)>,
     pub commands: Vec<Value>,
     pub redirect: Option<String>,
     pub navigate: Option<(String, bool)>,
@@ -61,8 +64,30 @@ pub(crate) struct CallOutcome {
 impl CallOutcome {
     /// A patch and nothing else to send: no commands, redirect or navigation.
     pub fn only_patch(&self) -> bool {
-        self.patch.is_some() && self.commands.is_empty() && self.redirect.is_none() && self.navigate.is_none()
+        (self.patch.is_some() || self.sent.is_some())
+            && self.commands.is_empty()
+            && self.redirect.is_none()
+            && self.navigate.is_none()
     }
+}
+
+/// A patch the job may send itself, from the host thread that rendered it, when it
+/// is all the callback produced: no error, command, navigation or browser-session
+/// write to go first or after. Not waking an IO thread to send it saves that wake,
+/// and its cold caches, on every event of an idle server.
+pub(crate) struct SendAhead {
+    pub outlet: Outlet,
+    /// The event the patch answers (folded into it), if any.
+    pub reply: Option<u64>,
+}
+
+/// Why a patch the job sent did not reach its socket's queue.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Unsent {
+    /// The client is not reading.
+    Full,
+    /// The socket is gone.
+    Closed,
 }
 
 /// Logs a failed callback with its message, dev mode or not: the browser sees the
@@ -88,8 +113,28 @@ pub(crate) fn run(
     env: &SessionEnv,
     call: Call,
     deliver: bool,
+    ahead: Option<SendAhead>,
 ) -> (Box<SessionData>, Box<CallOutcome>) {
-    let (data, outcome) = run_call(data, env, call, deliver);
+    let (data, mut outcome) = run_call(data, env, call, deliver);
+    if let Some(ahead) = ahead.filter(|_| crate::host::quiet()) {
+        if outcome.error.is_none() && outcome.only_patch() && outcome.browser_writes.is_empty() {
+            if let Some(patch) = outcome.patch.take() {
+                let text = Frame::from(protocol::patch(
+                    &patch.regions,
+                    &patch.parts,
+                    patch.root.as_deref(),
+                    patch.title.as_deref(),
+                    ahead.reply,
+                ));
+                let result = match ahead.outlet.try_send(Outbound::Text(text.clone())) {
+                    Ok(()) => Ok(()),
+                    Err(TrySend::Full(_)) => Err(Unsent::Full),
+                    Err(TrySend::Closed(_)) => Err(Unsent::Closed),
+                };
+                outcome.sent = Some((text, result));
+            }
+        }
+    }
     (data, Box::new(outcome))
 }
 

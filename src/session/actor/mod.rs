@@ -12,7 +12,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
 use super::applied::Applied;
-use super::render::{self, Call, CallOutcome};
+use super::render::{self, Call, CallOutcome, SendAhead, Unsent};
 use super::resume::ResumeBuffer;
 use super::{Conn, Outbound, PostOutcome, QueueRx, SessionData, SessionEnv, SessionMsg, TrySend};
 use crate::browser::BrowserSession;
@@ -149,7 +149,7 @@ impl Actor {
     /// Runs the page's mount, then writes the first snapshot.
     async fn mount(&mut self) -> Result<super::Answer> {
         // A mount is a new visitor's work: refused, not queued, when the host is busy.
-        let outcome = self.call_in(Lane::New, Call::Mount).await;
+        let outcome = self.call_in(Lane::New, Call::Mount, None).await;
         let mount_result = match outcome.map(|o| *o) {
             Ok(CallOutcome { error: None, status, redirect, .. }) => Ok(super::Answer { status, redirect }),
             Ok(CallOutcome { error: Some((_, message)), status: Some(status), .. }) => {
@@ -377,7 +377,19 @@ impl Actor {
     /// Runs one callback (or render) on the host pool and waits for it. `None` when
     /// the pool is gone (shutdown).
     async fn call(&mut self, call: Call) -> Option<Box<CallOutcome>> {
-        self.call_in(Lane::Live, call).await.ok()
+        self.call_in(Lane::Live, call, None).await.ok()
+    }
+
+    /// [`Actor::call`] for a callback whose patch, when it is all the callback
+    /// produced, the job sends itself (answering `reply`): see [`SendAhead`]. Only
+    /// without a session store: with one, the snapshot is written before anything
+    /// of the callback is sent.
+    async fn call_sending(&mut self, call: Call, reply: Option<u64>) -> Option<Box<CallOutcome>> {
+        let ahead = match &self.conn {
+            Some(conn) if self.env.core.store.is_none() => Some(SendAhead { outlet: conn.tx.clone(), reply }),
+            _ => None,
+        };
+        self.call_in(Lane::Live, call, ahead).await.ok()
     }
 
     /// [`Actor::call`] in a given lane of the host pool; an error when the pool
@@ -386,7 +398,12 @@ impl Actor {
     ///
     /// The outcome is boxed: callers hold it across the snapshot's write, and inline
     /// it would make room for itself in every session's task.
-    async fn call_in(&mut self, lane: Lane, call: Call) -> std::result::Result<Box<CallOutcome>, Refused> {
+    async fn call_in(
+        &mut self,
+        lane: Lane,
+        call: Call,
+        ahead: Option<SendAhead>,
+    ) -> std::result::Result<Box<CallOutcome>, Refused> {
         if !matches!(call, Call::Close(_)) {
             self.load_browser().await;
         }
@@ -395,10 +412,10 @@ impl Actor {
         let deliver = self.conn.is_some();
         let (data, mut outcome) = if env.core.opts.inline_callbacks {
             // The host promised short, non-blocking callbacks: no hop to a host thread.
-            crate::host::run_inline(|| render::run(data, &env, call, deliver))
+            crate::host::run_inline(|| render::run(data, &env, call, deliver, ahead))
         } else {
             let job_env = env.clone();
-            env.core.host.run(lane, move || render::run(data, &job_env, call, deliver)).await?
+            env.core.host.run(lane, move || render::run(data, &job_env, call, deliver, ahead)).await?
         };
         let writes = std::mem::take(&mut outcome.browser_writes);
         // Only a callback that wrote to the browser session needs its id: no copy of
@@ -461,7 +478,7 @@ impl Actor {
             self.send(protocol::reply_error(r#ref, "rate_limited", "too many events; slow down").into());
             return;
         }
-        match self.call(Call::Event(event)).await {
+        match self.call_sending(Call::Event(event), Some(r#ref)).await {
             Some(outcome) => {
                 if outcome.error.is_some() {
                     metrics::inc(&metrics.callback_errors);
@@ -508,7 +525,7 @@ impl Actor {
 
     async fn info(&mut self, info: Info) {
         metrics::inc(&self.env.core.metrics.infos);
-        if let Some(outcome) = self.call(Call::Info(info)).await {
+        if let Some(outcome) = self.call_sending(Call::Info(info), None).await {
             if !self.persist().await {
                 return;
             }
@@ -532,10 +549,17 @@ impl Actor {
     /// With `reply`, the patch also answers that event (see [`protocol::Patch`]);
     /// the resume buffer keeps a copy without the reply, so a replayed patch answers
     /// nothing on the socket it is replayed to.
-    fn deliver(&mut self, outcome: Box<CallOutcome>, reply: Option<u64>) {
+    fn deliver(&mut self, mut outcome: Box<CallOutcome>, reply: Option<u64>) {
+        if let Some((text, sent)) = outcome.sent.take() {
+            // Sent by the job: kept for resume as if sent here.
+            self.keep(&text);
+            match sent {
+                Ok(()) => {}
+                Err(Unsent::Full) => self.not_reading(),
+                Err(Unsent::Closed) => self.detach(),
+            }
+        }
         if let Some(patch) = outcome.patch {
-            metrics::inc(&self.env.core.metrics.patches);
-            self.seq += 1;
             let text = protocol::patch(
                 &patch.regions,
                 &patch.parts,
@@ -543,11 +567,9 @@ impl Actor {
                 patch.title.as_deref(),
                 reply,
             );
-            // Kept without the reply: a replayed patch answers no event.
-            let opts = &self.env.core.opts;
-            let kept = protocol::without_reply(&text);
-            self.sent.push_parts(self.seq, &kept, opts.resume_buffer, opts.resume_buffer_bytes);
-            self.send(text.into());
+            let text = Frame::from(text);
+            self.keep(&text);
+            self.send(text);
         }
         if !outcome.commands.is_empty() {
             self.send(protocol::commands(&outcome.commands).into());
@@ -557,6 +579,16 @@ impl Actor {
         } else if let Some((to, replace)) = outcome.navigate {
             self.send(protocol::navigate(&to, replace).into());
         }
+    }
+
+    /// Counts a patch sent and keeps it for clients that rejoin behind, without the
+    /// reply it carried: a replayed patch answers no event.
+    fn keep(&mut self, patch: &str) {
+        metrics::inc(&self.env.core.metrics.patches);
+        self.seq += 1;
+        let opts = &self.env.core.opts;
+        let kept = protocol::without_reply(patch);
+        self.sent.push_parts(self.seq, &kept, opts.resume_buffer, opts.resume_buffer_bytes);
     }
 
     async fn attach(&mut self, conn: Conn, last_seq: u64, fresh: bool) {
@@ -610,14 +642,20 @@ impl Actor {
         let Some(conn) = &self.conn else { return };
         match conn.tx.try_send(Outbound::Text(frame)) {
             Ok(()) => {}
-            Err(TrySend::Full(_)) => {
-                tracing::warn!(session = self.id(), "client is not reading; disconnecting it");
-                metrics::inc(&self.env.core.metrics.slow_clients);
-                conn.kill.give();
-                self.detach();
-            }
+            Err(TrySend::Full(_)) => self.not_reading(),
             Err(TrySend::Closed(_)) => self.detach(),
         }
+    }
+
+    /// The socket's queue is full: its client is disconnected rather than buffered
+    /// without bound.
+    fn not_reading(&mut self) {
+        tracing::warn!(session = self.id(), "client is not reading; disconnecting it");
+        metrics::inc(&self.env.core.metrics.slow_clients);
+        if let Some(conn) = &self.conn {
+            conn.kill.give();
+        }
+        self.detach();
     }
 
     /// The number of the last client event applied (0: none yet).
