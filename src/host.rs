@@ -53,13 +53,13 @@ thread_local! {
 /// How long the pool must have run no job for the next one to find it quiet.
 pub const QUIET: Duration = Duration::from_millis(1);
 
-/// Whether the job running on this thread found the pool quiet: no other job
-/// running or queued, and none run for [`QUIET`] before it. On an idle server, the
-/// job's own thread sends its patch rather than waking an IO thread to do it (that
-/// wake and its cold caches are a fifth of an idle server's latency); under load, an
-/// IO thread writes what several jobs produced in one go, where writes from the pool
-/// would wake it while the jobs run, on the same core, several times per batch.
-/// True outside the pool (a callback run inline runs on the IO thread).
+/// Whether the job running on this thread found the pool quiet: no other job running or
+/// queued, and none run for [`QUIET`] before it. On an idle server, the job's own
+/// thread sends its patch rather than waking an IO thread to do it (that wake and its
+/// cold caches are about a tenth of an idle server's latency); under load, an IO thread
+/// writes what several jobs produced in one go, where writes from the pool would wake
+/// it while the jobs run, on the same core, several times per batch. True outside the
+/// pool (a callback run inline runs on the IO thread).
 pub fn quiet() -> bool {
     TOOK_QUIET.with(|q| q.get())
 }

@@ -4,11 +4,11 @@
 //! [`Wire`]: whoever sends a frame writes it to the socket at once, on its own thread,
 //! when nothing is waiting before it. A patch rendered on a host thread then leaves
 //! from there, instead of waking an IO thread to write it: on an idle server that wake
-//! and its cold caches were a fifth of an event's latency. What the socket does not
-//! take at once waits, in order, for the socket's task to write it when the client
+//! and its cold caches were about a tenth of an event's latency. What the socket does
+//! not take at once waits, in order, for the socket's task to write it when the client
 //! reads. A socket whose frames some other code writes (a host's WebSocket, the
-//! in-memory test transport) takes its frames through a [`queue`](super::queue)
-//! that its task drains.
+//! in-memory test transport) takes its frames through a [`queue`](super::queue) that
+//! its task drains.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
