@@ -97,6 +97,36 @@ async fn a_replayed_patch_answers_no_event_on_the_socket_it_is_replayed_to() {
     assert_eq!(patch["ref"], again, "{patch}");
 }
 
+/// On an idle server a patch leaves from the host thread that rendered it (the pool
+/// has run nothing for a millisecond). It is kept for resume all the same: a client
+/// that rejoins behind gets it replayed, without the reply it carried.
+#[tokio::test]
+async fn patches_sent_on_an_idle_server_are_replayed_after_a_rejoin() {
+    let t = TestApp::start(|_| {});
+    let url = t.url("/counter");
+    let (mut ws, _, boot) = t.live("/counter").await;
+    for by in 1..=3 {
+        // Not waiting for a result: the server has nothing to do meanwhile, so each
+        // event finds the host pool idle for longer than its quiet time.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let r = ws.event("inc", json!({"by": by.to_string()})).await;
+        assert_eq!(ws.expect_patch().await["ref"], r);
+    }
+    assert_eq!(ws.seq, 3);
+    drop(ws);
+
+    let mut ws = t.connect().await;
+    let joined = ws.join(&boot.token, &url, 1).await;
+    assert_eq!((&joined["resumed"], &joined["seq"]), (&json!(true), &json!(1)), "{joined}");
+    let second = ws.expect_patch().await;
+    let third = ws.expect_patch().await;
+    assert_eq!(count_in(region(&second, "stats")), Some(START + 3), "{second}");
+    assert_eq!(count_in(region(&third, "stats")), Some(START + 6), "{third}");
+    assert!(second.get("ref").is_none() && third.get("ref").is_none(), "{second} {third}");
+    assert_eq!(ws.seq, 3);
+    ws.expect_no_frame(QUIET).await;
+}
+
 #[tokio::test]
 async fn marking_an_unchanged_region_sends_no_patch() {
     let t = TestApp::start(|_| {});
