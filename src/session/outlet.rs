@@ -184,6 +184,23 @@ fn send(stream: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
 }
 
 impl State {
+    /// Writes `frame` while nothing waits; true when all of it is written. A failed
+    /// write marks the socket dead.
+    fn write_now(&mut self, frame: &mut Pending) -> bool {
+        let Some(stream) = self.stream.as_deref() else {
+            self.dead = true;
+            return false;
+        };
+        match frame.write_to(stream) {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::debug!("socket write failed: {e}");
+                self.dead = true;
+                false
+            }
+        }
+    }
+
     /// Writes waiting frames, in order, until the socket takes no more; true when
     /// none waits. A failed write marks the socket dead.
     fn write_waiting(&mut self) -> bool {
@@ -205,9 +222,8 @@ impl State {
                 }
             }
         }
-        if self.waiting.capacity() > 16 {
-            self.waiting.shrink_to(4);
-        }
+        // Drained: an idle socket keeps no room for frames.
+        self.waiting = VecDeque::new();
         true
     }
 }
@@ -241,10 +257,14 @@ impl Wire {
                 return Err(TrySend::Full(out));
             }
             state.closed = matches!(out, Outbound::Close { .. });
-            let first = state.waiting.is_empty();
-            state.waiting.push_back(Pending::of(out));
-            // Written here when nothing waits before it; else it waits its turn.
-            let all_written = first && state.write_waiting();
+            let mut frame = Pending::of(out);
+            // Written here when nothing waits before it (without passing through the
+            // queue, which then holds no memory in an idle session); else, and for
+            // what the socket did not take, it waits its turn.
+            let all_written = state.waiting.is_empty() && state.write_now(&mut frame);
+            if !all_written && !state.dead {
+                state.waiting.push_back(frame);
+            }
             !all_written || state.closed
         };
         if wake {
@@ -269,9 +289,12 @@ impl Wire {
                 state.waiting.clear();
                 true
             } else {
-                let first = state.waiting.is_empty();
-                state.waiting.push_back(Pending::raw(bytes.to_vec()));
-                !(first && state.write_waiting())
+                let mut frame = Pending::raw(bytes.to_vec());
+                let all_written = state.waiting.is_empty() && state.write_now(&mut frame);
+                if !all_written && !state.dead {
+                    state.waiting.push_back(frame);
+                }
+                !all_written
             }
         };
         if wake {
