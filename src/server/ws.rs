@@ -1,6 +1,7 @@
 //! The WebSocket endpoint: upgrade with an Origin check, then one task per socket
-//! that reads frames, forwards events to its session and writes what the session
-//! queues for it.
+//! that reads frames, forwards events to its session and writes what waits for the
+//! socket (on a TCP socket, only what the socket did not take when it was sent: see
+//! `session::Outlet`).
 
 use futures_util::future::OptionFuture;
 use futures_util::{FutureExt, Sink, SinkExt, StreamExt};
@@ -296,10 +297,10 @@ enum ReadEnd {
 }
 
 /// One socket: a reader that handles the client's frames and a writer that sends
-/// what is queued for the socket, in one task. Every frame out goes through the
-/// bounded queue, so a client that does not read fills it and is dropped (by the
-/// session, or here for heartbeats and errors), and no write can keep the socket from
-/// seeing `kill` or its idle timeout.
+/// what waits for the socket, in one task. Every frame out goes through the bounded
+/// outlet (a queue, or the wire of a TCP socket), so a client that does not read
+/// fills it and is dropped (by the session, or here for heartbeats and errors), and no
+/// write can keep the socket from seeing `kill` or its idle timeout.
 async fn run<W, R>(shared: Arc<Shared>, request: UpgradeRequest, out_tx: Outlet, writer: W, stream: R)
 where
     W: Future<Output = ()>,
