@@ -671,7 +671,7 @@ mod tests {
     }
 
     /// A job on an idle pool finds it quiet (its thread sends its own patch); one
-    /// that runs beside another, or was queued behind it, does not.
+    /// that runs beside another does not.
     #[test]
     fn only_a_job_on_an_idle_pool_finds_it_quiet() {
         let pool = HostPool::with_parallelism(2, 2, 8, Arc::new(Metrics::default()), "test-host").unwrap();

@@ -204,12 +204,12 @@ impl State {
     /// Writes waiting frames, in order, until the socket takes no more; true when
     /// none waits. A failed write marks the socket dead.
     fn write_waiting(&mut self) -> bool {
-        let Some(stream) = self.stream.clone() else {
+        let Some(stream) = self.stream.as_deref() else {
             self.dead = true;
             return false;
         };
         while let Some(first) = self.waiting.front_mut() {
-            match first.write_to(&stream) {
+            match first.write_to(stream) {
                 Ok(true) => {
                     self.waiting.pop_front();
                 }
@@ -465,6 +465,52 @@ mod tests {
         wire.release();
         tokio::time::timeout(Duration::from_secs(10), drain).await.expect("released").unwrap();
         assert!(matches!(wire.try_send(text("after")), Err(TrySend::Closed(_))));
+    }
+
+    /// A frame sent while another waits is not written ahead of it, even when the
+    /// socket would take it: here the client has read everything the socket took,
+    /// so a frame written at once would land in the middle of the waiting one.
+    #[tokio::test]
+    async fn a_frame_sent_while_another_waits_waits_behind_it() {
+        let (wire, mut client) = pair(64).await;
+        let big: String = "x".repeat(1 << 20);
+        let mut whole = 0;
+        while wire.try_send(text(&format!("{whole}:{big}"))).is_ok() && wire.lock().waiting.is_empty() {
+            whole += 1;
+            assert!(whole < 1000, "the kernel took everything");
+        }
+        // Frames 0..whole went out whole; frame `whole` waits, in part.
+        let (drained_tx, drained_rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut frames = Vec::new();
+            for _ in 0..whole {
+                frames.push(read_frame(&mut client).1);
+            }
+            drained_tx.send(()).unwrap();
+            for _ in 0..11 {
+                frames.push(read_frame(&mut client).1);
+            }
+            frames
+        });
+        tokio::task::spawn_blocking(move || drained_rx.recv_timeout(Duration::from_secs(10)).unwrap())
+            .await
+            .unwrap();
+        for i in 1..=10 {
+            wire.try_send(text(&format!("small-{i}"))).unwrap();
+        }
+        let drain = tokio::spawn({
+            let wire = wire.clone();
+            async move { wire.drain().await }
+        });
+        let frames = tokio::task::spawn_blocking(move || reader.join().unwrap()).await.unwrap();
+        for (i, frame) in frames.iter().enumerate().take(whole + 1) {
+            assert!(frame.starts_with(format!("{i}:").as_bytes()) && frame.len() > big.len(), "frame {i}");
+        }
+        for i in 1..=10 {
+            assert_eq!(frames[whole + i], format!("small-{i}").into_bytes());
+        }
+        wire.release();
+        tokio::time::timeout(Duration::from_secs(10), drain).await.expect("released").unwrap();
     }
 
     /// Writing to a socket its client reset must not raise SIGPIPE: a C host keeps

@@ -43,6 +43,19 @@ pub(crate) struct PatchParts {
     pub title: Option<String>,
 }
 
+impl PatchParts {
+    /// The patch frame, answering event `reply` when given.
+    pub fn frame(&self, reply: Option<u64>) -> Frame {
+        Frame::from(protocol::patch(
+            &self.regions,
+            &self.parts,
+            self.root.as_deref(),
+            self.title.as_deref(),
+            reply,
+        ))
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct CallOutcome {
     /// Error code (`host_error`, `render_error`) and detail.
@@ -119,13 +132,7 @@ pub(crate) fn run(
     if let Some(ahead) = ahead.filter(|_| crate::host::quiet()) {
         if outcome.error.is_none() && outcome.only_patch() && outcome.browser_writes.is_empty() {
             if let Some(patch) = outcome.patch.take() {
-                let text = Frame::from(protocol::patch(
-                    &patch.regions,
-                    &patch.parts,
-                    patch.root.as_deref(),
-                    patch.title.as_deref(),
-                    ahead.reply,
-                ));
+                let text = patch.frame(ahead.reply);
                 let result = match ahead.outlet.try_send(Outbound::Text(text.clone())) {
                     Ok(()) => Ok(()),
                     Err(TrySend::Full(_)) => Err(Unsent::Full),

@@ -560,14 +560,7 @@ impl Actor {
             }
         }
         if let Some(patch) = outcome.patch {
-            let text = protocol::patch(
-                &patch.regions,
-                &patch.parts,
-                patch.root.as_deref(),
-                patch.title.as_deref(),
-                reply,
-            );
-            let text = Frame::from(text);
+            let text = patch.frame(reply);
             self.keep(&text);
             self.send(text);
         }
