@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::time::{sleep_until, timeout};
 
 use super::{Action, Answer, ClickError, Conn, Page};
-use crate::procs::Server;
+use crate::procs::{self, Server};
 use crate::runs::{self, Tally};
 use crate::stats::{Percentiles, Samples};
 
@@ -337,11 +337,14 @@ async fn settle(server: &Server) -> Result<(), String> {
 }
 
 /// Fan-out to `k` subscribers: the median and the max, over the rounds, of the time from
-/// the broadcast's send to the last subscriber's push.
+/// the broadcast's send to the last subscriber's push; and the median over the rounds of
+/// the server's CPU time from that send until the last push arrived, per subscriber
+/// (`None` where /proc could not be read).
 #[derive(Debug, Clone, Copy)]
 pub struct Fanout {
     pub median: Duration,
     pub max: Duration,
+    pub cpu_per_subscriber: Option<Duration>,
 }
 
 /// Runs the fan-out for each size in `sizes` (growing) on one server: the subscribers of
@@ -400,6 +403,7 @@ async fn fanout_size<C: Conn>(
         ));
     }
     let mut lasts = Vec::with_capacity(rounds);
+    let mut cpus = Vec::with_capacity(rounds);
     for round in 0..=rounds {
         *broadcasts += 1;
         let needle = format!("bc-{broadcasts}");
@@ -415,6 +419,7 @@ async fn fanout_size<C: Conn>(
             .collect();
         // Let every waiting task start reading before the broadcast goes out.
         tokio::task::yield_now().await;
+        let cpu_before = procs::thread_cpu_time(server.pid()).ok();
         let sent = Instant::now();
         let acted = actor.act(Action::Broadcast).await;
         let mut last = sent;
@@ -444,6 +449,7 @@ async fn fanout_size<C: Conn>(
         if timeout(ROUND_LIMIT, collect).await.is_err() {
             return Err(format!("round {round} took over {ROUND_LIMIT:?}"));
         }
+        let cpu = procs::thread_cpu_time(server.pid()).ok().zip(cpu_before).map(|(a, b)| a.saturating_sub(b));
         if let Err(e) = acted {
             return Err(format!("broadcast {broadcasts} failed: {e}"));
         }
@@ -455,10 +461,14 @@ async fn fanout_size<C: Conn>(
         }
         if round > 0 {
             lasts.push(last - sent);
+            cpus.extend(cpu);
         }
     }
     lasts.sort_unstable();
-    Ok(Fanout { median: lasts[lasts.len() / 2], max: lasts[lasts.len() - 1] })
+    cpus.sort_unstable();
+    // Every round's reading or none: a median of some rounds would be another measure.
+    let cpu_per_subscriber = (cpus.len() == lasts.len()).then(|| cpus[cpus.len() / 2] / k as u32);
+    Ok(Fanout { median: lasts[lasts.len() / 2], max: lasts[lasts.len() - 1], cpu_per_subscriber })
 }
 
 /// Voluntary plus involuntary context switches of every thread of process `pid` so far
@@ -507,6 +517,23 @@ mod tests {
         let rollup = "55d0-7ffd ---p 00000000 00:00 0 [rollup]\nRss:      10240 kB\nPss:       8190 kB\nPss_Anon:  6000 kB\n";
         assert_eq!(kb_field(rollup, "Pss:"), Some(8190));
         assert_eq!(kb_field(rollup, "Swap:"), None);
+    }
+
+    #[test]
+    fn thread_cpu_time_counts_what_the_ticks_count() {
+        let pid = std::process::id();
+        let (fine, ticks) = (procs::thread_cpu_time(pid).unwrap(), procs::cpu_time(pid).unwrap());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut spun = 0u64;
+        while procs::thread_cpu_time(pid).unwrap() - fine < Duration::from_millis(300) {
+            assert!(Instant::now() < deadline, "300 ms of CPU not seen in 20 s");
+            spun = std::hint::black_box(spun.wrapping_mul(31).wrapping_add(7));
+        }
+        let fine = procs::thread_cpu_time(pid).unwrap() - fine;
+        let ticks = procs::cpu_time(pid).unwrap() - ticks;
+        // The ticks are 10 ms apart and other test threads may run meanwhile: the
+        // ticks see at least what this thread spun, give or take two ticks.
+        assert!(ticks + Duration::from_millis(20) >= fine, "schedstat {fine:?}, stat {ticks:?}");
     }
 
     #[test]

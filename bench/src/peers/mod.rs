@@ -6,6 +6,7 @@
 //! and its join), act on it, and wait for pushes. The runner is generic over it, so the
 //! measurements are the same code for every server.
 
+pub mod floor;
 pub mod instructions;
 pub mod live;
 pub mod measure;

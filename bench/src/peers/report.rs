@@ -5,8 +5,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use super::floor::{self, SendFloor};
 use super::measure::PacedResult;
-use super::run::{ms, Measured, Plan, Row};
+use super::run::{ms, us, Measured, Plan, Row};
 use crate::report::{num, num_dp};
 
 pub const BEGIN: &str = "<!-- peers:begin (written by `make bench-peers`; edits here are overwritten) -->";
@@ -68,7 +69,13 @@ fn output(cmd: &mut Command) -> Option<String> {
 }
 
 /// The whole section: heading, machine, how it ran, both tables.
-pub fn section(machine: &Machine, plan: &Plan, rows: &[Row], took: Duration) -> String {
+pub fn section(
+    machine: &Machine,
+    plan: &Plan,
+    rows: &[Row],
+    floor: Option<&Result<SendFloor, String>>,
+    took: Duration,
+) -> String {
     let mut s = String::new();
     s.push_str(BEGIN);
     s.push_str(&format!("\n## Peer benchmark (`make bench-peers`{}), {}\n\n", quick(plan), machine.date));
@@ -114,6 +121,29 @@ pub fn section(machine: &Machine, plan: &Plan, rows: &[Row], took: Duration) -> 
         s.push('\n');
         s.push_str(&rounds_table(rows));
     }
+    if rows.iter().any(|r| r.outcome.as_ref().is_ok_and(|m| !m.fanout.is_empty())) {
+        s.push_str(
+            "\nFan-out, the server's side: its CPU time (every thread) from the broadcast's send until the \
+             last subscriber had its push, divided by the subscribers; median of the rounds.\n\n",
+        );
+        s.push_str(&fanout_cpu_table(plan, rows));
+    }
+    match floor {
+        Some(Ok(f)) => s.push_str(&format!(
+            "\nThe send floor (`bench/src/peers/floor.rs`): one thread on CPU 0 writing a {}-byte frame to each \
+             of {} loopback sockets, nothing else, their readers on the bench client's runtime, took {:.1} µs \
+             of CPU per socket ({:.0} ms for 10,000), the last frame arriving after {:.1} ms; median of {} \
+             rounds. No server pushes to that many sockets in less.\n",
+            floor::FRAME.len(),
+            num(f.sockets as f64),
+            us(f.cpu) / f.sockets as f64,
+            ms(f.cpu_for(10_000)),
+            ms(f.last),
+            plan.fanout_rounds
+        )),
+        Some(Err(e)) => s.push_str(&format!("\nThe send floor failed: {e}\n")),
+        None => {}
+    }
     s.push_str(&format!(
         "\nTable page: {} sessions bumping random rows at {:.0}/s each, {:.1} s measured. List page: {} \
          sessions adding {} items each at {:.0}/s; bytes/event over all adds and over each session's last {}.\n\n",
@@ -128,7 +158,8 @@ pub fn section(machine: &Machine, plan: &Plan, rows: &[Row], took: Duration) -> 
     s.push_str(&pages_table(plan, rows));
     let figures: Vec<(&str, Figures)> =
         rows.iter().filter_map(|r| Some((r.name, Figures::of(r.outcome.as_ref().ok()?)))).collect();
-    if let Some(table) = targets_table(&figures) {
+    let floor_10k = floor.and_then(|f| f.as_ref().ok()).map(|f| ms(f.cpu_for(10_000)));
+    if let Some(table) = targets_table(&figures, floor_10k) {
         s.push_str(
             "
 The targets (`bench/README.md`, \"The targets\"), read from the tables above:\n\n",
@@ -241,6 +272,31 @@ fn rounds_table(rows: &[Row]) -> String {
     markdown(&headers, &body)
 }
 
+fn fanout_cpu_table(plan: &Plan, rows: &[Row]) -> String {
+    let mut headers = vec!["server".to_string()];
+    headers
+        .extend(plan.fanout_sizes.iter().map(|k| format!("fan-out {}, CPU/subscriber (µs)", num(*k as f64))));
+    let body = rows
+        .iter()
+        .map(|row| {
+            let mut cells = vec![row.name.to_string()];
+            let m = match &row.outcome {
+                Ok(m) => m,
+                Err(why) => return skipped(cells, why, headers.len()),
+            };
+            for k in &plan.fanout_sizes {
+                cells.push(match m.fanout.iter().find(|(n, _)| n == k) {
+                    Some((_, Ok(f))) => f.cpu_per_subscriber.map_or("?".into(), |c| format!("{:.1}", us(c))),
+                    Some((_, Err(_))) => "failed".into(),
+                    None => "-".into(),
+                });
+            }
+            cells
+        })
+        .collect::<Vec<_>>();
+    markdown(&headers, &body)
+}
+
 fn pages_table(plan: &Plan, rows: &[Row]) -> String {
     let headers = [
         "server".to_string(),
@@ -283,6 +339,8 @@ struct Figures {
     rss: Option<f64>,
     /// Fan-out medians in ms, by subscriber count.
     fanout: Vec<(usize, f64)>,
+    /// The server's CPU per broadcast in ms, by subscriber count.
+    fanout_cpu: Vec<(usize, f64)>,
     table_bytes: Option<f64>,
     list_bytes: Option<f64>,
 }
@@ -298,6 +356,11 @@ impl Figures {
             bytes: load.and_then(PacedResult::bytes_per_event),
             rss: m.idle.as_ref().ok().map(|i| i.rss_kb),
             fanout: m.fanout.iter().filter_map(|(k, f)| Some((*k, ms(f.as_ref().ok()?.median)))).collect(),
+            fanout_cpu: m
+                .fanout
+                .iter()
+                .filter_map(|(k, f)| Some((*k, ms(f.as_ref().ok()?.cpu_per_subscriber?) * *k as f64)))
+                .collect(),
             table_bytes: m.table.as_ref().ok().and_then(PacedResult::bytes_per_event),
             list_bytes: m.list.as_ref().ok().and_then(PacedResult::bytes_per_event),
         }
@@ -306,6 +369,10 @@ impl Figures {
     fn fanout(&self, k: usize) -> Option<f64> {
         self.fanout.iter().find(|(n, _)| *n == k).map(|(_, v)| *v)
     }
+
+    fn fanout_cpu(&self, k: usize) -> Option<f64> {
+        self.fanout_cpu.iter().find(|(n, _)| *n == k).map(|(_, v)| *v)
+    }
 }
 
 /// One figure of a row.
@@ -313,7 +380,8 @@ type Figure = dyn Fn(&Figures) -> Option<f64>;
 
 /// The performance targets, each with what this run measured and whether it holds;
 /// `None` unless the run has the echo and the C host (a run of a few servers).
-fn targets_table(rows: &[(&str, Figures)]) -> Option<String> {
+/// `floor_10k`: the send floor's CPU for 10,000 sockets, in ms.
+fn targets_table(rows: &[(&str, Figures)], floor_10k: Option<f64>) -> Option<String> {
     let get = |name: &str| rows.iter().find(|(n, _)| *n == name).map(|(_, f)| f);
     let (echo, c) = (get("echo")?, get("mizulive-c")?);
     let (python, go) = (get("mizulive-python"), get("mizulive-go"));
@@ -391,7 +459,14 @@ fn targets_table(rows: &[(&str, Figures)]) -> Option<String> {
     );
     row(
         "fan-out to 10,000 < 50 ms",
-        format!("{} ms (echo {})", opt(c.fanout(10000), 1), opt(echo.fanout(10000), 1)),
+        format!(
+            "{} ms (echo {}; server CPU {} ms, echo's {}, send floor {})",
+            opt(c.fanout(10000), 1),
+            opt(echo.fanout(10000), 1),
+            opt(c.fanout_cpu(10000), 0),
+            opt(echo.fanout_cpu(10000), 0),
+            opt(floor_10k, 0)
+        ),
         c.fanout(10000).map(|v| v < 50.0),
     );
     let pages: [(&str, &Figure); 3] =
@@ -540,6 +615,7 @@ mod tests {
             bytes: Some(bytes),
             rss: Some(rss),
             fanout: fanout.to_vec(),
+            fanout_cpu: Vec::new(),
             table_bytes: Some(bytes),
             list_bytes: Some(bytes),
         }
@@ -549,15 +625,22 @@ mod tests {
     /// say so.
     #[test]
     fn the_targets_read_the_rows() {
+        let fanned = |mut f: Figures, cpu_ms: f64| {
+            f.fanout_cpu = vec![(10000, cpu_ms)];
+            f
+        };
         let rows = vec![
-            ("echo", figures(10.0, 200.0, 0.4, 7.0, &[(1000, 5.0), (10000, 70.0)], 150.0)),
-            ("mizulive-c", figures(19.0, 250.0, 0.3, 9.0, &[(1000, 12.0), (10000, 180.0)], 37.0)),
+            ("echo", fanned(figures(10.0, 200.0, 0.4, 7.0, &[(1000, 5.0), (10000, 70.0)], 150.0), 60.0)),
+            (
+                "mizulive-c",
+                fanned(figures(19.0, 250.0, 0.3, 9.0, &[(1000, 12.0), (10000, 180.0)], 37.0), 150.0),
+            ),
             ("mizulive-python", figures(30.0, 300.0, 0.3, 9.5, &[], 37.0)),
             ("mizulive-go", figures(21.0, 300.0, 0.8, 10.5, &[], 37.0)),
             ("slow", figures(100.0, 240.0, 0.0, 30.0, &[(1000, 20.0)], 20.0)),
             ("fast", figures(40.0, 900.0, 0.1, 12.0, &[(1000, 30.0)], 120.0)),
         ];
-        let table = targets_table(&rows).expect("echo and C ran");
+        let table = targets_table(&rows, Some(85.0)).expect("echo and C ran");
         let verdict = |target: &str| {
             let line = table.lines().find(|l| l.starts_with(&format!("| {target}"))).unwrap();
             line.rsplit('|').nth(1).unwrap().trim().to_string()
@@ -573,14 +656,18 @@ mod tests {
         assert_eq!(verdict("idle memory"), "no", "Go's 10.5");
         assert_eq!(verdict("fan-out to 1,000"), "no", "12 against slow's 20");
         assert_eq!(verdict("fan-out to 10,000"), "no");
+        assert!(
+            table.contains("180.0 ms (echo 70.0; server CPU 150 ms, echo's 60, send floor 85)"),
+            "{table}"
+        );
         assert_eq!(verdict("counter bytes"), "no", "37 against slow's 20");
-        let without_peers = targets_table(&rows[..4]).unwrap();
+        let without_peers = targets_table(&rows[..4], None).unwrap();
         assert!(without_peers.contains("no peer measured"), "{without_peers}");
         assert!(
             without_peers.lines().any(|l| l.starts_with("| p50 one") && l.contains("not measured")),
             "below every peer cannot be read without peers\n{without_peers}"
         );
-        assert!(targets_table(&rows[1..]).is_none(), "no echo, no targets");
+        assert!(targets_table(&rows[1..], None).is_none(), "no echo, no targets");
     }
 
     /// A load round of `cpu_us` µs and `switches` context switches per event, over
@@ -637,7 +724,7 @@ mod tests {
         assert_eq!(m.one.as_ref().unwrap().p50, 300);
         assert_eq!(m.one.as_ref().unwrap().p99, 600, "the median round's own p99");
         let rows = [Row { name: "mizulive-c", outcome: Ok(m) }];
-        let text = section(&machine(), &Plan::new(false), &rows, Duration::from_secs(1));
+        let text = section(&machine(), &Plan::new(false), &rows, None, Duration::from_secs(1));
         let line =
             text.lines().find(|l| l.starts_with("| mizulive-c") && l.contains("20.0")).expect("counter row");
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
@@ -652,10 +739,19 @@ mod tests {
         let mut once = measured(&[250], &[(15, 2)]);
         once.settle();
         let rows = [Row { name: "mizulive-c", outcome: Ok(once) }];
-        let text = section(&machine(), &Plan::new(true), &rows, Duration::from_secs(1));
+        let text = section(&machine(), &Plan::new(true), &rows, None, Duration::from_secs(1));
         assert!(!text.contains("by round") && !text.contains("rounds,"), "{text}");
+        assert!(!text.contains("send floor"), "{text}");
+        let floor =
+            Ok(SendFloor { sockets: 5000, last: Duration::from_millis(60), cpu: Duration::from_millis(42) });
+        let text = section(&machine(), &Plan::new(true), &rows, Some(&floor), Duration::from_secs(1));
+        assert!(
+            text.contains("each of 5,000 loopback sockets")
+                && text.contains("took 8.4 µs of CPU per socket (84 ms for 10,000)"),
+            "{text}"
+        );
         let idle = [Row { name: "mizulive-c", outcome: Ok(measured(&[], &[])) }];
-        let text = section(&machine(), &Plan::new(false), &idle, Duration::from_secs(1));
+        let text = section(&machine(), &Plan::new(false), &idle, None, Duration::from_secs(1));
         assert!(
             !text.contains("by round") && !text.contains("rounds,"),
             "an --idle run has no rounds\n{text}"

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
+use super::floor;
 use super::live::{EchoConn, LiveConn};
 use super::measure::{self, Fanout, IdleMemory, Paced, PacedResult};
 use super::report;
@@ -523,9 +524,11 @@ async fn measure_fanout<C: Conn>(
             for (k, result) in &fanout {
                 match result {
                     Ok(f) => println!(
-                        "  {name}: fan-out to {k}: last arrival median {:.1} ms, max {:.1} ms",
+                        "  {name}: fan-out to {k}: last arrival median {:.1} ms, max {:.1} ms; \
+                         server CPU {} µs per subscriber",
                         ms(f.median),
-                        ms(f.max)
+                        ms(f.max),
+                        f.cpu_per_subscriber.map_or("?".into(), |c| format!("{:.1}", us(c)))
                     ),
                     Err(e) => println!("  {name}: fan-out to {k} failed: {e}"),
                 }
@@ -571,6 +574,10 @@ fn stop(server: Server, problems: &mut Vec<String>) {
 
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
+}
+
+pub fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
 }
 
 fn first_line(s: &str) -> &str {
@@ -716,6 +723,23 @@ pub fn main(args: &[String]) -> ExitCode {
     let machine = report::Machine::read(&root);
     println!("{}", machine.line());
     println!("bench client: {pinned}; servers on CPU {PEER_CPU}; RLIMIT_NOFILE {nofile}");
+    // The floor is the machine's, not a server's: measured once, before the servers.
+    let floor = plan.only.is_none_or(|p| p.fanout).then(|| {
+        let most = plan.fanout_sizes.iter().copied().max().unwrap_or(0);
+        // Two descriptors per socket pair, and room for the client's own.
+        let sockets = most.min((nofile as usize).saturating_sub(2000) / 2).max(1);
+        let floor = rt.block_on(floor::send_floor(sockets, plan.fanout_rounds));
+        match &floor {
+            Ok(f) => println!(
+                "send floor: {} sockets, writer CPU {:.1} µs per socket, last arrival {:.1} ms",
+                f.sockets,
+                us(f.cpu) / f.sockets as f64,
+                ms(f.last)
+            ),
+            Err(e) => println!("send floor failed: {e}"),
+        }
+        floor
+    });
     let mut rows = Vec::new();
     for entry in entries.iter().filter(|e| args.only.as_ref().is_none_or(|o| o.iter().any(|n| n == e.name))) {
         println!("\n{}:", entry.name);
@@ -746,7 +770,7 @@ pub fn main(args: &[String]) -> ExitCode {
             m.settle();
         }
     }
-    let section = report::section(&machine, &plan, &rows, started.elapsed());
+    let section = report::section(&machine, &plan, &rows, floor.as_ref(), started.elapsed());
     println!("\n{section}");
     if !args.quick && args.only.is_none() && plan.only.is_none() {
         let path = root.join("bench/RESULTS.md");
