@@ -18,8 +18,9 @@
 //! one is using costs two context switches and the cache, for no parallelism: four
 //! threads on one core took turns on every event. A callback that runs longer than
 //! [`STUCK`] (it waits on a database, say) no longer counts as progress, and a
-//! sleeping thread takes the queued work: one that watches while jobs run wakes every
-//! [`STUCK`] to look (contract 1: a blocked callback holds up its own session only).
+//! sleeping thread takes the queued work: while work waits behind running jobs, one
+//! watcher task per pool looks every [`STUCK`] (contract 1: a blocked callback holds
+//! up its own session only).
 //!
 //! On Linux the pool's threads are `SCHED_BATCH`: a thread woken for a job does not
 //! take the core from the IO thread that woke it, but waits until that thread has
@@ -201,6 +202,8 @@ fn wake(slot: &Slot) {
 struct Queue {
     state: Mutex<State>,
     metrics: Arc<Metrics>,
+    /// A watcher task is looking after queued work (see [`Queue::watch`]).
+    watching: AtomicBool,
 }
 
 impl Queue {
@@ -267,9 +270,39 @@ impl Queue {
     }
 
     /// Looks again for a core free for queued work: a running callback may have
-    /// passed [`STUCK`] since the work was queued.
-    fn unstick(&self) {
-        self.lock().dispatch(Instant::now());
+    /// passed [`STUCK`] since the work was queued. True while work still waits.
+    fn unstick(&self) -> bool {
+        let mut state = self.lock();
+        state.dispatch(Instant::now());
+        state.queued() && !state.closed
+    }
+
+    /// Makes sure one task looks again every [`STUCK`] while work waits (see
+    /// [`Queue::unstick`]), and ends when none does: one watcher for all the jobs
+    /// queued behind running work, not a timer each (a fan-out queues thousands).
+    fn watch(queue: &Arc<Queue>) {
+        if queue.watching.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let queue = Arc::clone(queue);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(STUCK).await;
+                if queue.unstick() {
+                    continue;
+                }
+                queue.watching.store(false, Ordering::Release);
+                // A job queued between the look and the store found the watcher
+                // still there and left it to this one.
+                let waiting = {
+                    let state = queue.lock();
+                    state.queued() && !state.closed
+                };
+                if !waiting || queue.watching.swap(true, Ordering::AcqRel) {
+                    return;
+                }
+            }
+        });
     }
 
     /// No more jobs: every thread wakes to run what is queued and end.
@@ -336,6 +369,7 @@ impl HostPool {
                 last_end: None,
             }),
             metrics,
+            watching: AtomicBool::new(false),
         });
         let exit_hook: Arc<Mutex<Option<ExitHook>>> = Arc::default();
         let running = Arc::new((Mutex::new(Running::default()), Condvar::new()));
@@ -426,40 +460,27 @@ impl HostPool {
         self.queue.submit(lane, Box::new(job), self.new_limit).map(drop)
     }
 
-    /// Runs `job` on the pool and waits for what it returns. A job queued behind
-    /// running work has the pool look again, every [`STUCK`] it is still waiting, for
-    /// a thread to take queued work: it may be queued behind a callback that blocks.
-    /// `Closed` when the pool shut down before running it.
+    /// Runs `job` on the pool and waits for what it returns. While a job waits behind
+    /// running work, the pool looks again every [`STUCK`] for a thread to take queued
+    /// work: it may be queued behind a callback that blocks. `Closed` when the pool
+    /// shut down before running it. Called within a tokio runtime (the watcher is a
+    /// task).
     pub async fn run<T: Send + 'static>(
         &self,
         lane: Lane,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Refused> {
-        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
             let _ = tx.send(job());
         });
-        if self.queue.submit(lane, job, self.new_limit)? {
-            // A thread was called for it, and a called thread takes a job: this one,
-            // or one queued ahead of it, whose waiter looks for a thread while that
-            // job runs. Nothing to watch (a timer per event costs a lock to set and
-            // another to cancel), and how long the job itself runs holds up only its
-            // own session.
-            return rx.await.map_err(|_| Refused::Closed);
+        if !self.queue.submit(lane, job, self.new_limit)? {
+            // Queued behind running work, which may block: the pool's watcher looks
+            // after it. (A called thread takes a job at once: this one, or one queued
+            // ahead of it, and how long that runs holds up only its own session.)
+            Queue::watch(&self.queue);
         }
-        // Queued behind running work: looked after every STUCK. Boxed: the waiter (a
-        // session's task) keeps room for its largest await for its whole life.
-        let mut stuck = Box::pin(tokio::time::sleep(STUCK));
-        loop {
-            tokio::select! {
-                biased;
-                done = &mut rx => return done.map_err(|_| Refused::Closed),
-                () = &mut stuck => {
-                    self.queue.unstick();
-                    stuck.as_mut().reset(tokio::time::Instant::now() + STUCK);
-                }
-            }
-        }
+        rx.await.map_err(|_| Refused::Closed)
     }
 
     /// Runs the jobs already queued and lets every thread end, waiting until
@@ -628,6 +649,49 @@ mod tests {
             }
             assert_eq!(pool.shutdown(Some(Instant::now() + Duration::from_secs(10))), 0);
         }
+    }
+
+    /// Jobs queued behind a blocked callback share one watcher, which gets them all
+    /// run, ends once nothing waits, and comes back for the next blocked callback.
+    #[tokio::test]
+    async fn one_watcher_gets_every_waiting_job_run_and_then_ends() {
+        let pool =
+            Arc::new(HostPool::with_parallelism(2, 1, 8, Arc::new(Metrics::default()), "test-host").unwrap());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pool.queue.lock().idle.len() < 2 {
+            assert!(Instant::now() < deadline, "the pool's threads did not start");
+            tokio::task::yield_now().await;
+        }
+        for round in 0..2 {
+            let (release_tx, release_rx) = mpsc::channel::<()>();
+            let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+            pool.submit_to(Lane::Live, move || {
+                let _ = started_tx.send(());
+                let _ = release_rx.recv_timeout(Duration::from_secs(30));
+            })
+            .unwrap();
+            tokio::time::timeout(Duration::from_secs(10), started_rx).await.unwrap().unwrap();
+            let waiting: Vec<_> = (0..50)
+                .map(|i| {
+                    let pool = pool.clone();
+                    tokio::spawn(async move { pool.run(Lane::Live, move || i).await })
+                })
+                .collect();
+            for (i, job) in waiting.into_iter().enumerate() {
+                let ran = tokio::time::timeout(Duration::from_secs(10), job).await;
+                assert_eq!(ran.expect("ran behind the blocked callback").unwrap(), Ok(i), "round {round}");
+            }
+            release_tx.send(()).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while pool.queue.watching.load(Ordering::Acquire) {
+                assert!(
+                    Instant::now() < deadline,
+                    "the watcher kept watching an empty queue (round {round})"
+                );
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        assert_eq!(pool.shutdown(Some(Instant::now() + Duration::from_secs(10))), 0);
     }
 
     /// A pool thread does not take the core from the IO thread that wakes it (see
