@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::floor::{self, SendFloor};
-use super::measure::PacedResult;
+use super::measure::{Fanout, PacedResult};
 use super::run::{ms, us, Measured, Plan, Row};
 use crate::report::{num, num_dp};
 
@@ -197,50 +197,34 @@ fn counter_table(plan: &Plan, rows: &[Row]) -> String {
     .map(String::from)
     .to_vec();
     headers.extend(plan.fanout_sizes.iter().map(|k| format!("fan-out {} (ms)", num(*k as f64))));
-    let body = rows
-        .iter()
-        .map(|row| {
-            let mut cells = vec![row.name.to_string()];
-            let m = match &row.outcome {
-                Ok(m) => m,
-                Err(why) => return skipped(cells, why, headers.len()),
-            };
-            match &m.load {
-                Ok(l) => cells.extend([
-                    opt(l.cpu_us_per_event(), 1),
-                    num(l.per_sec()),
-                    num(l.first.p50 as f64),
-                    num(l.first.p99 as f64),
-                ]),
-                Err(e) => cells.extend([failed(e), String::new(), String::new(), String::new()]),
-            }
-            match &m.one {
-                Ok(p) => cells.extend([num(p.p50 as f64), num(p.p99 as f64)]),
-                Err(e) => cells.extend([failed(e), String::new()]),
-            }
-            match &m.load {
-                Ok(l) => cells.extend([
-                    opt(l.switches_per_event(), 2),
-                    opt(l.frames_per_event(), 2),
-                    opt(l.bytes_per_event(), 0),
-                ]),
-                Err(_) => cells.extend([String::new(), String::new(), String::new()]),
-            }
-            match &m.idle {
-                Ok(i) => cells.extend([num_dp(i.rss_kb, 1), num_dp(i.pss_kb, 1)]),
-                Err(e) => cells.extend([failed(e), String::new()]),
-            }
-            for k in &plan.fanout_sizes {
-                cells.push(match m.fanout.iter().find(|(n, _)| n == k) {
-                    Some((_, Ok(f))) => format!("{:.1} ({:.1})", ms(f.median), ms(f.max)),
-                    Some((_, Err(e))) => failed(e),
-                    None => "-".into(),
-                });
-            }
-            cells
-        })
-        .collect::<Vec<_>>();
-    markdown(&headers, &body)
+    table(&headers, rows, |m, cells| {
+        match &m.load {
+            Ok(l) => cells.extend([
+                opt(l.cpu_us_per_event(), 1),
+                num(l.per_sec()),
+                num(l.first.p50 as f64),
+                num(l.first.p99 as f64),
+            ]),
+            Err(e) => cells.extend([failed(e), String::new(), String::new(), String::new()]),
+        }
+        match &m.one {
+            Ok(p) => cells.extend([num(p.p50 as f64), num(p.p99 as f64)]),
+            Err(e) => cells.extend([failed(e), String::new()]),
+        }
+        match &m.load {
+            Ok(l) => cells.extend([
+                opt(l.switches_per_event(), 2),
+                opt(l.frames_per_event(), 2),
+                opt(l.bytes_per_event(), 0),
+            ]),
+            Err(_) => cells.extend([String::new(), String::new(), String::new()]),
+        }
+        match &m.idle {
+            Ok(i) => cells.extend([num_dp(i.rss_kb, 1), num_dp(i.pss_kb, 1)]),
+            Err(e) => cells.extend([failed(e), String::new()]),
+        }
+        cells.extend(fanout_cells(plan, m, |f| format!("{:.1} ({:.1})", ms(f.median), ms(f.max)), failed));
+    })
 }
 
 /// Every round's CPU per event, context switches per event and one session's p50,
@@ -249,52 +233,43 @@ fn rounds_table(rows: &[Row]) -> String {
     let headers = ["server", "CPU/event by round (µs)", "ctx sw/event by round", "p50 one by round (µs)"]
         .map(String::from)
         .to_vec();
-    let body = rows
-        .iter()
-        .map(|row| {
-            let m = match &row.outcome {
-                Ok(m) => m,
-                Err(why) => return skipped(vec![row.name.to_string()], why, headers.len()),
-            };
-            let each = |figures: Vec<String>| figures.join(" / ");
-            let load = |f: fn(&PacedResult) -> Option<f64>, dp| {
-                each(m.load_rounds.iter().map(|r| opt(f(r), dp)).collect())
-            };
-            [
-                row.name.to_string(),
-                load(PacedResult::cpu_us_per_event, 1),
-                load(PacedResult::switches_per_event, 2),
-                each(m.one_rounds.iter().map(|p| num(f64::from(p.p50))).collect()),
-            ]
-            .to_vec()
-        })
-        .collect::<Vec<_>>();
-    markdown(&headers, &body)
+    table(&headers, rows, |m, cells| {
+        let each = |figures: Vec<String>| figures.join(" / ");
+        let load = |f: fn(&PacedResult) -> Option<f64>, dp| {
+            each(m.load_rounds.iter().map(|r| opt(f(r), dp)).collect())
+        };
+        cells.extend([
+            load(PacedResult::cpu_us_per_event, 1),
+            load(PacedResult::switches_per_event, 2),
+            each(m.one_rounds.iter().map(|p| num(f64::from(p.p50))).collect()),
+        ]);
+    })
+}
+
+/// One cell per fan-out size of the plan: `cell` of what it measured, `failed_cell` of
+/// why it failed, or "-" where it did not run.
+fn fanout_cells(
+    plan: &Plan,
+    m: &Measured,
+    cell: impl Fn(&Fanout) -> String,
+    failed_cell: impl Fn(&str) -> String,
+) -> Vec<String> {
+    let of = |k: &usize| match m.fanout.iter().find(|(n, _)| n == k) {
+        Some((_, Ok(f))) => cell(f),
+        Some((_, Err(e))) => failed_cell(e),
+        None => "-".into(),
+    };
+    plan.fanout_sizes.iter().map(of).collect()
 }
 
 fn fanout_cpu_table(plan: &Plan, rows: &[Row]) -> String {
     let mut headers = vec!["server".to_string()];
     headers
         .extend(plan.fanout_sizes.iter().map(|k| format!("fan-out {}, CPU/subscriber (µs)", num(*k as f64))));
-    let body = rows
-        .iter()
-        .map(|row| {
-            let mut cells = vec![row.name.to_string()];
-            let m = match &row.outcome {
-                Ok(m) => m,
-                Err(why) => return skipped(cells, why, headers.len()),
-            };
-            for k in &plan.fanout_sizes {
-                cells.push(match m.fanout.iter().find(|(n, _)| n == k) {
-                    Some((_, Ok(f))) => f.cpu_per_subscriber.map_or("?".into(), |c| format!("{:.1}", us(c))),
-                    Some((_, Err(_))) => "failed".into(),
-                    None => "-".into(),
-                });
-            }
-            cells
-        })
-        .collect::<Vec<_>>();
-    markdown(&headers, &body)
+    table(&headers, rows, |m, cells| {
+        let cpu = |f: &Fanout| f.cpu_per_subscriber.map_or("?".into(), |c| format!("{:.1}", us(c)));
+        cells.extend(fanout_cells(plan, m, cpu, |_| "failed".into()));
+    })
 }
 
 fn pages_table(plan: &Plan, rows: &[Row]) -> String {
@@ -307,25 +282,32 @@ fn pages_table(plan: &Plan, rows: &[Row]) -> String {
         format!("list bytes/event, last {} adds", plan.list.tail),
     ]
     .to_vec();
+    table(&headers, rows, |m, cells| {
+        let paced = |r: &Result<PacedResult, String>, cells: &mut Vec<String>| match r {
+            Ok(r) => cells.extend([opt(r.cpu_us_per_event(), 1), opt(r.bytes_per_event(), 0)]),
+            Err(e) => cells.extend([failed(e), String::new()]),
+        };
+        paced(&m.table, cells);
+        paced(&m.list, cells);
+        cells.push(m.list.as_ref().ok().map_or(String::new(), |l| opt(l.tail_bytes_per_event(), 0)));
+    })
+}
+
+/// A table of one row per server: its name, then what `fill` adds of what it measured,
+/// or why it was skipped.
+fn table(headers: &[String], rows: &[Row], fill: impl Fn(&Measured, &mut Vec<String>)) -> String {
     let body = rows
         .iter()
         .map(|row| {
             let mut cells = vec![row.name.to_string()];
-            let m = match &row.outcome {
-                Ok(m) => m,
+            match &row.outcome {
+                Ok(m) => fill(m, &mut cells),
                 Err(why) => return skipped(cells, why, headers.len()),
-            };
-            let paced = |r: &Result<PacedResult, String>, cells: &mut Vec<String>| match r {
-                Ok(r) => cells.extend([opt(r.cpu_us_per_event(), 1), opt(r.bytes_per_event(), 0)]),
-                Err(e) => cells.extend([failed(e), String::new()]),
-            };
-            paced(&m.table, &mut cells);
-            paced(&m.list, &mut cells);
-            cells.push(m.list.as_ref().ok().map_or(String::new(), |l| opt(l.tail_bytes_per_event(), 0)));
+            }
             cells
         })
         .collect::<Vec<_>>();
-    markdown(&headers, &body)
+    markdown(headers, &body)
 }
 
 /// What the targets read of one server's row; `None` where it was not measured.
