@@ -284,8 +284,22 @@ impl Queue {
         if queue.watching.swap(true, Ordering::AcqRel) {
             return;
         }
-        let queue = Arc::clone(queue);
+        // Dropped unfinished (its runtime shut down while it slept), the watcher
+        // lets the next queued job start another.
+        struct Watcher {
+            queue: Arc<Queue>,
+            holds_flag: Cell<bool>,
+        }
+        impl Drop for Watcher {
+            fn drop(&mut self) {
+                if self.holds_flag.get() {
+                    self.queue.watching.store(false, Ordering::Release);
+                }
+            }
+        }
+        let watcher = Watcher { queue: Arc::clone(queue), holds_flag: Cell::new(true) };
         tokio::spawn(async move {
+            let queue = &watcher.queue;
             loop {
                 tokio::time::sleep(STUCK).await;
                 if queue.unstick() {
@@ -299,6 +313,8 @@ impl Queue {
                     state.queued() && !state.closed
                 };
                 if !waiting || queue.watching.swap(true, Ordering::AcqRel) {
+                    // Not this watcher's flag any more: a newer one may hold it.
+                    watcher.holds_flag.set(false);
                     return;
                 }
             }
@@ -690,6 +706,43 @@ mod tests {
                 );
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
+        }
+        assert_eq!(pool.shutdown(Some(Instant::now() + Duration::from_secs(10))), 0);
+    }
+
+    /// A watcher whose runtime ends while it waits gives up its claim: the next job
+    /// queued behind running work gets a watcher of its own.
+    #[test]
+    fn a_watcher_dropped_with_its_runtime_gives_up_its_claim() {
+        let pool =
+            Arc::new(HostPool::with_parallelism(2, 2, 8, Arc::new(Metrics::default()), "test-host").unwrap());
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let release_rx = Arc::new(Mutex::new(release_rx));
+        let (started_tx, started_rx) = mpsc::channel::<()>();
+        // Both threads blocked: a job queued now waits with no thread to call.
+        for _ in 0..2 {
+            let (started, release) = (started_tx.clone(), release_rx.clone());
+            pool.submit_to(Lane::Live, move || {
+                let _ = started.send(());
+                let _ = release.lock().unwrap().recv_timeout(Duration::from_secs(30));
+            })
+            .unwrap();
+            started_rx.recv_timeout(Duration::from_secs(10)).expect("a blocker started");
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        runtime.block_on(async {
+            let waiter = pool.clone();
+            tokio::spawn(async move { waiter.run(Lane::Live, || ()).await });
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !pool.queue.watching.load(Ordering::Acquire) {
+                assert!(Instant::now() < deadline, "no watcher for the queued job");
+                tokio::task::yield_now().await;
+            }
+        });
+        drop(runtime);
+        assert!(!pool.queue.watching.load(Ordering::Acquire), "the dropped watcher kept its claim");
+        for _ in 0..2 {
+            release_tx.send(()).unwrap();
         }
         assert_eq!(pool.shutdown(Some(Instant::now() + Duration::from_secs(10))), 0);
     }
