@@ -25,6 +25,7 @@ const LIMIT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, Copy)]
 pub struct SendFloor {
     pub sockets: usize,
+    pub rounds: usize,
     pub last: Duration,
     pub cpu: Duration,
 }
@@ -90,7 +91,7 @@ pub async fn send_floor(sockets: usize, rounds: usize) -> Result<SendFloor, Stri
     }
     lasts.sort_unstable();
     cpus.sort_unstable();
-    Ok(SendFloor { sockets, last: lasts[lasts.len() / 2], cpu: cpus[cpus.len() / 2] })
+    Ok(SendFloor { sockets, rounds, last: lasts[lasts.len() / 2], cpu: cpus[cpus.len() / 2] })
 }
 
 /// On a thread of its own pinned to the servers' CPU: writes the frame to every

@@ -139,7 +139,7 @@ pub fn section(
             us(f.cpu) / f.sockets as f64,
             ms(f.cpu_for(10_000)),
             ms(f.last),
-            plan.fanout_rounds
+            f.rounds
         )),
         Some(Err(e)) => s.push_str(&format!("\nThe send floor failed: {e}\n")),
         None => {}
@@ -724,11 +724,16 @@ mod tests {
         let text = section(&machine(), &Plan::new(true), &rows, None, Duration::from_secs(1));
         assert!(!text.contains("by round") && !text.contains("rounds,"), "{text}");
         assert!(!text.contains("send floor"), "{text}");
-        let floor =
-            Ok(SendFloor { sockets: 5000, last: Duration::from_millis(60), cpu: Duration::from_millis(42) });
+        let floor = Ok(SendFloor {
+            sockets: 5000,
+            rounds: 7,
+            last: Duration::from_millis(60),
+            cpu: Duration::from_millis(42),
+        });
         let text = section(&machine(), &Plan::new(true), &rows, Some(&floor), Duration::from_secs(1));
         assert!(
             text.contains("each of 5,000 loopback sockets")
+                && text.contains("median of 7 rounds")
                 && text.contains("took 8.4 µs of CPU per socket (84 ms for 10,000)"),
             "{text}"
         );

@@ -728,7 +728,8 @@ pub fn main(args: &[String]) -> ExitCode {
         let most = plan.fanout_sizes.iter().copied().max().unwrap_or(0);
         // Two descriptors per socket pair, and room for the client's own.
         let sockets = most.min((nofile as usize).saturating_sub(2000) / 2).max(1);
-        let floor = rt.block_on(floor::send_floor(sockets, plan.fanout_rounds));
+        // As many rounds as the fan-out, up to 9: many more only serve a profiler.
+        let floor = rt.block_on(floor::send_floor(sockets, plan.fanout_rounds.min(9)));
         match &floor {
             Ok(f) => println!(
                 "send floor: {} sockets, writer CPU {:.1} µs per socket, last arrival {:.1} ms",
